@@ -1,0 +1,174 @@
+/**
+ * Reads the platform configuration and every pipeline, and runs the definition tiers in order:
+ * reading, schema, graph, semantics. A file that fails a tier is not checked by later tiers (their
+ * messages would only echo the first problem); every file is checked, so all problems come at once.
+ */
+import { readdir, readFile, stat } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { LineCounter, parseDocument, type Document } from "yaml";
+import { graphProblems } from "./graph.ts";
+import type { PipelineDefinition } from "./pipeline.ts";
+import { pipelineSchema } from "./pipeline-schema.ts";
+import { resolveCluster, type PlatformConfig, type ResolvedCluster } from "./platform.ts";
+import { platformSchema } from "./platform-schema.ts";
+import { hasErrors, problem, type Problem } from "./problems.ts";
+import { resolvePipeline, type ResolvedPipeline } from "./resolve.ts";
+import { validateAgainst } from "./schema-validator.ts";
+
+export const PLATFORM_FILE = "platform.config.ts";
+export const PIPELINES_DIR = "pipelines";
+/** Larger pipeline files are refused before parsing: no real definition comes near it. */
+export const MAX_SOURCE_BYTES = 1024 * 1024;
+/** Names whose namespace (`dagops-<name>`) dagops uses itself. */
+export const RESERVED_PIPELINE_NAMES: readonly string[] = ["system"];
+
+export interface Project {
+  readonly clusters: readonly ResolvedCluster[];
+  readonly pipelines: readonly ResolvedPipeline[];
+  readonly problems: readonly Problem[];
+}
+
+export async function loadProject(root: string): Promise<Project> {
+  const platform = await loadPlatform(root);
+  const clusterNames = platform.clusters.map((c) => c.name);
+  const files = await pipelineFiles(root);
+  const problems: Problem[] = [...platform.problems];
+  const pipelines: ResolvedPipeline[] = [];
+  for (const file of files) {
+    const r = await loadPipeline(root, file, clusterNames);
+    problems.push(...r.problems);
+    if (r.pipeline) pipelines.push(r.pipeline);
+  }
+  const byName = new Map<string, string>();
+  for (const p of pipelines) {
+    const other = byName.get(p.name);
+    if (other) problems.push(problem("DUPLICATE_PIPELINE", p.source, "name", `pipeline ${JSON.stringify(p.name)} is also defined in ${other}; keep one of the two files`));
+    else byName.set(p.name, p.source);
+  }
+  pipelines.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { clusters: platform.clusters, pipelines, problems };
+}
+
+/** Pipeline files, sorted: `*.ts`, `*.yaml`, `*.yml`; names starting with `_` or `.` are helpers and skipped. */
+export async function pipelineFiles(root: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(join(root, PIPELINES_DIR));
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((f) => /\.(ts|ya?ml)$/.test(f) && !/^[_.]/.test(f) && !f.endsWith(".d.ts"))
+    .sort()
+    .map((f) => `${PIPELINES_DIR}/${f}`);
+}
+
+async function loadPlatform(root: string): Promise<{ clusters: ResolvedCluster[]; problems: Problem[] }> {
+  const loaded = await importDefault(root, PLATFORM_FILE);
+  if ("problems" in loaded) return { clusters: [], problems: loaded.problems };
+  const problems = validateAgainst(platformSchema, loaded.value, PLATFORM_FILE);
+  if (problems.length > 0) return { clusters: [], problems };
+  const config = loaded.value as PlatformConfig;
+  const seen = new Set<string>();
+  config.clusters.forEach((c, i) => {
+    if (seen.has(c.name)) problems.push(problem("BAD_CONFIG", PLATFORM_FILE, `clusters[${i}].name`, `cluster ${JSON.stringify(c.name)} is defined twice`));
+    seen.add(c.name);
+  });
+  return { clusters: problems.length ? [] : config.clusters.map(resolveCluster), problems };
+}
+
+export async function loadPipeline(
+  root: string,
+  file: string,
+  clusterNames: readonly string[],
+): Promise<{ pipeline?: ResolvedPipeline; problems: Problem[] }> {
+  const source: Source = extname(file) === ".ts" ? await importDefault(root, file) : await readYaml(root, file);
+  if ("problems" in source) return { problems: source.problems };
+  const { yaml } = source;
+  const withLines = (ps: Problem[]) => (yaml ? ps.map((p) => locate(p, yaml.doc, yaml.lines)) : ps);
+
+  const schemaProblems = validateAgainst(pipelineSchema, source.value, file);
+  if (schemaProblems.length > 0) return { problems: withLines(schemaProblems) };
+  const def = source.value as PipelineDefinition;
+
+  const expected = basename(file, extname(file));
+  const structural = graphProblems(def.steps, file);
+  if (def.name !== expected) {
+    structural.push(problem("NAME_MISMATCH", file, "name", `pipeline name ${JSON.stringify(def.name)} does not match the file name; expected ${JSON.stringify(expected)} (rename the file or the pipeline)`));
+  }
+  if (RESERVED_PIPELINE_NAMES.includes(def.name)) {
+    structural.push(problem("RESERVED_NAME", file, "name", `pipeline name ${JSON.stringify(def.name)} is reserved (its namespace would be dagops-${def.name}, which dagops itself uses); choose another name`));
+  }
+  if (hasErrors(structural)) return { problems: withLines(structural) };
+  const r = resolvePipeline(def, file, clusterNames);
+  return { ...r, problems: withLines(r.problems) };
+}
+
+type Source = { value: unknown; yaml?: { doc: Document; lines: LineCounter } } | { problems: Problem[] };
+
+async function importDefault(root: string, file: string): Promise<{ value: unknown } | { problems: Problem[] }> {
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(join(root, file)).href)) as { default?: unknown };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" && String((e as Error).message).includes(file) ? "FILE_UNREADABLE" : "MODULE_LOAD_FAILED";
+    return { problems: [problem(code, file, "", `cannot load ${file}: ${firstLine(e)}`)] };
+  }
+  if (mod.default === undefined || mod.default === null || typeof mod.default !== "object") {
+    return { problems: [problem("NO_DEFAULT_EXPORT", file, "", `expected \`export default definePipeline({...})\` (or definePlatform for ${PLATFORM_FILE}), found ${mod.default === undefined ? "no default export" : typeof mod.default}`)] };
+  }
+  // Plain data from here on: what YAML pipelines can express, nothing more (drops undefined and functions).
+  return { value: JSON.parse(JSON.stringify(mod.default)) as unknown };
+}
+
+async function readYaml(root: string, file: string): Promise<Source> {
+  let text: string;
+  try {
+    const info = await stat(join(root, file));
+    if (info.size > MAX_SOURCE_BYTES) {
+      return { problems: [problem("YAML_UNSAFE", file, "", `file is ${info.size} bytes; pipeline files are limited to ${MAX_SOURCE_BYTES} bytes`)] };
+    }
+    text = await readFile(join(root, file), "utf8");
+  } catch (e) {
+    return { problems: [problem("FILE_UNREADABLE", file, "", `cannot read ${file}: ${firstLine(e)}`)] };
+  }
+  const lines = new LineCounter();
+  // YAML 1.2 core schema: no custom tags (no !!js/function, no !!binary), no merge keys,
+  // duplicate keys refused, few aliases (a "billion laughs" document stops here).
+  const doc = parseDocument(text, { schema: "core", merge: false, uniqueKeys: true, strict: true, prettyErrors: false, lineCounter: lines });
+  const problems: Problem[] = [];
+  for (const e of doc.errors) {
+    const line = e.linePos?.[0].line;
+    problems.push({ ...problem("YAML_SYNTAX", file, "", `${e.message.split("\n")[0]}`), ...(line ? { line } : {}) });
+  }
+  for (const w of doc.warnings) {
+    const line = w.linePos?.[0].line;
+    problems.push({ ...problem("YAML_UNSAFE", file, "", `${w.message.split("\n")[0]}; dagops reads plain YAML only (no tags)`), ...(line ? { line } : {}) });
+  }
+  if (problems.length > 0) return { problems };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 20 });
+  } catch (e) {
+    return { problems: [problem("YAML_UNSAFE", file, "", firstLine(e))] };
+  }
+  if (value === null || value === undefined) return { problems: [problem("YAML_SYNTAX", file, "", "the file is empty; expected a pipeline definition")] };
+  return { value, yaml: { doc, lines } };
+}
+
+/** Adds the YAML line of the field a problem points at. */
+function locate(p: Problem, doc: Document, lines: LineCounter): Problem {
+  const segments: (string | number)[] = [];
+  const re = /([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g;
+  for (const m of p.path.matchAll(re)) segments.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]!) as string)));
+  for (let n = segments.length; n >= 0; n--) {
+    const node = doc.getIn(segments.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === "object" && node.range) return { ...p, line: lines.linePos(node.range[0]).line };
+  }
+  return p;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
+}

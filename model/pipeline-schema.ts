@@ -1,0 +1,199 @@
+/**
+ * The one JSON Schema for pipeline definitions, used by ajv for TypeScript and YAML pipelines
+ * alike, and published to `schema/pipeline.schema.json` (`npm run schema`) for editors.
+ *
+ * `x-expected` is an annotation of ours: it says, in words, what a field must hold, and is
+ * quoted in error messages.
+ */
+import { MAX_TIMEOUT_SECONDS, NAME_BUDGET, PIPELINE_DEFAULTS } from "./pipeline.ts";
+
+export const SCHEMA_ID = "https://dagops.dev/schema/pipeline.schema.json";
+
+const dnsLabel = (max: number) =>
+  ({
+    type: "string",
+    minLength: 1,
+    maxLength: max,
+    pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    "x-expected": `a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most ${max} characters`,
+  }) as const;
+
+const quantity = {
+  type: "string",
+  pattern: "^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$",
+  "x-expected": 'a Kubernetes quantity such as "250m", "1", "300Mi" or "2Gi"',
+} as const;
+
+const resourceList = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    cpu: { ...quantity, description: 'CPU: "500m" is half a core.', examples: ["200m", "1"] },
+    memory: { ...quantity, description: 'Memory: "300Mi", "1Gi".', examples: ["300Mi", "1Gi"] },
+  },
+} as const;
+
+const resources = {
+  type: "object",
+  additionalProperties: false,
+  description: "Kubernetes requests and limits. Requests of cpu and memory are required after defaults apply.",
+  properties: { requests: resourceList, limits: resourceList },
+} as const;
+
+const duration = {
+  type: "string",
+  pattern: "^(?=\\d)(\\d+h)?(\\d+m)?(\\d+s)?$",
+  "x-expected": `a duration such as "30s", "45m", "2h" or "1h30m", at most ${MAX_TIMEOUT_SECONDS / 3600}h`,
+} as const;
+
+const keyRef = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "key"],
+  properties: {
+    name: { ...dnsSubdomain(), description: "Name of the object in the pipeline's namespace." },
+    key: { type: "string", minLength: 1, maxLength: 253, pattern: "^[-._a-zA-Z0-9]+$", "x-expected": "a ConfigMap/Secret key: letters, digits, '-', '_' and '.'" },
+    optional: { type: "boolean", default: false },
+  },
+} as const;
+
+function dnsSubdomain() {
+  return {
+    type: "string",
+    minLength: 1,
+    maxLength: 253,
+    pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    "x-expected": "a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
+  } as const;
+}
+
+const envVar = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name"],
+  properties: {
+    name: {
+      type: "string",
+      minLength: 1,
+      maxLength: 256,
+      pattern: "^[-._a-zA-Z][-._a-zA-Z0-9]*$",
+      "x-expected": "an environment variable name: letters, digits, '_', '-' and '.', not starting with a digit",
+    },
+    value: { type: "string", maxLength: 32768, description: "A literal value. Never a credential: use valueFrom.secretKeyRef." },
+    valueFrom: {
+      type: "object",
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      "x-expected": "exactly one of secretKeyRef or configMapKeyRef",
+      properties: { secretKeyRef: keyRef, configMapKeyRef: keyRef },
+    },
+  },
+  oneOf: [{ required: ["value"] }, { required: ["valueFrom"] }],
+  "x-expected": "an env entry with exactly one of value or valueFrom",
+} as const;
+
+const capacity = {
+  type: "string",
+  enum: ["spot", "on-demand"],
+  description: "spot: the Spot-first step NodePool (falls back to on-demand when Spot is short). on-demand: the on-demand-only NodePool.",
+} as const;
+
+const retries = {
+  type: "integer",
+  minimum: 0,
+  maximum: 20,
+  description: "Retries of a failed step (Job backoffLimit). Spot interruptions do not count.",
+} as const;
+
+const image = {
+  type: "string",
+  minLength: 1,
+  maxLength: 512,
+  description: "Container image, pinned by tag or digest: 111122223333.dkr.ecr.us-east-1.amazonaws.com/scanner:1.4.2",
+} as const;
+
+const stringList = (description: string) =>
+  ({ type: "array", items: { type: "string", maxLength: 32768 }, maxItems: 256, description }) as const;
+
+export const pipelineSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: SCHEMA_ID,
+  title: "dagops pipeline",
+  description: "A DAG of steps that dagops compiles into a run-manager CronJob on Fargate and per-step Jobs on Karpenter Spot nodes.",
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "steps"],
+  properties: {
+    $schema: { type: "string", description: "Editor hint; ignored by dagops." },
+    name: { ...dnsLabel(NAME_BUDGET.pipeline), description: "Pipeline name; must equal the file name." },
+    description: { type: "string", maxLength: 1024 },
+    schedule: {
+      type: "string",
+      minLength: 1,
+      maxLength: 128,
+      description: "Five-field cron or @hourly/@daily/@weekly/@monthly/@yearly. Absent: run on demand only.",
+      examples: ["0 */6 * * *", "@daily"],
+    },
+    timeZone: { type: "string", minLength: 1, maxLength: 64, default: PIPELINE_DEFAULTS.timeZone, description: "IANA time zone for schedule." },
+    image,
+    clusters: {
+      type: "array",
+      items: dnsLabel(63),
+      minItems: 1,
+      uniqueItems: true,
+      description: "Clusters to deploy to. Default: every cluster in the platform configuration.",
+    },
+    iamRole: {
+      type: "string",
+      pattern: "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$",
+      "x-expected": "an IAM role ARN such as arn:aws:iam::111122223333:role/my-steps",
+      description: "IAM role the steps assume through IRSA.",
+    },
+    defaults: {
+      type: "object",
+      additionalProperties: false,
+      description: "Settings every step inherits unless it sets its own.",
+      properties: {
+        resources,
+        retries: { ...retries, default: PIPELINE_DEFAULTS.retries },
+        timeout: { ...duration, default: PIPELINE_DEFAULTS.timeout },
+        capacity: { ...capacity, default: PIPELINE_DEFAULTS.capacity },
+      },
+    },
+    maxParallel: {
+      type: "integer",
+      minimum: 1,
+      maximum: 1000,
+      default: PIPELINE_DEFAULTS.maxParallel,
+      description: "Most steps of one run that run at once.",
+    },
+    steps: {
+      type: "array",
+      minItems: 1,
+      maxItems: 500,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name"],
+        properties: {
+          name: { ...dnsLabel(NAME_BUDGET.step), description: "Step name, unique in the pipeline." },
+          image,
+          command: stringList("Replaces the image's ENTRYPOINT."),
+          args: stringList("Replaces the image's CMD."),
+          env: { type: "array", items: envVar, maxItems: 256 },
+          dependsOn: {
+            type: "array",
+            items: { type: "string", minLength: 1, maxLength: 63 },
+            uniqueItems: true,
+            description: "Steps that must succeed before this one starts.",
+          },
+          resources,
+          retries,
+          timeout: duration,
+          capacity,
+        },
+      },
+    },
+  },
+} as const;

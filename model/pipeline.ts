@@ -1,0 +1,129 @@
+/**
+ * The pipeline definition: what a pipeline author writes, in TypeScript
+ * (`export default definePipeline({...})`) or YAML. Both forms are validated by the same JSON
+ * Schema (`model/pipeline-schema.ts`, published as `schema/pipeline.schema.json`).
+ */
+
+/** CPU and memory as Kubernetes quantities, e.g. `{ cpu: "200m", memory: "300Mi" }`. */
+export interface ResourceList {
+  /** CPU in cores or millicores: `"500m"`, `"1"`, `"1.5"`. */
+  readonly cpu?: string;
+  /** Memory in bytes with a binary suffix: `"300Mi"`, `"1Gi"`. `"300m"` means 0.3 bytes and is refused. */
+  readonly memory?: string;
+}
+
+/**
+ * Kubernetes-shaped requests and limits. Karpenter sizes nodes from `requests`; the kernel
+ * enforces `limits`. Requests of both cpu and memory are required (after `defaults` apply);
+ * limits are emitted exactly as given and omitted when not given.
+ */
+export interface Resources {
+  readonly requests?: ResourceList;
+  readonly limits?: ResourceList;
+}
+
+export interface KeyRef {
+  /** Name of the Secret or ConfigMap in the pipeline's namespace. */
+  readonly name: string;
+  /** Key inside it. */
+  readonly key: string;
+  /** Start the step even when the object or key is missing. Default: false. */
+  readonly optional?: boolean;
+}
+
+/**
+ * A container environment variable, Kubernetes-shaped: a literal `value`, or `valueFrom` a
+ * Secret or ConfigMap key. Literal values that look like credentials are refused: use
+ * `valueFrom.secretKeyRef`.
+ */
+export interface EnvVar {
+  /** e.g. `LOG_LEVEL`. Names starting with `DAGOPS_` are reserved. */
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: { readonly secretKeyRef: KeyRef } | { readonly configMapKeyRef: KeyRef };
+}
+
+/**
+ * Where a step runs. `spot` (the default) uses the Spot-first step NodePool, which falls back
+ * to on-demand capacity when Spot is short; `on-demand` uses the on-demand-only NodePool.
+ */
+export type Capacity = "spot" | "on-demand";
+
+/** Settings that every step inherits unless it sets its own. */
+export interface StepDefaults {
+  /** Merged field by field into each step's `resources`. No default: every step needs requests. */
+  readonly resources?: Resources;
+  /** How many times a failed step is retried (Job `backoffLimit`). Spot interruptions do not count. Default: 2. */
+  readonly retries?: number;
+  /** Longest a step may run, as `30s`, `45m`, `2h` or `1h30m`, at most `24h` (Job `activeDeadlineSeconds`). Default: `1h`. */
+  readonly timeout?: string;
+  /** Default: `spot`. */
+  readonly capacity?: Capacity;
+}
+
+export interface Step {
+  /** DNS-1123 label, unique in the pipeline, at most 40 characters: `classify-pii`. */
+  readonly name: string;
+  /** Container image; defaults to the pipeline's `image`. Pin a tag or digest: `repo/app:1.4.2`. */
+  readonly image?: string;
+  /** Replaces the image's ENTRYPOINT, e.g. `["python", "-m", "scan"]`. Default: the image's. */
+  readonly command?: readonly string[];
+  /** Replaces the image's CMD, e.g. `["--shard", "3"]`. Default: the image's. */
+  readonly args?: readonly string[];
+  readonly env?: readonly EnvVar[];
+  /** Steps that must succeed before this one starts. Default: none (the step starts the run). */
+  readonly dependsOn?: readonly string[];
+  readonly resources?: Resources;
+  readonly retries?: number;
+  readonly timeout?: string;
+  readonly capacity?: Capacity;
+}
+
+export interface PipelineDefinition {
+  /** DNS-1123 label, at most 40 characters; must equal the file name: `customer-scan`. */
+  readonly name: string;
+  /** One line for people reading the generated YAML and the PR comment. */
+  readonly description?: string;
+  /**
+   * Five-field cron (`minute hour day-of-month month day-of-week`) or `@hourly`, `@daily`,
+   * `@weekly`, `@monthly`, `@yearly`. Default: none; the pipeline then runs only when started
+   * with `kubectl create job --from=cronjob/<name>`.
+   */
+  readonly schedule?: string;
+  /** IANA time zone for `schedule`, e.g. `Europe/Berlin`. Default: `Etc/UTC`. */
+  readonly timeZone?: string;
+  /** Default image for steps that set none. */
+  readonly image?: string;
+  /** Names of clusters from the platform configuration to deploy to. Default: all of them. */
+  readonly clusters?: readonly string[];
+  /**
+   * ARN of the IAM role the steps assume through IAM Roles for Service Accounts, e.g.
+   * `arn:aws:iam::111122223333:role/customer-scan-steps`. Nodes block instance-metadata
+   * credentials (IMDSv2, hop limit 1), so steps that call AWS need it. Default: none.
+   */
+  readonly iamRole?: string;
+  readonly defaults?: StepDefaults;
+  /** Most steps of one run that run at once. Default: 10. */
+  readonly maxParallel?: number;
+  readonly steps: readonly Step[];
+}
+
+/** Typed identity: gives TypeScript pipelines completion and type errors. */
+export function definePipeline<const T extends PipelineDefinition>(definition: T): T {
+  return definition;
+}
+
+/** Tool defaults, each with its reason (see the doc comments above). */
+export const PIPELINE_DEFAULTS = {
+  retries: 2,
+  timeout: "1h",
+  capacity: "spot",
+  maxParallel: 10,
+  timeZone: "Etc/UTC",
+} as const;
+
+/** Longest timeout a step may set; the step NodePool's `terminationGracePeriod` matches it. */
+export const MAX_TIMEOUT_SECONDS = 24 * 3600;
+
+/** Length budgets that leave room for the suffixes dagops and the run manager append. */
+export const NAME_BUDGET = { pipeline: 40, step: 40 } as const;

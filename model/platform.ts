@@ -1,0 +1,133 @@
+/**
+ * The platform configuration: one typed file (`platform.config.ts`) that says which clusters
+ * exist and how each is wired to AWS, Argo CD, Karpenter and Fargate. Pipelines say what to run;
+ * this says where.
+ */
+
+/** Karpenter step-pool settings. Every field has a best-practice default (`POOL_DEFAULTS`). */
+export interface PoolSettings {
+  /** EC2 instance categories. Default: `["c", "m", "r"]` (compute, general, memory: wide Spot choice). */
+  readonly categories?: readonly string[];
+  /** Oldest instance generation allowed. Default: 5 (Nitro; older ones are scarcer and slower). */
+  readonly minGeneration?: number;
+  /** CPU architectures. Default: `["amd64"]`; add `arm64` only when every step image is multi-arch. */
+  readonly architectures?: readonly ("amd64" | "arm64")[];
+  /** Instance families Karpenter must be able to choose from per launch. Default: 5 (Spot best practice: flexibility). */
+  readonly minFamilies?: number;
+  /** Instance sizes never used. Default: nano, micro, small (too small for kube overhead), metal (slow to boot). */
+  readonly excludedSizes?: readonly string[];
+  /** How long an empty or underused node lives before consolidation. Default: `1m` (steps are short; running ones are protected by do-not-disrupt). */
+  readonly consolidateAfter?: string;
+  /** Node lifetime before replacement (picks up AMI patches). Default: `720h`. */
+  readonly expireAfter?: string;
+  /** Share of nodes Karpenter may disrupt at once. Default: `10%`. */
+  readonly disruptionBudget?: string;
+  /** Cap on all step nodes of a pool together. Default: 1000 CPUs and 4000Gi. */
+  readonly limits?: { readonly cpu: string; readonly memory: string };
+  /** Root volume size. Default: `50Gi` (room for large data images). */
+  readonly rootVolumeSize?: string;
+}
+
+export interface ClusterConfig {
+  /** Folder name under `generated/` and the name pipelines use in `clusters`: `staging`. */
+  readonly name: string;
+  /** The EKS cluster name in AWS (FargateProfile `clusterName`). Default: `name`. */
+  readonly eksClusterName?: string;
+  readonly argocd: {
+    /** Git URL Argo CD reads this repository from. */
+    readonly repoURL: string;
+    /** Branch, tag or commit Argo CD syncs: `main`. */
+    readonly targetRevision: string;
+    /** Namespace Argo CD runs in. Default: `argocd`. */
+    readonly namespace?: string;
+    /** API server Argo CD deploys to. Default: `https://kubernetes.default.svc` (Argo CD in the same cluster). */
+    readonly destinationServer?: string;
+  };
+  readonly aws: {
+    readonly region: string;
+    /** Twelve digits. */
+    readonly accountId: string;
+  };
+  readonly karpenter: {
+    /** Value of the `karpenter.sh/discovery` tag on the cluster's private subnets and node security group. */
+    readonly discoveryTag: string;
+    /** Name of the IAM role step nodes get (EC2NodeClass `role`). */
+    readonly nodeRole: string;
+    /** Pinned AMI alias: `al2023@v20251120`. Pinned so that AMI releases roll out through git, not by surprise. */
+    readonly amiAlias: string;
+    /** Namespace the Karpenter controller runs in. Default: `karpenter`. */
+    readonly namespace?: string;
+    readonly pools?: PoolSettings;
+  };
+  readonly fargate: {
+    /** ARN of the Fargate pod execution role. */
+    readonly podExecutionRoleArn: string;
+    /** Private subnet IDs for Fargate pods. */
+    readonly subnets: readonly string[];
+  };
+  readonly runManager: {
+    /** Run-manager image, pinned: `111122223333.dkr.ecr.us-east-1.amazonaws.com/dagops-run-manager:0.1.0`. */
+    readonly image: string;
+  };
+}
+
+export interface PlatformConfig {
+  readonly clusters: readonly ClusterConfig[];
+}
+
+export function definePlatform<const T extends PlatformConfig>(config: T): T {
+  return config;
+}
+
+export const POOL_DEFAULTS: Required<PoolSettings> = {
+  categories: ["c", "m", "r"],
+  minGeneration: 5,
+  architectures: ["amd64"],
+  minFamilies: 5,
+  excludedSizes: ["nano", "micro", "small", "metal"],
+  consolidateAfter: "1m",
+  expireAfter: "720h",
+  disruptionBudget: "10%",
+  limits: { cpu: "1000", memory: "4000Gi" },
+  rootVolumeSize: "50Gi",
+};
+
+/** A cluster with every default filled in: what the charts read. */
+export interface ResolvedCluster {
+  readonly name: string;
+  readonly eksClusterName: string;
+  readonly argocd: { readonly repoURL: string; readonly targetRevision: string; readonly namespace: string; readonly destinationServer: string };
+  readonly aws: { readonly region: string; readonly accountId: string };
+  readonly karpenter: {
+    readonly discoveryTag: string;
+    readonly nodeRole: string;
+    readonly amiAlias: string;
+    readonly namespace: string;
+    readonly pools: Required<PoolSettings>;
+  };
+  readonly fargate: { readonly podExecutionRoleArn: string; readonly subnets: readonly string[] };
+  readonly runManager: { readonly image: string };
+}
+
+export function resolveCluster(c: ClusterConfig): ResolvedCluster {
+  return {
+    name: c.name,
+    eksClusterName: c.eksClusterName ?? c.name,
+    argocd: {
+      repoURL: c.argocd.repoURL,
+      targetRevision: c.argocd.targetRevision,
+      namespace: c.argocd.namespace ?? "argocd",
+      destinationServer: c.argocd.destinationServer ?? "https://kubernetes.default.svc",
+    },
+    aws: { ...c.aws },
+    karpenter: {
+      discoveryTag: c.karpenter.discoveryTag,
+      nodeRole: c.karpenter.nodeRole,
+      amiAlias: c.karpenter.amiAlias,
+      namespace: c.karpenter.namespace ?? "karpenter",
+      pools: { ...POOL_DEFAULTS, ...c.karpenter.pools },
+    },
+    fargate: { podExecutionRoleArn: c.fargate.podExecutionRoleArn, subnets: [...c.fargate.subnets] },
+    runManager: { image: c.runManager.image },
+  };
+}

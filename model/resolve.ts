@@ -1,0 +1,219 @@
+/**
+ * Semantic rules and defaults: turns a schema-valid definition into a ResolvedPipeline, in which
+ * every value the charts need is present and checked (quantities, limits >= requests, cron, time
+ * zone, durations, images, credentials in plain sight).
+ */
+import { cronError } from "./cron.ts";
+import { parseDuration } from "./duration.ts";
+import { isPinned, parseImage } from "./image.ts";
+import { MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type EnvVar, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
+import { fieldPath, problem, type Problem } from "./problems.ts";
+import { cpuMillis, memoryBytes, quantitySuffix } from "./quantity.ts";
+import { isSecretName, secretInValue } from "./secrets.ts";
+
+export interface ResolvedResources {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: ResourceList;
+}
+
+export interface ResolvedStep {
+  readonly name: string;
+  readonly image: string;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  readonly env: readonly EnvVar[];
+  readonly dependsOn: readonly string[];
+  readonly resources: ResolvedResources;
+  readonly retries: number;
+  readonly timeoutSeconds: number;
+  readonly capacity: Capacity;
+}
+
+export interface ResolvedPipeline {
+  readonly name: string;
+  /** Repository-relative path of the definition, for headers and messages. */
+  readonly source: string;
+  readonly description?: string;
+  readonly schedule?: string;
+  readonly timeZone: string;
+  readonly clusters: readonly string[];
+  readonly iamRole?: string;
+  readonly maxParallel: number;
+  readonly steps: readonly ResolvedStep[];
+}
+
+export const RESERVED_ENV_PREFIX = "DAGOPS_";
+
+export function resolvePipeline(
+  def: PipelineDefinition,
+  file: string,
+  knownClusters: readonly string[],
+): { pipeline?: ResolvedPipeline; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const report = (code: Problem["code"], path: (string | number)[], message: string) => problems.push(problem(code, file, fieldPath(path), message));
+
+  (def.clusters ?? []).forEach((c, i) => {
+    if (!knownClusters.includes(c)) report("UNKNOWN_CLUSTER", ["clusters", i], `unknown cluster ${JSON.stringify(c)}; the platform configuration defines: ${knownClusters.join(", ")}`);
+  });
+  if (def.schedule !== undefined) {
+    const err = cronError(def.schedule);
+    if (err) report("BAD_CRON", ["schedule"], `invalid cron schedule ${JSON.stringify(def.schedule)}: ${err}`);
+  }
+  const timeZone = def.timeZone ?? PIPELINE_DEFAULTS.timeZone;
+  if (!isTimeZone(timeZone)) report("BAD_TIME_ZONE", ["timeZone"], `unknown time zone ${JSON.stringify(timeZone)}; expected an IANA name such as "Etc/UTC" or "Europe/Berlin"`);
+
+  const timeout = (text: string | undefined, path: (string | number)[]): number => {
+    const seconds = parseDuration(text ?? PIPELINE_DEFAULTS.timeout);
+    if (seconds === undefined || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) {
+      report("BAD_DURATION", path, `expected a duration from 1s to 24h such as "45m" or "2h", found ${JSON.stringify(text)}`);
+      return 0;
+    }
+    return seconds;
+  };
+  const defaults = def.defaults ?? {};
+  const defaultTimeout = timeout(defaults.timeout, ["defaults", "timeout"]);
+
+  const steps: ResolvedStep[] = def.steps.map((s, i) => {
+    const at = (...rest: (string | number)[]) => ["steps", i, ...rest];
+    const image = s.image ?? def.image;
+    if (image === undefined) report("MISSING_IMAGE", at("image"), `step ${JSON.stringify(s.name)} has no image; set steps[${i}].image or the pipeline's image`);
+    else checkImage(image, s.image !== undefined ? at("image") : ["image"], report);
+
+    const resources = resolveResources(s.resources, defaults.resources, i, report);
+    checkEnv(s.env ?? [], i, report);
+    [...(s.command ?? []).map((v, j) => [v, "command", j] as const), ...(s.args ?? []).map((v, j) => [v, "args", j] as const)].forEach(([v, key, j]) => {
+      const what = secretInValue(v);
+      if (what) report("SECRET_LITERAL", at(key, j), `this looks like ${what}; never put credentials in git. Read it from a Secret through env[].valueFrom.secretKeyRef`);
+    });
+    return {
+      name: s.name,
+      image: image ?? "",
+      ...(s.command ? { command: s.command } : {}),
+      ...(s.args ? { args: s.args } : {}),
+      env: s.env ?? [],
+      dependsOn: s.dependsOn ?? [],
+      resources,
+      retries: s.retries ?? defaults.retries ?? PIPELINE_DEFAULTS.retries,
+      timeoutSeconds: s.timeout !== undefined ? timeout(s.timeout, at("timeout")) : defaultTimeout,
+      capacity: s.capacity ?? defaults.capacity ?? PIPELINE_DEFAULTS.capacity,
+    };
+  });
+
+  if (problems.length > 0) return { problems };
+  return {
+    problems,
+    pipeline: {
+      name: def.name,
+      source: file,
+      ...(def.description !== undefined ? { description: def.description } : {}),
+      ...(def.schedule !== undefined ? { schedule: def.schedule.trim() } : {}),
+      timeZone,
+      clusters: def.clusters ?? knownClusters,
+      ...(def.iamRole !== undefined ? { iamRole: def.iamRole } : {}),
+      maxParallel: def.maxParallel ?? PIPELINE_DEFAULTS.maxParallel,
+      steps,
+    },
+  };
+}
+
+type Report = (code: Problem["code"], path: (string | number)[], message: string) => void;
+
+function checkImage(image: string, path: (string | number)[], report: Report): void {
+  const ref = parseImage(image);
+  if (!ref) report("BAD_IMAGE", path, `invalid image reference ${JSON.stringify(image)}; expected [registry/]repository[:tag][@sha256:digest] in lowercase`);
+  else if (!isPinned(ref)) {
+    report("UNPINNED_IMAGE", path, `image ${JSON.stringify(image)} is not pinned; add a version tag or @sha256 digest (not "latest") so that a git revert restores the same code`);
+  }
+}
+
+function resolveResources(
+  own: { requests?: ResourceList; limits?: ResourceList } | undefined,
+  defaults: { requests?: ResourceList; limits?: ResourceList } | undefined,
+  i: number,
+  report: Report,
+): ResolvedResources {
+  type Kind = "requests" | "limits";
+  type Res = "cpu" | "memory";
+  const pick = (kind: Kind, res: Res): { value?: string; path: (string | number)[] } => {
+    const mine = own?.[kind]?.[res];
+    if (mine !== undefined) return { value: mine, path: ["steps", i, "resources", kind, res] };
+    const inherited = defaults?.[kind]?.[res];
+    return inherited !== undefined ? { value: inherited, path: ["defaults", "resources", kind, res] } : { path: ["steps", i, "resources", kind, res] };
+  };
+  const amount = (res: Res, v: { value?: string; path: (string | number)[] }): number | undefined => {
+    if (v.value === undefined) return undefined;
+    const suffix = quantitySuffix(v.value);
+    if (res === "memory") {
+      if (suffix === "m") {
+        report("BAD_QUANTITY", v.path, `memory ${JSON.stringify(v.value)} means ${v.value.slice(0, -1)} thousandths of a byte; did you mean "${v.value.slice(0, -1)}Mi"?`);
+        return undefined;
+      }
+      const bytes = memoryBytes(v.value)!;
+      if (bytes < 4 * 2 ** 20) {
+        report("BAD_QUANTITY", v.path, `memory ${JSON.stringify(v.value)} is below 4Mi, too little for any container; use a binary suffix such as "300Mi"`);
+        return undefined;
+      }
+      return bytes;
+    }
+    if (/i$/.test(suffix)) {
+      report("BAD_QUANTITY", v.path, `cpu ${JSON.stringify(v.value)} has a memory suffix; CPU is in cores ("1") or millicores ("500m")`);
+      return undefined;
+    }
+    const millis = cpuMillis(v.value)!;
+    if (millis < 1) {
+      report("BAD_QUANTITY", v.path, `cpu ${JSON.stringify(v.value)} is below 1m, the smallest CPU amount Kubernetes can express`);
+      return undefined;
+    }
+    return millis;
+  };
+
+  const requests: Record<string, string> = {};
+  const limits: Record<string, string> = {};
+  for (const res of ["cpu", "memory"] as const) {
+    const req = pick("requests", res);
+    const lim = pick("limits", res);
+    const r = amount(res, req);
+    const l = amount(res, lim);
+    if (req.value === undefined) {
+      report("MISSING_REQUESTS", req.path, `no ${res} request; set steps[${i}].resources.requests.${res} or defaults.resources.requests.${res} (Karpenter sizes nodes from requests)`);
+    } else requests[res] = req.value;
+    if (lim.value !== undefined) limits[res] = lim.value;
+    if (r !== undefined && l !== undefined && l < r) {
+      report("LIMIT_BELOW_REQUEST", lim.path, `${res} limit ${JSON.stringify(lim.value)} is below the request ${JSON.stringify(req.value)} (from ${fieldPath(req.path)}); a limit must be at least the request`);
+    }
+  }
+  return { requests: requests as ResolvedResources["requests"], limits };
+}
+
+function checkEnv(env: readonly EnvVar[], i: number, report: Report): void {
+  const seen = new Map<string, number>();
+  env.forEach((e, j) => {
+    const at = ["steps", i, "env", j];
+    const first = seen.get(e.name);
+    if (first !== undefined) report("DUPLICATE_ENV", [...at, "name"], `env ${JSON.stringify(e.name)} is already set at steps[${i}].env[${first}]`);
+    else seen.set(e.name, j);
+    if (e.name.startsWith(RESERVED_ENV_PREFIX)) report("RESERVED_ENV", [...at, "name"], `env names starting with ${RESERVED_ENV_PREFIX} are set by dagops; rename ${JSON.stringify(e.name)}`);
+    if (e.value !== undefined && e.value !== "") {
+      const what = secretInValue(e.value);
+      if (what) report("SECRET_LITERAL", [...at, "value"], `this looks like ${what}; never put credentials in git. Use valueFrom.secretKeyRef`);
+      else if (isSecretName(e.name)) {
+        report("SECRET_LITERAL", [...at, "value"], `${JSON.stringify(e.name)} looks like a credential but has a literal value; use valueFrom.secretKeyRef (rename the variable if it is not a secret)`);
+      }
+    }
+  });
+}
+
+const zoneCache = new Map<string, boolean>();
+function isTimeZone(zone: string): boolean {
+  let ok = zoneCache.get(zone);
+  if (ok === undefined) {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: zone });
+      ok = zone.includes("/") || zone === "UTC";
+    } catch {
+      ok = false;
+    }
+    zoneCache.set(zone, ok);
+  }
+  return ok;
+}
