@@ -1,0 +1,45 @@
+/**
+ * Names of emitted objects. Names depend only on the model, never on order or time; the ones
+ * that carry a hash (plan ConfigMaps, Fargate profiles) are content-addressed because the object
+ * is immutable and a change must create a new one.
+ */
+import { createHash } from "node:crypto";
+
+export const PLATFORM_NAMESPACE = "dagops-system";
+export const PIPELINE_NAMESPACE_PREFIX = "dagops-";
+export const STEP_POOL = { spot: "dagops-steps", "on-demand": "dagops-steps-on-demand" } as const;
+export const NODE_CLASS = "dagops-steps";
+export const PROJECT = { bootstrap: "dagops-bootstrap", apps: "dagops" } as const;
+export const ROOT_APP = "dagops-root";
+export const PLATFORM_APP = "dagops-platform";
+export const RUN_MANAGER = "run-manager";
+export const STEPS_SERVICE_ACCOUNT = "steps";
+export const PLAN_KEY = "plan.yaml";
+export const PLAN_MOUNT = "/etc/dagops/plan";
+
+export function pipelineNamespace(pipeline: string): string {
+  return `${PIPELINE_NAMESPACE_PREFIX}${pipeline}`;
+}
+
+export function pipelineApp(pipeline: string): string {
+  return `pipeline-${pipeline}`;
+}
+
+/** First `length` hex digits of the SHA-256 of `content`. */
+export function contentHash(content: string, length = 10): string {
+  return createHash("sha256").update(content).digest("hex").slice(0, length);
+}
+
+/**
+ * File names for objects whose metadata.name carries a content hash: their path must not change
+ * when the hash does, so that a pull request shows an edit, not a delete and an add.
+ */
+const stableNames = new WeakMap<object, string>();
+
+export function setStableName(apiObject: object, name: string): void {
+  stableNames.set(apiObject, name);
+}
+
+export function stableName(apiObject: object): string | undefined {
+  return stableNames.get(apiObject);
+}

@@ -1,0 +1,27 @@
+import { Construct } from "constructs";
+import { k8s } from "cdk8s-plus-27";
+import { LABEL, MANAGED_BY } from "./labels.ts";
+
+/**
+ * A namespace with Pod Security "restricted" enforced: the API server itself refuses any pod that
+ * does not meet it, whatever created the pod.
+ * https://kubernetes.io/docs/concepts/security/pod-security-admission/
+ */
+export class RestrictedNamespace extends Construct {
+  constructor(scope: Construct, id: string, props: { readonly name: string; readonly pipeline?: string }) {
+    super(scope, id);
+    new k8s.KubeNamespace(this, "namespace", {
+      metadata: {
+        name: props.name,
+        labels: {
+          [LABEL.managedBy]: MANAGED_BY,
+          ...(props.pipeline ? { [LABEL.pipeline]: props.pipeline } : {}),
+          [LABEL.podSecurityEnforce]: "restricted",
+          [LABEL.podSecurityEnforceVersion]: "latest",
+          [LABEL.podSecurityWarn]: "restricted",
+          [LABEL.podSecurityAudit]: "restricted",
+        },
+      },
+    });
+  }
+}

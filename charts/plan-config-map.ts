@@ -1,0 +1,38 @@
+import { ApiObject } from "cdk8s";
+import { Construct } from "constructs";
+import { k8s } from "cdk8s-plus-27";
+import { ANNOTATION, LABEL, MANAGED_BY } from "./labels.ts";
+import { PLAN_KEY, contentHash, setStableName } from "./names.ts";
+import { planText, type Plan } from "./plan.ts";
+
+export interface PlanConfigMapProps {
+  readonly plan: Plan;
+}
+
+/**
+ * The immutable plan ConfigMap. Its name carries a hash of the plan, so a change creates a new
+ * object (immutable ConfigMaps cannot be edited) and the CronJob that mounts it by name moves to
+ * the new revision in the same sync; the old one is pruned last. Its file path never changes, so
+ * a pull request shows a normal diff.
+ */
+export class PlanConfigMap extends Construct {
+  public readonly name: string;
+  public readonly apiObject: ApiObject;
+
+  constructor(scope: Construct, id: string, props: PlanConfigMapProps) {
+    super(scope, id);
+    const text = planText(props.plan);
+    this.name = `${props.plan.pipeline}-plan-${contentHash(text)}`;
+    this.apiObject = new k8s.KubeConfigMap(this, "plan", {
+      metadata: {
+        name: this.name,
+        namespace: props.plan.namespace,
+        labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.plan.pipeline },
+        annotations: { [ANNOTATION.source]: props.plan.source },
+      },
+      immutable: true,
+      data: { [PLAN_KEY]: text },
+    });
+    setStableName(this.apiObject, "plan");
+  }
+}

@@ -1,0 +1,36 @@
+import { Chart } from "cdk8s";
+import type { Construct } from "constructs";
+import type { ResolvedCluster } from "../model/platform.ts";
+import { Ec2NodeClass } from "./ec2-node-class.ts";
+import { FargateProfile } from "./fargate-profile.ts";
+import { KarpenterNodePool } from "./karpenter-node-pool.ts";
+import { LABEL, ROLE } from "./labels.ts";
+import { PIPELINE_NAMESPACE_PREFIX, PLATFORM_NAMESPACE, pipelineNamespace } from "./names.ts";
+import { RestrictedNamespace } from "./pipeline-namespace.ts";
+
+/**
+ * What every pipeline in a cluster shares: `generated/<cluster>/platform/`. It syncs before any
+ * pipeline, so namespaces, node pools and Fargate profiles exist before a run can start.
+ */
+export class PlatformChart extends Chart {
+  constructor(scope: Construct, id: string, props: { readonly cluster: ResolvedCluster; readonly pipelines: readonly string[] }) {
+    super(scope, id, { disableResourceNameHashes: true });
+    const { cluster } = props;
+    new RestrictedNamespace(this, PLATFORM_NAMESPACE, { name: PLATFORM_NAMESPACE });
+    for (const p of props.pipelines) new RestrictedNamespace(this, pipelineNamespace(p), { name: pipelineNamespace(p), pipeline: p });
+    new Ec2NodeClass(this, "node-class", { cluster });
+    new KarpenterNodePool(this, "pool-spot", { cluster, capacity: "spot" });
+    new KarpenterNodePool(this, "pool-on-demand", { cluster, capacity: "on-demand" });
+    new FargateProfile(this, "run-managers", {
+      cluster,
+      role: "run-managers",
+      selectors: [{ namespace: `${PIPELINE_NAMESPACE_PREFIX}*`, labels: { [LABEL.role]: ROLE.runManager } }],
+    });
+    // The Karpenter controller must not run on nodes it manages.
+    new FargateProfile(this, "karpenter", {
+      cluster,
+      role: "karpenter",
+      selectors: [{ namespace: cluster.karpenter.namespace, labels: { "app.kubernetes.io/name": "karpenter" } }],
+    });
+  }
+}

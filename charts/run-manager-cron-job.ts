@@ -1,0 +1,124 @@
+import { Construct } from "constructs";
+import { k8s } from "cdk8s-plus-27";
+import type { ResolvedCluster } from "../model/platform.ts";
+import type { ResolvedPipeline } from "../model/resolve.ts";
+import { ANNOTATION, LABEL, MANAGED_BY, ROLE } from "./labels.ts";
+import { PLAN_KEY, PLAN_MOUNT, RUN_MANAGER, pipelineNamespace } from "./names.ts";
+import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME } from "./security.ts";
+
+export interface RunManagerCronJobProps {
+  readonly pipeline: ResolvedPipeline;
+  readonly cluster: ResolvedCluster;
+  readonly planConfigMap: string;
+}
+
+/** A schedule that is valid but never used: pipelines without a schedule get a suspended CronJob. */
+export const UNSCHEDULED = "0 0 1 1 *";
+
+/**
+ * Fargate run-manager requests and limits. Fargate runs pods as Guaranteed QoS and adds 256 MB
+ * for its own components, so 250m / 256Mi lands exactly on the smallest size (0.25 vCPU, 0.5 GB).
+ * https://docs.aws.amazon.com/eks/latest/userguide/fargate-pod-configuration.html
+ */
+export const RUN_MANAGER_RESOURCES = { cpu: "250m", memory: "256Mi" } as const;
+
+/** Finished Fargate pods keep costing until deleted; an hour leaves time to read the summary. */
+export const RUN_MANAGER_TTL_SECONDS = 3600;
+
+/** Exit code with which the run manager reports "the run failed": the Job must not retry it. */
+export const RUN_FAILED_EXIT_CODE = 1;
+
+export function runManagerPodLabels(pipeline: string): Record<string, string> {
+  return { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: pipeline, [LABEL.role]: ROLE.runManager };
+}
+
+/**
+ * The run manager: one Job per run, on Fargate, started by this CronJob (or by
+ * `kubectl create job --from=cronjob/<pipeline>`). It mounts the plan by its exact, hashed name
+ * with `optional: true`: if a sync pruned that revision before the pod started, the pod still
+ * starts and reports the superseded plan instead of hanging in ContainerCreating.
+ */
+export class RunManagerCronJob extends Construct {
+  constructor(scope: Construct, id: string, props: RunManagerCronJobProps) {
+    super(scope, id);
+    const { pipeline, cluster } = props;
+    const labels = runManagerPodLabels(pipeline.name);
+    const q = (v: string) => k8s.Quantity.fromString(v);
+    new k8s.KubeCronJob(this, "cronjob", {
+      metadata: {
+        name: pipeline.name,
+        namespace: pipelineNamespace(pipeline.name),
+        labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: pipeline.name },
+        annotations: {
+          [ANNOTATION.source]: pipeline.source,
+          ...(pipeline.description ? { [ANNOTATION.description]: pipeline.description } : {}),
+        },
+      },
+      spec: {
+        schedule: pipeline.schedule ?? UNSCHEDULED,
+        timeZone: pipeline.timeZone,
+        suspend: pipeline.schedule === undefined,
+        // One run at a time: a slow run is never overlapped by the next one.
+        concurrencyPolicy: "Forbid",
+        // A run that could not start within 10 minutes of its slot is skipped, not started late.
+        startingDeadlineSeconds: 600,
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: {
+          metadata: { labels },
+          spec: {
+            ttlSecondsAfterFinished: RUN_MANAGER_TTL_SECONDS,
+            // Retries are for the run manager's infrastructure (a crash, an evicted Fargate pod);
+            // a run that failed (exit 1) is final, and an eviction costs no retry.
+            backoffLimit: 2,
+            podFailurePolicy: {
+              rules: [
+                // cdk8s-plus-27 types this from Kubernetes 1.27, where onPodConditions was required;
+                // the API has accepted a rule with onExitCodes alone since podFailurePolicy went beta.
+                { action: "FailJob", onExitCodes: { containerName: RUN_MANAGER, operator: "In", values: [RUN_FAILED_EXIT_CODE] } } as unknown as k8s.PodFailurePolicyRule,
+                { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+              ],
+            },
+            template: {
+              metadata: { labels },
+              spec: {
+                restartPolicy: "Never",
+                serviceAccountName: RUN_MANAGER,
+                automountServiceAccountToken: true,
+                enableServiceLinks: false,
+                securityContext: { ...POD_SECURITY_CONTEXT, seccompProfile: { ...POD_SECURITY_CONTEXT.seccompProfile } },
+                terminationGracePeriodSeconds: 60,
+                containers: [
+                  {
+                    name: RUN_MANAGER,
+                    image: cluster.runManager.image,
+                    imagePullPolicy: "IfNotPresent",
+                    args: ["run", "--plan", `${PLAN_MOUNT}/${PLAN_KEY}`],
+                    env: [
+                      { name: "DAGOPS_PIPELINE", value: pipeline.name },
+                      { name: "DAGOPS_PLAN_CONFIGMAP", value: props.planConfigMap },
+                      { name: "DAGOPS_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                      { name: "DAGOPS_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                      { name: "DAGOPS_JOB_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } } },
+                      { name: "DAGOPS_JOB_UID", valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/controller-uid']" } } },
+                    ],
+                    resources: {
+                      requests: { cpu: q(RUN_MANAGER_RESOURCES.cpu), memory: q(RUN_MANAGER_RESOURCES.memory) },
+                      limits: { cpu: q(RUN_MANAGER_RESOURCES.cpu), memory: q(RUN_MANAGER_RESOURCES.memory) },
+                    },
+                    securityContext: { ...CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] }, seccompProfile: { ...CONTAINER_SECURITY_CONTEXT.seccompProfile } },
+                    volumeMounts: [{ name: "plan", mountPath: PLAN_MOUNT, readOnly: true }, { ...TMP_MOUNT }],
+                  },
+                ],
+                volumes: [
+                  { name: "plan", configMap: { name: props.planConfigMap, optional: true } },
+                  { name: TMP_VOLUME.name, emptyDir: { sizeLimit: q(TMP_VOLUME.emptyDir.sizeLimit) } },
+                ],
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,25 @@
+import { Construct } from "constructs";
+import { k8s } from "cdk8s-plus-27";
+import { LABEL, MANAGED_BY } from "./labels.ts";
+import { RUN_MANAGER, pipelineNamespace } from "./names.ts";
+
+/**
+ * The run manager's identity: a ServiceAccount, and a Role that lets it manage Jobs in its own
+ * pipeline's namespace and nothing else (no wildcards, no cluster scope).
+ */
+export const RUN_MANAGER_RULES = [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "watch"] }] as const;
+
+export class RunManagerRbac extends Construct {
+  constructor(scope: Construct, id: string, props: { readonly pipeline: string }) {
+    super(scope, id);
+    const namespace = pipelineNamespace(props.pipeline);
+    const metadata = { name: RUN_MANAGER, namespace, labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.pipeline } };
+    new k8s.KubeServiceAccount(this, "serviceaccount", { metadata, automountServiceAccountToken: true });
+    new k8s.KubeRole(this, "role", { metadata, rules: RUN_MANAGER_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) });
+    new k8s.KubeRoleBinding(this, "rolebinding", {
+      metadata,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: RUN_MANAGER },
+      subjects: [{ kind: "ServiceAccount", name: RUN_MANAGER, namespace }],
+    });
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The Job template of one step. It is not applied by Argo CD: it is stored in the pipeline's
+ * plan ConfigMap, and the run manager creates one Job from it per run (DESIGN.md §4: a Job's pod
+ * template is immutable, and a Job tracked in git would be re-run by every sync).
+ */
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
+import type { ResolvedPipeline, ResolvedStep } from "../model/resolve.ts";
+import { ANNOTATION, LABEL, MANAGED_BY, ROLE, STEP_TAINT } from "./labels.ts";
+import { STEP_POOL, STEPS_SERVICE_ACCOUNT, pipelineNamespace } from "./names.ts";
+import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME } from "./security.ts";
+
+export function stepLabels(pipeline: string, step: string): Record<string, string> {
+  return { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: pipeline, [LABEL.role]: ROLE.step, [LABEL.step]: step };
+}
+
+export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
+  const labels = stepLabels(pipeline.name, step.name);
+  const env: IEnvVar[] = [
+    { name: "DAGOPS_PIPELINE", value: pipeline.name },
+    { name: "DAGOPS_STEP", value: step.name },
+    ...step.env.map((e) => ({ ...e })),
+  ];
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { namespace: pipelineNamespace(pipeline.name), labels },
+    spec: {
+      backoffLimit: step.retries,
+      activeDeadlineSeconds: step.timeoutSeconds,
+      // A Spot interruption or a node drain marks the pod DisruptionTarget: not the step's fault,
+      // so it does not count against backoffLimit.
+      // https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-failure-policy
+      podFailurePolicy: { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] },
+      template: {
+        metadata: { labels, annotations: { [ANNOTATION.doNotDisrupt]: "true" } },
+        spec: {
+          restartPolicy: "Never",
+          serviceAccountName: STEPS_SERVICE_ACCOUNT,
+          // Steps do not call the Kubernetes API. IRSA mounts its own web-identity token.
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          nodeSelector: { [LABEL.karpenterNodePool]: STEP_POOL[step.capacity], "kubernetes.io/os": "linux" },
+          tolerations: [{ key: STEP_TAINT.key, operator: "Equal", value: STEP_TAINT.value, effect: STEP_TAINT.effect }],
+          securityContext: { ...POD_SECURITY_CONTEXT },
+          terminationGracePeriodSeconds: 30,
+          containers: [
+            {
+              name: step.name,
+              image: step.image,
+              imagePullPolicy: "IfNotPresent",
+              ...(step.command ? { command: [...step.command] } : {}),
+              ...(step.args ? { args: [...step.args] } : {}),
+              env,
+              resources: { requests: { ...step.resources.requests }, ...(Object.keys(step.resources.limits).length ? { limits: { ...step.resources.limits } } : {}) },
+              securityContext: { ...CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] } },
+              volumeMounts: [{ ...TMP_MOUNT }],
+            },
+          ],
+          volumes: [{ ...TMP_VOLUME, emptyDir: { ...TMP_VOLUME.emptyDir } }],
+        },
+      },
+    },
+  };
+}

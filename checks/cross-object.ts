@@ -1,0 +1,180 @@
+/**
+ * Rules that no single schema can check: they relate objects to each other, the way the cluster
+ * will (Fargate selectors vs. pods, NodePools vs. step pods, Applications vs. folders).
+ */
+import { parse } from "yaml";
+import { GENERATED_DIR } from "../charts/apps-chart.ts";
+import { LABEL, ROLE } from "../charts/labels.ts";
+import { PLAN_KEY } from "../charts/names.ts";
+import type { Plan } from "../charts/plan.ts";
+import { YAML_OPTIONS } from "../charts/serialize.ts";
+import { fieldPath, problem, type Problem } from "../model/problems.ts";
+import type { Manifest, RenderedObject } from "../render/render.ts";
+import { validateManifest } from "./output-schema.ts";
+
+/** The API server refuses objects over about 1.5 MiB and ConfigMap data over 1 MiB. */
+export const MAX_OBJECT_BYTES = 1024 * 1024;
+
+interface PodTemplate {
+  readonly namespace: string;
+  readonly labels: Record<string, string>;
+  readonly nodeSelector: Record<string, string>;
+  readonly tolerations: readonly { key?: string; operator?: string; value?: string; effect?: string }[];
+}
+
+interface FargateSelector {
+  readonly namespace: string;
+  readonly labels?: Record<string, string>;
+}
+
+interface NodePoolView {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly taints: readonly { key: string; value?: string; effect: string }[];
+  readonly requirements: readonly { key: string; operator: string; values?: string[] }[];
+}
+
+export function checkOutput(objects: readonly RenderedObject[]): Problem[] {
+  const problems: Problem[] = [];
+  const file = (o: RenderedObject) => `${GENERATED_DIR}/${o.path}`;
+  const byPath = new Map<string, RenderedObject>();
+  const byIdentity = new Map<string, RenderedObject>();
+
+  for (const o of objects) {
+    problems.push(...validateManifest(o.manifest, file(o)));
+    const other = byPath.get(o.path);
+    if (other) problems.push(problem("DUPLICATE_PATH", file(o), "", `two objects want this file: ${describe(o.manifest)} and ${describe(other.manifest)}`));
+    byPath.set(o.path, o);
+    const id = identity(o);
+    const twin = byIdentity.get(id);
+    if (twin) problems.push(problem("DUPLICATE_OBJECT", file(o), "metadata.name", `${describe(o.manifest)} is also emitted as ${file(twin)}; one object, one owner`));
+    byIdentity.set(id, o);
+    const bytes = Buffer.byteLength(JSON.stringify(o.manifest));
+    if (bytes > MAX_OBJECT_BYTES) {
+      problems.push(problem("OBJECT_TOO_LARGE", file(o), "", `${describe(o.manifest)} is ${bytes} bytes; the API server refuses objects over ${MAX_OBJECT_BYTES} bytes. Split the pipeline`));
+    }
+  }
+
+  for (const cluster of [...new Set(objects.map((o) => o.cluster))].sort()) {
+    const mine = objects.filter((o) => o.cluster === cluster);
+    const selectors = mine.filter((o) => o.manifest.kind === "FargateProfile").flatMap((o) => ((o.manifest.spec as { selectors?: FargateSelector[] }).selectors ?? []));
+    const pools = mine.filter((o) => o.manifest.kind === "NodePool").map(nodePoolView);
+    const folders = new Set(mine.map((o) => `${GENERATED_DIR}/${o.path.slice(0, o.path.lastIndexOf("/"))}`));
+
+    for (const o of mine) {
+      const m = o.manifest;
+      if (m.kind === "CronJob") {
+        const pod = cronJobPod(m);
+        if (!selectors.some((s) => fargateMatches(s, pod))) {
+          problems.push(problem("FARGATE_UNMATCHED", file(o), "spec.jobTemplate.spec.template.metadata.labels", `run-manager pods in namespace ${pod.namespace} with labels ${JSON.stringify(pod.labels)} match no FargateProfile selector in cluster ${cluster}; they would land on EC2 nodes or stay Pending`));
+        }
+      }
+      if (m.kind === "ConfigMap" && typeof (m as { data?: Record<string, string> }).data?.[PLAN_KEY] === "string") {
+        problems.push(...checkPlan(o, file(o), selectors, pools));
+      }
+      if (m.kind === "Application") {
+        const path = (m.spec as { source?: { path?: string } }).source?.path ?? "";
+        if (!folders.has(path)) {
+          problems.push(problem("APP_PATH_MISSING", file(o), "spec.source.path", `Application ${m.metadata.name} syncs ${JSON.stringify(path)}, which holds no generated object; Argo CD would report the app as missing its source`));
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+function checkPlan(o: RenderedObject, file: string, selectors: readonly FargateSelector[], pools: readonly NodePoolView[]): Problem[] {
+  const problems: Problem[] = [];
+  // The real parser over the real output: what the run manager will read.
+  const plan = parse((o.manifest as unknown as { data: Record<string, string> }).data[PLAN_KEY]!, YAML_OPTIONS) as Plan;
+  plan.steps.forEach((step, i) => {
+    const at = ["data", PLAN_KEY, "steps", i, "job"];
+    problems.push(...validateManifest(step.job as never, file, at));
+    const spec = step.job.spec?.template.spec;
+    const pod: PodTemplate = {
+      namespace: step.job.metadata?.namespace ?? "",
+      labels: step.job.spec?.template.metadata?.labels ?? {},
+      nodeSelector: spec?.nodeSelector ?? {},
+      tolerations: spec?.tolerations ?? [],
+    };
+    if (pod.labels[LABEL.role] !== ROLE.step) {
+      problems.push(problem("OUTPUT_SCHEMA", file, fieldPath([...at, "spec", "template", "metadata", "labels"]), `step pods must carry ${LABEL.role}: ${ROLE.step}`));
+    }
+    const hit = selectors.find((s) => fargateMatches(s, pod));
+    if (hit) {
+      problems.push(problem("FARGATE_MATCHES_STEP", file, fieldPath([...at, "spec", "template", "metadata", "labels"]), `step ${step.name} matches Fargate selector ${JSON.stringify(hit)}; steps must run on Karpenter nodes`));
+    }
+    if (!pools.some((p) => admits(p, pod))) {
+      problems.push(problem("NO_NODEPOOL", file, fieldPath([...at, "spec", "template", "spec", "nodeSelector"]), `no NodePool admits step ${step.name} (nodeSelector ${JSON.stringify(pod.nodeSelector)}); it would stay Pending. Pools: ${pools.map((p) => p.name).join(", ") || "none"}`));
+    }
+  });
+  return problems;
+}
+
+function cronJobPod(m: Manifest): PodTemplate {
+  const t = (m.spec as { jobTemplate: { spec: { template: { metadata?: { labels?: Record<string, string> }; spec: { nodeSelector?: Record<string, string> } } } } }).jobTemplate.spec.template;
+  return { namespace: m.metadata.namespace ?? "", labels: t.metadata?.labels ?? {}, nodeSelector: t.spec.nodeSelector ?? {}, tolerations: [] };
+}
+
+/** EKS Fargate matching: the namespace (with `*` and `?` wildcards) and every selector label. */
+export function fargateMatches(selector: FargateSelector, pod: Pick<PodTemplate, "namespace" | "labels">): boolean {
+  if (!wildcard(selector.namespace).test(pod.namespace)) return false;
+  return Object.entries(selector.labels ?? {}).every(([k, v]) => pod.labels[k] !== undefined && wildcard(v).test(pod.labels[k]!));
+}
+
+function wildcard(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+}
+
+function nodePoolView(o: RenderedObject): NodePoolView {
+  const spec = (o.manifest.spec as { template: { metadata?: { labels?: Record<string, string> }; spec: { taints?: NodePoolView["taints"]; requirements?: NodePoolView["requirements"] } } }).template;
+  return {
+    name: o.manifest.metadata.name,
+    labels: { ...(spec.metadata?.labels ?? {}), [LABEL.karpenterNodePool]: o.manifest.metadata.name },
+    taints: spec.spec.taints ?? [],
+    requirements: spec.spec.requirements ?? [],
+  };
+}
+
+/** Labels Karpenter can satisfy on any node without the NodePool naming them. */
+const WELL_KNOWN = /^(kubernetes\.io\/(os|arch)|topology\.kubernetes\.io\/(zone|region)|node\.kubernetes\.io\/instance-type|karpenter\.sh\/capacity-type|karpenter\.k8s\.aws\/.+)$/;
+
+/** Whether Karpenter would launch a node from this pool for the pod: taints tolerated, selector satisfiable. */
+export function admits(pool: NodePoolView, pod: PodTemplate): boolean {
+  const tolerated = pool.taints.every((t) =>
+    pod.tolerations.some((tol) => tol.key === t.key && (tol.effect === undefined || tol.effect === t.effect) && (tol.operator === "Exists" || tol.value === t.value)),
+  );
+  if (!tolerated) return false;
+  return Object.entries(pod.nodeSelector).every(([key, value]) => {
+    if (key in pool.labels) return pool.labels[key] === value;
+    const reqs = pool.requirements.filter((r) => r.key === key);
+    if (reqs.length === 0) return WELL_KNOWN.test(key);
+    return reqs.every((r) => {
+      switch (r.operator) {
+        case "In":
+          return (r.values ?? []).includes(value);
+        case "NotIn":
+          return !(r.values ?? []).includes(value);
+        case "Exists":
+          return true;
+        case "DoesNotExist":
+          return false;
+        case "Gt":
+          return Number(value) > Number(r.values?.[0]);
+        case "Lt":
+          return Number(value) < Number(r.values?.[0]);
+        default:
+          return false;
+      }
+    });
+  });
+}
+
+function identity(o: RenderedObject): string {
+  const group = o.manifest.apiVersion.includes("/") ? o.manifest.apiVersion.split("/")[0] : "";
+  return [o.cluster, group, o.manifest.kind, o.manifest.metadata.namespace ?? "", o.manifest.metadata.name].join("\u0000");
+}
+
+function describe(m: Manifest): string {
+  return `${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ""}${m.metadata.name}`;
+}
