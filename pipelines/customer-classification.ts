@@ -1,0 +1,77 @@
+/**
+ * Sensitive-data classification, shaped like the workflow in the architecture article: discover
+ * data stores, fan out one scan per store type, classify the findings (the heavy steps), then fan
+ * in to scoring, reporting and alerting. Most steps request 200m / 300Mi with 500m / 600Mi
+ * limits; the classifiers request 700Mi with a 1Gi limit.
+ */
+import { definePipeline } from "../model/pipeline.ts";
+
+const image = "111122223333.dkr.ecr.us-east-1.amazonaws.com/classifier:2.8.1";
+const heavy = { requests: { memory: "700Mi" }, limits: { memory: "1Gi" } };
+const stores = ["s3", "rds", "dynamodb", "redshift"] as const;
+
+export default definePipeline({
+  name: "customer-classification",
+  description: "Discover, scan and classify sensitive data across customer accounts every six hours.",
+  schedule: "15 */6 * * *",
+  timeZone: "Etc/UTC",
+  image,
+  iamRole: "arn:aws:iam::111122223333:role/customer-classification-steps",
+  maxParallel: 6,
+  defaults: {
+    resources: {
+      requests: { cpu: "200m", memory: "300Mi" },
+      limits: { cpu: "500m", memory: "600Mi" },
+    },
+    retries: 2,
+    timeout: "45m",
+    capacity: "spot",
+  },
+  steps: [
+    {
+      name: "discover-accounts",
+      command: ["python", "-m", "classifier.discover"],
+      env: [
+        { name: "LOG_LEVEL", value: "info" },
+        { name: "CUSTOMER_API_TOKEN", valueFrom: { secretKeyRef: { name: "customer-api", key: "token" } } },
+      ],
+    },
+    ...stores.map((store) => ({
+      name: `scan-${store}`,
+      command: ["python", "-m", "classifier.scan"],
+      args: ["--store", store],
+      dependsOn: ["discover-accounts"],
+    })),
+    ...stores.map((store) => ({
+      name: `classify-${store}`,
+      command: ["python", "-m", "classifier.classify"],
+      args: ["--store", store],
+      dependsOn: [`scan-${store}`],
+      resources: heavy,
+      timeout: "1h30m",
+    })),
+    {
+      name: "merge-findings",
+      command: ["python", "-m", "classifier.merge"],
+      dependsOn: stores.map((store) => `classify-${store}`),
+    },
+    {
+      name: "score-risk",
+      command: ["python", "-m", "classifier.score"],
+      dependsOn: ["merge-findings"],
+      resources: heavy,
+    },
+    {
+      name: "publish-report",
+      command: ["python", "-m", "classifier.report"],
+      dependsOn: ["score-risk"],
+    },
+    {
+      name: "send-alerts",
+      command: ["python", "-m", "classifier.alert"],
+      dependsOn: ["score-risk"],
+      retries: 4,
+      timeout: "10m",
+    },
+  ],
+});

@@ -1,0 +1,35 @@
+/** What every command gets from the outside world, so tests can hand in their own. */
+import { pathToFileURL } from "node:url";
+
+export interface Io {
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export const EXIT = { ok: 0, problems: 1, usage: 2 } as const;
+
+export const processIo: Io = {
+  cwd: process.cwd(),
+  env: process.env,
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+/** Runs `main` when the module is the entry point; sets the exit code, never calls process.exit(). */
+export function runIfMain(meta: ImportMeta, main: (argv: string[], io: Io) => Promise<number>): void {
+  if (process.argv[1] && meta.url === pathToFileURL(process.argv[1]).href) {
+    main(process.argv.slice(2), processIo).then(
+      (code) => (process.exitCode = code),
+      (e: unknown) => {
+        process.stderr.write(`dagops: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+        process.exitCode = EXIT.usage;
+      },
+    );
+  }
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

@@ -1,0 +1,81 @@
+/** `npm run synth`: validate every pipeline and write `generated/` (atomically), or write nothing. */
+import { rename, writeFile, readFile, mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { GENERATED_DIR } from "../charts/apps-chart.ts";
+import { formatProblems, hasErrors } from "../model/problems.ts";
+import { EXIT, plural, runIfMain, type Io } from "./lib/cli.ts";
+import { compile, SCHEMA_FILE, schemaFileContent } from "./lib/compile.ts";
+import { isClean, recover, writeTree } from "./lib/tree.ts";
+
+const HELP = `Usage: npm run synth [-- --root <dir>]
+
+Validates the platform configuration and every pipeline in pipelines/, renders them, validates
+the output, and writes generated/ and ${SCHEMA_FILE}. Nothing is written unless every check passes;
+generated/ is replaced atomically.
+
+Options:
+  --root <dir>   repository root (default: the current directory)
+  -h, --help     show this help
+
+Examples:
+  npm run synth
+  npm run synth -- --root ../other-repo
+
+Exit codes:
+  0  generated/ is up to date (written, or already current)
+  1  problems found; nothing was written
+  2  usage or internal error
+`;
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { root: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
+  } catch (e) {
+    io.stderr(`dagops synth: ${(e as Error).message}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    io.stdout(HELP);
+    return EXIT.ok;
+  }
+  const root = resolve(io.cwd, values.root ?? ".");
+  const restored = await recover(root, GENERATED_DIR);
+  if (restored) io.stderr(`dagops synth: ${restored}\n`);
+
+  const compiled = await compile(root);
+  if (compiled.problems.length > 0) io.stderr(`${formatProblems(compiled.problems)}\n`);
+  if (hasErrors(compiled.problems) || !compiled.files) {
+    const errors = compiled.problems.filter((p) => p.severity === "error").length;
+    io.stderr(`dagops synth: ${plural(errors, "error")}; ${GENERATED_DIR}/ was not changed.\n`);
+    return EXIT.problems;
+  }
+  const diff = await writeTree(root, GENERATED_DIR, compiled.files);
+  const schemaChanged = await writeIfChanged(join(root, SCHEMA_FILE), schemaFileContent());
+  const { pipelines, clusters } = compiled.project;
+  if (isClean(diff) && !schemaChanged) {
+    io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}).\n`);
+  } else {
+    io.stdout(
+      `dagops synth: wrote ${GENERATED_DIR}/ (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}): ` +
+        `${diff.missing.length} added, ${diff.stale.length} changed, ${diff.extra.length} removed${schemaChanged ? `; updated ${SCHEMA_FILE}` : ""}.\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+/** Atomic single-file write (temp file + rename), skipped when the content is already there. */
+async function writeIfChanged(path: string, content: string): Promise<boolean> {
+  try {
+    if ((await readFile(path, "utf8")) === content) return false;
+  } catch {
+    // missing: write it
+  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(`${path}.tmp-${process.pid}`, content);
+  await rename(`${path}.tmp-${process.pid}`, path);
+  return true;
+}
+
+runIfMain(import.meta, main);
