@@ -11,6 +11,8 @@ import { YAML_OPTIONS } from "../charts/serialize.ts";
 import { fieldPath, problem, type Problem } from "../model/problems.ts";
 import type { Manifest, RenderedObject } from "../render/render.ts";
 import { validateManifest } from "./output-schema.ts";
+import { restrictedViolations } from "./pod-security.ts";
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 
 /** The API server refuses objects over about 1.5 MiB and ConfigMap data over 1 MiB. */
 export const MAX_OBJECT_BYTES = 1024 * 1024;
@@ -65,6 +67,7 @@ export function checkOutput(objects: readonly RenderedObject[]): Problem[] {
       const m = o.manifest;
       if (m.kind === "CronJob") {
         const pod = cronJobPod(m);
+        problems.push(...podSecurity(file(o), ["spec", "jobTemplate", "spec", "template", "spec"], (m.spec as { jobTemplate: { spec: { template: { spec: IPodSpec } } } }).jobTemplate.spec.template.spec));
         if (!selectors.some((s) => fargateMatches(s, pod))) {
           problems.push(problem("FARGATE_UNMATCHED", file(o), "spec.jobTemplate.spec.template.metadata.labels", `run-manager pods in namespace ${pod.namespace} with labels ${JSON.stringify(pod.labels)} match no FargateProfile selector in cluster ${cluster}; they would land on EC2 nodes or stay Pending`));
         }
@@ -91,6 +94,7 @@ function checkPlan(o: RenderedObject, file: string, selectors: readonly FargateS
     const at = ["data", PLAN_KEY, "steps", i, "job"];
     problems.push(...validateManifest(step.job as never, file, at));
     const spec = step.job.spec?.template.spec;
+    if (spec) problems.push(...podSecurity(file, [...at, "spec", "template", "spec"], spec));
     const pod: PodTemplate = {
       namespace: step.job.metadata?.namespace ?? "",
       labels: step.job.spec?.template.metadata?.labels ?? {},
@@ -109,6 +113,11 @@ function checkPlan(o: RenderedObject, file: string, selectors: readonly FargateS
     }
   });
   return problems;
+}
+
+function podSecurity(file: string, at: (string | number)[], spec: IPodSpec): Problem[] {
+  const base = fieldPath(at);
+  return restrictedViolations(spec).map((v) => problem("POD_SECURITY", file, `${base}.${v.path}`, `Pod Security "restricted": ${v.message}`));
 }
 
 function cronJobPod(m: Manifest): PodTemplate {

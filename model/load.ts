@@ -3,6 +3,7 @@
  * reading, schema, graph, semantics. A file that fails a tier is not checked by later tiers (their
  * messages would only echo the first problem); every file is checked, so all problems come at once.
  */
+import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -110,9 +111,16 @@ type Source = { value: unknown; yaml?: { doc: Document; lines: LineCounter } } |
 async function importDefault(root: string, file: string): Promise<{ value: unknown } | { problems: Problem[] }> {
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(join(root, file)).href)) as { default?: unknown };
+    // Keyed by content: a process that loads the same path twice (tests, a watcher) sees edits.
+    const version = createHash("sha256").update(await readFile(join(root, file))).digest("hex").slice(0, 16);
+    mod = (await import(`${pathToFileURL(join(root, file)).href}?v=${version}`)) as { default?: unknown };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" && String((e as Error).message).includes(file) ? "FILE_UNREADABLE" : "MODULE_LOAD_FAILED";
+    const code = (e as NodeJS.ErrnoException).code === "ENOENT" ? "FILE_UNREADABLE" : "MODULE_LOAD_FAILED";
+    // esbuild (through tsx) puts the location on the second line: "<path>:<line>:<col>: ERROR: <text>".
+    const syntax = /:(\d+):(\d+): ERROR: (.*)/.exec(e instanceof Error ? e.message : "");
+    if (syntax) {
+      return { problems: [{ ...problem(code, file, "", `cannot compile ${file}: ${syntax[3]} at ${syntax[1]}:${syntax[2]}`), line: Number(syntax[1]) }] };
+    }
     return { problems: [problem(code, file, "", `cannot load ${file}: ${firstLine(e)}`)] };
   }
   if (mod.default === undefined || mod.default === null || typeof mod.default !== "object") {

@@ -47,6 +47,7 @@ export const PROBLEM_CODES = [
   "FARGATE_MATCHES_STEP",
   "NO_NODEPOOL",
   "APP_PATH_MISSING",
+  "POD_SECURITY",
   // Tier 5: drift
   "DRIFT_STALE",
   "DRIFT_MISSING",

@@ -1,5 +1,6 @@
 /** What every command gets from the outside world, so tests can hand in their own. */
-import { pathToFileURL } from "node:url";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 export interface Io {
   readonly cwd: string;
@@ -19,7 +20,7 @@ export const processIo: Io = {
 
 /** Runs `main` when the module is the entry point; sets the exit code, never calls process.exit(). */
 export function runIfMain(meta: ImportMeta, main: (argv: string[], io: Io) => Promise<number>): void {
-  if (process.argv[1] && meta.url === pathToFileURL(process.argv[1]).href) {
+  if (process.argv[1] && isSameFile(process.argv[1], fileURLToPath(meta.url))) {
     main(process.argv.slice(2), processIo).then(
       (code) => (process.exitCode = code),
       (e: unknown) => {
@@ -32,4 +33,12 @@ export function runIfMain(meta: ImportMeta, main: (argv: string[], io: Io) => Pr
 
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function isSameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,164 @@
+/**
+ * One test per validation rule. Each fixture breaks exactly one rule; the test asserts the
+ * problem's code and field path, that synth exits 1, and that generated/ was not touched.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { loadProject } from "../model/load.ts";
+import type { Problem } from "../model/problems.ts";
+import { main as synth } from "../scripts/synth.ts";
+import { captureIo, snapshot, tempRepo, yamlPipeline, type TempRepo } from "./helpers.ts";
+
+interface Case {
+  readonly rule: string;
+  readonly files: Record<string, string>;
+  readonly code: Problem["code"];
+  readonly file?: string;
+  readonly path: string;
+  readonly message?: RegExp;
+}
+
+const P = "pipelines/broken.yaml";
+const steps = (extra: string) => yamlPipeline("broken", extra);
+const withStep = (step: string) =>
+  `name: broken
+image: registry.example.com/team/app:1.0.0
+defaults:
+  resources:
+    requests: { cpu: 100m, memory: 128Mi }
+steps:
+${step}`;
+
+const CASES: Case[] = [
+  // Reading
+  { rule: "broken YAML", files: { [P]: "name: broken\nsteps: [\n  - name: a\n" }, code: "YAML_SYNTAX", path: "" },
+  { rule: "duplicate keys", files: { [P]: `${yamlPipeline("broken")}name: again\n` }, code: "YAML_SYNTAX", path: "", message: /unique/i },
+  { rule: "two YAML documents", files: { [P]: `${yamlPipeline("broken")}---\nname: other\n` }, code: "YAML_SYNTAX", path: "" },
+  { rule: "empty file", files: { [P]: "# nothing here\n" }, code: "YAML_SYNTAX", path: "", message: /empty/ },
+  { rule: "hostile YAML: a language tag", files: { [P]: `${yamlPipeline("broken")}description: !!js/function "function(){}"\n` }, code: "YAML_UNSAFE", path: "" },
+  {
+    rule: "hostile YAML: billion laughs",
+    files: {
+      [P]: `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n`,
+    },
+    code: "YAML_UNSAFE",
+    path: "",
+  },
+  { rule: "hostile YAML: oversized file", files: { [P]: `${yamlPipeline("broken")}description: "${"x".repeat(1024 * 1024)}"\n` }, code: "YAML_UNSAFE", path: "" },
+  { rule: "hostile YAML: __proto__ key", files: { [P]: `${yamlPipeline("broken")}__proto__: { polluted: true }\n` }, code: "UNKNOWN_FIELD", path: "__proto__" },
+  { rule: "hostile YAML: merge key", files: { [P]: `${yamlPipeline("broken")}x: &x { maxParallel: 2 }\n` }, code: "UNKNOWN_FIELD", path: "x" },
+  { rule: "TypeScript that does not compile", files: { "pipelines/broken.ts": "export default definePipeline({ name: 'broken', steps: [ }" }, code: "MODULE_LOAD_FAILED", file: "pipelines/broken.ts", path: "" },
+  { rule: "TypeScript without a default export", files: { "pipelines/broken.ts": "export const pipeline = { name: 'broken' };\n" }, code: "NO_DEFAULT_EXPORT", file: "pipelines/broken.ts", path: "" },
+  // Schema
+  { rule: "unknown field (typo)", files: { [P]: steps("    comand: [run]\n") }, code: "UNKNOWN_FIELD", path: "steps[1].comand", message: /Did you mean "command"/ },
+  { rule: "missing steps", files: { [P]: "name: broken\nimage: registry.example.com/a:1\n" }, code: "MISSING_FIELD", path: "steps" },
+  { rule: "wrong type", files: { [P]: steps("    retries: many\n") }, code: "WRONG_TYPE", path: "steps[1].retries" },
+  { rule: "invalid name: uppercase", files: { "pipelines/Broken.yaml": yamlPipeline("Broken") }, code: "INVALID_VALUE", file: "pipelines/Broken.yaml", path: "name", message: /DNS-1123/ },
+  { rule: "invalid name: too long", files: { [`pipelines/${"a".repeat(41)}.yaml`]: yamlPipeline("a".repeat(41)) }, code: "INVALID_VALUE", file: `pipelines/${"a".repeat(41)}.yaml`, path: "name", message: /at most 40/ },
+  { rule: "invalid step name", files: { [P]: withStep("  - name: Extract_Data\n") }, code: "INVALID_VALUE", path: "steps[0].name" },
+  { rule: "unknown capacity", files: { [P]: steps("    capacity: cheap\n") }, code: "INVALID_VALUE", path: "steps[1].capacity", message: /spot/ },
+  { rule: "bad quantity syntax", files: { [P]: steps("    resources: { requests: { cpu: lots } }\n") }, code: "INVALID_VALUE", path: "steps[1].resources.requests.cpu" },
+  { rule: "bad timeout syntax", files: { [P]: steps("    timeout: 10 minutes\n") }, code: "INVALID_VALUE", path: "steps[1].timeout" },
+  { rule: "env with value and valueFrom", files: { [P]: steps("    env: [{ name: A, value: x, valueFrom: { configMapKeyRef: { name: c, key: k } } }]\n") }, code: "INVALID_VALUE", path: "steps[1].env[0]" },
+  { rule: "bad IAM role", files: { [P]: `${yamlPipeline("broken")}iamRole: my-role\n` }, code: "INVALID_VALUE", path: "iamRole" },
+  // Graph
+  { rule: "duplicate step", files: { [P]: steps("  - name: extract\n") }, code: "DUPLICATE_STEP", path: "steps[2].name" },
+  { rule: "unknown step", files: { [P]: steps("  - name: load\n    dependsOn: [transfrom]\n") }, code: "UNKNOWN_STEP", path: "steps[2].dependsOn[0]", message: /Did you mean "transform"/ },
+  { rule: "self dependency", files: { [P]: steps("  - name: load\n    dependsOn: [load]\n") }, code: "SELF_DEPENDENCY", path: "steps[2].dependsOn[0]" },
+  {
+    rule: "cycle",
+    files: { [P]: withStep("  - name: a\n    dependsOn: [c]\n  - name: b\n    dependsOn: [a]\n  - name: c\n    dependsOn: [b]\n") },
+    code: "CYCLE",
+    path: "steps",
+    message: /a → b → c → a|c → a → b → c|b → c → a → b/,
+  },
+  { rule: "file name differs from name", files: { "pipelines/other.yaml": yamlPipeline("broken") }, code: "NAME_MISMATCH", file: "pipelines/other.yaml", path: "name" },
+  { rule: "reserved name", files: { "pipelines/system.yaml": yamlPipeline("system") }, code: "RESERVED_NAME", file: "pipelines/system.yaml", path: "name" },
+  {
+    rule: "two files, one pipeline",
+    files: { [P]: yamlPipeline("broken"), "pipelines/broken.yml": yamlPipeline("broken") },
+    code: "DUPLICATE_PIPELINE",
+    file: "pipelines/broken.yml",
+    path: "name",
+  },
+  // Semantics
+  { rule: "unknown cluster", files: { [P]: `${yamlPipeline("broken")}clusters: [prod, qa]\n` }, code: "UNKNOWN_CLUSTER", path: "clusters[1]" },
+  { rule: "memory in millis", files: { [P]: steps("    resources: { requests: { memory: 300m } }\n") }, code: "BAD_QUANTITY", path: "steps[1].resources.requests.memory", message: /300Mi/ },
+  { rule: "cpu with a memory suffix", files: { [P]: steps("    resources: { requests: { cpu: 1Gi } }\n") }, code: "BAD_QUANTITY", path: "steps[1].resources.requests.cpu" },
+  { rule: "missing requests", files: { [P]: "name: broken\nimage: registry.example.com/a:1\nsteps:\n  - name: a\n    resources: { requests: { cpu: 100m } }\n" }, code: "MISSING_REQUESTS", path: "steps[0].resources.requests.memory" },
+  { rule: "limit below request", files: { [P]: steps("    resources: { requests: { memory: 1Gi } }\n") }, code: "LIMIT_BELOW_REQUEST", path: "defaults.resources.limits.memory" },
+  { rule: "cron: minute out of range", files: { [P]: `${yamlPipeline("broken")}schedule: "61 * * * *"\n` }, code: "BAD_CRON", path: "schedule", message: /minute/ },
+  { rule: "cron: wrong field count", files: { [P]: `${yamlPipeline("broken")}schedule: "0 * * *"\n` }, code: "BAD_CRON", path: "schedule", message: /5 fields/ },
+  { rule: "cron: time zone inside", files: { [P]: `${yamlPipeline("broken")}schedule: "TZ=UTC 0 * * * *"\n` }, code: "BAD_CRON", path: "schedule", message: /timeZone/ },
+  { rule: "unknown time zone", files: { [P]: `${yamlPipeline("broken")}schedule: "@daily"\ntimeZone: Mars/Olympus_Mons\n` }, code: "BAD_TIME_ZONE", path: "timeZone" },
+  { rule: "timeout over 24h", files: { [P]: steps("    timeout: 25h\n") }, code: "BAD_DURATION", path: "steps[1].timeout" },
+  { rule: "zero timeout", files: { [P]: steps("    timeout: 0s\n") }, code: "BAD_DURATION", path: "steps[1].timeout" },
+  { rule: "bad image reference", files: { [P]: steps("    image: Registry/UPPER:1\n") }, code: "BAD_IMAGE", path: "steps[1].image" },
+  { rule: "image without tag", files: { [P]: steps("    image: registry.example.com/team/app\n") }, code: "UNPINNED_IMAGE", path: "steps[1].image" },
+  { rule: "image :latest", files: { [P]: steps("    image: registry.example.com/team/app:latest\n") }, code: "UNPINNED_IMAGE", path: "steps[1].image" },
+  { rule: "no image at all", files: { [P]: "name: broken\ndefaults: { resources: { requests: { cpu: 1m, memory: 8Mi } } }\nsteps:\n  - name: a\n" }, code: "MISSING_IMAGE", path: "steps[0].image" },
+  { rule: "secret as a literal value", files: { [P]: steps("    env: [{ name: DB_PASSWORD, value: hunter2 }]\n") }, code: "SECRET_LITERAL", path: "steps[1].env[0].value" },
+  { rule: "AWS key in args", files: { [P]: steps("    args: [--key, AKIAIOSFODNN7EXAMPLE]\n") }, code: "SECRET_LITERAL", path: "steps[1].args[1]" },
+  { rule: "password in a URL", files: { [P]: steps("    env: [{ name: DATABASE_URL, value: 'postgres://app:s3cret@db:5432/app' }]\n") }, code: "SECRET_LITERAL", path: "steps[1].env[0].value" },
+  { rule: "reserved env name", files: { [P]: steps("    env: [{ name: DAGOPS_STEP, value: x }]\n") }, code: "RESERVED_ENV", path: "steps[1].env[0].name" },
+  { rule: "duplicate env name", files: { [P]: steps("    env: [{ name: A, value: x }, { name: A, value: y }]\n") }, code: "DUPLICATE_ENV", path: "steps[1].env[1].name" },
+];
+
+describe("every validation rule: code, path, exit 1, nothing written", () => {
+  let repo: TempRepo;
+  let committed: Map<string, string>;
+  before(async () => {
+    repo = await tempRepo({ generated: true });
+    committed = await snapshot(join(repo.root, "generated"));
+  });
+  after(() => repo.cleanup());
+
+  for (const c of CASES) {
+    test(c.rule, async () => {
+      for (const [path, content] of Object.entries(c.files)) await repo.write(path, content);
+      try {
+        const { problems } = await loadProject(repo.root);
+        const file = c.file ?? P;
+        const hit = problems.find((p) => p.code === c.code && p.file === file && p.path === c.path);
+        assert.ok(hit, `expected ${c.code} at ${file} ${c.path}; got:\n${problems.map((p) => `${p.code} ${p.file} ${p.path}: ${p.message}`).join("\n")}`);
+        if (c.message) assert.match(hit.message, c.message);
+        assert.ok(hit.message.length > 10, "the message says what was expected and found");
+
+        const io = captureIo(repo.root);
+        assert.equal(await synth([], io), 1);
+        assert.match(io.err.join(""), new RegExp(c.code));
+        assert.match(io.err.join(""), /generated\/ was not changed/);
+        assert.deepEqual(await snapshot(join(repo.root, "generated")), committed, "generated/ must be untouched");
+      } finally {
+        for (const path of Object.keys(c.files)) await repo.remove(path);
+      }
+    });
+  }
+});
+
+test("all problems come at once: one file with three broken rules reports three", async () => {
+  const repo = await tempRepo({ pipelines: false });
+  try {
+    await repo.write(P, yamlPipeline("broken", "    retries: x\n  - name: load\n    capacity: cheap\n    comand: [x]\n"));
+    const { problems } = await loadProject(repo.root);
+    assert.deepEqual(problems.map((p) => p.code).sort(), ["INVALID_VALUE", "UNKNOWN_FIELD", "WRONG_TYPE"]);
+    assert.ok(problems.every((p) => p.line !== undefined), "YAML problems carry their line");
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("a broken platform configuration names the field", async () => {
+  const repo = await tempRepo({ generated: true });
+  try {
+    const config = (await repo.read("platform.config.ts")).replace('accountId: "444455556666"', 'accountId: "4444"');
+    await repo.write("platform.config.ts", config);
+    const { problems } = await loadProject(repo.root);
+    assert.ok(problems.some((p) => p.code === "INVALID_VALUE" && p.file === "platform.config.ts" && p.path === "clusters[1].aws.accountId"));
+    const io = captureIo(repo.root);
+    assert.equal(await synth([], io), 1);
+  } finally {
+    await repo.cleanup();
+  }
+});
