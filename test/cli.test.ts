@@ -1,0 +1,34 @@
+/** The commands' contract: help, usage errors, exit codes, data on stdout and diagnostics on stderr. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { main as check } from "../scripts/check.ts";
+import { main as synth } from "../scripts/synth.ts";
+import { captureIo, REPO } from "./helpers.ts";
+
+for (const [name, main] of [["synth", synth], ["check", check]] as const) {
+  test(`${name} --help prints usage, options, examples and exit codes; exit 0`, async () => {
+    const io = captureIo(REPO);
+    assert.equal(await main(["--help"], io), 0);
+    const help = io.out.join("");
+    for (const section of ["Usage:", "Options:", "Examples:", "Exit codes:"]) assert.ok(help.includes(section), section);
+  });
+  test(`${name} with an unknown flag exits 2 and says why`, async () => {
+    const io = captureIo(REPO);
+    assert.equal(await main(["--frobnicate"], io), 2);
+    assert.match(io.err.join(""), /frobnicate/);
+  });
+}
+
+test("check on this repository: exit 0, the summary on stdout", async () => {
+  const io = captureIo(REPO);
+  assert.equal(await check([], io), 0);
+  assert.match(io.out.join(""), /^dagops check: ok \(2 pipelines, 2 clusters, 46 files/);
+  assert.equal(io.err.join(""), "");
+});
+
+test("check --json gives a document other tools can read", async () => {
+  const io = captureIo(REPO);
+  assert.equal(await check(["--json"], io), 0);
+  const result = JSON.parse(io.out.join(""));
+  assert.deepEqual({ ok: result.ok, pipelines: result.pipelines, clusters: result.clusters, problems: result.problems }, { ok: true, pipelines: 2, clusters: 2, problems: [] });
+});
