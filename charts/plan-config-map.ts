@@ -2,11 +2,18 @@ import { ApiObject } from "cdk8s";
 import { Construct } from "constructs";
 import { k8s } from "cdk8s-plus-27";
 import { ANNOTATION, LABEL, MANAGED_BY } from "./labels.ts";
-import { PLAN_KEY, contentHash, setStableName } from "./names.ts";
-import { planText, type Plan } from "./plan.ts";
+import { PLAN_KEY, setStableName } from "./names.ts";
+import type { Plan, PlanDocument } from "./plan.ts";
+
+const plans = new WeakMap<object, Plan>();
+
+/** The plan a PlanConfigMap was built from, so checks need not parse the YAML back. */
+export function planOf(apiObject: object): Plan | undefined {
+  return plans.get(apiObject);
+}
 
 export interface PlanConfigMapProps {
-  readonly plan: Plan;
+  readonly document: PlanDocument;
 }
 
 /**
@@ -21,18 +28,19 @@ export class PlanConfigMap extends Construct {
 
   constructor(scope: Construct, id: string, props: PlanConfigMapProps) {
     super(scope, id);
-    const text = planText(props.plan);
-    this.name = `${props.plan.pipeline}-plan-${contentHash(text)}`;
+    const { plan, text, hash } = props.document;
+    this.name = `${plan.pipeline}-plan-${hash}`;
     this.apiObject = new k8s.KubeConfigMap(this, "plan", {
       metadata: {
         name: this.name,
-        namespace: props.plan.namespace,
-        labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.plan.pipeline },
-        annotations: { [ANNOTATION.source]: props.plan.source },
+        namespace: plan.namespace,
+        labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: plan.pipeline },
+        annotations: { [ANNOTATION.source]: plan.source },
       },
       immutable: true,
       data: { [PLAN_KEY]: text },
     });
     setStableName(this.apiObject, "plan");
+    plans.set(this.apiObject, plan);
   }
 }

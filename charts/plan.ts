@@ -4,7 +4,7 @@
  */
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { ResolvedPipeline } from "../model/resolve.ts";
-import { pipelineNamespace } from "./names.ts";
+import { contentHash, pipelineNamespace } from "./names.ts";
 import { toYaml } from "./serialize.ts";
 import { stepJob } from "./step-job.ts";
 
@@ -41,4 +41,17 @@ export function buildPlan(pipeline: ResolvedPipeline): Plan {
 
 export function planText(plan: Plan): string {
   return toYaml(plan);
+}
+
+/** A plan with its text and content hash: built once per pipeline, shared by every cluster's chart. */
+export interface PlanDocument {
+  readonly plan: Plan;
+  readonly text: string;
+  readonly hash: string;
+}
+
+export function planDocument(pipeline: ResolvedPipeline): PlanDocument {
+  const plan = buildPlan(pipeline);
+  const text = planText(plan);
+  return { plan, text, hash: contentHash(text) };
 }

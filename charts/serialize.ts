@@ -1,10 +1,15 @@
 /**
  * The one YAML form dagops writes: keys sorted (apiVersion, kind, metadata, name, namespace
- * first, then alphabetical), no line folding, LF, trailing newline, and YAML 1.1 quoting so that
- * Go consumers (Argo CD, kubectl: sigs.k8s.io/yaml) never read "yes", "on" or "1:20" as
- * anything but strings.
+ * first, then alphabetical), no line folding, LF, trailing newline.
+ *
+ * This is a small emitter for plain data (objects, arrays, strings, numbers, booleans, null)
+ * rather than `yaml.stringify`: the library spends 7 ms per thousand lines on generality dagops
+ * does not need, and at 2,000 pipelines that alone took longer than the whole synth budget
+ * (`npm run bench` measures both). Its rule is conservative: a string is written plain only when
+ * both YAML 1.1 (Go's sigs.k8s.io/yaml, which Argo CD and kubectl use) and YAML 1.2 read it back
+ * as the same string; otherwise it is double-quoted with JSON escapes, which are valid YAML.
+ * test/serialize.test.ts proves the round trip with the `yaml` parser in both versions.
  */
-import { stringify } from "yaml";
 
 const FIRST = ["apiVersion", "kind", "metadata", "name", "namespace"];
 
@@ -15,6 +20,13 @@ function rank(key: string): number {
 
 function compareKeys(a: string, b: string): number {
   return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** Keys in canonical order; objects built by dagops usually are already, so check before sorting. */
+function sortedKeys(obj: Record<string, unknown>): string[] {
+  const keys = Object.keys(obj);
+  for (let i = 1; i < keys.length; i++) if (compareKeys(keys[i - 1]!, keys[i]!) > 0) return keys.sort(compareKeys);
+  return keys;
 }
 
 /** A deep copy with object keys in canonical order and undefined values dropped. */
@@ -31,8 +43,130 @@ export function canonical<T>(value: T): T {
   return value;
 }
 
-export const YAML_OPTIONS = { version: "1.1", lineWidth: 0, minContentWidth: 0 } as const;
+/** Options for reading dagops output back with the `yaml` package. */
+export const YAML_OPTIONS = { version: "1.1" } as const;
 
 export function toYaml(value: unknown): string {
-  return stringify(canonical(value), YAML_OPTIONS);
+  const out: string[] = [];
+  if (isCollection(value) && !isEmpty(value)) emitBlock(value, "", out);
+  else out.push(`${scalar(value, "")}\n`);
+  return out.join("");
+}
+
+type Collection = readonly unknown[] | Record<string, unknown>;
+
+function isCollection(v: unknown): v is Collection {
+  return v !== null && typeof v === "object";
+}
+
+function isEmpty(v: Collection): boolean {
+  return Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0;
+}
+
+/** Writes a non-empty collection whose first line starts at the current position, indented by `indent`. */
+function emitBlock(value: Collection, indent: string, out: string[], firstPrefix = indent): void {
+  let prefix = firstPrefix;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (isCollection(item) && !isEmpty(item)) emitBlock(item, `${indent}  `, out, `${prefix}- `);
+      else out.push(`${prefix}- ${scalar(item, `${indent}  `)}\n`);
+      prefix = indent;
+    }
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const key of sortedKeys(obj)) {
+    const v = obj[key];
+    if (v === undefined) continue;
+    const k = plainSafe(key) ? key : JSON.stringify(key);
+    if (isCollection(v) && !isEmpty(v)) {
+      out.push(`${prefix}${k}:\n`);
+      // Sequences under a key are indented one level, like `yaml.stringify` does.
+      emitBlock(v, `${indent}  `, out);
+    } else out.push(`${prefix}${k}: ${scalar(v, `${indent}  `)}\n`);
+    prefix = indent;
+  }
+}
+
+function scalar(v: unknown, indent: string): string {
+  if (v === null || v === undefined) return "null";
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new Error(`cannot serialize ${v}`);
+    return String(v);
+  }
+  if (Array.isArray(v)) return "[]";
+  if (typeof v === "object") return "{}";
+  const s = String(v);
+  if (s.includes("\n")) return literal(s, indent) ?? JSON.stringify(s);
+  return plainSafe(s) ? s : JSON.stringify(s);
+}
+
+/** Plan texts repeat across clusters; their indented form is computed once. */
+const literalCache = new Map<number, Map<string, string | undefined>>();
+
+/** Block literal (`|` keeps one final newline, `|-` none, `|+` several), or undefined when the string cannot be one. */
+function literal(s: string, indent: string): string | undefined {
+  if (s.length < 4096) return literalUncached(s, indent);
+  let byText = literalCache.get(indent.length);
+  if (!byText) literalCache.set(indent.length, (byText = new Map()));
+  let out: string | undefined = byText.get(s);
+  if (out === undefined && !byText.has(s)) {
+    if (byText.size > 64) byText.clear();
+    out = literalUncached(s, indent);
+    byText.set(s, out);
+  }
+  return out;
+}
+
+function literalUncached(s: string, indent: string): string | undefined {
+  if (!literalSafe(s)) return undefined;
+  // Counted by hand: /\n*$/ backtracks from every position, quadratic on a 60 KB plan.
+  let trailing = 0;
+  while (trailing < s.length && s.charCodeAt(s.length - 1 - trailing) === 10) trailing++;
+  const chomp = trailing === 0 ? "-" : trailing === 1 ? "" : "+";
+  const body = trailing > 0 ? s.slice(0, -1) : s;
+  return `|${chomp}\n${body
+    .split("\n")
+    .map((line) => (line === "" ? "" : indent + line))
+    .join("\n")}`;
+}
+
+function literalSafe(s: string): boolean {
+  // A leading space would need an indentation indicator; control characters need escapes.
+  return !s.startsWith(" ") && !s.startsWith("\n") && !/[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029\ufeff]/.test(s);
+}
+
+const BOOL_NULL_1_1 = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/;
+/** Anything that starts like a number and uses only number-ish characters: ints, floats, hex, octal, sexagesimal, dates. */
+const NUMBER_LIKE = /^[-+]?[.]?[0-9][0-9a-fA-FxXoObBeE._:+-]*$/;
+const SPECIAL_FLOAT = /^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$|^[-+._]+$/;
+/** YAML 1.1 timestamps may contain spaces: `2025-1-1 10:00:00`. */
+const TIMESTAMP_LIKE = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}/;
+/** Printable ASCII without the characters that need care anywhere in a plain scalar. */
+const PLAIN_CHARS = /^[\x20-\x7e]*$/;
+
+/** Strings repeat a lot (keys, labels, images): remember the answer, within a bound. */
+const plainCache = new Map<string, boolean>();
+
+function plainSafe(s: string): boolean {
+  let safe = plainCache.get(s);
+  if (safe === undefined) {
+    safe = isPlainSafe(s);
+    if (plainCache.size > 100_000) plainCache.clear();
+    plainCache.set(s, safe);
+  }
+  return safe;
+}
+
+function isPlainSafe(s: string): boolean {
+  if (s === "" || !PLAIN_CHARS.test(s)) return false;
+  if (s.startsWith(" ") || s.endsWith(" ") || s.endsWith(":")) return false;
+  if (s.includes(": ") || s.includes(" #") || s.includes("\t")) return false;
+  if (BOOL_NULL_1_1.test(s) || NUMBER_LIKE.test(s) || SPECIAL_FLOAT.test(s) || TIMESTAMP_LIKE.test(s)) return false;
+  const first = s[0]!;
+  if ("?:,[]{}#&*!|>'\"%@`".includes(first)) return false;
+  if (first === "-" && (s.length === 1 || s[1] === " " || s.startsWith("---"))) return false;
+  if (first === "<" && s.startsWith("<<")) return false;
+  return true;
 }

@@ -17,6 +17,22 @@ import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 /** The API server refuses objects over about 1.5 MiB and ConfigMap data over 1 MiB. */
 export const MAX_OBJECT_BYTES = 1024 * 1024;
 
+/**
+ * Size is measured on the serialized YAML (which is larger than the JSON the API server stores,
+ * so the check errs on the safe side), where it costs nothing extra.
+ */
+export function checkSizes(files: readonly { path: string; content: string }[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const f of files) {
+    if (f.content.length * 3 < MAX_OBJECT_BYTES) continue; // cannot be over, even at 3 bytes a character
+    const bytes = Buffer.byteLength(f.content);
+    if (bytes > MAX_OBJECT_BYTES) {
+      problems.push(problem("OBJECT_TOO_LARGE", `${GENERATED_DIR}/${f.path}`, "", `the object is ${bytes} bytes as YAML; the API server refuses objects over ${MAX_OBJECT_BYTES} bytes (ConfigMap data: 1 MiB). Split the pipeline`));
+    }
+  }
+  return problems;
+}
+
 interface PodTemplate {
   readonly namespace: string;
   readonly labels: Record<string, string>;
@@ -51,10 +67,6 @@ export function checkOutput(objects: readonly RenderedObject[]): Problem[] {
     const twin = byIdentity.get(id);
     if (twin) problems.push(problem("DUPLICATE_OBJECT", file(o), "metadata.name", `${describe(o.manifest)} is also emitted as ${file(twin)}; one object, one owner`));
     byIdentity.set(id, o);
-    const bytes = Buffer.byteLength(JSON.stringify(o.manifest));
-    if (bytes > MAX_OBJECT_BYTES) {
-      problems.push(problem("OBJECT_TOO_LARGE", file(o), "", `${describe(o.manifest)} is ${bytes} bytes; the API server refuses objects over ${MAX_OBJECT_BYTES} bytes. Split the pipeline`));
-    }
   }
 
   for (const cluster of [...new Set(objects.map((o) => o.cluster))].sort()) {
@@ -86,24 +98,37 @@ export function checkOutput(objects: readonly RenderedObject[]): Problem[] {
   return problems;
 }
 
+/** Problems of a plan that do not depend on the cluster, computed once per plan (file left empty). */
+const planProblems = new WeakMap<Plan, Problem[]>();
+
 function checkPlan(o: RenderedObject, file: string, selectors: readonly FargateSelector[], pools: readonly NodePoolView[]): Problem[] {
-  const problems: Problem[] = [];
-  // The real parser over the real output: what the run manager will read.
-  const plan = parse((o.manifest as unknown as { data: Record<string, string> }).data[PLAN_KEY]!, YAML_OPTIONS) as Plan;
+  // The in-memory plan when render kept it (the emitter's round trip is proven by
+  // test/serialize.test.ts); otherwise the real parser over the text, as the run manager reads it.
+  const plan = o.plan ?? (parse((o.manifest as unknown as { data: Record<string, string> }).data[PLAN_KEY]!, YAML_OPTIONS) as Plan);
+  let own = planProblems.get(plan);
+  if (!own) {
+    own = [];
+    plan.steps.forEach((step, i) => {
+      const at = ["data", PLAN_KEY, "steps", i, "job"];
+      own!.push(...validateManifest(step.job as never, "", at));
+      const spec = step.job.spec?.template.spec;
+      if (spec) own!.push(...podSecurity("", [...at, "spec", "template", "spec"], spec));
+      if (step.job.spec?.template.metadata?.labels?.[LABEL.role] !== ROLE.step) {
+        own!.push(problem("OUTPUT_SCHEMA", "", fieldPath([...at, "spec", "template", "metadata", "labels"]), `step pods must carry ${LABEL.role}: ${ROLE.step}`));
+      }
+    });
+    planProblems.set(plan, own);
+  }
+  const problems: Problem[] = own.map((p) => ({ ...p, file }));
   plan.steps.forEach((step, i) => {
     const at = ["data", PLAN_KEY, "steps", i, "job"];
-    problems.push(...validateManifest(step.job as never, file, at));
     const spec = step.job.spec?.template.spec;
-    if (spec) problems.push(...podSecurity(file, [...at, "spec", "template", "spec"], spec));
     const pod: PodTemplate = {
       namespace: step.job.metadata?.namespace ?? "",
       labels: step.job.spec?.template.metadata?.labels ?? {},
       nodeSelector: spec?.nodeSelector ?? {},
       tolerations: spec?.tolerations ?? [],
     };
-    if (pod.labels[LABEL.role] !== ROLE.step) {
-      problems.push(problem("OUTPUT_SCHEMA", file, fieldPath([...at, "spec", "template", "metadata", "labels"]), `step pods must carry ${LABEL.role}: ${ROLE.step}`));
-    }
     const hit = selectors.find((s) => fargateMatches(s, pod));
     if (hit) {
       problems.push(problem("FARGATE_MATCHES_STEP", file, fieldPath([...at, "spec", "template", "metadata", "labels"]), `step ${step.name} matches Fargate selector ${JSON.stringify(hit)}; steps must run on Karpenter nodes`));
@@ -131,7 +156,15 @@ export function fargateMatches(selector: FargateSelector, pod: Pick<PodTemplate,
   return Object.entries(selector.labels ?? {}).every(([k, v]) => pod.labels[k] !== undefined && wildcard(v).test(pod.labels[k]!));
 }
 
+const wildcards = new Map<string, RegExp>();
+
 function wildcard(pattern: string): RegExp {
+  let re = wildcards.get(pattern);
+  if (!re) wildcards.set(pattern, (re = compileWildcard(pattern)));
+  return re;
+}
+
+function compileWildcard(pattern: string): RegExp {
   return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
 }
 

@@ -7,6 +7,8 @@ import { AppsChart, GENERATED_DIR } from "../charts/apps-chart.ts";
 import { BootstrapChart } from "../charts/bootstrap-chart.ts";
 import { stableName } from "../charts/names.ts";
 import { PipelineChart } from "../charts/pipeline-chart.ts";
+import { planDocument, type Plan, type PlanDocument } from "../charts/plan.ts";
+import { planOf } from "../charts/plan-config-map.ts";
 import { PlatformChart } from "../charts/platform-chart.ts";
 import { toYaml } from "../charts/serialize.ts";
 import { PLATFORM_FILE } from "../model/load.ts";
@@ -27,6 +29,8 @@ export interface RenderedObject {
   /** The definition file the object comes from. */
   readonly source: string;
   readonly manifest: Manifest;
+  /** For plan ConfigMaps: the plan the `plan.yaml` text was written from. */
+  readonly plan?: Plan;
 }
 
 export interface OutputFile {
@@ -36,30 +40,34 @@ export interface OutputFile {
 
 export function render(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[]): RenderedObject[] {
   const objects: RenderedObject[] = [];
+  // A plan does not depend on the cluster: build, serialize and hash it once.
+  const plans = new Map<ResolvedPipeline, PlanDocument>();
+  const planFor = (p: ResolvedPipeline) => plans.get(p) ?? plans.set(p, planDocument(p)).get(p)!;
   for (const cluster of clusters) {
     const mine = pipelines.filter((p) => p.clusters.includes(cluster.name));
     const names = mine.map((p) => p.name);
     const add = (area: string, source: string, build: (app: App) => Chart) => {
-      for (const { manifest, fileName } of synth(build(new App()))) {
-        objects.push({ cluster: cluster.name, path: `${cluster.name}/${area}/${fileName}`, source, manifest });
+      for (const { manifest, fileName, plan } of synth(build(new App()))) {
+        objects.push({ cluster: cluster.name, path: `${cluster.name}/${area}/${fileName}`, source, manifest, ...(plan ? { plan } : {}) });
       }
     };
     add("bootstrap", PLATFORM_FILE, (app) => new BootstrapChart(app, "bootstrap", { cluster }));
     add("apps", PLATFORM_FILE, (app) => new AppsChart(app, "apps", { cluster, pipelines: names }));
     add("platform", PLATFORM_FILE, (app) => new PlatformChart(app, "platform", { cluster, pipelines: names }));
-    for (const p of mine) add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline: p, cluster }));
+    for (const p of mine) add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline: p, cluster, plan: planFor(p) }));
   }
   return objects;
 }
 
-function synth(chart: Chart): { manifest: Manifest; fileName: string }[] {
+function synth(chart: Chart): { manifest: Manifest; fileName: string; plan?: Plan }[] {
   return chart.node
     .findAll()
     .filter((c): c is ApiObject => c instanceof ApiObject)
     .map((o) => {
       const manifest = o.toJson() as Manifest;
       const base = stableName(o) ?? manifest.metadata.name;
-      return { manifest, fileName: `${manifest.kind.toLowerCase()}-${base}.yaml` };
+      const plan = planOf(o);
+      return { manifest, fileName: `${manifest.kind.toLowerCase()}-${base}.yaml`, ...(plan ? { plan } : {}) };
     });
 }
 

@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { GENERATED_DIR } from "../charts/apps-chart.ts";
 import { formatProblems, hasErrors, problem, sortProblems, type Problem } from "../model/problems.ts";
 import { EXIT, plural, runIfMain, type Io } from "./lib/cli.ts";
-import { compile, SCHEMA_FILE, schemaFileContent } from "./lib/compile.ts";
+import { compile, formatTimings, SCHEMA_FILE, schemaFileContent, timed, type Timings } from "./lib/compile.ts";
 import { diffTree, readTree, recover } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run check [-- --root <dir>] [--json]
@@ -17,6 +17,7 @@ ACK schemas), cross-object rules, and drift (generated/ equals a fresh render). 
 Options:
   --root <dir>   repository root (default: the current directory)
   --json         print the result as JSON on stdout
+  --timings      print how long each phase took (stderr)
   -h, --help     show this help
 
 Examples:
@@ -37,11 +38,12 @@ export interface CheckResult {
   readonly problems: readonly Problem[];
 }
 
-export async function runCheck(root: string): Promise<CheckResult> {
-  const compiled = await compile(root);
+export async function runCheck(root: string, timings?: Timings): Promise<CheckResult> {
+  const compiled = await compile(root, timings);
   const problems: Problem[] = [...compiled.problems];
   if (compiled.files) {
-    const diff = diffTree(compiled.files, await readTree(join(root, GENERATED_DIR)));
+    const files = compiled.files;
+    const diff = await timed(timings, "drift", async () => diffTree(files, await readTree(join(root, GENERATED_DIR))));
     const fix = "run `npm run synth` and commit the result";
     for (const p of diff.stale) problems.push(problem("DRIFT_STALE", `${GENERATED_DIR}/${p}`, "", `differs from a fresh render; ${fix}`));
     for (const p of diff.missing) problems.push(problem("DRIFT_MISSING", `${GENERATED_DIR}/${p}`, "", `is generated but missing on disk; ${fix}`));
@@ -66,7 +68,7 @@ export async function runCheck(root: string): Promise<CheckResult> {
 export async function main(argv: string[], io: Io): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { root: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: argv, options: { root: { type: "string" }, json: { type: "boolean" }, timings: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
   } catch (e) {
     io.stderr(`dagops check: ${(e as Error).message}\n\n${HELP}`);
     return EXIT.usage;
@@ -78,7 +80,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const root = resolve(io.cwd, values.root ?? ".");
   const restored = await recover(root, GENERATED_DIR);
   if (restored) io.stderr(`dagops check: ${restored}\n`);
-  const result = await runCheck(root);
+  const timings: Timings | undefined = values.timings ? new Map() : undefined;
+  const result = await runCheck(root, timings);
+  if (timings) io.stderr(formatTimings(timings));
   if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   else if (result.problems.length > 0) io.stderr(`${formatProblems(result.problems)}\n`);
   const errors = result.problems.filter((p) => p.severity === "error").length;

@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { GENERATED_DIR } from "../charts/apps-chart.ts";
 import { formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, plural, runIfMain, type Io } from "./lib/cli.ts";
-import { compile, SCHEMA_FILE, schemaFileContent } from "./lib/compile.ts";
+import { compile, formatTimings, SCHEMA_FILE, schemaFileContent, timed, type Timings } from "./lib/compile.ts";
 import { isClean, recover, writeTree } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run synth [-- --root <dir>]
@@ -16,6 +16,7 @@ generated/ is replaced atomically.
 
 Options:
   --root <dir>   repository root (default: the current directory)
+  --timings      print how long each phase took (stderr)
   -h, --help     show this help
 
 Examples:
@@ -31,7 +32,7 @@ Exit codes:
 export async function main(argv: string[], io: Io): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { root: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: argv, options: { root: { type: "string" }, timings: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
   } catch (e) {
     io.stderr(`dagops synth: ${(e as Error).message}\n\n${HELP}`);
     return EXIT.usage;
@@ -44,14 +45,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const restored = await recover(root, GENERATED_DIR);
   if (restored) io.stderr(`dagops synth: ${restored}\n`);
 
-  const compiled = await compile(root);
+  const timings: Timings | undefined = values.timings ? new Map() : undefined;
+  const compiled = await compile(root, timings);
   if (compiled.problems.length > 0) io.stderr(`${formatProblems(compiled.problems)}\n`);
   if (hasErrors(compiled.problems) || !compiled.files) {
     const errors = compiled.problems.filter((p) => p.severity === "error").length;
     io.stderr(`dagops synth: ${plural(errors, "error")}; ${GENERATED_DIR}/ was not changed.\n`);
     return EXIT.problems;
   }
-  const diff = await writeTree(root, GENERATED_DIR, compiled.files);
+  const files = compiled.files;
+  const diff = await timed(timings, "write generated/", () => writeTree(root, GENERATED_DIR, files));
+  if (timings) io.stderr(formatTimings(timings));
   const schemaChanged = await writeIfChanged(join(root, SCHEMA_FILE), schemaFileContent());
   const { pipelines, clusters } = compiled.project;
   if (isClean(diff) && !schemaChanged) {

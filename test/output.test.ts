@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse, stringify } from "yaml";
-import { checkOutput } from "../checks/cross-object.ts";
+import { checkOutput, checkSizes } from "../checks/cross-object.ts";
 import { validateManifest } from "../checks/output-schema.ts";
 import { loadProject } from "../model/load.ts";
 import type { Problem } from "../model/problems.ts";
-import { render, type RenderedObject } from "../render/render.ts";
+import { render, toFiles, type RenderedObject } from "../render/render.ts";
 import { REPO } from "./helpers.ts";
 
 const project = await loadProject(REPO);
@@ -21,7 +21,9 @@ function broken(path: string, edit: (m: Record<string, any>) => void): RenderedO
     if (o.path !== path) return o;
     const manifest = structuredClone(o.manifest) as Record<string, any>;
     edit(manifest);
-    return { ...o, manifest: manifest as RenderedObject["manifest"] };
+    // Without the in-memory plan, checks read plan.yaml from the (edited) text.
+    const { plan: _plan, ...rest } = o;
+    return { ...rest, manifest: manifest as RenderedObject["manifest"] };
   });
 }
 
@@ -113,8 +115,9 @@ describe("output validation", () => {
   });
 
   test("an object over the API server's size limit", () => {
-    const problems = checkOutput(broken(PLAN, (m) => (m.data.padding = "x".repeat(1024 * 1024))));
-    expectProblem(problems, "OBJECT_TOO_LARGE", `generated/${PLAN}`);
+    const files = toFiles(broken(PLAN, (m) => (m.data.padding = "x".repeat(1024 * 1024))));
+    expectProblem(checkSizes(files), "OBJECT_TOO_LARGE", `generated/${PLAN}`);
+    assert.deepEqual(checkSizes(toFiles(pristine)), []);
   });
 
   test("a pod that breaks Pod Security restricted", () => {

@@ -1,5 +1,5 @@
 /** The tiers of DESIGN.md §5 up to, but not including, drift: load → validate → render → check output. */
-import { checkOutput } from "../../checks/cross-object.ts";
+import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import { loadProject, type Project } from "../../model/load.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
 import { pipelineSchema } from "../../model/pipeline-schema.ts";
@@ -15,13 +15,33 @@ export interface Compiled {
   readonly files?: readonly OutputFile[];
 }
 
-export async function compile(root: string): Promise<Compiled> {
-  const project = await loadProject(root);
+/** Phase name → milliseconds, filled in when the caller asks for timings. */
+export type Timings = Map<string, number>;
+
+export function timed<T>(timings: Timings | undefined, phase: string, fn: () => T): T {
+  const start = performance.now();
+  const result = fn();
+  if (result instanceof Promise) {
+    return result.finally(() => timings?.set(phase, performance.now() - start)) as T;
+  }
+  timings?.set(phase, performance.now() - start);
+  return result;
+}
+
+export async function compile(root: string, timings?: Timings): Promise<Compiled> {
+  const project = await timed(timings, "load and validate definitions", () => loadProject(root));
   if (hasErrors(project.problems)) return { project, problems: project.problems };
-  const objects = render(project.clusters, project.pipelines);
-  const problems = [...project.problems, ...checkOutput(objects)];
+  const objects = timed(timings, "render (cdk8s)", () => render(project.clusters, project.pipelines));
+  const problems = [...project.problems, ...timed(timings, "validate output", () => checkOutput(objects))];
   if (hasErrors(problems)) return { project, problems };
-  return { project, problems, objects, files: toFiles(objects) };
+  const files = timed(timings, "serialize YAML", () => toFiles(objects));
+  const sized = [...problems, ...checkSizes(files)];
+  if (hasErrors(sized)) return { project, problems: sized };
+  return { project, problems: sized, objects, files };
+}
+
+export function formatTimings(timings: Timings): string {
+  return [...timings].map(([phase, ms]) => `  ${phase.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s\n`).join("");
 }
 
 /** The published JSON Schema, as committed: editors point YAML pipelines at it. */

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench`: synthetic pipelines in a temp dir (default 2,000 × 15 steps), each phase in
+ * its own process so that peak RSS is that phase's own:
+ *
+ *   full synth · no-op re-synth · re-synth after one pipeline changes · check · floor
+ *
+ * The floor is the time to `yaml.stringify` the same objects, measured in the same run on the
+ * same machine: what any tool that writes this YAML must spend at least.
+ */
+import { spawnSync } from "node:child_process";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { EXIT, runIfMain, type Io } from "./lib/cli.ts";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+const HELP = `Usage: npm run bench [-- --pipelines <n>] [--steps <n>] [--keep]
+
+Generates <n> synthetic YAML pipelines (default 2000) of <steps> steps (default 15) in a temp
+dir, then times a full synth, a no-op re-synth, a re-synth after one pipeline changes, a check,
+and the floor (yaml.stringify of the same objects). Prints wall time, peak RSS and output size.
+
+Options:
+  --pipelines <n>   number of pipelines (default 2000)
+  --steps <n>       steps per pipeline (default 15)
+  --keep            keep the temp dir and print its path
+  -h, --help        show this help
+
+Exit codes:
+  0  measured
+  2  usage error, or a phase failed
+`;
+
+interface PhaseResult {
+  readonly ms: number;
+  readonly maxRssMiB: number;
+  readonly exitCode: number;
+  readonly note?: string;
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { pipelines: { type: "string" }, steps: { type: "string" }, keep: { type: "boolean" }, phase: { type: "string" }, root: { type: "string" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+    }));
+  } catch (e) {
+    io.stderr(`dagops bench: ${(e as Error).message}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    io.stdout(HELP);
+    return EXIT.ok;
+  }
+  if (values.phase) return runPhase(values.phase, values.root!, io);
+
+  const pipelines = Number(values.pipelines ?? 2000);
+  const steps = Number(values.steps ?? 15);
+  if (!Number.isInteger(pipelines) || pipelines < 1 || !Number.isInteger(steps) || steps < 1 || steps > 200) {
+    io.stderr(`dagops bench: --pipelines must be a positive integer and --steps 1..200\n`);
+    return EXIT.usage;
+  }
+  const root = await mkdtemp(join(tmpdir(), "dagops-bench-"));
+  try {
+    for (const d of ["model", "charts", "render", "checks", "scripts", "node_modules"]) await symlink(join(REPO, d), join(root, d), "dir");
+    await cp(join(REPO, "platform.config.ts"), join(root, "platform.config.ts"));
+    await cp(join(REPO, "package.json"), join(root, "package.json"));
+    await mkdir(join(root, "pipelines"));
+    for (let i = 0; i < pipelines; i++) await writeFile(join(root, "pipelines", `bench-${String(i).padStart(5, "0")}.yaml`), syntheticPipeline(i, steps));
+    io.stdout(`dagops bench: ${pipelines} pipelines × ${steps} steps, 2 clusters, node ${process.version}, in ${root}\n\n`);
+
+    const rows: [string, PhaseResult][] = [];
+    const phase = (name: string, what: string) => {
+      const r = spawnPhase(what, root);
+      rows.push([name, r]);
+      if (r.exitCode !== 0) throw new Error(`phase ${name} exited ${r.exitCode}${r.note ? `: ${r.note}` : ""}`);
+      return r;
+    };
+    phase("full synth", "synth");
+    const size = await treeSize(join(root, "generated"));
+    phase("no-op re-synth", "synth");
+    const one = join(root, "pipelines", "bench-00000.yaml");
+    await writeFile(one, (await readFile(one, "utf8")).replace("memory: 300Mi", "memory: 320Mi"));
+    phase("re-synth, one pipeline changed", "synth");
+    phase("check", "check");
+    const floor = phase("floor: yaml.stringify", "floor");
+
+    const full = rows[0]![1];
+    io.stdout(`${"phase".padEnd(32)} ${"wall".padStart(9)} ${"peak RSS".padStart(10)}  note\n`);
+    for (const [name, r] of rows) io.stdout(`${name.padEnd(32)} ${`${(r.ms / 1000).toFixed(2)} s`.padStart(9)} ${`${r.maxRssMiB.toFixed(0)} MiB`.padStart(10)}  ${r.note ?? ""}\n`);
+    io.stdout(`\noutput: ${size.files} files, ${(size.bytes / 2 ** 20).toFixed(1)} MiB\n`);
+    io.stdout(`full synth / floor: ${(full.ms / floor.ms).toFixed(1)}× (the floor excludes process start, loading and validation)\n`);
+    if (values.keep) io.stdout(`kept: ${root}\n`);
+    return EXIT.ok;
+  } catch (e) {
+    io.stderr(`dagops bench: ${(e as Error).message}\n`);
+    return EXIT.usage;
+  } finally {
+    if (!values.keep) await rm(root, { recursive: true, force: true });
+  }
+}
+
+function spawnPhase(phase: string, root: string): PhaseResult {
+  const started = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO, "scripts/bench.ts"), "--phase", phase, "--root", root], { cwd: root, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const report = /^BENCH (.*)$/m.exec(r.stdout ?? "");
+  const inner = report ? (JSON.parse(report[1]!) as { maxRssKiB: number; ms?: number; note?: string }) : { maxRssKiB: 0, note: (r.stderr ?? "").split("\n").slice(-5).join(" ") };
+  return { ms: phase === "floor" ? (inner.ms ?? ms) : ms, maxRssMiB: inner.maxRssKiB / 1024, exitCode: r.status ?? 2, ...(inner.note ? { note: inner.note } : {}) };
+}
+
+/** Runs inside the child process. */
+async function runPhase(phase: string, root: string, io: Io): Promise<number> {
+  let code: number;
+  let extra: { ms?: number; note?: string } = {};
+  const quiet: Io = { ...io, cwd: root, stdout: (t) => void (extra.note ??= t.trim()), stderr: (t) => io.stderr(t) };
+  if (phase === "synth") code = await (await import("./synth.ts")).main([], quiet);
+  else if (phase === "check") code = await (await import("./check.ts")).main([], quiet);
+  else if (phase === "floor") {
+    const { compile } = await import("./lib/compile.ts");
+    const compiled = await compile(root);
+    const manifests = compiled.objects!.map((o) => o.manifest);
+    const t = process.hrtime.bigint();
+    let bytes = 0;
+    for (const m of manifests) bytes += stringify(m).length;
+    extra = { ms: Number(process.hrtime.bigint() - t) / 1e6, note: `${manifests.length} objects, ${(bytes / 2 ** 20).toFixed(1)} MiB of YAML` };
+    code = 0;
+  } else {
+    io.stderr(`unknown phase ${phase}\n`);
+    return EXIT.usage;
+  }
+  io.stdout(`BENCH ${JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, ...extra })}\n`);
+  return code;
+}
+
+/** A deterministic, varied DAG: a source, fan-out branches of different lengths, a fan-in and a tail. */
+export function syntheticPipeline(i: number, steps: number): string {
+  const lines = [
+    `name: bench-${String(i).padStart(5, "0")}`,
+    `description: Synthetic pipeline ${i} for npm run bench.`,
+    `schedule: "${i % 60} ${i % 24} * * *"`,
+    "image: 111122223333.dkr.ecr.us-east-1.amazonaws.com/bench:1.0.0",
+    i % 3 === 0 ? "iamRole: arn:aws:iam::111122223333:role/bench-steps" : "",
+    `maxParallel: ${2 + (i % 7)}`,
+    "defaults:",
+    "  resources:",
+    "    requests: { cpu: 200m, memory: 300Mi }",
+    "    limits: { cpu: 500m, memory: 600Mi }",
+    "  timeout: 45m",
+    "steps:",
+    "  - name: s00",
+    "    command: [run, s00]",
+  ].filter(Boolean);
+  const width = 2 + (i % 4);
+  for (let s = 1; s < steps; s++) {
+    const name = `s${String(s).padStart(2, "0")}`;
+    const deps = s === steps - 1 ? Array.from({ length: Math.min(width, s) }, (_, k) => `s${String(s - 1 - k).padStart(2, "0")}`) : [`s${String(Math.max(0, s - width)).padStart(2, "0")}`];
+    lines.push(`  - name: ${name}`, `    command: [run, ${name}]`, `    dependsOn: [${[...new Set(deps)].join(", ")}]`);
+    if (s % 5 === 0) lines.push("    resources: { requests: { memory: 700Mi }, limits: { memory: 1Gi } }");
+    if (s % 7 === 0) lines.push("    env: [{ name: MODE, value: full }]");
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+async function treeSize(dir: string): Promise<{ files: number; bytes: number }> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  let files = 0;
+  let bytes = 0;
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    files++;
+    bytes += (await stat(join(e.parentPath, e.name))).size;
+  }
+  return { files, bytes };
+}
+
+runIfMain(import.meta, main);
