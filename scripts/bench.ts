@@ -12,9 +12,8 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } f
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { EXIT, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -43,21 +42,15 @@ interface PhaseResult {
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { pipelines: { type: "string" }, steps: { type: "string" }, keep: { type: "boolean" }, phase: { type: "string" }, root: { type: "string" }, help: { type: "boolean", short: "h" } },
-      strict: true,
-    }));
-  } catch (e) {
-    io.stderr(`dagops bench: ${(e as Error).message}\n\n${HELP}`);
-    return EXIT.usage;
-  }
-  if (values.help) {
-    io.stdout(HELP);
-    return EXIT.ok;
-  }
+  const parsed = parseCommand(
+    "bench",
+    argv,
+    io,
+    { pipelines: { type: "string" }, steps: { type: "string" }, keep: { type: "boolean" }, phase: { type: "string" }, root: { type: "string" } } as const,
+    HELP,
+  );
+  if ("exit" in parsed) return parsed.exit;
+  const { values } = parsed;
   if (values.phase) return runPhase(values.phase, values.root!, io);
 
   const pipelines = Number(values.pipelines ?? 2000);

@@ -1,10 +1,9 @@
 /** `npm run check`: every tier of DESIGN.md §5, drift included. Writes nothing. */
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { GENERATED_DIR } from "../charts/apps-chart.ts";
 import { formatProblems, hasErrors, problem, sortProblems, type Problem } from "../model/problems.ts";
-import { EXIT, plural, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
 import { compile, formatTimings, SCHEMA_FILE, schemaFileContent, timed, type Timings } from "./lib/compile.ts";
 import { diffTree, readTree, recover } from "./lib/tree.ts";
 
@@ -66,17 +65,9 @@ export async function runCheck(root: string, timings?: Timings): Promise<CheckRe
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { root: { type: "string" }, json: { type: "boolean" }, timings: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
-  } catch (e) {
-    io.stderr(`dagops check: ${(e as Error).message}\n\n${HELP}`);
-    return EXIT.usage;
-  }
-  if (values.help) {
-    io.stdout(HELP);
-    return EXIT.ok;
-  }
+  const parsed = parseCommand("check", argv, io, { root: { type: "string" }, json: { type: "boolean" }, timings: { type: "boolean" } } as const, HELP);
+  if ("exit" in parsed) return parsed.exit;
+  const { values } = parsed;
   const root = resolve(io.cwd, values.root ?? ".");
   const restored = await recover(root, GENERATED_DIR);
   if (restored) io.stderr(`dagops check: ${restored}\n`);

@@ -1,10 +1,9 @@
 /** `npm run synth`: validate every pipeline and write `generated/` (atomically), or write nothing. */
 import { rename, writeFile, readFile, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { GENERATED_DIR } from "../charts/apps-chart.ts";
 import { formatProblems, hasErrors } from "../model/problems.ts";
-import { EXIT, plural, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
 import { compile, formatTimings, SCHEMA_FILE, schemaFileContent, timed, type Timings } from "./lib/compile.ts";
 import { isClean, recover, writeTree } from "./lib/tree.ts";
 
@@ -30,17 +29,9 @@ Exit codes:
 `;
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { root: { type: "string" }, timings: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
-  } catch (e) {
-    io.stderr(`dagops synth: ${(e as Error).message}\n\n${HELP}`);
-    return EXIT.usage;
-  }
-  if (values.help) {
-    io.stdout(HELP);
-    return EXIT.ok;
-  }
+  const parsed = parseCommand("synth", argv, io, { root: { type: "string" }, timings: { type: "boolean" } } as const, HELP);
+  if ("exit" in parsed) return parsed.exit;
+  const { values } = parsed;
   const root = resolve(io.cwd, values.root ?? ".");
   const restored = await recover(root, GENERATED_DIR);
   if (restored) io.stderr(`dagops synth: ${restored}\n`);

@@ -1,6 +1,7 @@
 /** What every command gets from the outside world, so tests can hand in their own. */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 export interface Io {
   readonly cwd: string;
@@ -40,5 +41,27 @@ function isSameFile(a: string, b: string): boolean {
     return realpathSync(a) === realpathSync(b);
   } catch {
     return false;
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses a command's flags (strict, no positionals) and handles `--help`. Returns the values,
+ * or the exit code when the command is already done (help shown, or a usage error reported).
+ */
+export type Values<O extends Options> = { readonly [K in keyof O]?: O[K] extends { type: "boolean" } ? boolean : string };
+
+export function parseCommand<O extends Options>(name: string, argv: string[], io: Io, options: O, help: string): { values: Values<O> } | { exit: number } {
+  try {
+    const { values } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
+    if ((values as { help?: boolean }).help) {
+      io.stdout(help);
+      return { exit: EXIT.ok };
+    }
+    return { values: values as Values<O> };
+  } catch (e) {
+    io.stderr(`dagops ${name}: ${(e as Error).message}\n\n${help}`);
+    return { exit: EXIT.usage };
   }
 }
