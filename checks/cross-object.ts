@@ -21,13 +21,23 @@ export const MAX_OBJECT_BYTES = 1024 * 1024;
  * Size is measured on the serialized YAML (which is larger than the JSON the API server stores,
  * so the check errs on the safe side), where it costs nothing extra.
  */
-export function checkSizes(files: readonly { path: string; content: string }[]): Problem[] {
+export function checkSizes(files: readonly { path: string; content: string }[], sources: ReadonlyMap<string, string> = new Map()): Problem[] {
   const problems: Problem[] = [];
   for (const f of files) {
     if (f.content.length * 3 < MAX_OBJECT_BYTES) continue; // cannot be over, even at 3 bytes a character
     const bytes = Buffer.byteLength(f.content);
     if (bytes > MAX_OBJECT_BYTES) {
-      problems.push(problem("OBJECT_TOO_LARGE", `${GENERATED_DIR}/${f.path}`, "", `the object is ${bytes} bytes as YAML; the API server refuses objects over ${MAX_OBJECT_BYTES} bytes (ConfigMap data: 1 MiB). Split the pipeline`));
+      // Reported against the definition it comes from: that is where the fix goes.
+      const source = sources.get(f.path);
+      const fromPipeline = source?.startsWith("pipelines/");
+      problems.push(
+        problem(
+          "OBJECT_TOO_LARGE",
+          source ?? `${GENERATED_DIR}/${f.path}`,
+          fromPipeline ? "steps" : "",
+          `${GENERATED_DIR}/${f.path} would be ${bytes} bytes; the API server refuses objects over ${MAX_OBJECT_BYTES} bytes (ConfigMap data: 1 MiB).${fromPipeline ? " Split the pipeline into smaller ones, or shorten env, command and args" : ""}`,
+        ),
+      );
     }
   }
   return problems;

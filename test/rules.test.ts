@@ -162,3 +162,19 @@ test("a broken platform configuration names the field", async () => {
     await repo.cleanup();
   }
 });
+
+test("a pipeline whose plan outgrows the 1 MiB object limit: named in the pipeline, nothing written", async () => {
+  const repo = await tempRepo({ generated: true });
+  try {
+    const before = await snapshot(join(repo.root, "generated"));
+    const steps = Array.from({ length: 400 }, (_, i) => `  - name: step-${i}\n    command: [run, "${"x".repeat(200)}"]\n`).join("");
+    await repo.write("pipelines/huge.yaml", `name: huge\nimage: registry.example.com/a:1.0.0\ndefaults: { resources: { requests: { cpu: 10m, memory: 16Mi } } }\nsteps:\n${steps}`);
+    const io = captureIo(repo.root);
+    assert.equal(await synth([], io), 1);
+    assert.match(io.err.join(""), /pipelines\/huge\.yaml: 2 problems/); // one per cluster
+    assert.match(io.err.join(""), /steps\s+OBJECT_TOO_LARGE\s+generated\/(prod|staging)\/pipelines\/huge\/configmap-plan\.yaml would be \d+ bytes/);
+    assert.deepEqual(await snapshot(join(repo.root, "generated")), before);
+  } finally {
+    await repo.cleanup();
+  }
+});

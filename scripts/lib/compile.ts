@@ -35,7 +35,7 @@ export async function compile(root: string, timings?: Timings): Promise<Compiled
   const problems = [...project.problems, ...timed(timings, "validate output", () => checkOutput(objects))];
   if (hasErrors(problems)) return { project, problems };
   const files = timed(timings, "serialize YAML", () => toFiles(objects));
-  const sized = [...problems, ...checkSizes(files)];
+  const sized = [...problems, ...checkSizes(files, new Map(objects.map((o) => [o.path, o.source])))];
   if (hasErrors(sized)) return { project, problems: sized };
   return { project, problems: sized, objects, files };
 }
