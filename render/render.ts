@@ -11,7 +11,7 @@ import { planDocument, type Plan, type PlanDocument } from "../charts/plan.ts";
 import { planOf } from "../charts/plan-config-map.ts";
 import { PlatformChart } from "../charts/platform-chart.ts";
 import { toYaml } from "../charts/serialize.ts";
-import { PLATFORM_FILE } from "../model/load.ts";
+import { PLATFORM_FILE } from "../model/files.ts";
 import type { ResolvedCluster } from "../model/platform.ts";
 import type { ResolvedPipeline } from "../model/resolve.ts";
 

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { checkOutput, checkSizes } from "../checks/cross-object.ts";
 import { validateManifest } from "../checks/output-schema.ts";
-import { loadProject } from "../model/load.ts";
+import { loadProject } from "../scripts/lib/load.ts";
 import type { Problem } from "../model/problems.ts";
 import { render, toFiles, type RenderedObject } from "../render/render.ts";
 import { REPO } from "./helpers.ts";

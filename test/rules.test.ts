@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { loadProject } from "../model/load.ts";
+import { loadProject } from "../scripts/lib/load.ts";
 import type { Problem } from "../model/problems.ts";
 import { main as synth } from "../scripts/synth.ts";
 import { captureIo, snapshot, tempRepo, yamlPipeline, type TempRepo } from "./helpers.ts";

@@ -1,6 +1,6 @@
 /** The tiers of DESIGN.md §5 up to, but not including, drift: load → validate → render → check output. */
 import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
-import { loadProject, type Project } from "../../model/load.ts";
+import { loadProject, type Project } from "./load.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
 import { pipelineSchema } from "../../model/pipeline-schema.ts";
 import { render, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";

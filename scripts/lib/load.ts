@@ -9,21 +9,18 @@ import { readdir, readFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { LineCounter, parseDocument, type Document } from "yaml";
-import { graphProblems } from "./graph.ts";
-import type { PipelineDefinition } from "./pipeline.ts";
-import { pipelineSchema } from "./pipeline-schema.ts";
-import { resolveCluster, type PlatformConfig, type ResolvedCluster } from "./platform.ts";
-import { platformSchema } from "./platform-schema.ts";
-import { hasErrors, problem, type Problem } from "./problems.ts";
-import { resolvePipeline, type ResolvedPipeline } from "./resolve.ts";
-import { validateAgainst } from "./schema-validator.ts";
+import { graphProblems } from "../../model/graph.ts";
+import type { PipelineDefinition } from "../../model/pipeline.ts";
+import { pipelineSchema } from "../../model/pipeline-schema.ts";
+import { resolveCluster, type PlatformConfig, type ResolvedCluster } from "../../model/platform.ts";
+import { platformSchema } from "../../model/platform-schema.ts";
+import { hasErrors, problem, type Problem } from "../../model/problems.ts";
+import { resolvePipeline, type ResolvedPipeline } from "../../model/resolve.ts";
+import { validateAgainst } from "../../model/schema-validator.ts";
 
-export const PLATFORM_FILE = "platform.config.ts";
-export const PIPELINES_DIR = "pipelines";
-/** Larger pipeline files are refused before parsing: no real definition comes near it. */
-export const MAX_SOURCE_BYTES = 1024 * 1024;
-/** Names whose namespace (`dagops-<name>`) dagops uses itself. */
-export const RESERVED_PIPELINE_NAMES: readonly string[] = ["system"];
+import { MAX_SOURCE_BYTES, PIPELINES_DIR, PLATFORM_FILE, RESERVED_PIPELINE_NAMES } from "../../model/files.ts";
+
+export { PLATFORM_FILE, PIPELINES_DIR };
 
 export interface Project {
   readonly clusters: readonly ResolvedCluster[];
