@@ -56,6 +56,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
       `dagops synth: wrote ${GENERATED_DIR}/ (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}): ` +
         `${diff.missing.length} added, ${diff.stale.length} changed, ${diff.extra.length} removed${schemaChanged ? `; updated ${SCHEMA_FILE}` : ""}.\n`,
     );
+    // What changed, so that the commit that follows holds no surprise.
+    const lines = [...diff.missing.map((p) => `  + ${p}`), ...diff.stale.map((p) => `  ~ ${p}`), ...diff.extra.map((p) => `  - ${p}`)].sort((a, b) => (a.slice(4) < b.slice(4) ? -1 : 1));
+    const shown = lines.slice(0, 40);
+    if (shown.length) io.stdout(`${shown.join("\n")}\n${lines.length > shown.length ? `  ... and ${lines.length - shown.length} more (git status -- ${GENERATED_DIR})\n` : ""}`);
   }
   return EXIT.ok;
 }

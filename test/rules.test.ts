@@ -45,6 +45,7 @@ const CASES: Case[] = [
     code: "YAML_UNSAFE",
     path: "",
   },
+  { rule: "hostile YAML: deep nesting", files: { [P]: `name: broken\nsteps: ${"[".repeat(50000)}${"]".repeat(50000)}\n` }, code: "YAML_UNSAFE", path: "", message: /nested too deeply/ },
   { rule: "hostile YAML: oversized file", files: { [P]: `${yamlPipeline("broken")}description: "${"x".repeat(1024 * 1024)}"\n` }, code: "YAML_UNSAFE", path: "" },
   { rule: "hostile YAML: __proto__ key", files: { [P]: `${yamlPipeline("broken")}__proto__: { polluted: true }\n` }, code: "UNKNOWN_FIELD", path: "__proto__" },
   { rule: "hostile YAML: merge key", files: { [P]: `${yamlPipeline("broken")}x: &x { maxParallel: 2 }\n` }, code: "UNKNOWN_FIELD", path: "x" },

@@ -61,7 +61,12 @@ test("drift: check lists stale, missing and extra files and the command that fix
     assert.ok(result.problems.every((p) => p.message.includes("npm run synth")));
 
     // synth repairs all three: the stale file rewritten, the missing one back, the extra one removed.
-    assert.equal(await synth([], captureIo(repo.root)), 0);
+    const out = captureIo(repo.root);
+    assert.equal(await synth([], out), 0);
+    assert.match(out.out.join(""), /1 added, 1 changed, 1 removed/);
+    assert.match(out.out.join(""), /^  - prod\/platform\/hand-made\.yaml$/m);
+    assert.match(out.out.join(""), /^  ~ prod\/platform\/nodepool-dagops-steps\.yaml$/m);
+    assert.match(out.out.join(""), /^  \+ staging\/apps\/application-dagops-platform\.yaml$/m);
     assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(REPO, "generated")));
     assert.equal(await check([], captureIo(repo.root)), 0);
   } finally {

@@ -147,6 +147,10 @@ async function readYaml(root: string, file: string): Promise<Source> {
   const problems: Problem[] = [];
   for (const e of doc.errors) {
     const line = e.linePos?.[0].line;
+    if (/call stack/i.test(e.message)) {
+      problems.push(problem("YAML_UNSAFE", file, "", "collections are nested too deeply to read; a pipeline needs a handful of levels"));
+      continue;
+    }
     problems.push({ ...problem("YAML_SYNTAX", file, "", `${e.message.split("\n")[0]}`), ...(line ? { line } : {}) });
   }
   for (const w of doc.warnings) {
