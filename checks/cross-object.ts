@@ -12,6 +12,7 @@ import { fieldPath, problem, type Problem } from "../model/problems.ts";
 import type { Manifest, RenderedObject } from "../render/render.ts";
 import { validateManifest } from "./output-schema.ts";
 import { restrictedViolations } from "./pod-security.ts";
+import { ec2NodeClassViolations, nodePoolViolations } from "./karpenter-rules.ts";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 
 /** The API server refuses objects over about 1.5 MiB and ConfigMap data over 1 MiB. */
@@ -70,6 +71,8 @@ export function checkOutput(objects: readonly RenderedObject[]): Problem[] {
 
   for (const o of objects) {
     problems.push(...validateManifest(o.manifest, file(o)));
+    const cel = o.manifest.kind === "NodePool" ? nodePoolViolations(o.manifest as never) : o.manifest.kind === "EC2NodeClass" ? ec2NodeClassViolations(o.manifest as never) : [];
+    for (const v of cel) problems.push(problem("KARPENTER_RULE", file(o), v.path, `the API server would refuse this ${o.manifest.kind}: ${v.message}`));
     const other = byPath.get(o.path);
     if (other) problems.push(problem("DUPLICATE_PATH", file(o), "", `two objects want this file: ${describe(o.manifest)} and ${describe(other.manifest)}`));
     byPath.set(o.path, o);
@@ -160,10 +163,14 @@ function cronJobPod(m: Manifest): PodTemplate {
   return { namespace: m.metadata.namespace ?? "", labels: t.metadata?.labels ?? {}, nodeSelector: t.spec.nodeSelector ?? {}, tolerations: [] };
 }
 
-/** EKS Fargate matching: the namespace (with `*` and `?` wildcards) and every selector label. */
+/**
+ * EKS Fargate matching: the namespace and every selector label, where `*` and `?` are wildcards
+ * in namespaces, label keys and label values.
+ * https://docs.aws.amazon.com/eks/latest/userguide/fargate-profile.html#fargate-profile-wildcards
+ */
 export function fargateMatches(selector: FargateSelector, pod: Pick<PodTemplate, "namespace" | "labels">): boolean {
   if (!wildcard(selector.namespace).test(pod.namespace)) return false;
-  return Object.entries(selector.labels ?? {}).every(([k, v]) => pod.labels[k] !== undefined && wildcard(v).test(pod.labels[k]!));
+  return Object.entries(selector.labels ?? {}).every(([k, v]) => Object.entries(pod.labels).some(([pk, pv]) => wildcard(k).test(pk) && wildcard(v).test(pv)));
 }
 
 const wildcards = new Map<string, RegExp>();

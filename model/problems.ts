@@ -48,6 +48,7 @@ export const PROBLEM_CODES = [
   "NO_NODEPOOL",
   "APP_PATH_MISSING",
   "POD_SECURITY",
+  "KARPENTER_RULE",
   // Tier 5: drift
   "DRIFT_STALE",
   "DRIFT_MISSING",

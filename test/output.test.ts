@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse, stringify } from "yaml";
-import { checkOutput, checkSizes } from "../checks/cross-object.ts";
+import { checkOutput, checkSizes, fargateMatches } from "../checks/cross-object.ts";
 import { validateManifest } from "../checks/output-schema.ts";
 import { loadProject } from "../scripts/lib/load.ts";
 import type { Problem } from "../model/problems.ts";
@@ -81,6 +81,14 @@ describe("output validation", () => {
     expectProblem(problems, "FARGATE_UNMATCHED", `generated/${CRON}`);
   });
 
+  test("Fargate wildcards apply to namespaces, label keys and label values", () => {
+    const pod = { namespace: "dagops-etl", labels: { "dagops.dev/role": "run-manager" } };
+    assert.ok(fargateMatches({ namespace: "dagops-*", labels: { "dagops.dev/role": "run-manager" } }, pod));
+    assert.ok(fargateMatches({ namespace: "dagops-et?", labels: { "dagops.dev/*": "run-*" } }, pod));
+    assert.ok(!fargateMatches({ namespace: "dagops-e?", labels: {} }, pod));
+    assert.ok(!fargateMatches({ namespace: "*", labels: { "dagops.dev/role": "step" } }, pod));
+  });
+
   test("step pods that a Fargate profile would select", () => {
     const problems = checkOutput(broken(PLAN, (m) => editPlan(m, (plan) => (plan.steps[0].job.spec.template.metadata.labels["dagops.dev/role"] = "run-manager"))));
     expectProblem(problems, "FARGATE_MATCHES_STEP", `generated/${PLAN}`);
@@ -131,6 +139,31 @@ describe("output validation", () => {
     expectProblem(problems, "POD_SECURITY", `generated/${CRON}`, "spec.jobTemplate.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation");
     expectProblem(problems, "POD_SECURITY", `generated/${CRON}`, "spec.jobTemplate.spec.template.spec.containers[0].securityContext.capabilities.drop");
     expectProblem(problems, "POD_SECURITY", `generated/${CRON}`, "spec.jobTemplate.spec.template.spec.containers[0].securityContext.capabilities.add");
+  });
+
+  test("Karpenter CEL rules: In without values, Gt with a non-number, a restricted label, minValues over values", () => {
+    const path = "prod/platform/nodepool-dagops-steps.yaml";
+    const problems = checkOutput(
+      broken(path, (m) => {
+        const reqs = m.spec.template.spec.requirements;
+        reqs.find((r: any) => r.key === "karpenter.k8s.aws/instance-category").values = [];
+        reqs.find((r: any) => r.key === "karpenter.k8s.aws/instance-generation").values = ["five"];
+        reqs.push({ key: "kubernetes.io/arch", operator: "In", values: ["amd64"], minValues: 2 });
+        m.spec.template.metadata.labels["karpenter.sh/owner"] = "me";
+      }),
+    );
+    const base = "spec.template.spec.requirements";
+    expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, `${base}[3].values`);
+    expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, `${base}[4].values`);
+    expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, `${base}[7].minValues`);
+    expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, 'spec.template.metadata.labels["karpenter.sh/owner"]');
+  });
+
+  test("Karpenter CEL rules: an AMI alias with other selector terms, or of an unknown family", () => {
+    const path = "prod/platform/ec2nodeclass-dagops-steps.yaml";
+    const problems = checkOutput(broken(path, (m) => (m.spec.amiSelectorTerms = [{ alias: "ubuntu@v1" }, { id: "ami-123" }])));
+    expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, "spec.amiSelectorTerms[0].alias");
+    expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, "spec.amiSelectorTerms");
   });
 
   test("a kind dagops cannot validate is refused", () => {
