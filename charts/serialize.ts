@@ -11,32 +11,38 @@
  * test/serialize.test.ts proves the round trip with the `yaml` parser in both versions.
  */
 
-const FIRST = ["apiVersion", "kind", "metadata", "name", "namespace"];
+/** Top-level keys that lead, like every Kubernetes manifest; below the top, `name` and `namespace` lead. */
+const FIRST_TOP = ["apiVersion", "kind", "metadata"];
+const FIRST = ["name", "namespace"];
 
-function rank(key: string): number {
-  const i = FIRST.indexOf(key);
-  return i < 0 ? FIRST.length : i;
+function rank(key: string, top: boolean): number {
+  const i = (top ? FIRST_TOP : FIRST).indexOf(key);
+  return i < 0 ? 99 : i;
 }
 
-function compareKeys(a: string, b: string): number {
-  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+function comparer(top: boolean): (a: string, b: string) => number {
+  return (a, b) => rank(a, top) - rank(b, top) || (a < b ? -1 : a > b ? 1 : 0);
 }
+
+const compareTop = comparer(true);
+const compareNested = comparer(false);
 
 /** Keys in canonical order; objects built by dagops usually are already, so check before sorting. */
-function sortedKeys(obj: Record<string, unknown>): string[] {
+function sortedKeys(obj: Record<string, unknown>, top: boolean): string[] {
+  const compare = top ? compareTop : compareNested;
   const keys = Object.keys(obj);
-  for (let i = 1; i < keys.length; i++) if (compareKeys(keys[i - 1]!, keys[i]!) > 0) return keys.sort(compareKeys);
+  for (let i = 1; i < keys.length; i++) if (compare(keys[i - 1]!, keys[i]!) > 0) return keys.sort(compare);
   return keys;
 }
 
 /** A deep copy with object keys in canonical order and undefined values dropped. */
-export function canonical<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(canonical) as T;
+export function canonical<T>(value: T, top = true): T {
+  if (Array.isArray(value)) return value.map((v) => canonical(v, false)) as T;
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort(compareKeys)) {
+    for (const k of sortedKeys(value as Record<string, unknown>, top)) {
       const v = (value as Record<string, unknown>)[k];
-      if (v !== undefined) out[k] = canonical(v);
+      if (v !== undefined) out[k] = canonical(v, false);
     }
     return out as T;
   }
@@ -48,7 +54,7 @@ export const YAML_OPTIONS = { version: "1.1" } as const;
 
 export function toYaml(value: unknown): string {
   const out: string[] = [];
-  if (isCollection(value) && !isEmpty(value)) emitBlock(value, "", out);
+  if (isCollection(value) && !isEmpty(value)) emitBlock(value, "", out, "", true);
   else out.push(`${scalar(value, "")}\n`);
   return out.join("");
 }
@@ -64,7 +70,7 @@ function isEmpty(v: Collection): boolean {
 }
 
 /** Writes a non-empty collection whose first line starts at the current position, indented by `indent`. */
-function emitBlock(value: Collection, indent: string, out: string[], firstPrefix = indent): void {
+function emitBlock(value: Collection, indent: string, out: string[], firstPrefix = indent, top = false): void {
   let prefix = firstPrefix;
   if (Array.isArray(value)) {
     for (const item of value) {
@@ -75,7 +81,7 @@ function emitBlock(value: Collection, indent: string, out: string[], firstPrefix
     return;
   }
   const obj = value as Record<string, unknown>;
-  for (const key of sortedKeys(obj)) {
+  for (const key of sortedKeys(obj, top)) {
     const v = obj[key];
     if (v === undefined) continue;
     const k = plainSafe(key) ? key : JSON.stringify(key);
