@@ -1,11 +1,11 @@
 /** `npm run check`: every tier of DESIGN.md §5, drift included. Writes nothing. */
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { GENERATED_DIR } from "../charts/apps-chart.ts";
 import { formatProblems, hasErrors, problem, sortProblems, type Problem } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
 import { compile, formatTimings, SCHEMA_FILE, schemaFileContent, timed, type Timings } from "./lib/compile.ts";
-import { diffTree, readTree, recover } from "./lib/tree.ts";
+import { diffTree, openRepository, readTree } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run check [-- --root <dir>] [--json]
 
@@ -68,9 +68,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const parsed = parseCommand("check", argv, io, { root: { type: "string" }, json: { type: "boolean" }, timings: { type: "boolean" } } as const, HELP);
   if ("exit" in parsed) return parsed.exit;
   const { values } = parsed;
-  const root = resolve(io.cwd, values.root ?? ".");
-  const restored = await recover(root, GENERATED_DIR);
-  if (restored) io.stderr(`dagops check: ${restored}\n`);
+  const root = await openRepository("check", values.root, io);
   const timings: Timings | undefined = values.timings ? new Map() : undefined;
   const result = await runCheck(root, timings);
   if (timings) io.stderr(formatTimings(timings));

@@ -1,11 +1,11 @@
 /** `npm run synth`: validate every pipeline and write `generated/` (atomically), or write nothing. */
 import { rename, writeFile, readFile, mkdir } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { GENERATED_DIR } from "../charts/apps-chart.ts";
 import { formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
 import { compile, formatTimings, SCHEMA_FILE, schemaFileContent, timed, type Timings } from "./lib/compile.ts";
-import { isClean, recover, writeTree } from "./lib/tree.ts";
+import { isClean, openRepository, writeTree } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run synth [-- --root <dir>]
 
@@ -32,9 +32,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const parsed = parseCommand("synth", argv, io, { root: { type: "string" }, timings: { type: "boolean" } } as const, HELP);
   if ("exit" in parsed) return parsed.exit;
   const { values } = parsed;
-  const root = resolve(io.cwd, values.root ?? ".");
-  const restored = await recover(root, GENERATED_DIR);
-  if (restored) io.stderr(`dagops synth: ${restored}\n`);
+  const root = await openRepository("synth", values.root, io);
 
   const timings: Timings | undefined = values.timings ? new Map() : undefined;
   const compiled = await compile(root, timings);

@@ -14,7 +14,9 @@
  */
 import { linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readdir, rename, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { GENERATED_DIR } from "../../charts/apps-chart.ts";
+import type { Io } from "./cli.ts";
 import type { OutputFile } from "../../render/render.ts";
 
 const PREVIOUS = ".generated.previous";
@@ -116,4 +118,12 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The repository a command works on, with any tree an interrupted synth left behind put back. */
+export async function openRepository(command: string, rootFlag: string | undefined, io: Io): Promise<string> {
+  const root = resolve(io.cwd, rootFlag ?? ".");
+  const restored = await recover(root, GENERATED_DIR);
+  if (restored) io.stderr(`dagops ${command}: ${restored}\n`);
+  return root;
 }
