@@ -6,7 +6,7 @@ import { FargateProfile } from "./fargate-profile.ts";
 import { KarpenterNodePool } from "./karpenter-node-pool.ts";
 import { LABEL, ROLE } from "./labels.ts";
 import { PIPELINE_NAMESPACE_PREFIX, PLATFORM_NAMESPACE, pipelineNamespace } from "./names.ts";
-import { RestrictedNamespace } from "./pipeline-namespace.ts";
+import { RestrictedNamespace } from "./restricted-namespace.ts";
 
 /**
  * What every pipeline in a cluster shares: `generated/<cluster>/platform/`. It syncs before any

@@ -4,7 +4,7 @@ import type { ResolvedCluster } from "../model/platform.ts";
 import type { ResolvedPipeline } from "../model/resolve.ts";
 import { ANNOTATION, LABEL, MANAGED_BY, ROLE } from "./labels.ts";
 import { PLAN_KEY, PLAN_MOUNT, RUN_MANAGER, pipelineNamespace } from "./names.ts";
-import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME } from "./security.ts";
+import { containerSecurityContext, podSecurityContext, TMP_SIZE_LIMIT, tmpMount } from "./security.ts";
 
 export interface RunManagerCronJobProps {
   readonly pipeline: ResolvedPipeline;
@@ -86,7 +86,7 @@ export class RunManagerCronJob extends Construct {
                 serviceAccountName: RUN_MANAGER,
                 automountServiceAccountToken: true,
                 enableServiceLinks: false,
-                securityContext: { ...POD_SECURITY_CONTEXT, seccompProfile: { ...POD_SECURITY_CONTEXT.seccompProfile } },
+                securityContext: podSecurityContext(),
                 terminationGracePeriodSeconds: 60,
                 containers: [
                   {
@@ -106,13 +106,13 @@ export class RunManagerCronJob extends Construct {
                       requests: { cpu: q(RUN_MANAGER_RESOURCES.cpu), memory: q(RUN_MANAGER_RESOURCES.memory) },
                       limits: { cpu: q(RUN_MANAGER_RESOURCES.cpu), memory: q(RUN_MANAGER_RESOURCES.memory) },
                     },
-                    securityContext: { ...CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] }, seccompProfile: { ...CONTAINER_SECURITY_CONTEXT.seccompProfile } },
-                    volumeMounts: [{ name: "plan", mountPath: PLAN_MOUNT, readOnly: true }, { ...TMP_MOUNT }],
+                    securityContext: containerSecurityContext(),
+                    volumeMounts: [{ name: "plan", mountPath: PLAN_MOUNT, readOnly: true }, tmpMount()],
                   },
                 ],
                 volumes: [
                   { name: "plan", configMap: { name: props.planConfigMap, optional: true } },
-                  { name: TMP_VOLUME.name, emptyDir: { sizeLimit: q(TMP_VOLUME.emptyDir.sizeLimit) } },
+                  { name: tmpMount().name, emptyDir: { sizeLimit: q(TMP_SIZE_LIMIT) } },
                 ],
               },
             },

@@ -7,23 +7,33 @@
  */
 export const NON_ROOT_UID = 65532;
 
-export const POD_SECURITY_CONTEXT = {
-  runAsNonRoot: true,
-  runAsUser: NON_ROOT_UID,
-  runAsGroup: NON_ROOT_UID,
-  fsGroup: NON_ROOT_UID,
-  seccompProfile: { type: "RuntimeDefault" },
-} as const;
+/** Functions, not constants: each pod gets its own mutable copy, typed for both cdk8s and kubernetes-models. */
+export function podSecurityContext() {
+  return {
+    runAsNonRoot: true,
+    runAsUser: NON_ROOT_UID,
+    runAsGroup: NON_ROOT_UID,
+    fsGroup: NON_ROOT_UID,
+    seccompProfile: { type: "RuntimeDefault" as const },
+  };
+}
 
-export const CONTAINER_SECURITY_CONTEXT = {
-  allowPrivilegeEscalation: false,
-  privileged: false,
-  readOnlyRootFilesystem: true,
-  runAsNonRoot: true,
-  capabilities: { drop: ["ALL"] },
-  seccompProfile: { type: "RuntimeDefault" },
-} as const;
+export function containerSecurityContext() {
+  return {
+    allowPrivilegeEscalation: false,
+    privileged: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" as const },
+  };
+}
 
 /** A writable /tmp for read-only root filesystems. */
-export const TMP_VOLUME = { name: "tmp", emptyDir: { sizeLimit: "1Gi" } } as const;
-export const TMP_MOUNT = { name: "tmp", mountPath: "/tmp" } as const;
+export const TMP_SIZE_LIMIT = "1Gi";
+export function tmpVolume() {
+  return { name: "tmp", emptyDir: { sizeLimit: TMP_SIZE_LIMIT } };
+}
+export function tmpMount() {
+  return { name: "tmp", mountPath: "/tmp" };
+}

@@ -8,7 +8,7 @@ import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { ResolvedPipeline, ResolvedStep } from "../model/resolve.ts";
 import { ANNOTATION, LABEL, MANAGED_BY, ROLE, STEP_TAINT } from "./labels.ts";
 import { STEP_POOL, STEPS_SERVICE_ACCOUNT, pipelineNamespace } from "./names.ts";
-import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME } from "./security.ts";
+import { containerSecurityContext, podSecurityContext, tmpMount, tmpVolume } from "./security.ts";
 
 export function stepLabels(pipeline: string, step: string): Record<string, string> {
   return { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: pipeline, [LABEL.role]: ROLE.step, [LABEL.step]: step };
@@ -42,7 +42,7 @@ export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
           enableServiceLinks: false,
           nodeSelector: { [LABEL.karpenterNodePool]: STEP_POOL[step.capacity], "kubernetes.io/os": "linux" },
           tolerations: [{ key: STEP_TAINT.key, operator: "Equal", value: STEP_TAINT.value, effect: STEP_TAINT.effect }],
-          securityContext: { ...POD_SECURITY_CONTEXT },
+          securityContext: podSecurityContext(),
           terminationGracePeriodSeconds: 30,
           containers: [
             {
@@ -53,11 +53,11 @@ export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
               ...(step.args ? { args: [...step.args] } : {}),
               env,
               resources: { requests: { ...step.resources.requests }, ...(Object.keys(step.resources.limits).length ? { limits: { ...step.resources.limits } } : {}) },
-              securityContext: { ...CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ["ALL"] } },
-              volumeMounts: [{ ...TMP_MOUNT }],
+              securityContext: containerSecurityContext(),
+              volumeMounts: [tmpMount()],
             },
           ],
-          volumes: [{ ...TMP_VOLUME, emptyDir: { ...TMP_VOLUME.emptyDir } }],
+          volumes: [tmpVolume()],
         },
       },
     },

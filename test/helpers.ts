@@ -1,6 +1,6 @@
 /** Test helpers: temp repositories with real files, real git, and an in-memory Io. */
 import { execFileSync } from "node:child_process";
-import { cp, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,7 +38,7 @@ export async function tempRepo(options: { pipelines?: boolean; generated?: boole
     root,
     write: async (path, content) => {
       const full = join(root, path);
-      await import("node:fs/promises").then((fs) => fs.mkdir(dirname(full), { recursive: true }));
+      await mkdir(dirname(full), { recursive: true });
       await writeFile(full, content);
     },
     read: (path) => readFile(join(root, path), "utf8"),
