@@ -4,6 +4,10 @@ export const LABEL = {
   pipeline: "dagops.dev/pipeline",
   step: "dagops.dev/step",
   role: "dagops.dev/role",
+  /** On step Jobs: the name and uid of the run-manager Job (the run) and the attempt number. */
+  run: "dagops.dev/run",
+  runUid: "dagops.dev/run-uid",
+  attempt: "dagops.dev/attempt",
   pool: "dagops.dev/pool",
   /** Karpenter puts the NodePool name on every node it launches. */
   karpenterNodePool: "karpenter.sh/nodepool",
@@ -22,6 +26,9 @@ export const ANNOTATION = {
   syncOptions: "argocd.argoproj.io/sync-options",
   source: "dagops.dev/source",
   description: "dagops.dev/description",
+  /** On the run-manager Job: progress while it runs, and the run summary when it ends. */
+  progress: "dagops.dev/progress",
+  summary: "dagops.dev/summary",
 } as const;
 
 export const MANAGED_BY = "dagops";

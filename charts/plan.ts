@@ -2,30 +2,13 @@
  * The plan: everything one run needs, in one immutable document. The run manager reads it from
  * the plan ConfigMap it mounts, so a run sees exactly one revision of the pipeline.
  */
-import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { ResolvedPipeline } from "../model/resolve.ts";
-import { contentHash, pipelineNamespace } from "./names.ts";
+import { STEP_POOL, contentHash, pipelineNamespace } from "./names.ts";
 import { toYaml } from "./serialize.ts";
+import { PLAN_API_VERSION, type Plan } from "./plan-format.ts";
 import { stepJob } from "./step-job.ts";
 
-export const PLAN_API_VERSION = "dagops.dev/v1alpha1";
-
-export interface PlanStep {
-  readonly name: string;
-  readonly dependsOn: readonly string[];
-  readonly capacity: "spot" | "on-demand";
-  readonly job: IJob;
-}
-
-export interface Plan {
-  readonly apiVersion: typeof PLAN_API_VERSION;
-  readonly kind: "Plan";
-  readonly pipeline: string;
-  readonly namespace: string;
-  readonly source: string;
-  readonly maxParallel: number;
-  readonly steps: readonly PlanStep[];
-}
+export { PLAN_API_VERSION, type Plan, type PlanStep } from "./plan-format.ts";
 
 export function buildPlan(pipeline: ResolvedPipeline): Plan {
   return {
@@ -35,7 +18,16 @@ export function buildPlan(pipeline: ResolvedPipeline): Plan {
     namespace: pipelineNamespace(pipeline.name),
     source: pipeline.source,
     maxParallel: pipeline.maxParallel,
-    steps: pipeline.steps.map((s) => ({ name: s.name, dependsOn: [...s.dependsOn], capacity: s.capacity, job: stepJob(pipeline, s) })),
+    runTimeoutSeconds: pipeline.runTimeoutSeconds,
+    onDemandNodePool: STEP_POOL["on-demand"],
+    steps: pipeline.steps.map((s) => ({
+      name: s.name,
+      dependsOn: [...s.dependsOn],
+      capacity: s.capacity,
+      retries: s.retries,
+      onDemandAfterInterruptions: s.capacity === "on-demand" ? null : s.onDemandAfterInterruptions,
+      job: stepJob(pipeline, s),
+    })),
   };
 }
 

@@ -25,6 +25,13 @@ export const RUN_MANAGER_RESOURCES = { cpu: "250m", memory: "256Mi" } as const;
 /** Finished Fargate pods keep costing until deleted; an hour leaves time to read the summary. */
 export const RUN_MANAGER_TTL_SECONDS = 3600;
 
+/**
+ * Beyond the run timeout, time for the run manager to cancel the steps and report. Kubernetes
+ * enforces `runTimeout + RUN_MANAGER_GRACE_SECONDS` on the run-manager Job as a backstop, should
+ * the program itself hang.
+ */
+export const RUN_MANAGER_GRACE_SECONDS = 300;
+
 /** Exit code with which the run manager reports "the run failed": the Job must not retry it. */
 export const RUN_FAILED_EXIT_CODE = 1;
 
@@ -68,6 +75,7 @@ export class RunManagerCronJob extends Construct {
           metadata: { labels },
           spec: {
             ttlSecondsAfterFinished: RUN_MANAGER_TTL_SECONDS,
+            activeDeadlineSeconds: pipeline.runTimeoutSeconds + RUN_MANAGER_GRACE_SECONDS,
             // Retries are for the run manager's infrastructure (a crash, an evicted Fargate pod);
             // a run that failed (exit 1) is final, and an eviction costs no retry.
             backoffLimit: 2,

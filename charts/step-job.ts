@@ -1,5 +1,5 @@
 /**
- * The Job template of one step. It is not applied by Argo CD: it is stored in the pipeline's
+ * The Job template of one attempt of one step. It is not applied by Argo CD: it is stored in the pipeline's
  * plan ConfigMap, and the run manager creates one Job from it per run (DESIGN.md §4: a Job's pod
  * template is immutable, and a Job tracked in git would be re-run by every sync).
  */
@@ -26,12 +26,15 @@ export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
     kind: "Job",
     metadata: { namespace: pipelineNamespace(pipeline.name), labels },
     spec: {
-      backoffLimit: step.retries,
+      // One pod per Job: the run manager owns retries (plan `retries`) and creates a fresh Job
+      // per attempt, so it can tell interruptions from failures and move an attempt on-demand.
+      backoffLimit: 0,
       activeDeadlineSeconds: step.timeoutSeconds,
-      // A Spot interruption or a node drain marks the pod DisruptionTarget: not the step's fault,
-      // so it does not count against backoffLimit.
+      // A Spot interruption or a node drain marks the pod DisruptionTarget. This rule makes the
+      // Job fail with reason PodFailurePolicy, which the run manager reads as "interrupted, not
+      // the step's fault": the attempt does not count against the step's retries.
       // https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-failure-policy
-      podFailurePolicy: { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] },
+      podFailurePolicy: { rules: [{ action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] },
       template: {
         metadata: { labels, annotations: { [ANNOTATION.doNotDisrupt]: "true" } },
         spec: {

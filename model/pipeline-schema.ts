@@ -5,7 +5,7 @@
  * `x-expected` is an annotation of ours: it says, in words, what a field must hold, and is
  * quoted in error messages.
  */
-import { MAX_TIMEOUT_SECONDS, NAME_BUDGET, PIPELINE_DEFAULTS } from "./pipeline.ts";
+import { MAX_RUN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, NAME_BUDGET, PIPELINE_DEFAULTS } from "./pipeline.ts";
 
 export const SCHEMA_ID = "https://dagops.dev/schema/pipeline.schema.json";
 
@@ -44,6 +44,20 @@ const duration = {
   type: "string",
   pattern: "^(?=\\d)(\\d+h)?(\\d+m)?(\\d+s)?$",
   "x-expected": `a duration such as "30s", "45m", "2h" or "1h30m", at most ${MAX_TIMEOUT_SECONDS / 3600}h`,
+} as const;
+
+const runDuration = {
+  ...duration,
+  "x-expected": `a duration such as "6h" or "1h30m", at most ${MAX_RUN_TIMEOUT_SECONDS / 3600}h`,
+} as const;
+
+const onDemandAfterInterruptions = {
+  oneOf: [
+    { type: "integer", minimum: 1, maximum: 10 },
+    { const: "never" },
+  ],
+  "x-expected": 'a number of Spot interruptions from 1 to 10, or "never"',
+  description: "After this many Spot interruptions of a step, its next attempts run on the on-demand NodePool.",
 } as const;
 
 const keyRef = {
@@ -159,6 +173,7 @@ export const pipelineSchema = {
         retries: { ...retries, default: PIPELINE_DEFAULTS.retries },
         timeout: { ...duration, default: PIPELINE_DEFAULTS.timeout },
         capacity: { ...capacity, default: PIPELINE_DEFAULTS.capacity },
+        onDemandAfterInterruptions: { ...onDemandAfterInterruptions, default: PIPELINE_DEFAULTS.onDemandAfterInterruptions },
       },
     },
     maxParallel: {
@@ -168,6 +183,7 @@ export const pipelineSchema = {
       default: PIPELINE_DEFAULTS.maxParallel,
       description: "Most steps of one run that run at once.",
     },
+    runTimeout: { ...runDuration, default: PIPELINE_DEFAULTS.runTimeout, description: "Longest a whole run may take; the run manager then cancels it." },
     steps: {
       type: "array",
       minItems: 1,
@@ -192,6 +208,7 @@ export const pipelineSchema = {
           retries,
           timeout: duration,
           capacity,
+          onDemandAfterInterruptions,
         },
       },
     },

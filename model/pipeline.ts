@@ -59,6 +59,11 @@ export interface StepDefaults {
   readonly timeout?: string;
   /** Default: `spot`. */
   readonly capacity?: Capacity;
+  /**
+   * After this many Spot interruptions of a step, its next attempts run on the on-demand
+   * NodePool; `"never"` keeps it on Spot. Interruptions never use up `retries`. Default: 2.
+   */
+  readonly onDemandAfterInterruptions?: number | "never";
 }
 
 export interface Step {
@@ -77,6 +82,7 @@ export interface Step {
   readonly retries?: number;
   readonly timeout?: string;
   readonly capacity?: Capacity;
+  readonly onDemandAfterInterruptions?: number | "never";
 }
 
 export interface PipelineDefinition {
@@ -105,6 +111,11 @@ export interface PipelineDefinition {
   readonly defaults?: StepDefaults;
   /** Most steps of one run that run at once. Default: 10. */
   readonly maxParallel?: number;
+  /**
+   * Longest a whole run may take, at most `168h`. When it is reached the run manager deletes the
+   * running steps and fails the run. Default: `24h`, so a daily run never blocks the next one.
+   */
+  readonly runTimeout?: string;
   readonly steps: readonly Step[];
 }
 
@@ -120,10 +131,15 @@ export const PIPELINE_DEFAULTS = {
   capacity: "spot",
   maxParallel: 10,
   timeZone: "Etc/UTC",
+  onDemandAfterInterruptions: 2,
+  runTimeout: "24h",
 } as const;
 
 /** Longest timeout a step may set; the step NodePool's `terminationGracePeriod` matches it. */
 export const MAX_TIMEOUT_SECONDS = 24 * 3600;
+
+/** Longest run timeout: a week. */
+export const MAX_RUN_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
 /** Length budgets that leave room for the suffixes dagops and the run manager append. */
 export const NAME_BUDGET = { pipeline: 40, step: 40 } as const;

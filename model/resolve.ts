@@ -6,7 +6,7 @@
 import { cronError } from "./cron.ts";
 import { parseDuration } from "./duration.ts";
 import { isPinned, parseImage } from "./image.ts";
-import { MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type EnvVar, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
+import { MAX_RUN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type EnvVar, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
 import { fieldPath, problem, type Problem } from "./problems.ts";
 import { cpuMillis, memoryBytes, quantitySuffix } from "./quantity.ts";
 import { isSecretName, secretInValue } from "./secrets.ts";
@@ -27,6 +27,8 @@ export interface ResolvedStep {
   readonly retries: number;
   readonly timeoutSeconds: number;
   readonly capacity: Capacity;
+  /** Spot interruptions after which attempts run on-demand; null: never. */
+  readonly onDemandAfterInterruptions: number | null;
 }
 
 export interface ResolvedPipeline {
@@ -39,6 +41,7 @@ export interface ResolvedPipeline {
   readonly clusters: readonly string[];
   readonly iamRole?: string;
   readonly maxParallel: number;
+  readonly runTimeoutSeconds: number;
   readonly steps: readonly ResolvedStep[];
 }
 
@@ -62,16 +65,18 @@ export function resolvePipeline(
   const timeZone = def.timeZone ?? PIPELINE_DEFAULTS.timeZone;
   if (!isTimeZone(timeZone)) report("BAD_TIME_ZONE", ["timeZone"], `unknown time zone ${JSON.stringify(timeZone)}; expected an IANA name such as "Etc/UTC" or "Europe/Berlin"`);
 
-  const timeout = (text: string | undefined, path: (string | number)[]): number => {
-    const seconds = parseDuration(text ?? PIPELINE_DEFAULTS.timeout);
-    if (seconds === undefined || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) {
-      report("BAD_DURATION", path, `expected a duration from 1s to 24h such as "45m" or "2h", found ${JSON.stringify(text)}`);
+  const seconds = (text: string, path: (string | number)[], max: number, example: string): number => {
+    const value = parseDuration(text);
+    if (value === undefined || value <= 0 || value > max) {
+      report("BAD_DURATION", path, `expected a duration from 1s to ${max / 3600}h such as ${example}, found ${JSON.stringify(text)}`);
       return 0;
     }
-    return seconds;
+    return value;
   };
+  const timeout = (text: string | undefined, path: (string | number)[]) => seconds(text ?? PIPELINE_DEFAULTS.timeout, path, MAX_TIMEOUT_SECONDS, '"45m" or "2h"');
   const defaults = def.defaults ?? {};
   const defaultTimeout = timeout(defaults.timeout, ["defaults", "timeout"]);
+  const runTimeoutSeconds = seconds(def.runTimeout ?? PIPELINE_DEFAULTS.runTimeout, ["runTimeout"], MAX_RUN_TIMEOUT_SECONDS, '"6h" or "1h30m"');
 
   const steps: ResolvedStep[] = def.steps.map((s, i) => {
     const at = (...rest: (string | number)[]) => ["steps", i, ...rest];
@@ -96,6 +101,7 @@ export function resolvePipeline(
       retries: s.retries ?? defaults.retries ?? PIPELINE_DEFAULTS.retries,
       timeoutSeconds: s.timeout !== undefined ? timeout(s.timeout, at("timeout")) : defaultTimeout,
       capacity: s.capacity ?? defaults.capacity ?? PIPELINE_DEFAULTS.capacity,
+      onDemandAfterInterruptions: countOrNever(s.onDemandAfterInterruptions ?? defaults.onDemandAfterInterruptions ?? PIPELINE_DEFAULTS.onDemandAfterInterruptions),
     };
   });
 
@@ -111,9 +117,14 @@ export function resolvePipeline(
       clusters: def.clusters ?? knownClusters,
       ...(def.iamRole !== undefined ? { iamRole: def.iamRole } : {}),
       maxParallel: def.maxParallel ?? PIPELINE_DEFAULTS.maxParallel,
+      runTimeoutSeconds,
       steps,
     },
   };
+}
+
+function countOrNever(value: number | "never"): number | null {
+  return value === "never" ? null : value;
 }
 
 type Report = (code: Problem["code"], path: (string | number)[], message: string) => void;

@@ -55,12 +55,16 @@ describe("step Job templates (in the plan)", () => {
   test("do-not-disrupt on the pod", () => {
     assert.equal(job("merge-findings").spec.template.metadata.annotations["karpenter.sh/do-not-disrupt"], "true");
   });
-  test("podFailurePolicy ignores DisruptionTarget; restartPolicy Never", () => {
-    assert.deepEqual(job("merge-findings").spec.podFailurePolicy.rules, [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }]);
+  test("podFailurePolicy fails the attempt on DisruptionTarget (the run manager re-runs it); restartPolicy Never", () => {
+    assert.deepEqual(job("merge-findings").spec.podFailurePolicy.rules, [{ action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }]);
     assert.equal(job("merge-findings").spec.template.spec.restartPolicy, "Never");
   });
-  test("backoffLimit = retries, activeDeadlineSeconds = timeout", () => {
-    assert.equal(job("send-alerts").spec.backoffLimit, 4);
+  test("one pod per attempt (backoffLimit 0); retries and the on-demand fallback are in the plan; activeDeadlineSeconds = timeout", () => {
+    assert.equal(job("send-alerts").spec.backoffLimit, 0);
+    assert.equal(step("send-alerts").retries, 4);
+    assert.equal(step("send-alerts").onDemandAfterInterruptions, 2);
+    assert.equal(plan.onDemandNodePool, "dagops-steps-on-demand");
+    assert.equal(plan.runTimeoutSeconds, 24 * 3600);
     assert.equal(job("send-alerts").spec.activeDeadlineSeconds, 600);
     assert.equal(job("classify-s3").spec.activeDeadlineSeconds, 5400);
     assert.equal(job("scan-s3").spec.activeDeadlineSeconds, 2700);
@@ -127,10 +131,13 @@ test("a pipeline without a schedule gets a suspended CronJob", async () => {
 });
 
 describe("RBAC and ServiceAccounts", () => {
-  test("the run manager's Role: Jobs in its namespace, the five verbs, no wildcards", () => {
+  test("the run manager's Role: its namespace only, exactly the verbs the program uses (test/run-manager.test.ts proves it), no wildcards", () => {
     const role = read(`${CC}/role-run-manager.yaml`);
     assert.equal(role.metadata.namespace, "dagops-customer-classification");
-    assert.deepEqual(role.rules, [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "watch"] }]);
+    assert.deepEqual(role.rules, [
+      { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "patch", "watch"] },
+      { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+    ]);
     const binding = read(`${CC}/rolebinding-run-manager.yaml`);
     assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "run-manager", namespace: "dagops-customer-classification" }]);
   });

@@ -95,6 +95,8 @@ const CASES: Case[] = [
   { rule: "unknown time zone", files: { [P]: `${yamlPipeline("broken")}schedule: "@daily"\ntimeZone: Mars/Olympus_Mons\n` }, code: "BAD_TIME_ZONE", path: "timeZone" },
   { rule: "timeout over 24h", files: { [P]: steps("    timeout: 25h\n") }, code: "BAD_DURATION", path: "steps[1].timeout" },
   { rule: "zero timeout", files: { [P]: steps("    timeout: 0s\n") }, code: "BAD_DURATION", path: "steps[1].timeout" },
+  { rule: "run timeout over a week", files: { [P]: `${yamlPipeline("broken")}runTimeout: 169h\n` }, code: "BAD_DURATION", path: "runTimeout", message: /from 1s to 168h/ },
+  { rule: "on-demand fallback after 0 interruptions", files: { [P]: steps("    onDemandAfterInterruptions: 0\n") }, code: "INVALID_VALUE", path: "steps[1].onDemandAfterInterruptions", message: /from 1 to 10, or "never"/ },
   { rule: "bad image reference", files: { [P]: steps("    image: Registry/UPPER:1\n") }, code: "BAD_IMAGE", path: "steps[1].image" },
   { rule: "image without tag", files: { [P]: steps("    image: registry.example.com/team/app\n") }, code: "UNPINNED_IMAGE", path: "steps[1].image" },
   { rule: "image :latest", files: { [P]: steps("    image: registry.example.com/team/app:latest\n") }, code: "UNPINNED_IMAGE", path: "steps[1].image" },

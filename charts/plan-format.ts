@@ -1,0 +1,34 @@
+/**
+ * The plan document: the contract between `synth`, which writes it into the plan ConfigMap, and
+ * the run manager, which reads it. Types and one constant only, so the run-manager image carries
+ * none of the synth code.
+ */
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+
+export const PLAN_API_VERSION = "dagops.dev/v1alpha1";
+
+export interface PlanStep {
+  readonly name: string;
+  readonly dependsOn: readonly string[];
+  readonly capacity: "spot" | "on-demand";
+  /** Failed attempts (exit code, timeout) retried after the first; interruptions do not count. */
+  readonly retries: number;
+  /** Spot interruptions after which the next attempts run on `onDemandNodePool`; null: never. */
+  readonly onDemandAfterInterruptions: number | null;
+  /** The Job of one attempt, without name: the run manager names it per run and attempt. */
+  readonly job: IJob;
+}
+
+export interface Plan {
+  readonly apiVersion: typeof PLAN_API_VERSION;
+  readonly kind: "Plan";
+  readonly pipeline: string;
+  readonly namespace: string;
+  readonly source: string;
+  readonly maxParallel: number;
+  /** Longest the whole run may take; the run manager then cancels it. */
+  readonly runTimeoutSeconds: number;
+  /** The NodePool a step falls back to after repeated Spot interruptions. */
+  readonly onDemandNodePool: string;
+  readonly steps: readonly PlanStep[];
+}
