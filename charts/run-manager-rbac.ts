@@ -4,10 +4,16 @@ import { LABEL, MANAGED_BY } from "./labels.ts";
 import { RUN_MANAGER, pipelineNamespace } from "./names.ts";
 
 /**
- * The run manager's identity: a ServiceAccount, and a Role that lets it manage Jobs in its own
- * pipeline's namespace and nothing else (no wildcards, no cluster scope).
+ * The run manager's identity: a ServiceAccount, and a Role in its own pipeline's namespace with
+ * exactly what the program (runner/kube.ts) calls, no wildcards, no cluster scope:
+ * - Jobs: create, get, list, watch and delete its step Jobs; patch annotations on its own Job;
+ * - Events: create, to report progress on its own Job.
+ * A test records every request the program makes in its runs and compares it with these rules.
  */
-export const RUN_MANAGER_RULES = [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "watch"] }] as const;
+export const RUN_MANAGER_RULES = [
+  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "patch", "watch"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+] as const;
 
 export class RunManagerRbac extends Construct {
   constructor(scope: Construct, id: string, props: { readonly pipeline: string }) {

@@ -74,3 +74,34 @@ export function waves(steps: readonly GraphStep[]): string[][] {
   for (const s of steps) (out[depthOf(s.name)] ??= []).push(s.name);
   return out;
 }
+
+/**
+ * The critical path: the chain of dependencies with the largest total weight (a duration), and
+ * that total. Ties go to the step listed first, so the answer is deterministic. Assumes a DAG.
+ */
+export function criticalPath(steps: readonly GraphStep[], weight: (step: string) => number): { path: string[]; total: number } {
+  const byName = new Map(steps.map((s) => [s.name, s]));
+  const best = new Map<string, { total: number; via?: string }>();
+  const bestOf = (n: string): { total: number; via?: string } => {
+    const known = best.get(n);
+    if (known) return known;
+    let via: string | undefined;
+    let before = 0;
+    for (const d of byName.get(n)?.dependsOn ?? []) {
+      if (!byName.has(d)) continue;
+      const t = bestOf(d).total;
+      if (via === undefined || t > before) [via, before] = [d, t];
+    }
+    const result = { total: before + weight(n), ...(via !== undefined ? { via } : {}) };
+    best.set(n, result);
+    return result;
+  };
+  let end: string | undefined;
+  for (const s of steps) {
+    const total = bestOf(s.name).total;
+    if (end === undefined || total > bestOf(end).total) end = s.name;
+  }
+  const path: string[] = [];
+  for (let n = end; n !== undefined; n = best.get(n)!.via) path.unshift(n);
+  return { path, total: end === undefined ? 0 : bestOf(end).total };
+}

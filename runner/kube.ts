@@ -1,0 +1,112 @@
+/**
+ * The part of the Kubernetes API the run manager uses, over @kubernetes/client-node. Every
+ * call here needs a verb in the generated Role (`RUN_MANAGER_RULES`), and nothing else does.
+ */
+import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type V1Job } from "@kubernetes/client-node";
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+
+/** An API error reduced to what the run manager decides on: the HTTP status, if any. */
+export class KubeError extends Error {
+  constructor(
+    readonly status: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface WatchEvent {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  readonly object: V1Job & { code?: number; message?: string };
+}
+
+export interface RunApi {
+  getJob(name: string): Promise<V1Job>;
+  listJobs(labelSelector: string): Promise<{ items: V1Job[]; resourceVersion: string }>;
+  /** Resolves when the watch ends (server timeout, disconnect); rejects when it could not start. */
+  watchJobs(labelSelector: string, resourceVersion: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
+  createJob(job: IJob): Promise<V1Job>;
+  /** Background propagation: the Job's pods are deleted too (without a policy they are orphaned and keep running). */
+  deleteJob(name: string): Promise<void>;
+  /** A JSON merge patch of the Job's annotations. */
+  annotateJob(name: string, annotations: Record<string, string>): Promise<void>;
+  createEvent(event: CoreV1Event): Promise<void>;
+}
+
+/** `KUBECONFIG` when set, otherwise the in-cluster ServiceAccount. */
+export function loadKubeConfig(env: Record<string, string | undefined>): KubeConfig {
+  const kc = new KubeConfig();
+  if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+/** Seconds after which the API server ends a watch; the run manager then watches again. */
+export const WATCH_TIMEOUT_SECONDS = 300;
+
+export function kubeApi(kc: KubeConfig, namespace: string): RunApi {
+  const batch = kc.makeApiClient(BatchV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
+  const watch = new Watch(kc);
+  const call = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (err) {
+      throw asKubeError(what, err);
+    }
+  };
+  return {
+    getJob: (name) => call(`get job ${name}`, () => batch.readNamespacedJob({ name, namespace })),
+    listJobs: (labelSelector) =>
+      call("list jobs", async () => {
+        const list = await batch.listNamespacedJob({ namespace, labelSelector });
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
+      }),
+    watchJobs: (labelSelector, resourceVersion, onEvent, signal) =>
+      new Promise<void>((resolve, reject) => {
+        let started = false;
+        const path = `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`;
+        const query = { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS };
+        watch
+          .watch(
+            path,
+            query,
+            (type, object) => {
+              started = true;
+              onEvent({ type: type as WatchEvent["type"], object });
+            },
+            (err) => (err && !started && !signal.aborted ? reject(asKubeError("watch jobs", err)) : resolve()),
+          )
+          .then((controller) => signal.addEventListener("abort", () => controller.abort(), { once: true }), reject);
+      }),
+    createJob: (job) => call(`create job ${job.metadata?.name}`, () => batch.createNamespacedJob({ namespace, body: job as V1Job })),
+    deleteJob: (name) =>
+      call(`delete job ${name}`, async () => {
+        await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" });
+      }),
+    annotateJob: (name, annotations) =>
+      call(`annotate job ${name}`, async () => {
+        // client-node sends a JSON patch unless told otherwise; a merge-style body would get 400.
+        await batch.patchNamespacedJob({ name, namespace, body: { metadata: { annotations } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+      }),
+    createEvent: (event) =>
+      call("create event", async () => {
+        await core.createNamespacedEvent({ namespace, body: event });
+      }),
+  };
+}
+
+function asKubeError(what: string, err: unknown): KubeError {
+  const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: string };
+  const status = typeof e.code === "number" ? e.code : typeof e.statusCode === "number" ? e.statusCode : undefined;
+  let detail = e.message ?? String(err);
+  if (typeof e.body === "string") {
+    try {
+      detail = (JSON.parse(e.body) as { message?: string }).message ?? detail;
+    } catch {
+      // not JSON: keep the client's message
+    }
+  }
+  // Never echo request options: they may carry the bearer token.
+  return new KubeError(status, `${what}: ${status !== undefined ? `HTTP ${status}: ` : ""}${detail.split("\n")[0]}`);
+}

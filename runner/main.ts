@@ -1,0 +1,117 @@
+/**
+ * The run-manager program: `run-manager run --plan /etc/dagops/plan/plan.yaml`.
+ *
+ * Exit codes (the generated CronJob's podFailurePolicy depends on them):
+ * - 0: the run succeeded;
+ * - 1: the run failed, timed out, or cannot run (missing or altered plan, wrong Job): final,
+ *   the run-manager Job does not retry it;
+ * - 143: stopped by SIGTERM; the run-manager Job starts a new pod, which adopts the running steps;
+ * - anything else: a crash; the run-manager Job retries it (backoffLimit 2).
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { parse } from "yaml";
+import { PLAN_API_VERSION, type Plan } from "../charts/plan-format.ts";
+import { graphProblems } from "../model/graph.ts";
+import { runIfMain, type Io } from "../scripts/lib/cli.ts";
+import type { Run } from "./attempt.ts";
+import { KubeError, kubeApi, loadKubeConfig, type RunApi } from "./kube.ts";
+import { jsonLogger, type Logger } from "./log.ts";
+import { runPipeline, type RunOutcome } from "./run.ts";
+import type { RetryDelay } from "./scheduler.ts";
+
+export const RUN_EXIT: Record<RunOutcome, number> & { unusable: number } = { succeeded: 0, failed: 1, "timed-out": 1, unusable: 1, stopped: 143 };
+
+const USAGE = "usage: run-manager run --plan <file>\n";
+
+export interface MainOptions {
+  /** Aborted on SIGTERM/SIGINT. */
+  readonly stop?: AbortSignal;
+  /** The Kubernetes API; by default from KUBECONFIG or the in-cluster ServiceAccount. */
+  readonly api?: (namespace: string) => RunApi;
+  readonly retryDelay?: RetryDelay;
+}
+
+export async function main(argv: string[], io: Io, options: MainOptions = {}): Promise<number> {
+  const env = io.env;
+  const base = env.DAGOPS_PIPELINE ? { pipeline: env.DAGOPS_PIPELINE, run: env.DAGOPS_JOB_NAME } : {};
+  const log = jsonLogger(io.stdout, Date.now, base);
+  const planFile = argv[0] === "run" && argv[1] === "--plan" && argv.length === 3 ? argv[2]! : undefined;
+  if (!planFile) {
+    io.stderr(USAGE);
+    return RUN_EXIT.unusable;
+  }
+  const missing = ["DAGOPS_PIPELINE", "DAGOPS_NAMESPACE", "DAGOPS_JOB_NAME", "DAGOPS_JOB_UID"].filter((k) => !env[k]);
+  if (missing.length) {
+    log.error("run.unusable", { reason: "environment", message: `${missing.join(", ")} not set; the generated CronJob sets them from the pod's metadata` });
+    return RUN_EXIT.unusable;
+  }
+  const plan = await loadPlan(planFile, env, log);
+  if (!plan) return RUN_EXIT.unusable;
+
+  const run: Run = { name: env.DAGOPS_JOB_NAME!, uid: env.DAGOPS_JOB_UID!, namespace: env.DAGOPS_NAMESPACE! };
+  try {
+    const api = options.api ? options.api(run.namespace) : kubeApi(loadKubeConfig(env), run.namespace);
+    const result = await runPipeline({ plan, run, api, log, stop: options.stop ?? new AbortController().signal, ...(options.retryDelay ? { retryDelay: options.retryDelay } : {}), ...(env.DAGOPS_POD_NAME ? { instance: env.DAGOPS_POD_NAME } : {}) });
+    return RUN_EXIT[result.outcome];
+  } catch (err) {
+    // The API refused what the run needs (its own Job, a list): retrying the pod will not help.
+    // Anything else is a bug: let it crash, and the run-manager Job retries the pod.
+    if (!(err instanceof KubeError)) throw err;
+    log.error("run.unusable", { reason: "kubernetes", message: err.message });
+    return RUN_EXIT.unusable;
+  }
+}
+
+/**
+ * The plan, or undefined after logging why there is none to run. A plan ConfigMap whose revision
+ * a sync pruned is mounted as an empty directory (`optional: true`): say so and run nothing.
+ * The ConfigMap's name carries the hash of the plan text, so a partial or altered file is caught.
+ */
+export async function loadPlan(file: string, env: Io["env"], log: Logger): Promise<Plan | undefined> {
+  const configMap = env.DAGOPS_PLAN_CONFIGMAP;
+  const fail = (reason: string, message: string) => (log.error("run.unusable", { reason, message, plan: file, ...(configMap ? { configMap } : {}) }), undefined);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return fail("plan-unreadable", `cannot read ${file}: ${(err as Error).message}`);
+    return fail(
+      "plan-superseded",
+      `plan ConfigMap ${configMap ?? "(unknown)"} is not mounted: a sync pruned this revision of the pipeline after the run was created. ` +
+        `Nothing was started. The CronJob already names the new revision; to run it now: kubectl -n ${env.DAGOPS_NAMESPACE} create job --from=cronjob/${env.DAGOPS_PIPELINE} ${env.DAGOPS_PIPELINE}-manual-$(date +%s)`,
+    );
+  }
+  const expected = configMap?.match(/-plan-([0-9a-f]{10})$/)?.[1];
+  const actual = createHash("sha256").update(text).digest("hex").slice(0, 10);
+  if (expected && expected !== actual) return fail("plan-altered", `${file} hashes to ${actual}, but its ConfigMap ${configMap} was named for ${expected}: the plan is partial or was altered; not running it`);
+  let plan: Plan;
+  try {
+    plan = parse(text, { version: "1.1" }) as Plan;
+  } catch (err) {
+    return fail("plan-invalid", `${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const problems = planProblems(plan, env);
+  return problems.length ? fail("plan-invalid", `${file}: ${problems.join("; ")}`) : plan;
+}
+
+function planProblems(plan: Plan, env: Io["env"]): string[] {
+  if (plan?.apiVersion !== PLAN_API_VERSION || plan.kind !== "Plan") return [`expected apiVersion ${PLAN_API_VERSION} kind Plan, found ${plan?.apiVersion} ${plan?.kind}`];
+  const problems: string[] = [];
+  if (plan.pipeline !== env.DAGOPS_PIPELINE) problems.push(`plan is for pipeline ${plan.pipeline}, this run is for ${env.DAGOPS_PIPELINE}`);
+  if (plan.namespace !== env.DAGOPS_NAMESPACE) problems.push(`plan is for namespace ${plan.namespace}, this pod runs in ${env.DAGOPS_NAMESPACE}`);
+  if (!Array.isArray(plan.steps) || plan.steps.length === 0) return [...problems, "plan has no steps"];
+  if (!(Number.isInteger(plan.maxParallel) && plan.maxParallel >= 1)) problems.push(`maxParallel must be a positive integer, found ${plan.maxParallel}`);
+  if (!(Number.isInteger(plan.runTimeoutSeconds) && plan.runTimeoutSeconds >= 1)) problems.push(`runTimeoutSeconds must be a positive integer, found ${plan.runTimeoutSeconds}`);
+  plan.steps.forEach((s, i) => {
+    if (!s?.job?.spec?.template?.spec) problems.push(`steps[${i}] has no Job template`);
+  });
+  problems.push(...graphProblems(plan.steps, "plan").map((p) => `${p.path}: ${p.message}`));
+  return problems;
+}
+
+runIfMain(import.meta, (argv, io) => {
+  const stop = new AbortController();
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
+  return main(argv, io, { stop: stop.signal });
+});

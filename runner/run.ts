@@ -1,0 +1,316 @@
+/**
+ * One run of a pipeline: start step Jobs as the scheduler decides, follow them through a watch,
+ * and end with an outcome and a summary.
+ *
+ * Everything the run manager knows lives in the cluster: the step Jobs of a run carry its uid,
+ * their step and their attempt in labels. A restarted run manager lists them and carries on.
+ *
+ * Endings:
+ * - all steps succeeded → `succeeded`;
+ * - a step failed for good → no new attempts; running attempts finish; then `failed`;
+ * - the run timeout (counted from the run-manager Job's creation) → running step Jobs are
+ *   deleted with their pods; `timed-out`;
+ * - `stop` (SIGTERM: Fargate eviction, pod deletion) → nothing is deleted, no new attempts;
+ *   `stopped`. The run-manager Job starts a new pod, which adopts the running Jobs. If the run
+ *   itself was deleted, Kubernetes deletes the step Jobs through their ownerReferences.
+ */
+import type { CoreV1Event, V1Job } from "@kubernetes/client-node";
+import { ANNOTATION } from "../charts/labels.ts";
+import type { Plan } from "../charts/plan-format.ts";
+import { attemptJob, attemptJobName, attemptOf, runSelector, type Run } from "./attempt.ts";
+import { KubeError, type RunApi, type WatchEvent } from "./kube.ts";
+import type { Logger } from "./log.ts";
+import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "./scheduler.ts";
+import { runSummary, type RunSummary } from "./summary.ts";
+
+export type RunOutcome = "succeeded" | "failed" | "timed-out" | "stopped";
+
+export interface RunOptions {
+  readonly plan: Plan;
+  readonly run: Run;
+  readonly api: RunApi;
+  readonly log: Logger;
+  /** Aborted on SIGTERM. */
+  readonly stop: AbortSignal;
+  readonly now?: () => number;
+  /** Identifies this process in Events; the pod name in the cluster. */
+  readonly instance?: string;
+  /** Backoff before retrying a failed attempt; tests shorten it. */
+  readonly retryDelay?: RetryDelay;
+}
+
+export interface RunResult {
+  readonly outcome: RunOutcome;
+  readonly summary: RunSummary;
+}
+
+/** Longest wait between tries when the API server is unreachable or failing. */
+const MAX_BACKOFF_MS = 30_000;
+
+export async function runPipeline(options: RunOptions): Promise<RunResult> {
+  const { plan, run, api, log, stop } = options;
+  const now = options.now ?? Date.now;
+  const history = new Map<string, { attempts: Attempt[] }>(plan.steps.map((s) => [s.name, { attempts: [] }]));
+  const jobSteps = new Map<string, string>(); // step Job name → step, for DELETED events
+  const finished = new AbortController();
+  let backoffTries = 0; // consecutive creates that failed for reasons worth retrying
+  const reports = new Set<Promise<void>>(); // step reports in flight, awaited before the run's own
+
+  // --- wake-ups: watch events, timers and signals all poke the loop; none is lost.
+  let dirty = true;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    dirty = true;
+    wake?.();
+  };
+  const sleepUntil = (at: number | undefined) =>
+    new Promise<void>((resolve) => {
+      if (dirty) return resolve();
+      const timer = at === undefined ? undefined : setTimeout(poke, Math.max(0, at - now()));
+      wake = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+    });
+  stop.addEventListener("abort", poke, { once: true });
+
+  // --- the record of attempts, fed by the list and the watch.
+  const record = (step: string, attempt: Attempt, observed: boolean) => {
+    const attempts = history.get(step)!.attempts;
+    const i = attempts.findIndex((a) => a.attempt === attempt.attempt);
+    const before = i >= 0 ? attempts[i] : undefined;
+    if (before && before.outcome !== "running") return; // outcomes are final
+    if (i >= 0) attempts[i] = attempt;
+    else {
+      attempts.push(attempt);
+      attempts.sort((a, b) => a.attempt - b.attempt);
+    }
+    if (observed && attempt.outcome !== "running" && before?.outcome !== attempt.outcome) {
+      const report = reportAttempt(step, attempt).finally(() => reports.delete(report));
+      reports.add(report);
+    }
+    poke();
+  };
+  const observe = (job: V1Job, observed: boolean) => {
+    const seen = attemptOf(job, plan, now());
+    if (!seen) return;
+    jobSteps.set(job.metadata!.name!, seen.step);
+    record(seen.step, seen.attempt, observed);
+  };
+  const lost = (name: string, why: string) => {
+    const step = jobSteps.get(name);
+    const last = step === undefined ? undefined : history.get(step)!.attempts.find((a) => attemptJobName(run, step, a.attempt) === name);
+    if (step !== undefined && last?.outcome === "running") record(step, { ...last, outcome: "failed", reason: why, finishedAt: now() }, true);
+  };
+
+  // --- reporting: JSON logs always; Events and the progress annotation when the API allows.
+  const event = async (type: "Normal" | "Warning", reason: string, message: string) => {
+    const at = new Date(now());
+    const body: CoreV1Event = {
+      metadata: { name: `${run.name}.${(at.getTime() * 1000 + ++eventSeq).toString(16)}`, namespace: run.namespace },
+      involvedObject: { apiVersion: "batch/v1", kind: "Job", name: run.name, namespace: run.namespace, uid: run.uid },
+      type,
+      reason,
+      message,
+      firstTimestamp: at,
+      lastTimestamp: at,
+      count: 1,
+      source: { component: "dagops-run-manager" },
+      reportingComponent: "dagops.dev/run-manager",
+      reportingInstance: options.instance ?? "run-manager",
+    };
+    await api.createEvent(body).catch((err: Error) => log.warn("event.failed", { reason, error: err.message }));
+  };
+  let eventSeq = 0;
+  const reportAttempt = async (step: string, a: Attempt) => {
+    const fields = { step, attempt: a.attempt, capacity: a.capacity, job: attemptJobName(run, step, a.attempt), ...(a.reason ? { reason: a.reason } : {}) };
+    if (a.outcome === "succeeded") {
+      log.info("step.succeeded", { ...fields, seconds: seconds(a) });
+      await event("Normal", "StepSucceeded", `step ${step} attempt ${a.attempt} succeeded in ${seconds(a)}s`);
+    } else if (a.outcome === "interrupted") {
+      log.warn("step.interrupted", fields);
+      await event("Warning", "StepInterrupted", `step ${step} attempt ${a.attempt} lost its ${a.capacity} node (${a.reason}); it will run again without using a retry`);
+    } else {
+      log.warn("step.failed", fields);
+      await event("Warning", "StepFailed", `step ${step} attempt ${a.attempt} failed (${a.reason})`);
+    }
+  };
+  let progress = "";
+  const reportProgress = async (text: string) => {
+    if (text === progress) return;
+    progress = text;
+    await api.annotateJob(run.name, { [ANNOTATION.progress]: text }).catch((err: Error) => log.warn("progress.failed", { error: err.message }));
+  };
+
+  // --- the run: its owner, its deadline, and what already exists.
+  const owner = await api.getJob(run.name);
+  if (owner.metadata?.uid !== run.uid) {
+    throw new KubeError(undefined, `the run-manager Job ${run.name} has uid ${owner.metadata?.uid}, not ${run.uid}: step Jobs owned by the wrong uid would be garbage-collected at once`);
+  }
+  const startedAt = owner.metadata?.creationTimestamp ? new Date(owner.metadata.creationTimestamp).getTime() : now();
+  const deadline = startedAt + plan.runTimeoutSeconds * 1000;
+  const listed = await api.listJobs(runSelector(run));
+  listed.items.forEach((j) => observe(j, false));
+  const adopted = listed.items.length;
+  log.info("run.started", { pipeline: plan.pipeline, run: run.name, steps: plan.steps.length, maxParallel: plan.maxParallel, deadline: new Date(deadline).toISOString(), adopted });
+  if (adopted > 0) await event("Normal", "RunResumed", `resumed with ${adopted} existing step Jobs`);
+  else await event("Normal", "RunStarted", `running ${plan.steps.length} steps, at most ${plan.maxParallel} at once`);
+
+  void watchLoop(listed.resourceVersion);
+
+  let outcome: RunOutcome;
+  try {
+    outcome = await loop();
+  } finally {
+    finished.abort();
+  }
+  await Promise.all(reports);
+  const summary = runSummary(plan, history as History, { startedAt, finishedAt: now(), outcome });
+  log.info("run.summary", summary as unknown as Record<string, unknown>);
+  await api.annotateJob(run.name, { [ANNOTATION.progress]: progressText(outcome), [ANNOTATION.summary]: JSON.stringify(compact(summary)) }).catch((err: Error) => log.warn("summary.failed", { error: err.message }));
+  const failedSteps = summary.steps.filter((s) => s.outcome === "failed").map((s) => s.name);
+  const message = `run ${outcome} after ${summary.seconds}s${failedSteps.length ? `; failed: ${failedSteps.join(", ")}` : ""}`;
+  await event(outcome === "succeeded" ? "Normal" : "Warning", `Run${outcome === "timed-out" ? "TimedOut" : outcome[0]!.toUpperCase() + outcome.slice(1)}`, message);
+  return { outcome, summary };
+
+  async function loop(): Promise<RunOutcome> {
+    let backoff = 0;
+    for (;;) {
+      await sleepUntil(backoff ? now() + backoff : undefined);
+      dirty = false;
+      if (stop.aborted) {
+        const running = runningJobs();
+        log.warn("run.stopping", { reason: "SIGTERM", running });
+        await reportProgress(`stopped with ${running.length} steps running; the next run-manager pod of this run adopts them`);
+        return "stopped";
+      }
+      if (now() >= deadline) {
+        const running = runningJobs();
+        log.warn("run.timed-out", { runTimeoutSeconds: plan.runTimeoutSeconds, cancelling: running });
+        for (const name of running) {
+          await api.deleteJob(name).catch((err: KubeError) => err.status !== 404 && log.error("step.delete-failed", { job: name, error: err.message }));
+          lost(name, "RunTimeout");
+        }
+        return "timed-out";
+      }
+      const state = decide(plan, history as History, now(), options.retryDelay ?? RETRY_DELAY);
+      if (state.phase === "succeeded") return "succeeded";
+      if (state.phase === "failed") return "failed";
+      backoff = 0;
+      if (state.phase === "running") {
+        for (const start of state.start) {
+          const step = plan.steps.find((s) => s.name === start.step)!;
+          const job = attemptJob(plan, step, run, start);
+          const name = job.metadata!.name!;
+          jobSteps.set(name, step.name);
+          try {
+            observe(await api.createJob(job), false);
+            log.info("step.started", { step: start.step, attempt: start.attempt, capacity: start.capacity, job: name });
+            await event("Normal", "StepStarted", `step ${start.step} attempt ${start.attempt} on ${start.capacity} capacity: Job ${name}`);
+          } catch (err) {
+            const e = err as KubeError;
+            if (e.status === 409) {
+              // Created before a crash or by a racing pod of this run: adopt it.
+              observe(await api.getJob(name), false);
+              log.info("step.adopted", { step: start.step, attempt: start.attempt, job: name });
+            } else if (e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 429) {
+              // The API refused the Job itself (invalid, forbidden, quota): retrying will not help.
+              record(start.step, { attempt: start.attempt, capacity: start.capacity, outcome: "failed", reason: `CreateRejected: ${e.message}`, startedAt: now(), finishedAt: now() }, true);
+            } else {
+              log.warn("step.create-failed", { step: start.step, job: name, error: e.message });
+              backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(5, backoffTries++));
+              break;
+            }
+          }
+        }
+        if (!backoff) backoffTries = 0;
+        const wakeAt = Math.min(deadline, state.wakeAt ?? Infinity);
+        await reportProgress(progressOf());
+        if (!backoff && !dirty) await sleepUntil(wakeAt);
+      } else {
+        await reportProgress(`failing: ${state.failed.join(", ")} failed; waiting for ${runningJobs().length} running steps`);
+        await sleepUntil(deadline);
+      }
+    }
+  }
+  function runningJobs(): string[] {
+    return plan.steps.flatMap((s) => history.get(s.name)!.attempts.filter((a) => a.outcome === "running").map((a) => attemptJobName(run, s.name, a.attempt)));
+  }
+
+  function progressOf(): string {
+    const last = plan.steps.map((s) => history.get(s.name)!.attempts.at(-1)?.outcome);
+    const n = (o: string) => last.filter((x) => x === o).length;
+    return `${n("succeeded")}/${plan.steps.length} succeeded, ${n("running")} running`;
+  }
+
+  async function watchLoop(resourceVersion: string): Promise<void> {
+    let rv = resourceVersion;
+    let failures = 0;
+    while (!finished.signal.aborted) {
+      let gone = false;
+      const began = now();
+      try {
+        await api.watchJobs(
+          runSelector(run),
+          rv,
+          (e: WatchEvent) => {
+            if (e.type === "ERROR") {
+              gone ||= e.object.code === 410;
+              return;
+            }
+            rv = e.object.metadata?.resourceVersion ?? rv;
+            if (e.type === "BOOKMARK") return;
+            if (e.type === "DELETED") lost(e.object.metadata?.name ?? "", "JobDeleted");
+            else observe(e.object, true);
+          },
+          finished.signal,
+        );
+        failures = now() - began < 1000 ? failures + 1 : 0;
+      } catch (err) {
+        gone ||= (err as KubeError).status === 410;
+        failures += 1;
+        log.warn("watch.failed", { error: (err as Error).message, failures });
+      }
+      if (finished.signal.aborted) return;
+      if (gone) {
+        // The resourceVersion is too old: list again, then watch from the list.
+        try {
+          const list = await api.listJobs(runSelector(run));
+          const names = new Set(list.items.map((j) => j.metadata?.name));
+          list.items.forEach((j) => observe(j, true));
+          runningJobs().filter((n) => !names.has(n)).forEach((n) => lost(n, "JobDeleted"));
+          rv = list.resourceVersion;
+          log.info("watch.relisted", { resourceVersion: rv });
+          poke();
+        } catch (err) {
+          failures += 1;
+          log.warn("watch.relist-failed", { error: (err as Error).message });
+        }
+      }
+      if (failures > 0) await delay(Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(7, failures - 1)), finished.signal);
+      if (!finished.signal.aborted) log.info("watch.resumed", { resourceVersion: rv });
+    }
+  }
+}
+
+function seconds(a: Attempt): number {
+  return Math.round(((a.finishedAt ?? a.startedAt) - a.startedAt) / 1000);
+}
+
+function progressText(outcome: RunOutcome): string {
+  return outcome === "stopped" ? "stopped; the next run-manager pod of this run adopts its running steps" : outcome;
+}
+
+/** The summary without per-attempt detail when it would make a large annotation. */
+function compact(summary: RunSummary): unknown {
+  const full = JSON.stringify(summary);
+  return full.length <= 32 * 1024 ? summary : { ...summary, steps: summary.steps.map(({ attempts, ...rest }) => ({ ...rest, attempts: attempts.length })) };
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}

@@ -1,0 +1,253 @@
+/**
+ * A simulated Kubernetes API server: the subset the run manager uses (batch/v1 Jobs create, get,
+ * list, watch, delete and merge-patch; core/v1 Events create), over real HTTP, with
+ * resourceVersions, label selectors, watch streams that can be dropped, and `410 Gone` after
+ * compaction. It is not a cluster: no controllers run, the test decides when a Job completes,
+ * fails or is interrupted, as the Job controller would report it.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+type Obj = Record<string, any>;
+
+export interface Request {
+  readonly method: string;
+  readonly resource: "jobs" | "events";
+  readonly verb: "create" | "get" | "list" | "watch" | "delete" | "patch";
+  readonly name?: string;
+  readonly query: URLSearchParams;
+  readonly contentType?: string;
+}
+
+export type Outcome = { readonly outcome: "succeed" | "fail" | "interrupt" | "timeout" | "hang"; readonly afterMs?: number };
+
+export class FakeKube {
+  readonly token = `test-token-${randomUUID()}`;
+  readonly requests: Request[] = [];
+  readonly events: Obj[] = [];
+  readonly deletes: { name: string; propagationPolicy: string | null }[] = [];
+  /** What happens to each step Job the run manager creates, by step name and attempt. */
+  script: (step: string, attempt: number, job: Obj) => Outcome = () => ({ outcome: "succeed", afterMs: 20 });
+  /** Create the next Job, then drop the connection without answering (a lost response). */
+  loseNextCreateResponse = false;
+
+  private jobs = new Map<string, Obj>();
+  private log: { rv: number; type: string; object: Obj }[] = [];
+  private rv = 100;
+  private compactedBelow = 0;
+  private watches = new Set<{ res: ServerResponse; selector: Selector; ns: string }>();
+  private timers = new Set<NodeJS.Timeout>();
+  private server: Server;
+  private running = new Map<string, number>();
+  /** Most step Jobs that were running at the same time. */
+  peakRunning = 0;
+
+  constructor() {
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    for (const w of this.watches) w.res.end();
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  /** A kubeconfig file that points at this server with a bearer token. */
+  async kubeconfig(url: string): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), "fake-kube-"));
+    const file = join(dir, "config");
+    await writeFile(
+      file,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        // Plain HTTP on loopback: client-node allows http only with TLS verification off.
+        clusters: [{ name: "fake", cluster: { server: url, "insecure-skip-tls-verify": true } }],
+        users: [{ name: "run-manager", user: { token: this.token } }],
+        contexts: [{ name: "fake", context: { cluster: "fake", user: "run-manager" } }],
+        "current-context": "fake",
+      }),
+    );
+    return file;
+  }
+
+  /** The run-manager Job, as the CronJob controller would have created it. */
+  addRunJob(namespace: string, name: string, createdAt = new Date()): { name: string; uid: string } {
+    const uid = randomUUID();
+    this.put("ADDED", { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace, uid, creationTimestamp: createdAt.toISOString(), labels: {}, annotations: {} }, spec: {}, status: {} });
+    return { name, uid };
+  }
+
+  job(name: string): Obj | undefined {
+    return this.jobs.get(name);
+  }
+
+  stepJobs(): Obj[] {
+    return [...this.jobs.values()].filter((j) => j.metadata.labels?.["dagops.dev/role"] === "step").sort((a, b) => a.metadata.resourceVersion - b.metadata.resourceVersion);
+  }
+
+  /** Ends every open watch, as a load balancer or an API server restart would. */
+  dropWatches(): void {
+    for (const w of this.watches) w.res.destroy();
+    this.watches.clear();
+  }
+
+  /** Forgets history: a watch from an older resourceVersion gets `410 Gone`. */
+  compact(): void {
+    this.compactedBelow = this.rv + 1;
+  }
+
+  /** Reports a Job finished as the Job controller would: a terminal condition. */
+  finish(name: string, outcome: Outcome["outcome"]): void {
+    const job = this.jobs.get(name);
+    if (!job || job.status.conditions?.length) return;
+    const now = new Date().toISOString();
+    const failed = (reason: string, message: string) => [
+      { type: "FailureTarget", status: "True", reason, message, lastTransitionTime: now },
+      { type: "Failed", status: "True", reason, message, lastTransitionTime: now },
+    ];
+    job.status = {
+      ...job.status,
+      ...(outcome === "succeed"
+        ? { succeeded: 1, completionTime: now, conditions: [{ type: "SuccessCriteriaMet", status: "True", lastTransitionTime: now }, { type: "Complete", status: "True", lastTransitionTime: now }] }
+        : outcome === "interrupt"
+          ? { failed: 1, conditions: failed("PodFailurePolicy", `Pod ${job.metadata.namespace}/${job.metadata.name}-x7k2p has condition DisruptionTarget matching FailJob rule at index 0`) }
+          : outcome === "timeout"
+            ? { failed: 1, conditions: failed("DeadlineExceeded", "Job was active longer than specified deadline") }
+            : { failed: 1, conditions: failed("BackoffLimitExceeded", "Job has reached the specified backoff limit") }),
+      active: 0,
+    };
+    this.running.delete(name);
+    this.put("MODIFIED", job);
+  }
+
+  private put(type: string, object: Obj): void {
+    this.rv += 1;
+    object.metadata.resourceVersion = String(this.rv);
+    if (type === "DELETED") this.jobs.delete(object.metadata.name);
+    else this.jobs.set(object.metadata.name, object);
+    const copy = structuredClone(object);
+    this.log.push({ rv: this.rv, type, object: copy });
+    for (const w of this.watches) if (w.ns === object.metadata.namespace && w.selector(copy)) w.res.write(JSON.stringify({ type, object: copy }) + "\n");
+  }
+
+  private later(ms: number, f: () => void): void {
+    const t = setTimeout(() => (this.timers.delete(t), f()), ms);
+    this.timers.add(t);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://x");
+    const send = (status: number, body: Obj) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    const status = (code: number, reason: string, message: string) => send(code, { kind: "Status", apiVersion: "v1", status: "Failure", reason, message, code });
+    if (req.headers.authorization !== `Bearer ${this.token}`) return status(401, "Unauthorized", "Unauthorized");
+    const body = await new Promise<string>((r) => {
+      let data = "";
+      req.on("data", (c) => (data += c));
+      req.on("end", () => r(data));
+    });
+    const m = url.pathname.match(/^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|events)(?:\/([^/]+))?$/);
+    if (!m) return status(404, "NotFound", `no route ${url.pathname}`);
+    const [, ns, resource, name] = m as unknown as [string, string, "jobs" | "events", string | undefined];
+    const watch = url.searchParams.get("watch") === "true";
+    const verb: Request["verb"] =
+      req.method === "POST" ? "create" : req.method === "DELETE" ? "delete" : req.method === "PATCH" ? "patch" : name ? "get" : watch ? "watch" : "list";
+    this.requests.push({ method: req.method!, resource, verb, ...(name ? { name } : {}), query: url.searchParams, ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}) });
+
+    if (resource === "events") {
+      if (verb !== "create") return status(405, "MethodNotAllowed", "events: create only here");
+      this.events.push(JSON.parse(body));
+      return send(201, JSON.parse(body));
+    }
+    const selector = parseSelector(url.searchParams.get("labelSelector") ?? "");
+    switch (verb) {
+      case "list": {
+        const items = [...this.jobs.values()].filter((j) => j.metadata.namespace === ns && selector(j));
+        return send(200, { kind: "JobList", apiVersion: "batch/v1", metadata: { resourceVersion: String(this.rv) }, items });
+      }
+      case "watch": {
+        const from = Number(url.searchParams.get("resourceVersion") ?? "0");
+        res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+        if (from < this.compactedBelow) {
+          res.end(JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", status: "Failure", reason: "Expired", code: 410, message: `too old resource version: ${from}` } }) + "\n");
+          return;
+        }
+        for (const e of this.log) if (e.rv > from && e.object.metadata.namespace === ns && selector(e.object)) res.write(JSON.stringify({ type: e.type, object: e.object }) + "\n");
+        const w = { res, selector, ns };
+        this.watches.add(w);
+        res.on("close", () => this.watches.delete(w));
+        return;
+      }
+      case "get": {
+        const job = this.jobs.get(name!);
+        return job && job.metadata.namespace === ns ? send(200, job) : status(404, "NotFound", `jobs.batch "${name}" not found`);
+      }
+      case "create": {
+        const job = JSON.parse(body) as Obj;
+        const jobName: string = job.metadata?.name ?? "";
+        if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jobName) || jobName.length > 63) return status(422, "Invalid", `Job.batch "${jobName}" is invalid: metadata.name: must be no more than 63 characters and a DNS-1123 label`);
+        if (this.jobs.has(jobName)) return status(409, "AlreadyExists", `jobs.batch "${jobName}" already exists`);
+        const owner = job.metadata.ownerReferences?.[0];
+        const ownerJob = owner && this.jobs.get(owner.name);
+        if (!ownerJob || ownerJob.metadata.uid !== owner.uid) return status(422, "Invalid", "test server: a step Job must be owned by its run's Job (the garbage collector would delete it)");
+        job.metadata = { ...job.metadata, namespace: ns, uid: randomUUID(), creationTimestamp: new Date().toISOString() };
+        job.status = { startTime: new Date().toISOString(), active: 1 };
+        this.put("ADDED", job);
+        this.running.set(jobName, 1);
+        this.peakRunning = Math.max(this.peakRunning, this.running.size);
+        const labels = job.metadata.labels;
+        const plan = this.script(labels["dagops.dev/step"], Number(labels["dagops.dev/attempt"]), job);
+        if (plan.outcome !== "hang") this.later(plan.afterMs ?? 20, () => this.finish(jobName, plan.outcome));
+        if (this.loseNextCreateResponse) {
+          this.loseNextCreateResponse = false;
+          res.socket?.destroy();
+          return;
+        }
+        send(201, job);
+        return;
+      }
+      case "delete": {
+        const job = this.jobs.get(name!);
+        if (!job) return status(404, "NotFound", `jobs.batch "${name}" not found`);
+        this.deletes.push({ name: name!, propagationPolicy: url.searchParams.get("propagationPolicy") });
+        this.running.delete(name!);
+        this.put("DELETED", job);
+        return send(200, { kind: "Status", apiVersion: "v1", status: "Success" });
+      }
+      case "patch": {
+        if (req.headers["content-type"] !== "application/merge-patch+json") {
+          return status(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
+        }
+        const job = this.jobs.get(name!);
+        if (!job) return status(404, "NotFound", `jobs.batch "${name}" not found`);
+        const patch = JSON.parse(body) as Obj;
+        job.metadata.annotations = { ...job.metadata.annotations, ...patch.metadata?.annotations };
+        this.put("MODIFIED", job);
+        return send(200, job);
+      }
+    }
+  }
+}
+
+type Selector = (o: Obj) => boolean;
+
+function parseSelector(text: string): Selector {
+  const terms = text
+    .split(",")
+    .filter(Boolean)
+    .map((t) => t.split("="));
+  return (o) => terms.every(([k, v]) => o.metadata?.labels?.[k!] === v);
+}

@@ -1,0 +1,399 @@
+/**
+ * The run manager against a simulated Kubernetes API (test/fake-kube.ts) over real HTTP, through
+ * @kubernetes/client-node and a real kubeconfig file. Not a cluster: the test scripts what the
+ * Job controller would report.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { planDocument, type Plan } from "../charts/plan.ts";
+import { RUN_MANAGER_RULES } from "../charts/run-manager-rbac.ts";
+import { toYaml } from "../charts/serialize.ts";
+import type { PipelineDefinition } from "../model/pipeline.ts";
+import { resolvePipeline } from "../model/resolve.ts";
+import { attemptJobName, MAX_JOB_NAME } from "../runner/attempt.ts";
+import { main } from "../runner/main.ts";
+import { FakeKube, type Outcome, type Request } from "./fake-kube.ts";
+import { captureIo, REPO } from "./helpers.ts";
+
+const NS = "dagops-demo";
+const FAST_RETRY = { first: 50, max: 200 };
+const allRequests: Request[] = [];
+
+function definition(steps: PipelineDefinition["steps"], extra: Partial<PipelineDefinition> = {}): PipelineDefinition {
+  return {
+    name: "demo",
+    image: "registry.example.com/demo:1.0.0",
+    defaults: { resources: { requests: { cpu: "100m", memory: "128Mi" } }, retries: 0 },
+    ...extra,
+    steps,
+  };
+}
+
+function planFor(def: PipelineDefinition, edit: (p: Plan) => Plan = (p) => p): Plan {
+  const { pipeline, problems } = resolvePipeline(def, "pipelines/demo.yaml", ["staging"]);
+  assert.deepEqual(problems, []);
+  return edit(planDocument(pipeline!).plan);
+}
+
+interface Harness {
+  readonly kube: FakeKube;
+  readonly url: string;
+  readonly run: { name: string; uid: string };
+  readonly env: Record<string, string>;
+  readonly planFile: string;
+  /** Runs main() in-process; resolves with the exit code and the parsed log lines. */
+  start(options?: { stop?: AbortSignal }): Promise<{ code: number; logs: Record<string, any>[]; output: string }>;
+  close(): Promise<void>;
+}
+
+async function harness(plan: Plan, script: FakeKube["script"], runName = "demo-29000000"): Promise<Harness> {
+  const kube = new FakeKube();
+  kube.script = script;
+  const url = await kube.start();
+  const dir = await mkdtemp(join(tmpdir(), "run-manager-"));
+  const text = toYaml(plan);
+  const planFile = join(dir, "plan.yaml");
+  await writeFile(planFile, text);
+  const run = kube.addRunJob(NS, runName);
+  const env = {
+    KUBECONFIG: await kube.kubeconfig(url),
+    DAGOPS_PIPELINE: plan.pipeline,
+    DAGOPS_PLAN_CONFIGMAP: `${plan.pipeline}-plan-${planDocumentHash(text)}`,
+    DAGOPS_NAMESPACE: NS,
+    DAGOPS_POD_NAME: `${runName}-abcde`,
+    DAGOPS_JOB_NAME: run.name,
+    DAGOPS_JOB_UID: run.uid,
+  };
+  return {
+    kube,
+    url,
+    run,
+    env,
+    planFile,
+    async start(options = {}) {
+      const io = captureIo(REPO, env);
+      if (process.env.DEBUG_RUN_MANAGER) {
+        const out = io.stdout;
+        (io as { stdout: (t: string) => void }).stdout = (t) => (process.stderr.write(t), out(t));
+      }
+      const code = await main(["run", "--plan", planFile], io, { retryDelay: FAST_RETRY, ...options });
+      const output = io.text();
+      const logs = io.out.join("").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      return { code, logs, output };
+    },
+    async close() {
+      allRequests.push(...kube.requests);
+      await kube.stop();
+    },
+  };
+}
+
+function planDocumentHash(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 10);
+}
+
+const started = (logs: Record<string, any>[]) => logs.filter((l) => l.event === "step.started");
+const index = (logs: Record<string, any>[], event: string, step: string, attempt = 1) => logs.findIndex((l) => l.event === event && l.step === step && l.attempt === attempt);
+const succeed = (afterMs = 20): Outcome => ({ outcome: "succeed", afterMs });
+
+describe("run manager", () => {
+  test("a diamond DAG runs in dependency order and succeeds", async () => {
+    const plan = planFor(definition([{ name: "extract" }, { name: "left", dependsOn: ["extract"] }, { name: "right", dependsOn: ["extract"] }, { name: "join", dependsOn: ["left", "right"] }]));
+    const h = await harness(plan, () => succeed());
+    try {
+      const { code, logs, output } = await h.start();
+      assert.equal(code, 0, output);
+      assert.deepEqual(started(logs).map((l) => l.step).sort(), ["extract", "join", "left", "right"]);
+      assert.ok(index(logs, "step.started", "left") > index(logs, "step.succeeded", "extract"));
+      assert.ok(index(logs, "step.started", "right") > index(logs, "step.succeeded", "extract"));
+      assert.ok(index(logs, "step.started", "join") > index(logs, "step.succeeded", "left"));
+      assert.ok(index(logs, "step.started", "join") > index(logs, "step.succeeded", "right"));
+      const summary = logs.find((l) => l.event === "run.summary")!;
+      assert.equal(summary.outcome, "succeeded");
+      assert.deepEqual(summary.steps.map((s: any) => [s.name, s.outcome, s.attempts.length]), [["extract", "succeeded", 1], ["left", "succeeded", 1], ["right", "succeeded", 1], ["join", "succeeded", 1]]);
+      assert.equal(summary.criticalPath.steps[0], "extract");
+      assert.equal(summary.criticalPath.steps.at(-1), "join");
+      // Progress and summary on the run's own Job, sent as a merge patch (a JSON patch would get 415 here).
+      const own = h.kube.job(h.run.name)!;
+      assert.equal(own.metadata.annotations["dagops.dev/progress"], "succeeded");
+      assert.equal(JSON.parse(own.metadata.annotations["dagops.dev/summary"]).outcome, "succeeded");
+      assert.ok(h.kube.requests.filter((r) => r.verb === "patch").every((r) => r.contentType === "application/merge-patch+json"));
+      // Events on the run's Job, for kubectl describe and Argo CD.
+      const reasons = h.kube.events.map((e) => e.reason);
+      assert.deepEqual([reasons[0], reasons.at(-1)], ["RunStarted", "RunSucceeded"]);
+      assert.equal(reasons.filter((r) => r === "StepSucceeded").length, 4);
+      assert.ok(h.kube.events.every((e) => e.involvedObject.uid === h.run.uid && e.involvedObject.kind === "Job"));
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("step Jobs: owned by the run's Job, run labels, no Argo CD tracking, fresh from the template", async () => {
+    const plan = planFor(definition([{ name: "only" }]), (p) => ({
+      ...p,
+      steps: p.steps.map((s) => ({ ...s, job: { ...s.job, metadata: { ...s.job.metadata, annotations: { "argocd.argoproj.io/tracking-id": "demo:batch/Job:x" }, labels: { ...s.job.metadata!.labels, "app.kubernetes.io/instance": "pipeline-demo" } } } })),
+    }));
+    const h = await harness(plan, () => succeed());
+    try {
+      expectExit(await h.start(), 0);
+      const [job] = h.kube.stepJobs();
+      assert.deepEqual(job!.metadata.ownerReferences, [{ apiVersion: "batch/v1", kind: "Job", name: h.run.name, uid: h.run.uid }]);
+      assert.equal(job!.metadata.name, attemptJobName({ ...h.run, namespace: NS }, "only", 1));
+      for (const labels of [job!.metadata.labels, job!.spec.template.metadata.labels]) {
+        assert.equal(labels["dagops.dev/run"], h.run.name);
+        assert.equal(labels["dagops.dev/run-uid"], h.run.uid);
+        assert.equal(labels["dagops.dev/attempt"], "1");
+        assert.equal(labels["app.kubernetes.io/instance"], undefined);
+      }
+      assert.equal(job!.metadata.annotations, undefined);
+      assert.equal(job!.spec.selector, undefined, "a fresh Job from the template, not one read back from the server");
+      const env = job!.spec.template.spec.containers[0].env;
+      assert.deepEqual(env.filter((e: any) => e.name.startsWith("DAGOPS_")).map((e: any) => e.name), ["DAGOPS_PIPELINE", "DAGOPS_STEP", "DAGOPS_RUN", "DAGOPS_ATTEMPT"]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("maxParallel is respected", async () => {
+    const steps = ["a", "b", "c", "d", "e", "f"].map((name) => ({ name }));
+    const h = await harness(planFor(definition(steps, { maxParallel: 2 })), () => succeed(60));
+    try {
+      expectExit(await h.start(), 0);
+      assert.equal(h.kube.stepJobs().length, 6);
+      assert.equal(h.kube.peakRunning, 2);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a failed step stops new steps; running steps finish; the run fails", async () => {
+    const plan = planFor(definition([{ name: "breaks" }, { name: "after", dependsOn: ["breaks"] }, { name: "slow" }, { name: "later", dependsOn: ["slow"] }]));
+    const h = await harness(plan, (step) => (step === "breaks" ? { outcome: "fail", afterMs: 20 } : succeed(step === "slow" ? 300 : 20)));
+    try {
+      const result = await h.start();
+      expectExit(result, 1);
+      const { logs } = result;
+      const created = h.kube.stepJobs().map((j) => j.metadata.labels["dagops.dev/step"]);
+      assert.deepEqual(created.sort(), ["breaks", "slow"], "neither 'after' nor 'later' started");
+      assert.deepEqual(h.kube.deletes, [], "running steps are left to finish");
+      const summary = logs.find((l) => l.event === "run.summary")!;
+      assert.deepEqual(summary.steps.map((s: any) => [s.name, s.outcome]), [["breaks", "failed"], ["after", "not-run"], ["slow", "succeeded"], ["later", "not-run"]]);
+      assert.equal(h.kube.events.at(-1)!.reason, "RunFailed");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("failures use retries, with backoff", async () => {
+    const plan = planFor(definition([{ name: "flaky", retries: 2 }]));
+    const h = await harness(plan, (_, attempt) => (attempt < 3 ? { outcome: attempt === 1 ? "fail" : "timeout", afterMs: 10 } : succeed()));
+    try {
+      const result = await h.start();
+      expectExit(result, 0);
+      const { logs } = result;
+      const attempts = logs.find((l) => l.event === "run.summary")!.steps[0].attempts;
+      assert.deepEqual(attempts.map((a: any) => [a.outcome, a.reason ?? ""]), [["failed", "BackoffLimitExceeded"], ["failed", "DeadlineExceeded"], ["succeeded", ""]]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("Spot interruptions are re-run without using retries", async () => {
+    const plan = planFor(definition([{ name: "spotty", retries: 0, onDemandAfterInterruptions: "never" }]));
+    const h = await harness(plan, (_, attempt) => (attempt <= 3 ? { outcome: "interrupt", afterMs: 10 } : succeed()));
+    try {
+      const result = await h.start();
+      expectExit(result, 0);
+      const { logs } = result;
+      const jobs = h.kube.stepJobs();
+      assert.equal(jobs.length, 4);
+      assert.ok(jobs.every((j) => j.spec.template.spec.nodeSelector["karpenter.sh/nodepool"] === "dagops-steps"), "'never' keeps every attempt on Spot");
+      assert.equal(logs.filter((l) => l.event === "step.interrupted").length, 3);
+      assert.equal(h.kube.events.filter((e) => e.reason === "StepInterrupted").length, 3);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("after N interruptions the next attempt runs on the on-demand NodePool", async () => {
+    const plan = planFor(definition([{ name: "spotty", onDemandAfterInterruptions: 2 }]));
+    const h = await harness(plan, (_, attempt) => (attempt <= 2 ? { outcome: "interrupt", afterMs: 10 } : succeed()));
+    try {
+      expectExit(await h.start(), 0);
+      const pools = h.kube.stepJobs().map((j) => j.spec.template.spec.nodeSelector["karpenter.sh/nodepool"]);
+      assert.deepEqual(pools, ["dagops-steps", "dagops-steps", "dagops-steps-on-demand"]);
+      const summary = JSON.parse(h.kube.job(h.run.name)!.metadata.annotations["dagops.dev/summary"]);
+      assert.deepEqual(summary.steps[0].attempts.map((a: any) => a.capacity), ["spot", "spot", "on-demand"]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("the run timeout deletes running steps with their pods and fails the run", async () => {
+    const plan = planFor(definition([{ name: "forever" }, { name: "never-starts", dependsOn: ["forever"] }]), (p) => ({ ...p, runTimeoutSeconds: 1 }));
+    const h = await harness(plan, () => ({ outcome: "hang" }));
+    try {
+      const result = await h.start();
+      expectExit(result, 1);
+      const { logs } = result;
+      assert.deepEqual(h.kube.deletes, [{ name: attemptJobName({ ...h.run, namespace: NS }, "forever", 1), propagationPolicy: "Background" }]);
+      assert.equal(logs.find((l) => l.event === "run.summary")!.outcome, "timed-out");
+      assert.equal(h.kube.events.at(-1)!.reason, "RunTimedOut");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("SIGTERM leaves the steps running; a restarted run manager adopts them instead of duplicating", async () => {
+    const plan = planFor(definition([{ name: "long" }, { name: "next", dependsOn: ["long"] }]));
+    const h = await harness(plan, (step) => (step === "long" ? { outcome: "hang" } : succeed()));
+    try {
+      const stop = new AbortController();
+      const first = h.start({ stop: stop.signal });
+      await until(() => h.kube.stepJobs().length === 1);
+      stop.abort();
+      const stopped = await first;
+      assert.equal(stopped.code, 143);
+      assert.deepEqual(h.kube.deletes, []);
+      assert.match(h.kube.job(h.run.name)!.metadata.annotations["dagops.dev/progress"], /^stopped/);
+
+      const second = h.start();
+      await until(() => h.kube.requests.filter((r) => r.verb === "watch").length >= 2);
+      h.kube.finish(h.kube.stepJobs()[0]!.metadata.name, "succeed");
+      const resumed = await second;
+      assert.equal(resumed.code, 0, resumed.output);
+      assert.deepEqual(h.kube.stepJobs().map((j) => j.metadata.labels["dagops.dev/step"]), ["long", "next"], "no second Job for 'long'");
+      assert.equal(resumed.logs.find((l) => l.event === "run.started")!.adopted, 1);
+      assert.ok(h.kube.events.some((e) => e.reason === "RunResumed"));
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a create whose response was lost is not duplicated: the Job is adopted (by the watch, or by the retry's 409)", async () => {
+    const plan = planFor(definition([{ name: "once" }]));
+    const h = await harness(plan, () => succeed());
+    try {
+      h.kube.loseNextCreateResponse = true;
+      const result = await h.start();
+      expectExit(result, 0);
+      const name = attemptJobName({ ...h.run, namespace: NS }, "once", 1);
+      assert.ok(result.logs.some((l) => l.event === "step.create-failed" && l.job === name), result.output);
+      assert.equal(h.kube.stepJobs().length, 1);
+      const retried = h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length === 2;
+      assert.equal(retried, result.logs.some((l) => l.event === "step.adopted" && l.job === name), "a retried create ends in adoption");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("the watch resumes after disconnects and re-lists after 410 Gone", async () => {
+    const plan = planFor(definition([{ name: "a" }, { name: "b", dependsOn: ["a"] }, { name: "c", dependsOn: ["b"] }]));
+    let kube: FakeKube | undefined;
+    const h = await harness(plan, (step) => {
+      if (step === "a") setTimeout(() => kube!.dropWatches(), 5);
+      if (step === "b") setTimeout(() => (kube!.compact(), kube!.dropWatches()), 5);
+      return succeed(100);
+    });
+    kube = h.kube;
+    try {
+      const result = await h.start();
+      expectExit(result, 0);
+      const { logs } = result;
+      assert.ok(logs.filter((l) => l.event === "watch.resumed").length >= 2);
+      assert.ok(logs.some((l) => l.event === "watch.relisted"));
+      assert.ok(h.kube.requests.filter((r) => r.verb === "watch").every((r) => r.query.get("timeoutSeconds") === "300"), "the server ends watches, so a dead connection cannot hang the run");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a missing plan (pruned revision) is reported and nothing runs", async () => {
+    const h = await harness(planFor(definition([{ name: "a" }])), () => succeed());
+    try {
+      const io = captureIo(REPO, h.env);
+      const code = await main(["run", "--plan", join(h.planFile, "..", "missing.yaml")], io);
+      assert.equal(code, 1);
+      const line = JSON.parse(io.out.join("").trim());
+      assert.equal(line.event, "run.unusable");
+      assert.equal(line.reason, "plan-superseded");
+      assert.match(line.message, /pruned this revision.*Nothing was started.*kubectl -n dagops-demo create job --from=cronjob\/demo/);
+      assert.deepEqual(h.kube.requests, []);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a plan that does not match its ConfigMap's hash is refused", async () => {
+    const h = await harness(planFor(definition([{ name: "a" }])), () => succeed());
+    try {
+      await writeFile(h.planFile, (await readFile(h.planFile, "utf8")).replace("maxParallel: 10", "maxParallel: 11"));
+      const io = captureIo(REPO, h.env);
+      assert.equal(await main(["run", "--plan", h.planFile], io), 1);
+      assert.equal(JSON.parse(io.out.join("").trim()).reason, "plan-altered");
+      assert.deepEqual(h.kube.requests, []);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("names stay within 63 characters, unique per step and attempt, for the longest run and step names", () => {
+    const run = { name: "x".repeat(52) + "-29000000", uid: "0b8a7e2c-2f7a-4c3e-9a57-4c0e2c8f1a11", namespace: NS };
+    const step = "s".repeat(40);
+    const names = new Set<string>();
+    for (let attempt = 1; attempt <= 30; attempt++) {
+      for (const s of [step, step.slice(0, 39) + "t"]) {
+        const name = attemptJobName(run, s, attempt);
+        assert.ok(name.length <= MAX_JOB_NAME, name);
+        assert.match(name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+        assert.equal(attemptJobName(run, s, attempt), name, "deterministic");
+        names.add(name);
+      }
+    }
+    assert.equal(names.size, 60);
+    assert.notEqual(attemptJobName({ ...run, uid: "another-run" }, step, 1), attemptJobName(run, step, 1));
+  });
+
+  test("a real SIGTERM to the program exits 143 and the token is never printed", async () => {
+    const plan = planFor(definition([{ name: "long" }]));
+    const h = await harness(plan, () => ({ outcome: "hang" }));
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "runner/main.ts"), "run", "--plan", h.planFile], { env: { ...process.env, ...h.env }, cwd: REPO });
+      let output = "";
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+      await until(() => h.kube.stepJobs().length === 1, 20_000);
+      child.kill("SIGTERM");
+      const code = await new Promise<number | null>((r) => child.on("exit", r));
+      assert.equal(code, 143, output);
+      assert.ok(output.includes('"event":"run.stopping"'), output);
+      assert.ok(!output.includes(h.kube.token));
+      assert.deepEqual(h.kube.deletes, []);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("the generated Role grants exactly the verbs these runs used", () => {
+    const used = new Set(allRequests.map((r) => `${r.resource === "events" ? "" : "batch"}/${r.resource}/${r.verb}`));
+    const granted = new Set(RUN_MANAGER_RULES.flatMap((rule) => rule.apiGroups.flatMap((g) => rule.resources.flatMap((res) => rule.verbs.map((v) => `${g}/${res}/${v}`)))));
+    assert.deepEqual([...used].sort(), [...granted].sort());
+  });
+});
+
+function expectExit(result: { code: number; output: string }, code: number): void {
+  assert.equal(result.code, code, result.output);
+}
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error("timed out waiting for a condition");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
