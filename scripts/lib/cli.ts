@@ -52,14 +52,21 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
  */
 export type Values<O extends Options> = { readonly [K in keyof O]?: O[K] extends { type: "boolean" } ? boolean : string };
 
-export function parseCommand<O extends Options>(name: string, argv: string[], io: Io, options: O, help: string): { values: Values<O> } | { exit: number } {
+export function parseCommand<O extends Options>(
+  name: string,
+  argv: string[],
+  io: Io,
+  options: O,
+  help: string,
+  allowPositionals = false,
+): { values: Values<O>; positionals: string[] } | { exit: number } {
   try {
-    const { values } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
+    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals });
     if ((values as { help?: boolean }).help) {
       io.stdout(help);
       return { exit: EXIT.ok };
     }
-    return { values: values as Values<O> };
+    return { values: values as Values<O>, positionals };
   } catch (e) {
     io.stderr(`dagops ${name}: ${(e as Error).message}\n\n${help}`);
     return { exit: EXIT.usage };

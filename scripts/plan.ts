@@ -1,0 +1,79 @@
+/** `npm run plan -- <pipeline>`: how a run of a pipeline unfolds, without a cluster. */
+import { executionPlan, type ExecutionPlan, type Peak } from "../model/execution.ts";
+import { formatDuration } from "../model/duration.ts";
+import { closest, formatProblems, hasErrors } from "../model/problems.ts";
+import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
+import { loadProject } from "./lib/load.ts";
+import { openRepository } from "./lib/tree.ts";
+
+const HELP = `Usage: npm run plan -- <pipeline> [--json] [--root <dir>]
+
+Prints how a run of the pipeline unfolds, without a cluster:
+  - the waves: steps grouped by how many dependencies lie before them;
+  - the critical path: the longest chain of steps, by their timeouts (the longest a run can
+    take without retries);
+  - the peak concurrent CPU and memory requests: the heaviest set of steps that can run at the
+    same time under maxParallel, whatever each step's duration.
+
+Options:
+  --json         print the plan as JSON
+  --root <dir>   repository root (default: the current directory)
+  -h, --help     show this help
+
+Examples:
+  npm run plan -- customer-classification
+  npm run plan -- daily-usage-report --json
+
+Exit codes:
+  0  printed
+  1  the pipeline definitions have problems
+  2  usage error (no such pipeline)
+`;
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const parsed = parseCommand("plan", argv, io, { root: { type: "string" }, json: { type: "boolean" } } as const, HELP, true);
+  if ("exit" in parsed) return parsed.exit;
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) {
+    io.stderr(`dagops plan: expected one pipeline name, found ${positionals.length}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  const name = positionals[0]!;
+  const root = await openRepository("plan", values.root, io);
+  const project = await loadProject(root);
+  if (hasErrors(project.problems)) {
+    io.stderr(`${formatProblems(project.problems)}\n`);
+    return EXIT.problems;
+  }
+  const pipeline = project.pipelines.find((p) => p.name === name);
+  if (!pipeline) {
+    const known = project.pipelines.map((p) => p.name);
+    const hint = closest(name, known);
+    io.stderr(`dagops plan: no pipeline named ${JSON.stringify(name)}${hint ? `; did you mean ${JSON.stringify(hint)}?` : ""} Known: ${known.join(", ") || "(none)"}\n`);
+    return EXIT.usage;
+  }
+  const plan = executionPlan(pipeline);
+  io.stdout(values.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, pipeline.steps.length));
+  return EXIT.ok;
+}
+
+export function formatPlan(plan: ExecutionPlan, steps: number): string {
+  const lines = [`${plan.pipeline}: ${plural(steps, "step")}, at most ${plan.maxParallel} at once (maxParallel)`, ""];
+  lines.push("Waves (a step starts once all its dependencies have succeeded):");
+  plan.waves.forEach((w, i) => lines.push(`  ${String(i + 1).padStart(2)}  ${w.join(", ")}`));
+  lines.push("", `Critical path, every step running to its timeout, no retries: ${formatDuration(plan.criticalPath.seconds)}`);
+  lines.push(`  ${plan.criticalPath.steps.join(" → ")}`);
+  const peak = (label: string, p: Peak, amount: string) => `  ${label.padEnd(8)}${((p.exact ? "" : "≤ ") + amount).padEnd(9)} ${p.steps.join(", ")}`;
+  lines.push("", `Peak concurrent requests, whatever the step durations (at most ${plural(plan.peak.steps, "step")} can run at once):`);
+  lines.push(peak("cpu", plan.peak.cpuMillis, `${plan.peak.cpuMillis.amount}m`));
+  lines.push(peak("memory", plan.peak.memoryBytes, formatMemory(plan.peak.memoryBytes.amount)));
+  if (!plan.peak.cpuMillis.exact || !plan.peak.memoryBytes.exact) lines.push("  (≤: the graph is too large to search exactly; the figure is the sum of the largest requests)");
+  return `${lines.join("\n")}\n`;
+}
+
+function formatMemory(bytes: number): string {
+  const mi = bytes / 2 ** 20;
+  return mi >= 1024 ? `${(mi / 1024).toFixed(2)}Gi` : `${Math.round(mi)}Mi`;
+}
+
+runIfMain(import.meta, main);

@@ -1,0 +1,69 @@
+/** `npm run plan`: waves, critical path and peak requests, computed by hand for small graphs. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { executionPlan } from "../model/execution.ts";
+import type { PipelineDefinition } from "../model/pipeline.ts";
+import { resolvePipeline } from "../model/resolve.ts";
+import { main } from "../scripts/plan.ts";
+import { captureIo, REPO } from "./helpers.ts";
+
+function resolved(steps: PipelineDefinition["steps"], maxParallel = 10) {
+  const def: PipelineDefinition = { name: "p", image: "registry.example.com/a:1.0.0", maxParallel, defaults: { resources: { requests: { cpu: "100m", memory: "100Mi" } } }, steps };
+  const { pipeline, problems } = resolvePipeline(def, "pipelines/p.yaml", ["staging"]);
+  assert.deepEqual(problems, []);
+  return pipeline!;
+}
+
+const req = (cpu: string, memory: string) => ({ requests: { cpu, memory } });
+
+describe("execution plan", () => {
+  // a → (b, c) → d: b and c can overlap; a and d overlap nothing.
+  const diamond = [
+    { name: "a", timeout: "10m", resources: req("1", "1Gi") },
+    { name: "b", dependsOn: ["a"], timeout: "30m", resources: req("300m", "2Gi") },
+    { name: "c", dependsOn: ["a"], timeout: "20m", resources: req("400m", "512Mi") },
+    { name: "d", dependsOn: ["b", "c"], timeout: "5m", resources: req("500m", "256Mi") },
+  ];
+
+  test("waves and the critical path by timeouts", () => {
+    const plan = executionPlan(resolved(diamond));
+    assert.deepEqual(plan.waves, [["a"], ["b", "c"], ["d"]]);
+    assert.deepEqual(plan.criticalPath, { steps: ["a", "b", "d"], seconds: (10 + 30 + 5) * 60 });
+  });
+
+  test("peak: the heaviest set of steps that can run together", () => {
+    const plan = executionPlan(resolved(diamond));
+    // a alone (1000m) beats b + c (700m) for CPU; b + c (2.5Gi) beats a (1Gi) for memory.
+    assert.deepEqual(plan.peak.cpuMillis, { amount: 1000, steps: ["a"], exact: true });
+    assert.deepEqual(plan.peak.memoryBytes, { amount: 2.5 * 2 ** 30, steps: ["b", "c"], exact: true });
+    assert.equal(plan.peak.steps, 2);
+  });
+
+  test("peak under maxParallel: independent steps, at most maxParallel of them", () => {
+    const wide = ["w1", "w2", "w3", "w4"].map((name, i) => ({ name, resources: req(`${(i + 1) * 100}m`, "100Mi") }));
+    assert.deepEqual(executionPlan(resolved(wide, 2)).peak.cpuMillis, { amount: 700, steps: ["w3", "w4"], exact: true });
+    assert.deepEqual(executionPlan(resolved(wide, 10)).peak.cpuMillis.amount, 1000);
+    assert.equal(executionPlan(resolved(wide, 1)).peak.steps, 1);
+  });
+
+  test("npm run plan prints the example pipeline's plan", async () => {
+    const io = captureIo(REPO);
+    assert.equal(await main(["customer-classification"], io), 0, io.text());
+    const text = io.out.join("");
+    assert.match(text, /^customer-classification: 13 steps, at most 6 at once/);
+    assert.match(text, / 3 {2}classify-s3, classify-rds, classify-dynamodb, classify-redshift\n/);
+    assert.match(text, /discover-accounts → scan-s3 → classify-s3 → merge-findings → score-risk → publish-report/);
+    // Four independent branches: at most four steps at once, whatever maxParallel (6) allows.
+    assert.match(text, /at most 4 steps can run at once/);
+    assert.match(text, /memory {2}2\.73Gi {4}classify-s3, classify-rds, classify-dynamodb, classify-redshift/);
+  });
+
+  test("--json, and a clear error for an unknown pipeline", async () => {
+    const io = captureIo(REPO);
+    assert.equal(await main(["daily-usage-report", "--json"], io), 0);
+    assert.deepEqual(JSON.parse(io.out.join("")).waves, [["export-usage"], ["build-summary"], ["mail-finance"]]);
+    const bad = captureIo(REPO);
+    assert.equal(await main(["customer-clasification"], bad), 2);
+    assert.match(bad.err.join(""), /no pipeline named "customer-clasification"; did you mean "customer-classification"\?/);
+  });
+});
