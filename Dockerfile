@@ -1,0 +1,38 @@
+# The run-manager image that the generated CronJobs run (platform.config.ts: runManager.image).
+#
+#   docker build -t 111122223333.dkr.ecr.us-east-1.amazonaws.com/dagops-run-manager:0.1.0 .
+#   docker push 111122223333.dkr.ecr.us-east-1.amazonaws.com/dagops-run-manager:0.1.0
+#
+# Three stages: compile the TypeScript run manager, install production dependencies only
+# (package.json "dependencies": the Kubernetes client and the YAML parser), and copy both into a
+# distroless Node.js 20 image that runs as the unprivileged user 65532, the uid every dagops pod
+# runs as. Base images are pinned to exact versions; pin them by digest as well in your
+# registry (docker buildx imagetools inspect <image>), which this repository cannot do offline.
+
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.run-manager.json ./
+COPY runner runner
+COPY charts charts
+COPY model model
+COPY scripts/lib scripts/lib
+RUN npx tsc -p tsconfig.run-manager.json
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${RUNTIME_IMAGE}
+WORKDIR /app
+COPY --from=deps /src/package.json ./
+COPY --from=deps /src/node_modules node_modules
+COPY --from=build /src/dist ./
+USER 65532:65532
+ENV NODE_ENV=production
+ENTRYPOINT ["/nodejs/bin/node", "runner/main.js"]

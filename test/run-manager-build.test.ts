@@ -1,0 +1,54 @@
+/**
+ * The run-manager image recipe, checked without Docker (there is no Docker engine here): the
+ * program compiles to JavaScript that imports only Node.js built-ins and package.json
+ * "dependencies" (what `npm ci --omit=dev` installs in the image), and runs without tsx.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { builtinModules } from "node:module";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { REPO } from "./helpers.ts";
+
+const OUT = join(REPO, `.build-test-${process.pid}`);
+const pkg = JSON.parse(await readFile(join(REPO, "package.json"), "utf8"));
+
+async function jsFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile() && e.name.endsWith(".js")).map((e) => join(e.parentPath, e.name));
+}
+
+describe("run-manager image", () => {
+  after(() => rm(OUT, { recursive: true, force: true }));
+
+  test("compiles; imports only built-ins and production dependencies; runs on plain node", async () => {
+    execFileSync(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", join(REPO, "tsconfig.run-manager.json"), "--outDir", OUT], { cwd: REPO, stdio: "pipe" });
+    const packages = new Set<string>();
+    for (const file of await jsFiles(OUT)) {
+      for (const [, spec] of (await readFile(file, "utf8")).matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)) {
+        if (spec!.startsWith(".")) continue;
+        const name = spec!.startsWith("@") ? spec!.split("/").slice(0, 2).join("/") : spec!.split("/")[0]!;
+        if (!name.startsWith("node:") && !builtinModules.includes(name)) packages.add(name);
+      }
+    }
+    assert.deepEqual([...packages].sort(), Object.keys(pkg.dependencies).sort(), "dependencies are exactly what the image needs");
+    const run = spawnSync(process.execPath, [join(OUT, "runner/main.js")], { cwd: REPO, encoding: "utf8" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /usage: run-manager run --plan <file>/);
+  });
+
+  test("Dockerfile: multi-stage, pinned bases, production dependencies only, non-root", async () => {
+    const text = await readFile(join(REPO, "Dockerfile"), "utf8");
+    const args = Object.fromEntries([...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
+    const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!.replace(/\$\{(\w+)\}/, (_, k: string) => args[k] ?? ""));
+    assert.ok(froms.length >= 2, "multi-stage");
+    for (const image of froms) assert.doesNotMatch(image, /:latest$|^[^:]+$/, `${image} is pinned`);
+    assert.match(args.NODE_IMAGE!, /^node:20\.\d+\.\d+-/, "an exact Node.js 20 release");
+    assert.match(text, /npm ci --omit=dev/);
+    const final = text.slice(text.lastIndexOf("\nFROM "));
+    assert.match(final, /^USER 65532:65532$/m);
+    assert.doesNotMatch(final, /npm|tsx|typescript/i, "the final stage copies artifacts only");
+    assert.match(final, /ENTRYPOINT \["\/nodejs\/bin\/node", "runner\/main.js"\]/);
+  });
+});
