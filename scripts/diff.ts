@@ -1,0 +1,97 @@
+/** `npm run diff -- --base <ref>`: what a change to generated/ does to each cluster, for review. */
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { GENERATED_DIR } from "../charts/apps-chart.ts";
+import { GitError, readTreeAt, resolveCommit, unifiedDiff, untracked } from "../review/git.ts";
+import { renderMarkdown, type CheckSummary, type ReviewDocument } from "../review/markdown.ts";
+import { buildReport } from "../review/report.ts";
+import { runCheck } from "./check.ts";
+import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
+import { openRepository, readTree } from "./lib/tree.ts";
+
+const HELP = `Usage: npm run diff -- --base <ref> [--head <ref>] [--out <file>] [--json]
+
+Compares generated/ at <base> with <head> (default: the working tree), object by object, and
+reports per cluster what Argo CD will create, update and prune; per pipeline and per step what
+changed, from what to what; platform changes with their operational consequence; the head's
+checks; and the raw diff. The base is read from git objects: no checkout is needed.
+
+Options:
+  --base <ref>          the commit to compare against (a branch, tag or sha)
+  --head <ref>          compare with this commit instead of the working tree (checks are
+                        then not run: they need a checkout)
+  --out <file>          write the Markdown report to <file> instead of stdout
+  --json                print the report as JSON on stdout
+  --check-report <file> use this \`npm run check -- --json\` result instead of running check
+  --root <dir>          repository root (default: the current directory)
+  -h, --help            show this help
+
+Examples:
+  npm run diff -- --base origin/main
+  npm run -s diff -- --base origin/main --out review.md --json > review.json
+
+Exit codes:
+  0  the report was produced (a difference is not a failure)
+  2  usage or git error (an unknown ref is named)
+`;
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const parsed = parseCommand(
+    "diff",
+    argv,
+    io,
+    { base: { type: "string" }, head: { type: "string" }, out: { type: "string" }, json: { type: "boolean" }, "check-report": { type: "string" }, root: { type: "string" } } as const,
+    HELP,
+  );
+  if ("exit" in parsed) return parsed.exit;
+  const { values } = parsed;
+  if (!values.base) {
+    io.stderr(`dagops diff: --base <ref> is required\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  const root = await openRepository("diff", values.root, io);
+  try {
+    const doc = await review(root, values.base, values.head, values["check-report"]);
+    if (values.out) await writeFile(values.out, renderMarkdown(doc));
+    if (values.json) io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+    else if (!values.out) io.stdout(renderMarkdown(doc));
+    return EXIT.ok;
+  } catch (err) {
+    if (!(err instanceof GitError)) throw err;
+    io.stderr(`dagops diff: ${err.message}\n`);
+    return EXIT.usage;
+  }
+}
+
+export async function review(root: string, base: string, head: string | undefined, checkReport?: string): Promise<ReviewDocument> {
+  const baseCommit = await resolveCommit(root, base);
+  const headCommit = head === undefined ? undefined : await resolveCommit(root, head);
+  const baseTree = await readTreeAt(root, baseCommit, GENERATED_DIR);
+  const headTree = headCommit ? await readTreeAt(root, headCommit, GENERATED_DIR) : await readTree(join(root, GENERATED_DIR));
+  const report = buildReport(baseTree, headTree);
+  const diffs = await unifiedDiff(root, baseCommit, headCommit, GENERATED_DIR);
+  if (!headCommit) {
+    // New files git does not track yet appear in no git diff.
+    for (const path of await untracked(root, GENERATED_DIR)) {
+      const rel = path.slice(GENERATED_DIR.length + 1);
+      const text = headTree.get(rel) ?? "";
+      const lines = text.split("\n");
+      if (lines.at(-1) === "") lines.pop();
+      diffs.set(rel, `diff --git a/${path} b/${path}\nnew file (not yet tracked by git)\n--- /dev/null\n+++ b/${path}\n@@ -0,0 +1,${lines.length} @@\n${lines.map((l) => `+${l}`).join("\n")}`);
+    }
+  }
+  const files = [...diffs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, diff]) => ({ path, diff }));
+  return { base: { ref: base, commit: baseCommit }, head: { ref: head ?? "working tree", ...(headCommit ? { commit: headCommit } : {}) }, ...report, checks: await checks(root, headCommit, checkReport), files };
+}
+
+async function checks(root: string, headCommit: string | undefined, checkReport: string | undefined): Promise<CheckSummary> {
+  if (checkReport) {
+    const r = JSON.parse(await readFile(checkReport, "utf8")) as { ok: boolean; problems: NonNullable<CheckSummary["problems"]> };
+    return { ran: true, ok: r.ok, problems: r.problems };
+  }
+  if (headCommit) return { ran: false };
+  const r = await runCheck(root);
+  return { ran: true, ok: r.ok, problems: r.problems.map(({ severity, code, file, path, message }) => ({ severity, code, file, path, message })) };
+}
+
+runIfMain(import.meta, main);

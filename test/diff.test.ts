@@ -1,0 +1,187 @@
+/**
+ * `npm run diff` on a real git repository built here, one commit per kind of change, each made
+ * the way a user makes it (edit a pipeline or the platform configuration, run synth, commit).
+ */
+import assert from "node:assert/strict";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { renderMarkdown, type ReviewDocument } from "../review/markdown.ts";
+import { main as diff, review } from "../scripts/diff.ts";
+import { main as synth } from "../scripts/synth.ts";
+import { captureIo, git, REPO, tempRepo, type TempRepo } from "./helpers.ts";
+
+const DEMO = "pipelines/demo.yaml";
+const demo = (steps: string, schedule = "0 3 * * *") => `name: demo
+image: registry.example.com/team/app:1.0.0
+schedule: "${schedule}"
+defaults:
+  resources:
+    requests: { cpu: 100m, memory: 128Mi }
+steps:
+${steps}`;
+const STEPS = `  - name: extract
+  - name: transform
+    dependsOn: [extract]
+  - name: load
+    dependsOn: [transform]
+`;
+
+let repo: TempRepo;
+const commits = new Map<string, string>();
+
+async function commit(label: string, change: () => Promise<void>, runSynth = true): Promise<void> {
+  await change();
+  if (runSynth) {
+    const io = captureIo(repo.root);
+    assert.equal(await synth([], io), 0, io.text());
+  }
+  git(repo.root, "add", "-A", "generated", "pipelines", "platform.config.ts", "schema");
+  git(repo.root, "commit", "-q", "--allow-empty", "-m", label);
+  commits.set(label, git(repo.root, "rev-parse", "HEAD").trim());
+}
+
+const between = (from: string, to: string) => review(repo.root, commits.get(from)!, commits.get(to)!);
+
+describe("npm run diff", () => {
+  before(async () => {
+    repo = await tempRepo({ generated: true });
+    git(repo.root, "init", "-q", "-b", "main");
+    await commit("base", () => repo.write(DEMO, demo(STEPS)));
+    await commit("step added", () => repo.write(DEMO, demo(`${STEPS}  - name: audit\n    dependsOn: [load]\n`)));
+    await commit("step removed", () => repo.write(DEMO, demo(STEPS)));
+    await commit("step renamed", () => repo.write(DEMO, demo(STEPS.replace("name: load", "name: publish"))));
+    await commit("resources", () => repo.write(DEMO, demo(STEPS.replace("name: publish", "name: load").replace("  - name: transform\n", "  - name: transform\n    resources: { requests: { cpu: 250m, memory: 512Mi } }\n"))));
+    await commit("schedule", async () => repo.write(DEMO, (await repo.read(DEMO)).replace('"0 3 * * *"', '"30 4 * * *"')));
+    await commit("nodepool", async () => repo.write("platform.config.ts", (await repo.read("platform.config.ts")).replace('pools: { limits: { cpu: "200", memory: "800Gi" } }', 'pools: { limits: { cpu: "200", memory: "800Gi" }, categories: ["c", "m"] }')));
+    await commit("pipeline removed", () => repo.remove(DEMO));
+    // A Fargate profile selector change, as a future dagops version (or a hand edit) would make it.
+    await commit(
+      "fargate selector",
+      async () => {
+        const file = join(repo.root, "generated/staging/platform/fargateprofile-run-managers.yaml");
+        const text = await readFile(file, "utf8");
+        const name = /name: (dagops-run-managers-[0-9a-f]+)/.exec(text)![1]!;
+        await writeFile(file, text.replaceAll(name, "dagops-run-managers-0123abcd").replace("dagops.dev/role: run-manager", "dagops.dev/role: manager"));
+      },
+      false,
+    );
+  });
+  after(() => repo.cleanup());
+
+  test("a step added", async () => {
+    const doc = await between("base", "step added");
+    const p = doc.pipelines.find((x) => x.pipeline === "demo")!;
+    assert.deepEqual(p.clusters, ["prod", "staging"]);
+    assert.deepEqual(p.steps.map((s) => [s.step, s.status]), [["audit", "added"]]);
+    assert.match(p.mermaid, /\["audit"\]:::added/);
+    assert.deepEqual(doc.clusters.map((c) => [c.cluster, c.create, c.update, c.prune, c.applications]), [
+      ["prod", 1, 1, 1, ["pipeline-demo"]],
+      ["staging", 1, 1, 1, ["pipeline-demo"]],
+    ]);
+    // The plan ConfigMap is replaced (a new hashed name), and the CronJob is updated to mount it.
+    assert.deepEqual(doc.objects.filter((o) => o.cluster === "prod").map((o) => [o.op, o.kind]), [["create", "ConfigMap"], ["prune", "ConfigMap"], ["update", "CronJob"]]);
+  });
+
+  test("a step removed", async () => {
+    const p = (await between("step added", "step removed")).pipelines[0]!;
+    assert.deepEqual(p.steps.map((s) => [s.step, s.status]), [["audit", "removed"]]);
+    assert.match(p.mermaid, /\["audit"\]:::removed/);
+  });
+
+  test("a step renamed", async () => {
+    const p = (await between("step removed", "step renamed")).pipelines[0]!;
+    assert.deepEqual(p.steps.map((s) => [s.step, s.status, s.renamedFrom]), [["publish", "renamed", "load"]]);
+    assert.match(p.mermaid, /\["load → publish"\]:::changed/);
+  });
+
+  test("a resource change: the step's fields from → to", async () => {
+    const p = (await between("step renamed", "resources")).pipelines[0]!;
+    const transform = p.steps.find((s) => s.step === "transform")!;
+    assert.equal(transform.status, "changed");
+    assert.deepEqual(transform.fields, [
+      { field: "cpu request", before: "100m", after: "250m" },
+      { field: "memory request", before: "128Mi", after: "512Mi" },
+    ]);
+  });
+
+  test("a schedule change", async () => {
+    const doc = await between("resources", "schedule");
+    const p = doc.pipelines[0]!;
+    assert.deepEqual(p.settings, [{ field: "schedule", before: "0 3 * * *", after: "30 4 * * *" }]);
+    assert.deepEqual(p.steps, []);
+    assert.deepEqual(doc.objects.map((o) => [o.op, o.kind]), [["update", "CronJob"], ["update", "CronJob"]]);
+  });
+
+  test("a NodePool change: its requirements drift the nodes", async () => {
+    const doc = await between("schedule", "nodepool");
+    assert.deepEqual(doc.clusters.map((c) => c.cluster), ["staging"]);
+    const pools = doc.platform.filter((p) => p.kind === "NodePool");
+    assert.ok(pools.length >= 1);
+    assert.ok(pools.every((p) => p.risk === "medium" && /drifted and replaces them/.test(p.consequence)));
+    assert.ok(pools[0]!.fields.some((f) => f.field.startsWith("spec.template.spec.requirements") && f.before?.includes('"r"') && !f.after?.includes('"r"')));
+    assert.ok(doc.risks.some((r) => r.cluster === "staging" && /NodePool dagops-steps/.test(r.message)));
+  });
+
+  test("a pipeline removed: its namespace is pruned, flagged high", async () => {
+    const doc = await between("nodepool", "pipeline removed");
+    const p = doc.pipelines.find((x) => x.pipeline === "demo")!;
+    assert.equal(p.status, "removed");
+    assert.ok(doc.objects.every((o) => o.op === "prune" || o.kind === "AppProject"));
+    assert.ok(doc.risks.some((r) => r.level === "high" && /Namespace dagops-demo: deleting the namespace deletes everything in it/.test(r.message)));
+  });
+
+  test("a FargateProfile selector change: replaced, flagged high with what deletion does", async () => {
+    const doc = await between("pipeline removed", "fargate selector");
+    const [change] = doc.platform;
+    assert.equal(change!.op, "replace");
+    assert.equal(change!.risk, "high");
+    assert.match(change!.consequence, /immutable.*every pod it scheduled: in-flight run managers, the Karpenter controller/);
+    assert.ok(change!.fields.some((f) => f.field === "spec.selectors[0].labels.dagops.dev/role" && f.before === "run-manager" && f.after === "manager"));
+    assert.deepEqual(doc.objects.map((o) => o.op).sort(), ["create", "prune"]);
+  });
+
+  test("no change at all", async () => {
+    const doc = await between("fargate selector", "fargate selector");
+    assert.deepEqual([doc.clusters, doc.objects, doc.pipelines, doc.platform, doc.risks, doc.files], [[], [], [], [], [], []]);
+    assert.match(renderMarkdown(doc), /No change to `generated\/`/);
+  });
+
+  test("golden Markdown: the resource change", async () => {
+    const doc = await between("step renamed", "resources");
+    const text = renderMarkdown(doc).replaceAll(doc.base.commit.slice(0, 7), "BASE").replaceAll(doc.head.commit!.slice(0, 7), "HEAD");
+    const golden = join(REPO, "test/golden/diff-resource-change.md");
+    if (process.env.UPDATE_GOLDEN) await writeFile(golden, text);
+    assert.equal(text, await readFile(golden, "utf8"));
+  });
+
+  test("the command: working tree against a ref, with the head's checks; JSON and --out", async () => {
+    await repo.write(DEMO, demo(STEPS));
+    try {
+      const io = captureIo(repo.root);
+      assert.equal(await synth([], io), 0);
+      const out = join(repo.root, "review.md");
+      const cli = captureIo(repo.root);
+      assert.equal(await diff(["--base", "HEAD", "--json", "--out", out], cli), 0, cli.text());
+      const doc = JSON.parse(cli.out.join("")) as ReviewDocument;
+      assert.equal(doc.head.ref, "working tree");
+      assert.deepEqual(doc.checks.ran && doc.checks.ok, true);
+      assert.equal(doc.pipelines[0]!.status, "added");
+      assert.ok(doc.files.some((f) => /not yet tracked by git/.test(f.diff)), "untracked new files are in the raw diff");
+      assert.match(await readFile(out, "utf8"), /### Pipeline `demo` — added/);
+    } finally {
+      await repo.remove(DEMO);
+      await rm(join(repo.root, "generated/prod/pipelines/demo"), { recursive: true, force: true });
+      await synth([], captureIo(repo.root));
+    }
+  });
+
+  test("an unknown ref: exit 2, and the message names it", async () => {
+    const io = captureIo(repo.root);
+    assert.equal(await diff(["--base", "no-such-branch"], io), 2);
+    assert.match(io.err.join(""), /unknown git ref "no-such-branch"/);
+    const missing = captureIo(repo.root);
+    assert.equal(await diff([], missing), 2);
+    assert.match(missing.err.join(""), /--base <ref> is required/);
+  });
+});
