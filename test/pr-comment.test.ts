@@ -1,0 +1,186 @@
+/**
+ * `npm run pr-comment` through @octokit/rest against a local server that speaks the GitHub REST
+ * shapes (test/fake-github.ts): pagination, create, update, delete, errors and rate limits.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { MARKER } from "../review/github.ts";
+import type { ReviewDocument } from "../review/markdown.ts";
+import { buildReport } from "../review/report.ts";
+import { readTree } from "../scripts/lib/tree.ts";
+import { main } from "../scripts/pr-comment.ts";
+import { FakeGitHub } from "./fake-github.ts";
+import { captureIo, REPO } from "./helpers.ts";
+
+let gh: FakeGitHub;
+let dir: string;
+let small: string;
+let large: string;
+let eventPath: string;
+const outputs: string[] = [];
+
+async function document(edit: (tree: Map<string, string>) => void, files: ReviewDocument["files"]): Promise<ReviewDocument> {
+  const base = await readTree(join(REPO, "generated"));
+  const head = new Map(base);
+  edit(head);
+  return { base: { ref: "main", commit: "a".repeat(40) }, head: { ref: "working tree" }, ...buildReport(base, head), checks: { ran: true, ok: true, problems: [] }, files };
+}
+
+async function run(args: string[], env: Record<string, string | undefined> = {}) {
+  const io = captureIo(REPO, { GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${gh.owner}/${gh.repo}`, GITHUB_EVENT_PATH: eventPath, ...env });
+  const code = await main(args, io, { retryBaseMs: 5 });
+  outputs.push(io.text());
+  return { code, out: io.out.join(""), err: io.err.join("") };
+}
+
+const ours = () => gh.comments.filter((c) => c.body.includes(MARKER));
+
+describe("npm run pr-comment", () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "pr-comment-"));
+    const cronjob = "prod/pipelines/customer-classification/cronjob-customer-classification.yaml";
+    const doc = await document((t) => t.set(cronjob, t.get(cronjob)!.replace("schedule: 15 */6 * * *", "schedule: 0 * * * *")), [{ path: cronjob, diff: "diff --git a/x b/x\n-schedule: 15 */6 * * *\n+schedule: 0 * * * *" }]);
+    small = join(dir, "small.json");
+    await writeFile(small, JSON.stringify(doc));
+    const big = Array.from({ length: 40 }, (_, i) => ({ path: `prod/pipelines/p${i}/configmap-plan.yaml`, diff: `diff --git a/p${i} b/p${i}\n${"+    a line of a very long plan\n".repeat(200)}` }));
+    large = join(dir, "large.json");
+    await writeFile(large, JSON.stringify({ ...doc, files: big }));
+    eventPath = join(dir, "event.json");
+    await writeFile(eventPath, JSON.stringify({ action: "synchronize", number: 42, pull_request: { number: 42 } }));
+  });
+  beforeEach(async () => {
+    gh = new FakeGitHub();
+    await gh.start();
+  });
+  after(() => {
+    for (const o of outputs) assert.ok(!o.includes(gh.token), "the token never appears in any output");
+  });
+
+  test("the first run creates the comment; the next updates it; an identical one changes nothing", async () => {
+    gh.perPage = 100;
+    gh.addOthers(150); // our comment lands on page 2: the lookup must paginate
+    try {
+      const first = await run(["--report", small]);
+      assert.equal(first.code, 0, first.err);
+      assert.match(first.out, /created https:\/\/github.com\/example-org\/data-platform-gitops\/pull\/42/);
+      assert.equal(ours().length, 1);
+      assert.match(ours()[0]!.body, /^<!-- dagops:review -->\n## dagops: what this change does to the clusters/);
+      assert.match(ours()[0]!.body, /\| schedule \| `15 \*\/6 \* \* \*` \| `0 \* \* \* \*` \|/);
+
+      const again = await run(["--report", large]);
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.out, /updated/);
+      assert.equal(ours().length, 1, "still one comment");
+      assert.equal(gh.comments.length, 151, "other comments untouched");
+      assert.ok(gh.requests.some((r) => r.method === "GET" && r.path.endsWith("/comments")) && gh.requests.filter((r) => r.method === "GET").length >= 4, "listed both pages, twice");
+
+      const same = await run(["--report", large]);
+      assert.match(same.out, /unchanged/);
+      assert.equal(gh.requests.filter((r) => r.method === "PATCH").length, 1);
+    } finally {
+      await gh.stop();
+    }
+  });
+
+  test("duplicates from racing runs are folded into one", async () => {
+    try {
+      await run(["--report", small]);
+      gh.comments.push({ ...ours()[0]!, id: 99999 });
+      const result = await run(["--report", large]);
+      assert.equal(result.code, 0);
+      assert.match(result.out, /deleted 1 duplicate/);
+      assert.equal(ours().length, 1);
+    } finally {
+      await gh.stop();
+    }
+  });
+
+  test("an oversize report keeps the summary and cuts the raw diff with a note", async () => {
+    try {
+      const result = await run(["--report", large]);
+      assert.equal(result.code, 0, result.err);
+      const body = ours()[0]!.body;
+      assert.ok(body.length <= 65536, `${body.length} characters`);
+      assert.match(body, /\| cluster \| create \| update \| prune \|/);
+      assert.match(body, /The raw diff of \d+ more files did not fit in this comment\. Run `npm run diff -- --base aaaaaaaaaaaa` locally/);
+    } finally {
+      await gh.stop();
+    }
+  });
+
+  const errors: [string, () => void, string[], RegExp][] = [
+    ["401: a bad token", () => {}, ["--report", "SMALL"], /GitHub rejected the token \(401\)/],
+    ["403: no write permission", () => gh.faults.push({ method: "POST", path: /comments$/, status: 403, message: "Resource not accessible by integration" }), ["--report", "SMALL"], /permissions: pull-requests: write.*forks get a read-only token/],
+    ["404: wrong repository", () => {}, ["--report", "SMALL", "--repo", "example-org/missing"], /example-org\/missing#42 was not found \(404\)/],
+    ["422: refused", () => gh.faults.push({ method: "POST", path: /comments$/, status: 422, message: "Validation Failed" }), ["--report", "SMALL"], /refused the request \(422\)\. GitHub said: "Validation Failed"/],
+    [
+      "rate limit used up",
+      () => gh.faults.push({ method: "GET", path: /comments$/, status: 403, message: "API rate limit exceeded", headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1795000000" } }),
+      ["--report", "SMALL"],
+      /rate limit is used up until 2026-11-18T11:06:40.000Z/,
+    ],
+  ];
+  for (const [name, arrange, args, message] of errors) {
+    test(`error: ${name}`, async () => {
+      try {
+        arrange();
+        const env = name.startsWith("401") ? { GITHUB_TOKEN: "ghs_wrongtoken" } : {};
+        const result = await run(args.map((a) => (a === "SMALL" ? small : a)), env);
+        assert.equal(result.code, 1, result.out + result.err);
+        assert.match(result.err, message);
+        assert.ok(!result.err.includes("ghs_wrongtoken"));
+      } finally {
+        await gh.stop();
+      }
+    });
+  }
+
+  test("5xx answers and secondary rate limits are retried with backoff", async () => {
+    try {
+      gh.faults.push({ method: "GET", path: /comments$/, status: 502, message: "Bad Gateway", times: 2 });
+      gh.faults.push({ method: "POST", path: /comments$/, status: 403, message: "You have exceeded a secondary rate limit", headers: { "retry-after": "0" } });
+      const result = await run(["--report", small]);
+      assert.equal(result.code, 0, result.err);
+      assert.equal((result.err.match(/retrying/g) ?? []).length, 3);
+      assert.match(result.err, /secondary rate limit/);
+      assert.equal(ours().length, 1);
+    } finally {
+      await gh.stop();
+    }
+  });
+
+  test("configuration errors are usage errors (exit 2) that say what to set", async () => {
+    try {
+      const noToken = await run(["--report", small], { GITHUB_TOKEN: undefined });
+      assert.equal(noToken.code, 2);
+      assert.match(noToken.err, /no token: set GITHUB_TOKEN/);
+      const noPr = await run(["--report", small], { GITHUB_EVENT_PATH: undefined });
+      assert.equal(noPr.code, 2);
+      assert.match(noPr.err, /no pull request: pass --pr <number>/);
+      const both = await run(["--report", small, "--base", "main"]);
+      assert.equal(both.code, 2);
+      assert.deepEqual(gh.requests, []);
+    } finally {
+      await gh.stop();
+    }
+  });
+});
+
+describe("the GitHub Actions workflow", () => {
+  test("minimal permissions, fork-safe, and check → diff → comment in order", async () => {
+    const { parse } = await import("yaml");
+    const { readFile } = await import("node:fs/promises");
+    const wf = parse(await readFile(join(REPO, ".github/workflows/dagops-review.yml"), "utf8"));
+    assert.deepEqual(Object.keys(wf.on), ["pull_request"], "never pull_request_target: it would run fork code with a write token");
+    assert.deepEqual(wf.permissions, { contents: "read", "pull-requests": "write" });
+    const steps = wf.jobs.review.steps as { name?: string; run?: string; if?: string; uses?: string; with?: Record<string, unknown> }[];
+    const at = (pattern: RegExp) => steps.findIndex((s) => pattern.test(s.run ?? ""));
+    assert.ok(at(/^npm ci/) < at(/npm run -s check/) && at(/npm run -s check/) < at(/npm run -s diff/) && at(/npm run -s diff/) < at(/pr-comment/));
+    const comment = steps[at(/pr-comment/)]!;
+    assert.equal(comment.if, "github.event.pull_request.head.repo.full_name == github.repository");
+    assert.equal(steps.find((s) => s.uses?.startsWith("actions/checkout"))!.with?.["persist-credentials"], false);
+  });
+});
