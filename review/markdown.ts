@@ -81,8 +81,9 @@ function pipelineSection(p: PipelineChange): string {
   if (names("renamed").length) list.push(`- steps renamed: ${names("renamed").map((s) => `${code(s.renamedFrom)} → ${code(s.step)}`).join(", ")}`);
   if (list.length) lines.push(...list, "");
   if (p.settings.length) lines.push(...fieldTable(p.settings, false), "");
-  const rows = p.steps.filter((s) => s.status === "changed").flatMap((s) => s.fields.map((f) => ({ ...f, step: s.step })));
-  if (rows.length) lines.push("Changed steps:", "", ...fieldTable(rows, true), "");
+  const rows = (status: string) => p.steps.filter((s) => s.status === status).flatMap((s) => s.fields.map((f) => ({ ...f, step: s.step })));
+  if (rows("changed").length) lines.push("Changed steps:", "", ...fieldTable(rows("changed"), true), "");
+  if (p.status !== "added" && rows("added").length) lines.push("New steps:", "", ...fieldTable(rows("added"), true), "");
   if (p.status !== "removed") lines.push("```mermaid", p.mermaid, "```", "");
   return lines.join("\n") + "\n";
 }
