@@ -149,6 +149,11 @@ function checkPlan(o: RenderedObject, file: string, selectors: readonly FargateS
     if (!pools.some((p) => admits(p, pod))) {
       problems.push(problem("NO_NODEPOOL", file, fieldPath([...at, "spec", "template", "spec", "nodeSelector"]), `no NodePool admits step ${step.name} (nodeSelector ${JSON.stringify(pod.nodeSelector)}); it would stay Pending. Pools: ${pools.map((p) => p.name).join(", ") || "none"}`));
     }
+    // The attempts the run manager moves to on-demand capacity must be schedulable too.
+    const fallback = { ...pod, nodeSelector: { ...pod.nodeSelector, [LABEL.karpenterNodePool]: plan.onDemandNodePool } };
+    if (step.onDemandAfterInterruptions !== null && !pools.some((p) => admits(p, fallback))) {
+      problems.push(problem("NO_NODEPOOL", file, fieldPath(["data", PLAN_KEY, "onDemandNodePool"]), `no NodePool admits step ${step.name} on its on-demand fallback pool ${JSON.stringify(plan.onDemandNodePool)}; attempts after Spot interruptions would stay Pending. Pools: ${pools.map((p) => p.name).join(", ") || "none"}`));
+    }
   });
   return problems;
 }

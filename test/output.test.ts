@@ -104,6 +104,11 @@ describe("output validation", () => {
     expectProblem(problems, "NO_NODEPOOL", `generated/${PLAN}`);
   });
 
+  test("an on-demand fallback pool that does not exist", () => {
+    const problems = checkOutput(broken(PLAN, (m) => editPlan(m, (plan) => (plan.onDemandNodePool = "dagops-steps-ondemand"))));
+    expectProblem(problems, "NO_NODEPOOL", `generated/${PLAN}`, 'data["plan.yaml"].onDemandNodePool');
+  });
+
   test("an Application whose path holds nothing", () => {
     const path = "prod/apps/application-pipeline-customer-classification.yaml";
     const problems = checkOutput(broken(path, (m) => (m.spec.source.path = "generated/prod/pipelines/customer-clasification")));
