@@ -5,3 +5,5 @@ export const PIPELINES_DIR = "pipelines";
 export const MAX_SOURCE_BYTES = 1024 * 1024;
 /** Names whose namespace (`dagops-<name>`) dagops uses itself. */
 export const RESERVED_PIPELINE_NAMES: readonly string[] = ["system"];
+/** The price and instance snapshot the cost model and capacity checks read, unless a cluster names its own. */
+export const DEFAULT_PRICES_FILE = "data/aws-us-east-1.json";
