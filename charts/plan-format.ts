@@ -15,6 +15,8 @@ export interface PlanStep {
   readonly retries: number;
   /** Spot interruptions after which the next attempts run on `onDemandNodePool`; null: never. */
   readonly onDemandAfterInterruptions: number | null;
+  /** How long the step usually runs, for the cost model; null when the definition gives none. */
+  readonly estimateSeconds: number | null;
   /** The Job of one attempt, without name: the run manager names it per run and attempt. */
   readonly job: IJob;
 }

@@ -26,6 +26,7 @@ export function buildPlan(pipeline: ResolvedPipeline): Plan {
       capacity: s.capacity,
       retries: s.retries,
       onDemandAfterInterruptions: s.capacity === "on-demand" ? null : s.onDemandAfterInterruptions,
+      estimateSeconds: s.estimateSeconds,
       job: stepJob(pipeline, s),
     })),
   };

@@ -73,3 +73,60 @@ function valueOf(token: string, spec: FieldSpec): number | undefined {
   const i = spec.names?.indexOf(token.toUpperCase()) ?? -1;
   return i < 0 ? undefined : i + (spec.name === "month" ? 1 : 0);
 }
+
+const MACRO_FIELDS: Record<string, string> = {
+  "@yearly": "0 0 1 1 *",
+  "@annually": "0 0 1 1 *",
+  "@monthly": "0 0 1 * *",
+  "@weekly": "0 0 * * 0",
+  "@daily": "0 0 * * *",
+  "@midnight": "0 0 * * *",
+  "@hourly": "0 * * * *",
+};
+
+/** The values each field of a valid schedule allows, and whether day fields were restricted. */
+function expand(schedule: string): { sets: Set<number>[]; domStar: boolean; dowStar: boolean } {
+  const text = schedule.trim();
+  const fields = (MACRO_FIELDS[text] ?? text).split(/\s+/);
+  const sets = fields.map((field, i) => {
+    const spec = FIELDS[i]!;
+    const out = new Set<number>();
+    for (const part of field.split(",")) {
+      const [range, stepText] = part.split("/");
+      const step = Number(stepText ?? 1);
+      let [lo, hi] = [spec.min, spec.max];
+      if (range !== "*" && range !== "?") {
+        const bounds = range!.split("-").map((b) => valueOf(b, spec)!);
+        lo = bounds[0]!;
+        hi = bounds.length === 2 ? bounds[1]! : stepText !== undefined ? spec.max : lo;
+      }
+      for (let v = lo; v <= hi; v += step) out.add(spec.name === "day of week" && v === 7 ? 0 : v);
+    }
+    return out;
+  });
+  const star = (f: string) => f.startsWith("*") || f.startsWith("?");
+  return { sets, domStar: star(fields[2]!), dowStar: star(fields[4]!) };
+}
+
+/**
+ * How many times a valid schedule fires in an average month: its firings over the whole of a
+ * non-leap year (2026, in UTC), divided by 12. Day of month and day of week combine as in cron:
+ * when both are restricted, either one matching is enough.
+ */
+export function runsPerMonth(schedule: string): number {
+  const { sets, domStar, dowStar } = expand(schedule);
+  const [minutes, hours, doms, months, dows] = sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
+  let days = 0;
+  for (let d = new Date(Date.UTC(2026, 0, 1)); d.getUTCFullYear() === 2026; d.setUTCDate(d.getUTCDate() + 1)) {
+    if (!months.has(d.getUTCMonth() + 1)) continue;
+    const dom = doms.has(d.getUTCDate());
+    const dow = dows.has(d.getUTCDay());
+    if (domStar || dowStar ? dom && dow : dom || dow) days++;
+  }
+  return (days * hours.size * minutes.size) / 12;
+}
+
+/** The hours of the day (0–23) in which a valid schedule can fire. */
+export function firingHours(schedule: string): number[] {
+  return [...expand(schedule).sets[1]!].sort((a, b) => a - b);
+}

@@ -174,6 +174,7 @@ export const pipelineSchema = {
         timeout: { ...duration, default: PIPELINE_DEFAULTS.timeout },
         capacity: { ...capacity, default: PIPELINE_DEFAULTS.capacity },
         onDemandAfterInterruptions: { ...onDemandAfterInterruptions, default: PIPELINE_DEFAULTS.onDemandAfterInterruptions },
+        estimate: { ...duration, description: "How long a step usually runs: the cost model's input." },
       },
     },
     maxParallel: {
@@ -209,6 +210,7 @@ export const pipelineSchema = {
           timeout: duration,
           capacity,
           onDemandAfterInterruptions,
+          estimate: { ...duration, description: "How long this step usually runs: the cost model's input." },
         },
       },
     },

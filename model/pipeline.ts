@@ -64,6 +64,11 @@ export interface StepDefaults {
    * NodePool; `"never"` keeps it on Spot. Interruptions never use up `retries`. Default: 2.
    */
   readonly onDemandAfterInterruptions?: number | "never";
+  /**
+   * How long a step usually runs, as `20m` or `1h30m`: the cost model's input, nothing more.
+   * Without one the cost report assumes 1 h per step and says so.
+   */
+  readonly estimate?: string;
 }
 
 export interface Step {
@@ -83,6 +88,7 @@ export interface Step {
   readonly timeout?: string;
   readonly capacity?: Capacity;
   readonly onDemandAfterInterruptions?: number | "never";
+  readonly estimate?: string;
 }
 
 export interface PipelineDefinition {

@@ -96,6 +96,7 @@ export const platformSchema = {
             required: ["image"],
             properties: { image: { type: "string", minLength: 1 } },
           },
+          prices: { type: "string", pattern: "^[^/].*\\.json$", "x-expected": "a repository-relative path to a .json price snapshot, such as data/aws-eu-west-1.json" },
         },
       },
     },

@@ -3,6 +3,7 @@
  * exist and how each is wired to AWS, Argo CD, Karpenter and Fargate. Pipelines say what to run;
  * this says where.
  */
+import { DEFAULT_PRICES_FILE } from "./files.ts";
 
 /** Karpenter step-pool settings. Every field has a best-practice default (`POOL_DEFAULTS`). */
 export interface PoolSettings {
@@ -69,6 +70,11 @@ export interface ClusterConfig {
     /** Run-manager image, pinned: `111122223333.dkr.ecr.us-east-1.amazonaws.com/dagops-run-manager:0.1.0`. */
     readonly image: string;
   };
+  /**
+   * Price and instance snapshot for this cluster's region, relative to the repository root, in
+   * the shape of `data/aws-us-east-1.json` (see cost/data.ts). Default: that file (us-east-1).
+   */
+  readonly prices?: string;
 }
 
 export interface PlatformConfig {
@@ -107,6 +113,7 @@ export interface ResolvedCluster {
   };
   readonly fargate: { readonly podExecutionRoleArn: string; readonly subnets: readonly string[] };
   readonly runManager: { readonly image: string };
+  readonly prices: string;
 }
 
 export function resolveCluster(c: ClusterConfig): ResolvedCluster {
@@ -129,5 +136,6 @@ export function resolveCluster(c: ClusterConfig): ResolvedCluster {
     },
     fargate: { podExecutionRoleArn: c.fargate.podExecutionRoleArn, subnets: [...c.fargate.subnets] },
     runManager: { image: c.runManager.image },
+    prices: c.prices ?? DEFAULT_PRICES_FILE,
   };
 }

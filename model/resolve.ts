@@ -29,6 +29,8 @@ export interface ResolvedStep {
   readonly capacity: Capacity;
   /** Spot interruptions after which attempts run on-demand; null: never. */
   readonly onDemandAfterInterruptions: number | null;
+  /** How long the step usually runs (the cost model's input); null when not given. */
+  readonly estimateSeconds: number | null;
 }
 
 export interface ResolvedPipeline {
@@ -76,6 +78,7 @@ export function resolvePipeline(
   const timeout = (text: string | undefined, path: (string | number)[]) => seconds(text ?? PIPELINE_DEFAULTS.timeout, path, MAX_TIMEOUT_SECONDS, '"45m" or "2h"');
   const defaults = def.defaults ?? {};
   const defaultTimeout = timeout(defaults.timeout, ["defaults", "timeout"]);
+  const defaultEstimate = defaults.estimate !== undefined ? timeout(defaults.estimate, ["defaults", "estimate"]) : null;
   const runTimeoutSeconds = seconds(def.runTimeout ?? PIPELINE_DEFAULTS.runTimeout, ["runTimeout"], MAX_RUN_TIMEOUT_SECONDS, '"6h" or "1h30m"');
 
   const steps: ResolvedStep[] = def.steps.map((s, i) => {
@@ -102,6 +105,7 @@ export function resolvePipeline(
       timeoutSeconds: s.timeout !== undefined ? timeout(s.timeout, at("timeout")) : defaultTimeout,
       capacity: s.capacity ?? defaults.capacity ?? PIPELINE_DEFAULTS.capacity,
       onDemandAfterInterruptions: countOrNever(s.onDemandAfterInterruptions ?? defaults.onDemandAfterInterruptions ?? PIPELINE_DEFAULTS.onDemandAfterInterruptions),
+      estimateSeconds: s.estimate !== undefined ? timeout(s.estimate, at("estimate")) : defaults.estimate !== undefined ? defaultEstimate : null,
     };
   });
 

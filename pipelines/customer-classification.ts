@@ -26,6 +26,8 @@ export default definePipeline({
     retries: 2,
     timeout: "45m",
     capacity: "spot",
+    // Typical durations from recent runs: what `npm run cost` prices.
+    estimate: "10m",
   },
   steps: [
     {
@@ -41,6 +43,7 @@ export default definePipeline({
       command: ["python", "-m", "classifier.scan"],
       args: ["--store", store],
       dependsOn: ["discover-accounts"],
+      estimate: "20m",
     })),
     ...stores.map((store) => ({
       name: `classify-${store}`,
@@ -49,6 +52,7 @@ export default definePipeline({
       dependsOn: [`scan-${store}`],
       resources: heavy,
       timeout: "1h30m",
+      estimate: "50m",
     })),
     {
       name: "merge-findings",
@@ -60,6 +64,7 @@ export default definePipeline({
       command: ["python", "-m", "classifier.score"],
       dependsOn: ["merge-findings"],
       resources: heavy,
+      estimate: "15m",
     },
     {
       name: "publish-report",
@@ -72,6 +77,7 @@ export default definePipeline({
       dependsOn: ["score-risk"],
       retries: 4,
       timeout: "10m",
+      estimate: "2m",
     },
   ],
 });
