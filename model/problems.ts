@@ -49,6 +49,13 @@ export const PROBLEM_CODES = [
   "APP_PATH_MISSING",
   "POD_SECURITY",
   "KARPENTER_RULE",
+  // Capacity: will it schedule, does it fit the pool limits
+  "NO_INSTANCE_FITS",
+  "TOO_FEW_FAMILIES",
+  "FARGATE_TOO_LARGE",
+  "POOL_LIMIT",
+  "POOL_LIMIT_SHARED",
+  "BAD_PRICE_DATA",
   // Tier 5: drift
   "DRIFT_STALE",
   "DRIFT_MISSING",

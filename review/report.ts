@@ -342,6 +342,7 @@ function stepFields(s: PlanStep): Record<string, string | undefined> {
     "memory limit": r.limits?.memory,
     retries: s.retries === undefined ? undefined : String(s.retries),
     timeout: seconds(s.job.spec?.activeDeadlineSeconds ?? undefined),
+    estimate: s.estimateSeconds == null ? undefined : seconds(s.estimateSeconds),
     capacity: s.capacity,
     "on-demand after interruptions": s.onDemandAfterInterruptions === undefined ? undefined : s.onDemandAfterInterruptions === null ? "never" : String(s.onDemandAfterInterruptions),
     dependsOn: s.dependsOn.length ? s.dependsOn.join(", ") : "(none)",

@@ -9,7 +9,7 @@ import type { Io } from "../scripts/lib/cli.ts";
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Folders of code a temp repository links to (so its TypeScript files import the real thing). */
-const CODE = ["model", "charts", "render", "checks", "review", "runner", "scripts", "node_modules"];
+const CODE = ["model", "charts", "render", "checks", "cost", "review", "runner", "scripts", "data", "node_modules"];
 
 export interface TempRepo {
   readonly root: string;

@@ -1,5 +1,10 @@
 /** The tiers of DESIGN.md §5 up to, but not including, drift: load → validate → render → check output. */
+import { join } from "node:path";
+import { capacityProblems } from "../../checks/capacity.ts";
 import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
+import { loadPriceData, type PriceData } from "../../cost/data.ts";
+import { PLATFORM_FILE } from "../../model/files.ts";
+import { problem } from "../../model/problems.ts";
 import { loadProject, type Project } from "./load.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
 import { pipelineSchema } from "../../model/pipeline-schema.ts";
@@ -32,12 +37,38 @@ export async function compile(root: string, timings?: Timings): Promise<Compiled
   const project = await timed(timings, "load and validate definitions", () => loadProject(root));
   if (hasErrors(project.problems)) return { project, problems: project.problems };
   const objects = timed(timings, "render (cdk8s)", () => render(project.clusters, project.pipelines));
-  const problems = [...project.problems, ...timed(timings, "validate output", () => checkOutput(objects))];
+  const prices = loadPrices(root, project);
+  const problems = [
+    ...project.problems,
+    ...prices.problems,
+    ...timed(timings, "validate output", () => checkOutput(objects)),
+    ...timed(timings, "capacity", () => capacityProblems(objects, prices.byCluster, project.clusters.map((c) => c.name))),
+  ];
   if (hasErrors(problems)) return { project, problems };
   const files = timed(timings, "serialize YAML", () => toFiles(objects));
   const sized = [...problems, ...checkSizes(files, new Map(objects.map((o) => [o.path, o.source])))];
   if (hasErrors(sized)) return { project, problems: sized };
   return { project, problems: sized, objects, files };
+}
+
+/** Each cluster's price snapshot (loaded once per file), or a problem naming the cluster's `prices`. */
+export function loadPrices(root: string, project: Project): { byCluster: Map<string, PriceData>; problems: Problem[] } {
+  const files = new Map<string, PriceData | Error>();
+  const byCluster = new Map<string, PriceData>();
+  const problems: Problem[] = [];
+  project.clusters.forEach((c, i) => {
+    if (!files.has(c.prices)) {
+      try {
+        files.set(c.prices, loadPriceData(join(root, c.prices)));
+      } catch (err) {
+        files.set(c.prices, err as Error);
+      }
+    }
+    const data = files.get(c.prices)!;
+    if (data instanceof Error) problems.push(problem("BAD_PRICE_DATA", PLATFORM_FILE, `clusters[${i}].prices`, data.message.replace(join(root, ""), "")));
+    else byCluster.set(c.name, data);
+  });
+  return { byCluster, problems };
 }
 
 export function formatTimings(timings: Timings): string {

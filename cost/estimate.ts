@@ -1,0 +1,63 @@
+/**
+ * Cost per pipeline and cluster, computed from a cluster's generated objects (NodePools, plan
+ * ConfigMaps, CronJobs), so `npm run cost`, the checks and the pull-request review all price
+ * exactly what would be deployed.
+ */
+import { PLAN_KEY } from "../charts/names.ts";
+import type { Plan } from "../charts/plan-format.ts";
+import { runsPerMonth } from "../model/cron.ts";
+import { cpuMillis, memoryBytes } from "../model/quantity.ts";
+import { parse } from "yaml";
+import type { PriceData } from "./data.ts";
+import { poolOf, type NodePoolManifest, type Pool } from "./pools.ts";
+import { runCost, type RunCost } from "./simulate.ts";
+
+export interface PipelineCost {
+  readonly pipeline: string;
+  readonly cluster: string;
+  readonly schedule?: string;
+  readonly run: RunCost;
+  /** Null when the pipeline has no schedule (it runs by hand). */
+  readonly runsPerMonth: number | null;
+  readonly monthlyUsd: number | null;
+}
+
+type Manifest = { kind?: string; metadata?: { name?: string; labels?: Record<string, string> }; data?: Record<string, string>; spec?: any };
+
+export interface ClusterObjects {
+  readonly cluster: string;
+  readonly manifests: readonly Manifest[];
+  /** Plans already parsed (render keeps them), by plan ConfigMap name; others are parsed from the ConfigMap. */
+  readonly plans?: ReadonlyMap<string, Plan>;
+}
+
+export function clusterPools(manifests: readonly Manifest[], data: PriceData): { pools: Map<string, Pool>; onDemand: Map<string, Pool> } {
+  const nodePools = manifests.filter((m) => m.kind === "NodePool") as unknown as NodePoolManifest[];
+  return {
+    pools: new Map(nodePools.map((m) => [m.metadata.name, poolOf(m, data)])),
+    onDemand: new Map(nodePools.map((m) => [m.metadata.name, poolOf(m, data, true)])),
+  };
+}
+
+export function planOfManifest(m: Manifest, plans?: ReadonlyMap<string, Plan>): Plan | undefined {
+  if (m.kind !== "ConfigMap" || m.data?.[PLAN_KEY] === undefined) return undefined;
+  return plans?.get(m.metadata?.name ?? "") ?? (parse(m.data[PLAN_KEY], { version: "1.1" }) as Plan);
+}
+
+export function clusterCosts(objects: ClusterObjects, data: PriceData): PipelineCost[] {
+  const { pools, onDemand } = clusterPools(objects.manifests, data);
+  const out: PipelineCost[] = [];
+  for (const m of objects.manifests) {
+    const plan = planOfManifest(m, objects.plans);
+    if (!plan) continue;
+    const cron = objects.manifests.find((c) => c.kind === "CronJob" && c.metadata?.labels?.["dagops.dev/pipeline"] === plan.pipeline);
+    const container = cron?.spec?.jobTemplate?.spec?.template?.spec?.containers?.[0];
+    const requests = (container?.resources?.requests ?? {}) as Record<string, string>;
+    const runManager = { cpuMillis: cpuMillis(String(requests.cpu ?? "250m")) ?? 250, memoryBytes: memoryBytes(String(requests.memory ?? "256Mi")) ?? 256 * 2 ** 20 };
+    const run = runCost(plan, pools, onDemand, runManager, data);
+    const scheduled = cron && !cron.spec?.suspend ? (cron.spec.schedule as string) : undefined;
+    const perMonth = scheduled ? runsPerMonth(scheduled) : null;
+    out.push({ pipeline: plan.pipeline, cluster: objects.cluster, ...(scheduled ? { schedule: scheduled } : {}), run, runsPerMonth: perMonth, monthlyUsd: perMonth === null ? null : perMonth * run.total.pools });
+  }
+  return out.sort((a, b) => (a.pipeline < b.pipeline ? -1 : a.pipeline > b.pipeline ? 1 : 0));
+}

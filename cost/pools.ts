@@ -1,0 +1,125 @@
+/**
+ * A Karpenter NodePool as the cost model sees it: which instance types of the price data its
+ * requirements allow, at which capacity type, and what a step pod can fit on. Read from the
+ * generated NodePool object, so the checks, `npm run cost` and the review all judge exactly what
+ * is deployed.
+ */
+import { parseDuration } from "../model/duration.ts";
+import { parseQuantity } from "../model/quantity.ts";
+import type { InstanceType, PriceData } from "./data.ts";
+
+interface Requirement {
+  readonly key: string;
+  readonly operator: string;
+  readonly values?: readonly string[];
+  readonly minValues?: number;
+}
+
+export interface NodePoolManifest {
+  readonly metadata: { readonly name: string };
+  readonly spec: {
+    readonly template: { readonly spec: { readonly requirements: readonly Requirement[] } };
+    readonly disruption?: { readonly consolidateAfter?: string };
+    readonly limits?: { readonly cpu?: string | number; readonly memory?: string | number };
+  };
+}
+
+export interface Pool {
+  readonly name: string;
+  /** Spot when the pool allows it (Karpenter prefers Spot), else on-demand. */
+  readonly capacity: "spot" | "on-demand";
+  /** Allowed types, cheapest first for the pool's capacity type. */
+  readonly types: readonly InstanceType[];
+  /** `karpenter.k8s.aws/instance-family` minValues: a node claim must keep this many families open. */
+  readonly minFamilies: number;
+  readonly consolidateAfterSeconds: number;
+  readonly limits: { readonly cpuMillis?: number; readonly memoryBytes?: number };
+}
+
+/** The label values Karpenter puts on a node of this type. */
+function labels(t: InstanceType, capacity: string): Record<string, string> {
+  return {
+    "karpenter.sh/capacity-type": capacity,
+    "kubernetes.io/arch": t.arch,
+    "kubernetes.io/os": "linux",
+    "node.kubernetes.io/instance-type": t.name,
+    "karpenter.k8s.aws/instance-category": t.category,
+    "karpenter.k8s.aws/instance-generation": String(t.generation),
+    "karpenter.k8s.aws/instance-family": t.family,
+    "karpenter.k8s.aws/instance-size": t.name.split(".")[1]!,
+    "karpenter.k8s.aws/instance-cpu": String(t.vcpu),
+  };
+}
+
+function satisfies(value: string | undefined, r: Requirement): boolean {
+  const values = r.values ?? [];
+  switch (r.operator) {
+    case "In":
+      return value !== undefined && values.includes(value);
+    case "NotIn":
+      return value === undefined || !values.includes(value);
+    case "Exists":
+      return value !== undefined;
+    case "DoesNotExist":
+      return value === undefined;
+    case "Gt":
+      return value !== undefined && Number(value) > Number(values[0]);
+    case "Lt":
+      return value !== undefined && Number(value) < Number(values[0]);
+    default:
+      return false;
+  }
+}
+
+export function spotPrice(t: InstanceType): number {
+  return t.onDemandUsdPerHour * (1 - t.spot.savingsPct / 100);
+}
+
+export function price(t: InstanceType, capacity: "spot" | "on-demand"): number {
+  return capacity === "spot" ? spotPrice(t) : t.onDemandUsdPerHour;
+}
+
+/** The pool of a NodePool object; `onDemand` prices it as if it bought on-demand only (the baseline). */
+export function poolOf(manifest: NodePoolManifest, data: PriceData, onDemand = false): Pool {
+  const reqs = manifest.spec.template.spec.requirements;
+  const capacityReq = reqs.find((r) => r.key === "karpenter.sh/capacity-type");
+  const capacity = !onDemand && (!capacityReq || satisfies("spot", capacityReq)) ? "spot" : "on-demand";
+  const types = data.instanceTypes
+    .filter((t) => reqs.every((r) => r.key === "karpenter.sh/capacity-type" || satisfies(labels(t, capacity)[r.key], r)))
+    .sort((a, b) => price(a, capacity) - price(b, capacity) || (a.name < b.name ? -1 : 1));
+  const minFamilies = reqs.find((r) => r.key === "karpenter.k8s.aws/instance-family")?.minValues ?? 1;
+  const limits = manifest.spec.limits ?? {};
+  return {
+    name: manifest.metadata.name,
+    capacity,
+    types,
+    minFamilies,
+    consolidateAfterSeconds: parseDuration(manifest.spec.disruption?.consolidateAfter ?? "0s") ?? 0,
+    limits: {
+      ...(limits.cpu !== undefined ? { cpuMillis: parseQuantity(String(limits.cpu))! * 1000 } : {}),
+      ...(limits.memory !== undefined ? { memoryBytes: parseQuantity(String(limits.memory))! } : {}),
+    },
+  };
+}
+
+export interface Request {
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+}
+
+const MiB = 2 ** 20;
+
+/** Whether a set of pods (their summed requests, their count) fits one node of this type. */
+export function fitsOn(t: InstanceType, total: Request, pods: number): boolean {
+  return total.cpuMillis <= t.allocatable.cpuMillis && total.memoryBytes <= t.allocatable.memoryMiB * MiB && pods <= t.maxPods;
+}
+
+/** Distinct families among types. */
+export function families(types: readonly InstanceType[]): number {
+  return new Set(types.map((t) => t.family)).size;
+}
+
+/** The largest allowed type by allocatable memory, then CPU: named in "fits nowhere" errors. */
+export function largest(types: readonly InstanceType[]): InstanceType | undefined {
+  return [...types].sort((a, b) => b.allocatable.memoryMiB - a.allocatable.memoryMiB || b.allocatable.cpuMillis - a.allocatable.cpuMillis)[0];
+}

@@ -1,0 +1,107 @@
+/** `npm run cost [-- <pipeline>] [--json]`: what a run costs on the generated pools, and what Spot saves. */
+import { clusterCosts, type PipelineCost } from "../cost/estimate.ts";
+import { ASSUMED_STEP_SECONDS } from "../cost/simulate.ts";
+import { formatDuration } from "../model/duration.ts";
+import { closest, formatProblems, hasErrors } from "../model/problems.ts";
+import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
+import { compile, loadPrices } from "./lib/compile.ts";
+import { openRepository } from "./lib/tree.ts";
+
+const HELP = `Usage: npm run cost [-- <pipeline>] [--json] [--root <dir>]
+
+For every pipeline (or the one named) and every cluster it deploys to, simulates one run on the
+generated NodePools and prices it from the cluster's price snapshot: the step nodes on Spot
+(where the pool allows it) and all on-demand, what Spot saves, the run manager on Fargate, the
+monthly cost from the schedule, and the peak capacity. Identical results for several clusters
+are shown once. How it is computed, and what it ignores: README, "Cost".
+
+Options:
+  --json         print the result as JSON
+  --root <dir>   repository root (default: the current directory)
+  -h, --help     show this help
+
+Exit codes:
+  0  printed
+  1  the definitions have problems
+  2  usage error (no such pipeline)
+`;
+
+const usd = (n: number) => `$${n < 10 ? n.toFixed(4) : n.toFixed(2)}`;
+const pct = (n: number) => `${n.toFixed(1)}%`;
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const parsed = parseCommand("cost", argv, io, { root: { type: "string" }, json: { type: "boolean" } } as const, HELP, true);
+  if ("exit" in parsed) return parsed.exit;
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) {
+    io.stderr(`dagops cost: expected at most one pipeline name, found ${positionals.length}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  const root = await openRepository("cost", values.root, io);
+  const compiled = await compile(root);
+  if (hasErrors(compiled.problems) || !compiled.objects) {
+    io.stderr(`${formatProblems(compiled.problems)}\n`);
+    return EXIT.problems;
+  }
+  const name = positionals[0];
+  const known = compiled.project.pipelines.map((p) => p.name);
+  if (name !== undefined && !known.includes(name)) {
+    const hint = closest(name, known);
+    io.stderr(`dagops cost: no pipeline named ${JSON.stringify(name)}${hint ? `; did you mean ${JSON.stringify(hint)}?` : ""} Known: ${known.join(", ")}\n`);
+    return EXIT.usage;
+  }
+  const prices = loadPrices(root, compiled.project).byCluster;
+  const all: (PipelineCost & { snapshot: string; prices: string })[] = [];
+  for (const cluster of compiled.project.clusters) {
+    const objects = compiled.objects.filter((o) => o.cluster === cluster.name);
+    const plans = new Map(objects.filter((o) => o.plan).map((o) => [(o.manifest as { metadata: { name: string } }).metadata.name, o.plan!]));
+    const data = prices.get(cluster.name)!;
+    for (const c of clusterCosts({ cluster: cluster.name, manifests: objects.map((o) => o.manifest as never), plans }, data)) {
+      if (name === undefined || c.pipeline === name) all.push({ ...c, snapshot: `${data.region} ${data.snapshot}`, prices: cluster.prices });
+    }
+  }
+  if (values.json) {
+    io.stdout(`${JSON.stringify(all, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  io.stdout(formatCosts(all));
+  return EXIT.ok;
+}
+
+/** One block per pipeline; clusters with the same result share it. */
+export function formatCosts(all: readonly (PipelineCost & { snapshot: string; prices: string })[]): string {
+  const groups = new Map<string, { clusters: string[]; c: (typeof all)[number] }>();
+  for (const c of all) {
+    const key = JSON.stringify({ ...c, cluster: "" });
+    const g = groups.get(key) ?? groups.set(key, { clusters: [], c }).get(key)!;
+    g.clusters.push(c.cluster);
+  }
+  const lines: string[] = [];
+  const snapshots = [...new Set(all.map((c) => `${c.snapshot} (${c.prices})`))];
+  lines.push(`dagops cost: prices from the ${snapshots.join(", ")} snapshot; USD`, "");
+  for (const { clusters, c } of groups.values()) {
+    const r = c.run;
+    lines.push(`${c.pipeline} (${clusters.join(", ")})`);
+    const note =
+      r.estimated === "all"
+        ? "from the steps' estimates"
+        : r.estimated === "none"
+          ? `no step has an estimate: each is assumed to take ${formatDuration(ASSUMED_STEP_SECONDS)}, so costs are per hour of step runtime`
+          : `steps without an estimate are assumed to take ${formatDuration(ASSUMED_STEP_SECONDS)}`;
+    lines.push(`  one run         ${formatDuration(r.seconds)} (${note})`);
+    lines.push(`  step nodes      ${usd(r.nodes.pools)} on the pools vs ${usd(r.nodes.onDemand)} all on-demand: Spot saves ${pct(r.savingPct)}`);
+    lines.push(`  run manager     ${usd(r.runManager.usd)} (Fargate ${r.runManager.vcpu} vCPU / ${r.runManager.memoryGb} GB, the same either way)`);
+    lines.push(`  per run         ${usd(r.total.pools)} vs ${usd(r.total.onDemand)} on-demand: saves ${pct(r.totalSavingPct)}`);
+    lines.push(
+      c.runsPerMonth === null
+        ? "  per month       no schedule: runs only when started by hand"
+        : `  per month       ${usd(c.monthlyUsd!)} (${c.runsPerMonth.toFixed(1)} runs of ${c.schedule}; ${usd(c.runsPerMonth * r.total.onDemand)} on-demand)`,
+    );
+    const peaks = Object.entries(r.peakCapacity).map(([pool, p]) => `${p.cpuMillis / 1000} vCPU / ${Math.round(p.memoryBytes / 2 ** 30)} GiB on ${pool}`);
+    lines.push(`  peak            ${r.peakNodes} node${r.peakNodes === 1 ? "" : "s"} (${peaks.join("; ")}); requests use ${pct(r.utilisation.cpu * 100)} of node CPU, ${pct(r.utilisation.memory * 100)} of memory`);
+    lines.push(`  node-hours      ${r.nodeHours.map((h) => `${h.type} ${h.capacity} ${h.hours.toFixed(2)}`).join(", ")}`, "");
+  }
+  return `${lines.join("\n")}`;
+}
+
+runIfMain(import.meta, main);

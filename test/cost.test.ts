@@ -1,0 +1,213 @@
+/**
+ * The cost model, on small cases computed by hand, and on the example pipelines. The price data
+ * for hand cases is a fixture with round numbers; the example uses the committed snapshot.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { planDocument, type Plan } from "../charts/plan.ts";
+import { karpenterAllocatable, loadPriceData, type InstanceType, type PriceData } from "../cost/data.ts";
+import { fargateSize, runCost, simulate } from "../cost/simulate.ts";
+import { poolOf, type NodePoolManifest } from "../cost/pools.ts";
+import { runsPerMonth } from "../model/cron.ts";
+import type { PipelineDefinition } from "../model/pipeline.ts";
+import { resolvePipeline } from "../model/resolve.ts";
+import { main as cost } from "../scripts/cost.ts";
+import { main as synth } from "../scripts/synth.ts";
+import { join } from "node:path";
+import { captureIo, REPO, tempRepo, yamlPipeline } from "./helpers.ts";
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+function type(name: string, od: number, savingsPct: number, cpuMillis: number, memoryMiB: number, maxPods = 29): InstanceType {
+  const [family] = name.split(".");
+  return { name, family: family!, category: family![0]!, generation: 6, arch: "amd64", vcpu: Math.ceil(cpuMillis / 1000), memoryMiB: memoryMiB * 2, maxPods, allocatable: { cpuMillis, memoryMiB }, onDemandUsdPerHour: od, spot: { savingsPct, interruption: "<5%" } };
+}
+
+const FARGATE: PriceData["fargate"] = {
+  usdPerVcpuHour: 0.04,
+  usdPerGbHour: 0.004,
+  memoryOverheadMb: 256,
+  minimumBilledSeconds: 60,
+  sizes: [
+    { vcpu: 0.25, memoryGb: [0.5, 1, 2] },
+    { vcpu: 0.5, memoryGb: [1, 2, 3, 4] },
+    { vcpu: 4, memoryGb: [8, 30] },
+    { vcpu: 16, memoryGb: [32, 120] },
+  ],
+};
+
+function data(types: InstanceType[]): PriceData {
+  return { snapshot: "2026-11-25", region: "test-1", currency: "USD", sources: [], notes: [], instanceTypes: types, fargate: FARGATE };
+}
+
+function pool(name: string, capacity: "spot" | "on-demand", minFamilies = 1, consolidateAfter = "0s"): NodePoolManifest {
+  return {
+    metadata: { name },
+    spec: {
+      template: {
+        spec: {
+          requirements: [
+            { key: "karpenter.sh/capacity-type", operator: "In", values: capacity === "spot" ? ["spot", "on-demand"] : ["on-demand"] },
+            { key: "karpenter.k8s.aws/instance-family", operator: "Exists", minValues: minFamilies },
+          ],
+        },
+      },
+      disruption: { consolidateAfter },
+    },
+  };
+}
+
+function plan(steps: PipelineDefinition["steps"], extra: Partial<PipelineDefinition> = {}): Plan {
+  const def: PipelineDefinition = { name: "p", image: "registry.example.com/a:1.0.0", defaults: { resources: { requests: { cpu: "500m", memory: "1Gi" } }, estimate: "1h" }, ...extra, steps };
+  const { pipeline, problems } = resolvePipeline(def, "pipelines/p.yaml", ["c"]);
+  assert.deepEqual(problems, []);
+  return planDocument(pipeline!).plan;
+}
+
+function pools(d: PriceData, manifests: NodePoolManifest[], onDemand = false) {
+  return new Map(manifests.map((m) => [m.metadata.name, poolOf(m, d, onDemand)]));
+}
+
+const RUN_MANAGER = { cpuMillis: 250, memoryBytes: 256 * MiB };
+const STEP_POOLS = [pool("dagops-steps", "spot"), pool("dagops-steps-on-demand", "on-demand")];
+
+describe("cost model: hand-computed cases", () => {
+  test("one step on one instance type", () => {
+    const d = data([type("m9.large", 0.1, 60, 1900, 7000)]);
+    const r = runCost(plan([{ name: "only" }]), pools(d, STEP_POOLS), pools(d, STEP_POOLS, true), RUN_MANAGER, d);
+    assert.equal(r.seconds, 3600);
+    assert.deepEqual(r.nodeHours, [{ type: "m9.large", capacity: "spot", hours: 1 }]);
+    // 1 h at $0.10 × (1 − 60%) = $0.04 on Spot, $0.10 on-demand.
+    assert.ok(Math.abs(r.nodes.pools - 0.04) < 1e-12 && Math.abs(r.nodes.onDemand - 0.1) < 1e-12);
+    assert.ok(Math.abs(r.savingPct - 60) < 1e-9);
+    // The run manager: 0.25 vCPU × $0.04 + 0.5 GB × $0.004, for 1 h.
+    assert.ok(Math.abs(r.runManager.usd - 0.012) < 1e-12);
+    assert.ok(Math.abs(r.total.pools - 0.052) < 1e-12);
+  });
+
+  test("two steps that pack onto one node; the cheapest type that holds both", () => {
+    // Each step: 500m / 1Gi. small holds one (700m), big holds both; two smalls cost more than one big.
+    const d = data([type("c9.small", 0.05, 50, 700, 1500), type("c9.big", 0.08, 50, 1900, 3000)]);
+    const sim = simulate(plan([{ name: "a" }, { name: "b" }]), pools(d, STEP_POOLS));
+    assert.equal(sim.peakNodes, 1);
+    assert.deepEqual(sim.nodes.map((n) => [n.type, n.start, n.end]), [["c9.big", 0, 3600]]);
+    assert.ok(Math.abs(sim.utilisation.cpu - 1000 / 1900) < 1e-9);
+  });
+
+  test("a node is removed after consolidateAfter once empty, and reused while it waits", () => {
+    const d = data([type("m9.large", 0.1, 60, 1900, 7000)]);
+    const p = plan([{ name: "a", estimate: "30m" }, { name: "b", dependsOn: ["a"], estimate: "30m" }]);
+    const sim = simulate(p, pools(d, [pool("dagops-steps", "spot", 1, "5m"), pool("dagops-steps-on-demand", "on-demand")]));
+    assert.deepEqual(sim.nodes.map((n) => [n.start, n.end]), [[0, 3600 + 300]]);
+  });
+
+  test("minValues: a claim stops taking pods when fewer families would fit them", () => {
+    // Only c9.big holds two pods, and it is one family: with minValues 2, each pod gets its own node.
+    const d = data([type("c9.big", 0.08, 50, 1900, 3000), type("c8.small", 0.05, 50, 700, 1500), type("m8.small", 0.05, 50, 700, 1500)]);
+    const sim = simulate(plan([{ name: "a" }, { name: "b" }]), pools(d, [pool("dagops-steps", "spot", 2), pool("dagops-steps-on-demand", "on-demand")]));
+    assert.equal(sim.peakNodes, 2);
+    assert.deepEqual(sim.nodes.map((n) => n.type), ["c8.small", "c8.small"]);
+  });
+
+  test("an on-demand step is priced on-demand, and Spot saves nothing on it", () => {
+    const d = data([type("m9.large", 0.1, 60, 1900, 7000)]);
+    const r = runCost(plan([{ name: "steady", capacity: "on-demand" }]), pools(d, STEP_POOLS), pools(d, STEP_POOLS, true), RUN_MANAGER, d);
+    assert.deepEqual(r.nodeHours, [{ type: "m9.large", capacity: "on-demand", hours: 1 }]);
+    assert.ok(Math.abs(r.nodes.pools - 0.1) < 1e-12);
+    assert.equal(r.savingPct, 0);
+  });
+
+  test("Fargate rounding at the edges of the size table", () => {
+    const size = (cpu: number, memMiB: number) => fargateSize({ cpuMillis: cpu, memoryBytes: memMiB * MiB }, FARGATE);
+    assert.deepEqual(size(250, 256), { vcpu: 0.25, memoryGb: 0.5 }, "256Mi + 256 MB lands exactly on 0.5 GB");
+    assert.deepEqual(size(250, 257), { vcpu: 0.25, memoryGb: 1 });
+    assert.deepEqual(size(251, 256), { vcpu: 0.5, memoryGb: 1 }, "more CPU moves up a row, and the row's smallest memory");
+    assert.deepEqual(size(4000, 30 * 1024 - 256), { vcpu: 4, memoryGb: 30 });
+    assert.deepEqual(size(4000, 30 * 1024 - 255), { vcpu: 16, memoryGb: 32 });
+    assert.deepEqual(size(16000, 120 * 1024 - 256), { vcpu: 16, memoryGb: 120 });
+    assert.equal(size(16000, 120 * 1024 - 255), undefined, "beyond the largest size");
+    assert.equal(size(16001, 256), undefined);
+  });
+
+  test("monthly cost follows from the schedule", () => {
+    assert.equal(runsPerMonth("@daily"), 365 / 12);
+    assert.equal(runsPerMonth("15 */6 * * *"), (365 * 4) / 12);
+    assert.equal(runsPerMonth("0 9 * * MON-FRI"), 261 / 12);
+    assert.equal(runsPerMonth("0 0 1,15 * MON"), (24 + 52 - 2) / 12, "day of month OR day of week when both are set");
+  });
+
+  test("Karpenter's allocatable rules reproduce every row of the snapshot", () => {
+    const snapshot = loadPriceData(join(REPO, "data/aws-us-east-1.json"));
+    assert.equal(snapshot.instanceTypes.length, 105);
+    for (const t of snapshot.instanceTypes) assert.deepEqual(karpenterAllocatable(t), t.allocatable, t.name);
+  });
+});
+
+describe("cost model: the example pipelines", () => {
+  test("deterministic, and the classification pipeline saves at least 57% on its step nodes", async () => {
+    const run = async () => {
+      const io = captureIo(REPO);
+      assert.equal(await cost(["--json"], io), 0, io.text());
+      return io.out.join("");
+    };
+    const first = await run();
+    assert.equal(await run(), first, "same inputs, same bytes");
+    const results = JSON.parse(first) as { pipeline: string; cluster: string; snapshot: string; run: { savingPct: number; totalSavingPct: number; estimated: string }; monthlyUsd: number; runsPerMonth: number; run_: never }[];
+    const cc = results.filter((r) => r.pipeline === "customer-classification");
+    assert.deepEqual(cc.map((r) => r.cluster), ["staging", "prod"]);
+    for (const r of cc) {
+      assert.ok(r.run.savingPct >= 57, `saving ${r.run.savingPct}`);
+      assert.equal(r.run.estimated, "all");
+      assert.equal(r.snapshot, "us-east-1 2026-11-25");
+    }
+    const text = captureIo(REPO);
+    await cost(["customer-classification"], text);
+    assert.match(text.out.join(""), /^dagops cost: prices from the us-east-1 2026-11-25 \(data\/aws-us-east-1\.json\) snapshot/);
+    assert.match(text.out.join(""), /Spot saves 5[7-9]\.\d%|Spot saves 6\d\.\d%/);
+  });
+
+  test("check and synth refuse a step that no allowed instance can hold, naming the largest", async () => {
+    const repo = await tempRepo({ generated: true });
+    try {
+      await repo.write("pipelines/huge.yaml", yamlPipeline("huge", "  - name: giant\n    resources: { requests: { cpu: 100m, memory: 600Gi }, limits: { memory: 600Gi } }\n"));
+      const io = captureIo(repo.root);
+      assert.equal(await synth([], io), 1, io.text());
+      assert.match(io.err.join(""), /NO_INSTANCE_FITS.*pipelines\/huge\.yaml.*steps\[2\]\.resources\.requests|pipelines\/huge\.yaml[\s\S]*NO_INSTANCE_FITS/);
+      assert.match(io.err.join(""), /step giant requests 100m CPU, 614400Mi memory; no instance type NodePool dagops-steps allows can hold it\. The largest is r\S+\.8xlarge/);
+      // 200Gi fits the 8xlarge of exactly 5 families (r5, r6i, r6a, r7i, r7a): too few if the pool wants 6.
+      const config = await repo.read("platform.config.ts");
+      await repo.write("platform.config.ts", config.replace('pools: { limits: { cpu: "200", memory: "800Gi" } }', 'pools: { limits: { cpu: "200", memory: "800Gi" }, minFamilies: 6 }'));
+      await repo.write("pipelines/huge.yaml", yamlPipeline("huge", "  - name: giant\n    resources: { requests: { cpu: 100m, memory: 200Gi }, limits: { memory: 200Gi } }\n").replace("name: huge", "name: huge\nclusters: [staging]"));
+      const few = captureIo(repo.root);
+      assert.equal(await synth([], few), 1, few.text());
+      assert.match(few.err.join(""), /TOO_FEW_FAMILIES  step giant requests 100m CPU, 204800Mi memory; only 5 instance families of NodePool dagops-steps can hold it \(r5, r6a, r6i, r7a, r7i\), and the pool requires 6 \(minValues\)/);
+    } finally {
+      await repo.cleanup();
+    }
+  });
+
+  test("a run's peak over the pool limits is an error; pipelines sharing an hour over them, a warning", async () => {
+    const repo = await tempRepo({ generated: true });
+    try {
+      const config = await repo.read("platform.config.ts");
+      await repo.write("platform.config.ts", config.replace('pools: { limits: { cpu: "200", memory: "800Gi" } }', 'pools: { limits: { cpu: "2", memory: "800Gi" } }'));
+      const pipeline = (name: string, steps: string[]) =>
+        `name: ${name}\nimage: registry.example.com/team/app:1.0.0\nclusters: [staging]\nschedule: "0 3 * * *"\ndefaults:\n  resources: { requests: { cpu: 1500m, memory: 1Gi }, limits: { cpu: 1500m, memory: 1Gi } }\nsteps:\n${steps.map((s) => `  - name: ${s}\n`).join("")}`;
+      // Each run needs one 2-vCPU node: within the limit alone, over it together at 03:00.
+      await repo.write("pipelines/first.yaml", pipeline("first", ["a"]));
+      await repo.write("pipelines/second.yaml", pipeline("second", ["a"]));
+      const shared = captureIo(repo.root);
+      assert.equal(await synth([], shared), 0, shared.text());
+      assert.match(shared.err.join(""), /POOL_LIMIT_SHARED \(warning\)  cluster staging: first, second can all start in hour 3 .* together peak at 4000m CPU/);
+      // Two parallel steps of 1.5 CPU in one run: over the limit by itself.
+      await repo.remove("pipelines/second.yaml");
+      await repo.write("pipelines/first.yaml", pipeline("first", ["a", "b"]));
+      const io = captureIo(repo.root);
+      assert.equal(await synth([], io), 1);
+      assert.match(io.err.join(""), /platform\.config\.ts[\s\S]*POOL_LIMIT  cluster staging: one run of first peaks at nodes with 4000m CPU/);
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});
