@@ -4,6 +4,7 @@
  * always kept; later sections are dropped and the raw diff is cut, each with a note that says
  * how to get the rest.
  */
+import type { CostSection } from "./cost.ts";
 import type { FieldChange, PipelineChange, PlatformChange, Report } from "./report.ts";
 
 export interface CheckSummary {
@@ -17,6 +18,7 @@ export interface ReviewDocument extends Report {
   readonly base: { readonly ref: string; readonly commit: string };
   readonly head: { readonly ref: string; readonly commit?: string };
   readonly checks: CheckSummary;
+  readonly cost?: CostSection;
   /** Unified diff per file under generated/. */
   readonly files: readonly { readonly path: string; readonly diff: string }[];
 }
@@ -63,7 +65,34 @@ function headerSection(doc: ReviewDocument): string {
   if (doc.pipelines.length) {
     lines.push(`Pipelines: ${doc.pipelines.map((p) => `\`${p.pipeline}\` (${p.status}, ${p.clusters.join(", ")})`).join(" · ")}`, "");
   }
+  if (doc.cost) lines.push(...costLines(doc.cost));
   return lines.join("\n") + "\n";
+}
+
+const money = (n: number | null | undefined) => (n === null || n === undefined ? "—" : `$${n < 10 ? n.toFixed(4) : n.toFixed(2)}`);
+
+function delta(before: number | null | undefined, after: number | null | undefined): string {
+  if (before == null || after == null) return "";
+  if (before === 0) return "";
+  const pct = ((after - before) / before) * 100;
+  return Math.abs(pct) < 0.05 ? " (±0%)" : ` (${pct > 0 ? "+" : ""}${pct.toFixed(1)}%)`;
+}
+
+function costLines(cost: CostSection): string[] {
+  const lines = [`### Cost (prices: ${cost.snapshot} snapshot, USD)`, "", "| pipeline | clusters | per run | per month | Spot saves on step nodes |", "|---|---|---|---|---|"];
+  for (const c of cost.changes) {
+    if (c.error) {
+      lines.push(`| \`${c.pipeline}\` | ${c.clusters.join(", ")} | cannot be priced: ${esc(c.error)} | | |`);
+      continue;
+    }
+    const run = `${money(c.before?.perRun)} → ${money(c.after?.perRun)}${delta(c.before?.perRun, c.after?.perRun)}`;
+    const month = `${money(c.before?.perMonth)} → ${money(c.after?.perMonth)}${delta(c.before?.perMonth, c.after?.perMonth)}`;
+    const saving = `${c.before ? `${c.before.savingPct.toFixed(1)}%` : "—"} → ${c.after ? `${c.after.savingPct.toFixed(1)}%` : "—"}`;
+    lines.push(`| \`${c.pipeline}\` | ${c.clusters.join(", ")} | ${run} | ${month} | ${saving} |`);
+  }
+  const assumed = cost.changes.some((c) => c.after?.estimated === "none" || c.after?.estimated === "some" || c.before?.estimated === "none");
+  lines.push("", `Per run: step nodes on the generated pools plus the run manager on Fargate, simulated from the steps' estimates${assumed ? " (steps without one count 1 h)" : ""}. \`npm run cost\` explains the figures.`, "");
+  return lines;
 }
 
 function fieldTable(rows: readonly (FieldChange & { step?: string })[], withStep: boolean): string[] {

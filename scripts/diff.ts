@@ -4,7 +4,11 @@ import { join } from "node:path";
 import { GENERATED_DIR } from "../charts/apps-chart.ts";
 import { GitError, readTreeAt, resolveCommit, unifiedDiff, untracked } from "../review/git.ts";
 import { renderMarkdown, type CheckSummary, type ReviewDocument } from "../review/markdown.ts";
+import { costSection } from "../review/cost.ts";
 import { buildReport } from "../review/report.ts";
+import { loadPriceData, DEFAULT_PRICES_FILE, type PriceData } from "../cost/data.ts";
+import { loadProject } from "./lib/load.ts";
+import { loadPrices } from "./lib/compile.ts";
 import { runCheck } from "./check.ts";
 import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
 import { openRepository, readTree } from "./lib/tree.ts";
@@ -81,7 +85,37 @@ export async function review(root: string, base: string, head: string | undefine
     }
   }
   const files = [...diffs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, diff]) => ({ path, diff }));
-  return { base: { ref: base, commit: baseCommit }, head: { ref: head ?? "working tree", ...(headCommit ? { commit: headCommit } : {}) }, ...report, checks: await checks(root, headCommit, checkReport), files };
+  // Cost: the changed pipelines, and every pipeline of a cluster whose node pools changed.
+  const targets = new Map<string, string[]>(report.pipelines.map((p) => [p.pipeline, [...p.clusters]]));
+  for (const change of report.platform.filter((c) => c.kind === "NodePool" || c.kind === "EC2NodeClass")) {
+    for (const path of headTree.keys()) {
+      const [cluster, area, pipeline] = path.split("/");
+      if (cluster === change.cluster && area === "pipelines" && pipeline) targets.set(pipeline, [...new Set([...(targets.get(pipeline) ?? []), cluster])]);
+    }
+  }
+  const prices = await clusterPrices(root);
+  const cost = costSection(baseTree, headTree, targets, prices);
+  return {
+    base: { ref: base, commit: baseCommit },
+    head: { ref: head ?? "working tree", ...(headCommit ? { commit: headCommit } : {}) },
+    ...report,
+    ...(cost ? { cost } : {}),
+    checks: await checks(root, headCommit, checkReport),
+    files,
+  };
+}
+
+/** Each cluster's price snapshot, as the working tree's platform configuration names it. */
+async function clusterPrices(root: string): Promise<(cluster: string) => PriceData | undefined> {
+  const project = await loadProject(root);
+  const byCluster = loadPrices(root, project).byCluster;
+  let fallback: PriceData | undefined;
+  try {
+    fallback = loadPriceData(join(root, DEFAULT_PRICES_FILE));
+  } catch {
+    fallback = undefined;
+  }
+  return (cluster) => byCluster.get(cluster) ?? fallback;
 }
 
 async function checks(root: string, headCommit: string | undefined, checkReport: string | undefined): Promise<CheckSummary> {

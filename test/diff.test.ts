@@ -51,7 +51,7 @@ describe("npm run diff", () => {
     await commit("step added", () => repo.write(DEMO, demo(`${STEPS}  - name: audit\n    dependsOn: [load]\n`)));
     await commit("step removed", () => repo.write(DEMO, demo(STEPS)));
     await commit("step renamed", () => repo.write(DEMO, demo(STEPS.replace("name: load", "name: publish"))));
-    await commit("resources", () => repo.write(DEMO, demo(STEPS.replace("name: publish", "name: load").replace("  - name: transform\n", "  - name: transform\n    resources: { requests: { cpu: 250m, memory: 512Mi } }\n"))));
+    await commit("resources", () => repo.write(DEMO, demo(STEPS.replace("name: publish", "name: load").replace("  - name: transform\n", "  - name: transform\n    resources: { requests: { cpu: 250m, memory: 6Gi } }\n"))));
     await commit("schedule", async () => repo.write(DEMO, (await repo.read(DEMO)).replace('"0 3 * * *"', '"30 4 * * *"')));
     await commit("nodepool", async () => repo.write("platform.config.ts", (await repo.read("platform.config.ts")).replace('pools: { limits: { cpu: "200", memory: "800Gi" } }', 'pools: { limits: { cpu: "200", memory: "800Gi" }, categories: ["c", "m"] }')));
     await commit("pipeline removed", () => repo.remove(DEMO));
@@ -101,8 +101,17 @@ describe("npm run diff", () => {
     assert.equal(transform.status, "changed");
     assert.deepEqual(transform.fields, [
       { field: "cpu request", before: "100m", after: "250m" },
-      { field: "memory request", before: "128Mi", after: "512Mi" },
+      { field: "memory request", before: "128Mi", after: "6Gi" },
     ]);
+  });
+
+  test("the cost section: a resource change moves the cost per run and per month", async () => {
+    const doc = await between("step renamed", "resources");
+    const [change] = doc.cost!.changes;
+    assert.deepEqual(change!.clusters, ["prod", "staging"]);
+    assert.ok(change!.after!.perRun > change!.before!.perRun, JSON.stringify(change));
+    assert.equal(change!.after!.perMonth! / change!.after!.perRun, 365 / 12, "a daily schedule");
+    assert.match(renderMarkdown(doc), /### Cost \(prices: us-east-1 2026-11-25 snapshot, USD\)[\s\S]*\| `demo` \| prod, staging \| \$0\.\d{4} → \$0\.\d{4} \(\+\d+\.\d%\) \|/);
   });
 
   test("a schedule change", async () => {
