@@ -12,6 +12,7 @@ export const CLUSTER_KINDS: readonly GroupKind[] = [
   { group: "", kind: "Namespace" },
   { group: "karpenter.sh", kind: "NodePool" },
   { group: "karpenter.k8s.aws", kind: "EC2NodeClass" },
+  { group: "scheduling.k8s.io", kind: "PriorityClass" },
 ];
 
 /** Namespaced kinds the child apps may create. */

@@ -36,6 +36,7 @@ export const MANAGED_BY = "dagops";
 export const ROLE = {
   step: "step",
   runManager: "run-manager",
+  placeholder: "placeholder",
 } as const;
 
 /** The taint on step nodes: only step pods tolerate it, so nothing else lands on Spot step capacity. */

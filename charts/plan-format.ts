@@ -33,4 +33,6 @@ export interface Plan {
   /** The NodePool a step falls back to after repeated Spot interruptions. */
   readonly onDemandNodePool: string;
   readonly steps: readonly PlanStep[];
+  /** With `prewarm: true`: placeholder Jobs the run manager creates at run start. */
+  readonly placeholders?: readonly IJob[];
 }

@@ -6,6 +6,7 @@ import type { ResolvedPipeline } from "../model/resolve.ts";
 import { STEP_POOL, contentHash, pipelineNamespace } from "./names.ts";
 import { toYaml } from "./serialize.ts";
 import { PLAN_API_VERSION, type Plan } from "./plan-format.ts";
+import { placeholderJobs } from "./placeholder-job.ts";
 import { stepJob } from "./step-job.ts";
 
 export { PLAN_API_VERSION, type Plan, type PlanStep } from "./plan-format.ts";
@@ -29,6 +30,7 @@ export function buildPlan(pipeline: ResolvedPipeline): Plan {
       estimateSeconds: s.estimateSeconds,
       job: stepJob(pipeline, s),
     })),
+    ...(pipeline.prewarm ? { placeholders: placeholderJobs(pipeline) } : {}),
   };
 }
 

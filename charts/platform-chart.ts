@@ -4,8 +4,9 @@ import type { ResolvedCluster } from "../model/platform.ts";
 import { Ec2NodeClass } from "./ec2-node-class.ts";
 import { FargateProfile } from "./fargate-profile.ts";
 import { KarpenterNodePool } from "./karpenter-node-pool.ts";
-import { LABEL, ROLE } from "./labels.ts";
-import { PIPELINE_NAMESPACE_PREFIX, PLATFORM_NAMESPACE, pipelineNamespace } from "./names.ts";
+import { k8s } from "cdk8s-plus-27";
+import { LABEL, MANAGED_BY, ROLE } from "./labels.ts";
+import { PIPELINE_NAMESPACE_PREFIX, PLACEHOLDER_PRIORITY_CLASS, PLATFORM_NAMESPACE, pipelineNamespace } from "./names.ts";
 import { RestrictedNamespace } from "./restricted-namespace.ts";
 
 /**
@@ -21,6 +22,14 @@ export class PlatformChart extends Chart {
     new Ec2NodeClass(this, "node-class", { cluster });
     new KarpenterNodePool(this, "pool-spot", { cluster, capacity: "spot" });
     new KarpenterNodePool(this, "pool-on-demand", { cluster, capacity: "on-demand" });
+    // Prewarm placeholders yield to every step (priority 0) and never preempt anything.
+    new k8s.KubePriorityClass(this, "placeholder-priority", {
+      metadata: { name: PLACEHOLDER_PRIORITY_CLASS, labels: { [LABEL.managedBy]: MANAGED_BY } },
+      value: -10,
+      preemptionPolicy: "Never",
+      globalDefault: false,
+      description: "dagops prewarm placeholders: hold capacity for a run until its steps preempt them.",
+    });
     new FargateProfile(this, "run-managers", {
       cluster,
       role: "run-managers",

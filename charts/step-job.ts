@@ -4,7 +4,9 @@
  * template is immutable, and a Job tracked in git would be re-run by every sync).
  */
 import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { IPodFailurePolicy } from "kubernetes-models/batch/v1/PodFailurePolicy";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import type { ResolvedPipeline, ResolvedStep } from "../model/resolve.ts";
 import { ANNOTATION, LABEL, MANAGED_BY, ROLE, STEP_TAINT } from "./labels.ts";
 import { STEP_POOL, STEPS_SERVICE_ACCOUNT, pipelineNamespace } from "./names.ts";
@@ -12,6 +14,27 @@ import { containerSecurityContext, podSecurityContext, tmpMount, tmpVolume } fro
 
 export function stepLabels(pipeline: string, step: string): Record<string, string> {
   return { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: pipeline, [LABEL.role]: ROLE.step, [LABEL.step]: step };
+}
+
+/**
+ * Where step-like pods go and how they run: the step pool of a capacity type (only step pods
+ * tolerate its taint), the steps ServiceAccount without an API token, Pod Security "restricted".
+ */
+export function stepPodPlacement(capacity: ResolvedStep["capacity"]): Pick<IPodSpec, "serviceAccountName" | "automountServiceAccountToken" | "enableServiceLinks" | "nodeSelector" | "tolerations" | "securityContext"> {
+  return {
+    serviceAccountName: STEPS_SERVICE_ACCOUNT,
+    // Steps do not call the Kubernetes API. IRSA mounts its own web-identity token.
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    nodeSelector: { [LABEL.karpenterNodePool]: STEP_POOL[capacity], "kubernetes.io/os": "linux" },
+    tolerations: [{ key: STEP_TAINT.key, operator: "Equal", value: STEP_TAINT.value, effect: STEP_TAINT.effect }],
+    securityContext: podSecurityContext(),
+  };
+}
+
+/** A pod that loses its node (Spot reclaim, drain, preemption) fails its Job, which is not retried by Kubernetes. */
+export function failOnDisruption(): IPodFailurePolicy {
+  return { rules: [{ action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] };
 }
 
 export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
@@ -34,18 +57,12 @@ export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
       // Job fail with reason PodFailurePolicy, which the run manager reads as "interrupted, not
       // the step's fault": the attempt does not count against the step's retries.
       // https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-failure-policy
-      podFailurePolicy: { rules: [{ action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] },
+      podFailurePolicy: failOnDisruption(),
       template: {
         metadata: { labels, annotations: { [ANNOTATION.doNotDisrupt]: "true" } },
         spec: {
           restartPolicy: "Never",
-          serviceAccountName: STEPS_SERVICE_ACCOUNT,
-          // Steps do not call the Kubernetes API. IRSA mounts its own web-identity token.
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          nodeSelector: { [LABEL.karpenterNodePool]: STEP_POOL[step.capacity], "kubernetes.io/os": "linux" },
-          tolerations: [{ key: STEP_TAINT.key, operator: "Equal", value: STEP_TAINT.value, effect: STEP_TAINT.effect }],
-          securityContext: podSecurityContext(),
+          ...stepPodPlacement(step.capacity),
           terminationGracePeriodSeconds: 30,
           containers: [
             {

@@ -130,6 +130,12 @@ function checkPlan(o: RenderedObject, file: string, selectors: readonly FargateS
         own!.push(problem("OUTPUT_SCHEMA", "", fieldPath([...at, "spec", "template", "metadata", "labels"]), `step pods must carry ${LABEL.role}: ${ROLE.step}`));
       }
     });
+    (plan.placeholders ?? []).forEach((job, i) => {
+      const at = ["data", PLAN_KEY, "placeholders", i];
+      own!.push(...validateManifest(job as never, "", at));
+      const spec = job.spec?.template.spec;
+      if (spec) own!.push(...podSecurity("", [...at, "spec", "template", "spec"], spec));
+    });
     planProblems.set(plan, own);
   }
   const problems: Problem[] = own.map((p) => ({ ...p, file }));

@@ -23,6 +23,7 @@ import { validate as namespace } from "kubernetes-models/_schemas/IoK8sApiCoreV1
 import { validate as serviceAccount } from "kubernetes-models/_schemas/IoK8sApiCoreV1ServiceAccount";
 import { validate as role } from "kubernetes-models/_schemas/IoK8sApiRbacV1Role";
 import { validate as roleBinding } from "kubernetes-models/_schemas/IoK8sApiRbacV1RoleBinding";
+import { validate as priorityClass } from "kubernetes-models/_schemas/IoK8sApiSchedulingV1PriorityClass";
 import { fieldPath, problem, type Problem } from "../model/problems.ts";
 import { validateAgainst } from "../model/schema-validator.ts";
 import { fargateProfileSchema } from "./fargate-profile-schema.ts";
@@ -46,6 +47,7 @@ function viaModel(Model: new (data: never) => { validate(): void }): ValidateFun
 
 const VALIDATORS: Record<string, ValidateFunction> = {
   "v1/Namespace": namespace,
+  "scheduling.k8s.io/v1/PriorityClass": priorityClass,
   "v1/ConfigMap": configMap,
   "v1/ServiceAccount": serviceAccount,
   "batch/v1/Job": job,

@@ -74,6 +74,17 @@ export function demands(plan: Plan): StepDemand[] {
   });
 }
 
+/** Prewarm placeholders, as pods: they hold capacity from the start until steps preempt them. */
+function placeholderDemands(plan: Plan): StepDemand[] {
+  return (plan.placeholders ?? []).map((job, i) => {
+    const pod = job.spec!.template.spec!;
+    const r = (pod.containers[0]!.resources?.requests ?? {}) as Record<string, string>;
+    return { name: `~placeholder-${i}`, pool: pod.nodeSelector?.["karpenter.sh/nodepool"] ?? "", request: { cpuMillis: cpuMillis(r.cpu ?? "0") ?? 0, memoryBytes: memoryBytes(r.memory ?? "0") ?? 0 }, seconds: 0, estimated: true };
+  });
+}
+
+const isPlaceholder = (name: string) => name.startsWith("~placeholder-");
+
 interface Node {
   readonly type: InstanceType;
   readonly pool: Pool;
@@ -106,6 +117,10 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
   let peakNodes = 0;
   const peakCapacity: Record<string, { cpuMillis: number; memoryBytes: number }> = {};
   let requested = { cpu: 0, memory: 0 };
+  const podRequests = new Map<string, Request>(demands(plan).map((d) => [d.name, d.request]));
+  const warm = placeholderDemands(plan);
+  for (const w of warm) podRequests.set(w.name, w.request);
+  if (warm.length) place(warm, 0);
 
   for (let guard = 0; guard < 100_000; guard++) {
     const state = decide(plan, history, t * 1000);
@@ -118,6 +133,10 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
       requested = { cpu: requested.cpu + s.request.cpuMillis * s.seconds, memory: requested.memory + s.request.memoryBytes * s.seconds };
     }
     place(pending, t);
+    // Every step has started: the run manager deletes the placeholders.
+    if (warm.length && plan.steps.every((p) => history.get(p.name)!.attempts.length > 0)) {
+      for (const n of nodes) for (const pod of [...n.pods].filter(isPlaceholder)) evict(n, pod, t);
+    }
     const up = nodes.filter((n) => n.end === undefined);
     peakNodes = Math.max(peakNodes, up.length);
     const now: Record<string, { cpuMillis: number; memoryBytes: number }> = {};
@@ -139,11 +158,7 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
       if (end !== t) continue;
       const a = history.get(name)!.attempts[0]!;
       history.get(name)!.attempts[0] = { ...a, outcome: "succeeded", finishedAt: t * 1000 };
-      const node = placed.get(name)!;
-      node.pods.delete(name);
-      const r = steps.get(name)!.request;
-      node.used = { cpuMillis: node.used.cpuMillis - r.cpuMillis, memoryBytes: node.used.memoryBytes - r.memoryBytes };
-      if (node.pods.size === 0) node.emptySince = t;
+      evict(placed.get(name)!, name, t);
     }
     retire(t);
   }
@@ -162,6 +177,36 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
     for (const n of nodes) if (n.end === undefined && n.emptySince !== undefined && n.pods.size === 0 && n.emptySince + n.pool.consolidateAfterSeconds <= now) n.end = n.emptySince + n.pool.consolidateAfterSeconds;
   }
 
+  function evict(node: Node, pod: string, now: number): void {
+    node.pods.delete(pod);
+    const r = podRequests.get(pod)!;
+    node.used = { cpuMillis: node.used.cpuMillis - r.cpuMillis, memoryBytes: node.used.memoryBytes - r.memoryBytes };
+    if (node.pods.size === 0) node.emptySince = now;
+  }
+
+  /** A node of the step's pool where evicting placeholders (largest first) makes room, with them evicted. */
+  function preempt(s: StepDemand, now: number): Node | undefined {
+    for (const n of nodes) {
+      if (n.end !== undefined || n.pool.name !== s.pool) continue;
+      const warmPods = [...n.pods].filter(isPlaceholder).sort((a, b) => podRequests.get(b)!.memoryBytes - podRequests.get(a)!.memoryBytes);
+      let used = n.used;
+      let count = n.pods.size;
+      const victims: string[] = [];
+      for (const w of warmPods) {
+        if (fitsOn(n.type, add(used, s.request), count + 1)) break;
+        const r = podRequests.get(w)!;
+        used = { cpuMillis: used.cpuMillis - r.cpuMillis, memoryBytes: used.memoryBytes - r.memoryBytes };
+        count--;
+        victims.push(w);
+      }
+      if (victims.length && fitsOn(n.type, add(used, s.request), count + 1)) {
+        for (const v of victims) evict(n, v, now);
+        return n;
+      }
+    }
+    return undefined;
+  }
+
   function put(node: Node, s: StepDemand): void {
     node.pods.add(s.name);
     node.used = { cpuMillis: node.used.cpuMillis + s.request.cpuMillis, memoryBytes: node.used.memoryBytes + s.request.memoryBytes };
@@ -173,7 +218,7 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
     retire(now);
     const left: StepDemand[] = [];
     for (const s of pending) {
-      const node = nodes.find((n) => n.end === undefined && n.pool.name === s.pool && fitsOn(n.type, add(n.used, s.request), n.pods.size + 1));
+      const node = nodes.find((n) => n.end === undefined && n.pool.name === s.pool && fitsOn(n.type, add(n.used, s.request), n.pods.size + 1)) ?? (isPlaceholder(s.name) ? undefined : preempt(s, now));
       if (node) put(node, s);
       else left.push(s);
     }

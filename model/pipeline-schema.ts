@@ -184,6 +184,7 @@ export const pipelineSchema = {
       default: PIPELINE_DEFAULTS.maxParallel,
       description: "Most steps of one run that run at once.",
     },
+    prewarm: { type: "boolean", default: false, description: "Pre-provision the run's peak capacity at start with low-priority placeholder pods." },
     runTimeout: { ...runDuration, default: PIPELINE_DEFAULTS.runTimeout, description: "Longest a whole run may take; the run manager then cancels it." },
     steps: {
       type: "array",

@@ -122,6 +122,14 @@ export interface PipelineDefinition {
    * running steps and fails the run. Default: `24h`, so a daily run never blocks the next one.
    */
   readonly runTimeout?: string;
+  /**
+   * Whole-run pre-provisioning: at run start the run manager creates low-priority placeholder
+   * pods sized like the heaviest set of steps that can run at once, so Karpenter buys that
+   * capacity up front and no step waits for a node. Steps preempt the placeholders; the
+   * placeholders go once every step has started. Costs more (capacity is held from the start);
+   * `npm run cost` shows how much. Default: false.
+   */
+  readonly prewarm?: boolean;
   readonly steps: readonly Step[];
 }
 

@@ -44,6 +44,7 @@ export interface ResolvedPipeline {
   readonly iamRole?: string;
   readonly maxParallel: number;
   readonly runTimeoutSeconds: number;
+  readonly prewarm: boolean;
   readonly steps: readonly ResolvedStep[];
 }
 
@@ -122,6 +123,7 @@ export function resolvePipeline(
       ...(def.iamRole !== undefined ? { iamRole: def.iamRole } : {}),
       maxParallel: def.maxParallel ?? PIPELINE_DEFAULTS.maxParallel,
       runTimeoutSeconds,
+      prewarm: def.prewarm ?? false,
       steps,
     },
   };

@@ -70,6 +70,24 @@ export function attemptJob(plan: Plan, step: PlanStep, run: Run, start: Start): 
   };
 }
 
+/** Placeholder Job `i` of a prewarmed run: `<run>-warm-<hash>-<i>`, within 63 characters. */
+export function placeholderJobName(run: Run, i: number): string {
+  return attemptJobName(run, "warm", i + 1);
+}
+
+/** A placeholder Job from the plan's template, owned by the run like its steps. */
+export function placeholderJob(plan: Plan, run: Run, i: number): IJob {
+  const template = structuredClone(plan.placeholders![i]!) as IJob & { spec: NonNullable<IJob["spec"]> };
+  const runLabels = { [LABEL.run]: run.name, [LABEL.runUid]: run.uid };
+  const meta = withoutArgoTracking(template.metadata ?? {});
+  const podMeta = withoutArgoTracking(template.spec.template.metadata ?? {});
+  return {
+    ...template,
+    metadata: { ...meta, name: placeholderJobName(run, i), namespace: run.namespace, labels: { ...meta.labels, ...runLabels }, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: run.name, uid: run.uid }] },
+    spec: { ...template.spec, template: { ...template.spec.template, metadata: { ...podMeta, labels: { ...podMeta.labels, ...runLabels } } } },
+  };
+}
+
 /** The label selector of every step Job of a run. */
 export function runSelector(run: Run): string {
   return `${LABEL.runUid}=${run.uid}`;

@@ -17,7 +17,7 @@
 import type { CoreV1Event, V1Job } from "@kubernetes/client-node";
 import { ANNOTATION } from "../charts/labels.ts";
 import type { Plan } from "../charts/plan-format.ts";
-import { attemptJob, attemptJobName, attemptOf, runSelector, type Run } from "./attempt.ts";
+import { attemptJob, attemptJobName, attemptOf, placeholderJob, placeholderJobName, runSelector, type Run } from "./attempt.ts";
 import { KubeError, type RunApi, type WatchEvent } from "./kube.ts";
 import type { Logger } from "./log.ts";
 import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "./scheduler.ts";
@@ -159,12 +159,33 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
 
   void watchLoop(listed.resourceVersion);
 
+  // Prewarm: placeholders hold the run's peak capacity until every step has started.
+  const placeholders = (plan.placeholders ?? []).map((_, i) => placeholderJobName(run, i));
+  const listedNames = new Set(listed.items.map((j) => j.metadata?.name));
+  const allStarted = () => plan.steps.every((s) => history.get(s.name)!.attempts.length > 0);
+  let warm = placeholders.length > 0 && !allStarted();
+  if (warm) {
+    for (let i = 0; i < placeholders.length; i++) {
+      if (listedNames.has(placeholders[i])) continue;
+      await api.createJob(placeholderJob(plan, run, i)).catch((err: KubeError) => err.status !== 409 && log.warn("prewarm.create-failed", { job: placeholders[i], error: err.message }));
+    }
+    log.info("prewarm.started", { placeholders: placeholders.length });
+  }
+  const release = async (why: string) => {
+    if (!warm) return;
+    warm = false;
+    for (const name of placeholders) await api.deleteJob(name).catch((err: KubeError) => err.status !== 404 && log.warn("prewarm.delete-failed", { job: name, error: err.message }));
+    log.info("prewarm.released", { placeholders: placeholders.length, reason: why });
+  };
+
   let outcome: RunOutcome;
   try {
     outcome = await loop();
   } finally {
     finished.abort();
   }
+  // A stopped run keeps its placeholders: the next run-manager pod of this run still needs them.
+  if (outcome !== "stopped") await release("run ended");
   await Promise.all(reports);
   const summary = runSummary(plan, history as History, { startedAt, finishedAt: now(), outcome });
   log.info("run.summary", summary as unknown as Record<string, unknown>);
@@ -225,6 +246,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
           }
         }
         if (!backoff) backoffTries = 0;
+        if (allStarted()) await release("every step has started");
         const wakeAt = Math.min(deadline, state.wakeAt ?? Infinity);
         await reportProgress(progressOf());
         if (!backoff && !dirty) await sleepUntil(wakeAt);

@@ -118,6 +118,25 @@ describe("cost model: hand-computed cases", () => {
     assert.equal(r.savingPct, 0);
   });
 
+  test("prewarm: placeholders hold the peak from the start, steps preempt them, and the cost shows it", () => {
+    // One big step per node. a (small) runs first; b and c (big) together are the peak.
+    const d = data([type("c9.big", 0.08, 50, 1900, 3000)]);
+    const steps = [
+      { name: "a" },
+      { name: "b", dependsOn: ["a"], resources: { requests: { cpu: "1500m", memory: "2Gi" } } },
+      { name: "c", dependsOn: ["a"], resources: { requests: { cpu: "1500m", memory: "2Gi" } } },
+    ];
+    const p5m = pools(d, [pool("dagops-steps", "spot", 1, "5m"), pool("dagops-steps-on-demand", "on-demand")]);
+    const cold = simulate(plan(steps), p5m);
+    // a on node 1 (0 → 1h), then b reuses it and c gets node 2 (1h → 2h); each leaves 5m after.
+    assert.deepEqual(cold.nodes.map((n) => [n.start, n.end]), [[0, 7500], [3600, 7500]]);
+    const warm = simulate(plan(steps, { prewarm: true }), p5m);
+    // Two placeholders buy both nodes at 0; a preempts one, c the other at 1h; b lands on a's node.
+    assert.deepEqual(warm.nodes.map((n) => [n.start, n.end]), [[0, 7500], [0, 7500]]);
+    const r = (sim: typeof cold) => sim.nodes.reduce((sum, n) => sum + ((n.end - n.start) / 3600) * 0.04, 0);
+    assert.ok(Math.abs(r(warm) - r(cold) - 0.04) < 1e-12, "prewarm costs one node-hour more here");
+  });
+
   test("Fargate rounding at the edges of the size table", () => {
     const size = (cpu: number, memMiB: number) => fargateSize({ cpuMillis: cpu, memoryBytes: memMiB * MiB }, FARGATE);
     assert.deepEqual(size(250, 256), { vcpu: 0.25, memoryGb: 0.5 }, "256Mi + 256 MB lands exactly on 0.5 GB");

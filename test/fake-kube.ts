@@ -31,7 +31,7 @@ export class FakeKube {
   readonly events: Obj[] = [];
   readonly deletes: { name: string; propagationPolicy: string | null }[] = [];
   /** What happens to each step Job the run manager creates, by step name and attempt. */
-  script: (step: string, attempt: number, job: Obj) => Outcome = () => ({ outcome: "succeed", afterMs: 20 });
+  script: (step: string | undefined, attempt: number, job: Obj) => Outcome = () => ({ outcome: "succeed", afterMs: 20 });
   /** Create the next Job, then drop the connection without answering (a lost response). */
   loseNextCreateResponse = false;
 
@@ -94,6 +94,10 @@ export class FakeKube {
 
   stepJobs(): Obj[] {
     return [...this.jobs.values()].filter((j) => j.metadata.labels?.["dagops.dev/role"] === "step").sort((a, b) => a.metadata.resourceVersion - b.metadata.resourceVersion);
+  }
+
+  placeholders(): Obj[] {
+    return [...this.jobs.values()].filter((j) => j.metadata.labels?.["dagops.dev/role"] === "placeholder");
   }
 
   /** Ends every open watch, as a load balancer or an API server restart would. */

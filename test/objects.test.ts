@@ -222,3 +222,31 @@ describe("Argo CD", () => {
     assert.match(cm.data["resource.customizations.health.argoproj.io_Application"], /obj\.status\.health\.status/);
   });
 });
+
+describe("prewarm", () => {
+  test("the placeholder PriorityClass: below every step, never preempting; the AppProject allows the kind", () => {
+    const pc = read("prod/platform/priorityclass-dagops-placeholder.yaml");
+    assert.equal(pc.value, -10);
+    assert.equal(pc.preemptionPolicy, "Never");
+    assert.equal(pc.globalDefault, false);
+    const project = read("prod/bootstrap/appproject-dagops.yaml");
+    assert.ok(project.spec.clusterResourceWhitelist.some((k: { group: string; kind: string }) => k.group === "scheduling.k8s.io" && k.kind === "PriorityClass"));
+  });
+  test("a prewarm plan's placeholders pass the output checks (schema, Pod Security)", async () => {
+    const { resolvePipeline } = await import("../model/resolve.ts");
+    const { buildPlan } = await import("../charts/plan.ts");
+    const { pipeline } = resolvePipeline(
+      { name: "warm", image: "registry.example.com/a:1.0.0", prewarm: true, defaults: { resources: { requests: { cpu: "1", memory: "1Gi" } } }, steps: [{ name: "a" }, { name: "b" }, { name: "c", dependsOn: ["a", "b"] }] },
+      "pipelines/warm.yaml",
+      ["prod"],
+    );
+    const plan = buildPlan(pipeline!);
+    assert.equal(plan.placeholders!.length, 2, "a and b can run together");
+    const { validateManifest } = await import("../checks/output-schema.ts");
+    const { restrictedViolations } = await import("../checks/pod-security.ts");
+    for (const job of plan.placeholders!) {
+      assert.deepEqual(validateManifest(job as never, "x", []), []);
+      assert.deepEqual(restrictedViolations(job.spec!.template.spec!), []);
+    }
+  });
+});

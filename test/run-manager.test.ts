@@ -342,6 +342,37 @@ describe("run manager", () => {
     }
   });
 
+  test("prewarm: placeholders at run start, owned by the run, low priority; released once every step has started", async () => {
+    const plan = planFor(definition([{ name: "small" }, { name: "big", dependsOn: ["small"], resources: { requests: { cpu: "2", memory: "4Gi" } } }], { prewarm: true }));
+    assert.equal(plan.placeholders!.length, 1, "the heaviest set of steps that can run at once is {big}");
+    let placeholdersAtFirstStep = -1;
+    let placeholder: any;
+    const h = await harness(plan, (step) => {
+      if (step === undefined) return { outcome: "hang" }; // a placeholder sleeps until deleted
+      if (step === "small") [placeholdersAtFirstStep, placeholder] = [h.kube.placeholders().length, structuredClone(h.kube.placeholders()[0])];
+      return succeed(30);
+    });
+    try {
+      const result = await h.start();
+      expectExit(result, 0);
+      assert.equal(placeholdersAtFirstStep, 1, "created before the first step");
+      assert.deepEqual(placeholder.metadata.ownerReferences, [{ apiVersion: "batch/v1", kind: "Job", name: h.run.name, uid: h.run.uid }]);
+      const pod = placeholder.spec.template.spec;
+      assert.equal(pod.priorityClassName, "dagops-placeholder");
+      assert.deepEqual(pod.containers[0].resources.requests, { cpu: "2", memory: "4Gi" });
+      assert.equal(pod.nodeSelector["karpenter.sh/nodepool"], "dagops-steps");
+      assert.deepEqual(placeholder.spec.podFailurePolicy.rules[0], { action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }, "a preempted placeholder is not replaced");
+      const name = `${h.run.name}-warm-`;
+      const deleted = h.kube.deletes.filter((d) => d.name.startsWith(name));
+      assert.equal(deleted.length, 1);
+      assert.equal(deleted[0]!.propagationPolicy, "Background");
+      assert.ok(result.logs.findIndex((l) => l.event === "prewarm.released") > result.logs.findIndex((l) => l.event === "step.started" && l.step === "big"));
+      assert.equal(h.kube.placeholders().length, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
   test("names stay within 63 characters, unique per step and attempt, for the longest run and step names", () => {
     const run = { name: "x".repeat(52) + "-29000000", uid: "0b8a7e2c-2f7a-4c3e-9a57-4c0e2c8f1a11", namespace: NS };
     const step = "s".repeat(40);
