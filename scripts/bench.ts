@@ -7,6 +7,7 @@
  * The floor is the time to `yaml.stringify` the same objects, measured in the same run on the
  * same machine: what any tool that writes this YAML must spend at least.
  */
+import { CODE_DIRS } from "../model/files.ts";
 import { spawnSync } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -61,7 +62,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   const root = await mkdtemp(join(tmpdir(), "dagops-bench-"));
   try {
-    for (const d of ["model", "charts", "render", "checks", "scripts", "node_modules"]) await symlink(join(REPO, d), join(root, d), "dir");
+    for (const d of [...CODE_DIRS, "node_modules"]) await symlink(join(REPO, d), join(root, d), "dir");
     await cp(join(REPO, "platform.config.ts"), join(root, "platform.config.ts"));
     await cp(join(REPO, "package.json"), join(root, "package.json"));
     await mkdir(join(root, "pipelines"));

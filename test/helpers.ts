@@ -4,12 +4,13 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "n
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CODE_DIRS } from "../model/files.ts";
 import type { Io } from "../scripts/lib/cli.ts";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Folders of code a temp repository links to (so its TypeScript files import the real thing). */
-const CODE = ["model", "charts", "render", "checks", "cost", "review", "runner", "scripts", "data", "node_modules"];
+const CODE = [...CODE_DIRS, "node_modules"];
 
 export interface TempRepo {
   readonly root: string;
