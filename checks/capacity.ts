@@ -7,7 +7,7 @@
 import type { Plan } from "../charts/plan-format.ts";
 import type { PriceData } from "../cost/data.ts";
 import { clusterCosts, clusterPools } from "../cost/estimate.ts";
-import { families, fitsOn, largest, type Pool } from "../cost/pools.ts";
+import { fitting, largest, type Pool } from "../cost/pools.ts";
 import { demands, UnschedulableError } from "../cost/simulate.ts";
 import { firingHours } from "../model/cron.ts";
 import { fieldPath, problem, type Problem } from "../model/problems.ts";
@@ -109,7 +109,7 @@ function stepProblems(plan: Plan, pools: ReadonlyMap<string, Pool>, file: string
         problems.push(problem("NO_INSTANCE_FITS", file, at, `step ${d.name}: NodePool ${pool.name} allows no instance type of the price snapshot at all; check its requirements (categories, generation, architectures) in platform.config.ts`));
         return;
       }
-      const fit = pool.types.filter((t) => fitsOn(t, d.request, 1));
+      const { types: fit, families: fitFamilies } = fitting(pool, d.request, 1);
       if (fit.length === 0) {
         problems.push(
           problem(
@@ -119,13 +119,13 @@ function stepProblems(plan: Plan, pools: ReadonlyMap<string, Pool>, file: string
             `step ${d.name} requests ${fmt(d.request)}${what}; no instance type NodePool ${pool.name} allows can hold it. The largest is ${big.name} (${big.allocatable.cpuMillis}m CPU, ${big.allocatable.memoryMiB}Mi memory allocatable). Lower the requests, or widen the pool (categories, generation) in platform.config.ts`,
           ),
         );
-      } else if (families(fit) < pool.minFamilies) {
+      } else if (fitFamilies < pool.minFamilies) {
         problems.push(
           problem(
             "TOO_FEW_FAMILIES",
             file,
             at,
-            `step ${d.name} requests ${fmt(d.request)}${what}; only ${families(fit)} instance families of NodePool ${pool.name} can hold it (${[...new Set(fit.map((t) => t.family))].sort().join(", ")}), and the pool requires ${pool.minFamilies} (minValues), so Karpenter would launch nothing. Lower the requests, or lower karpenter.pools.minFamilies`,
+            `step ${d.name} requests ${fmt(d.request)}${what}; only ${fitFamilies} instance families of NodePool ${pool.name} can hold it (${[...new Set(fit.map((t) => t.family))].sort().join(", ")}), and the pool requires ${pool.minFamilies} (minValues), so Karpenter would launch nothing. Lower the requests, or lower karpenter.pools.minFamilies`,
           ),
         );
       }

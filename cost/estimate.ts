@@ -44,17 +44,29 @@ export function planOfManifest(m: Manifest, plans?: ReadonlyMap<string, Plan>): 
   return plans?.get(m.metadata?.name ?? "") ?? (parse(m.data[PLAN_KEY], { version: "1.1" }) as Plan);
 }
 
+/** Runs priced before, by plan and by what the simulation reads of the pools: clusters that share both share the result. */
+const priced = new WeakMap<Plan, Map<string, RunCost>>();
+
+function poolSignature(pools: ReadonlyMap<string, Pool>, data: PriceData): string {
+  return JSON.stringify([data.region, data.snapshot, [...pools.values()].map((p) => [p.name, p.capacity, p.minFamilies, p.consolidateAfterSeconds, p.types.map((t) => t.name)])]);
+}
+
 export function clusterCosts(objects: ClusterObjects, data: PriceData): PipelineCost[] {
   const { pools, onDemand } = clusterPools(objects.manifests, data);
+  const signature = poolSignature(pools, data);
   const out: PipelineCost[] = [];
+  const cronJobs = new Map(objects.manifests.filter((c) => c.kind === "CronJob").map((c) => [c.metadata?.labels?.["dagops.dev/pipeline"], c]));
   for (const m of objects.manifests) {
     const plan = planOfManifest(m, objects.plans);
     if (!plan) continue;
-    const cron = objects.manifests.find((c) => c.kind === "CronJob" && c.metadata?.labels?.["dagops.dev/pipeline"] === plan.pipeline);
+    const cron = cronJobs.get(plan.pipeline);
     const container = cron?.spec?.jobTemplate?.spec?.template?.spec?.containers?.[0];
     const requests = (container?.resources?.requests ?? {}) as Record<string, string>;
     const runManager = { cpuMillis: cpuMillis(String(requests.cpu ?? "250m")) ?? 250, memoryBytes: memoryBytes(String(requests.memory ?? "256Mi")) ?? 256 * 2 ** 20 };
-    const run = runCost(plan, pools, onDemand, runManager, data);
+    const cache = priced.get(plan) ?? priced.set(plan, new Map()).get(plan)!;
+    const key = `${signature}|${runManager.cpuMillis}|${runManager.memoryBytes}`;
+    const run = cache.get(key) ?? runCost(plan, pools, onDemand, runManager, data);
+    cache.set(key, run);
     const scheduled = cron && !cron.spec?.suspend ? (cron.spec.schedule as string) : undefined;
     const perMonth = scheduled ? runsPerMonth(scheduled) : null;
     out.push({ pipeline: plan.pipeline, cluster: objects.cluster, ...(scheduled ? { schedule: scheduled } : {}), run, runsPerMonth: perMonth, monthlyUsd: perMonth === null ? null : perMonth * run.total.pools });

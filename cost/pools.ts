@@ -121,5 +121,25 @@ export function families(types: readonly InstanceType[]): number {
 
 /** The largest allowed type by allocatable memory, then CPU: named in "fits nowhere" errors. */
 export function largest(types: readonly InstanceType[]): InstanceType | undefined {
-  return [...types].sort((a, b) => b.allocatable.memoryMiB - a.allocatable.memoryMiB || b.allocatable.cpuMillis - a.allocatable.cpuMillis)[0];
+  let best: InstanceType | undefined;
+  for (const t of types) {
+    if (!best || t.allocatable.memoryMiB > best.allocatable.memoryMiB || (t.allocatable.memoryMiB === best.allocatable.memoryMiB && t.allocatable.cpuMillis > best.allocatable.cpuMillis)) best = t;
+  }
+  return best;
+}
+
+const fitCache = new WeakMap<Pool, Map<string, { types: readonly InstanceType[]; families: number }>>();
+
+/** The pool's types that hold these pods together, cheapest first, and how many families they span (memoized: many steps ask the same). */
+export function fitting(pool: Pool, total: Request, pods: number): { types: readonly InstanceType[]; families: number } {
+  let cache = fitCache.get(pool);
+  if (!cache) fitCache.set(pool, (cache = new Map()));
+  const key = `${total.cpuMillis}/${total.memoryBytes}/${pods}`;
+  let hit = cache.get(key);
+  if (!hit) {
+    const types = pool.types.filter((t) => fitsOn(t, total, pods));
+    hit = { types, families: families(types) };
+    cache.set(key, hit);
+  }
+  return hit;
 }

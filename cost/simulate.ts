@@ -20,7 +20,7 @@ import type { Plan } from "../charts/plan-format.ts";
 import { cpuMillis, memoryBytes } from "../model/quantity.ts";
 import { decide, type Attempt } from "../runner/scheduler.ts";
 import type { InstanceType, PriceData } from "./data.ts";
-import { families, fitsOn, price, type Pool, type Request } from "./pools.ts";
+import { fitsOn, fitting, price, type Pool, type Request } from "./pools.ts";
 
 /** What a step is assumed to take when it has no `estimate`. */
 export const ASSUMED_STEP_SECONDS = 3600;
@@ -228,15 +228,18 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
       const first = left.shift()!;
       const pool = pools.get(first.pool);
       if (!pool) throw new UnschedulableError(`step ${first.name}: its NodePool ${JSON.stringify(first.pool)} does not exist`);
-      let candidates = pool.types.filter((t) => fitsOn(t, first.request, 1));
-      if (candidates.length === 0 || families(candidates) < pool.minFamilies) throw new UnschedulableError(`step ${first.name} fits no node of NodePool ${pool.name}`);
+      const start = fitting(pool, first.request, 1);
+      let candidates = start.types;
+      if (candidates.length === 0 || start.families < pool.minFamilies) throw new UnschedulableError(`step ${first.name} fits no node of NodePool ${pool.name}`);
       const claim = [first];
       let total = first.request;
       for (let i = 0; i < left.length; ) {
         const s = left[i]!;
         const next = add(total, s.request);
-        const fit = s.pool === pool.name ? candidates.filter((t) => fitsOn(t, next, claim.length + 1)) : [];
-        if (fit.length && families(fit) >= pool.minFamilies) {
+        // Types that hold the grown claim: the pool's fitting types (memoized) are a subset of the current candidates.
+        const grown = s.pool === pool.name ? fitting(pool, next, claim.length + 1) : { types: [], families: 0 };
+        const fit = grown.types;
+        if (fit.length && grown.families >= pool.minFamilies) {
           candidates = fit;
           total = next;
           claim.push(s);
