@@ -117,7 +117,7 @@ const retries = {
   type: "integer",
   minimum: 0,
   maximum: 20,
-  description: "Retries of a failed step (Job backoffLimit). Spot interruptions do not count.",
+  description: "Retries of a failed step (non-zero exit, timeout), each a new Job; Spot interruptions do not count.",
 } as const;
 
 const image = {

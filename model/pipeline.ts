@@ -53,7 +53,7 @@ export type Capacity = "spot" | "on-demand";
 export interface StepDefaults {
   /** Merged field by field into each step's `resources`. No default: every step needs requests. */
   readonly resources?: Resources;
-  /** How many times a failed step is retried (Job `backoffLimit`). Spot interruptions do not count. Default: 2. */
+  /** How many times the run manager retries a failed step (non-zero exit, timeout), each time as a new Job. Spot interruptions do not count. Default: 2. */
   readonly retries?: number;
   /** Longest a step may run, as `30s`, `45m`, `2h` or `1h30m`, at most `24h` (Job `activeDeadlineSeconds`). Default: `1h`. */
   readonly timeout?: string;
