@@ -71,7 +71,8 @@ export interface StepDefaults {
   readonly estimate?: string;
 }
 
-export interface Step {
+/** A step: what it runs, what it waits for, and any of the defaults set for itself. */
+export interface Step extends StepDefaults {
   /** DNS-1123 label, unique in the pipeline, at most 40 characters: `classify-pii`. */
   readonly name: string;
   /** Container image; defaults to the pipeline's `image`. Pin a tag or digest: `repo/app:1.4.2`. */
@@ -83,12 +84,6 @@ export interface Step {
   readonly env?: readonly EnvVar[];
   /** Steps that must succeed before this one starts. Default: none (the step starts the run). */
   readonly dependsOn?: readonly string[];
-  readonly resources?: Resources;
-  readonly retries?: number;
-  readonly timeout?: string;
-  readonly capacity?: Capacity;
-  readonly onDemandAfterInterruptions?: number | "never";
-  readonly estimate?: string;
 }
 
 export interface PipelineDefinition {
