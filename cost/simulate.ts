@@ -122,7 +122,9 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
   for (const w of warm) podRequests.set(w.name, w.request);
   if (warm.length) place(warm, 0);
 
-  for (let guard = 0; guard < 100_000; guard++) {
+  // Every pass starts at least one step or finishes one, so a plan of n steps takes at most 2n passes.
+  for (let pass = 0; ; pass++) {
+    if (pass > 2 * plan.steps.length + 1) throw new Error(`simulation of ${plan.pipeline}: no progress after ${pass} passes`);
     const state = decide(plan, history, t * 1000);
     if (state.phase === "succeeded") break;
     if (state.phase !== "running") throw new Error(`simulation of ${plan.pipeline}: unexpected phase ${state.phase}`);
