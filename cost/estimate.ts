@@ -12,6 +12,11 @@ import type { PriceData } from "./data.ts";
 import { poolOf, type NodePoolManifest, type Pool } from "./pools.ts";
 import { runCost, type RunCost } from "./simulate.ts";
 
+/** Dollars as reports print them: four decimals below $10 (a run costs cents), two above. */
+export function formatUsd(n: number): string {
+  return `$${n < 10 ? n.toFixed(4) : n.toFixed(2)}`;
+}
+
 export interface PipelineCost {
   readonly pipeline: string;
   readonly cluster: string;

@@ -4,6 +4,7 @@
  * always kept; later sections are dropped and the raw diff is cut, each with a note that says
  * how to get the rest.
  */
+import { formatUsd } from "../cost/estimate.ts";
 import type { CostSection } from "./cost.ts";
 import type { FieldChange, PipelineChange, PlatformChange, Report } from "./report.ts";
 
@@ -69,7 +70,7 @@ function headerSection(doc: ReviewDocument): string {
   return lines.join("\n") + "\n";
 }
 
-const money = (n: number | null | undefined) => (n === null || n === undefined ? "—" : `$${n < 10 ? n.toFixed(4) : n.toFixed(2)}`);
+const money = (n: number | null | undefined) => (n === null || n === undefined ? "—" : formatUsd(n));
 
 function delta(before: number | null | undefined, after: number | null | undefined): string {
   if (before == null || after == null) return "";

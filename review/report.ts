@@ -304,9 +304,8 @@ function pipelineChange(pipeline: string, b: PipelineSide | undefined, a: Pipeli
     ...compare("run-manager image", b?.cron?.spec.jobTemplate.spec.template.spec.containers[0]?.image, a?.cron?.spec.jobTemplate.spec.template.spec.containers[0]?.image),
   ];
   const steps = stepChanges(b?.plan?.steps ?? [], a?.plan?.steps ?? []);
-  if (status === "changed" && settings.length === 0 && steps.length === 0) {
-    return { pipeline, status, settings: [{ field: "other objects", before: "see the raw diff", after: "see the raw diff" }], steps, mermaid: mermaid(b?.plan?.steps ?? [], a?.plan?.steps ?? [], steps) };
-  }
+  // Only other objects of the pipeline changed (its Role, a ServiceAccount): point at the raw diff.
+  if (status === "changed" && settings.length === 0 && steps.length === 0) settings.push({ field: "other objects", before: "see the raw diff", after: "see the raw diff" });
   return { pipeline, status, settings, steps, mermaid: mermaid(b?.plan?.steps ?? [], a?.plan?.steps ?? [], steps) };
 }
 

@@ -1,10 +1,10 @@
 /** `npm run cost [-- <pipeline>] [--json]`: what a run costs on the generated pools, and what Spot saves. */
-import { clusterCosts, type PipelineCost } from "../cost/estimate.ts";
+import { clusterCosts, formatUsd, type PipelineCost } from "../cost/estimate.ts";
 import { ASSUMED_STEP_SECONDS } from "../cost/simulate.ts";
 import { formatDuration } from "../model/duration.ts";
 import { closest, formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
-import { compile, loadPrices } from "./lib/compile.ts";
+import { compile } from "./lib/compile.ts";
 import { openRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run cost [-- <pipeline>] [--json] [--root <dir>]
@@ -26,7 +26,7 @@ Exit codes:
   2  usage error (no such pipeline)
 `;
 
-const usd = (n: number) => `$${n < 10 ? n.toFixed(4) : n.toFixed(2)}`;
+const usd = formatUsd;
 const pct = (n: number) => `${n.toFixed(1)}%`;
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -39,7 +39,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   const root = await openRepository("cost", values.root, io);
   const compiled = await compile(root);
-  if (hasErrors(compiled.problems) || !compiled.objects) {
+  if (hasErrors(compiled.problems) || !compiled.objects || !compiled.prices) {
     io.stderr(`${formatProblems(compiled.problems)}\n`);
     return EXIT.problems;
   }
@@ -50,7 +50,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stderr(`dagops cost: no pipeline named ${JSON.stringify(name)}${hint ? `; did you mean ${JSON.stringify(hint)}?` : ""} Known: ${known.join(", ")}\n`);
     return EXIT.usage;
   }
-  const prices = loadPrices(root, compiled.project).byCluster;
+  const prices = compiled.prices;
   const all: (PipelineCost & { snapshot: string; prices: string })[] = [];
   for (const cluster of compiled.project.clusters) {
     const objects = compiled.objects.filter((o) => o.cluster === cluster.name);

@@ -7,7 +7,7 @@ import { renderMarkdown, type CheckSummary, type ReviewDocument } from "../revie
 import { costSection } from "../review/cost.ts";
 import { buildReport } from "../review/report.ts";
 import { loadPriceData, DEFAULT_PRICES_FILE, type PriceData } from "../cost/data.ts";
-import { loadProject } from "./lib/load.ts";
+import { loadPlatform } from "./lib/load.ts";
 import { loadPrices } from "./lib/compile.ts";
 import { runCheck } from "./check.ts";
 import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
@@ -107,8 +107,8 @@ export async function review(root: string, base: string, head: string | undefine
 
 /** Each cluster's price snapshot, as the working tree's platform configuration names it. */
 async function clusterPrices(root: string): Promise<(cluster: string) => PriceData | undefined> {
-  const project = await loadProject(root);
-  const byCluster = loadPrices(root, project).byCluster;
+  // The platform configuration alone: loading every pipeline here would only be thrown away.
+  const byCluster = loadPrices(root, (await loadPlatform(root)).clusters).byCluster;
   let fallback: PriceData | undefined;
   try {
     fallback = loadPriceData(join(root, DEFAULT_PRICES_FILE));

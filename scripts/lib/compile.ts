@@ -4,6 +4,7 @@ import { capacityProblems } from "../../checks/capacity.ts";
 import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import { loadPriceData, type PriceData } from "../../cost/data.ts";
 import { PLATFORM_FILE } from "../../model/files.ts";
+import type { ResolvedCluster } from "../../model/platform.ts";
 import { problem } from "../../model/problems.ts";
 import { loadProject, type Project } from "./load.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
@@ -18,6 +19,8 @@ export interface Compiled {
   /** Present when no tier before output found an error. */
   readonly objects?: readonly RenderedObject[];
   readonly files?: readonly OutputFile[];
+  /** Each cluster's price snapshot, when it loaded. */
+  readonly prices?: ReadonlyMap<string, PriceData>;
 }
 
 /** Phase name → milliseconds, filled in when the caller asks for timings. */
@@ -37,7 +40,7 @@ export async function compile(root: string, timings?: Timings): Promise<Compiled
   const project = await timed(timings, "load and validate definitions", () => loadProject(root));
   if (hasErrors(project.problems)) return { project, problems: project.problems };
   const objects = timed(timings, "render (cdk8s)", () => render(project.clusters, project.pipelines));
-  const prices = loadPrices(root, project);
+  const prices = loadPrices(root, project.clusters);
   const problems = [
     ...project.problems,
     ...prices.problems,
@@ -48,15 +51,15 @@ export async function compile(root: string, timings?: Timings): Promise<Compiled
   const files = timed(timings, "serialize YAML", () => toFiles(objects));
   const sized = [...problems, ...checkSizes(files, new Map(objects.map((o) => [o.path, o.source])))];
   if (hasErrors(sized)) return { project, problems: sized };
-  return { project, problems: sized, objects, files };
+  return { project, problems: sized, objects, files, prices: prices.byCluster };
 }
 
 /** Each cluster's price snapshot (loaded once per file), or a problem naming the cluster's `prices`. */
-export function loadPrices(root: string, project: Project): { byCluster: Map<string, PriceData>; problems: Problem[] } {
+export function loadPrices(root: string, clusters: readonly ResolvedCluster[]): { byCluster: Map<string, PriceData>; problems: Problem[] } {
   const files = new Map<string, PriceData | Error>();
   const byCluster = new Map<string, PriceData>();
   const problems: Problem[] = [];
-  project.clusters.forEach((c, i) => {
+  clusters.forEach((c, i) => {
     if (!files.has(c.prices)) {
       try {
         files.set(c.prices, loadPriceData(join(root, c.prices)));

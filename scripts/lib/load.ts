@@ -63,7 +63,8 @@ export async function pipelineFiles(root: string): Promise<string[]> {
     .map((f) => `${PIPELINES_DIR}/${f}`);
 }
 
-async function loadPlatform(root: string): Promise<{ clusters: ResolvedCluster[]; problems: Problem[] }> {
+/** The platform configuration alone: its clusters with defaults filled in, or its problems. */
+export async function loadPlatform(root: string): Promise<{ clusters: ResolvedCluster[]; problems: Problem[] }> {
   const loaded = await importDefault(root, PLATFORM_FILE);
   if ("problems" in loaded) return { clusters: [], problems: loaded.problems };
   const problems = validateAgainst(platformSchema, loaded.value, PLATFORM_FILE);
