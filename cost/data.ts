@@ -21,8 +21,12 @@ export interface InstanceType {
   /** What pods can request once kubelet, system and eviction reserves and VM overhead are taken. */
   readonly allocatable: { readonly cpuMillis: number; readonly memoryMiB: number };
   readonly onDemandUsdPerHour: number;
-  /** AWS Spot Advisor: savings over on-demand (30-day average) and the interruption band. */
-  readonly spot: { readonly savingsPct: number; readonly interruption: string };
+  /**
+   * AWS Spot Advisor: savings over on-demand (30-day average) and the interruption band. Null
+   * when the feed has no figure for the type (mostly the newest generations): such a type is
+   * priced at on-demand on Spot, never as if it had a saving (`spotPrice` in cost/pools.ts).
+   */
+  readonly spot: { readonly savingsPct: number; readonly interruption: string } | null;
 }
 
 export interface FargateSize {
@@ -38,6 +42,8 @@ export interface PriceData {
   readonly sources: readonly { readonly what: string; readonly source: string }[];
   readonly notes: readonly string[];
   readonly instanceTypes: readonly InstanceType[];
+  /** Types the sources list but price nowhere: left out of `instanceTypes` (Karpenter cannot price them either). */
+  readonly unpricedTypes: readonly string[];
   readonly fargate: {
     readonly usdPerVcpuHour: number;
     readonly usdPerGbHour: number;
@@ -54,13 +60,14 @@ import { DEFAULT_PRICES_FILE } from "../model/files.ts";
 const num = { type: "number", minimum: 0 } as const;
 const schema = {
   type: "object",
-  required: ["snapshot", "region", "currency", "sources", "notes", "instanceTypes", "fargate"],
+  required: ["snapshot", "region", "currency", "sources", "notes", "instanceTypes", "unpricedTypes", "fargate"],
   properties: {
     snapshot: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" },
     region: { type: "string", minLength: 1 },
     currency: { type: "string", minLength: 1 },
     sources: { type: "array", items: { type: "object", required: ["what", "source"], properties: { what: { type: "string" }, source: { type: "string" } } } },
     notes: { type: "array", items: { type: "string" } },
+    unpricedTypes: { type: "array", items: { type: "string" } },
     instanceTypes: {
       type: "array",
       minItems: 1,
@@ -78,7 +85,12 @@ const schema = {
           maxPods: { type: "integer", minimum: 1 },
           allocatable: { type: "object", required: ["cpuMillis", "memoryMiB"], properties: { cpuMillis: num, memoryMiB: num } },
           onDemandUsdPerHour: num,
-          spot: { type: "object", required: ["savingsPct", "interruption"], properties: { savingsPct: { type: "number", minimum: 0, maximum: 100 }, interruption: { type: "string" } } },
+          spot: {
+            oneOf: [
+              { type: "null" },
+              { type: "object", required: ["savingsPct", "interruption"], properties: { savingsPct: { type: "number", minimum: 0, maximum: 100 }, interruption: { type: "string" } } },
+            ],
+          },
         },
       },
     },

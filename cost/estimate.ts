@@ -12,9 +12,12 @@ import type { PriceData } from "./data.ts";
 import { poolOf, type NodePoolManifest, type Pool } from "./pools.ts";
 import { runCost, type RunCost } from "./simulate.ts";
 
-/** Dollars as reports print them: four decimals below $10 (a run costs cents), two above. */
-export function formatUsd(n: number): string {
-  return `$${n < 10 ? n.toFixed(4) : n.toFixed(2)}`;
+/**
+ * Dollars as every report prints them, by what the amount measures, never by its size: a run (or
+ * an hour) costs cents, so four decimals; a month, two decimals with thousands separators.
+ */
+export function formatUsd(n: number, per: "run" | "month"): string {
+  return per === "run" ? `$${n.toFixed(4)}` : `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }
 
 export interface PipelineCost {
@@ -25,6 +28,11 @@ export interface PipelineCost {
   /** Null when the pipeline has no schedule (it runs by hand). */
   readonly runsPerMonth: number | null;
   readonly monthlyUsd: number | null;
+  /**
+   * Spot pools the run uses whose allowed types include some without Spot Advisor data: how many,
+   * and their families. Those types are priced at on-demand on Spot (see `spotPrice`).
+   */
+  readonly spotDataMissing: readonly { readonly pool: string; readonly types: number; readonly of: number; readonly families: readonly string[] }[];
 }
 
 type Manifest = { kind?: string; metadata?: { name?: string; labels?: Record<string, string> }; data?: Record<string, string>; spec?: any };
@@ -74,7 +82,15 @@ export function clusterCosts(objects: ClusterObjects, data: PriceData): Pipeline
     cache.set(key, run);
     const scheduled = cron && !cron.spec?.suspend ? (cron.spec.schedule as string) : undefined;
     const perMonth = scheduled ? runsPerMonth(scheduled) : null;
-    out.push({ pipeline: plan.pipeline, cluster: objects.cluster, ...(scheduled ? { schedule: scheduled } : {}), run, runsPerMonth: perMonth, monthlyUsd: perMonth === null ? null : perMonth * run.total.pools });
+    const spotDataMissing = Object.keys(run.peakCapacity)
+      .map((name) => pools.get(name)!)
+      .filter((p) => p.capacity === "spot")
+      .map((p) => {
+        const missing = p.types.filter((t) => t.spot === null);
+        return { pool: p.name, types: missing.length, of: p.types.length, families: [...new Set(missing.map((t) => t.family))].sort() };
+      })
+      .filter((m) => m.types > 0);
+    out.push({ pipeline: plan.pipeline, cluster: objects.cluster, ...(scheduled ? { schedule: scheduled } : {}), run, runsPerMonth: perMonth, monthlyUsd: perMonth === null ? null : perMonth * run.total.pools, spotDataMissing });
   }
   return out.sort((a, b) => (a.pipeline < b.pipeline ? -1 : a.pipeline > b.pipeline ? 1 : 0));
 }

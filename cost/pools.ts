@@ -71,8 +71,13 @@ function satisfies(value: string | undefined, r: Requirement): boolean {
   }
 }
 
+/**
+ * On-demand × (1 − the Spot Advisor saving). A type without Spot Advisor data is priced at
+ * on-demand, as Karpenter itself prices Spot before its first Spot price update: never cheaper
+ * than we know it to be.
+ */
 export function spotPrice(t: InstanceType): number {
-  return t.onDemandUsdPerHour * (1 - t.spot.savingsPct / 100);
+  return t.spot === null ? t.onDemandUsdPerHour : t.onDemandUsdPerHour * (1 - t.spot.savingsPct / 100);
 }
 
 export function price(t: InstanceType, capacity: "spot" | "on-demand"): number {

@@ -263,7 +263,7 @@ export interface RunCost {
   readonly seconds: number;
   readonly estimated: "all" | "some" | "none";
   /** Node-hours per instance type and capacity type, on the generated pools. */
-  readonly nodeHours: readonly { readonly type: string; readonly capacity: string; readonly hours: number }[];
+  readonly nodeHours: readonly { readonly type: string; readonly capacity: string; readonly hours: number; readonly noSpotData?: true }[];
   readonly runManager: FargateSize & { readonly usd: number };
   /** The step nodes: on the generated pools (Spot where allowed), and with every pool on-demand. */
   readonly nodes: { readonly pools: number; readonly onDemand: number };
@@ -286,14 +286,14 @@ export function runCost(plan: Plan, pools: ReadonlyMap<string, Pool>, onDemandPo
   const allOnDemand = simulate(plan, onDemandPools);
   const size = fargateSize(runManager, data.fargate);
   if (!size) throw new UnschedulableError(`the run manager (${runManager.cpuMillis}m, ${Math.round(runManager.memoryBytes / MiB)}Mi) is larger than Fargate's largest size`);
-  const types = new Map(data.instanceTypes.map((t) => [t.name, t]));
+  const types = typesByName(data);
   const nodeUsd = (sim: Simulation) => sim.nodes.reduce((sum, n) => sum + ((n.end - n.start) / 3600) * price(types.get(n.type)!, n.capacity), 0);
   const fargateUsd = fargateCost(size, onPools.seconds, data.fargate);
   const fargateOnDemandUsd = fargateCost(size, allOnDemand.seconds, data.fargate);
-  const hours = new Map<string, { type: string; capacity: string; hours: number }>();
+  const hours = new Map<string, { type: string; capacity: string; hours: number; noSpotData?: true }>();
   for (const n of onPools.nodes) {
     const key = `${n.type}/${n.capacity}`;
-    const h = hours.get(key) ?? { type: n.type, capacity: n.capacity, hours: 0 };
+    const h = hours.get(key) ?? { type: n.type, capacity: n.capacity, hours: 0, ...(n.capacity === "spot" && types.get(n.type)!.spot === null ? { noSpotData: true as const } : {}) };
     h.hours += (n.end - n.start) / 3600;
     hours.set(key, h);
   }
@@ -315,4 +315,9 @@ export function runCost(plan: Plan, pools: ReadonlyMap<string, Pool>, onDemandPo
     peakCapacity: onPools.peakCapacity,
     utilisation: onPools.utilisation,
   };
+}
+
+const byName = new WeakMap<PriceData, Map<string, InstanceType>>();
+function typesByName(data: PriceData): Map<string, InstanceType> {
+  return byName.get(data) ?? byName.set(data, new Map(data.instanceTypes.map((t) => [t.name, t]))).get(data)!;
 }

@@ -15,7 +15,7 @@ export interface PoolSettings {
   readonly architectures?: readonly ("amd64" | "arm64")[];
   /** Instance families Karpenter must be able to choose from per launch. Default: 5 (Spot best practice: flexibility). */
   readonly minFamilies?: number;
-  /** Instance sizes never used. Default: nano, micro, small (too small for kube overhead), metal (slow to boot). */
+  /** Instance sizes never used. Default: nano, micro, small (too small for kube overhead), and every bare-metal size (`metal`, `metal-24xl`, …: slow to boot). */
   readonly excludedSizes?: readonly string[];
   /** How long an empty or underused node lives before consolidation. Default: `1m` (steps are short; running ones are protected by do-not-disrupt). */
   readonly consolidateAfter?: string;
@@ -90,7 +90,7 @@ export const POOL_DEFAULTS: Required<PoolSettings> = {
   minGeneration: 5,
   architectures: ["amd64"],
   minFamilies: 5,
-  excludedSizes: ["nano", "micro", "small", "metal"],
+  excludedSizes: ["nano", "micro", "small", "metal", "metal-12xl", "metal-16xl", "metal-24xl", "metal-32xl", "metal-48xl", "metal-96xl"],
   consolidateAfter: "1m",
   expireAfter: "720h",
   disruptionBudget: "10%",

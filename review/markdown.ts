@@ -70,7 +70,7 @@ function headerSection(doc: ReviewDocument): string {
   return lines.join("\n") + "\n";
 }
 
-const money = (n: number | null | undefined) => (n === null || n === undefined ? "—" : formatUsd(n));
+const money = (n: number | null | undefined, per: "run" | "month") => (n === null || n === undefined ? "—" : formatUsd(n, per));
 
 function delta(before: number | null | undefined, after: number | null | undefined): string {
   if (before == null || after == null) return "";
@@ -86,8 +86,8 @@ function costLines(cost: CostSection): string[] {
       lines.push(`| \`${c.pipeline}\` | ${c.clusters.join(", ")} | cannot be priced: ${esc(c.error)} | | |`);
       continue;
     }
-    const run = `${money(c.before?.perRun)} → ${money(c.after?.perRun)}${delta(c.before?.perRun, c.after?.perRun)}`;
-    const month = `${money(c.before?.perMonth)} → ${money(c.after?.perMonth)}${delta(c.before?.perMonth, c.after?.perMonth)}`;
+    const run = `${money(c.before?.perRun, "run")} → ${money(c.after?.perRun, "run")}${delta(c.before?.perRun, c.after?.perRun)}`;
+    const month = `${money(c.before?.perMonth, "month")} → ${money(c.after?.perMonth, "month")}${delta(c.before?.perMonth, c.after?.perMonth)}`;
     const saving = `${c.before ? `${c.before.savingPct.toFixed(1)}%` : "—"} → ${c.after ? `${c.after.savingPct.toFixed(1)}%` : "—"}`;
     lines.push(`| \`${c.pipeline}\` | ${c.clusters.join(", ")} | ${run} | ${month} | ${saving} |`);
   }

@@ -26,7 +26,8 @@ Exit codes:
   2  usage error (no such pipeline)
 `;
 
-const usd = formatUsd;
+const usd = (n: number) => formatUsd(n, "run");
+const monthly = (n: number) => formatUsd(n, "month");
 const pct = (n: number) => `${n.toFixed(1)}%`;
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -95,11 +96,16 @@ export function formatCosts(all: readonly (PipelineCost & { snapshot: string; pr
     lines.push(
       c.runsPerMonth === null
         ? "  per month       no schedule: runs only when started by hand"
-        : `  per month       ${usd(c.monthlyUsd!)} (${c.runsPerMonth.toFixed(1)} runs of ${c.schedule}; ${usd(c.runsPerMonth * r.total.onDemand)} on-demand)`,
+        : `  per month       ${monthly(c.monthlyUsd!)} (${c.runsPerMonth.toFixed(1)} runs of ${c.schedule}; ${monthly(c.runsPerMonth * r.total.onDemand)} on-demand)`,
     );
     const peaks = Object.entries(r.peakCapacity).map(([pool, p]) => `${p.cpuMillis / 1000} vCPU / ${Math.round(p.memoryBytes / 2 ** 30)} GiB on ${pool}`);
     lines.push(`  peak            ${r.peakNodes} node${r.peakNodes === 1 ? "" : "s"} (${peaks.join("; ")}); requests use ${pct(r.utilisation.cpu * 100)} of node CPU, ${pct(r.utilisation.memory * 100)} of memory`);
-    lines.push(`  node-hours      ${r.nodeHours.map((h) => `${h.type} ${h.capacity} ${h.hours.toFixed(2)}`).join(", ")}`, "");
+    lines.push(`  node-hours      ${r.nodeHours.map((h) => `${h.type} ${h.capacity} ${h.hours.toFixed(2)}${h.noSpotData ? " (no Spot data: priced on-demand)" : ""}`).join(", ")}`);
+    for (const m of c.spotDataMissing) {
+      const families = m.families.length > 8 ? `${m.families.slice(0, 8).join(", ")} and ${m.families.length - 8} more` : m.families.join(", ");
+      lines.push(`  spot data       ${m.pool}: ${m.types} of its ${m.of} instance types have no Spot Advisor figure (${families}); they are priced at on-demand on Spot, never as if they saved`);
+    }
+    lines.push("");
   }
   return `${lines.join("\n")}`;
 }

@@ -111,7 +111,7 @@ describe("npm run diff", () => {
     assert.deepEqual(change!.clusters, ["prod", "staging"]);
     assert.ok(change!.after!.perRun > change!.before!.perRun, JSON.stringify(change));
     assert.equal(change!.after!.perMonth! / change!.after!.perRun, 365 / 12, "a daily schedule");
-    assert.match(renderMarkdown(doc), /### Cost \(prices: us-east-1 2026-11-25 snapshot, USD\)[\s\S]*\| `demo` \| prod, staging \| \$0\.\d{4} → \$0\.\d{4} \(\+\d+\.\d%\) \|/);
+    assert.match(renderMarkdown(doc), /### Cost \(prices: us-east-1 2026-12-01 snapshot, USD\)[\s\S]*\| `demo` \| prod, staging \| \$0\.\d{4} → \$0\.\d{4} \(\+\d+\.\d%\) \| \$\d+\.\d{2} → \$\d+\.\d{2} /);
   });
 
   test("a schedule change", async () => {
