@@ -64,7 +64,7 @@ export class RunManagerCronJob extends Construct {
       spec: {
         schedule: pipeline.schedule ?? UNSCHEDULED,
         timeZone: pipeline.timeZone,
-        suspend: pipeline.schedule === undefined,
+        suspend: pipeline.suspend,
         // One run at a time: a slow run is never overlapped by the next one.
         concurrencyPolicy: "Forbid",
         // A run that could not start within 10 minutes of its slot is skipped, not started late.

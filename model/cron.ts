@@ -130,3 +130,15 @@ export function runsPerMonth(schedule: string): number {
 export function firingHours(schedule: string): number[] {
   return [...expand(schedule).sets[1]!].sort((a, b) => a - b);
 }
+
+const expanded = new Map<string, ReturnType<typeof expand>>();
+
+/** Whether a valid schedule fires at this wall-clock minute (month 1–12, day of week 0 = Sunday). */
+export function firesAt(schedule: string, t: { month: number; day: number; weekday: number; hour: number; minute: number }): boolean {
+  const e = expanded.get(schedule) ?? expanded.set(schedule, expand(schedule)).get(schedule)!;
+  const [minutes, hours, doms, months, dows] = e.sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
+  if (!minutes.has(t.minute) || !hours.has(t.hour) || !months.has(t.month)) return false;
+  const dom = doms.has(t.day);
+  const dow = dows.has(t.weekday);
+  return e.domStar || e.dowStar ? dom && dow : dom || dow;
+}

@@ -130,6 +130,36 @@ const image = {
 const stringList = (description: string) =>
   ({ type: "array", items: { type: "string", maxLength: 32768 }, maxItems: 256, description }) as const;
 
+const iamRole = {
+  type: "string",
+  pattern: "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$",
+  "x-expected": "an IAM role ARN such as arn:aws:iam::111122223333:role/my-steps",
+  description: "IAM role the steps assume through IRSA.",
+} as const;
+
+const schedule = {
+  type: "string",
+  minLength: 1,
+  maxLength: 128,
+  description: "Five-field cron or @hourly/@daily/@weekly/@monthly/@yearly. Absent: run on demand only.",
+  examples: ["0 */6 * * *", "@daily"],
+} as const;
+
+const timeZone = { type: "string", minLength: 1, maxLength: 64, description: "IANA time zone for schedule." } as const;
+
+const maxParallel = { type: "integer", minimum: 1, maximum: 1000, description: "Most steps of one run that run at once." } as const;
+
+const suspend = { type: "boolean", description: "Suspend the CronJob: the pipeline runs only when started by hand." } as const;
+
+const envList = { type: "array", items: envVar, maxItems: 256 } as const;
+
+const clusterOverride = {
+  type: "object",
+  additionalProperties: false,
+  description: "Settings for one cluster; each replaces the pipeline's own field there. env is merged by name over every step's env.",
+  properties: { iamRole, schedule, suspend, timeZone, image, maxParallel, env: envList },
+} as const;
+
 export const pipelineSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: SCHEMA_ID,
@@ -142,14 +172,8 @@ export const pipelineSchema = {
     $schema: { type: "string", description: "Editor hint; ignored by dagops." },
     name: { ...dnsLabel(NAME_BUDGET.pipeline), description: "Pipeline name; must equal the file name." },
     description: { type: "string", maxLength: 1024 },
-    schedule: {
-      type: "string",
-      minLength: 1,
-      maxLength: 128,
-      description: "Five-field cron or @hourly/@daily/@weekly/@monthly/@yearly. Absent: run on demand only.",
-      examples: ["0 */6 * * *", "@daily"],
-    },
-    timeZone: { type: "string", minLength: 1, maxLength: 64, default: PIPELINE_DEFAULTS.timeZone, description: "IANA time zone for schedule." },
+    schedule,
+    timeZone: { ...timeZone, default: PIPELINE_DEFAULTS.timeZone },
     image,
     clusters: {
       type: "array",
@@ -158,12 +182,7 @@ export const pipelineSchema = {
       uniqueItems: true,
       description: "Clusters to deploy to. Default: every cluster in the platform configuration.",
     },
-    iamRole: {
-      type: "string",
-      pattern: "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$",
-      "x-expected": "an IAM role ARN such as arn:aws:iam::111122223333:role/my-steps",
-      description: "IAM role the steps assume through IRSA.",
-    },
+    iamRole,
     defaults: {
       type: "object",
       additionalProperties: false,
@@ -177,12 +196,13 @@ export const pipelineSchema = {
         estimate: { ...duration, description: "How long a step usually runs: the cost model's input." },
       },
     },
-    maxParallel: {
-      type: "integer",
-      minimum: 1,
-      maximum: 1000,
-      default: PIPELINE_DEFAULTS.maxParallel,
-      description: "Most steps of one run that run at once.",
+    maxParallel: { ...maxParallel, default: PIPELINE_DEFAULTS.maxParallel },
+    suspend: { ...suspend, default: false },
+    overrides: {
+      type: "object",
+      description: "Per-cluster settings, keyed by cluster name from platform.config.ts.",
+      propertyNames: dnsLabel(63),
+      additionalProperties: clusterOverride,
     },
     prewarm: { type: "boolean", default: false, description: "Pre-provision the run's peak capacity at start with low-priority placeholder pods." },
     runTimeout: { ...runDuration, default: PIPELINE_DEFAULTS.runTimeout, description: "Longest a whole run may take; the run manager then cancels it." },
@@ -199,7 +219,7 @@ export const pipelineSchema = {
           image,
           command: stringList("Replaces the image's ENTRYPOINT."),
           args: stringList("Replaces the image's CMD."),
-          env: { type: "array", items: envVar, maxItems: 256 },
+          env: envList,
           dependsOn: {
             type: "array",
             items: { type: "string", minLength: 1, maxLength: 63 },

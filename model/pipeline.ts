@@ -86,6 +86,26 @@ export interface Step extends StepDefaults {
   readonly dependsOn?: readonly string[];
 }
 
+/**
+ * Settings that differ per cluster, under `overrides.<cluster>`: each replaces the pipeline's own
+ * field in that cluster only, and is validated exactly as that field. Example: staging and prod
+ * in different AWS accounts assume different roles.
+ */
+export interface ClusterOverride {
+  /** IAM role the steps assume in this cluster. */
+  readonly iamRole?: string;
+  /** Schedule in this cluster. */
+  readonly schedule?: string;
+  /** `true`: this cluster runs the pipeline only when started by hand. */
+  readonly suspend?: boolean;
+  readonly timeZone?: string;
+  /** Default image for steps that set none, in this cluster. */
+  readonly image?: string;
+  readonly maxParallel?: number;
+  /** Merged by name over every step's env: an entry here replaces a step's entry of the same name, or is added. */
+  readonly env?: readonly EnvVar[];
+}
+
 export interface PipelineDefinition {
   /** DNS-1123 label, at most 40 characters; must equal the file name: `customer-scan`. */
   readonly name: string;
@@ -125,6 +145,14 @@ export interface PipelineDefinition {
    * `npm run cost` shows how much. Default: false.
    */
   readonly prewarm?: boolean;
+  /** `true`: the CronJob is suspended, so the pipeline runs only when started by hand. Default: false (absent `schedule` suspends it too). */
+  readonly suspend?: boolean;
+  /**
+   * Per-cluster settings, keyed by cluster name from `platform.config.ts`:
+   * `{ staging: { iamRole: "arn:aws:iam::111122223333:role/x-staging", schedule: "0 3 * * *" } }`.
+   * Default: none (every cluster gets the pipeline's own settings).
+   */
+  readonly overrides?: { readonly [cluster: string]: ClusterOverride };
   readonly steps: readonly Step[];
 }
 

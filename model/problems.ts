@@ -37,6 +37,8 @@ export const PROBLEM_CODES = [
   "SECRET_LITERAL",
   "RESERVED_ENV",
   "DUPLICATE_ENV",
+  "SHARED_ROLE",
+  "DST_SCHEDULE",
   "BAD_CONFIG",
   // Tier 4: output
   "OUTPUT_SCHEMA",

@@ -7,7 +7,7 @@ import { cronError } from "./cron.ts";
 import { parseDuration } from "./duration.ts";
 import { isPinned, parseImage } from "./image.ts";
 import { MAX_RUN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type EnvVar, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
-import { fieldPath, problem, type Problem } from "./problems.ts";
+import { didYouMean, fieldPath, hasErrors, problem, type Problem } from "./problems.ts";
 import { cpuMillis, memoryBytes, quantitySuffix } from "./quantity.ts";
 import { isSecretName, secretInValue } from "./secrets.ts";
 
@@ -45,12 +45,108 @@ export interface ResolvedPipeline {
   readonly maxParallel: number;
   readonly runTimeoutSeconds: number;
   readonly prewarm: boolean;
+  /** The CronJob is suspended: by `suspend: true`, or because there is no schedule. */
+  readonly suspend: boolean;
   readonly steps: readonly ResolvedStep[];
+  /** The pipeline as each cluster with `overrides` gets it; other clusters get this one. */
+  readonly overridden: Readonly<Record<string, ResolvedPipeline>>;
+}
+
+/** The pipeline as one cluster gets it: its override when it has one, else the pipeline itself. */
+export function forCluster(p: ResolvedPipeline, cluster: string): ResolvedPipeline {
+  return p.overridden[cluster] ?? p;
 }
 
 export const RESERVED_ENV_PREFIX = "DAGOPS_";
 
 export function resolvePipeline(
+  def: PipelineDefinition,
+  file: string,
+  knownClusters: readonly string[],
+): { pipeline?: ResolvedPipeline; problems: Problem[] } {
+  const base = resolveBase(def, file, knownClusters);
+  const problems = [...base.problems];
+  const report = (code: Problem["code"], path: (string | number)[], message: string, severity: Problem["severity"] = "error") =>
+    problems.push(problem(code, file, fieldPath(path), message, severity));
+  const targets = def.clusters ?? knownClusters;
+  const overrides = Object.entries(def.overrides ?? {});
+  for (const [cluster, o] of overrides) {
+    const at = (...rest: (string | number)[]) => ["overrides", cluster, ...rest];
+    if (!knownClusters.includes(cluster)) {
+      report("UNKNOWN_CLUSTER", at(), `unknown cluster ${JSON.stringify(cluster)} in overrides; the platform configuration defines: ${knownClusters.join(", ")}.${didYouMean(cluster, knownClusters)}`);
+      continue;
+    }
+    if (!targets.includes(cluster)) report("UNKNOWN_CLUSTER", at(), `the pipeline does not deploy to ${cluster} (clusters: ${targets.join(", ")}), so this override has no effect; add ${cluster} to clusters or remove the override`, "warning");
+    if (o.schedule !== undefined) {
+      const err = cronError(o.schedule);
+      if (err) report("BAD_CRON", at("schedule"), `invalid cron schedule ${JSON.stringify(o.schedule)}: ${err}`);
+    }
+    if (o.timeZone !== undefined && !isTimeZone(o.timeZone)) report("BAD_TIME_ZONE", at("timeZone"), `unknown time zone ${JSON.stringify(o.timeZone)}; expected an IANA name such as "Etc/UTC" or "Europe/Berlin"`);
+    if (o.image !== undefined) checkImage(o.image, at("image"), report);
+    if (o.env !== undefined) checkEnv(o.env, at("env"), report);
+  }
+  if (hasErrors(problems) || !base.pipeline) return { problems };
+  const overridden: Record<string, ResolvedPipeline> = {};
+  for (const [cluster, o] of overrides) {
+    if (!targets.includes(cluster)) continue;
+    const merged: PipelineDefinition = {
+      ...def,
+      ...pick(o, ["iamRole", "schedule", "suspend", "timeZone", "image", "maxParallel"]),
+      steps: o.env ? def.steps.map((step) => ({ ...step, env: mergeEnv(step.env ?? [], o.env!) })) : def.steps,
+    };
+    const variant = resolveBase(merged, file, knownClusters);
+    // Every override field was checked above; anything else would be a dagops bug, reported where it came from.
+    for (const p of variant.problems) problems.push({ ...p, path: fieldPath(["overrides", cluster]), message: `in cluster ${cluster}: ${p.message}` });
+    if (variant.pipeline) overridden[cluster] = variant.pipeline;
+  }
+  if (hasErrors(problems)) return { problems };
+  return { problems, pipeline: { ...base.pipeline, overridden } };
+}
+
+/** A step's env with an override's entries merged in by name: same name replaces, new names are added after. */
+export function mergeEnv(own: readonly EnvVar[], override: readonly EnvVar[]): EnvVar[] {
+  const byName = new Map(override.map((e) => [e.name, e]));
+  const merged = own.map((e) => byName.get(e.name) ?? e);
+  const names = new Set(own.map((e) => e.name));
+  return [...merged, ...override.filter((e) => !names.has(e.name))];
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+/**
+ * An IRSA role trusts the OIDC provider of the clusters named in its trust policy, normally in
+ * its own account: one role for clusters in different AWS accounts is almost always a mistake.
+ */
+export function sharedRoleProblems(p: ResolvedPipeline, accountOf: ReadonlyMap<string, string>): Problem[] {
+  const byRole = new Map<string, string[]>();
+  for (const cluster of p.clusters) {
+    const role = forCluster(p, cluster).iamRole;
+    if (role !== undefined) (byRole.get(role) ?? byRole.set(role, []).get(role)!).push(cluster);
+  }
+  const problems: Problem[] = [];
+  for (const [role, clusters] of byRole) {
+    const accounts = [...new Set(clusters.map((c) => accountOf.get(c)))];
+    if (accounts.length < 2) continue;
+    const where = clusters.map((c) => `${c} (account ${accountOf.get(c)})`).join(", ");
+    const fix = clusters.filter((c) => accountOf.get(c) !== role.split(":")[4]).map((c) => `overrides.${c}.iamRole`);
+    problems.push(
+      problem(
+        "SHARED_ROLE",
+        p.source,
+        p.iamRole === role ? "iamRole" : fieldPath(["overrides", clusters[0]!, "iamRole"]),
+        `one IAM role, ${role}, for clusters in different AWS accounts: ${where}. An IRSA role trusts one account's cluster OIDC providers; set ${fix.length ? fix.join(" and ") : "overrides.<cluster>.iamRole"} to a role in that cluster's account`,
+        "warning",
+      ),
+    );
+  }
+  return problems;
+}
+
+function resolveBase(
   def: PipelineDefinition,
   file: string,
   knownClusters: readonly string[],
@@ -89,7 +185,7 @@ export function resolvePipeline(
     else checkImage(image, s.image !== undefined ? at("image") : ["image"], report);
 
     const resources = resolveResources(s.resources, defaults.resources, i, report);
-    checkEnv(s.env ?? [], i, report);
+    checkEnv(s.env ?? [], at("env"), report);
     [...(s.command ?? []).map((v, j) => [v, "command", j] as const), ...(s.args ?? []).map((v, j) => [v, "args", j] as const)].forEach(([v, key, j]) => {
       const what = secretInValue(v);
       if (what) report("SECRET_LITERAL", at(key, j), `this looks like ${what}; never put credentials in git. Read it from a Secret through env[].valueFrom.secretKeyRef`);
@@ -124,7 +220,9 @@ export function resolvePipeline(
       maxParallel: def.maxParallel ?? PIPELINE_DEFAULTS.maxParallel,
       runTimeoutSeconds,
       prewarm: def.prewarm ?? false,
+      suspend: def.suspend === true || def.schedule === undefined,
       steps,
+      overridden: {},
     },
   };
 }
@@ -202,12 +300,12 @@ function resolveResources(
   return { requests: requests as ResolvedResources["requests"], limits };
 }
 
-function checkEnv(env: readonly EnvVar[], i: number, report: Report): void {
+function checkEnv(env: readonly EnvVar[], path: (string | number)[], report: Report): void {
   const seen = new Map<string, number>();
   env.forEach((e, j) => {
-    const at = ["steps", i, "env", j];
+    const at = [...path, j];
     const first = seen.get(e.name);
-    if (first !== undefined) report("DUPLICATE_ENV", [...at, "name"], `env ${JSON.stringify(e.name)} is already set at steps[${i}].env[${first}]`);
+    if (first !== undefined) report("DUPLICATE_ENV", [...at, "name"], `env ${JSON.stringify(e.name)} is already set at ${fieldPath([...path, first])}`);
     else seen.set(e.name, j);
     if (e.name.startsWith(RESERVED_ENV_PREFIX)) report("RESERVED_ENV", [...at, "name"], `env names starting with ${RESERVED_ENV_PREFIX} are set by dagops; rename ${JSON.stringify(e.name)}`);
     if (e.value !== undefined && e.value !== "") {

@@ -73,7 +73,7 @@ function convert(e: ErrorObject, file: string): Problem {
         "INVALID_VALUE",
         file,
         fieldPath(at),
-        `expected one of ${(parent.enum ?? []).map((v) => JSON.stringify(v)).join(", ")}, found ${shown(e.data)}`,
+        `expected one of ${(parent.enum ?? []).map((v) => JSON.stringify(v)).join(", ")}, found ${shown(e.data)}${enumHint(e.data, parent.enum ?? [])}`,
       );
     default:
       return problem(
@@ -105,6 +105,12 @@ function describeKeyword(e: ErrorObject): string {
     default:
       return "a valid value";
   }
+}
+
+function enumHint(found: unknown, allowed: readonly unknown[]): string {
+  if (typeof found !== "string") return "";
+  const hint = closest(found, allowed.filter((v): v is string => typeof v === "string"));
+  return hint ? `. Did you mean "${hint}"?` : "";
 }
 
 function typeName(v: unknown): string {

@@ -13,7 +13,7 @@ import { PlatformChart } from "../charts/platform-chart.ts";
 import { toYaml } from "../charts/serialize.ts";
 import { PLATFORM_FILE } from "../model/files.ts";
 import type { ResolvedCluster } from "../model/platform.ts";
-import type { ResolvedPipeline } from "../model/resolve.ts";
+import { forCluster, type ResolvedPipeline } from "../model/resolve.ts";
 
 export interface Manifest {
   readonly apiVersion: string;
@@ -40,7 +40,7 @@ export interface OutputFile {
 
 export function render(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[]): RenderedObject[] {
   const objects: RenderedObject[] = [];
-  // A plan does not depend on the cluster: build, serialize and hash it once.
+  // A plan depends on the cluster only through overrides: build, serialize and hash it once per variant.
   const plans = new Map<ResolvedPipeline, PlanDocument>();
   const planFor = (p: ResolvedPipeline) => plans.get(p) ?? plans.set(p, planDocument(p)).get(p)!;
   for (const cluster of clusters) {
@@ -54,7 +54,11 @@ export function render(clusters: readonly ResolvedCluster[], pipelines: readonly
     add("bootstrap", PLATFORM_FILE, (app) => new BootstrapChart(app, "bootstrap", { cluster }));
     add("apps", PLATFORM_FILE, (app) => new AppsChart(app, "apps", { cluster, pipelines: names }));
     add("platform", PLATFORM_FILE, (app) => new PlatformChart(app, "platform", { cluster, pipelines: names }));
-    for (const p of mine) add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline: p, cluster, plan: planFor(p) }));
+    for (const p of mine) {
+      // A cluster with overrides gets its own variant (and plan); the others share the pipeline's.
+      const pipeline = forCluster(p, cluster.name);
+      add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline) }));
+    }
   }
   return objects;
 }

@@ -4,7 +4,8 @@
  * out. Only files whose bytes differ are parsed.
  */
 import { parse } from "yaml";
-import { PLAN_KEY, PLATFORM_APP, ROOT_APP, pipelineApp } from "../charts/names.ts";
+import { PLAN_KEY, PLATFORM_APP, ROOT_APP, STEPS_SERVICE_ACCOUNT, pipelineApp } from "../charts/names.ts";
+import { ANNOTATION } from "../charts/labels.ts";
 import type { Plan, PlanStep } from "../charts/plan-format.ts";
 import { formatDuration } from "../model/duration.ts";
 
@@ -258,6 +259,8 @@ export function fieldChanges(before: unknown, after: unknown, prefix: string): F
 interface PipelineSide {
   readonly plan?: Plan;
   readonly cron?: { spec: { schedule: string; timeZone?: string; suspend?: boolean; jobTemplate: { spec: { template: { spec: { containers: { image: string }[] } } } } } };
+  /** The IAM role the steps assume (the steps ServiceAccount's IRSA annotation). */
+  readonly iamRole?: string;
 }
 
 function pipelineSide(tree: Tree, cluster: string, pipeline: string): PipelineSide | undefined {
@@ -267,7 +270,10 @@ function pipelineSide(tree: Tree, cluster: string, pipeline: string): PipelineSi
   const planText = tree.get(`${dir}configmap-plan.yaml`);
   const cronText = tree.get(`${dir}cronjob-${pipeline}.yaml`);
   const planObj = planText ? parseFile(planText) : undefined;
+  const accountText = tree.get(`${dir}serviceaccount-${STEPS_SERVICE_ACCOUNT}.yaml`);
+  const iamRole = accountText ? (parseFile(accountText) as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[ANNOTATION.irsaRole] : undefined;
   return {
+    ...(iamRole ? { iamRole } : {}),
     ...(planObj?.data?.[PLAN_KEY] ? { plan: parse(planObj.data[PLAN_KEY], { version: "1.1" }) as Plan } : {}),
     ...(cronText ? { cron: parseFile(cronText) as unknown as PipelineSide["cron"] } : {}),
   };
@@ -299,6 +305,7 @@ function pipelineChange(pipeline: string, b: PipelineSide | undefined, a: Pipeli
   const settings = [
     ...compare("schedule", scheduleOf(b), scheduleOf(a)),
     ...compare("timeZone", b?.cron?.spec.timeZone, a?.cron?.spec.timeZone),
+    ...compare("iamRole", b?.iamRole, a?.iamRole),
     ...compare("maxParallel", b?.plan?.maxParallel, a?.plan?.maxParallel),
     ...compare("runTimeout", seconds(b?.plan?.runTimeoutSeconds), seconds(a?.plan?.runTimeoutSeconds)),
     ...compare("run-manager image", b?.cron?.spec.jobTemplate.spec.template.spec.containers[0]?.image, a?.cron?.spec.jobTemplate.spec.template.spec.containers[0]?.image),

@@ -238,13 +238,13 @@ describe("cost model: the example pipelines", () => {
       const config = await repo.read("platform.config.ts");
       await repo.write("platform.config.ts", config.replace('pools: { limits: { cpu: "200", memory: "800Gi" } }', 'pools: { limits: { cpu: "2", memory: "800Gi" } }'));
       const pipeline = (name: string, steps: string[]) =>
-        `name: ${name}\nimage: registry.example.com/team/app:1.0.0\nclusters: [staging]\nschedule: "0 3 * * *"\ndefaults:\n  resources: { requests: { cpu: 1500m, memory: 1Gi }, limits: { cpu: 1500m, memory: 1Gi } }\nsteps:\n${steps.map((s) => `  - name: ${s}\n`).join("")}`;
-      // Each run needs one 2-vCPU node: within the limit alone, over it together at 03:00.
+        `name: ${name}\nimage: registry.example.com/team/app:1.0.0\nclusters: [staging]\nschedule: "0 5 * * *"\ndefaults:\n  resources: { requests: { cpu: 1500m, memory: 1Gi }, limits: { cpu: 1500m, memory: 1Gi } }\nsteps:\n${steps.map((s) => `  - name: ${s}\n`).join("")}`;
+      // Each run needs one 2-vCPU node: within the limit alone, over it together at 05:00.
       await repo.write("pipelines/first.yaml", pipeline("first", ["a"]));
       await repo.write("pipelines/second.yaml", pipeline("second", ["a"]));
       const shared = captureIo(repo.root);
       assert.equal(await synth([], shared), 0, shared.text());
-      assert.match(shared.err.join(""), /POOL_LIMIT_SHARED \(warning\)  cluster staging: first, second can all start in hour 3 .* together peak at 4000m CPU/);
+      assert.match(shared.err.join(""), /POOL_LIMIT_SHARED \(warning\)  cluster staging: first, second can all start in hour 5 .* together peak at 4000m CPU/);
       // Two parallel steps of 1.5 CPU in one run: over the limit by itself.
       await repo.remove("pipelines/second.yaml");
       await repo.write("pipelines/first.yaml", pipeline("first", ["a", "b"]));

@@ -3,7 +3,7 @@
  * the way a user makes it (edit a pipeline or the platform configuration, run synth, commit).
  */
 import assert from "node:assert/strict";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { renderMarkdown, type ReviewDocument } from "../review/markdown.ts";
@@ -66,6 +66,13 @@ describe("npm run diff", () => {
       },
       false,
     );
+    await commit("demo again", () => repo.write(DEMO, demo(STEPS)));
+    await commit("overrides", () =>
+      repo.write(
+        DEMO,
+        `${demo(STEPS)}overrides:\n  staging:\n    iamRole: arn:aws:iam::111122223333:role/demo-staging\n    schedule: "0 5 * * *"\n  prod:\n    maxParallel: 2\n    env: [{ name: LOG_LEVEL, value: warn }]\n`,
+      ),
+    );
   });
   after(() => repo.cleanup());
 
@@ -112,6 +119,22 @@ describe("npm run diff", () => {
     assert.ok(change!.after!.perRun > change!.before!.perRun, JSON.stringify(change));
     assert.equal(change!.after!.perMonth! / change!.after!.perRun, 365 / 12, "a daily schedule");
     assert.match(renderMarkdown(doc), /### Cost \(prices: us-east-1 2026-12-01 snapshot, USD\)[\s\S]*\| `demo` \| prod, staging \| \$0\.\d{4} → \$0\.\d{4} \(\+\d+\.\d%\) \| \$\d+\.\d{2} → \$\d+\.\d{2} /);
+  });
+
+  test("per-cluster overrides: each cluster's own change, reported per cluster", async () => {
+    const doc = await between("demo again", "overrides");
+    const byCluster = Object.fromEntries(doc.pipelines.map((p) => [p.clusters.join(","), p]));
+    assert.deepEqual(Object.keys(byCluster).sort(), ["prod", "staging"]);
+    assert.deepEqual(byCluster.staging!.settings, [
+      { field: "schedule", before: "0 3 * * *", after: "0 5 * * *" },
+      { field: "iamRole", after: "arn:aws:iam::111122223333:role/demo-staging" },
+    ]);
+    assert.deepEqual(byCluster.staging!.steps, []);
+    assert.deepEqual(byCluster.prod!.settings, [{ field: "maxParallel", before: "10", after: "2" }]);
+    assert.deepEqual(
+      byCluster.prod!.steps.map((s) => [s.step, s.fields.map((f) => [f.field, f.after])]),
+      ["extract", "transform", "load"].map((step) => [step, [["env", "LOG_LEVEL=warn"]]]),
+    );
   });
 
   test("a schedule change", async () => {
@@ -165,7 +188,7 @@ describe("npm run diff", () => {
   });
 
   test("the command: working tree against a ref, with the head's checks; JSON and --out", async () => {
-    await repo.write(DEMO, demo(STEPS));
+    await repo.write("pipelines/fresh.yaml", demo(STEPS).replace("name: demo", "name: fresh"));
     try {
       const io = captureIo(repo.root);
       assert.equal(await synth([], io), 0);
@@ -177,11 +200,10 @@ describe("npm run diff", () => {
       assert.deepEqual(doc.checks.ran && doc.checks.ok, true);
       assert.equal(doc.pipelines[0]!.status, "added");
       assert.ok(doc.files.some((f) => /not yet tracked by git/.test(f.diff)), "untracked new files are in the raw diff");
-      assert.match(await readFile(out, "utf8"), /### Pipeline `demo` — added/);
+      assert.match(await readFile(out, "utf8"), /### Pipeline `fresh` — added/);
     } finally {
-      await repo.remove(DEMO);
-      await rm(join(repo.root, "generated/prod/pipelines/demo"), { recursive: true, force: true });
-      await synth([], captureIo(repo.root));
+      git(repo.root, "checkout", "-q", "HEAD", "--", ".");
+      git(repo.root, "clean", "-fdq");
     }
   });
 

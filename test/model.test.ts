@@ -2,6 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { cronError } from "../model/cron.ts";
+import { dstClashes } from "../model/dst.ts";
+import { loadProject } from "../scripts/lib/load.ts";
+import { tempRepo, yamlPipeline } from "./helpers.ts";
 import { formatDuration, parseDuration } from "../model/duration.ts";
 import { findCycle, waves } from "../model/graph.ts";
 import { isPinned, parseImage } from "../model/image.ts";
@@ -85,4 +88,39 @@ test("problem formatting: file, path, line, code, message", () => {
   assert.equal(fieldPath(["data", "plan.yaml"]), 'data["plan.yaml"]');
   const text = formatProblems([{ ...problem("UNKNOWN_STEP", "pipelines/x.yaml", "steps[2].dependsOn[0]", 'unknown step "extrct"'), line: 9 }, problem("CYCLE", "pipelines/x.yaml", "steps", "dependency cycle: a → b → a")]);
   assert.equal(text, ['✖ pipelines/x.yaml: 2 problems', `  ${"steps".padEnd("steps[2].dependsOn[0] (line 9)".length)}  CYCLE  dependency cycle: a → b → a`, '  steps[2].dependsOn[0] (line 9)  UNKNOWN_STEP  unknown step "extrct"'].join("\n"));
+});
+
+describe("daylight saving", () => {
+  const start = new Date("2026-12-01T00:00:00Z");
+  test("a Berlin 02:30 schedule: skipped in March, doubled in October, with the dates of the next year", () => {
+    assert.deepEqual(dstClashes("30 2 * * *", "Europe/Berlin", start), [
+      { date: "2027-03-28", kind: "gap", times: ["02:30"], window: "02:00–03:00" },
+      { date: "2027-10-31", kind: "overlap", times: ["02:30"], window: "02:00–03:00" },
+    ]);
+  });
+  test("UTC, a safe hour, or a weekday that misses the change: nothing", () => {
+    assert.deepEqual(dstClashes("30 2 * * *", "Etc/UTC", start), []);
+    assert.deepEqual(dstClashes("30 4 * * *", "Europe/Berlin", start), []);
+    assert.deepEqual(dstClashes("30 2 * * 1", "Europe/Berlin", start), []);
+  });
+  test("an hourly schedule in New York, and a half-hour shift (Lord Howe)", () => {
+    assert.deepEqual(dstClashes("0 * * * *", "America/New_York", start).map((c) => [c.date, c.kind, c.times]), [
+      ["2027-03-14", "gap", ["02:00"]],
+      ["2027-11-07", "overlap", ["01:00"]],
+    ]);
+    assert.deepEqual(dstClashes("0 2 * * *", "Australia/Lord_Howe", start).map((c) => [c.date, c.kind, c.window]), [["2027-10-03", "gap", "02:00–02:30"]]);
+  });
+  test("synth warns, naming the field, the dates and the fix; an override's own schedule is named at its path", async () => {
+    const repo = await tempRepo({ pipelines: false });
+    try {
+      await repo.write("pipelines/berlin.yaml", `${yamlPipeline("berlin")}schedule: "30 2 * * *"\ntimeZone: Europe/Berlin\noverrides:\n  staging:\n    schedule: "0 3 * * *"\n  prod:\n    schedule: "15 2 * * 0"\n`);
+      const { problems } = await loadProject(repo.root, start);
+      const dst = problems.filter((p) => p.code === "DST_SCHEDULE");
+      assert.deepEqual(dst.map((p) => [p.path, p.severity]), [["schedule", "warning"], ["overrides.prod.schedule", "warning"]]);
+      assert.match(dst[0]!.message, /2027-03-28 \(02:30 does not exist.*2027-10-31 \(02:30 happens twice.*Choose a time outside 02:00–03:00, or a schedule in timeZone: Etc\/UTC/);
+      assert.match(dst[1]!.message, /\(cluster prod\).*2027-03-28.*2027-10-31/);
+    } finally {
+      await repo.cleanup();
+    }
+  });
 });

@@ -142,7 +142,8 @@ describe("RBAC and ServiceAccounts", () => {
     assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "run-manager", namespace: "dagops-customer-classification" }]);
   });
   test("the steps ServiceAccount is annotated with iamRole when set, and not otherwise", () => {
-    assert.equal(read(`${CC}/serviceaccount-steps.yaml`).metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::111122223333:role/customer-classification-steps");
+    assert.equal(read(`${CC}/serviceaccount-steps.yaml`).metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::444455556666:role/customer-classification-prod", "prod assumes its own role (overrides.prod.iamRole)");
+    assert.equal(read("staging/pipelines/customer-classification/serviceaccount-steps.yaml").metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::111122223333:role/customer-classification-staging");
     assert.equal(read("prod/pipelines/daily-usage-report/serviceaccount-steps.yaml").metadata.annotations, undefined);
   });
 });

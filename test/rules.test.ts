@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadProject } from "../scripts/lib/load.ts";
+import { forCluster } from "../model/resolve.ts";
 import type { Problem } from "../model/problems.ts";
 import { main as synth } from "../scripts/synth.ts";
 import { captureIo, snapshot, tempRepo, yamlPipeline, type TempRepo } from "./helpers.ts";
@@ -106,6 +107,17 @@ const CASES: Case[] = [
   { rule: "password in a URL", files: { [P]: steps("    env: [{ name: DATABASE_URL, value: 'postgres://app:s3cret@db:5432/app' }]\n") }, code: "SECRET_LITERAL", path: "steps[1].env[0].value" },
   { rule: "reserved env name", files: { [P]: steps("    env: [{ name: DAGOPS_STEP, value: x }]\n") }, code: "RESERVED_ENV", path: "steps[1].env[0].name" },
   { rule: "duplicate env name", files: { [P]: steps("    env: [{ name: A, value: x }, { name: A, value: y }]\n") }, code: "DUPLICATE_ENV", path: "steps[1].env[1].name" },
+  { rule: "capacity typo gets a did-you-mean", files: { [P]: steps("    capacity: spott\n") }, code: "INVALID_VALUE", path: "steps[1].capacity", message: /Did you mean "spot"\?/ },
+  // Per-cluster overrides: each field validated as the base field, at its own path
+  { rule: "override for an unknown cluster", files: { [P]: `${yamlPipeline("broken")}overrides:\n  stagin:\n    maxParallel: 2\n` }, code: "UNKNOWN_CLUSTER", path: "overrides.stagin", message: /Did you mean "staging"\?/ },
+  { rule: "override: unknown field", files: { [P]: `${yamlPipeline("broken")}overrides:\n  prod:\n    retries: 2\n` }, code: "UNKNOWN_FIELD", path: "overrides.prod.retries", message: /iamRole, schedule, suspend/ },
+  { rule: "override: bad IAM role", files: { [P]: `${yamlPipeline("broken")}overrides:\n  prod:\n    iamRole: my-role\n` }, code: "INVALID_VALUE", path: "overrides.prod.iamRole" },
+  { rule: "override: bad cron", files: { [P]: `${yamlPipeline("broken")}overrides:\n  staging:\n    schedule: "61 * * * *"\n` }, code: "BAD_CRON", path: "overrides.staging.schedule" },
+  { rule: "override: unknown time zone", files: { [P]: `${yamlPipeline("broken")}overrides:\n  staging:\n    timeZone: Mars/Olympus_Mons\n` }, code: "BAD_TIME_ZONE", path: "overrides.staging.timeZone" },
+  { rule: "override: unpinned image", files: { [P]: `${yamlPipeline("broken")}overrides:\n  prod:\n    image: registry.example.com/team/app:latest\n` }, code: "UNPINNED_IMAGE", path: "overrides.prod.image" },
+  { rule: "override: maxParallel 0", files: { [P]: `${yamlPipeline("broken")}overrides:\n  prod:\n    maxParallel: 0\n` }, code: "INVALID_VALUE", path: "overrides.prod.maxParallel" },
+  { rule: "override: secret in env", files: { [P]: `${yamlPipeline("broken")}overrides:\n  prod:\n    env: [{ name: API_TOKEN, value: abc123 }]\n` }, code: "SECRET_LITERAL", path: "overrides.prod.env[0].value" },
+  { rule: "override: reserved env", files: { [P]: `${yamlPipeline("broken")}overrides:\n  prod:\n    env: [{ name: DAGOPS_STEP, value: x }]\n` }, code: "RESERVED_ENV", path: "overrides.prod.env[0].name" },
 ];
 
 describe("every validation rule: code, path, exit 1, nothing written", () => {
@@ -147,6 +159,46 @@ test("all problems come at once: one file with three broken rules reports three"
     const { problems } = await loadProject(repo.root);
     assert.deepEqual(problems.map((p) => p.code).sort(), ["INVALID_VALUE", "UNKNOWN_FIELD", "WRONG_TYPE"]);
     assert.ok(problems.every((p) => p.line !== undefined), "YAML problems carry their line");
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("overrides: each cluster gets its own settings; env merged by name over the steps' env", async () => {
+  const repo = await tempRepo({ pipelines: false });
+  try {
+    await repo.write(
+      P,
+      `${withStep("  - name: a\n    env: [{ name: LOG_LEVEL, value: info }, { name: KEEP, value: x }]\n  - name: b\n")}schedule: "0 2 * * *"\niamRole: arn:aws:iam::444455556666:role/base\noverrides:\n  staging:\n    iamRole: arn:aws:iam::111122223333:role/staging\n    suspend: true\n    maxParallel: 3\n    image: registry.example.com/team/app:2.0.0\n    env: [{ name: LOG_LEVEL, value: debug }, { name: EXTRA, value: "1" }]\n`,
+    );
+    const { problems, pipelines } = await loadProject(repo.root);
+    assert.deepEqual(problems, []);
+    const p = pipelines[0]!;
+    const staging = forCluster(p, "staging");
+    const prod = forCluster(p, "prod");
+    assert.equal(prod, p, "a cluster without overrides gets the pipeline itself (and shares its plan)");
+    assert.equal(prod.iamRole, "arn:aws:iam::444455556666:role/base");
+    assert.deepEqual([staging.iamRole, staging.suspend, staging.maxParallel, staging.steps[0]!.image], ["arn:aws:iam::111122223333:role/staging", true, 3, "registry.example.com/team/app:2.0.0"]);
+    assert.deepEqual(staging.steps[0]!.env, [{ name: "LOG_LEVEL", value: "debug" }, { name: "KEEP", value: "x" }, { name: "EXTRA", value: "1" }]);
+    assert.deepEqual(staging.steps[1]!.env, [{ name: "LOG_LEVEL", value: "debug" }, { name: "EXTRA", value: "1" }]);
+    assert.equal(prod.suspend, false);
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("one IAM role for clusters in different AWS accounts is a warning that names the fix", async () => {
+  const repo = await tempRepo({ pipelines: false });
+  try {
+    await repo.write(P, `${yamlPipeline("broken")}iamRole: arn:aws:iam::111122223333:role/steps\n`);
+    const { problems } = await loadProject(repo.root);
+    const hit = problems.find((x) => x.code === "SHARED_ROLE");
+    assert.ok(hit, problems.map((x) => x.code).join(", "));
+    assert.equal(hit.severity, "warning");
+    assert.equal(hit.path, "iamRole");
+    assert.match(hit.message, /staging \(account 111122223333\), prod \(account 444455556666\).*overrides\.prod\.iamRole/);
+    await repo.write(P, `${yamlPipeline("broken")}iamRole: arn:aws:iam::111122223333:role/steps\noverrides:\n  prod:\n    iamRole: arn:aws:iam::444455556666:role/steps\n`);
+    assert.deepEqual((await loadProject(repo.root)).problems, []);
   } finally {
     await repo.cleanup();
   }

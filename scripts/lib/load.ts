@@ -9,13 +9,14 @@ import { readdir, readFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { LineCounter, parseDocument, type Document } from "yaml";
+import { dstProblems } from "../../model/dst.ts";
 import { graphProblems } from "../../model/graph.ts";
 import type { PipelineDefinition } from "../../model/pipeline.ts";
 import { pipelineSchema } from "../../model/pipeline-schema.ts";
 import { resolveCluster, type PlatformConfig, type ResolvedCluster } from "../../model/platform.ts";
 import { platformSchema } from "../../model/platform-schema.ts";
 import { hasErrors, problem, type Problem } from "../../model/problems.ts";
-import { resolvePipeline, type ResolvedPipeline } from "../../model/resolve.ts";
+import { resolvePipeline, sharedRoleProblems, type ResolvedPipeline } from "../../model/resolve.ts";
 import { validateAgainst } from "../../model/schema-validator.ts";
 
 import { MAX_SOURCE_BYTES, PIPELINES_DIR, PLATFORM_FILE, RESERVED_PIPELINE_NAMES } from "../../model/files.ts";
@@ -28,7 +29,8 @@ export interface Project {
   readonly problems: readonly Problem[];
 }
 
-export async function loadProject(root: string): Promise<Project> {
+/** `now`: the start of the year that daylight-saving warnings look at (a parameter, so tests fix it). */
+export async function loadProject(root: string, now: Date = new Date()): Promise<Project> {
   const platform = await loadPlatform(root);
   const clusterNames = platform.clusters.map((c) => c.name);
   const files = await pipelineFiles(root);
@@ -46,6 +48,8 @@ export async function loadProject(root: string): Promise<Project> {
     else byName.set(p.name, p.source);
   }
   pipelines.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const accountOf = new Map(platform.clusters.map((c) => [c.name, c.aws.accountId]));
+  for (const p of pipelines) problems.push(...sharedRoleProblems(p, accountOf), ...dstProblems(p, now));
   return { clusters: platform.clusters, pipelines, problems };
 }
 
