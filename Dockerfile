@@ -5,12 +5,15 @@
 #
 # Three stages: compile the TypeScript run manager, install production dependencies only
 # (package.json "dependencies": the Kubernetes client and the YAML parser), and copy both into a
-# distroless Node.js 20 image that runs as the unprivileged user 65532, the uid every dagops pod
-# runs as. Base images are pinned to exact versions; pin them by digest as well in your
-# registry (docker buildx imagetools inspect <image>), which this repository cannot do offline.
+# distroless Node.js 24 image that runs as the unprivileged user 65532, the uid every dagops pod
+# runs as. Node.js 20 reached end of life on 2026-04-30; 24 is an LTS line supported until
+# 2028-04-30. The program is compiled to ES2022 and also runs on Node.js 20, which is what the
+# build machines have (the tests run it there). Base images are pinned to exact versions; pin
+# them by digest as well in your registry (docker buildx imagetools inspect <image>), which this
+# repository cannot do offline.
 
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
-ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src

@@ -19,7 +19,6 @@ export const PLAN_MOUNT = "/etc/dagops/plan";
 /** The PriorityClass of prewarm placeholders: below every step (priority 0), never preempting. */
 export const PLACEHOLDER_PRIORITY_CLASS = "dagops-placeholder";
 /** The image placeholders run: it sleeps until deleted, as root-less as any image can be. */
-export const PLACEHOLDER_IMAGE = "registry.k8s.io/pause:3.10";
 
 export function pipelineNamespace(pipeline: string): string {
   return `${PIPELINE_NAMESPACE_PREFIX}${pipeline}`;

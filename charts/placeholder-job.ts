@@ -10,11 +10,12 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import { executionPlan } from "../model/execution.ts";
 import type { ResolvedPipeline } from "../model/resolve.ts";
 import { LABEL, MANAGED_BY, ROLE } from "./labels.ts";
-import { PLACEHOLDER_IMAGE, PLACEHOLDER_PRIORITY_CLASS, pipelineNamespace } from "./names.ts";
+import { DEFAULT_PLACEHOLDER_IMAGE } from "../model/platform.ts";
+import { PLACEHOLDER_PRIORITY_CLASS, pipelineNamespace } from "./names.ts";
 import { containerSecurityContext } from "./security.ts";
 import { failOnDisruption, stepPodPlacement } from "./step-job.ts";
 
-export function placeholderJobs(pipeline: ResolvedPipeline): IJob[] {
+export function placeholderJobs(pipeline: ResolvedPipeline, image: string = DEFAULT_PLACEHOLDER_IMAGE): IJob[] {
   if (!pipeline.prewarm) return [];
   const peak = new Set(executionPlan(pipeline).peak.memoryBytes.steps);
   const labels = { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: pipeline.name, [LABEL.role]: ROLE.placeholder };
@@ -35,7 +36,7 @@ export function placeholderJobs(pipeline: ResolvedPipeline): IJob[] {
             priorityClassName: PLACEHOLDER_PRIORITY_CLASS,
             ...stepPodPlacement(s.capacity),
             terminationGracePeriodSeconds: 0,
-            containers: [{ name: "placeholder", image: PLACEHOLDER_IMAGE, imagePullPolicy: "IfNotPresent", resources: { requests: { ...s.resources.requests } }, securityContext: containerSecurityContext() }],
+            containers: [{ name: "placeholder", image, imagePullPolicy: "IfNotPresent", resources: { requests: { ...s.resources.requests } }, securityContext: containerSecurityContext() }],
           },
         },
       },

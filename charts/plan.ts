@@ -2,6 +2,7 @@
  * The plan: everything one run needs, in one immutable document. The run manager reads it from
  * the plan ConfigMap it mounts, so a run sees exactly one revision of the pipeline.
  */
+import { DEFAULT_PLACEHOLDER_IMAGE } from "../model/platform.ts";
 import type { ResolvedPipeline } from "../model/resolve.ts";
 import { STEP_POOL, contentHash, pipelineNamespace } from "./names.ts";
 import { toYaml } from "./serialize.ts";
@@ -11,7 +12,8 @@ import { stepJob } from "./step-job.ts";
 
 export { PLAN_API_VERSION, type Plan, type PlanStep } from "./plan-format.ts";
 
-export function buildPlan(pipeline: ResolvedPipeline): Plan {
+/** `placeholderImage`: the cluster's pause image for `prewarm` placeholders (only prewarm plans carry it). */
+export function buildPlan(pipeline: ResolvedPipeline, placeholderImage: string = DEFAULT_PLACEHOLDER_IMAGE): Plan {
   return {
     apiVersion: PLAN_API_VERSION,
     kind: "Plan",
@@ -30,7 +32,7 @@ export function buildPlan(pipeline: ResolvedPipeline): Plan {
       estimateSeconds: s.estimateSeconds,
       job: stepJob(pipeline, s),
     })),
-    ...(pipeline.prewarm ? { placeholders: placeholderJobs(pipeline) } : {}),
+    ...(pipeline.prewarm ? { placeholders: placeholderJobs(pipeline, placeholderImage) } : {}),
   };
 }
 
@@ -45,8 +47,8 @@ export interface PlanDocument {
   readonly hash: string;
 }
 
-export function planDocument(pipeline: ResolvedPipeline): PlanDocument {
-  const plan = buildPlan(pipeline);
+export function planDocument(pipeline: ResolvedPipeline, placeholderImage: string = DEFAULT_PLACEHOLDER_IMAGE): PlanDocument {
+  const plan = buildPlan(pipeline, placeholderImage);
   const text = planText(plan);
   return { plan, text, hash: contentHash(text) };
 }

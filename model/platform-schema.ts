@@ -96,6 +96,11 @@ export const platformSchema = {
             required: ["image"],
             properties: { image: { type: "string", minLength: 1 } },
           },
+          placeholderImage: {
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$",
+            "x-expected": "an image pinned by digest, such as 111122223333.dkr.ecr.us-east-1.amazonaws.com/pause:3.10@sha256:ee6521f2…",
+          },
           prices: { type: "string", pattern: "^[^/].*\\.json$", "x-expected": "a repository-relative path to a .json price snapshot, such as data/aws-eu-west-1.json" },
         },
       },

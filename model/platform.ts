@@ -75,6 +75,12 @@ export interface ClusterConfig {
    * the shape of `data/aws-us-east-1.json` (see cost/data.ts). Default: that file (us-east-1).
    */
   readonly prices?: string;
+  /**
+   * Image of the `prewarm` placeholder pods, pinned by digest. Default: `DEFAULT_PLACEHOLDER_IMAGE`
+   * (registry.k8s.io). Clusters whose nodes cannot reach public registries (private VPCs without
+   * a NAT gateway) point this at a mirror in ECR.
+   */
+  readonly placeholderImage?: string;
 }
 
 export interface PlatformConfig {
@@ -84,6 +90,9 @@ export interface PlatformConfig {
 export function definePlatform<const T extends PlatformConfig>(config: T): T {
   return config;
 }
+
+/** The pause image, pinned by digest: a placeholder pod only holds capacity, and a digest cannot change under it. */
+export const DEFAULT_PLACEHOLDER_IMAGE = "registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a";
 
 export const POOL_DEFAULTS: Required<PoolSettings> = {
   categories: ["c", "m", "r"],
@@ -114,6 +123,7 @@ export interface ResolvedCluster {
   readonly fargate: { readonly podExecutionRoleArn: string; readonly subnets: readonly string[] };
   readonly runManager: { readonly image: string };
   readonly prices: string;
+  readonly placeholderImage: string;
 }
 
 export function resolveCluster(c: ClusterConfig): ResolvedCluster {
@@ -137,5 +147,6 @@ export function resolveCluster(c: ClusterConfig): ResolvedCluster {
     fargate: { podExecutionRoleArn: c.fargate.podExecutionRoleArn, subnets: [...c.fargate.subnets] },
     runManager: { image: c.runManager.image },
     prices: c.prices ?? DEFAULT_PRICES_FILE,
+    placeholderImage: c.placeholderImage ?? DEFAULT_PLACEHOLDER_IMAGE,
   };
 }

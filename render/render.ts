@@ -41,8 +41,13 @@ export interface OutputFile {
 export function render(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[]): RenderedObject[] {
   const objects: RenderedObject[] = [];
   // A plan depends on the cluster only through overrides: build, serialize and hash it once per variant.
-  const plans = new Map<ResolvedPipeline, PlanDocument>();
-  const planFor = (p: ResolvedPipeline) => plans.get(p) ?? plans.set(p, planDocument(p)).get(p)!;
+  // Only prewarm plans depend on the cluster's placeholder image.
+  const plans = new Map<ResolvedPipeline, Map<string, PlanDocument>>();
+  const planFor = (p: ResolvedPipeline, cluster: ResolvedCluster) => {
+    const image = p.prewarm ? cluster.placeholderImage : "";
+    const byImage = plans.get(p) ?? plans.set(p, new Map()).get(p)!;
+    return byImage.get(image) ?? byImage.set(image, planDocument(p, cluster.placeholderImage)).get(image)!;
+  };
   for (const cluster of clusters) {
     const mine = pipelines.filter((p) => p.clusters.includes(cluster.name));
     const names = mine.map((p) => p.name);
@@ -57,7 +62,7 @@ export function render(clusters: readonly ResolvedCluster[], pipelines: readonly
     for (const p of mine) {
       // A cluster with overrides gets its own variant (and plan); the others share the pipeline's.
       const pipeline = forCluster(p, cluster.name);
-      add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline) }));
+      add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline, cluster) }));
     }
   }
   return objects;

@@ -250,4 +250,29 @@ describe("prewarm", () => {
       assert.deepEqual(restrictedViolations(job.spec!.template.spec!), []);
     }
   });
+  test("placeholders run the pause image pinned by digest, or the cluster's own mirror; a tag alone is refused", async () => {
+    const { tempRepo, captureIo } = await import("./helpers.ts");
+    const { main: synth } = await import("../scripts/synth.ts");
+    const repo = await tempRepo({ generated: true });
+    try {
+      await repo.write("pipelines/warm.yaml", "name: warm\nimage: registry.example.com/a:1.0.0\nprewarm: true\ndefaults: { resources: { requests: { cpu: 100m, memory: 128Mi } } }\nsteps:\n  - name: a\n");
+      const mirror = "111122223333.dkr.ecr.us-east-1.amazonaws.com/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a";
+      const config = await repo.read("platform.config.ts");
+      await repo.write("platform.config.ts", config.replace('runManager: { image: runManagerImage },\n    },\n    {', `runManager: { image: runManagerImage },\n      placeholderImage: "${mirror}",\n    },\n    {`));
+      const io = captureIo(repo.root);
+      assert.equal(await synth([], io), 0, io.text());
+      const image = async (cluster: string) => {
+        const cm = parse(await repo.read(`generated/${cluster}/pipelines/warm/configmap-plan.yaml`));
+        return (parse(cm.data["plan.yaml"]) as { placeholders: { spec: { template: { spec: { containers: { image: string }[] } } } }[] }).placeholders[0]!.spec.template.spec.containers[0]!.image;
+      };
+      assert.equal(await image("staging"), mirror);
+      assert.match(await image("prod"), /^registry\.k8s\.io\/pause:3\.10@sha256:[0-9a-f]{64}$/);
+      await repo.write("platform.config.ts", config.replace("runManager: { image: runManagerImage },\n    },\n    {", 'runManager: { image: runManagerImage },\n      placeholderImage: "registry.k8s.io/pause:3.10",\n    },\n    {'));
+      const bad = captureIo(repo.root);
+      assert.equal(await synth([], bad), 1);
+      assert.match(bad.err.join(""), /clusters\[0\]\.placeholderImage .*pinned by digest/);
+    } finally {
+      await repo.cleanup();
+    }
+  });
 });

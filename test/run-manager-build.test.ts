@@ -33,6 +33,7 @@ describe("run-manager image", () => {
       }
     }
     assert.deepEqual([...packages].sort(), Object.keys(pkg.dependencies).sort(), "dependencies are exactly what the image needs");
+    // On the build machines and in CI this is Node.js 20: the compiled program runs there too, not only in the image.
     const run = spawnSync(process.execPath, [join(OUT, "runner/main.js")], { cwd: REPO, encoding: "utf8" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /usage: run-manager run --plan <file>/);
@@ -44,7 +45,12 @@ describe("run-manager image", () => {
     const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!.replace(/\$\{(\w+)\}/, (_, k: string) => args[k] ?? ""));
     assert.ok(froms.length >= 2, "multi-stage");
     for (const image of froms) assert.doesNotMatch(image, /:latest$|^[^:]+$/, `${image} is pinned`);
-    assert.match(args.NODE_IMAGE!, /^node:20\.\d+\.\d+-/, "an exact Node.js 20 release");
+    // The image runs a supported LTS line (end of life: 20 on 2026-04-30, 22 on 2027-04-30, 24 on 2028-04-30).
+    const build = /^node:(\d+)\.\d+\.\d+-/.exec(args.NODE_IMAGE!);
+    const runtime = /^gcr\.io\/distroless\/nodejs(\d+)-debian\d+:nonroot$/.exec(args.RUNTIME_IMAGE!);
+    assert.ok(build && runtime, "an exact Node.js release to build, a distroless Node.js image to run");
+    assert.equal(build[1], runtime[1], "built and run on the same Node.js line");
+    assert.ok(["22", "24"].includes(runtime[1]!), `Node.js ${runtime[1]} is not a supported LTS line`);
     assert.match(text, /npm ci --omit=dev/);
     const final = text.slice(text.lastIndexOf("\nFROM "));
     assert.match(final, /^USER 65532:65532$/m);
