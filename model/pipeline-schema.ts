@@ -28,8 +28,10 @@ const resourceList = {
   type: "object",
   additionalProperties: false,
   properties: {
-    cpu: { ...quantity, description: 'CPU: "500m" is half a core.', examples: ["200m", "1"] },
-    memory: { ...quantity, description: 'Memory: "300Mi", "1Gi".', examples: ["300Mi", "1Gi"] },
+    // A number of cores is a valid CPU quantity (Kubernetes accepts `cpu: 2`); a bare number of
+    // bytes almost never is what was meant for memory, so memory must be a quoted quantity.
+    cpu: { ...quantity, type: ["string", "number"], exclusiveMinimum: 0, maximum: 100000, description: 'CPU: "500m" is half a core; a number is cores.', examples: ["200m", "1", 2] },
+    memory: { ...quantity, description: 'Memory: "300Mi", "1Gi".', examples: ["300Mi", "1Gi"], "x-wrong-type": 'quote it and give a unit, e.g. "300Mi" (a bare number would be bytes)' },
   },
 } as const;
 

@@ -6,8 +6,8 @@
 
 /** CPU and memory as Kubernetes quantities, e.g. `{ cpu: "200m", memory: "300Mi" }`. */
 export interface ResourceList {
-  /** CPU in cores or millicores: `"500m"`, `"1"`, `"1.5"`. */
-  readonly cpu?: string;
+  /** CPU in cores or millicores: `"500m"`, `"1"`, `"1.5"`, or a number of cores: `2`. */
+  readonly cpu?: string | number;
   /** Memory in bytes with a binary suffix: `"300Mi"`, `"1Gi"`. `"300m"` means 0.3 bytes and is refused. */
   readonly memory?: string;
 }
@@ -156,8 +156,12 @@ export interface PipelineDefinition {
   readonly steps: readonly Step[];
 }
 
-/** Typed identity: gives TypeScript pipelines completion and type errors. */
-export function definePipeline<const T extends PipelineDefinition>(definition: T): T {
+/**
+ * Typed identity: gives TypeScript pipelines completion and type errors. The parameter is the
+ * plain interface, not a generic `T extends PipelineDefinition`: a generic turns off TypeScript's
+ * excess-property check, so a typo such as `dependson:` would pass `npm run typecheck` silently.
+ */
+export function definePipeline(definition: PipelineDefinition): PipelineDefinition {
   return definition;
 }
 

@@ -87,7 +87,8 @@ export interface PlatformConfig {
   readonly clusters: readonly ClusterConfig[];
 }
 
-export function definePlatform<const T extends PlatformConfig>(config: T): T {
+/** Typed identity; not generic, so unknown fields are type errors (see definePipeline). */
+export function definePlatform(config: PlatformConfig): PlatformConfig {
   return config;
 }
 

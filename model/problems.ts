@@ -78,6 +78,8 @@ export interface Problem {
   readonly severity: Severity;
   /** 1-based line in the file, when known (YAML sources). */
   readonly line?: number;
+  /** 1-based column, when known (YAML syntax errors). */
+  readonly column?: number;
 }
 
 export function problem(
@@ -164,11 +166,11 @@ export function formatProblems(problems: readonly Problem[]): string {
     const errors = list.filter((p) => p.severity === "error").length;
     const mark = errors > 0 ? "✖" : "⚠";
     lines.push(`${mark} ${file || "(no file)"}: ${list.length} problem${list.length === 1 ? "" : "s"}`);
-    const width = Math.min(48, Math.max(...list.map((p) => (p.path || "(file)").length + (p.line ? ` (line ${p.line})`.length : 0))));
+    const where = (p: Problem) => (p.path || "(file)") + (p.line ? ` (line ${p.line}${p.column ? `, column ${p.column}` : ""})` : "");
+    const width = Math.min(48, Math.max(...list.map((p) => where(p).length)));
     for (const p of list) {
       const tag = p.severity === "warning" ? `${p.code} (warning)` : p.code;
-      const where = (p.path || "(file)") + (p.line ? ` (line ${p.line})` : "");
-      lines.push(`  ${where.padEnd(width)}  ${tag}  ${p.message}`);
+      lines.push(`  ${where(p).padEnd(width)}  ${tag}  ${p.message}`);
     }
   }
   return lines.join("\n");

@@ -206,7 +206,7 @@ function resolveBase(
     };
   });
 
-  if (problems.length > 0) return { problems };
+  if (problems.length > 0) return { problems: onceForDefaults(problems) };
   return {
     problems,
     pipeline: {
@@ -225,6 +225,26 @@ function resolveBase(
       overridden: {},
     },
   };
+}
+
+/**
+ * A mistake in `defaults` is found once per step that inherits it: report it once, at
+ * `defaults`, saying how many steps it affects.
+ */
+function onceForDefaults(problems: readonly Problem[]): Problem[] {
+  const counts = new Map<string, number>();
+  const key = (p: Problem) => `${p.code}\u0000${p.path}`;
+  for (const p of problems) if (p.path.startsWith("defaults")) counts.set(key(p), (counts.get(key(p)) ?? 0) + 1);
+  const out: Problem[] = [];
+  for (const p of problems) {
+    const n = counts.get(key(p));
+    if (n === undefined) out.push(p);
+    else if (n > 0) {
+      out.push(n > 1 ? { ...p, message: `${p.message} (${n} steps inherit it)` } : p);
+      counts.set(key(p), 0);
+    }
+  }
+  return out;
 }
 
 function countOrNever(value: number | "never"): number | null {
@@ -250,10 +270,11 @@ function resolveResources(
   type Kind = "requests" | "limits";
   type Res = "cpu" | "memory";
   const pick = (kind: Kind, res: Res): { value?: string; path: (string | number)[] } => {
+    // A number of cores (`cpu: 2`) is the quantity "2".
     const mine = own?.[kind]?.[res];
-    if (mine !== undefined) return { value: mine, path: ["steps", i, "resources", kind, res] };
+    if (mine !== undefined) return { value: String(mine), path: ["steps", i, "resources", kind, res] };
     const inherited = defaults?.[kind]?.[res];
-    return inherited !== undefined ? { value: inherited, path: ["defaults", "resources", kind, res] } : { path: ["steps", i, "resources", kind, res] };
+    return inherited !== undefined ? { value: String(inherited), path: ["defaults", "resources", kind, res] } : { path: ["steps", i, "resources", kind, res] };
   };
   const amount = (res: Res, v: { value?: string; path: (string | number)[] }): number | undefined => {
     if (v.value === undefined) return undefined;

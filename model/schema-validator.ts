@@ -6,7 +6,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { closest, fieldPath, problem, shown, type Problem } from "./problems.ts";
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true, allowUnionTypes: true });
-ajv.addVocabulary(["x-expected"]);
+ajv.addVocabulary(["x-expected", "x-wrong-type"]);
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
@@ -43,7 +43,7 @@ function segments(pointer: string): string[] {
 
 function convert(e: ErrorObject, file: string): Problem {
   const at = segments(e.instancePath);
-  const parent = (e.parentSchema ?? {}) as { "x-expected"?: string; properties?: Record<string, unknown>; enum?: unknown[] };
+  const parent = (e.parentSchema ?? {}) as { "x-expected"?: string; "x-wrong-type"?: string; properties?: Record<string, unknown>; enum?: unknown[] };
   const expected = parent["x-expected"];
   switch (e.keyword) {
     case "additionalProperties": {
@@ -66,7 +66,7 @@ function convert(e: ErrorObject, file: string): Problem {
         "WRONG_TYPE",
         file,
         fieldPath(at),
-        `expected ${String((e.params as { type: string }).type).replace(",", " or ")}, found ${typeName(e.data)} ${shown(e.data)}`,
+        `expected ${String((e.params as { type: string }).type).replace(",", " or ")}, found ${typeName(e.data)} ${shown(e.data)}${parent["x-wrong-type"] ? `; ${parent["x-wrong-type"]}` : ""}`,
       );
     case "enum":
       return problem(

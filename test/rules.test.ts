@@ -107,6 +107,7 @@ const CASES: Case[] = [
   { rule: "password in a URL", files: { [P]: steps("    env: [{ name: DATABASE_URL, value: 'postgres://app:s3cret@db:5432/app' }]\n") }, code: "SECRET_LITERAL", path: "steps[1].env[0].value" },
   { rule: "reserved env name", files: { [P]: steps("    env: [{ name: DAGOPS_STEP, value: x }]\n") }, code: "RESERVED_ENV", path: "steps[1].env[0].name" },
   { rule: "duplicate env name", files: { [P]: steps("    env: [{ name: A, value: x }, { name: A, value: y }]\n") }, code: "DUPLICATE_ENV", path: "steps[1].env[1].name" },
+  { rule: "memory as a bare number", files: { [P]: steps("    resources: { requests: { memory: 300 } }\n") }, code: "WRONG_TYPE", path: "steps[1].resources.requests.memory", message: /quote it and give a unit, e\.g\. "300Mi"/ },
   { rule: "capacity typo gets a did-you-mean", files: { [P]: steps("    capacity: spott\n") }, code: "INVALID_VALUE", path: "steps[1].capacity", message: /Did you mean "spot"\?/ },
   // Per-cluster overrides: each field validated as the base field, at its own path
   { rule: "override for an unknown cluster", files: { [P]: `${yamlPipeline("broken")}overrides:\n  stagin:\n    maxParallel: 2\n` }, code: "UNKNOWN_CLUSTER", path: "overrides.stagin", message: /Did you mean "staging"\?/ },
@@ -199,6 +200,48 @@ test("one IAM role for clusters in different AWS accounts is a warning that name
     assert.match(hit.message, /staging \(account 111122223333\), prod \(account 444455556666\).*overrides\.prod\.iamRole/);
     await repo.write(P, `${yamlPipeline("broken")}iamRole: arn:aws:iam::111122223333:role/steps\noverrides:\n  prod:\n    iamRole: arn:aws:iam::444455556666:role/steps\n`);
     assert.deepEqual((await loadProject(repo.root)).problems, []);
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("cpu as a number of cores is accepted, as Kubernetes accepts it", async () => {
+  const repo = await tempRepo({ pipelines: false });
+  try {
+    await repo.write(P, withStep("  - name: a\n    resources: { requests: { cpu: 2 }, limits: { cpu: 2.5 } }\n"));
+    const { problems, pipelines } = await loadProject(repo.root);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(pipelines[0]!.steps[0]!.resources, { requests: { cpu: "2", memory: "128Mi" }, limits: { cpu: "2.5" } });
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("a mistake in defaults is reported once, at defaults, with how many steps inherit it", async () => {
+  const repo = await tempRepo({ pipelines: false });
+  try {
+    await repo.write(P, "name: broken\nimage: registry.example.com/a:1.0.0\ndefaults:\n  resources:\n    requests: { cpu: 100m, memory: 300m }\nsteps:\n  - name: a\n  - name: b\n  - name: c\n    resources: { requests: { memory: 1Gi } }\n");
+    const { problems } = await loadProject(repo.root);
+    assert.deepEqual(problems.map((p) => [p.code, p.path]), [["BAD_QUANTITY", "defaults.resources.requests.memory"]]);
+    assert.match(problems[0]!.message, /\(2 steps inherit it\)$/);
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("YAML errors: one message, with the line and column of the first error", async () => {
+  const repo = await tempRepo({ pipelines: false });
+  try {
+    await repo.write(P, "name: broken\nimage: registry.example.com/a:1.0.0\nsteps:\n  - name: a\n    command: [run\n  - name: b\n");
+    const syntax = (await loadProject(repo.root)).problems;
+    assert.deepEqual(syntax.map((p) => [p.code, p.line, p.column]), [["YAML_SYNTAX", 6, 3]]);
+    await repo.write(P, "name: broken\nimage: registry.example.com/a:1.0.0\nsteps:\n  - name: a\n    name: b\n");
+    const duplicate = (await loadProject(repo.root)).problems;
+    assert.deepEqual(duplicate.map((p) => [p.code, p.line, p.column]), [["YAML_SYNTAX", 5, 5]]);
+    assert.match(duplicate[0]!.message, /unique/);
+    const io = captureIo(repo.root);
+    assert.equal(await synth([], io), 1);
+    assert.match(io.err.join(""), /\(file\) \(line 5, column 5\)\s+YAML_SYNTAX\s+Map keys must be unique/);
   } finally {
     await repo.cleanup();
   }

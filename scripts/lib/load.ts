@@ -149,20 +149,17 @@ async function readYaml(root: string, file: string): Promise<Source> {
   // YAML 1.2 core schema: no custom tags (no !!js/function, no !!binary), no merge keys,
   // duplicate keys refused, few aliases (a "billion laughs" document stops here).
   const doc = parseDocument(text, { schema: "core", merge: false, uniqueKeys: true, strict: true, prettyErrors: false, lineCounter: lines });
-  const problems: Problem[] = [];
-  for (const e of doc.errors) {
-    const line = e.linePos?.[0].line;
-    if (/call stack/i.test(e.message)) {
-      problems.push(problem("YAML_UNSAFE", file, "", "collections are nested too deeply to read; a pipeline needs a handful of levels"));
-      continue;
-    }
-    problems.push({ ...problem("YAML_SYNTAX", file, "", `${e.message.split("\n")[0]}`), ...(line ? { line } : {}) });
+  // Only the first error: the parser's later ones are mostly echoes of it.
+  const first = doc.errors[0] ?? doc.warnings[0];
+  if (first) {
+    const { line, col } = lines.linePos(first.pos[0]);
+    const at = { line, column: col };
+    if (/call stack/i.test(first.message)) return { problems: [problem("YAML_UNSAFE", file, "", "collections are nested too deeply to read; a pipeline needs a handful of levels")] };
+    const text = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    return doc.errors.length
+      ? { problems: [{ ...problem("YAML_SYNTAX", file, "", text), ...at }] }
+      : { problems: [{ ...problem("YAML_UNSAFE", file, "", `${text}; dagops reads plain YAML only (no tags)`), ...at }] };
   }
-  for (const w of doc.warnings) {
-    const line = w.linePos?.[0].line;
-    problems.push({ ...problem("YAML_UNSAFE", file, "", `${w.message.split("\n")[0]}; dagops reads plain YAML only (no tags)`), ...(line ? { line } : {}) });
-  }
-  if (problems.length > 0) return { problems };
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 20 });
