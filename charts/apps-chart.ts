@@ -4,7 +4,8 @@ import type { ResolvedCluster } from "../model/platform.ts";
 import { ArgoCdApplication } from "./argocd-application.ts";
 import { PLATFORM_APP, PLATFORM_NAMESPACE, PROJECT, pipelineApp, pipelineNamespace } from "./names.ts";
 
-export const GENERATED_DIR = "generated";
+import { GENERATED_DIR } from "../model/files.ts";
+export { GENERATED_DIR };
 
 /** Repository path of a cluster folder, as Argo CD sees it. */
 export function repoPath(cluster: string, ...rest: string[]): string {

@@ -1,7 +1,8 @@
 /**
  * The Job template of one attempt of one step. It is not applied by Argo CD: it is stored in the pipeline's
- * plan ConfigMap, and the run manager creates one Job from it per run (DESIGN.md §4: a Job's pod
- * template is immutable, and a Job tracked in git would be re-run by every sync).
+ * plan ConfigMap, and the run manager creates one Job from it per run (README, "The
+ * generated layout": a Job's pod template is immutable, and a Job tracked in git would be re-run
+ * by every sync).
  */
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPodFailurePolicy } from "kubernetes-models/batch/v1/PodFailurePolicy";

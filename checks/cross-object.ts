@@ -3,7 +3,7 @@
  * will (Fargate selectors vs. pods, NodePools vs. step pods, Applications vs. folders).
  */
 import { parse } from "yaml";
-import { GENERATED_DIR } from "../charts/apps-chart.ts";
+import { GENERATED_DIR } from "../model/files.ts";
 import { LABEL, ROLE } from "../charts/labels.ts";
 import { PLAN_KEY } from "../charts/names.ts";
 import type { Plan } from "../charts/plan.ts";

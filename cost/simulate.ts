@@ -23,7 +23,8 @@ import type { InstanceType, PriceData } from "./data.ts";
 import { fitsOn, fitting, price, type Pool, type Request } from "./pools.ts";
 
 /** What a step is assumed to take when it has no `estimate`. */
-export const ASSUMED_STEP_SECONDS = 3600;
+export { ASSUMED_STEP_SECONDS } from "../model/pipeline.ts";
+import { ASSUMED_STEP_SECONDS } from "../model/pipeline.ts";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;

@@ -9,6 +9,7 @@
  * budget the answer is the sum of the `maxParallel` largest requests, marked as a bound.
  */
 import { criticalPath, waves } from "./graph.ts";
+import { ASSUMED_STEP_SECONDS } from "./pipeline.ts";
 import { cpuMillis, memoryBytes } from "./quantity.ts";
 import type { ResolvedPipeline } from "./resolve.ts";
 
@@ -27,12 +28,19 @@ export interface ExecutionPlan {
   readonly waves: readonly (readonly string[])[];
   /** Longest chain by step timeouts: the longest a run can take without retries. */
   readonly criticalPath: { readonly steps: readonly string[]; readonly seconds: number };
+  /**
+   * Longest chain by the steps' `estimate`s (a step without one counts ASSUMED_STEP_SECONDS):
+   * a typical run, the length `npm run cost` prices (before node launches and maxParallel).
+   */
+  readonly typicalPath: { readonly steps: readonly string[]; readonly seconds: number; readonly estimated: "all" | "some" | "none" };
   readonly peak: { readonly cpuMillis: Peak; readonly memoryBytes: Peak; readonly steps: number };
 }
 
 export function executionPlan(p: ResolvedPipeline): ExecutionPlan {
   const byName = new Map(p.steps.map((s) => [s.name, s]));
   const path = criticalPath(p.steps, (n) => byName.get(n)!.timeoutSeconds);
+  const typical = criticalPath(p.steps, (n) => byName.get(n)!.estimateSeconds ?? ASSUMED_STEP_SECONDS);
+  const withEstimate = p.steps.filter((s) => s.estimateSeconds !== null).length;
   const independent = independence(p.steps);
   const weigh = (f: (s: (typeof p.steps)[number]) => number) => heaviestIndependentSet(p.steps.map((s) => ({ name: s.name, weight: f(s) })), independent, p.maxParallel);
   const count = heaviestIndependentSet(p.steps.map((s) => ({ name: s.name, weight: 1 })), independent, p.maxParallel);
@@ -41,6 +49,7 @@ export function executionPlan(p: ResolvedPipeline): ExecutionPlan {
     maxParallel: p.maxParallel,
     waves: waves(p.steps),
     criticalPath: { steps: path.path, seconds: path.total },
+    typicalPath: { steps: typical.path, seconds: typical.total, estimated: withEstimate === p.steps.length ? "all" : withEstimate > 0 ? "some" : "none" },
     peak: {
       cpuMillis: weigh((s) => cpuMillis(s.resources.requests.cpu)!),
       memoryBytes: weigh((s) => memoryBytes(s.resources.requests.memory)!),

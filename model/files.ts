@@ -1,6 +1,10 @@
 /** Where definitions live in a dagops repository, and the limits on reading them. */
 export const PLATFORM_FILE = "platform.config.ts";
 export const PIPELINES_DIR = "pipelines";
+/** The published JSON Schema of pipelines: editors point YAML pipelines at it. */
+export const SCHEMA_FILE = "schema/pipeline.schema.json";
+/** The folder synth writes and Argo CD syncs. */
+export const GENERATED_DIR = "generated";
 /** Larger pipeline files are refused before parsing: no real definition comes near it. */
 export const MAX_SOURCE_BYTES = 1024 * 1024;
 /** Names whose namespace (`dagops-<name>`) dagops uses itself. */

@@ -176,6 +176,9 @@ export const PIPELINE_DEFAULTS = {
   runTimeout: "24h",
 } as const;
 
+/** How long the cost model assumes a step without an `estimate` runs. */
+export const ASSUMED_STEP_SECONDS = 3600;
+
 /** Longest timeout a step may set; the step NodePool's `terminationGracePeriod` matches it. */
 export const MAX_TIMEOUT_SECONDS = 24 * 3600;
 

@@ -1,10 +1,10 @@
-/** `npm run check`: every tier of DESIGN.md §5, drift included. Writes nothing. */
+/** `npm run check`: every tier of the README's "Checks, in the order they run", drift included. Writes nothing. */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GENERATED_DIR } from "../charts/apps-chart.ts";
+import { GENERATED_DIR, SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors, problem, sortProblems, type Problem } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
-import { compile, formatTimings, SCHEMA_FILE, schemaFileContent, timed, type Timings } from "./lib/compile.ts";
+import type { Timings } from "./lib/compile.ts";
 import { diffTree, openRepository, readTree } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run check [-- --root <dir>] [--json]
@@ -38,6 +38,8 @@ export interface CheckResult {
 }
 
 export async function runCheck(root: string, timings?: Timings): Promise<CheckResult> {
+  // Loaded only when checking: `--help` and usage errors need none of cdk8s, ajv or the schemas.
+  const { compile, schemaFileContent, timed } = await import("./lib/compile.ts");
   const compiled = await compile(root, timings);
   const problems: Problem[] = [...compiled.problems];
   if (compiled.files) {
@@ -67,6 +69,7 @@ export async function runCheck(root: string, timings?: Timings): Promise<CheckRe
 export async function main(argv: string[], io: Io): Promise<number> {
   const parsed = parseCommand("check", argv, io, { root: { type: "string" }, json: { type: "boolean" }, timings: { type: "boolean" } } as const, HELP);
   if ("exit" in parsed) return parsed.exit;
+  const { formatTimings } = await import("./lib/compile.ts");
   const { values } = parsed;
   const root = await openRepository("check", values.root, io);
   const timings: Timings | undefined = values.timings ? new Map() : undefined;

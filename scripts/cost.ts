@@ -4,7 +4,6 @@ import { ASSUMED_STEP_SECONDS } from "../cost/simulate.ts";
 import { formatDuration } from "../model/duration.ts";
 import { closest, formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
-import { compile } from "./lib/compile.ts";
 import { openRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run cost [-- <pipeline>] [--json] [--root <dir>]
@@ -33,6 +32,7 @@ const pct = (n: number) => `${n.toFixed(1)}%`;
 export async function main(argv: string[], io: Io): Promise<number> {
   const parsed = parseCommand("cost", argv, io, { root: { type: "string" }, json: { type: "boolean" } } as const, HELP, true);
   if ("exit" in parsed) return parsed.exit;
+  const { compile } = await import("./lib/compile.ts");
   const { values, positionals } = parsed;
   if (positionals.length > 1) {
     io.stderr(`dagops cost: expected at most one pipeline name, found ${positionals.length}\n\n${HELP}`);

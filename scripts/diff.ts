@@ -1,14 +1,13 @@
 /** `npm run diff -- --base <ref>`: what a change to generated/ does to each cluster, for review. */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GENERATED_DIR } from "../charts/apps-chart.ts";
+import { GENERATED_DIR } from "../model/files.ts";
 import { GitError, readTreeAt, resolveCommit, unifiedDiff, untracked } from "../review/git.ts";
 import { renderMarkdown, type CheckSummary, type ReviewDocument } from "../review/markdown.ts";
 import { costSection } from "../review/cost.ts";
 import { buildReport } from "../review/report.ts";
-import { loadPriceData, DEFAULT_PRICES_FILE, type PriceData } from "../cost/data.ts";
-import { loadPlatform } from "./lib/load.ts";
-import { loadPrices } from "./lib/compile.ts";
+import type { PriceData } from "../cost/data.ts";
+import { DEFAULT_PRICES_FILE } from "../model/files.ts";
 import { runCheck } from "./check.ts";
 import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
 import { openRepository, readTree } from "./lib/tree.ts";
@@ -108,6 +107,10 @@ export async function review(root: string, base: string, head: string | undefine
 /** Each cluster's price snapshot, as the working tree's platform configuration names it. */
 async function clusterPrices(root: string): Promise<(cluster: string) => PriceData | undefined> {
   // The platform configuration alone: loading every pipeline here would only be thrown away.
+  // Loaded only now: `--help` and usage errors need none of ajv or the schemas.
+  const { loadPlatform } = await import("./lib/load.ts");
+  const { loadPrices } = await import("./lib/compile.ts");
+  const { loadPriceData } = await import("../cost/data.ts");
   const byCluster = loadPrices(root, (await loadPlatform(root)).clusters).byCluster;
   let fallback: PriceData | undefined;
   try {

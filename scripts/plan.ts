@@ -1,9 +1,9 @@
 /** `npm run plan -- <pipeline>`: how a run of a pipeline unfolds, without a cluster. */
 import { executionPlan, type ExecutionPlan, type Peak } from "../model/execution.ts";
 import { formatDuration } from "../model/duration.ts";
+import { ASSUMED_STEP_SECONDS } from "../model/pipeline.ts";
 import { closest, formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
-import { loadProject } from "./lib/load.ts";
 import { openRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run plan -- <pipeline> [--json] [--root <dir>]
@@ -40,6 +40,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   const name = positionals[0]!;
   const root = await openRepository("plan", values.root, io);
+  const { loadProject } = await import("./lib/load.ts"); // not needed for --help
   const project = await loadProject(root);
   if (hasErrors(project.problems)) {
     io.stderr(`${formatProblems(project.problems)}\n`);
@@ -63,6 +64,10 @@ export function formatPlan(plan: ExecutionPlan, steps: number): string {
   plan.waves.forEach((w, i) => lines.push(`  ${String(i + 1).padStart(2)}  ${w.join(", ")}`));
   lines.push("", `Critical path, every step running to its timeout, no retries: ${formatDuration(plan.criticalPath.seconds)}`);
   lines.push(`  ${plan.criticalPath.steps.join(" → ")}`);
+  const assumed = plan.typicalPath.estimated === "all" ? "" : `; steps without an estimate count ${formatDuration(ASSUMED_STEP_SECONDS)}`;
+  lines.push("", `Typical run, by the steps' estimates${assumed}: ${formatDuration(plan.typicalPath.seconds)}`);
+  lines.push(`  ${plan.typicalPath.steps.join(" → ")}`);
+  lines.push("  (The critical path is a bound: every step at its timeout. `npm run cost` prices the typical run, from `estimate`.)");
   const peak = (label: string, p: Peak, amount: string) => `  ${label.padEnd(8)}${((p.exact ? "" : "≤ ") + amount).padEnd(9)} ${p.steps.join(", ")}`;
   lines.push("", `Peak concurrent requests, whatever the step durations (at most ${plural(plan.peak.steps, "step")} can run at once):`);
   lines.push(peak("cpu", plan.peak.cpuMillis, `${plan.peak.cpuMillis.amount}m`));

@@ -1,6 +1,6 @@
 /** `npm run pr-comment -- --base <ref>`: the review, as one sticky comment on the pull request. */
 import { readFile } from "node:fs/promises";
-import { client, GitHubError, MARKER, upsertComment, type Target } from "../review/github.ts";
+import type { Target } from "../review/github.ts";
 import { GITHUB_COMMENT_LIMIT, renderMarkdown, type ReviewDocument } from "../review/markdown.ts";
 import { GitError } from "../review/git.ts";
 import { review } from "./diff.ts";
@@ -66,6 +66,8 @@ export async function main(argv: string[], io: Io, options: PrCommentOptions = {
     if (err instanceof GitError || (err as NodeJS.ErrnoException).code === "ENOENT" || err instanceof SyntaxError) return fail(EXIT.usage, (err as Error).message);
     throw err;
   }
+  // Octokit is loaded only now: `--help` and usage errors do not need it.
+  const { client, GitHubError, MARKER, upsertComment } = await import("../review/github.ts");
   const body = `${MARKER}\n${renderMarkdown(doc, GITHUB_COMMENT_LIMIT - MARKER.length - 1)}`;
   const github = { token, apiUrl: env.GITHUB_API_URL || "https://api.github.com", ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}), log: (t: string) => say(io.stderr, t) };
   try {

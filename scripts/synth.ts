@@ -1,10 +1,10 @@
 /** `npm run synth`: validate every pipeline and write `generated/` (atomically), or write nothing. */
 import { rename, writeFile, readFile, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { GENERATED_DIR } from "../charts/apps-chart.ts";
+import { GENERATED_DIR, SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
-import { compile, formatTimings, SCHEMA_FILE, schemaFileContent, timed, type Timings } from "./lib/compile.ts";
+import type { Timings } from "./lib/compile.ts";
 import { isClean, openRepository, writeTree } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run synth [-- --root <dir>]
@@ -31,6 +31,8 @@ Exit codes:
 export async function main(argv: string[], io: Io): Promise<number> {
   const parsed = parseCommand("synth", argv, io, { root: { type: "string" }, timings: { type: "boolean" } } as const, HELP);
   if ("exit" in parsed) return parsed.exit;
+  // Loaded only now: `--help` and usage errors need none of cdk8s, ajv or the schemas.
+  const { compile, formatTimings, schemaFileContent, timed } = await import("./lib/compile.ts");
   const { values } = parsed;
   const root = await openRepository("synth", values.root, io);
 

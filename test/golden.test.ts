@@ -18,7 +18,7 @@ test("the example pipelines render exactly the committed generated/ tree", async
   for (const [path, content] of rendered) assert.equal(committed.get(path), content, `generated/${path} differs: run \`npm run synth\``);
 });
 
-test("the golden tree has the layout of DESIGN.md §4 for every cluster", async () => {
+test("the golden tree has the README's layout for every cluster", async () => {
   const committed = [...(await snapshot(join(REPO, "generated"))).keys()];
   for (const cluster of ["staging", "prod"]) {
     for (const file of [

@@ -1,4 +1,4 @@
-/** One focused assertion per output rule of DESIGN.md §4, read with the real YAML parser from generated/. */
+/** One focused assertion per output rule of the README's "The generated layout", read with the real YAML parser from generated/. */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -31,6 +31,13 @@ describe("execution plan", () => {
     assert.deepEqual(plan.criticalPath, { steps: ["a", "b", "d"], seconds: (10 + 30 + 5) * 60 });
   });
 
+  test("the typical run by estimates, which is what npm run cost prices; a step without one counts 1h", () => {
+    const estimated = diamond.map((s, i) => ({ ...s, estimate: ["2m", "5m", "9m", "1m"][i]! }));
+    assert.deepEqual(executionPlan(resolved(estimated)).typicalPath, { steps: ["a", "c", "d"], seconds: (2 + 9 + 1) * 60, estimated: "all" });
+    const partly = estimated.map((s) => (s.name === "b" ? { ...s, estimate: undefined } : s));
+    assert.deepEqual(executionPlan(resolved(partly)).typicalPath, { steps: ["a", "b", "d"], seconds: (2 + 60 + 1) * 60, estimated: "some" });
+  });
+
   test("peak: the heaviest set of steps that can run together", () => {
     const plan = executionPlan(resolved(diamond));
     // a alone (1000m) beats b + c (700m) for CPU; b + c (2.5Gi) beats a (1Gi) for memory.
@@ -55,6 +62,10 @@ describe("execution plan", () => {
     assert.match(text, /discover-accounts → scan-s3 → classify-s3 → merge-findings → score-risk → publish-report/);
     // Four independent branches: at most four steps at once, whatever maxParallel (6) allows.
     assert.match(text, /at most 4 steps can run at once/);
+    // Both run lengths, and why they differ: the cost report's 1h55m is the typical run.
+    assert.match(text, /Critical path, every step running to its timeout, no retries: 5h15m/);
+    assert.match(text, /Typical run, by the steps' estimates: 1h55m\n/);
+    assert.match(text, /The critical path is a bound: every step at its timeout\. `npm run cost` prices the typical run/);
     assert.match(text, /memory {2}2\.73Gi {4}classify-s3, classify-rds, classify-dynamodb, classify-redshift/);
   });
 

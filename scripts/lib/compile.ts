@@ -1,4 +1,4 @@
-/** The tiers of DESIGN.md §5 up to, but not including, drift: load → validate → render → check output. */
+/** The check tiers (README, "Checks, in the order they run") up to, but not including, drift: load → validate → render → check output. */
 import { join } from "node:path";
 import { capacityProblems } from "../../checks/capacity.ts";
 import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
@@ -11,7 +11,7 @@ import { hasErrors, type Problem } from "../../model/problems.ts";
 import { pipelineSchema } from "../../model/pipeline-schema.ts";
 import { render, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
 
-export const SCHEMA_FILE = "schema/pipeline.schema.json";
+export { SCHEMA_FILE } from "../../model/files.ts";
 
 export interface Compiled {
   readonly project: Project;

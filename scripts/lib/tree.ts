@@ -15,7 +15,7 @@
 import { linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readdir, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { GENERATED_DIR } from "../../charts/apps-chart.ts";
+import { GENERATED_DIR } from "../../model/files.ts";
 import type { Io } from "./cli.ts";
 import type { OutputFile } from "../../render/render.ts";
 
