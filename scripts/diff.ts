@@ -85,7 +85,9 @@ export async function review(root: string, base: string, head: string | undefine
   }
   const files = [...diffs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, diff]) => ({ path, diff }));
   // Cost: the changed pipelines, and every pipeline of a cluster whose node pools changed.
-  const targets = new Map<string, string[]>(report.pipelines.map((p) => [p.pipeline, [...p.clusters]]));
+  // A pipeline whose clusters changed differently appears once per group of clusters: merge them.
+  const targets = new Map<string, string[]>();
+  for (const p of report.pipelines) targets.set(p.pipeline, [...new Set([...(targets.get(p.pipeline) ?? []), ...p.clusters])]);
   for (const change of report.platform.filter((c) => c.kind === "NodePool" || c.kind === "EC2NodeClass")) {
     for (const path of headTree.keys()) {
       const [cluster, area, pipeline] = path.split("/");

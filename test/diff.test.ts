@@ -131,6 +131,8 @@ describe("npm run diff", () => {
     ]);
     assert.deepEqual(byCluster.staging!.steps, []);
     assert.deepEqual(byCluster.prod!.settings, [{ field: "maxParallel", before: "10", after: "2" }]);
+    // Both clusters are priced, though their changes differ (the schedule changed in staging only).
+    assert.deepEqual(doc.cost!.changes.map((c) => c.clusters).flat().sort(), ["prod", "staging"]);
     assert.deepEqual(
       byCluster.prod!.steps.map((s) => [s.step, s.fields.map((f) => [f.field, f.after])]),
       ["extract", "transform", "load"].map((step) => [step, [["env", "LOG_LEVEL=warn"]]]),
