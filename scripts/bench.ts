@@ -140,7 +140,8 @@ export function syntheticPipeline(i: number, steps: number): string {
     `description: Synthetic pipeline ${i} for npm run bench.`,
     `schedule: "${i % 60} ${i % 24} * * *"`,
     "image: 111122223333.dkr.ecr.us-east-1.amazonaws.com/bench:1.0.0",
-    i % 3 === 0 ? "iamRole: arn:aws:iam::111122223333:role/bench-steps" : "",
+    // Every third pipeline assumes a role per cluster (staging and prod are different accounts).
+    i % 3 === 0 ? "overrides:\n  staging: { iamRole: arn:aws:iam::111122223333:role/bench-steps }\n  prod: { iamRole: arn:aws:iam::444455556666:role/bench-steps }" : "",
     `maxParallel: ${2 + (i % 7)}`,
     "defaults:",
     "  resources:",
