@@ -11,6 +11,8 @@
  * test/serialize.test.ts proves the round trip with the `yaml` parser in both versions.
  */
 
+import { LONE_SURROGATE } from "../model/text.ts";
+
 /** Top-level keys that lead, like every Kubernetes manifest; below the top, `name` and `namespace` lead. */
 const FIRST_TOP = ["apiVersion", "kind", "metadata"];
 const FIRST = ["name", "namespace"];
@@ -84,7 +86,7 @@ function emitBlock(value: Collection, indent: string, out: string[], firstPrefix
   for (const key of sortedKeys(obj, top)) {
     const v = obj[key];
     if (v === undefined) continue;
-    const k = plainSafe(key) ? key : JSON.stringify(key);
+    const k = plainSafe(key) ? key : quoted(key);
     if (isCollection(v) && !isEmpty(v)) {
       out.push(`${prefix}${k}:\n`);
       // Sequences under a key are indented one level, like `yaml.stringify` does.
@@ -104,8 +106,29 @@ function scalar(v: unknown, indent: string): string {
   if (Array.isArray(v)) return "[]";
   if (typeof v === "object") return "{}";
   const s = String(v);
-  if (s.includes("\n")) return literal(s, indent) ?? JSON.stringify(s);
-  return plainSafe(s) ? s : JSON.stringify(s);
+  if (s.includes("\n")) return literal(s, indent) ?? quoted(s);
+  return plainSafe(s) ? s : quoted(s);
+}
+
+/**
+ * Characters that JSON leaves raw but Go's YAML parser (Argo CD, kubectl) reads differently:
+ * NEL, LS and PS are line breaks there (folded into a space inside quotes, so a plan's text and
+ * its hash would disagree), and DEL, the C1 controls, U+FFFE and U+FFFF make the file
+ * unreadable. U+FEFF is escaped too, so no byte-order mark sits inside a document.
+ */
+const GO_SPECIAL = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
+
+/** A double-quoted scalar: JSON's escapes, plus YAML's for what Go's parser treats specially. */
+function quoted(s: string): string {
+  // Go's parser refuses a \uD800-\uDFFF escape, and no raw form exists: validation refuses these first.
+  if (LONE_SURROGATE.test(s)) throw new Error(`cannot serialize a string with an unpaired UTF-16 surrogate: ${JSON.stringify(s.slice(0, 40))}`);
+  return JSON.stringify(s).replace(GO_SPECIAL, (c) => {
+    const code = c.charCodeAt(0);
+    if (code === 0x85) return "\\N";
+    if (code === 0x2028) return "\\L";
+    if (code === 0x2029) return "\\P";
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }
 
 /** Plan texts repeat across clusters; their indented form is computed once. */
@@ -140,7 +163,8 @@ function literalUncached(s: string, indent: string): string | undefined {
 
 function literalSafe(s: string): boolean {
   // A leading space would need an indentation indicator; control characters need escapes.
-  return !s.startsWith(" ") && !s.startsWith("\n") && !/[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029\ufeff]/.test(s);
+  // Go's parser also breaks lines at NEL, LS and PS and refuses DEL, C1 controls and U+FFFE/FFFF.
+  return !s.startsWith(" ") && !s.startsWith("\n") && !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/.test(s) && !LONE_SURROGATE.test(s);
 }
 
 const BOOL_NULL_1_1 = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/;

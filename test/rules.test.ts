@@ -107,6 +107,7 @@ const CASES: Case[] = [
   { rule: "password in a URL", files: { [P]: steps("    env: [{ name: DATABASE_URL, value: 'postgres://app:s3cret@db:5432/app' }]\n") }, code: "SECRET_LITERAL", path: "steps[1].env[0].value" },
   { rule: "reserved env name", files: { [P]: steps("    env: [{ name: DAGOPS_STEP, value: x }]\n") }, code: "RESERVED_ENV", path: "steps[1].env[0].name" },
   { rule: "duplicate env name", files: { [P]: steps("    env: [{ name: A, value: x }, { name: A, value: y }]\n") }, code: "DUPLICATE_ENV", path: "steps[1].env[1].name" },
+  { rule: "an unpaired surrogate (a YAML escape)", files: { [P]: steps('    args: ["x\\uD800y"]\n') }, code: "INVALID_VALUE", path: "steps[1].args[0]", message: /unpaired UTF-16 surrogate \(U\+D800\)/ },
   { rule: "memory as a bare number", files: { [P]: steps("    resources: { requests: { memory: 300 } }\n") }, code: "WRONG_TYPE", path: "steps[1].resources.requests.memory", message: /quote it and give a unit, e\.g\. "300Mi"/ },
   { rule: "capacity typo gets a did-you-mean", files: { [P]: steps("    capacity: spott\n") }, code: "INVALID_VALUE", path: "steps[1].capacity", message: /Did you mean "spot"\?/ },
   // Per-cluster overrides: each field validated as the base field, at its own path

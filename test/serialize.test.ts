@@ -42,3 +42,48 @@ test("every committed generated file parses back to the object it was written fr
     assert.equal(toYaml(obj), text.slice(text.indexOf("\n") + 1), path);
   }
 });
+
+/**
+ * What Go's YAML parser (Argo CD, kubectl) reads differently from the `yaml` package: raw NEL,
+ * LS and PS are line breaks there (folded inside quotes), raw DEL, C1 controls, U+FFFE and U+FFFF
+ * are refused, and so are \uD800-\uDFFF escapes. Emitted text must contain none of them.
+ */
+function goHazards(text: string): string[] {
+  const found: string[] = [];
+  for (const m of text.matchAll(/[\u007f-\u009f\u2028\u2029\ufffe\uffff]/g)) found.push(`raw U+${m[0].charCodeAt(0).toString(16).padStart(4, "0")} at ${m.index}`);
+  for (const m of text.matchAll(/\\u[dD][89abAB][0-9a-fA-F]{2}|\\u[dD][c-fC-F][0-9a-fA-F]{2}/g)) found.push(`surrogate escape ${m[0]} at ${m.index}`);
+  for (const m of text.matchAll(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g)) found.push(`lone surrogate at ${m.index}`);
+  return found;
+}
+
+const GO_SPECIAL = ["nel \u0085 in a line", "nel\u0085  followed by spaces", "ls \u2028 ps \u2029", "del \u007f", "c1 \u0080 \u009f", "nonchars \ufffe \uffff", "bom \ufeff inside", "multi\nline \u0085 nel\n", "multi\nline \u007f del\n", "emoji in a block 🚀\nsecond line\n"];
+
+test("characters Go's YAML parser treats specially are escaped: the round trip holds and Go reads the same", () => {
+  const doc = { values: Object.fromEntries(GO_SPECIAL.map((s, i) => [`k${i}`, s])), keys: Object.fromEntries(GO_SPECIAL.filter((s) => !s.includes("\n")).map((s) => [s, s])), list: GO_SPECIAL };
+  const text = toYaml(doc);
+  assert.deepEqual(goHazards(text), []);
+  for (const version of ["1.1", "1.2"] as const) assert.deepEqual(parse(text, { version }), canonical(doc), `YAML ${version}`);
+  assert.match(text, /"nel \\N in a line"/, "NEL as YAML's \\N escape");
+  assert.match(text, /"ls \\L ps \\P"/);
+  assert.match(text, /"del \\x7f"/);
+  assert.match(text, /"emoji in a block 🚀\\nsecond line\\n"|\|\n\s+emoji in a block 🚀/, "a valid surrogate pair is ordinary text");
+});
+
+test("a lone surrogate cannot be written: the serializer refuses it rather than emit U+FFFD", () => {
+  assert.throws(() => toYaml({ a: "x\ud800y" }), /unpaired UTF-16 surrogate/);
+  assert.throws(() => toYaml({ a: "multi\nline \udc00\n" }), /unpaired UTF-16 surrogate/);
+});
+
+test("random strings with the characters Go treats specially round-trip and stay Go-safe (seeded, 3,000 cases)", () => {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const alphabet = ["a", " ", "\n", ":", "#", "\u0085", "\u2028", "\u2029", "\u007f", "\u0080", "\u009f", "\ufeff", "\ufffe", "\uffff", "é", "🚀", "\t", '"', "\\"];
+  const strings = Array.from({ length: 3000 }, () => Array.from({ length: Math.floor(rand() * 10) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join(""));
+  const text = toYaml({ list: strings });
+  assert.deepEqual(goHazards(text), []);
+  for (const version of ["1.1", "1.2"] as const) assert.deepEqual(parse(text, { version }), { list: strings });
+});
+
+test("every committed generated file is Go-safe", async () => {
+  for (const [path, text] of await snapshot(join(REPO, "generated"))) assert.deepEqual(goHazards(text), [], path);
+});

@@ -18,6 +18,7 @@ import { platformSchema } from "../../model/platform-schema.ts";
 import { hasErrors, problem, type Problem } from "../../model/problems.ts";
 import { resolvePipeline, sharedRoleProblems, type ResolvedPipeline } from "../../model/resolve.ts";
 import { validateAgainst } from "../../model/schema-validator.ts";
+import { unpairedSurrogates } from "../../model/text.ts";
 
 import { MAX_SOURCE_BYTES, PIPELINES_DIR, PLATFORM_FILE, RESERVED_PIPELINE_NAMES } from "../../model/files.ts";
 
@@ -92,6 +93,8 @@ export async function loadPipeline(
   const { yaml } = source;
   const withLines = (ps: Problem[]) => (yaml ? ps.map((p) => locate(p, yaml.doc, yaml.lines)) : ps);
 
+  const unreadable = unpairedSurrogates(source.value, file);
+  if (unreadable.length > 0) return { problems: withLines(unreadable) };
   const schemaProblems = validateAgainst(pipelineSchema, source.value, file);
   if (schemaProblems.length > 0) return { problems: withLines(schemaProblems) };
   const def = source.value as PipelineDefinition;
