@@ -124,3 +124,37 @@ describe("daylight saving", () => {
     }
   });
 });
+
+describe("secret scan: linear in the input", () => {
+  test("detections are unchanged: URLs with passwords and JSON Web Tokens", () => {
+    assert.equal(secretInValue("postgres://app:s3cret@db:5432/app"), "a URL with a password");
+    assert.equal(secretInValue("see 9x+y://a:b@c"), "a URL with a password");
+    assert.equal(secretInValue("https://user@host/x"), undefined);
+    assert.equal(secretInValue("https://host:8080/x@y"), undefined);
+    const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    assert.equal(secretInValue(jwt), "a JSON Web Token");
+    assert.equal(secretInValue(`Bearer ${jwt}`), "a JSON Web Token");
+    assert.equal(secretInValue(`x${jwt}`), undefined, "no word boundary before eyJ");
+  });
+  // A quadratic pattern needs minutes to half an hour on these; a linear scan, milliseconds. The
+  // limits are 30 s so that only a return of the quadratic behaviour, not a slow machine, fails them.
+  test("1 MiB adversarial values are scanned in linear time", { timeout: 30_000 }, () => {
+    for (const value of ["b".repeat(2 ** 20), `a://${"b".repeat(2 ** 20)}`, "eyJ-".repeat(2 ** 18), "a://a:".repeat(2 ** 17), "eyJaaaa.".repeat(2 ** 17)]) {
+      assert.equal(secretInValue(value), undefined);
+    }
+  });
+  test("a 1 MiB pipeline of adversarial strings is checked quickly", { timeout: 30_000 }, async () => {
+    const repo = await tempRepo({ pipelines: false });
+    try {
+      const long = (prefix: string) => JSON.stringify(prefix + "b".repeat(32_000 - prefix.length));
+      const args = ["b", "a://", "x-eyJaaaaaaaaaaaa."].flatMap((p) => Array.from({ length: 10 }, () => long(p)));
+      const text = `${yamlPipeline("adversarial", `    args: [${args.join(", ")}]\n`)}`;
+      assert.ok(text.length > 800_000 && text.length < 1024 * 1024, `${text.length} bytes`);
+      await repo.write("pipelines/adversarial.yaml", text);
+      const { problems } = await loadProject(repo.root);
+      assert.deepEqual(problems.filter((p) => p.severity === "error"), []);
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});
