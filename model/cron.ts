@@ -20,7 +20,8 @@ const FIELDS: readonly FieldSpec[] = [
   { name: "hour", min: 0, max: 23 },
   { name: "day of month", min: 1, max: 31 },
   { name: "month", min: 1, max: 12, names: ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"] },
-  { name: "day of week", min: 0, max: 7, names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] },
+  // 0–6: the API server parses schedules with robfig/cron v3, which refuses 7 (Sunday is 0 only).
+  { name: "day of week", min: 0, max: 6, names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] },
 ];
 
 /** An error message, or undefined when the schedule is valid. */
@@ -57,7 +58,10 @@ function fieldError(field: string, spec: FieldSpec): string | undefined {
     const values: number[] = [];
     for (const b of bounds) {
       const v = valueOf(b, spec);
-      if (v === undefined) return `${JSON.stringify(b)} is not a number from ${spec.min} to ${spec.max}${spec.names ? ` or a name (${spec.names[0]}...)` : ""}`;
+      if (v === undefined) {
+        const sunday = spec.name === "day of week" && b === "7" ? "; Kubernetes' cron parser has no 7 for Sunday: use 0 or SUN" : "";
+        return `${JSON.stringify(b)} is not a number from ${spec.min} to ${spec.max}${spec.names ? ` or a name (${spec.names[0]}...)` : ""}${sunday}`;
+      }
       values.push(v);
     }
     if (values.length === 2 && values[0]! > values[1]!) return `range ${range} runs backwards`;

@@ -81,7 +81,8 @@ export function resolvePipeline(
       const err = cronError(o.schedule);
       if (err) report("BAD_CRON", at("schedule"), `invalid cron schedule ${JSON.stringify(o.schedule)}: ${err}`);
     }
-    if (o.timeZone !== undefined && !isTimeZone(o.timeZone)) report("BAD_TIME_ZONE", at("timeZone"), `unknown time zone ${JSON.stringify(o.timeZone)}; expected an IANA name such as "Etc/UTC" or "Europe/Berlin"`);
+    const zoneError = o.timeZone === undefined ? undefined : timeZoneError(o.timeZone);
+    if (zoneError) report("BAD_TIME_ZONE", at("timeZone"), zoneError);
     if (o.image !== undefined) checkImage(o.image, at("image"), report);
     if (o.env !== undefined) checkEnv(o.env, at("env"), report);
   }
@@ -162,7 +163,8 @@ function resolveBase(
     if (err) report("BAD_CRON", ["schedule"], `invalid cron schedule ${JSON.stringify(def.schedule)}: ${err}`);
   }
   const timeZone = def.timeZone ?? PIPELINE_DEFAULTS.timeZone;
-  if (!isTimeZone(timeZone)) report("BAD_TIME_ZONE", ["timeZone"], `unknown time zone ${JSON.stringify(timeZone)}; expected an IANA name such as "Etc/UTC" or "Europe/Berlin"`);
+  const zoneError = timeZoneError(timeZone);
+  if (zoneError) report("BAD_TIME_ZONE", ["timeZone"], zoneError);
 
   const seconds = (text: string, path: (string | number)[], max: number, example: string): number => {
     const value = parseDuration(text);
@@ -339,17 +341,30 @@ function checkEnv(env: readonly EnvVar[], path: (string | number)[], report: Rep
   });
 }
 
-const zoneCache = new Map<string, boolean>();
-function isTimeZone(zone: string): boolean {
-  let ok = zoneCache.get(zone);
-  if (ok === undefined) {
-    try {
-      new Intl.DateTimeFormat("en-US", { timeZone: zone });
-      ok = zone.includes("/") || zone === "UTC";
-    } catch {
-      ok = false;
-    }
-    zoneCache.set(zone, ok);
+const zoneCache = new Map<string, string | undefined>();
+/** Zones the 2020b release of the time-zone database removed; Go's copy (the API server's) has none of them. */
+const REMOVED_ZONES = /^(SystemV\/.*|US\/Pacific-New)$/;
+
+/**
+ * Why `zone` is not a time zone the API server accepts, or undefined. Kubernetes validates
+ * `timeZone` with Go's time-zone database, where names are case-sensitive; ICU (Intl) accepts
+ * any case and some removed names, so both are checked here.
+ */
+export function timeZoneError(zone: string): string | undefined {
+  if (zoneCache.has(zone)) return zoneCache.get(zone);
+  let error: string | undefined;
+  let canonical: string | undefined;
+  try {
+    canonical = new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    canonical = undefined;
   }
-  return ok;
+  const expected = 'expected an IANA name such as "Etc/UTC" or "Europe/Berlin"';
+  if (canonical === undefined || !(zone.includes("/") || zone === "UTC")) error = `unknown time zone ${JSON.stringify(zone)}; ${expected}`;
+  else if (REMOVED_ZONES.test(zone)) error = `time zone ${JSON.stringify(zone)} was removed from the time-zone database in 2020 and Kubernetes does not know it; use ${canonical !== zone ? JSON.stringify(canonical) : 'the zone of a city, such as "America/Puerto_Rico"'}`;
+  else if (!zone.split("/").every((part) => /^[A-Z]/.test(part)) || (canonical.toLowerCase() === zone.toLowerCase() && canonical !== zone)) {
+    error = `unknown time zone ${JSON.stringify(zone)}: Kubernetes reads time zones from Go's database, where names are case-sensitive. Did you mean ${JSON.stringify(canonical)}?`;
+  }
+  zoneCache.set(zone, error);
+  return error;
 }
