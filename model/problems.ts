@@ -62,6 +62,7 @@ export const PROBLEM_CODES = [
   "DRIFT_STALE",
   "DRIFT_MISSING",
   "DRIFT_EXTRA",
+  "UNSAFE_ENTRY",
 ] as const;
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number];

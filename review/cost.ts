@@ -2,10 +2,10 @@
  * The review's cost section: per changed pipeline and cluster, what one run and one month cost
  * before and after the change, from the generated objects on each side and the price snapshot.
  */
-import { parse } from "yaml";
 import type { PriceData } from "../cost/data.ts";
 import { clusterCosts, type PipelineCost } from "../cost/estimate.ts";
 import { UnschedulableError } from "../cost/simulate.ts";
+import { readManifest } from "./report.ts";
 
 type Tree = ReadonlyMap<string, string>;
 
@@ -33,7 +33,7 @@ export interface CostSection {
 function side(tree: Tree, cluster: string, pipeline: string, data: PriceData): CostSide | undefined {
   const files = [...tree.keys()].filter((p) => p.startsWith(`${cluster}/platform/nodepool-`) || p.startsWith(`${cluster}/pipelines/${pipeline}/`));
   if (!files.some((p) => p.startsWith(`${cluster}/pipelines/${pipeline}/`))) return undefined;
-  const manifests = files.map((p) => parse(tree.get(p)!, { version: "1.1" }));
+  const manifests = files.map((p) => readManifest(tree.get(p)!).obj).filter((m) => m !== undefined);
   const [c] = clusterCosts({ cluster, manifests }, data) as PipelineCost[];
   return c && { perRun: c.run.total.pools, perMonth: c.monthlyUsd, savingPct: c.run.savingPct, estimated: c.run.estimated };
 }
@@ -53,8 +53,8 @@ export function costSection(base: Tree, head: Tree, targets: ReadonlyMap<string,
         const after = side(head, cluster, pipeline, data);
         change = { pipeline, ...(before ? { before } : {}), ...(after ? { after } : {}) };
       } catch (err) {
-        if (!(err instanceof UnschedulableError)) throw err;
-        change = { pipeline, error: err.message };
+        // A step that fits nowhere, or a hand-altered plan that cannot be read: say so, do not crash.
+        change = { pipeline, error: err instanceof UnschedulableError ? err.message : `cannot be priced: ${(err as Error).message.split("\n")[0]}` };
       }
       const key = JSON.stringify(change);
       (byKey.get(key) ?? byKey.set(key, { change, clusters: [] }).get(key)!).clusters.push(cluster);

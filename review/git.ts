@@ -29,22 +29,31 @@ export async function resolveCommit(root: string, ref: string): Promise<string> 
   }
 }
 
-/** Every file under `dir` at `commit`, as `path relative to dir → content`, sorted. */
-export async function readTreeAt(root: string, commit: string, dir: string): Promise<Map<string, string>> {
+/**
+ * Every regular file under `dir` at `commit`, as `path relative to dir → content`, sorted, and
+ * every entry that is not one: a symlink (mode 120000; its blob is the link's target) or a
+ * submodule. Argo CD would follow a link, so review reports them.
+ */
+export async function readTreeAt(root: string, commit: string, dir: string): Promise<{ files: Map<string, string>; irregular: { path: string; kind: string }[] }> {
   const listing = await git(root, ["ls-tree", "-r", "-z", "--full-tree", commit, "--", dir]);
   const entries = listing
     .split("\0")
     .filter(Boolean)
     .map((line) => {
-      const [meta, path] = line.split("\t") as [string, string];
-      const [, type, sha] = meta.split(" ") as [string, string, string];
-      return { type, sha, path };
-    })
-    .filter((e) => e.type === "blob");
-  const contents = await catFiles(root, entries.map((e) => e.sha));
-  const out = new Map<string, string>();
-  entries.forEach((e, i) => out.set(e.path.slice(dir.length + 1), contents[i]!));
-  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      const tab = line.indexOf("\t");
+      const [mode, type, sha] = line.slice(0, tab).split(" ") as [string, string, string];
+      return { mode, type, sha, path: line.slice(tab + 1).slice(dir.length + 1) };
+    });
+  const blobs = entries.filter((e) => e.type === "blob");
+  const contents = await catFiles(root, blobs.map((e) => e.sha));
+  const files = new Map<string, string>();
+  const irregular: { path: string; kind: string }[] = [];
+  blobs.forEach((e, i) => {
+    if (e.mode === "120000") irregular.push({ path: e.path, kind: `a symlink to ${contents[i]}` });
+    else files.set(e.path, contents[i]!);
+  });
+  for (const e of entries) if (e.type !== "blob") irregular.push({ path: e.path, kind: `a ${e.type === "commit" ? "submodule" : e.type}` });
+  return { files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), irregular };
 }
 
 function catFiles(root: string, shas: readonly string[]): Promise<string[]> {
@@ -83,10 +92,59 @@ export async function unifiedDiff(root: string, base: string, head: string | und
   const text = await git(root, ["-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-renames", "-U3", base, ...(head ? [head] : []), "--", dir]);
   const out = new Map<string, string>();
   for (const part of text.split(/^(?=diff --git )/m).filter(Boolean)) {
-    const m = /^diff --git a\/(\S+) b\/(\S+)/.exec(part);
-    if (m) out.set((m[2] ?? m[1])!.slice(dir.length + 1), part.trimEnd());
+    const path = diffPath(part);
+    if (path !== undefined) out.set(path.slice(dir.length + 1), part.trimEnd());
   }
   return out;
+}
+
+/**
+ * The path one `diff --git` section is about. Read from its `+++`/`---` lines, where git quotes
+ * names with tabs, quotes or newlines ("a/x\ty") and ends names with spaces with a tab; the
+ * header line alone is ambiguous when a name contains " b/".
+ */
+export function diffPath(part: string): string | undefined {
+  const line = (prefix: string) => {
+    const m = new RegExp(`^${prefix} (.*)$`, "m").exec(part);
+    return m ? unquote(m[1]!.replace(/\t$/, "")) : undefined;
+  };
+  const plus = line("\\+\\+\\+");
+  const minus = line("---");
+  const named = plus && plus !== "/dev/null" ? plus : minus && minus !== "/dev/null" ? minus : undefined;
+  if (named) return named.replace(/^[ab]\//, "");
+  // No content lines (a mode change): "diff --git a/<p> b/<p>" with both halves equal.
+  const header = unquoteHeader(part.slice("diff --git ".length, part.indexOf("\n") < 0 ? undefined : part.indexOf("\n")));
+  return header;
+}
+
+function unquoteHeader(header: string): string | undefined {
+  if (header.startsWith('"')) {
+    const m = /^("(?:[^"\\]|\\.)*") /.exec(header);
+    return m ? unquote(m[1]!).replace(/^a\//, "") : undefined;
+  }
+  // Unquoted: "a/<p> b/<p>", so <p> is half of what remains.
+  const len = (header.length - 5) / 2;
+  return Number.isInteger(len) && header.startsWith("a/") && header.slice(2, 2 + len) === header.slice(5 + len) ? header.slice(2, 2 + len) : undefined;
+}
+
+/** Git's C-style quoting of a path: "\t", "\n", "\"", "\\", and octal bytes. */
+function unquote(s: string): string {
+  if (!s.startsWith('"') || !s.endsWith('"')) return s;
+  const bytes: number[] = [];
+  const body = s.slice(1, -1);
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c !== "\\") {
+      bytes.push(...Buffer.from(c, "utf8"));
+      continue;
+    }
+    const n = body[++i]!;
+    if (/[0-7]/.test(n)) {
+      bytes.push(parseInt(body.slice(i, i + 3), 8));
+      i += 2;
+    } else bytes.push(({ t: 9, n: 10, r: 13, a: 7, b: 8, f: 12, v: 11 } as Record<string, number>)[n] ?? n.charCodeAt(0));
+  }
+  return Buffer.from(bytes).toString("utf8");
 }
 
 /** Files under `dir` in the working tree that git does not track yet appear in no diff: list them. */

@@ -3,7 +3,7 @@
  * pipeline and per step, and which parts carry operational risk. Pure: two trees in, one report
  * out. Only files whose bytes differ are parsed.
  */
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { PLAN_KEY, PLATFORM_APP, ROOT_APP, STEPS_SERVICE_ACCOUNT, pipelineApp } from "../charts/names.ts";
 import { ANNOTATION } from "../charts/labels.ts";
 import type { Plan, PlanStep } from "../charts/plan-format.ts";
@@ -91,15 +91,49 @@ function identity(cluster: string, o: Obj): string {
   return [cluster, `${group}/${o.kind}`, o.metadata.namespace ?? "", name].join("|");
 }
 
+/**
+ * One generated file as the object it holds, or why it holds none that Argo CD could apply: a
+ * merge-conflict marker, several documents, YAML errors, or no `kind`. Never throws: a review
+ * must report a broken file, not crash on it.
+ */
+export function readManifest(text: string): { obj?: Obj; error?: string } {
+  if (/^(<{7}|={7}|>{7})(\s|$)/m.test(text)) return { error: "holds merge-conflict markers" };
+  let docs;
+  try {
+    docs = parseAllDocuments(text, { version: "1.1" });
+  } catch (err) {
+    return { error: `cannot be read as YAML: ${(err as Error).message.split("\n")[0]}` };
+  }
+  if (!Array.isArray(docs)) return { error: "cannot be read as YAML" };
+  if (docs.length !== 1) return { error: `holds ${docs.length} YAML documents; dagops writes one object per file` };
+  const doc = docs[0]!;
+  if (doc.errors.length) return { error: `cannot be read as YAML: ${doc.errors[0]!.message.split("\n")[0]}` };
+  let o: unknown;
+  try {
+    o = doc.toJS({ maxAliasCount: 20 });
+  } catch (err) {
+    return { error: `cannot be read as YAML: ${(err as Error).message.split("\n")[0]}` };
+  }
+  const m = o as Partial<Obj> | null;
+  if (!m || typeof m !== "object" || Array.isArray(m) || typeof m.kind !== "string" || typeof m.metadata?.name !== "string") return { error: "holds no Kubernetes object (kind and metadata.name)" };
+  return { obj: o as Obj };
+}
+
 function parseFile(text: string): Obj | undefined {
-  const o = parse(text, { version: "1.1" }) as Obj | null;
-  return o && typeof o === "object" && o.kind ? o : undefined;
+  return readManifest(text).obj;
 }
 
 export function buildReport(base: Tree, head: Tree): Report {
   const changed = new Set<string>();
   for (const [p, t] of base) if (head.get(p) !== t) changed.add(p);
   for (const p of head.keys()) if (!base.has(p)) changed.add(p);
+  // A changed file that holds no applicable object: what Argo CD would fail on.
+  const unreadable: Risk[] = [];
+  for (const path of [...changed].sort()) {
+    const text = head.get(path);
+    const error = text === undefined ? undefined : readManifest(text).error;
+    if (error) unreadable.push({ level: "high", cluster: clusterOf(path), message: `generated/${path} ${error}: Argo CD cannot apply it. Run \`npm run synth\` and commit the result` });
+  }
 
   const side = (tree: Tree) => {
     const out = new Map<string, { obj: Obj; path: string; text: string }>();
@@ -149,6 +183,7 @@ export function buildReport(base: Tree, head: Tree): Report {
     const capacity = p.steps.filter((s) => s.fields.some((f) => f.field === "capacity" && f.after === "on-demand"));
     if (capacity.length) risks.push({ level: "medium", cluster: p.clusters.join(", "), message: `pipeline ${p.pipeline}: ${capacity.map((s) => s.step).join(", ")} move to on-demand capacity, which costs more than Spot` });
   }
+  risks.push(...unreadable);
   risks.sort((x, y) => cmp(x.level, y.level) || cmp(x.cluster, y.cluster) || cmp(x.message, y.message));
   return { clusters, objects, pipelines, platform, risks };
 }
@@ -274,7 +309,7 @@ function pipelineSide(tree: Tree, cluster: string, pipeline: string): PipelineSi
   const iamRole = accountText ? (parseFile(accountText) as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[ANNOTATION.irsaRole] : undefined;
   return {
     ...(iamRole ? { iamRole } : {}),
-    ...(planObj?.data?.[PLAN_KEY] ? { plan: parse(planObj.data[PLAN_KEY], { version: "1.1" }) as Plan } : {}),
+    ...(planObj?.data?.[PLAN_KEY] ? planOf(planObj.data[PLAN_KEY]) : {}),
     ...(cronText ? { cron: parseFile(cronText) as unknown as PipelineSide["cron"] } : {}),
   };
 }
@@ -314,6 +349,16 @@ function pipelineChange(pipeline: string, b: PipelineSide | undefined, a: Pipeli
   // Only other objects of the pipeline changed (its Role, a ServiceAccount): point at the raw diff.
   if (status === "changed" && settings.length === 0 && steps.length === 0) settings.push({ field: "other objects", before: "see the raw diff", after: "see the raw diff" });
   return { pipeline, status, settings, steps, mermaid: mermaid(b?.plan?.steps ?? [], a?.plan?.steps ?? [], steps) };
+}
+
+/** The plan in a plan ConfigMap's text, or nothing when it was altered into something unreadable (reported as such elsewhere). */
+function planOf(text: string): { plan?: Plan } {
+  try {
+    const plan = parse(text, { version: "1.1" }) as Plan | null;
+    return plan && typeof plan === "object" && Array.isArray(plan.steps) ? { plan } : {};
+  } catch {
+    return {};
+  }
 }
 
 function scheduleOf(s: PipelineSide | undefined): string | undefined {

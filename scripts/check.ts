@@ -5,7 +5,7 @@ import { GENERATED_DIR, SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors, problem, sortProblems, type Problem } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
 import type { Timings } from "./lib/compile.ts";
-import { diffTree, openRepository, readTree } from "./lib/tree.ts";
+import { diffTree, irregularMessage, openRepository, readTreeEntries } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run check [-- --root <dir>] [--json]
 
@@ -44,7 +44,9 @@ export async function runCheck(root: string, timings?: Timings): Promise<CheckRe
   const problems: Problem[] = [...compiled.problems];
   if (compiled.files) {
     const files = compiled.files;
-    const diff = await timed(timings, "drift", async () => diffTree(files, await readTree(join(root, GENERATED_DIR))));
+    const onDisk = await timed(timings, "drift", () => readTreeEntries(join(root, GENERATED_DIR)));
+    const diff = diffTree(files, onDisk.files);
+    for (const i of onDisk.irregular) problems.push(problem("UNSAFE_ENTRY", i.path === "" ? GENERATED_DIR : `${GENERATED_DIR}/${i.path}`, "", irregularMessage(GENERATED_DIR, i)));
     const fix = "run `npm run synth` and commit the result";
     for (const p of diff.stale) problems.push(problem("DRIFT_STALE", `${GENERATED_DIR}/${p}`, "", `differs from a fresh render; ${fix}`));
     for (const p of diff.missing) problems.push(problem("DRIFT_MISSING", `${GENERATED_DIR}/${p}`, "", `is generated but missing on disk; ${fix}`));

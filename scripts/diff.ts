@@ -10,7 +10,7 @@ import type { PriceData } from "../cost/data.ts";
 import { DEFAULT_PRICES_FILE } from "../model/files.ts";
 import { runCheck } from "./check.ts";
 import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
-import { openRepository, readTree } from "./lib/tree.ts";
+import { irregularMessage, openRepository, readTreeEntries } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run diff -- --base <ref> [--head <ref>] [--out <file>] [--json]
 
@@ -69,9 +69,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
 export async function review(root: string, base: string, head: string | undefined, checkReport?: string): Promise<ReviewDocument> {
   const baseCommit = await resolveCommit(root, base);
   const headCommit = head === undefined ? undefined : await resolveCommit(root, head);
-  const baseTree = await readTreeAt(root, baseCommit, GENERATED_DIR);
-  const headTree = headCommit ? await readTreeAt(root, headCommit, GENERATED_DIR) : await readTree(join(root, GENERATED_DIR));
-  const report = buildReport(baseTree, headTree);
+  const baseTree = (await readTreeAt(root, baseCommit, GENERATED_DIR)).files;
+  const head_ = headCommit ? await readTreeAt(root, headCommit, GENERATED_DIR) : await readTreeEntries(join(root, GENERATED_DIR));
+  const headTree = head_.files;
+  const built = buildReport(baseTree, headTree);
+  // Links and other non-files in the head: Argo CD would apply what they point to, unseen.
+  const unsafe = head_.irregular.map((i) => ({ level: "high" as const, cluster: i.path.split("/")[0] || "(all)", message: irregularMessage(GENERATED_DIR, i) }));
+  const report = unsafe.length ? { ...built, risks: [...unsafe, ...built.risks] } : built;
   const diffs = await unifiedDiff(root, baseCommit, headCommit, GENERATED_DIR);
   if (!headCommit) {
     // New files git does not track yet appear in no git diff.
@@ -125,8 +129,19 @@ async function clusterPrices(root: string): Promise<(cluster: string) => PriceDa
 
 async function checks(root: string, headCommit: string | undefined, checkReport: string | undefined): Promise<CheckSummary> {
   if (checkReport) {
-    const r = JSON.parse(await readFile(checkReport, "utf8")) as { ok: boolean; problems: NonNullable<CheckSummary["problems"]> };
-    return { ran: true, ok: r.ok, problems: r.problems };
+    // An empty or broken report (check crashed, or was killed) is itself a failed check, not a crash here.
+    const text = await readFile(checkReport, "utf8");
+    let r: { ok?: unknown; problems?: unknown } | undefined;
+    try {
+      r = JSON.parse(text) as typeof r;
+    } catch {
+      r = undefined;
+    }
+    if (!r || typeof r !== "object" || typeof r.ok !== "boolean" || !Array.isArray(r.problems)) {
+      const what = text.trim() === "" ? "is empty" : "is not the JSON that `npm run check -- --json` writes";
+      return { ran: true, ok: false, problems: [{ severity: "error", code: "CHECK_REPORT", file: checkReport, path: "", message: `the check report ${what}: the checks did not finish. Run \`npm run check\` to see why` }] };
+    }
+    return { ran: true, ok: r.ok, problems: r.problems as NonNullable<CheckSummary["problems"]> };
   }
   if (headCommit) return { ran: false };
   const r = await runCheck(root);

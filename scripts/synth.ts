@@ -5,7 +5,7 @@ import { GENERATED_DIR, SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
 import type { Timings } from "./lib/compile.ts";
-import { isClean, openRepository, writeTree } from "./lib/tree.ts";
+import { isClean, openRepository, UnsafeTreeError, writeTree } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run synth [-- --root <dir>]
 
@@ -45,7 +45,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return EXIT.problems;
   }
   const files = compiled.files;
-  const diff = await timed(timings, "write generated/", () => writeTree(root, GENERATED_DIR, files));
+  let diff;
+  try {
+    diff = await timed(timings, "write generated/", () => writeTree(root, GENERATED_DIR, files));
+  } catch (err) {
+    if (!(err instanceof UnsafeTreeError)) throw err;
+    io.stderr(`dagops synth: ${err.message}\n`);
+    return EXIT.problems;
+  }
   if (timings) io.stderr(formatTimings(timings));
   const schemaChanged = await writeIfChanged(join(root, SCHEMA_FILE), schemaFileContent());
   const { pipelines, clusters } = compiled.project;

@@ -182,5 +182,36 @@ describe("the GitHub Actions workflow", () => {
     const comment = steps[at(/pr-comment/)]!;
     assert.equal(comment.if, "github.event.pull_request.head.repo.full_name == github.repository");
     assert.equal(steps.find((s) => s.uses?.startsWith("actions/checkout"))!.with?.["persist-credentials"], false);
+    // The summary and the artifact run even when the diff failed.
+    assert.equal(steps.find((s) => s.name === "Job summary")!.if, "always()");
+    assert.equal(steps.find((s) => s.uses?.startsWith("actions/upload-artifact"))!.if, "always()");
+  });
+
+  test("the base fetch authenticates on a private repository, with the token in git's environment only", async () => {
+    const { parse } = await import("yaml");
+    const { readFile, mkdtemp, writeFile, chmod, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { spawnSync } = await import("node:child_process");
+    const wf = parse(await readFile(join(REPO, ".github/workflows/dagops-review.yml"), "utf8"));
+    const step = (wf.jobs.review.steps as { name?: string; run: string }[]).find((s) => s.name === "Fetch the base commit")!;
+    // A stand-in for git on PATH records what it was run with: the real fetch needs GitHub.
+    const dir = await mkdtemp(join(tmpdir(), "dagops-fetch-"));
+    try {
+      await writeFile(join(dir, "git"), `#!/bin/sh\n{ printf 'ARGS %s\\n' "$*"; env | grep '^GIT_CONFIG_' ; } > "${dir}/record"\n`);
+      await chmod(join(dir, "git"), 0o755);
+      const token = "ghs_0123456789abcdefghijklmnopqrstuvwxyz";
+      const run = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.run], { encoding: "utf8", env: { PATH: `${dir}:${process.env.PATH}`, GITHUB_TOKEN: token, GITHUB_SERVER_URL: "https://github.com", BASE_SHA: "0123abcd" } });
+      assert.equal(run.status, 0, run.stderr);
+      const record = await readFile(join(dir, "record"), "utf8");
+      assert.match(record, /^ARGS fetch --no-tags --depth=1 origin 0123abcd$/m);
+      assert.doesNotMatch(record.split("\n")[0]!, new RegExp(token), "the token is not on the command line");
+      assert.match(record, /^GIT_CONFIG_COUNT=1$/m);
+      assert.match(record, /^GIT_CONFIG_KEY_0=http\.https:\/\/github\.com\/\.extraheader$/m);
+      const header = /^GIT_CONFIG_VALUE_0=AUTHORIZATION: basic (\S+)$/m.exec(record)![1]!;
+      assert.equal(Buffer.from(header, "base64").toString(), `x-access-token:${token}`);
+      assert.equal(run.stdout + run.stderr, "", "nothing printed, the token least of all");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,7 +12,7 @@
  * `.generated.previous`; every dagops command starts with `recover()`, which puts it back. A no-op
  * synth compares first and writes nothing.
  */
-import { linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { readdir, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { GENERATED_DIR } from "../../model/files.ts";
@@ -31,21 +31,70 @@ export interface TreeDiff {
   readonly extra: string[];
 }
 
-/** Reads every file under `dir` as `path → content` (paths relative, with `/`). Missing dir: empty. */
-export async function readTree(dir: string): Promise<Map<string, string>> {
+/**
+ * Something under `generated/` that is not a regular file: a symlink (Argo CD would apply what
+ * it points to, which review never shows), a FIFO, a socket or a device. `path` is relative to
+ * the tree; "" is the tree folder itself.
+ */
+export interface Irregular {
+  readonly path: string;
+  /** What it is, for messages: `a symlink to ../../pipelines/_payload.yaml`, `a FIFO`. */
+  readonly kind: string;
+}
+
+/** Thrown by the writer when the tree cannot be written safely; commands report it as a problem. */
+export class UnsafeTreeError extends Error {}
+
+function kindOf(full: string, e: { isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): string {
+  if (e.isSymbolicLink()) {
+    try {
+      return `a symlink to ${readlinkSync(full)}`;
+    } catch {
+      return "a symlink";
+    }
+  }
+  return e.isFIFO() ? "a FIFO" : e.isSocket() ? "a socket" : e.isBlockDevice() || e.isCharacterDevice() ? "a device" : "not a regular file";
+}
+
+/**
+ * Every regular file under `dir` as `path → content` (paths relative, with `/`, sorted), and
+ * every entry that is not a regular file or a folder. Missing dir: empty. A symlink is never
+ * followed, so its target's content is never read or echoed.
+ */
+export async function readTreeEntries(dir: string): Promise<{ files: Map<string, string>; irregular: Irregular[] }> {
   const out = new Map<string, string>();
-  let entries;
+  const irregular: Irregular[] = [];
   try {
-    entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    const self = lstatSync(dir);
+    if (!self.isDirectory()) return { files: out, irregular: [{ path: "", kind: kindOf(dir, self) }] };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return out;
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { files: out, irregular };
     throw e;
   }
-  const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const rel = (full: string) => full.slice(dir.length + 1).split("\\").join("/");
+  const files: string[] = [];
+  for (const e of entries) {
+    const full = join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
+    if (e.isFile()) files.push(full);
+    else if (!e.isDirectory()) irregular.push({ path: rel(full), kind: kindOf(full, e) });
+  }
   // Synchronous on purpose: for tens of thousands of small files it is faster than promises
   // (no thread-pool round trip per file) and never exhausts file descriptors.
-  for (const f of files) out.set(f.slice(dir.length + 1).split("\\").join("/"), readFileSync(f, "utf8"));
-  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  for (const f of files) out.set(rel(f), readFileSync(f, "utf8"));
+  irregular.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { files: new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), irregular };
+}
+
+/** The regular files under `dir` (see readTreeEntries). */
+export async function readTree(dir: string): Promise<Map<string, string>> {
+  return (await readTreeEntries(dir)).files;
+}
+
+/** "generated/x is a symlink to y: …" for people. */
+export function irregularMessage(dirName: string, i: Irregular): string {
+  const where = i.path === "" ? `${dirName}/` : `${dirName}/${i.path}`;
+  return `${where} is ${i.kind}; ${dirName}/ may hold only regular files that synth writes (Argo CD would apply whatever a link points to). Remove it${i.path === "" ? " and let synth create the folder" : ""}, then run \`npm run synth\``;
 }
 
 export function diffTree(files: readonly OutputFile[], onDisk: ReadonlyMap<string, string>): TreeDiff {
@@ -76,7 +125,7 @@ export async function recover(root: string, dirName: string): Promise<string | u
     note = `restored ${dirName}/ from an interrupted synth`;
   }
   for (const name of await readdir(root)) {
-    if (name.startsWith(STAGING) || name === PREVIOUS) await rm(join(root, name), { recursive: true, force: true });
+    if (name.startsWith(STAGING) || name === PREVIOUS) await removeTree(join(root, name));
   }
   return note;
 }
@@ -85,8 +134,12 @@ export async function recover(root: string, dirName: string): Promise<string | u
 export async function writeTree(root: string, dirName: string, files: readonly OutputFile[]): Promise<TreeDiff> {
   await recover(root, dirName);
   const target = join(root, dirName);
-  const current = await readTree(target);
-  const diff = diffTree(files, current);
+  const { files: current, irregular } = await readTreeEntries(target);
+  const self = irregular.find((i) => i.path === "");
+  if (self) throw new UnsafeTreeError(irregularMessage(dirName, self));
+  const found = diffTree(files, current);
+  // Links, FIFOs and devices are never part of the tree: the swap below removes them.
+  const diff = { ...found, extra: [...found.extra, ...irregular.map((i) => i.path)].sort() };
   if (isClean(diff)) return diff;
 
   const seen = new Set<string>();
@@ -107,8 +160,25 @@ export async function writeTree(root: string, dirName: string, files: readonly O
   const hadTree = await exists(target);
   if (hadTree) await rename(target, join(root, PREVIOUS));
   await rename(staging, target);
-  if (hadTree) await rm(join(root, PREVIOUS), { recursive: true, force: true });
+  if (hadTree) await removeTree(join(root, PREVIOUS));
   return diff;
+}
+
+/**
+ * `rm -rf` that also works when a folder inside was made read-only (by hand, a tool or a
+ * checkout): without write permission on a folder its files cannot be unlinked, and every later
+ * command would fail on the leftover.
+ */
+async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+    return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EACCES" && (e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+  }
+  const dirs = [path, ...(await readdir(path, { recursive: true, withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))];
+  for (const d of dirs) chmodSync(d, 0o755);
+  await rm(path, { recursive: true, force: true });
 }
 
 async function exists(path: string): Promise<boolean> {
