@@ -159,3 +159,40 @@ describe("files the review cannot read are reported, not crashed on", () => {
     }
   });
 });
+
+describe("pipeline files that are not regular files inside the repository", () => {
+  const cases: [string, (repo: TempRepo) => Promise<void>, RegExp][] = [
+    ["a symlink to /dev/zero", (repo) => symlink("/dev/zero", join(repo.root, "pipelines/zero.yaml")), /zero\.yaml is a symlink that leads out of the repository/],
+    ["a FIFO", async (repo) => void execFileSync("mkfifo", [join(repo.root, "pipelines/fifo.yaml")]), /fifo\.yaml is not a regular file \(a FIFO\)/],
+    ["a symlink to /etc/passwd", (repo) => symlink("/etc/passwd", join(repo.root, "pipelines/passwd.yaml")), /passwd\.yaml is a symlink that leads out of the repository/],
+    ["a folder named like a pipeline", (repo) => mkdir(join(repo.root, "pipelines/folder.yaml")), /folder\.yaml is not a regular file \(a folder\)/],
+    ["a TypeScript pipeline linked from outside", (repo) => symlink("/etc/hostname", join(repo.root, "pipelines/outside.ts")), /outside\.ts is a symlink that leads out of the repository/],
+  ];
+  for (const [what, make, message] of cases) {
+    test(what, async () => {
+      const repo = await tempRepo({ generated: true });
+      try {
+        await make(repo);
+        const io = captureIo(repo.root);
+        assert.equal(await check([], io), 1, io.text());
+        assert.match(io.err.join(""), /FILE_UNREADABLE/);
+        assert.match(io.err.join(""), message);
+        assert.doesNotMatch(io.text(), /root:x:0:0/, "never the target's content");
+      } finally {
+        await repo.cleanup();
+      }
+    });
+  }
+  test("a symlink that stays inside the repository is read as usual", async () => {
+    const repo = await tempRepo({ generated: true });
+    try {
+      await repo.write("shared/usage.yaml", await repo.read("pipelines/daily-usage-report.yaml"));
+      await repo.remove("pipelines/daily-usage-report.yaml");
+      await symlink("../shared/usage.yaml", join(repo.root, "pipelines/daily-usage-report.yaml"));
+      const io = captureIo(repo.root);
+      assert.equal(await check([], io), 0, io.text());
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});

@@ -4,9 +4,9 @@
  * messages would only echo the first problem); every file is checked, so all problems come at once.
  */
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
+import { closeSync, constants as fsConstants, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { basename, extname, join, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { dstProblems } from "../../model/dst.ts";
@@ -114,11 +114,52 @@ export async function loadPipeline(
 
 type Source = { value: unknown; yaml?: { doc: Document; lines: LineCounter } } | { problems: Problem[] };
 
+/**
+ * A definition file's bytes, read safely: only a regular file (a FIFO would block, a device such
+ * as /dev/zero never ends), inside the repository (a symlink may not lead out of it, and what it
+ * points to is never echoed), and at most `MAX_SOURCE_BYTES`, enforced while reading, not only
+ * by the size the file system reports.
+ */
+export function readSource(root: string, file: string): { bytes: Buffer } | { problems: Problem[] } {
+  const full = join(root, file);
+  const refuse = (code: Problem["code"], message: string) => ({ problems: [problem(code, file, "", message)] });
+  let path = full;
+  let info;
+  try {
+    info = lstatSync(full);
+    if (info.isSymbolicLink()) {
+      path = realpathSync(full);
+      const inside = realpathSync(root);
+      if (path !== inside && !path.startsWith(`${inside}${sep}`)) return refuse("FILE_UNREADABLE", `${file} is a symlink that leads out of the repository; definitions must live in it (copy the file in instead)`);
+      info = statSync(path);
+    }
+  } catch (e) {
+    return refuse("FILE_UNREADABLE", `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "a symlink to nothing, or the file is gone" : firstLine(e)}`);
+  }
+  if (!info.isFile()) return refuse("FILE_UNREADABLE", `${file} is not a regular file (${info.isDirectory() ? "a folder" : info.isFIFO() ? "a FIFO" : info.isSocket() ? "a socket" : "a device"}); definitions are regular files`);
+  if (info.size > MAX_SOURCE_BYTES) return refuse("YAML_UNSAFE", `file is ${info.size} bytes; pipeline files are limited to ${MAX_SOURCE_BYTES} bytes`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const buffer = Buffer.alloc(MAX_SOURCE_BYTES + 1);
+    let length = 0;
+    for (let n = 1; n > 0 && length <= MAX_SOURCE_BYTES; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > MAX_SOURCE_BYTES) return refuse("YAML_UNSAFE", `file grew past ${MAX_SOURCE_BYTES} bytes while being read; pipeline files are limited to ${MAX_SOURCE_BYTES} bytes`);
+    return { bytes: buffer.subarray(0, length) };
+  } catch (e) {
+    return refuse("FILE_UNREADABLE", `cannot read ${file}: ${firstLine(e)}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 async function importDefault(root: string, file: string): Promise<{ value: unknown } | { problems: Problem[] }> {
   let mod: { default?: unknown };
+  const source = readSource(root, file);
+  if ("problems" in source) return source;
   try {
     // Keyed by content: a process that loads the same path twice (tests, a watcher) sees edits.
-    const version = createHash("sha256").update(await readFile(join(root, file))).digest("hex").slice(0, 16);
+    const version = createHash("sha256").update(source.bytes).digest("hex").slice(0, 16);
     mod = (await import(`${pathToFileURL(join(root, file)).href}?v=${version}`)) as { default?: unknown };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code === "ENOENT" ? "FILE_UNREADABLE" : "MODULE_LOAD_FAILED";
@@ -137,17 +178,10 @@ async function importDefault(root: string, file: string): Promise<{ value: unkno
 }
 
 async function readYaml(root: string, file: string): Promise<Source> {
-  let text: string;
-  try {
-    // Synchronous: thousands of small files read one after another, with nothing to overlap.
-    const info = statSync(join(root, file));
-    if (info.size > MAX_SOURCE_BYTES) {
-      return { problems: [problem("YAML_UNSAFE", file, "", `file is ${info.size} bytes; pipeline files are limited to ${MAX_SOURCE_BYTES} bytes`)] };
-    }
-    text = readFileSync(join(root, file), "utf8");
-  } catch (e) {
-    return { problems: [problem("FILE_UNREADABLE", file, "", `cannot read ${file}: ${firstLine(e)}`)] };
-  }
+  // Synchronous: thousands of small files read one after another, with nothing to overlap.
+  const source = readSource(root, file);
+  if ("problems" in source) return source;
+  const text = source.bytes.toString("utf8");
   const lines = new LineCounter();
   // YAML 1.2 core schema: no custom tags (no !!js/function, no !!binary), no merge keys,
   // duplicate keys refused, few aliases (a "billion laughs" document stops here).
