@@ -5,7 +5,7 @@ import { GENERATED_DIR, SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors, problem, sortProblems, type Problem } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
 import type { Timings } from "./lib/compile.ts";
-import { diffTree, irregularMessage, openRepository, readTreeEntries } from "./lib/tree.ts";
+import { diffTree, irregularMessage, readTreeEntries, withRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run check [-- --root <dir>] [--json]
 
@@ -73,9 +73,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
   if ("exit" in parsed) return parsed.exit;
   const { formatTimings } = await import("./lib/compile.ts");
   const { values } = parsed;
-  const root = await openRepository("check", values.root, io);
   const timings: Timings | undefined = values.timings ? new Map() : undefined;
-  const result = await runCheck(root, timings);
+  let result: CheckResult | undefined;
+  // Under the lock: a synth running now would swap generated/ under our feet.
+  const code = await withRepository("check", values.root, io, "read", async (root) => ((result = await runCheck(root, timings)), EXIT.ok));
+  if (!result) return code;
   if (timings) io.stderr(formatTimings(timings));
   if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   else if (result.problems.length > 0) io.stderr(`${formatProblems(result.problems)}\n`);

@@ -5,7 +5,7 @@ import { GENERATED_DIR, SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
 import type { Timings } from "./lib/compile.ts";
-import { isClean, openRepository, UnsafeTreeError, writeTree } from "./lib/tree.ts";
+import { isClean, UnsafeTreeError, withRepository, writeTree } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run synth [-- --root <dir>]
 
@@ -34,41 +34,41 @@ export async function main(argv: string[], io: Io): Promise<number> {
   // Loaded only now: `--help` and usage errors need none of cdk8s, ajv or the schemas.
   const { compile, formatTimings, schemaFileContent, timed } = await import("./lib/compile.ts");
   const { values } = parsed;
-  const root = await openRepository("synth", values.root, io);
-
-  const timings: Timings | undefined = values.timings ? new Map() : undefined;
-  const compiled = await compile(root, timings);
-  if (compiled.problems.length > 0) io.stderr(`${formatProblems(compiled.problems)}\n`);
-  if (hasErrors(compiled.problems) || !compiled.files) {
-    const errors = compiled.problems.filter((p) => p.severity === "error").length;
-    io.stderr(`dagops synth: ${plural(errors, "error")}; ${GENERATED_DIR}/ was not changed.\n`);
-    return EXIT.problems;
-  }
-  const files = compiled.files;
-  let diff;
-  try {
-    diff = await timed(timings, "write generated/", () => writeTree(root, GENERATED_DIR, files));
-  } catch (err) {
-    if (!(err instanceof UnsafeTreeError)) throw err;
-    io.stderr(`dagops synth: ${err.message}\n`);
-    return EXIT.problems;
-  }
-  if (timings) io.stderr(formatTimings(timings));
-  const schemaChanged = await writeIfChanged(join(root, SCHEMA_FILE), schemaFileContent());
-  const { pipelines, clusters } = compiled.project;
-  if (isClean(diff) && !schemaChanged) {
-    io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}).\n`);
-  } else {
-    io.stdout(
-      `dagops synth: wrote ${GENERATED_DIR}/ (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}): ` +
-        `${diff.missing.length} added, ${diff.stale.length} changed, ${diff.extra.length} removed${schemaChanged ? `; updated ${SCHEMA_FILE}` : ""}.\n`,
-    );
-    // What changed, so that the commit that follows holds no surprise.
-    const lines = [...diff.missing.map((p) => `  + ${p}`), ...diff.stale.map((p) => `  ~ ${p}`), ...diff.extra.map((p) => `  - ${p}`)].sort((a, b) => (a.slice(4) < b.slice(4) ? -1 : 1));
-    const shown = lines.slice(0, 40);
-    if (shown.length) io.stdout(`${shown.join("\n")}\n${lines.length > shown.length ? `  ... and ${lines.length - shown.length} more (git status -- ${GENERATED_DIR})\n` : ""}`);
-  }
-  return EXIT.ok;
+  return withRepository("synth", values.root, io, "write", async (root) => {
+    const timings: Timings | undefined = values.timings ? new Map() : undefined;
+    const compiled = await compile(root, timings);
+    if (compiled.problems.length > 0) io.stderr(`${formatProblems(compiled.problems)}\n`);
+    if (hasErrors(compiled.problems) || !compiled.files) {
+      const errors = compiled.problems.filter((p) => p.severity === "error").length;
+      io.stderr(`dagops synth: ${plural(errors, "error")}; ${GENERATED_DIR}/ was not changed.\n`);
+      return EXIT.problems;
+    }
+    const files = compiled.files;
+    let diff;
+    try {
+      diff = await timed(timings, "write generated/", () => writeTree(root, GENERATED_DIR, files));
+    } catch (err) {
+      if (!(err instanceof UnsafeTreeError)) throw err;
+      io.stderr(`dagops synth: ${err.message}\n`);
+      return EXIT.problems;
+    }
+    if (timings) io.stderr(formatTimings(timings));
+    const schemaChanged = await writeIfChanged(join(root, SCHEMA_FILE), schemaFileContent());
+    const { pipelines, clusters } = compiled.project;
+    if (isClean(diff) && !schemaChanged) {
+      io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}).\n`);
+    } else {
+      io.stdout(
+        `dagops synth: wrote ${GENERATED_DIR}/ (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}): ` +
+          `${diff.missing.length} added, ${diff.stale.length} changed, ${diff.extra.length} removed${schemaChanged ? `; updated ${SCHEMA_FILE}` : ""}.\n`,
+      );
+      // What changed, so that the commit that follows holds no surprise.
+      const lines = [...diff.missing.map((p) => `  + ${p}`), ...diff.stale.map((p) => `  ~ ${p}`), ...diff.extra.map((p) => `  - ${p}`)].sort((a, b) => (a.slice(4) < b.slice(4) ? -1 : 1));
+      const shown = lines.slice(0, 40);
+      if (shown.length) io.stdout(`${shown.join("\n")}\n${lines.length > shown.length ? `  ... and ${lines.length - shown.length} more (git status -- ${GENERATED_DIR})\n` : ""}`);
+    }
+    return EXIT.ok;
+  });
 }
 
 /** Atomic single-file write (temp file + rename), skipped when the content is already there. */

@@ -186,9 +186,9 @@ describe("pipeline files that are not regular files inside the repository", () =
   test("a symlink that stays inside the repository is read as usual", async () => {
     const repo = await tempRepo({ generated: true });
     try {
-      await repo.write("shared/usage.yaml", await repo.read("pipelines/daily-usage-report.yaml"));
+      await repo.write("common/usage.yaml", await repo.read("pipelines/daily-usage-report.yaml"));
       await repo.remove("pipelines/daily-usage-report.yaml");
-      await symlink("../shared/usage.yaml", join(repo.root, "pipelines/daily-usage-report.yaml"));
+      await symlink("../common/usage.yaml", join(repo.root, "pipelines/daily-usage-report.yaml"));
       const io = captureIo(repo.root);
       assert.equal(await check([], io), 0, io.text());
     } finally {

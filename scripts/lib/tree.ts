@@ -17,6 +17,7 @@ import { readdir, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { GENERATED_DIR } from "../../model/files.ts";
 import type { Io } from "./cli.ts";
+import { acquireLock, isAlive, LockTimeoutError } from "./lock.ts";
 import type { OutputFile } from "../../render/render.ts";
 
 const PREVIOUS = ".generated.previous";
@@ -125,7 +126,8 @@ export async function recover(root: string, dirName: string): Promise<string | u
     note = `restored ${dirName}/ from an interrupted synth`;
   }
   for (const name of await readdir(root)) {
-    if (name.startsWith(STAGING) || name === PREVIOUS) await removeTree(join(root, name));
+    // A staging folder of a live process is another writer's work in progress: never touch it.
+    if ((name.startsWith(STAGING) && !isAlive(Number(name.slice(STAGING.length)))) || name === PREVIOUS) await removeTree(join(root, name));
   }
   return note;
 }
@@ -190,10 +192,46 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The repository a command works on, with any tree an interrupted synth left behind put back. */
-export async function openRepository(command: string, rootFlag: string | undefined, io: Io): Promise<string> {
+/**
+ * The repository a command works on. Only a writer (synth, holding the lock) puts back a tree
+ * an interrupted synth left behind and clears scratch folders; every other command only reads,
+ * and says so when it finds such a state (between a writer's two renames, putting it back
+ * would break that writer).
+ */
+export async function openRepository(command: string, rootFlag: string | undefined, io: Io, mode: "read" | "write" = "read"): Promise<string> {
   const root = resolve(io.cwd, rootFlag ?? ".");
-  const restored = await recover(root, GENERATED_DIR);
-  if (restored) io.stderr(`dagops ${command}: ${restored}\n`);
+  if (mode === "write") {
+    const restored = await recover(root, GENERATED_DIR);
+    if (restored) io.stderr(`dagops ${command}: ${restored}\n`);
+  } else if (!(await exists(join(root, GENERATED_DIR))) && (await exists(join(root, PREVIOUS)))) {
+    io.stderr(`dagops ${command}: an interrupted synth left ${GENERATED_DIR}/ in ${PREVIOUS}; run \`npm run synth\` to put it back\n`);
+  }
   return root;
+}
+
+/**
+ * Runs `work` on the repository while holding its lock (see lock.ts): synth and check take it,
+ * so a second command waits instead of racing the first. Exit 2 when the wait runs out.
+ */
+export async function withRepository(command: string, rootFlag: string | undefined, io: Io, mode: "read" | "write", work: (root: string) => Promise<number>): Promise<number> {
+  const root = resolve(io.cwd, rootFlag ?? ".");
+  let release: () => void;
+  try {
+    release = await acquireLock(root, command, io, lockWaitMs(io));
+  } catch (err) {
+    if (!(err instanceof LockTimeoutError)) throw err;
+    io.stderr(`dagops ${command}: ${err.message}\n`);
+    return 2;
+  }
+  try {
+    return await work(await openRepository(command, rootFlag, io, mode));
+  } finally {
+    release();
+  }
+}
+
+/** How long to wait for another command's lock: `DAGOPS_LOCK_WAIT_SECONDS`, default 10 minutes. */
+function lockWaitMs(io: Io): number {
+  const s = Number(io.env.DAGOPS_LOCK_WAIT_SECONDS);
+  return Number.isFinite(s) && s >= 0 && io.env.DAGOPS_LOCK_WAIT_SECONDS !== undefined && io.env.DAGOPS_LOCK_WAIT_SECONDS !== "" ? s * 1000 : 10 * 60_000;
 }
