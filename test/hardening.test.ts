@@ -196,3 +196,76 @@ describe("pipeline files that are not regular files inside the repository", () =
     }
   });
 });
+
+describe("hostile TypeScript pipelines: a problem naming the file, exit 1, never a hang or a crash", () => {
+  const header = 'import { definePipeline } from "../model/pipeline.ts";\n';
+  const body = 'definePipeline({ name: "hostile", image: "registry.example.com/a:1.0.0", defaults: { resources: { requests: { cpu: "100m", memory: "128Mi" } } }, steps: [{ name: "a" }] })';
+  const cases: [string, string, RegExp][] = [
+    ["a top-level await that never settles", `${header}await new Promise(() => {});\nexport default ${body};\n`, /did not finish loading within 1 s/],
+    ["an endless loop", `${header}for (;;) {}\nexport default ${body};\n`, /did not finish loading within 1 s/],
+    ["a cycle in the export", `${header}const p: any = ${body};\np.self = p;\nexport default p;\n`, /not plain data: .*circular/i],
+    ["a BigInt", `${header}export default { ...${body}, maxParallel: 2n as any };\n`, /not plain data: .*BigInt/],
+    ["a throwing getter", `${header}export default { ...${body}, get description(): string { throw new Error("boom"); } };\n`, /not plain data: boom/],
+    ["toJSON that returns undefined", `${header}export default { ...${body}, toJSON: () => undefined };\n`, /turns into nothing as JSON/],
+    ["process.exit while loading", `${header}process.exit(0);\nexport default ${body};\n`, /loading pipelines\/hostile\.ts stopped: .*exit code 0/],
+  ];
+  for (const [what, source, message] of cases) {
+    test(what, async () => {
+      const repo = await tempRepo({ generated: true });
+      const before = process.env.DAGOPS_LOAD_TIMEOUT_SECONDS;
+      process.env.DAGOPS_LOAD_TIMEOUT_SECONDS = "1";
+      try {
+        await repo.write("pipelines/hostile.ts", source);
+        const gen = await snapshot(join(repo.root, "generated"));
+        const s = captureIo(repo.root);
+        assert.equal(await synth([], s), 1, s.text());
+        assert.match(s.err.join(""), /pipelines\/hostile\.ts: 1 problem\n.*MODULE_LOAD_FAILED/);
+        assert.match(s.err.join(""), message);
+        assert.deepEqual(await snapshot(join(repo.root, "generated")), gen, "nothing written");
+        const json = captureIo(repo.root);
+        assert.equal(await check(["--json"], json), 1);
+        assert.equal((JSON.parse(json.out.join("")) as { ok: boolean }).ok, false, "check --json says so: the CI gate fails");
+      } finally {
+        if (before === undefined) delete process.env.DAGOPS_LOAD_TIMEOUT_SECONDS;
+        else process.env.DAGOPS_LOAD_TIMEOUT_SECONDS = before;
+        await repo.cleanup();
+      }
+    });
+  }
+
+  test("a timer that throws after the import does not change the outcome of a good synth", async () => {
+    const repo = await tempRepo({ generated: true });
+    try {
+      await repo.write("pipelines/late.ts", `${header}setTimeout(() => { throw new Error("late"); }, 50);\nexport default ${body.replace('"hostile"', '"late"')};\n`);
+      const s = captureIo(repo.root);
+      assert.equal(await synth([], s), 0, s.text());
+      await new Promise((r) => setTimeout(r, 200));
+      const c = captureIo(repo.root);
+      assert.equal(await check([], c), 0, c.text());
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});
+
+test("a reader that closes stdout early (`| head -1`) ends no command: synth still writes and exits 0", async () => {
+  const repo = await tempRepo({ generated: true });
+  try {
+    await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
+    const { spawn } = await import("node:child_process");
+    const { REPO } = await import("./helpers.ts");
+    const result = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "scripts/synth.ts"), "--root", repo.root], { cwd: REPO });
+      child.stdout.destroy();
+      let err = "";
+      child.stderr.on("data", (d) => (err += d));
+      child.on("close", (code) => resolve({ code, err }));
+    });
+    assert.equal(result.code, 0, result.err);
+    assert.doesNotMatch(result.err, /EPIPE/);
+    const c = captureIo(repo.root);
+    assert.equal(await check([], c), 0, c.text());
+  } finally {
+    await repo.cleanup();
+  }
+});

@@ -12,16 +12,31 @@ export interface Io {
 
 export const EXIT = { ok: 0, problems: 1, usage: 2 } as const;
 
+/** Set once a reader closed our stdout (`npm run -s synth | head -1`): later output is dropped. */
+let stdoutClosed = false;
+
 export const processIo: Io = {
   cwd: process.cwd(),
   env: process.env,
-  stdout: (t) => process.stdout.write(t),
+  stdout: (t) => void (stdoutClosed || process.stdout.write(t)),
   stderr: (t) => process.stderr.write(t),
 };
+
+/**
+ * A closed stdout is the reader saying "enough", not a failure of the command: the command
+ * finishes its work (a synth still writes generated/) and exits as it would have.
+ */
+function tolerateClosedStdout(): void {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    stdoutClosed = true;
+  });
+}
 
 /** Runs `main` when the module is the entry point; sets the exit code, never calls process.exit(). */
 export function runIfMain(meta: ImportMeta, main: (argv: string[], io: Io) => Promise<number>): void {
   if (process.argv[1] && isSameFile(process.argv[1], fileURLToPath(meta.url))) {
+    tolerateClosedStdout();
     main(process.argv.slice(2), processIo).then(
       (code) => (process.exitCode = code),
       (e: unknown) => {

@@ -8,6 +8,7 @@ import { closeSync, constants as fsConstants, lstatSync, openSync, readSync, rea
 import { readdir } from "node:fs/promises";
 import { basename, extname, join, sep } from "node:path";
 import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { dstProblems } from "../../model/dst.ts";
 import { graphProblems } from "../../model/graph.ts";
@@ -32,15 +33,21 @@ export interface Project {
 
 /** `now`: the start of the year that daylight-saving warnings look at (a parameter, so tests fix it). */
 export async function loadProject(root: string, now: Date = new Date()): Promise<Project> {
-  const platform = await loadPlatform(root);
-  const clusterNames = platform.clusters.map((c) => c.name);
-  const files = await pipelineFiles(root);
-  const problems: Problem[] = [...platform.problems];
+  const loader = new TsLoader();
+  const problems: Problem[] = [];
   const pipelines: ResolvedPipeline[] = [];
-  for (const file of files) {
-    const r = await loadPipeline(root, file, clusterNames);
-    problems.push(...r.problems);
-    if (r.pipeline) pipelines.push(r.pipeline);
+  let platform: Awaited<ReturnType<typeof loadPlatform>>;
+  try {
+    platform = await loadPlatform(root, loader);
+    const clusterNames = platform.clusters.map((c) => c.name);
+    problems.push(...platform.problems);
+    for (const file of await pipelineFiles(root)) {
+      const r = await loadPipeline(root, file, clusterNames, loader);
+      problems.push(...r.problems);
+      if (r.pipeline) pipelines.push(r.pipeline);
+    }
+  } finally {
+    await loader.close();
   }
   const byName = new Map<string, string>();
   for (const p of pipelines) {
@@ -69,8 +76,8 @@ export async function pipelineFiles(root: string): Promise<string[]> {
 }
 
 /** The platform configuration alone: its clusters with defaults filled in, or its problems. */
-export async function loadPlatform(root: string): Promise<{ clusters: ResolvedCluster[]; problems: Problem[] }> {
-  const loaded = await importDefault(root, PLATFORM_FILE);
+export async function loadPlatform(root: string, loader?: TsLoader): Promise<{ clusters: ResolvedCluster[]; problems: Problem[] }> {
+  const loaded = await importDefault(root, PLATFORM_FILE, loader);
   if ("problems" in loaded) return { clusters: [], problems: loaded.problems };
   const problems = validateAgainst(platformSchema, loaded.value, PLATFORM_FILE);
   if (problems.length > 0) return { clusters: [], problems };
@@ -87,8 +94,9 @@ export async function loadPipeline(
   root: string,
   file: string,
   clusterNames: readonly string[],
+  loader?: TsLoader,
 ): Promise<{ pipeline?: ResolvedPipeline; problems: Problem[] }> {
-  const source: Source = extname(file) === ".ts" ? await importDefault(root, file) : await readYaml(root, file);
+  const source: Source = extname(file) === ".ts" ? await importDefault(root, file, loader) : await readYaml(root, file);
   if ("problems" in source) return { problems: source.problems };
   const { yaml } = source;
   const withLines = (ps: Problem[]) => (yaml ? ps.map((p) => locate(p, yaml.doc, yaml.lines)) : ps);
@@ -153,28 +161,84 @@ export function readSource(root: string, file: string): { bytes: Buffer } | { pr
   }
 }
 
-async function importDefault(root: string, file: string): Promise<{ value: unknown } | { problems: Problem[] }> {
-  let mod: { default?: unknown };
+type Loaded = { json: string } | { loadError: string; code?: string } | { noDefault: string } | { dataError: string } | { timedOut: true } | { crashed: string };
+
+/**
+ * Loads TypeScript definition files in a worker thread (`ts-load-worker.mjs`), one at a time,
+ * each with a deadline: a file that hangs is named and the rest still load. Close it when done,
+ * so that timers a file left running die with the worker.
+ */
+export class TsLoader {
+  private worker: Worker | undefined;
+  private next = 0;
+  constructor(readonly timeoutMs: number = loadTimeoutMs()) {}
+
+  load(url: string): Promise<Loaded> {
+    const worker = (this.worker ??= new Worker(new URL("./ts-load-worker.mjs", import.meta.url)));
+    const id = this.next++;
+    return new Promise((resolve) => {
+      const done = (result: Loaded) => {
+        clearTimeout(timer);
+        worker.off("message", onMessage);
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+        resolve(result);
+      };
+      const restart = () => {
+        if (this.worker === worker) this.worker = undefined;
+        void worker.terminate();
+      };
+      const onMessage = (m: Loaded & { id: number }) => m.id === id && done(m);
+      const onError = (e: Error) => (restart(), done({ crashed: e.message }));
+      const onExit = (code: number) => (restart(), done({ crashed: `it ended its thread (exit code ${code})` }));
+      const timer = setTimeout(() => (restart(), done({ timedOut: true })), this.timeoutMs);
+      worker.on("message", onMessage);
+      worker.on("error", onError);
+      worker.on("exit", onExit);
+      worker.postMessage({ id, url });
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}
+
+/** How long one TypeScript file may take to load: `DAGOPS_LOAD_TIMEOUT_SECONDS`, default 30. */
+function loadTimeoutMs(): number {
+  const s = Number(process.env.DAGOPS_LOAD_TIMEOUT_SECONDS);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 30_000;
+}
+
+async function importDefault(root: string, file: string, loader?: TsLoader): Promise<{ value: unknown } | { problems: Problem[] }> {
   const source = readSource(root, file);
   if ("problems" in source) return source;
+  // Keyed by content: a process that loads the same path twice (tests, a watcher) sees edits.
+  const version = createHash("sha256").update(source.bytes).digest("hex").slice(0, 16);
+  const own = loader ? undefined : new TsLoader();
+  let r: Loaded;
   try {
-    // Keyed by content: a process that loads the same path twice (tests, a watcher) sees edits.
-    const version = createHash("sha256").update(source.bytes).digest("hex").slice(0, 16);
-    mod = (await import(`${pathToFileURL(join(root, file)).href}?v=${version}`)) as { default?: unknown };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === "ENOENT" ? "FILE_UNREADABLE" : "MODULE_LOAD_FAILED";
+    r = await (loader ?? own!).load(`${pathToFileURL(join(root, file)).href}?v=${version}`);
+  } finally {
+    await own?.close();
+  }
+  const fail = (message: string, line?: number) => ({ problems: [{ ...problem("MODULE_LOAD_FAILED", file, "", message), ...(line ? { line } : {}) }] });
+  if ("timedOut" in r) return fail(`${file} did not finish loading within ${Math.round((loader?.timeoutMs ?? loadTimeoutMs()) / 1000)} s: a top-level await that never settles, or an endless loop? Definitions must load at once`);
+  if ("crashed" in r) return fail(`loading ${file} stopped: ${r.crashed.split("\n")[0]} (this file, or one loaded before it, called process.exit or left a timer that threw)`);
+  if ("dataError" in r) return fail(`the default export of ${file} is not plain data: ${r.dataError.split("\n")[0]}; export objects, arrays, strings, numbers and booleans only`);
+  if ("noDefault" in r) {
+    return { problems: [problem("NO_DEFAULT_EXPORT", file, "", `expected \`export default definePipeline({...})\` (or definePlatform for ${PLATFORM_FILE}), found ${r.noDefault}`)] };
+  }
+  if ("loadError" in r) {
+    const code = r.code === "ENOENT" ? "FILE_UNREADABLE" : "MODULE_LOAD_FAILED";
     // esbuild (through tsx) puts the location on the second line: "<path>:<line>:<col>: ERROR: <text>".
-    const syntax = /:(\d+):(\d+): ERROR: (.*)/.exec(e instanceof Error ? e.message : "");
-    if (syntax) {
-      return { problems: [{ ...problem(code, file, "", `cannot compile ${file}: ${syntax[3]} at ${syntax[1]}:${syntax[2]}`), line: Number(syntax[1]) }] };
-    }
-    return { problems: [problem(code, file, "", `cannot load ${file}: ${firstLine(e)}`)] };
+    const syntax = /:(\d+):(\d+): ERROR: (.*)/.exec(r.loadError);
+    if (syntax) return { problems: [{ ...problem(code, file, "", `cannot compile ${file}: ${syntax[3]} at ${syntax[1]}:${syntax[2]}`), line: Number(syntax[1]) }] };
+    return { problems: [problem(code, file, "", `cannot load ${file}: ${r.loadError.split("\n")[0]}`)] };
   }
-  if (mod.default === undefined || mod.default === null || typeof mod.default !== "object") {
-    return { problems: [problem("NO_DEFAULT_EXPORT", file, "", `expected \`export default definePipeline({...})\` (or definePlatform for ${PLATFORM_FILE}), found ${mod.default === undefined ? "no default export" : typeof mod.default}`)] };
-  }
-  // Plain data from here on: what YAML pipelines can express, nothing more (drops undefined and functions).
-  return { value: JSON.parse(JSON.stringify(mod.default)) as unknown };
+  return { value: JSON.parse(r.json) as unknown };
 }
 
 async function readYaml(root: string, file: string): Promise<Source> {
