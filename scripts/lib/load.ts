@@ -36,18 +36,13 @@ export async function loadProject(root: string, now: Date = new Date()): Promise
   const loader = new TsLoader();
   const problems: Problem[] = [];
   const pipelines: ResolvedPipeline[] = [];
-  let platform: Awaited<ReturnType<typeof loadPlatform>>;
-  try {
-    platform = await loadPlatform(root, loader);
-    const clusterNames = platform.clusters.map((c) => c.name);
-    problems.push(...platform.problems);
-    for (const file of await pipelineFiles(root)) {
-      const r = await loadPipeline(root, file, clusterNames, loader);
-      problems.push(...r.problems);
-      if (r.pipeline) pipelines.push(r.pipeline);
-    }
-  } finally {
-    await loader.close();
+  const platform = await loadPlatform(root, loader);
+  const clusterNames = platform.clusters.map((c) => c.name);
+  problems.push(...platform.problems);
+  for (const file of await pipelineFiles(root)) {
+    const r = await loadPipeline(root, file, clusterNames, loader);
+    problems.push(...r.problems);
+    if (r.pipeline) pipelines.push(r.pipeline);
   }
   const byName = new Map<string, string>();
   for (const p of pipelines) {
@@ -165,17 +160,33 @@ type Loaded = { json: string } | { loadError: string; code?: string } | { noDefa
 
 /**
  * Loads TypeScript definition files in a worker thread (`ts-load-worker.mjs`), one at a time,
- * each with a deadline: a file that hangs is named and the rest still load. Close it when done,
- * so that timers a file left running die with the worker.
+ * each with a deadline: a file that hangs is named, its worker is terminated, and the rest
+ * load in a fresh one. The worker is shared by every load of the process (module caching keeps
+ * repeated loads of unchanged files cheap) and unreferenced, so it never keeps a command
+ * alive; a file's leftover timer that throws ends only that worker.
  */
 export class TsLoader {
-  private worker: Worker | undefined;
+  private static shared: Worker | undefined;
   private next = 0;
   constructor(readonly timeoutMs: number = loadTimeoutMs()) {}
 
+  private static worker(): Worker {
+    if (!TsLoader.shared) {
+      const w = new Worker(new URL("./ts-load-worker.mjs", import.meta.url));
+      w.unref();
+      const drop = () => {
+        if (TsLoader.shared === w) TsLoader.shared = undefined;
+      };
+      w.on("error", drop);
+      w.on("exit", drop);
+      TsLoader.shared = w;
+    }
+    return TsLoader.shared;
+  }
+
   load(url: string): Promise<Loaded> {
-    const worker = (this.worker ??= new Worker(new URL("./ts-load-worker.mjs", import.meta.url)));
-    const id = this.next++;
+    const worker = TsLoader.worker();
+    const id = `${process.pid}-${this.next++}-${Math.random()}`;
     return new Promise((resolve) => {
       const done = (result: Loaded) => {
         clearTimeout(timer);
@@ -184,25 +195,20 @@ export class TsLoader {
         worker.off("exit", onExit);
         resolve(result);
       };
-      const restart = () => {
-        if (this.worker === worker) this.worker = undefined;
+      const discard = () => {
+        if (TsLoader.shared === worker) TsLoader.shared = undefined;
         void worker.terminate();
       };
-      const onMessage = (m: Loaded & { id: number }) => m.id === id && done(m);
-      const onError = (e: Error) => (restart(), done({ crashed: e.message }));
-      const onExit = (code: number) => (restart(), done({ crashed: `it ended its thread (exit code ${code})` }));
-      const timer = setTimeout(() => (restart(), done({ timedOut: true })), this.timeoutMs);
+      const onMessage = (m: Loaded & { id: string }) => m.id === id && done(m);
+      const onError = (e: Error) => (discard(), done({ crashed: e.message }));
+      const onExit = (code: number) => (discard(), done({ crashed: `it ended its thread (exit code ${code})` }));
+      // This timer also keeps the process alive while the (unreferenced) worker loads.
+      const timer = setTimeout(() => (discard(), done({ timedOut: true })), this.timeoutMs);
       worker.on("message", onMessage);
       worker.on("error", onError);
       worker.on("exit", onExit);
       worker.postMessage({ id, url });
     });
-  }
-
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    if (w) await w.terminate();
   }
 }
 
@@ -217,13 +223,7 @@ async function importDefault(root: string, file: string, loader?: TsLoader): Pro
   if ("problems" in source) return source;
   // Keyed by content: a process that loads the same path twice (tests, a watcher) sees edits.
   const version = createHash("sha256").update(source.bytes).digest("hex").slice(0, 16);
-  const own = loader ? undefined : new TsLoader();
-  let r: Loaded;
-  try {
-    r = await (loader ?? own!).load(`${pathToFileURL(join(root, file)).href}?v=${version}`);
-  } finally {
-    await own?.close();
-  }
+  const r = await (loader ?? new TsLoader()).load(`${pathToFileURL(join(root, file)).href}?v=${version}`);
   const fail = (message: string, line?: number) => ({ problems: [{ ...problem("MODULE_LOAD_FAILED", file, "", message), ...(line ? { line } : {}) }] });
   if ("timedOut" in r) return fail(`${file} did not finish loading within ${Math.round((loader?.timeoutMs ?? loadTimeoutMs()) / 1000)} s: a top-level await that never settles, or an endless loop? Definitions must load at once`);
   if ("crashed" in r) return fail(`loading ${file} stopped: ${r.crashed.split("\n")[0]} (this file, or one loaded before it, called process.exit or left a timer that threw)`);
