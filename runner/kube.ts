@@ -15,6 +15,15 @@ export class KubeError extends Error {
   }
 }
 
+/**
+ * Worth trying again: no answer at all (connection refused or reset, DNS, TLS, timeout), 429
+ * (throttled) and 5xx. Anything else (401, 403, 404, 409, 422) is a definite answer.
+ */
+export function isTransient(err: unknown): boolean {
+  if (!(err instanceof KubeError)) return false;
+  return err.status === undefined || err.status === 429 || err.status >= 500;
+}
+
 export interface WatchEvent {
   readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
   readonly object: V1Job & { code?: number; message?: string };
@@ -33,11 +42,22 @@ export interface RunApi {
   createEvent(event: CoreV1Event): Promise<void>;
 }
 
-/** `KUBECONFIG` when set, otherwise the in-cluster ServiceAccount. */
+/** A kubeconfig that cannot be used: missing, empty, not YAML, or without a cluster or user. */
+export class KubeConfigError extends Error {}
+
+/** `KUBECONFIG` when set, otherwise the in-cluster ServiceAccount; a KubeConfigError naming what is wrong otherwise. */
 export function loadKubeConfig(env: Record<string, string | undefined>): KubeConfig {
   const kc = new KubeConfig();
-  if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
-  else kc.loadFromCluster();
+  const source = env.KUBECONFIG ? `KUBECONFIG ${env.KUBECONFIG}` : "the in-cluster ServiceAccount";
+  try {
+    if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
+    else kc.loadFromCluster();
+  } catch (err) {
+    throw new KubeConfigError(`cannot load ${source}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server) throw new KubeConfigError(`${source} names no cluster with a server (an empty or incomplete kubeconfig?)`);
+  if (!kc.getCurrentUser()) throw new KubeConfigError(`${source} names no user to authenticate as`);
   return kc;
 }
 

@@ -6,7 +6,9 @@
  * - 1: the run failed, timed out, or cannot run (missing or altered plan, wrong Job): final,
  *   the run-manager Job does not retry it;
  * - 143: stopped by SIGTERM; the run-manager Job starts a new pod, which adopts the running steps;
- * - anything else: a crash; the run-manager Job retries it (backoffLimit 2).
+ * - 2: the API server kept failing transiently (no answer, 429, 5xx) for the whole retry budget;
+ *   like a crash, the run-manager Job retries the pod (backoffLimit 2);
+ * - anything else: a crash; the run-manager Job retries it.
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -15,12 +17,12 @@ import { PLAN_API_VERSION, type Plan } from "../charts/plan-format.ts";
 import { graphProblems } from "../model/graph.ts";
 import { runIfMain, type Io } from "../scripts/lib/cli.ts";
 import type { Run } from "./attempt.ts";
-import { KubeError, kubeApi, loadKubeConfig, type RunApi } from "./kube.ts";
+import { KubeConfigError, KubeError, kubeApi, loadKubeConfig, type RunApi } from "./kube.ts";
 import { jsonLogger, type Logger } from "./log.ts";
-import { runPipeline, type RunOutcome } from "./run.ts";
-import type { RetryDelay } from "./scheduler.ts";
+import { runPipeline, StoppedError, TransientError, type RunOutcome } from "./run.ts";
+import { RETRY_DELAY, type RetryDelay } from "./scheduler.ts";
 
-export const RUN_EXIT: Record<RunOutcome, number> & { unusable: number } = { succeeded: 0, failed: 1, "timed-out": 1, unusable: 1, stopped: 143 };
+export const RUN_EXIT: Record<RunOutcome, number> & { unusable: number; transient: number } = { succeeded: 0, failed: 1, "timed-out": 1, unusable: 1, stopped: 143, transient: 2 };
 
 const USAGE = "usage: run-manager run --plan <file>\n";
 
@@ -30,6 +32,16 @@ export interface MainOptions {
   /** The Kubernetes API; by default from KUBECONFIG or the in-cluster ServiceAccount. */
   readonly api?: (namespace: string) => RunApi;
   readonly retryDelay?: RetryDelay;
+}
+
+/**
+ * `DAGOPS_BACKOFF_SCALE` (a number, default 1) multiplies every wait: retries of failed steps
+ * (10 s doubling to 10 min) and API backoffs. Tests and harnesses outside this process set it
+ * (0.01: 100 ms instead of 10 s); production never does.
+ */
+function backoffScale(env: Io["env"]): number {
+  const s = Number(env.DAGOPS_BACKOFF_SCALE);
+  return env.DAGOPS_BACKOFF_SCALE !== undefined && Number.isFinite(s) && s > 0 && s <= 1 ? s : 1;
 }
 
 export async function main(argv: string[], io: Io, options: MainOptions = {}): Promise<number> {
@@ -50,13 +62,31 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
   if (!plan) return RUN_EXIT.unusable;
 
   const run: Run = { name: env.DAGOPS_JOB_NAME!, uid: env.DAGOPS_JOB_UID!, namespace: env.DAGOPS_NAMESPACE! };
+  const scale = backoffScale(env);
+  const retryDelay = options.retryDelay ?? (scale !== 1 ? { first: RETRY_DELAY.first * scale, max: RETRY_DELAY.max * scale } : undefined);
+  let api: RunApi;
   try {
-    const api = options.api ? options.api(run.namespace) : kubeApi(loadKubeConfig(env), run.namespace);
-    const result = await runPipeline({ plan, run, api, log, stop: options.stop ?? new AbortController().signal, ...(options.retryDelay ? { retryDelay: options.retryDelay } : {}), ...(env.DAGOPS_POD_NAME ? { instance: env.DAGOPS_POD_NAME } : {}) });
+    api = options.api ? options.api(run.namespace) : kubeApi(loadKubeConfig(env), run.namespace);
+  } catch (err) {
+    // A kubeconfig that cannot work will not work on the next try either: final, and said plainly.
+    if (!(err instanceof KubeConfigError)) throw err;
+    log.error("run.unusable", { reason: "kubeconfig", message: err.message });
+    return RUN_EXIT.unusable;
+  }
+  try {
+    const result = await runPipeline({ plan, run, api, log, stop: options.stop ?? new AbortController().signal, backoffScale: scale, ...(retryDelay ? { retryDelay } : {}), ...(env.DAGOPS_POD_NAME ? { instance: env.DAGOPS_POD_NAME } : {}) });
     return RUN_EXIT[result.outcome];
   } catch (err) {
-    // The API refused what the run needs (its own Job, a list): retrying the pod will not help.
-    // Anything else is a bug: let it crash, and the run-manager Job retries the pod.
+    if (err instanceof StoppedError) {
+      log.warn("run.stopping", { reason: "SIGTERM", message: err.message, running: [] });
+      return RUN_EXIT.stopped;
+    }
+    if (err instanceof TransientError) {
+      log.error("run.api-unavailable", { message: err.message });
+      return RUN_EXIT.transient;
+    }
+    // A definite refusal of what the run needs (its own Job: 401, 403, 404): retrying the pod
+    // will not help. Anything else is a bug: let it crash, and the run-manager Job retries the pod.
     if (!(err instanceof KubeError)) throw err;
     log.error("run.unusable", { reason: "kubernetes", message: err.message });
     return RUN_EXIT.unusable;
@@ -101,6 +131,15 @@ function planProblems(plan: Plan, env: Io["env"]): string[] {
   if (plan.pipeline !== env.DAGOPS_PIPELINE) problems.push(`plan is for pipeline ${plan.pipeline}, this run is for ${env.DAGOPS_PIPELINE}`);
   if (plan.namespace !== env.DAGOPS_NAMESPACE) problems.push(`plan is for namespace ${plan.namespace}, this pod runs in ${env.DAGOPS_NAMESPACE}`);
   if (!Array.isArray(plan.steps) || plan.steps.length === 0) return [...problems, "plan has no steps"];
+  // The shape graphProblems relies on, checked first so that a damaged plan is plan-invalid, not a TypeError.
+  const shape: string[] = [];
+  plan.steps.forEach((s: unknown, i) => {
+    const step = s as { name?: unknown; dependsOn?: unknown } | null;
+    if (step === null || typeof step !== "object" || Array.isArray(step)) return void shape.push(`steps[${i}] is ${step === null ? "null" : typeof step}, not a step`);
+    if (typeof step.name !== "string" || step.name === "") shape.push(`steps[${i}].name must be a non-empty string`);
+    if (!Array.isArray(step.dependsOn) || !step.dependsOn.every((d) => typeof d === "string")) shape.push(`steps[${i}].dependsOn must be a list of step names`);
+  });
+  if (shape.length) return [...problems, ...shape];
   if (!(Number.isInteger(plan.maxParallel) && plan.maxParallel >= 1)) problems.push(`maxParallel must be a positive integer, found ${plan.maxParallel}`);
   if (!(Number.isInteger(plan.runTimeoutSeconds) && plan.runTimeoutSeconds >= 1)) problems.push(`runTimeoutSeconds must be a positive integer, found ${plan.runTimeoutSeconds}`);
   plan.steps.forEach((s, i) => {
@@ -110,8 +149,12 @@ function planProblems(plan: Plan, env: Io["env"]): string[] {
   return problems;
 }
 
-runIfMain(import.meta, (argv, io) => {
+runIfMain(import.meta, async (argv, io) => {
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
-  return main(argv, io, { stop: stop.signal });
+  const code = await main(argv, io, { stop: stop.signal });
+  // A request the API server never answered would keep the process alive past the pod's grace
+  // period (and a SIGKILL): once the outcome is decided, leave shortly even if one is pending.
+  setTimeout(() => process.exit(code), 1000).unref();
+  return code;
 });

@@ -18,7 +18,7 @@ import type { CoreV1Event, V1Job } from "@kubernetes/client-node";
 import { ANNOTATION } from "../charts/labels.ts";
 import type { Plan } from "../charts/plan-format.ts";
 import { attemptJob, attemptJobName, attemptOf, placeholderJob, placeholderJobName, runSelector, type Run } from "./attempt.ts";
-import { KubeError, type RunApi, type WatchEvent } from "./kube.ts";
+import { isTransient, KubeError, type RunApi, type WatchEvent } from "./kube.ts";
 import type { Logger } from "./log.ts";
 import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "./scheduler.ts";
 import { runSummary, type RunSummary } from "./summary.ts";
@@ -37,7 +37,15 @@ export interface RunOptions {
   readonly instance?: string;
   /** Backoff before retrying a failed attempt; tests shorten it. */
   readonly retryDelay?: RetryDelay;
+  /** Multiplies the API backoffs (1: 250 ms doubling to 30 s, for at most 10 minutes); tests shorten them. */
+  readonly backoffScale?: number;
 }
+
+/** The run manager was stopped (SIGTERM) before the run could begin: exit as stopped. */
+export class StoppedError extends Error {}
+
+/** The API server kept answering with transient errors for the whole retry budget: let the pod be retried. */
+export class TransientError extends Error {}
 
 export interface RunResult {
   readonly outcome: RunOutcome;
@@ -46,10 +54,35 @@ export interface RunResult {
 
 /** Longest wait between tries when the API server is unreachable or failing. */
 const MAX_BACKOFF_MS = 30_000;
+/** How long a call that must succeed (the run's own Job, the list of its steps) is retried on transient errors. */
+const RETRY_BUDGET_MS = 10 * 60_000;
 
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const { plan, run, api, log, stop } = options;
   const now = options.now ?? Date.now;
+  const scale = options.backoffScale ?? 1;
+  const maxBackoff = MAX_BACKOFF_MS * scale;
+  const backoffAfter = (failures: number) => Math.min(maxBackoff, 250 * scale * 2 ** Math.min(7, failures - 1));
+
+  /**
+   * A call the run cannot do without, retried on transient errors (no answer, 429, 5xx) with
+   * backoff for up to RETRY_BUDGET_MS; a definite answer (401, 403, 404, …) is thrown at once.
+   * SIGTERM ends the wait, even for a call that hangs.
+   */
+  const essential = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    const giveUpAt = now() + RETRY_BUDGET_MS * scale;
+    for (let failures = 1; ; failures++) {
+      if (stop.aborted) throw new StoppedError(`stopped while waiting to ${what}`);
+      try {
+        return await untilStopped(call(), stop, what);
+      } catch (err) {
+        if (err instanceof StoppedError || !isTransient(err)) throw err;
+        if (now() >= giveUpAt) throw new TransientError(`${(err as Error).message} (still failing after ${Math.round((RETRY_BUDGET_MS * scale) / 1000)} s of retries)`);
+        log.warn("api.retry", { call: what, error: (err as Error).message, failures });
+        await delay(backoffAfter(failures), stop);
+      }
+    }
+  };
   const history = new Map<string, { attempts: Attempt[] }>(plan.steps.map((s) => [s.name, { attempts: [] }]));
   const jobSteps = new Map<string, string>(); // step Job name → step, for DELETED events
   const finished = new AbortController();
@@ -144,13 +177,13 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   };
 
   // --- the run: its owner, its deadline, and what already exists.
-  const owner = await api.getJob(run.name);
+  const owner = await essential("read the run's own Job", () => api.getJob(run.name));
   if (owner.metadata?.uid !== run.uid) {
     throw new KubeError(undefined, `the run-manager Job ${run.name} has uid ${owner.metadata?.uid}, not ${run.uid}: step Jobs owned by the wrong uid would be garbage-collected at once`);
   }
   const startedAt = owner.metadata?.creationTimestamp ? new Date(owner.metadata.creationTimestamp).getTime() : now();
   const deadline = startedAt + plan.runTimeoutSeconds * 1000;
-  const listed = await api.listJobs(runSelector(run));
+  const listed = await essential("list the run's step Jobs", () => api.listJobs(runSelector(run)));
   listed.items.forEach((j) => observe(j, false));
   const adopted = listed.items.length;
   log.info("run.started", { pipeline: plan.pipeline, run: run.name, steps: plan.steps.length, maxParallel: plan.maxParallel, deadline: new Date(deadline).toISOString(), adopted });
@@ -196,9 +229,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   return { outcome, summary };
 
   async function loop(): Promise<RunOutcome> {
-    let backoff = 0;
+    // After a create failed transiently, no create before this time, whatever wakes the loop.
+    let createsResumeAt = 0;
     for (;;) {
-      await sleepUntil(backoff ? now() + backoff : undefined);
+      await sleepUntil(createsResumeAt > now() ? createsResumeAt : undefined);
       dirty = false;
       if (stop.aborted) {
         const running = runningJobs();
@@ -218,9 +252,11 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       const state = decide(plan, history as History, now(), options.retryDelay ?? RETRY_DELAY);
       if (state.phase === "succeeded") return "succeeded";
       if (state.phase === "failed") return "failed";
-      backoff = 0;
       if (state.phase === "running") {
-        for (const start of state.start) {
+        const paused = createsResumeAt > now();
+        for (const start of paused ? [] : state.start) {
+          // SIGTERM while creating: what is not created yet stays so (the next pod decides again).
+          if (stop.aborted) break;
           const step = plan.steps.find((s) => s.name === start.step)!;
           const job = attemptJob(plan, step, run, start);
           const name = job.metadata!.name!;
@@ -233,23 +269,23 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
             const e = err as KubeError;
             if (e.status === 409) {
               // Created before a crash or by a racing pod of this run: adopt it.
-              observe(await api.getJob(name), false);
+              observe(await essential(`read step Job ${name}`, () => api.getJob(name)), false);
               log.info("step.adopted", { step: start.step, attempt: start.attempt, job: name });
             } else if (e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 429) {
               // The API refused the Job itself (invalid, forbidden, quota): retrying will not help.
               record(start.step, { attempt: start.attempt, capacity: start.capacity, outcome: "failed", reason: `CreateRejected: ${e.message}`, startedAt: now(), finishedAt: now() }, true);
             } else {
               log.warn("step.create-failed", { step: start.step, job: name, error: e.message });
-              backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(5, backoffTries++));
+              createsResumeAt = now() + Math.min(maxBackoff, 1000 * scale * 2 ** Math.min(5, backoffTries++));
               break;
             }
           }
         }
-        if (!backoff) backoffTries = 0;
+        if (!paused && createsResumeAt <= now()) backoffTries = 0;
         if (allStarted()) await release("every step has started");
-        const wakeAt = Math.min(deadline, state.wakeAt ?? Infinity);
+        const wakeAt = Math.min(deadline, state.wakeAt ?? Infinity, createsResumeAt > now() ? createsResumeAt : Infinity);
         await reportProgress(progressOf());
-        if (!backoff && !dirty) await sleepUntil(wakeAt);
+        if (!dirty) await sleepUntil(wakeAt);
       } else {
         await reportProgress(`failing: ${state.failed.join(", ")} failed; waiting for ${runningJobs().length} running steps`);
         await sleepUntil(deadline);
@@ -298,10 +334,13 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       if (gone) {
         // The resourceVersion is too old: list again, then watch from the list.
         try {
+          // The running Jobs as they were before the list: one created while the list was in
+          // flight may be missing from it, and must not be taken for deleted.
+          const before = runningJobs();
           const list = await api.listJobs(runSelector(run));
           const names = new Set(list.items.map((j) => j.metadata?.name));
           list.items.forEach((j) => observe(j, true));
-          runningJobs().filter((n) => !names.has(n)).forEach((n) => lost(n, "JobDeleted"));
+          before.filter((n) => !names.has(n)).forEach((n) => lost(n, "JobDeleted"));
           rv = list.resourceVersion;
           log.info("watch.relisted", { resourceVersion: rv });
           poke();
@@ -310,7 +349,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
           log.warn("watch.relist-failed", { error: (err as Error).message });
         }
       }
-      if (failures > 0) await delay(Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(7, failures - 1)), finished.signal);
+      if (failures > 0) await delay(backoffAfter(failures), finished.signal);
       if (!finished.signal.aborted) log.info("watch.resumed", { resourceVersion: rv });
     }
   }
@@ -328,6 +367,19 @@ function progressText(outcome: RunOutcome): string {
 function compact(summary: RunSummary): unknown {
   const full = JSON.stringify(summary);
   return full.length <= 32 * 1024 ? summary : { ...summary, steps: summary.steps.map(({ attempts, ...rest }) => ({ ...rest, attempts: attempts.length })) };
+}
+
+/** `p`, or a StoppedError as soon as `stop` fires: a call that never answers cannot hold up a SIGTERM. */
+function untilStopped<T>(p: Promise<T>, stop: AbortSignal, what: string): Promise<T> {
+  if (stop.aborted) return Promise.reject(new StoppedError(`stopped while waiting to ${what}`));
+  return new Promise<T>((resolve, reject) => {
+    const onStop = () => reject(new StoppedError(`stopped while waiting to ${what}`));
+    stop.addEventListener("abort", onStop, { once: true });
+    p.then(
+      (v) => (stop.removeEventListener("abort", onStop), resolve(v)),
+      (e: unknown) => (stop.removeEventListener("abort", onStop), reject(e)),
+    );
+  });
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

@@ -34,6 +34,16 @@ export class FakeKube {
   script: (step: string | undefined, attempt: number, job: Obj) => Outcome = () => ({ outcome: "succeed", afterMs: 20 });
   /** Create the next Job, then drop the connection without answering (a lost response). */
   loseNextCreateResponse = false;
+  /**
+   * Fault injection, asked about every request before it is served: answer with this status
+   * (a Status body, as the API server sends), never answer (`hang`), or close the connection
+   * without an answer (`drop`, what a restarting API server or a refused connection looks like).
+   */
+  fault: (r: Request) => { readonly status: number } | { readonly delayMs: number } | "hang" | "drop" | undefined = () => undefined;
+  /** Lists answer with the items as they were when the request arrived, this much later (a slow list racing writes). */
+  listDelayMs = 0;
+  /** When each request arrived (ms since the epoch), in the order of `requests`. */
+  readonly arrivals: number[] = [];
 
   private jobs = new Map<string, Obj>();
   private log: { rv: number; type: string; object: Obj }[] = [];
@@ -106,9 +116,14 @@ export class FakeKube {
     this.watches.clear();
   }
 
-  /** Forgets history: a watch from an older resourceVersion gets `410 Gone`. */
+  /**
+   * Forgets history: a watch from a resourceVersion before now gets `410 Gone`. As in etcd, the
+   * revision moves on past the compaction, so a list made afterwards returns a version that can
+   * be watched from.
+   */
   compact(): void {
-    this.compactedBelow = this.rv + 1;
+    this.rv += 1;
+    this.compactedBelow = this.rv;
   }
 
   /** Reports a Job finished as the Job controller would: a terminal condition. */
@@ -169,7 +184,14 @@ export class FakeKube {
     const watch = url.searchParams.get("watch") === "true";
     const verb: Request["verb"] =
       req.method === "POST" ? "create" : req.method === "DELETE" ? "delete" : req.method === "PATCH" ? "patch" : name ? "get" : watch ? "watch" : "list";
-    this.requests.push({ method: req.method!, resource, verb, ...(name ? { name } : {}), query: url.searchParams, ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}) });
+    const request: Request = { method: req.method!, resource, verb, ...(name ? { name } : {}), query: url.searchParams, ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}) };
+    this.requests.push(request);
+    this.arrivals.push(Date.now());
+    const fault = this.fault(request);
+    if (fault === "hang") return;
+    if (fault === "drop") return void req.socket.destroy();
+    if (fault && "delayMs" in fault) await new Promise((r) => setTimeout(r, fault.delayMs));
+    else if (fault) return status(fault.status, fault.status === 429 ? "TooManyRequests" : fault.status >= 500 ? "ServiceUnavailable" : "Failure", `injected ${fault.status}`);
 
     if (resource === "events") {
       if (verb !== "create") return status(405, "MethodNotAllowed", "events: create only here");
@@ -179,8 +201,10 @@ export class FakeKube {
     const selector = parseSelector(url.searchParams.get("labelSelector") ?? "");
     switch (verb) {
       case "list": {
-        const items = [...this.jobs.values()].filter((j) => j.metadata.namespace === ns && selector(j));
-        return send(200, { kind: "JobList", apiVersion: "batch/v1", metadata: { resourceVersion: String(this.rv) }, items });
+        const items = [...this.jobs.values()].filter((j) => j.metadata.namespace === ns && selector(j)).map((j) => JSON.parse(JSON.stringify(j)));
+        const list = { kind: "JobList", apiVersion: "batch/v1", metadata: { resourceVersion: String(this.rv) }, items };
+        if (this.listDelayMs > 0) return void setTimeout(() => send(200, list), this.listDelayMs);
+        return send(200, list);
       }
       case "watch": {
         const from = Number(url.searchParams.get("resourceVersion") ?? "0");

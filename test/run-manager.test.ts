@@ -47,7 +47,7 @@ interface Harness {
   readonly env: Record<string, string>;
   readonly planFile: string;
   /** Runs main() in-process; resolves with the exit code and the parsed log lines. */
-  start(options?: { stop?: AbortSignal }): Promise<{ code: number; logs: Record<string, any>[]; output: string }>;
+  start(options?: { stop?: AbortSignal; retryDelay?: { first: number; max: number } }): Promise<{ code: number; logs: Record<string, any>[]; output: string }>;
   close(): Promise<void>;
 }
 
@@ -407,6 +407,181 @@ describe("run manager", () => {
       assert.deepEqual(h.kube.deletes, []);
     } finally {
       await h.close();
+    }
+  });
+
+  test("transient API errors at start (503, 429, a dropped connection) are retried, and the run proceeds", async () => {
+    const plan = planFor(definition([{ name: "a" }]));
+    const h = await harness(plan, () => succeed());
+    let faults = 0;
+    const injected = [{ status: 503 }, { status: 429 }, "drop"] as const;
+    h.kube.fault = (r) => (r.verb === "get" && r.name === h.run.name && faults < injected.length ? injected[faults++] : undefined);
+    h.env.DAGOPS_BACKOFF_SCALE = "0.01";
+    try {
+      const result = await h.start();
+      expectExit(result, 0);
+      assert.equal(faults, 3);
+      assert.equal(result.logs.filter((l) => l.event === "api.retry").length, 3);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a 409 on create, then a 503 on the GET that adopts the existing Job: retried, not the end of the run", async () => {
+    const plan = planFor(definition([{ name: "a" }]));
+    const h = await harness(plan, () => succeed());
+    h.kube.loseNextCreateResponse = true;
+    let failedGets = 0;
+    // Watches fail until the adopting GET has worked, so the retried create (not a watch event) finds the Job.
+    h.kube.fault = (r) => (r.verb === "watch" && failedGets < 2 ? "drop" : r.verb === "get" && r.name !== h.run.name && failedGets++ < 1 ? { status: 503 } : undefined);
+    h.env.DAGOPS_BACKOFF_SCALE = "0.01";
+    try {
+      const result = await h.start();
+      expectExit(result, 0);
+      assert.ok(result.logs.some((l) => l.event === "step.adopted"), result.output);
+      assert.equal(failedGets, 2, "one 503, then the GET that worked");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a definite answer about the run's own Job (401, 403, 404) ends it as unusable at once, without retries", async () => {
+    for (const status of [401, 403, 404]) {
+      const plan = planFor(definition([{ name: "a" }]));
+      const h = await harness(plan, () => succeed());
+      h.kube.fault = (r) => (r.verb === "get" && r.name === h.run.name ? { status } : undefined);
+      try {
+        const result = await h.start();
+        expectExit(result, 1);
+        assert.ok(result.logs.some((l) => l.event === "run.unusable" && new RegExp(`HTTP ${status}`).test(l.message)), result.output);
+        assert.equal(result.logs.filter((l) => l.event === "api.retry").length, 0);
+      } finally {
+        await h.close();
+      }
+    }
+  });
+
+  test("an API server that keeps failing for the whole retry budget: exit 2, so the Job retries the pod", async () => {
+    const plan = planFor(definition([{ name: "a" }]));
+    const h = await harness(plan, () => succeed());
+    h.kube.fault = () => ({ status: 503 });
+    h.env.DAGOPS_BACKOFF_SCALE = "0.001";
+    try {
+      const result = await h.start();
+      expectExit(result, 2);
+      assert.ok(result.logs.some((l) => l.event === "run.api-unavailable" && /still failing after/.test(l.message)), result.output);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("SIGTERM during a startup call that never answers: exit 143 at once", async () => {
+    const plan = planFor(definition([{ name: "a" }]));
+    const h = await harness(plan, () => succeed());
+    h.kube.fault = (r) => (r.verb === "get" ? "hang" : undefined);
+    try {
+      const stop = new AbortController();
+      const pending = h.start({ stop: stop.signal });
+      await until(() => h.kube.requests.some((r) => r.verb === "get"));
+      stop.abort();
+      const result = await pending;
+      expectExit(result, 143);
+      assert.ok(result.logs.some((l) => l.event === "run.stopping"), result.output);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a relist that races a create does not take the new attempt for deleted", async () => {
+    // a fails once; while its retry is being created, the watch expires (410) and the relist,
+    // answered late, does not hold the new Job. Taken for deleted, it would fail the run.
+    const plan = planFor(definition([{ name: "a", retries: 1 }]));
+    let kube: FakeKube | undefined;
+    const h = await harness(plan, (_step, attempt) => {
+      if (attempt === 1) {
+        // The watch drops 5 ms after the failure; the run manager reconnects (at most 250 ms
+        // later), gets 410 and lists. The list answers 1.5 s later, and the retry (600 ms after
+        // the failure) is created while it is in flight.
+        setTimeout(() => ((kube!.listDelayMs = 1500), kube!.compact(), kube!.dropWatches()), 25);
+        return { outcome: "fail", afterMs: 20 };
+      }
+      return succeed(500);
+    });
+    kube = h.kube;
+    try {
+      const result = await h.start({ retryDelay: { first: 600, max: 600 } });
+      expectExit(result, 0);
+      const relist = h.kube.requests.findLastIndex((r) => r.verb === "list");
+      const retry = h.kube.requests.findLastIndex((r) => r.verb === "create" && r.resource === "jobs");
+      assert.ok(relist > 0 && h.kube.arrivals[retry]! > h.kube.arrivals[relist]! && h.kube.arrivals[retry]! < h.kube.arrivals[relist]! + 1500, `the retry was created while the relist was in flight: ${JSON.stringify(h.kube.requests.map((r, i) => [r.verb, r.resource, h.kube.arrivals[i]! - h.kube.arrivals[0]!]))}`);
+      assert.equal(h.kube.stepJobs().length, 2, "two attempts, never a third");
+      assert.ok(!result.logs.some((l) => l.reason === "JobDeleted"), result.output);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("after SIGTERM, creates not yet sent stay unsent", async () => {
+    const plan = planFor(definition([{ name: "a" }, { name: "b" }, { name: "c" }]));
+    const h = await harness(plan, () => ({ outcome: "hang" }));
+    const stop = new AbortController();
+    h.kube.fault = (r) => (r.verb === "create" && r.resource === "jobs" ? (stop.abort(), { delayMs: 100 }) : undefined);
+    try {
+      const result = await h.start({ stop: stop.signal });
+      expectExit(result, 143);
+      assert.equal(h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length, 1, "only the create already on the wire");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a create that failed with 500 waits out its backoff, whatever wakes the loop", async () => {
+    const plan = planFor(definition([{ name: "a" }, { name: "b" }]));
+    const h = await harness(plan, () => succeed(5));
+    let failed = false;
+    h.kube.fault = (r) => (r.verb === "create" && r.resource === "jobs" && !failed && h.kube.stepJobs().length === 1 ? ((failed = true), { status: 500 }) : undefined);
+    h.env.DAGOPS_BACKOFF_SCALE = "0.2"; // first create backoff: 200 ms
+    try {
+      const result = await h.start();
+      expectExit(result, 0);
+      const creates = h.kube.requests.map((r, i) => [r, h.kube.arrivals[i]!] as const).filter(([r]) => r.verb === "create" && r.resource === "jobs");
+      assert.equal(creates.length, 3, "a, b (500), b again");
+      assert.ok(creates[2]![1] - creates[1]![1] >= 190, `retried after ${creates[2]![1] - creates[1]![1]} ms, though a's success woke the loop earlier`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a kubeconfig that cannot work (missing, empty, garbage, /dev/null) is one JSON log line and exit 1", async () => {
+    const plan = planFor(definition([{ name: "a" }]));
+    const h = await harness(plan, () => succeed());
+    const dir = await mkdtemp(join(tmpdir(), "kubeconfig-"));
+    await writeFile(join(dir, "empty"), "");
+    await writeFile(join(dir, "garbage"), "{{{ not: yaml ::");
+    try {
+      for (const path of [join(dir, "missing"), join(dir, "empty"), join(dir, "garbage"), "/dev/null"]) {
+        h.env.KUBECONFIG = path;
+        const result = await h.start();
+        expectExit(result, 1);
+        assert.deepEqual(result.logs.map((l) => [l.event, l.reason]), [["run.unusable", "kubeconfig"]], result.output);
+        assert.ok(!/\n\s+at /.test(result.output), "no stack trace");
+      }
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a damaged plan (null steps, dependsOn not a list) is plan-invalid, not a crash", async () => {
+    const base = planFor(definition([{ name: "a" }, { name: "b", dependsOn: ["a"] }]));
+    for (const damage of [(p: Plan) => ({ ...p, steps: [null, ...p.steps.slice(1)] }), (p: Plan) => ({ ...p, steps: p.steps.map((s, i) => (i === 1 ? { ...s, dependsOn: "a" } : s)) })]) {
+      const h = await harness(damage(base) as unknown as Plan, () => succeed());
+      try {
+        const result = await h.start();
+        expectExit(result, 1);
+        assert.ok(result.logs.some((l) => l.event === "run.unusable" && l.reason === "plan-invalid" && /steps\[[01]\]/.test(l.message)), result.output);
+      } finally {
+        await h.close();
+      }
     }
   });
 
