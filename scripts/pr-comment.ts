@@ -36,6 +36,8 @@ Exit codes:
 
 export interface PrCommentOptions {
   readonly retryBaseMs?: number;
+  /** Longest wait for one answer from GitHub (default 30 s); tests shorten it. */
+  readonly timeoutMs?: number;
 }
 
 export async function main(argv: string[], io: Io, options: PrCommentOptions = {}): Promise<number> {
@@ -69,7 +71,7 @@ export async function main(argv: string[], io: Io, options: PrCommentOptions = {
   // Octokit is loaded only now: `--help` and usage errors do not need it.
   const { client, GitHubError, MARKER, upsertComment } = await import("../review/github.ts");
   const body = `${MARKER}\n${renderMarkdown(doc, GITHUB_COMMENT_LIMIT - MARKER.length - 1)}`;
-  const github = { token, apiUrl: env.GITHUB_API_URL || "https://api.github.com", ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}), log: (t: string) => say(io.stderr, t) };
+  const github = { token, apiUrl: env.GITHUB_API_URL || "https://api.github.com", ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}), log: (t: string) => say(io.stderr, t) };
   try {
     const result = await upsertComment(client(github), target, body, github);
     say(io.stdout, `dagops pr-comment: ${result.action} ${result.url} (${body.length} characters${result.deleted ? `; deleted ${result.deleted} duplicate${result.deleted === 1 ? "" : "s"}` : ""})\n`);

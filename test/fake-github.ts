@@ -22,6 +22,10 @@ export interface Fault {
   readonly message: string;
   /** How many requests it answers. Default: 1. */
   times?: number;
+  /** Answer with this body instead of `{ message }` (a malformed answer). */
+  readonly body?: unknown;
+  /** Never answer. */
+  readonly hang?: boolean;
 }
 
 export class FakeGitHub {
@@ -48,7 +52,8 @@ export class FakeGitHub {
         const fault = this.faults.find((f) => f.method === req.method && f.path.test(url.pathname) && (f.times ?? 1) > 0);
         if (fault) {
           fault.times = (fault.times ?? 1) - 1;
-          return send(fault.status, { message: fault.message, documentation_url: "https://docs.github.com/rest" }, fault.headers);
+          if (fault.hang) return;
+          return send(fault.status, "body" in fault ? fault.body : { message: fault.message, documentation_url: "https://docs.github.com/rest" }, fault.headers);
         }
         const auth = req.headers.authorization ?? "";
         if (auth !== `token ${this.token}` && auth !== `bearer ${this.token}` && auth !== `Bearer ${this.token}`) return send(401, { message: "Bad credentials" });

@@ -169,6 +169,60 @@ describe("npm run pr-comment", () => {
   });
 });
 
+describe("npm run pr-comment against a misbehaving GitHub", () => {
+  beforeEach(async () => {
+    gh = new FakeGitHub();
+    await gh.start();
+  });
+  const runWith = async (args: string[], env: Record<string, string> = {}, timeoutMs = 300) => {
+    const io = captureIo(REPO, { GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${gh.owner}/${gh.repo}`, GITHUB_EVENT_PATH: eventPath, ...env });
+    const code = await main(args, io, { retryBaseMs: 5, timeoutMs });
+    assert.ok(!io.text().includes(gh.token), "the token is never printed");
+    return { code, err: io.err.join(""), out: io.out.join("") };
+  };
+  test("a server that never answers: each request times out, and the job fails saying so", async () => {
+    gh.faults.push({ method: "GET", path: /comments$/, status: 200, message: "", hang: true, times: 10 });
+    try {
+      const r = await runWith(["--report", small]);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /the GitHub API did not answer \(no answer in time\)/);
+    } finally {
+      await gh.stop();
+    }
+  });
+  test("a Retry-After of 100000 s is not slept: the job fails with the time to re-run it", async () => {
+    gh.faults.push({ method: "GET", path: /comments$/, status: 403, message: "You have exceeded a secondary rate limit", headers: { "retry-after": "100000" } });
+    try {
+      const started = Date.now();
+      const r = await runWith(["--report", small]);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /GitHub asked to wait 100000 s before trying again .*longer than the 60 s this job waits\. Re-run the job after /);
+      assert.ok(Date.now() - started < 20_000);
+    } finally {
+      await gh.stop();
+    }
+  });
+  test("a refused connection is reported as no answer, not as a 500 from GitHub", async () => {
+    await gh.stop();
+    const r = await runWith(["--report", small], { GITHUB_API_URL: gh.url });
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /did not answer \(connection refused\)/);
+    assert.doesNotMatch(r.err, /answered 500/);
+  });
+  test("a comment list holding null is read without crashing; a create answered with {} is not success", async () => {
+    gh.faults.push({ method: "GET", path: /comments$/, status: 200, message: "", body: [null, { id: 5, body: "hello", html_url: "" }] });
+    gh.faults.push({ method: "POST", path: /comments$/, status: 201, message: "", body: {} });
+    try {
+      const r = await runWith(["--report", small]);
+      assert.equal(r.code, 1, r.err + r.out);
+      assert.match(r.err, /GitHub answered without the comment \(no id or URL\), so it may not exist/);
+      assert.doesNotMatch(r.out, /created/);
+    } finally {
+      await gh.stop();
+    }
+  });
+});
+
 describe("the GitHub Actions workflow", () => {
   test("minimal permissions, fork-safe, and check → diff → comment in order", async () => {
     const { parse } = await import("yaml");
