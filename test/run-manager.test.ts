@@ -492,6 +492,27 @@ describe("run manager", () => {
     }
   });
 
+  test("a real SIGTERM while the API server never answers the first call: the process exits 143 within the grace period", async () => {
+    const plan = planFor(definition([{ name: "a" }]));
+    const h = await harness(plan, () => succeed());
+    h.kube.fault = (r) => (r.verb === "get" ? "hang" : undefined);
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "runner/main.ts"), "run", "--plan", h.planFile], { env: { ...process.env, ...h.env }, cwd: REPO });
+      let output = "";
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+      await until(() => h.kube.requests.some((r) => r.verb === "get"), 20_000);
+      const sent = Date.now();
+      child.kill("SIGTERM");
+      const code = await new Promise<number | null>((r) => child.on("exit", r));
+      assert.equal(code, 143, output);
+      // The pod's grace period is 60 s; the program leaves within about a second of deciding.
+      assert.ok(Date.now() - sent < 30_000, `exited ${Date.now() - sent} ms after SIGTERM`);
+    } finally {
+      await h.close();
+    }
+  });
+
   test("a relist that races a create does not take the new attempt for deleted", async () => {
     // a fails once; while its retry is being created, the watch expires (410) and the relist,
     // answered late, does not hold the new Job. Taken for deleted, it would fail the run.
