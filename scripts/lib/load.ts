@@ -144,10 +144,11 @@ export function readSource(root: string, file: string): { bytes: Buffer } | { pr
   let fd: number | undefined;
   try {
     fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-    const buffer = Buffer.alloc(MAX_SOURCE_BYTES + 1);
+    // One byte more than the file should have: filling it means the file is larger than it said.
+    const buffer = Buffer.allocUnsafe(Math.min(MAX_SOURCE_BYTES, info.size) + 1);
     let length = 0;
-    for (let n = 1; n > 0 && length <= MAX_SOURCE_BYTES; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
-    if (length > MAX_SOURCE_BYTES) return refuse("YAML_UNSAFE", `file grew past ${MAX_SOURCE_BYTES} bytes while being read; pipeline files are limited to ${MAX_SOURCE_BYTES} bytes`);
+    for (let n = 1; n > 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length === buffer.length) return refuse("YAML_UNSAFE", `file grew while being read (past ${info.size} bytes); pipeline files are limited to ${MAX_SOURCE_BYTES} bytes and must not change during a synth`);
     return { bytes: buffer.subarray(0, length) };
   } catch (e) {
     return refuse("FILE_UNREADABLE", `cannot read ${file}: ${firstLine(e)}`);
