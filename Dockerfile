@@ -23,7 +23,7 @@ COPY tsconfig.json tsconfig.run-manager.json ./
 COPY runner runner
 COPY charts charts
 COPY model model
-COPY scripts/lib scripts/lib
+COPY cli cli
 RUN npx tsc -p tsconfig.run-manager.json
 
 FROM ${NODE_IMAGE} AS deps

@@ -6,11 +6,11 @@ import { DEFAULT_PLACEHOLDER_IMAGE } from "../model/platform.ts";
 import type { ResolvedPipeline } from "../model/resolve.ts";
 import { STEP_POOL, contentHash, pipelineNamespace } from "./names.ts";
 import { toYaml } from "./serialize.ts";
-import { PLAN_API_VERSION, type Plan } from "./plan-format.ts";
+import { PLAN_API_VERSION, type Plan } from "../model/plan-format.ts";
 import { placeholderJobs } from "./placeholder-job.ts";
 import { stepJob } from "./step-job.ts";
 
-export { PLAN_API_VERSION, type Plan, type PlanStep } from "./plan-format.ts";
+export { PLAN_API_VERSION, type Plan, type PlanStep } from "../model/plan-format.ts";
 
 /** `placeholderImage`: the cluster's pause image for `prewarm` placeholders (only prewarm plans carry it). */
 export function buildPlan(pipeline: ResolvedPipeline, placeholderImage: string = DEFAULT_PLACEHOLDER_IMAGE): Plan {

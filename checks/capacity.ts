@@ -4,7 +4,7 @@
  * simulated peak against the pool limits. Errors name the step and the largest instance the
  * pool allows.
  */
-import type { Plan } from "../charts/plan-format.ts";
+import type { Plan } from "../model/plan-format.ts";
 import type { PriceData } from "../cost/data.ts";
 import { clusterCosts, clusterPools } from "../cost/estimate.ts";
 import { fitting, largest, type Pool } from "../cost/pools.ts";

@@ -4,7 +4,7 @@
  * exactly what would be deployed.
  */
 import { PLAN_KEY } from "../charts/names.ts";
-import type { Plan } from "../charts/plan-format.ts";
+import type { Plan } from "../model/plan-format.ts";
 import { runsPerMonth } from "../model/cron.ts";
 import { cpuMillis, memoryBytes } from "../model/quantity.ts";
 import { parse } from "yaml";

@@ -1,7 +1,7 @@
 /**
  * One run of a plan, simulated the way the run manager and Karpenter behave, and priced.
  *
- * - Steps start by the run manager's own rules (runner/scheduler.ts: dependsOn, maxParallel)
+ * - Steps start by the run manager's own rules (model/scheduler.ts: dependsOn, maxParallel)
  *   and run for their `estimate` (1 h each when a step has none).
  * - Pending step pods go first onto nodes that are already up, first fit. The rest are packed
  *   into new node claims, largest pod first. A claim keeps taking pods while some allowed
@@ -16,9 +16,9 @@
  * movement and interruptions, consolidation of under-used nodes (steps are do-not-disrupt),
  * the EKS cluster fee, storage and data transfer.
  */
-import type { Plan } from "../charts/plan-format.ts";
+import type { Plan } from "../model/plan-format.ts";
 import { cpuMillis, memoryBytes } from "../model/quantity.ts";
-import { decide, type Attempt } from "../runner/scheduler.ts";
+import { decide, type Attempt } from "../model/scheduler.ts";
 import type { InstanceType, PriceData } from "./data.ts";
 import { fitsOn, fitting, price, type Pool, type Request } from "./pools.ts";
 

@@ -6,7 +6,7 @@
 import { parse, parseAllDocuments } from "yaml";
 import { PLAN_KEY, PLATFORM_APP, ROOT_APP, STEPS_SERVICE_ACCOUNT, pipelineApp } from "../charts/names.ts";
 import { ANNOTATION } from "../charts/labels.ts";
-import type { Plan, PlanStep } from "../charts/plan-format.ts";
+import type { Plan, PlanStep } from "../model/plan-format.ts";
 import { formatDuration } from "../model/duration.ts";
 
 export type Op = "create" | "update" | "prune";

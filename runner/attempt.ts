@@ -4,9 +4,9 @@
  */
 import { createHash } from "node:crypto";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
-import type { Plan, PlanStep } from "../charts/plan-format.ts";
+import type { Plan, PlanStep } from "../model/plan-format.ts";
 import { LABEL } from "../charts/labels.ts";
-import type { Attempt, AttemptOutcome, Capacity, Start } from "./scheduler.ts";
+import type { Attempt, AttemptOutcome, Capacity, Start } from "../model/scheduler.ts";
 
 /** The run: the run-manager Job that owns every step Job of one run. */
 export interface Run {

@@ -13,14 +13,14 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
-import { PLAN_API_VERSION, type Plan } from "../charts/plan-format.ts";
+import { PLAN_API_VERSION, type Plan } from "../model/plan-format.ts";
 import { graphProblems } from "../model/graph.ts";
-import { runIfMain, type Io } from "../scripts/lib/cli.ts";
+import { runIfMain, type Io } from "../cli/kit.ts";
 import type { Run } from "./attempt.ts";
 import { KubeConfigError, KubeError, kubeApi, loadKubeConfig, type RunApi } from "./kube.ts";
 import { jsonLogger, type Logger } from "./log.ts";
 import { runPipeline, StoppedError, TransientError, type RunOutcome } from "./run.ts";
-import { RETRY_DELAY, type RetryDelay } from "./scheduler.ts";
+import { RETRY_DELAY, type RetryDelay } from "../model/scheduler.ts";
 
 export const RUN_EXIT: Record<RunOutcome, number> & { unusable: number; transient: number } = { succeeded: 0, failed: 1, "timed-out": 1, unusable: 1, stopped: 143, transient: 2 };
 

@@ -16,11 +16,11 @@
  */
 import type { CoreV1Event, V1Job } from "@kubernetes/client-node";
 import { ANNOTATION } from "../charts/labels.ts";
-import type { Plan } from "../charts/plan-format.ts";
+import type { Plan } from "../model/plan-format.ts";
 import { attemptJob, attemptJobName, attemptOf, placeholderJob, placeholderJobName, runSelector, type Run } from "./attempt.ts";
 import { isTransient, KubeError, type RunApi, type WatchEvent } from "./kube.ts";
 import type { Logger } from "./log.ts";
-import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "./scheduler.ts";
+import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "../model/scheduler.ts";
 import { runSummary, type RunSummary } from "./summary.ts";
 
 export type RunOutcome = "succeeded" | "failed" | "timed-out" | "stopped";

@@ -1,7 +1,7 @@
 /** The run summary: per step its attempts, durations and outcome, and the critical path. */
-import type { Plan } from "../charts/plan-format.ts";
+import type { Plan } from "../model/plan-format.ts";
 import { criticalPath } from "../model/graph.ts";
-import type { Attempt, History } from "./scheduler.ts";
+import type { Attempt, History } from "../model/scheduler.ts";
 
 export interface StepSummary {
   readonly name: string;

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GENERATED_DIR, SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors, problem, sortProblems, type Problem } from "../model/problems.ts";
-import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
 import type { Timings } from "./lib/compile.ts";
 import { diffTree, irregularMessage, readTreeEntries, withRepository } from "./lib/tree.ts";
 

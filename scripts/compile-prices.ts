@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_PRICES_FILE, karpenterAllocatable, type InstanceType, type PriceData } from "../cost/data.ts";
-import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
 
 const HELP = `Usage: node --import tsx scripts/compile-prices.ts --from <dir> [--out <file>] [--snapshot YYYY-MM-DD]\n`;
 

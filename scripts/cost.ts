@@ -3,7 +3,7 @@ import { clusterCosts, formatUsd, type PipelineCost } from "../cost/estimate.ts"
 import { ASSUMED_STEP_SECONDS } from "../cost/simulate.ts";
 import { formatDuration } from "../model/duration.ts";
 import { closest, formatProblems, hasErrors } from "../model/problems.ts";
-import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
 import { openRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run cost [-- <pipeline>] [--json] [--root <dir>]

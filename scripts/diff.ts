@@ -9,7 +9,7 @@ import { buildReport } from "../review/report.ts";
 import type { PriceData } from "../cost/data.ts";
 import { DEFAULT_PRICES_FILE } from "../model/files.ts";
 import { runCheck } from "./check.ts";
-import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
 import { irregularMessage, openRepository, readTreeEntries } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run diff -- --base <ref> [--head <ref>] [--out <file>] [--json]

@@ -3,7 +3,7 @@ import { executionPlan, type ExecutionPlan, type Peak } from "../model/execution
 import { formatDuration } from "../model/duration.ts";
 import { ASSUMED_STEP_SECONDS } from "../model/pipeline.ts";
 import { closest, formatProblems, hasErrors } from "../model/problems.ts";
-import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
 import { openRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run plan -- <pipeline> [--json] [--root <dir>]

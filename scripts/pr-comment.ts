@@ -4,7 +4,7 @@ import type { Target } from "../review/github.ts";
 import { GITHUB_COMMENT_LIMIT, renderMarkdown, type ReviewDocument } from "../review/markdown.ts";
 import { GitError } from "../review/git.ts";
 import { review } from "./diff.ts";
-import { EXIT, parseCommand, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
 import { openRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run pr-comment -- (--base <ref> | --report <file>) [--repo <owner/name>] [--pr <number>]

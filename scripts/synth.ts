@@ -3,7 +3,7 @@ import { rename, writeFile, readFile, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GENERATED_DIR, SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors } from "../model/problems.ts";
-import { EXIT, parseCommand, plural, runIfMain, type Io } from "./lib/cli.ts";
+import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
 import type { Timings } from "./lib/compile.ts";
 import { isClean, UnsafeTreeError, withRepository, writeTree } from "./lib/tree.ts";
 

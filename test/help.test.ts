@@ -27,7 +27,7 @@ for (const command of ["synth", "check", "cost", "plan", "diff", "pr-comment"]) 
       assert.match(run.stdout, /^Usage: /);
       assert.match(run.stdout, /Exit codes:/);
       const loaded = readFileSync(trace, "utf8").split("\n");
-      assert.ok(loaded.some((s) => s.endsWith("cli.ts")), "the trace records the command's own imports");
+      assert.ok(loaded.some((s) => s.endsWith("cli/kit.ts")), "the trace records the command's own imports");
       assert.deepEqual(loaded.filter((s) => HEAVY.test(s)), []);
     } finally {
       rmSync(dir, { recursive: true, force: true });

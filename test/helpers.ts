@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CODE_DIRS } from "../model/files.ts";
-import type { Io } from "../scripts/lib/cli.ts";
+import type { Io } from "../cli/kit.ts";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 

@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { Io } from "./cli.ts";
+import type { Io } from "../../cli/kit.ts";
 
 export const LOCK_FILE = ".dagops.lock";
 

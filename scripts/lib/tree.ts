@@ -16,7 +16,7 @@ import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, 
 import { readdir, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { GENERATED_DIR } from "../../model/files.ts";
-import type { Io } from "./cli.ts";
+import type { Io } from "../../cli/kit.ts";
 import { acquireLock, isAlive, LockTimeoutError } from "./lock.ts";
 import type { OutputFile } from "../../render/render.ts";
 

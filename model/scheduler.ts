@@ -14,7 +14,7 @@
  * - When a step has failed for good, nothing new starts, not even retries: running attempts
  *   finish (their results are reported), then the run fails.
  */
-import type { Plan, PlanStep } from "../charts/plan-format.ts";
+import type { Plan, PlanStep } from "./plan-format.ts";
 
 export type Capacity = "spot" | "on-demand";
 export type AttemptOutcome = "running" | "succeeded" | "failed" | "interrupted";
