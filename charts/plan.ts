@@ -22,6 +22,7 @@ export function buildPlan(pipeline: ResolvedPipeline, placeholderImage: string =
     source: pipeline.source,
     maxParallel: pipeline.maxParallel,
     runTimeoutSeconds: pipeline.runTimeoutSeconds,
+    historyKeep: pipeline.historyKeep,
     onDemandNodePool: STEP_POOL["on-demand"],
     steps: pipeline.steps.map((s) => ({
       name: s.name,

@@ -104,6 +104,7 @@ export class RunManagerCronJob extends Construct {
                     args: ["run", "--plan", `${PLAN_MOUNT}/${PLAN_KEY}`],
                     env: [
                       { name: "DAGOPS_PIPELINE", value: pipeline.name },
+                      { name: "DAGOPS_CLUSTER", value: cluster.name },
                       { name: "DAGOPS_PLAN_CONFIGMAP", value: props.planConfigMap },
                       { name: "DAGOPS_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                       { name: "DAGOPS_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },

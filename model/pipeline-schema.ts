@@ -206,6 +206,12 @@ export const pipelineSchema = {
       propertyNames: dnsLabel(63),
       additionalProperties: clusterOverride,
     },
+    history: {
+      type: "object",
+      additionalProperties: false,
+      description: "Run records kept in the cluster for this pipeline.",
+      properties: { keep: { type: "integer", minimum: 1, maximum: 1000, default: PIPELINE_DEFAULTS.historyKeep, description: "How many run records to keep; the oldest beyond it are deleted when a run ends." } },
+    },
     prewarm: { type: "boolean", default: false, description: "Pre-provision the run's peak capacity at start with low-priority placeholder pods." },
     runTimeout: { ...runDuration, default: PIPELINE_DEFAULTS.runTimeout, description: "Longest a whole run may take; the run manager then cancels it." },
     steps: {

@@ -145,6 +145,12 @@ export interface PipelineDefinition {
    * `npm run cost` shows how much. Default: false.
    */
   readonly prewarm?: boolean;
+  /**
+   * Run records: every run leaves a ConfigMap `<run>-record` (outcome, trigger, every attempt of
+   * every step) that outlives the run's Job. `keep` is how many the cluster keeps per pipeline;
+   * the oldest beyond it are deleted when a run ends. Default: `{ keep: 50 }`, at most 1000.
+   */
+  readonly history?: { readonly keep?: number };
   /** `true`: the CronJob is suspended, so the pipeline runs only when started by hand. Default: false (absent `schedule` suspends it too). */
   readonly suspend?: boolean;
   /**
@@ -174,6 +180,7 @@ export const PIPELINE_DEFAULTS = {
   timeZone: "Etc/UTC",
   onDemandAfterInterruptions: 2,
   runTimeout: "24h",
+  historyKeep: 50,
 } as const;
 
 /** How long the cost model assumes a step without an `estimate` runs. */

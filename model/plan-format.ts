@@ -30,6 +30,8 @@ export interface Plan {
   readonly maxParallel: number;
   /** Longest the whole run may take; the run manager then cancels it. */
   readonly runTimeoutSeconds: number;
+  /** Run records of this pipeline kept in the cluster (`history.keep`); older ones are deleted at the end of a run. Absent in older plans: 50. */
+  readonly historyKeep?: number;
   /** The NodePool a step falls back to after repeated Spot interruptions. */
   readonly onDemandNodePool: string;
   readonly steps: readonly PlanStep[];

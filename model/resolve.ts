@@ -44,6 +44,8 @@ export interface ResolvedPipeline {
   readonly iamRole?: string;
   readonly maxParallel: number;
   readonly runTimeoutSeconds: number;
+  /** Run records kept per pipeline and cluster. */
+  readonly historyKeep: number;
   readonly prewarm: boolean;
   /** The CronJob is suspended: by `suspend: true`, or because there is no schedule. */
   readonly suspend: boolean;
@@ -221,6 +223,7 @@ function resolveBase(
       ...(def.iamRole !== undefined ? { iamRole: def.iamRole } : {}),
       maxParallel: def.maxParallel ?? PIPELINE_DEFAULTS.maxParallel,
       runTimeoutSeconds,
+      historyKeep: def.history?.keep ?? PIPELINE_DEFAULTS.historyKeep,
       prewarm: def.prewarm ?? false,
       suspend: def.suspend === true || def.schedule === undefined,
       steps,

@@ -2,7 +2,7 @@
  * The part of the Kubernetes API the run manager uses, over @kubernetes/client-node. Every
  * call here needs a verb in the generated Role (`RUN_MANAGER_RULES`), and nothing else does.
  */
-import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type V1Job } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type V1ConfigMap, type V1Job } from "@kubernetes/client-node";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 
 /** An API error reduced to what the run manager decides on: the HTTP status, if any. */
@@ -40,6 +40,13 @@ export interface RunApi {
   /** A JSON merge patch of the Job's annotations. */
   annotateJob(name: string, annotations: Record<string, string>): Promise<void>;
   createEvent(event: CoreV1Event): Promise<void>;
+  /** The run's own ConfigMaps: the plan copy (`<run>-plan`) and the run record (`<run>-record`). */
+  createConfigMap(configMap: V1ConfigMap): Promise<void>;
+  getConfigMap(name: string): Promise<V1ConfigMap>;
+  /** A JSON merge patch of data and labels. */
+  patchConfigMap(name: string, patch: { data?: Record<string, string>; metadata?: { labels?: Record<string, string> } }): Promise<void>;
+  listConfigMaps(labelSelector: string): Promise<V1ConfigMap[]>;
+  deleteConfigMap(name: string): Promise<void>;
 }
 
 /** A kubeconfig that cannot be used: missing, empty, not YAML, or without a cluster or user. */
@@ -112,6 +119,20 @@ export function kubeApi(kc: KubeConfig, namespace: string): RunApi {
     createEvent: (event) =>
       call("create event", async () => {
         await core.createNamespacedEvent({ namespace, body: event });
+      }),
+    createConfigMap: (configMap) =>
+      call(`create configmap ${configMap.metadata?.name}`, async () => {
+        await core.createNamespacedConfigMap({ namespace, body: configMap });
+      }),
+    getConfigMap: (name) => call(`get configmap ${name}`, () => core.readNamespacedConfigMap({ name, namespace })),
+    patchConfigMap: (name, patch) =>
+      call(`patch configmap ${name}`, async () => {
+        await core.patchNamespacedConfigMap({ name, namespace, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+      }),
+    listConfigMaps: (labelSelector) => call("list configmaps", async () => (await core.listNamespacedConfigMap({ namespace, labelSelector })).items),
+    deleteConfigMap: (name) =>
+      call(`delete configmap ${name}`, async () => {
+        await core.deleteNamespacedConfigMap({ name, namespace });
       }),
   };
 }

@@ -58,9 +58,6 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
     log.error("run.unusable", { reason: "environment", message: `${missing.join(", ")} not set; the generated CronJob sets them from the pod's metadata` });
     return RUN_EXIT.unusable;
   }
-  const plan = await loadPlan(planFile, env, log);
-  if (!plan) return RUN_EXIT.unusable;
-
   const run: Run = { name: env.DAGOPS_JOB_NAME!, uid: env.DAGOPS_JOB_UID!, namespace: env.DAGOPS_NAMESPACE! };
   const scale = backoffScale(env);
   const retryDelay = options.retryDelay ?? (scale !== 1 ? { first: RETRY_DELAY.first * scale, max: RETRY_DELAY.max * scale } : undefined);
@@ -73,8 +70,23 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
     log.error("run.unusable", { reason: "kubeconfig", message: err.message });
     return RUN_EXIT.unusable;
   }
+  const loaded = await loadPlan(planFile, env, log, api);
+  if (!loaded) return RUN_EXIT.unusable;
+  const { plan, text } = loaded;
   try {
-    const result = await runPipeline({ plan, run, api, log, stop: options.stop ?? new AbortController().signal, backoffScale: scale, ...(retryDelay ? { retryDelay } : {}), ...(env.DAGOPS_POD_NAME ? { instance: env.DAGOPS_POD_NAME } : {}) });
+    const result = await runPipeline({
+      plan,
+      run,
+      api,
+      log,
+      stop: options.stop ?? new AbortController().signal,
+      backoffScale: scale,
+      planText: text,
+      ...(env.DAGOPS_PLAN_CONFIGMAP ? { planRevision: env.DAGOPS_PLAN_CONFIGMAP } : {}),
+      ...(env.DAGOPS_CLUSTER ? { cluster: env.DAGOPS_CLUSTER } : {}),
+      ...(retryDelay ? { retryDelay } : {}),
+      ...(env.DAGOPS_POD_NAME ? { instance: env.DAGOPS_POD_NAME } : {}),
+    });
     return RUN_EXIT[result.outcome];
   } catch (err) {
     if (err instanceof StoppedError) {
@@ -94,18 +106,31 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
 }
 
 /**
- * The plan, or undefined after logging why there is none to run. A plan ConfigMap whose revision
- * a sync pruned is mounted as an empty directory (`optional: true`): say so and run nothing.
- * The ConfigMap's name carries the hash of the plan text, so a partial or altered file is caught.
+ * The plan and its text, or undefined after logging why there is none to run. A plan ConfigMap
+ * whose revision a sync pruned is mounted as an empty directory (`optional: true`). A pod
+ * restarted during a run then reads the copy its run made at the start (`<run>-plan`); a run
+ * that never started says so and runs nothing. The ConfigMap's name carries the hash of the
+ * plan text, so a partial or altered plan, wherever it was read from, is caught.
  */
-export async function loadPlan(file: string, env: Io["env"], log: Logger): Promise<Plan | undefined> {
+export async function loadPlan(file: string, env: Io["env"], log: Logger, api?: RunApi): Promise<{ plan: Plan; text: string } | undefined> {
   const configMap = env.DAGOPS_PLAN_CONFIGMAP;
   const fail = (reason: string, message: string) => (log.error("run.unusable", { reason, message, plan: file, ...(configMap ? { configMap } : {}) }), undefined);
-  let text: string;
+  let text: string | undefined;
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") return fail("plan-unreadable", `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (text === undefined && api && env.DAGOPS_JOB_NAME) {
+    const copy = `${env.DAGOPS_JOB_NAME}-plan`;
+    try {
+      text = (await api.getConfigMap(copy)).data?.["plan.yaml"];
+      if (text !== undefined) log.info("plan.from-copy", { configMap: copy, message: `the plan mount is empty (a sync pruned ${configMap}); using the copy this run made at its start` });
+    } catch (err) {
+      if (!(err instanceof KubeError) || err.status !== 404) log.warn("plan.copy-unreadable", { configMap: copy, error: (err as Error).message });
+    }
+  }
+  if (text === undefined) {
     return fail(
       "plan-superseded",
       `plan ConfigMap ${configMap ?? "(unknown)"} is not mounted: a sync pruned this revision of the pipeline after the run was created. ` +
@@ -122,7 +147,7 @@ export async function loadPlan(file: string, env: Io["env"], log: Logger): Promi
     return fail("plan-invalid", `${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
   const problems = planProblems(plan, env);
-  return problems.length ? fail("plan-invalid", `${file}: ${problems.join("; ")}`) : plan;
+  return problems.length ? fail("plan-invalid", `${file}: ${problems.join("; ")}`) : { plan, text };
 }
 
 function planProblems(plan: Plan, env: Io["env"]): string[] {

@@ -15,10 +15,11 @@
  *   itself was deleted, Kubernetes deletes the step Jobs through their ownerReferences.
  */
 import type { CoreV1Event, V1Job } from "@kubernetes/client-node";
-import { ANNOTATION } from "../charts/labels.ts";
+import { ANNOTATION, LABEL, MANAGED_BY } from "../charts/labels.ts";
 import type { Plan } from "../model/plan-format.ts";
 import { attemptJob, attemptJobName, attemptOf, placeholderJob, placeholderJobName, runSelector, type Run } from "./attempt.ts";
 import { isTransient, KubeError, type RunApi, type WatchEvent } from "./kube.ts";
+import { beyondRetention, DEFAULT_HISTORY_KEEP, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type RecordOutcome } from "./record.ts";
 import type { Logger } from "./log.ts";
 import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "../model/scheduler.ts";
 import { runSummary, type RunSummary } from "./summary.ts";
@@ -39,6 +40,11 @@ export interface RunOptions {
   readonly retryDelay?: RetryDelay;
   /** Multiplies the API backoffs (1: 250 ms doubling to 30 s, for at most 10 minutes); tests shorten them. */
   readonly backoffScale?: number;
+  /** The plan's text, copied to `<run>-plan` so that a pod restarted after a deploy finds it. */
+  readonly planText?: string;
+  /** The plan ConfigMap the run was started from, and the cluster: for the run record. */
+  readonly planRevision?: string;
+  readonly cluster?: string;
 }
 
 /** The run manager was stopped (SIGTERM) before the run could begin: exit as stopped. */
@@ -168,6 +174,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       log.warn("step.failed", fields);
       await event("Warning", "StepFailed", `step ${step} attempt ${a.attempt} failed (${a.reason})`);
     }
+    // The record after the log and the Event: what the run does next never waits on it.
+    await updateRecord(`step ${step}`, { data: { [stepKey(step)]: stepRecordOf(step) } });
   };
   let progress = "";
   const reportProgress = async (text: string) => {
@@ -183,8 +191,37 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   }
   const startedAt = owner.metadata?.creationTimestamp ? new Date(owner.metadata.creationTimestamp).getTime() : now();
   const deadline = startedAt + plan.runTimeoutSeconds * 1000;
+  const scheduledAt = owner.metadata?.annotations?.[SCHEDULED_ANNOTATION];
+  const head = (outcome: RecordOutcome, finishedAt?: number, failedSteps?: readonly string[]) =>
+    JSON.stringify(runHead({ plan, run, cluster: options.cluster, planRevision: options.planRevision, scheduledAt, startedAt, outcome, ...(finishedAt !== undefined ? { finishedAt } : {}), ...(failedSteps ? { failedSteps } : {}) }));
+
+  // The plan copy, owned by the run's Job: a pod of this run restarted after a deploy pruned the
+  // plan revision reads it from here. Best effort: the run itself does not need it.
+  if (options.planText !== undefined) {
+    await bestEffort("plan copy", () =>
+      api
+        .createConfigMap({
+          metadata: { name: planCopyName(run), namespace: run.namespace, labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: plan.pipeline, [LABEL.run]: run.name }, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: run.name, uid: run.uid }] },
+          data: { [PLAN_COPY_KEY]: options.planText! },
+        })
+        .catch((err: KubeError) => {
+          if (err.status !== 409) throw err;
+        }),
+    );
+  }
   const listed = await essential("list the run's step Jobs", () => api.listJobs(runSelector(run)));
   listed.items.forEach((j) => observe(j, false));
+  // The run record: created at the start (a restarted pod brings it up to date instead), then
+  // one step key patched per finished attempt, and the run's outcome at the end.
+  const allSteps = () => Object.fromEntries(plan.steps.map((s) => [stepKey(s.name), stepRecordOf(s.name)]));
+  await bestEffort("create the run record", () =>
+    api
+      .createConfigMap({ metadata: { name: recordName(run), namespace: run.namespace, labels: recordLabels(plan, run, "running") }, data: { [RUN_KEY]: head("running"), ...allSteps() } })
+      .catch((err: KubeError) => {
+        if (err.status !== 409) throw err;
+        return api.patchConfigMap(recordName(run), { data: { [RUN_KEY]: head("running"), ...allSteps() } });
+      }),
+  );
   const adopted = listed.items.length;
   log.info("run.started", { pipeline: plan.pipeline, run: run.name, steps: plan.steps.length, maxParallel: plan.maxParallel, deadline: new Date(deadline).toISOString(), adopted });
   if (adopted > 0) await event("Normal", "RunResumed", `resumed with ${adopted} existing step Jobs`);
@@ -221,12 +258,37 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   if (outcome !== "stopped") await release("run ended");
   await Promise.all(reports);
   const summary = runSummary(plan, history as History, { startedAt, finishedAt: now(), outcome });
+  // A stopped run goes on in the next pod: its record stays "running".
+  if (outcome !== "stopped") {
+    const failed = summary.steps.filter((s) => s.outcome === "failed").map((s) => s.name);
+    await updateRecord("the run's outcome", { data: { [RUN_KEY]: head(outcome, now(), failed), ...allSteps() }, metadata: { labels: { [OUTCOME_LABEL]: outcome } } });
+    await bestEffort("retention", async () => {
+      const records = await api.listConfigMaps(recordSelector(plan.pipeline));
+      const old = beyondRetention(records.map((r) => ({ name: r.metadata?.name ?? "", createdAt: r.metadata?.creationTimestamp ? new Date(r.metadata.creationTimestamp).toISOString() : "" })), plan.historyKeep ?? DEFAULT_HISTORY_KEEP, recordName(run));
+      for (const name of old) await api.deleteConfigMap(name).catch((err: KubeError) => err.status !== 404 && log.warn("record.delete-failed", { record: name, error: err.message }));
+      if (old.length) log.info("records.pruned", { deleted: old.length, keep: plan.historyKeep ?? DEFAULT_HISTORY_KEEP });
+    });
+  }
   log.info("run.summary", summary as unknown as Record<string, unknown>);
   await api.annotateJob(run.name, { [ANNOTATION.progress]: progressText(outcome), [ANNOTATION.summary]: JSON.stringify(compact(summary)) }).catch((err: Error) => log.warn("summary.failed", { error: err.message }));
   const failedSteps = summary.steps.filter((s) => s.outcome === "failed").map((s) => s.name);
   const message = `run ${outcome} after ${summary.seconds}s${failedSteps.length ? `; failed: ${failedSteps.join(", ")}` : ""}`;
   await event(outcome === "succeeded" ? "Normal" : "Warning", `Run${outcome === "timed-out" ? "TimedOut" : outcome[0]!.toUpperCase() + outcome.slice(1)}`, message);
   return { outcome, summary };
+
+  function stepRecordOf(step: string): string {
+    return stepRecord(step, history.get(step)!.attempts, (attempt) => attemptJobName(run, step, attempt));
+  }
+  async function bestEffort(what: string, f: () => Promise<unknown>): Promise<void> {
+    try {
+      await f();
+    } catch (err) {
+      log.warn("record.failed", { what, error: (err as Error).message });
+    }
+  }
+  async function updateRecord(what: string, patch: Parameters<RunApi["patchConfigMap"]>[1]): Promise<void> {
+    await bestEffort(what, () => api.patchConfigMap(recordName(run), patch));
+  }
 
   async function loop(): Promise<RunOutcome> {
     // After a create failed transiently, no create before this time, whatever wakes the loop.

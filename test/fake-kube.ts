@@ -16,7 +16,7 @@ type Obj = Record<string, any>;
 
 export interface Request {
   readonly method: string;
-  readonly resource: "jobs" | "events";
+  readonly resource: "jobs" | "events" | "configmaps";
   readonly verb: "create" | "get" | "list" | "watch" | "delete" | "patch";
   readonly name?: string;
   readonly query: URLSearchParams;
@@ -46,6 +46,8 @@ export class FakeKube {
   readonly arrivals: number[] = [];
 
   private jobs = new Map<string, Obj>();
+  /** ConfigMaps by name (one namespace is enough for these tests). */
+  readonly configMaps = new Map<string, Obj>();
   private log: { rv: number; type: string; object: Obj }[] = [];
   private rv = 100;
   private compactedBelow = 0;
@@ -178,9 +180,9 @@ export class FakeKube {
       req.on("data", (c) => (data += c));
       req.on("end", () => r(data));
     });
-    const m = url.pathname.match(/^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|events)(?:\/([^/]+))?$/);
+    const m = url.pathname.match(/^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|events|configmaps)(?:\/([^/]+))?$/);
     if (!m) return status(404, "NotFound", `no route ${url.pathname}`);
-    const [, ns, resource, name] = m as unknown as [string, string, "jobs" | "events", string | undefined];
+    const [, ns, resource, name] = m as unknown as [string, string, "jobs" | "events" | "configmaps", string | undefined];
     const watch = url.searchParams.get("watch") === "true";
     const verb: Request["verb"] =
       req.method === "POST" ? "create" : req.method === "DELETE" ? "delete" : req.method === "PATCH" ? "patch" : name ? "get" : watch ? "watch" : "list";
@@ -199,6 +201,7 @@ export class FakeKube {
       return send(201, JSON.parse(body));
     }
     const selector = parseSelector(url.searchParams.get("labelSelector") ?? "");
+    if (resource === "configmaps") return this.configMap(verb, ns, name, body, selector, req.headers["content-type"], send, status);
     switch (verb) {
       case "list": {
         const items = [...this.jobs.values()].filter((j) => j.metadata.namespace === ns && selector(j)).map((j) => JSON.parse(JSON.stringify(j)));
@@ -253,6 +256,7 @@ export class FakeKube {
         this.deletes.push({ name: name!, propagationPolicy: url.searchParams.get("propagationPolicy") });
         this.running.delete(name!);
         this.put("DELETED", job);
+        this.collectGarbage(job);
         return send(200, { kind: "Status", apiVersion: "v1", status: "Success" });
       }
       case "patch": {
@@ -266,6 +270,79 @@ export class FakeKube {
         this.put("MODIFIED", job);
         return send(200, job);
       }
+    }
+  }
+
+  /**
+   * The garbage collector, for what these tests need: objects whose ownerReference names a
+   * deleted object's uid go with it (Jobs and ConfigMaps).
+   */
+  private collectGarbage(owner: Obj): void {
+    const uid = owner.metadata.uid;
+    const owned = (o: Obj) => (o.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === uid);
+    for (const [n, cm] of [...this.configMaps]) if (owned(cm)) this.configMaps.delete(n);
+    for (const job of [...this.jobs.values()]) {
+      if (owned(job)) {
+        this.running.delete(job.metadata.name);
+        this.put("DELETED", job);
+        this.collectGarbage(job);
+      }
+    }
+  }
+
+  /** Deletes a Job as `kubectl delete job` would, with its dependents (foreground or background alike here). */
+  deleteJob(name: string): void {
+    const job = this.jobs.get(name);
+    if (!job) return;
+    this.running.delete(name);
+    this.put("DELETED", job);
+    this.collectGarbage(job);
+  }
+
+  private configMap(verb: Request["verb"], ns: string, name: string | undefined, body: string, selector: Selector, contentType: string | undefined, send: (s: number, b: Obj) => void, status: (c: number, r: string, m: string) => void): void {
+    const now = () => new Date().toISOString();
+    switch (verb) {
+      case "create": {
+        const cm = JSON.parse(body) as Obj;
+        const n: string = cm.metadata?.name ?? "";
+        if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n) || n.length > 253) return status(422, "Invalid", `ConfigMap "${n}" is invalid: metadata.name`);
+        if (this.configMaps.has(n)) return status(409, "AlreadyExists", `configmaps "${n}" already exists`);
+        const size = Buffer.byteLength(JSON.stringify(cm.data ?? {}));
+        if (size > 1024 * 1024) return status(422, "Invalid", `ConfigMap "${n}" is invalid: []: Too long: must have at most 1048576 bytes`);
+        this.rv += 1;
+        cm.metadata = { ...cm.metadata, namespace: ns, uid: randomUUID(), creationTimestamp: now(), resourceVersion: String(this.rv) };
+        this.configMaps.set(n, cm);
+        return send(201, cm);
+      }
+      case "get": {
+        const cm = this.configMaps.get(name!);
+        return cm ? send(200, cm) : status(404, "NotFound", `configmaps "${name}" not found`);
+      }
+      case "list": {
+        const items = [...this.configMaps.values()].filter((c) => c.metadata.namespace === ns && selector(c));
+        return send(200, { kind: "ConfigMapList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv) }, items });
+      }
+      case "patch": {
+        if (contentType !== "application/merge-patch+json") return status(415, "UnsupportedMediaType", "the body of the request was in an unknown format");
+        const cm = this.configMaps.get(name!);
+        if (!cm) return status(404, "NotFound", `configmaps "${name}" not found`);
+        const patch = JSON.parse(body) as Obj;
+        cm.metadata.labels = { ...cm.metadata.labels, ...patch.metadata?.labels };
+        cm.data = { ...cm.data, ...patch.data };
+        const size = Buffer.byteLength(JSON.stringify(cm.data ?? {}));
+        if (size > 1024 * 1024) return status(422, "Invalid", `ConfigMap "${name}" is invalid: []: Too long: must have at most 1048576 bytes`);
+        this.rv += 1;
+        cm.metadata.resourceVersion = String(this.rv);
+        return send(200, cm);
+      }
+      case "delete": {
+        const cm = this.configMaps.get(name!);
+        if (!cm) return status(404, "NotFound", `configmaps "${name}" not found`);
+        this.configMaps.delete(name!);
+        return send(200, { kind: "Status", apiVersion: "v1", status: "Success" });
+      }
+      default:
+        return status(405, "MethodNotAllowed", `configmaps: ${verb} is not served here`);
     }
   }
 }

@@ -137,6 +137,7 @@ describe("RBAC and ServiceAccounts", () => {
     assert.deepEqual(role.rules, [
       { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "patch", "watch"] },
       { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "delete", "get", "list", "patch"] },
     ]);
     const binding = read(`${CC}/rolebinding-run-manager.yaml`);
     assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "run-manager", namespace: "dagops-customer-classification" }]);

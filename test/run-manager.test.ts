@@ -122,7 +122,7 @@ describe("run manager", () => {
       const own = h.kube.job(h.run.name)!;
       assert.equal(own.metadata.annotations["dagops.dev/progress"], "succeeded");
       assert.equal(JSON.parse(own.metadata.annotations["dagops.dev/summary"]).outcome, "succeeded");
-      assert.ok(h.kube.requests.filter((r) => r.verb === "patch").every((r) => r.contentType === "application/merge-patch+json"));
+      assert.ok(h.kube.requests.filter((r) => r.verb === "patch").every((r) => r.contentType === "application/merge-patch+json"), JSON.stringify(h.kube.requests.filter((r) => r.verb === "patch").map((r) => [r.resource, r.contentType])));
       // Events on the run's Job, for kubectl describe and Argo CD.
       const reasons = h.kube.events.map((e) => e.reason);
       assert.deepEqual([reasons[0], reasons.at(-1)], ["RunStarted", "RunSucceeded"]);
@@ -323,7 +323,8 @@ describe("run manager", () => {
       assert.equal(line.event, "run.unusable");
       assert.equal(line.reason, "plan-superseded");
       assert.match(line.message, /pruned this revision.*Nothing was started.*kubectl -n dagops-demo create job --from=cronjob\/demo/);
-      assert.deepEqual(h.kube.requests, []);
+      // The only request: looking for a plan copy this run would have made had it started.
+      assert.deepEqual(h.kube.requests.map((r) => [r.verb, r.resource, r.name]), [["get", "configmaps", `${h.run.name}-plan`]]);
     } finally {
       await h.close();
     }
@@ -532,7 +533,7 @@ describe("run manager", () => {
     try {
       const result = await h.start({ retryDelay: { first: 600, max: 600 } });
       expectExit(result, 0);
-      const relist = h.kube.requests.findLastIndex((r) => r.verb === "list");
+      const relist = h.kube.requests.findLastIndex((r) => r.verb === "list" && r.resource === "jobs");
       const retry = h.kube.requests.findLastIndex((r) => r.verb === "create" && r.resource === "jobs");
       assert.ok(relist > 0 && h.kube.arrivals[retry]! > h.kube.arrivals[relist]! && h.kube.arrivals[retry]! < h.kube.arrivals[relist]! + 1500, `the retry was created while the relist was in flight: ${JSON.stringify(h.kube.requests.map((r, i) => [r.verb, r.resource, h.kube.arrivals[i]! - h.kube.arrivals[0]!]))}`);
       assert.equal(h.kube.stepJobs().length, 2, "two attempts, never a third");
@@ -606,8 +607,97 @@ describe("run manager", () => {
     }
   });
 
+  test("a run record outlives the run: created at the start, one step key per finished attempt, the outcome at the end", async () => {
+    const plan = planFor(definition([{ name: "extract" }, { name: "load", dependsOn: ["extract"], retries: 1 }]));
+    const h = await harness(plan, (step, attempt) => (step === "load" && attempt === 1 ? { outcome: "fail", afterMs: 10 } : succeed()));
+    h.env.DAGOPS_CLUSTER = "prod";
+    try {
+      expectExit(await h.start(), 0);
+      const record = h.kube.configMaps.get(`${h.run.name}-record`)!;
+      assert.deepEqual(record.metadata.labels, { "app.kubernetes.io/managed-by": "dagops", "dagops.dev/pipeline": "demo", "dagops.dev/run": h.run.name, "dagops.dev/record": "true", "dagops.dev/outcome": "succeeded" });
+      assert.equal(record.metadata.ownerReferences, undefined, "not owned by the run's Job: its TTL does not take the record");
+      const run = JSON.parse(record.data["run.json"]);
+      assert.deepEqual([run.kind, run.pipeline, run.run, run.cluster, run.planRevision, run.trigger, run.outcome], ["RunRecord", "demo", h.run.name, "prod", h.env.DAGOPS_PLAN_CONFIGMAP, { kind: "manual" }, "succeeded"]);
+      assert.ok(run.finishedAt >= run.startedAt);
+      const load = JSON.parse(record.data["step.load.json"]);
+      assert.deepEqual(load.attempts.map((a: any) => [a.attempt, a.outcome, a.reason ?? null, a.job.startsWith(`${h.run.name}-load-`)]), [[1, "failed", "BackoffLimitExceeded", true], [2, "succeeded", null, true]]);
+      // Patches, one small key at a time, never a rewrite: every record write after the create is a merge patch.
+      const writes = h.kube.requests.filter((r) => r.resource === "configmaps" && r.name === `${h.run.name}-record`);
+      assert.ok(writes.length >= 3 && writes.every((r) => r.verb === "patch" && r.contentType === "application/merge-patch+json"));
+      // The run's Job goes (its TTL): the plan copy goes with it, the record stays.
+      assert.ok(h.kube.configMaps.has(`${h.run.name}-plan`));
+      h.kube.deleteJob(h.run.name);
+      assert.ok(!h.kube.configMaps.has(`${h.run.name}-plan`), "the plan copy is garbage-collected with the run");
+      assert.ok(h.kube.configMaps.has(`${h.run.name}-record`), "the record outlives the run");
+      assert.deepEqual(h.kube.stepJobs(), [], "step Jobs went with the run");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a scheduled run's record says so; the record of a failed run names the failed step", async () => {
+    const plan = planFor(definition([{ name: "a" }]));
+    const h = await harness(plan, () => ({ outcome: "fail", afterMs: 10 }));
+    h.kube.job(h.run.name)!.metadata.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"] = "2026-12-01T02:00:00Z";
+    try {
+      expectExit(await h.start(), 1);
+      const run = JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["run.json"]);
+      assert.deepEqual([run.trigger, run.outcome, run.failedSteps], [{ kind: "schedule", scheduledAt: "2026-12-01T02:00:00Z" }, "failed", ["a"]]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("retention: the oldest records beyond history.keep are deleted when a run ends", async () => {
+    const plan = planFor(definition([{ name: "a" }], { history: { keep: 3 } }));
+    const h = await harness(plan, () => succeed());
+    for (let i = 0; i < 4; i++) {
+      await fetch(`${h.url}/api/v1/namespaces/${NS}/configmaps`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${h.kube.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ metadata: { name: `demo-old-${i}-record`, labels: { "dagops.dev/pipeline": "demo", "dagops.dev/record": "true" } }, data: {} }),
+      });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    h.kube.requests.length = 0;
+    try {
+      expectExit(await h.start(), 0);
+      const left = [...h.kube.configMaps.keys()].filter((n) => n.endsWith("-record")).sort();
+      assert.deepEqual(left, [`${h.run.name}-record`, "demo-old-2-record", "demo-old-3-record"], JSON.stringify(h.kube.requests.filter((r) => r.resource === "configmaps").map((r) => [r.verb, r.name])));
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a pod restarted after a deploy pruned its plan reads the run's plan copy, checks its hash and carries on", async () => {
+    const plan = planFor(definition([{ name: "a" }, { name: "b", dependsOn: ["a"] }]));
+    const h = await harness(plan, (step) => (step === "a" ? { outcome: "hang" } : succeed()));
+    try {
+      const stop = new AbortController();
+      const first = h.start({ stop: stop.signal });
+      await until(() => h.kube.stepJobs().length === 1 && h.kube.configMaps.has(`${h.run.name}-plan`));
+      stop.abort();
+      expectExit(await first, 143);
+      // The sync pruned the plan revision: the next pod's mount is empty.
+      const io = captureIo(REPO, h.env);
+      const second = main(["run", "--plan", join(h.planFile, "..", "pruned", "plan.yaml")], io, { retryDelay: FAST_RETRY });
+      await until(() => io.out.join("").includes('"event":"run.started"'));
+      h.kube.finish(h.kube.stepJobs()[0]!.metadata.name, "succeed");
+      assert.equal(await second, 0, io.text());
+      assert.match(io.out.join(""), /"event":"plan.from-copy"/);
+      assert.deepEqual(h.kube.stepJobs().map((j) => j.metadata.labels["dagops.dev/step"]), ["a", "b"], "adopted, not restarted");
+      // An altered copy is refused like an altered mount.
+      h.kube.configMaps.get(`${h.run.name}-plan`)!.data["plan.yaml"] += "\n# edited\n";
+      const altered = captureIo(REPO, h.env);
+      assert.equal(await main(["run", "--plan", join(h.planFile, "..", "pruned", "plan.yaml")], altered), 1);
+      assert.match(altered.out.join(""), /plan-altered/);
+    } finally {
+      await h.close();
+    }
+  });
+
   test("the generated Role grants exactly the verbs these runs used", () => {
-    const used = new Set(allRequests.map((r) => `${r.resource === "events" ? "" : "batch"}/${r.resource}/${r.verb}`));
+    const used = new Set(allRequests.map((r) => `${r.resource === "jobs" ? "batch" : ""}/${r.resource}/${r.verb}`));
     const granted = new Set(RUN_MANAGER_RULES.flatMap((rule) => rule.apiGroups.flatMap((g) => rule.resources.flatMap((res) => rule.verbs.map((v) => `${g}/${res}/${v}`)))));
     assert.deepEqual([...used].sort(), [...granted].sort());
   });
@@ -624,3 +714,23 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe("run records", () => {
+  test("the record of a 500-step run with 3 attempts each stays under 512 KiB, with the longest names and reasons", async () => {
+    const { runHead, stepRecord, stepKey, RUN_KEY } = await import("../runner/record.ts");
+    const longest = (prefix: string, n: number) => prefix.padEnd(n, "x");
+    const run = { name: longest("p", 52), uid: "0".repeat(36), namespace: `dagops-${longest("p", 40)}` };
+    const plan = { pipeline: longest("p", 40), steps: [] } as unknown as Plan;
+    const steps = Array.from({ length: 500 }, (_, i) => longest(`s${i}-`, 40));
+    const data: Record<string, string> = {
+      [RUN_KEY]: JSON.stringify(runHead({ plan, run, cluster: longest("c", 63), planRevision: longest("p", 63), scheduledAt: "2026-12-01T02:00:00Z", startedAt: 0, finishedAt: 1, outcome: "failed", failedSteps: steps })),
+    };
+    for (const step of steps) {
+      const attempts = [1, 2, 3].map((attempt) => ({ attempt, capacity: "on-demand" as const, outcome: "interrupted" as const, reason: "R".repeat(10_000), startedAt: Date.now(), finishedAt: Date.now() }));
+      data[stepKey(step)] = stepRecord(step, attempts, (attempt) => attemptJobName(run, step, attempt));
+    }
+    // What the API server counts against a ConfigMap's 1 MiB: the bytes of keys and values.
+    const bytes = Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+    assert.ok(bytes < 512 * 1024, `${bytes} bytes`);
+  });
+});
