@@ -22,6 +22,7 @@ import { isTransient, KubeError, type RunApi, type WatchEvent } from "./kube.ts"
 import { beyondRetention, DEFAULT_HISTORY_KEEP, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type RecordOutcome } from "./record.ts";
 import type { Logger } from "./log.ts";
 import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "../model/scheduler.ts";
+import { emfLines } from "./metrics.ts";
 import { runSummary, type RunSummary } from "./summary.ts";
 
 export type RunOutcome = "succeeded" | "failed" | "timed-out" | "stopped";
@@ -270,6 +271,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     });
   }
   log.info("run.summary", summary as unknown as Record<string, unknown>);
+  // Metrics for CloudWatch, as log lines it reads by itself (Embedded Metric Format).
+  if (outcome !== "stopped") for (const m of emfLines(summary, options.cluster ?? "unknown", now())) log.info("Step" in m ? "step.metrics" : "run.metrics", m);
   await api.annotateJob(run.name, { [ANNOTATION.progress]: progressText(outcome), [ANNOTATION.summary]: JSON.stringify(compact(summary)) }).catch((err: Error) => log.warn("summary.failed", { error: err.message }));
   const failedSteps = summary.steps.filter((s) => s.outcome === "failed").map((s) => s.name);
   const message = `run ${outcome} after ${summary.seconds}s${failedSteps.length ? `; failed: ${failedSteps.join(", ")}` : ""}`;

@@ -715,6 +715,29 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
   }
 }
 
+describe("metrics", () => {
+  test("a finished run logs CloudWatch Embedded Metric Format lines: one for the run, one per step", async () => {
+    const plan = planFor(definition([{ name: "a" }, { name: "b", dependsOn: ["a"], retries: 1 }]));
+    const h = await harness(plan, (step, attempt) => (step === "b" && attempt === 1 ? { outcome: "interrupt", afterMs: 10 } : succeed()));
+    h.env.DAGOPS_CLUSTER = "prod";
+    try {
+      const { code, logs } = await h.start();
+      assert.equal(code, 0);
+      const run = logs.find((l) => l.event === "run.metrics")!;
+      assert.deepEqual(run._aws.CloudWatchMetrics[0].Namespace, "dagops");
+      assert.deepEqual(run._aws.CloudWatchMetrics[0].Dimensions, [["Pipeline", "Cluster"], ["Pipeline", "Cluster", "Outcome"]]);
+      assert.deepEqual([run.Pipeline, run.Cluster, run.Outcome, run.RunSucceeded, run.RunFailed, run.StepAttempts, run.Interruptions], ["demo", "prod", "succeeded", 1, 0, 3, 1]);
+      assert.equal(typeof run._aws.Timestamp, "number");
+      // Every metric named in the directive has a numeric value at the root, as EMF requires.
+      for (const m of run._aws.CloudWatchMetrics[0].Metrics) assert.equal(typeof run[m.Name], "number", m.Name);
+      const steps = logs.filter((l) => l.event === "step.metrics");
+      assert.deepEqual(steps.map((s) => [s.Step, s.StepAttempts, s.StepInterruptions]), [["a", 1, 0], ["b", 2, 1]]);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe("run records", () => {
   test("the record of a 500-step run with 3 attempts each stays under 512 KiB, with the longest names and reasons", async () => {
     const { runHead, stepRecord, stepKey, RUN_KEY } = await import("../runner/record.ts");
