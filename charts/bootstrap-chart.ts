@@ -4,6 +4,7 @@ import type { ResolvedCluster } from "../model/platform.ts";
 import { ArgoCdAppProject, type GroupKind } from "./argocd-app-project.ts";
 import { ArgoCdApplication } from "./argocd-application.ts";
 import { ArgoCdHealthConfig } from "./argocd-health-config.ts";
+import { AWS_OBSERVABILITY } from "./fargate-logging.ts";
 import { repoPath } from "./apps-chart.ts";
 import { PIPELINE_NAMESPACE_PREFIX, PLATFORM_NAMESPACE, PROJECT, ROOT_APP } from "./names.ts";
 
@@ -47,7 +48,7 @@ export class BootstrapChart extends Chart {
       cluster,
       name: PROJECT.apps,
       description: "dagops platform and pipelines: only the kinds dagops emits, only in dagops namespaces.",
-      destinationNamespaces: [PLATFORM_NAMESPACE, `${PIPELINE_NAMESPACE_PREFIX}*`],
+      destinationNamespaces: [PLATFORM_NAMESPACE, `${PIPELINE_NAMESPACE_PREFIX}*`, ...(cluster.logging ? [AWS_OBSERVABILITY] : [])],
       clusterResources: CLUSTER_KINDS,
       namespaceResources: NAMESPACED_KINDS,
     });

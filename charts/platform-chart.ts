@@ -2,6 +2,7 @@ import { Chart } from "cdk8s";
 import type { Construct } from "constructs";
 import type { ResolvedCluster } from "../model/platform.ts";
 import { Ec2NodeClass } from "./ec2-node-class.ts";
+import { FargateLogging } from "./fargate-logging.ts";
 import { FargateProfile } from "./fargate-profile.ts";
 import { KarpenterNodePool } from "./karpenter-node-pool.ts";
 import { k8s } from "cdk8s-plus-27";
@@ -35,6 +36,7 @@ export class PlatformChart extends Chart {
       role: "run-managers",
       selectors: [{ namespace: `${PIPELINE_NAMESPACE_PREFIX}*`, labels: { [LABEL.role]: ROLE.runManager } }],
     });
+    if (cluster.logging) new FargateLogging(this, "fargate-logging", { cluster, logGroup: cluster.logging.logGroup });
     // The Karpenter controller must not run on nodes it manages.
     new FargateProfile(this, "karpenter", {
       cluster,

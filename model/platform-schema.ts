@@ -101,6 +101,17 @@ export const platformSchema = {
             pattern: "^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$",
             "x-expected": "an image pinned by digest, such as 111122223333.dkr.ecr.us-east-1.amazonaws.com/pause:3.10@sha256:ee6521f2…",
           },
+          logging: {
+            oneOf: [
+              { const: false },
+              {
+                type: "object",
+                additionalProperties: false,
+                properties: { logGroup: { type: "string", pattern: "^[\\w/.#-]{1,512}$", "x-expected": "a CloudWatch Logs group name such as /dagops/data-prod/run-managers" } },
+              },
+            ],
+            "x-expected": "false (no log routing) or { logGroup }",
+          },
           prices: { type: "string", pattern: "^[^/].*\\.json$", "x-expected": "a repository-relative path to a .json price snapshot, such as data/aws-eu-west-1.json" },
         },
       },

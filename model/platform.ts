@@ -81,6 +81,13 @@ export interface ClusterConfig {
    * a NAT gateway) point this at a mirror in ECR.
    */
   readonly placeholderImage?: string;
+  /**
+   * Where run-manager logs go. Run managers run on Fargate, whose only log path is its built-in
+   * Fluent Bit router, configured by the `aws-observability` namespace and its `aws-logging`
+   * ConfigMap, which synth emits. Default: CloudWatch Logs, group `/dagops/<eksClusterName>/run-managers`.
+   * `false` routes nothing: a run manager's logs then go with its pod.
+   */
+  readonly logging?: false | { readonly logGroup?: string };
 }
 
 export interface PlatformConfig {
@@ -125,6 +132,8 @@ export interface ResolvedCluster {
   readonly runManager: { readonly image: string };
   readonly prices: string;
   readonly placeholderImage: string;
+  /** CloudWatch Logs group for run-manager logs; null: no log routing. */
+  readonly logging: { readonly logGroup: string } | null;
 }
 
 export function resolveCluster(c: ClusterConfig): ResolvedCluster {
@@ -149,5 +158,6 @@ export function resolveCluster(c: ClusterConfig): ResolvedCluster {
     runManager: { image: c.runManager.image },
     prices: c.prices ?? DEFAULT_PRICES_FILE,
     placeholderImage: c.placeholderImage ?? DEFAULT_PLACEHOLDER_IMAGE,
+    logging: c.logging === false ? null : { logGroup: c.logging?.logGroup ?? `/dagops/${c.eksClusterName ?? c.name}/run-managers` },
   };
 }

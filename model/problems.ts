@@ -40,6 +40,7 @@ export const PROBLEM_CODES = [
   "SHARED_ROLE",
   "DST_SCHEDULE",
   "BAD_CONFIG",
+  "NO_LOG_DESTINATION",
   // Tier 4: output
   "OUTPUT_SCHEMA",
   "OBJECT_TOO_LARGE",

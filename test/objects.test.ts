@@ -277,3 +277,33 @@ describe("prewarm", () => {
     }
   });
 });
+
+describe("logs", () => {
+  test("Fargate's log router is configured per cluster: aws-observability, aws-logging to the cluster's group, allowed by the AppProject", () => {
+    const ns = read("prod/platform/namespace-aws-observability.yaml");
+    assert.equal(ns.metadata.labels["aws-observability"], "enabled");
+    const cm = read("prod/platform/configmap-aws-logging.yaml");
+    assert.equal(cm.metadata.namespace, "aws-observability");
+    assert.match(cm.data["output.conf"], /Name cloudwatch_logs\n {4}Match kube\.\*\n {4}region us-east-1\n {4}log_group_name \/dagops\/data-prod\/run-managers\n/);
+    assert.match(cm.data["filters.conf"], /Merge_Log On/, "JSON lines merged, so the run manager's metric lines become metrics");
+    assert.equal(cm.data.flb_log_cw, "false");
+    assert.match(read("staging/platform/configmap-aws-logging.yaml").data["output.conf"], /log_group_name \/dagops\/data-staging\/run-managers/);
+    assert.ok(read("prod/bootstrap/appproject-dagops.yaml").spec.destinations.some((d: { namespace: string }) => d.namespace === "aws-observability"));
+  });
+  test("logging: false removes the routing, and check warns that the logs go nowhere", async () => {
+    const { tempRepo, captureIo } = await import("./helpers.ts");
+    const { main: synth } = await import("../scripts/synth.ts");
+    const repo = await tempRepo({ generated: true });
+    try {
+      const config = await repo.read("platform.config.ts");
+      await repo.write("platform.config.ts", config.replace('runManager: { image: runManagerImage },\n    },\n    {', "runManager: { image: runManagerImage },\n      logging: false,\n    },\n    {"));
+      const io = captureIo(repo.root);
+      assert.equal(await synth([], io), 0, io.text());
+      assert.match(io.err.join(""), /clusters\[0\]\.logging\s+NO_LOG_DESTINATION \(warning\)\s+cluster staging: run-manager logs go nowhere/);
+      assert.match(io.out.join(""), /- staging\/platform\/configmap-aws-logging\.yaml/);
+      assert.doesNotMatch(io.out.join(""), /- prod\/platform\/configmap-aws-logging\.yaml/);
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});

@@ -82,7 +82,21 @@ export async function loadPlatform(root: string, loader?: TsLoader): Promise<{ c
     if (seen.has(c.name)) problems.push(problem("BAD_CONFIG", PLATFORM_FILE, `clusters[${i}].name`, `cluster ${JSON.stringify(c.name)} is defined twice`));
     seen.add(c.name);
   });
-  return { clusters: problems.length ? [] : config.clusters.map(resolveCluster), problems };
+  if (problems.length) return { clusters: [], problems };
+  config.clusters.forEach((c, i) => {
+    if (c.logging === false) {
+      problems.push(
+        problem(
+          "NO_LOG_DESTINATION",
+          PLATFORM_FILE,
+          `clusters[${i}].logging`,
+          `cluster ${c.name}: run-manager logs go nowhere (logging: false). On Fargate they end with the pod, an hour after a run; remove "logging: false" to send them to CloudWatch Logs, or route them yourself (README, "Logs")`,
+          "warning",
+        ),
+      );
+    }
+  });
+  return { clusters: config.clusters.map(resolveCluster), problems };
 }
 
 export async function loadPipeline(
