@@ -15,7 +15,7 @@ export class PipelineChart extends Chart {
     const { pipeline, cluster } = props;
     const plan = new PlanConfigMap(this, "plan", { document: props.plan });
     new RunManagerCronJob(this, "run-manager", { pipeline, cluster, planConfigMap: plan.name });
-    new RunManagerRbac(this, "rbac", { pipeline: pipeline.name });
+    new RunManagerRbac(this, "rbac", { pipeline: pipeline.name, secrets: pipeline.notify.map((n) => n.webhook.secretKeyRef.name) });
     new StepServiceAccount(this, "steps", { pipeline: pipeline.name, ...(pipeline.iamRole ? { iamRole: pipeline.iamRole } : {}) });
   }
 }

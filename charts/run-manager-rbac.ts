@@ -9,7 +9,8 @@ import { RUN_MANAGER, pipelineNamespace } from "./names.ts";
  * - Jobs: create, get, list, watch and delete its step Jobs; patch annotations on its own Job;
  * - Events: create, to report progress on its own Job;
  * - ConfigMaps: create, get and patch its run's plan copy and run record; list and delete the
- *   pipeline's old run records beyond `history.keep`.
+ *   pipeline's old run records beyond `history.keep`;
+ * - Secrets: get, only those the pipeline's `notify` rules name (`resourceNames`), for webhook URLs.
  * A test records every request the program makes in its runs and compares it with these rules.
  */
 export const RUN_MANAGER_RULES = [
@@ -18,13 +19,27 @@ export const RUN_MANAGER_RULES = [
   { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "delete", "get", "list", "patch"] },
 ] as const;
 
+export interface PolicyRule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+  readonly resourceNames?: readonly string[];
+}
+
+/** The Role's rules: RUN_MANAGER_RULES, plus `get` on exactly the Secrets the pipeline's alerts read. */
+export function runManagerRules(secrets: readonly string[]): PolicyRule[] {
+  const names = [...new Set(secrets)].sort();
+  return [...RUN_MANAGER_RULES, ...(names.length ? [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: names }] : [])];
+}
+
 export class RunManagerRbac extends Construct {
-  constructor(scope: Construct, id: string, props: { readonly pipeline: string }) {
+  constructor(scope: Construct, id: string, props: { readonly pipeline: string; readonly secrets?: readonly string[] }) {
     super(scope, id);
     const namespace = pipelineNamespace(props.pipeline);
     const metadata = { name: RUN_MANAGER, namespace, labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.pipeline } };
     new k8s.KubeServiceAccount(this, "serviceaccount", { metadata, automountServiceAccountToken: true });
-    new k8s.KubeRole(this, "role", { metadata, rules: RUN_MANAGER_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) });
+    const rules = runManagerRules(props.secrets ?? []).map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs], ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}) }));
+    new k8s.KubeRole(this, "role", { metadata, rules });
     new k8s.KubeRoleBinding(this, "rolebinding", {
       metadata,
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: RUN_MANAGER },

@@ -155,11 +155,32 @@ const suspend = { type: "boolean", description: "Suspend the CronJob: the pipeli
 
 const envList = { type: "array", items: envVar, maxItems: 256 } as const;
 
+const notify = {
+  type: "array",
+  maxItems: 10,
+  description: "Alerts at the end of a run, to a webhook whose URL is read from a Secret.",
+  items: {
+    type: "object",
+    additionalProperties: false,
+    required: ["on", "webhook"],
+    properties: {
+      on: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", enum: ["succeeded", "failed", "timed-out"] } },
+      webhook: {
+        type: "object",
+        additionalProperties: false,
+        required: ["secretKeyRef"],
+        properties: { secretKeyRef: { ...keyRef, properties: { name: keyRef.properties.name, key: keyRef.properties.key } } },
+      },
+      format: { type: "string", enum: ["slack", "json"], default: "json" },
+    },
+  },
+} as const;
+
 const clusterOverride = {
   type: "object",
   additionalProperties: false,
   description: "Settings for one cluster; each replaces the pipeline's own field there. env is merged by name over every step's env.",
-  properties: { iamRole, schedule, suspend, timeZone, image, maxParallel, env: envList },
+  properties: { iamRole, schedule, suspend, timeZone, image, maxParallel, env: envList, notify },
 } as const;
 
 export const pipelineSchema = {
@@ -206,6 +227,7 @@ export const pipelineSchema = {
       propertyNames: dnsLabel(63),
       additionalProperties: clusterOverride,
     },
+    notify,
     history: {
       type: "object",
       additionalProperties: false,

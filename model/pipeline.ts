@@ -86,6 +86,22 @@ export interface Step extends StepDefaults {
   readonly dependsOn?: readonly string[];
 }
 
+/** Run outcomes an alert can be sent for. */
+export type NotifyOutcome = "succeeded" | "failed" | "timed-out";
+
+/**
+ * An alert at the end of a run: the run manager POSTs a message to a webhook whose URL is read
+ * from a Secret (the URL is a credential: never in git, never printed).
+ * `{ on: ["failed", "timed-out"], webhook: { secretKeyRef: { name: "alerts", key: "slack-url" } }, format: "slack" }`
+ */
+export interface NotifyRule {
+  /** The outcomes that send this alert. */
+  readonly on: readonly NotifyOutcome[];
+  readonly webhook: { readonly secretKeyRef: { readonly name: string; readonly key: string } };
+  /** `slack` (an incoming-webhook message) or `json` (the run's facts as a JSON object). Default: `json`. */
+  readonly format?: "slack" | "json";
+}
+
 /**
  * Settings that differ per cluster, under `overrides.<cluster>`: each replaces the pipeline's own
  * field in that cluster only, and is validated exactly as that field. Example: staging and prod
@@ -104,6 +120,8 @@ export interface ClusterOverride {
   readonly maxParallel?: number;
   /** Merged by name over every step's env: an entry here replaces a step's entry of the same name, or is added. */
   readonly env?: readonly EnvVar[];
+  /** Replaces the pipeline's `notify` in this cluster (`[]`: no alerts here). */
+  readonly notify?: readonly NotifyRule[];
 }
 
 export interface PipelineDefinition {
@@ -151,6 +169,8 @@ export interface PipelineDefinition {
    * the oldest beyond it are deleted when a run ends. Default: `{ keep: 50 }`, at most 1000.
    */
   readonly history?: { readonly keep?: number };
+  /** Alerts at the end of a run (see NotifyRule). Default: none. */
+  readonly notify?: readonly NotifyRule[];
   /** `true`: the CronJob is suspended, so the pipeline runs only when started by hand. Default: false (absent `schedule` suspends it too). */
   readonly suspend?: boolean;
   /**

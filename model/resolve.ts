@@ -6,7 +6,7 @@
 import { cronError } from "./cron.ts";
 import { parseDuration } from "./duration.ts";
 import { isPinned, parseImage } from "./image.ts";
-import { MAX_RUN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type EnvVar, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
+import { MAX_RUN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type EnvVar, type NotifyRule, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
 import { didYouMean, fieldPath, hasErrors, problem, type Problem } from "./problems.ts";
 import { cpuMillis, memoryBytes, quantitySuffix } from "./quantity.ts";
 import { isSecretName, secretInValue } from "./secrets.ts";
@@ -46,6 +46,7 @@ export interface ResolvedPipeline {
   readonly runTimeoutSeconds: number;
   /** Run records kept per pipeline and cluster. */
   readonly historyKeep: number;
+  readonly notify: readonly NotifyRule[];
   readonly prewarm: boolean;
   /** The CronJob is suspended: by `suspend: true`, or because there is no schedule. */
   readonly suspend: boolean;
@@ -94,7 +95,7 @@ export function resolvePipeline(
     if (!targets.includes(cluster)) continue;
     const merged: PipelineDefinition = {
       ...def,
-      ...pick(o, ["iamRole", "schedule", "suspend", "timeZone", "image", "maxParallel"]),
+      ...pick(o, ["iamRole", "schedule", "suspend", "timeZone", "image", "maxParallel", "notify"]),
       steps: o.env ? def.steps.map((step) => ({ ...step, env: mergeEnv(step.env ?? [], o.env!) })) : def.steps,
     };
     const variant = resolveBase(merged, file, knownClusters);
@@ -224,6 +225,7 @@ function resolveBase(
       maxParallel: def.maxParallel ?? PIPELINE_DEFAULTS.maxParallel,
       runTimeoutSeconds,
       historyKeep: def.history?.keep ?? PIPELINE_DEFAULTS.historyKeep,
+      notify: def.notify ?? [],
       prewarm: def.prewarm ?? false,
       suspend: def.suspend === true || def.schedule === undefined,
       steps,

@@ -17,6 +17,8 @@ export default definePipeline({
   timeZone: "Etc/UTC",
   image,
   maxParallel: 6,
+  // A failed or timed-out run posts to Slack; the webhook URL lives in the Secret "alerts".
+  notify: [{ on: ["failed", "timed-out"], webhook: { secretKeyRef: { name: "alerts", key: "slack-url" } }, format: "slack" }],
   // Staging and prod live in different AWS accounts, so each assumes a role of its own. Staging
   // runs once a day with debug logs: enough to catch a broken release, at a sixth of the cost.
   overrides: {

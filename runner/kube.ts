@@ -2,7 +2,7 @@
  * The part of the Kubernetes API the run manager uses, over @kubernetes/client-node. Every
  * call here needs a verb in the generated Role (`RUN_MANAGER_RULES`), and nothing else does.
  */
-import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type V1ConfigMap, type V1Job } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type V1ConfigMap, type V1Job, type V1Secret } from "@kubernetes/client-node";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 
 /** An API error reduced to what the run manager decides on: the HTTP status, if any. */
@@ -47,6 +47,8 @@ export interface RunApi {
   patchConfigMap(name: string, patch: { data?: Record<string, string>; metadata?: { labels?: Record<string, string> } }): Promise<void>;
   listConfigMaps(labelSelector: string): Promise<V1ConfigMap[]>;
   deleteConfigMap(name: string): Promise<void>;
+  /** A Secret an alert rule names (the Role allows only those, by resourceNames). */
+  getSecret(name: string): Promise<V1Secret>;
 }
 
 /** A kubeconfig that cannot be used: missing, empty, not YAML, or without a cluster or user. */
@@ -130,6 +132,7 @@ export function kubeApi(kc: KubeConfig, namespace: string): RunApi {
         await core.patchNamespacedConfigMap({ name, namespace, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
       }),
     listConfigMaps: (labelSelector) => call("list configmaps", async () => (await core.listNamespacedConfigMap({ namespace, labelSelector })).items),
+    getSecret: (name) => call(`get secret ${name}`, () => core.readNamespacedSecret({ name, namespace })),
     deleteConfigMap: (name) =>
       call(`delete configmap ${name}`, async () => {
         await core.deleteNamespacedConfigMap({ name, namespace });

@@ -23,6 +23,7 @@ import { beyondRetention, DEFAULT_HISTORY_KEEP, OUTCOME_LABEL, PLAN_COPY_KEY, pl
 import type { Logger } from "./log.ts";
 import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "../model/scheduler.ts";
 import { emfLines } from "./metrics.ts";
+import { sendAlerts } from "./notify.ts";
 import { runSummary, type RunSummary } from "./summary.ts";
 
 export type RunOutcome = "succeeded" | "failed" | "timed-out" | "stopped";
@@ -277,6 +278,28 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const failedSteps = summary.steps.filter((s) => s.outcome === "failed").map((s) => s.name);
   const message = `run ${outcome} after ${summary.seconds}s${failedSteps.length ? `; failed: ${failedSteps.join(", ")}` : ""}`;
   await event(outcome === "succeeded" ? "Normal" : "Warning", `Run${outcome === "timed-out" ? "TimedOut" : outcome[0]!.toUpperCase() + outcome.slice(1)}`, message);
+  if (outcome !== "stopped" && plan.notify?.length) {
+    const failed = summary.steps.find((s) => s.outcome === "failed");
+    const reason = failed?.attempts.at(-1)?.reason;
+    // Alerts never change the outcome: every failure inside is logged and swallowed.
+    await sendAlerts(
+      plan,
+      {
+        pipeline: plan.pipeline,
+        cluster: options.cluster ?? "unknown",
+        namespace: run.namespace,
+        run: run.name,
+        outcome,
+        seconds: summary.seconds,
+        startedAt: new Date(startedAt).toISOString(),
+        finishedAt: new Date(now()).toISOString(),
+        ...(failed ? { failedStep: { name: failed.name, ...(reason ? { reason } : {}) } } : {}),
+      },
+      api,
+      log,
+      { scale },
+    ).catch((err: Error) => log.warn("alert.failed", { error: err.message }));
+  }
   return { outcome, summary };
 
   function stepRecordOf(step: string): string {

@@ -16,7 +16,7 @@ type Obj = Record<string, any>;
 
 export interface Request {
   readonly method: string;
-  readonly resource: "jobs" | "events" | "configmaps";
+  readonly resource: "jobs" | "events" | "configmaps" | "secrets";
   readonly verb: "create" | "get" | "list" | "watch" | "delete" | "patch";
   readonly name?: string;
   readonly query: URLSearchParams;
@@ -48,6 +48,8 @@ export class FakeKube {
   private jobs = new Map<string, Obj>();
   /** ConfigMaps by name (one namespace is enough for these tests). */
   readonly configMaps = new Map<string, Obj>();
+  /** Secrets by name, `data` base64 as the API serves it. */
+  readonly secrets = new Map<string, Obj>();
   private log: { rv: number; type: string; object: Obj }[] = [];
   private rv = 100;
   private compactedBelow = 0;
@@ -180,9 +182,9 @@ export class FakeKube {
       req.on("data", (c) => (data += c));
       req.on("end", () => r(data));
     });
-    const m = url.pathname.match(/^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|events|configmaps)(?:\/([^/]+))?$/);
+    const m = url.pathname.match(/^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|events|configmaps|secrets)(?:\/([^/]+))?$/);
     if (!m) return status(404, "NotFound", `no route ${url.pathname}`);
-    const [, ns, resource, name] = m as unknown as [string, string, "jobs" | "events" | "configmaps", string | undefined];
+    const [, ns, resource, name] = m as unknown as [string, string, "jobs" | "events" | "configmaps" | "secrets", string | undefined];
     const watch = url.searchParams.get("watch") === "true";
     const verb: Request["verb"] =
       req.method === "POST" ? "create" : req.method === "DELETE" ? "delete" : req.method === "PATCH" ? "patch" : name ? "get" : watch ? "watch" : "list";
@@ -201,6 +203,11 @@ export class FakeKube {
       return send(201, JSON.parse(body));
     }
     const selector = parseSelector(url.searchParams.get("labelSelector") ?? "");
+    if (resource === "secrets") {
+      const secret = verb === "get" ? this.secrets.get(name!) : undefined;
+      if (verb !== "get") return status(405, "MethodNotAllowed", "secrets: get only here");
+      return secret ? send(200, secret) : status(404, "NotFound", `secrets "${name}" not found`);
+    }
     if (resource === "configmaps") return this.configMap(verb, ns, name, body, selector, req.headers["content-type"], send, status);
     switch (verb) {
       case "list": {

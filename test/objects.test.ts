@@ -138,7 +138,10 @@ describe("RBAC and ServiceAccounts", () => {
       { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "patch", "watch"] },
       { apiGroups: [""], resources: ["events"], verbs: ["create"] },
       { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "delete", "get", "list", "patch"] },
+      // The example's alert reads its webhook URL from this Secret, and from no other.
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["alerts"] },
     ]);
+    assert.equal(read("prod/pipelines/daily-usage-report/role-run-manager.yaml").rules.some((r: { resources: string[] }) => r.resources.includes("secrets")), false, "no alerts, no Secret access");
     const binding = read(`${CC}/rolebinding-run-manager.yaml`);
     assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "run-manager", namespace: "dagops-customer-classification" }]);
   });

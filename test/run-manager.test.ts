@@ -757,3 +757,108 @@ describe("run records", () => {
     assert.ok(bytes < 512 * 1024, `${bytes} bytes`);
   });
 });
+
+describe("alerts", () => {
+  interface Hook {
+    readonly url: string;
+    readonly bodies: string[];
+    behave: (n: number) => "ok" | "500" | "hang";
+    close(): Promise<void>;
+  }
+  async function webhook(): Promise<Hook> {
+    const bodies: string[] = [];
+    const hook = {
+      bodies,
+      behave: (_n: number): "ok" | "500" | "hang" => "ok",
+    } as Hook & { behave: (n: number) => "ok" | "500" | "hang" };
+    const { createServer } = await import("node:http");
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        const b = hook.behave(bodies.length);
+        bodies.push(body);
+        if (b === "hang") return;
+        res.writeHead(b === "ok" ? 200 : 500);
+        res.end(b === "ok" ? "ok" : "boom");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    return Object.assign(hook, {
+      url: `http://127.0.0.1:${port}/services/T000/B000/SECRET-TOKEN-xyz`,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    });
+  }
+  const notify = (format: "slack" | "json", key = "url", on: ("failed" | "timed-out" | "succeeded")[] = ["failed", "timed-out"]) => ({ on, webhook: { secretKeyRef: { name: "alerts", key } }, format });
+  const withSecret = (h: Harness, data: Record<string, string>) => {
+    h.kube.secrets.set("alerts", { apiVersion: "v1", kind: "Secret", metadata: { name: "alerts", namespace: NS }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])) });
+    h.env.DAGOPS_CLUSTER = "prod";
+    h.env.DAGOPS_BACKOFF_SCALE = "0.01";
+  };
+
+  test("a failed run alerts in Slack and JSON form; the run's outcome is its own; the URL is never printed", async () => {
+    const hook = await webhook();
+    const plan = planFor(definition([{ name: "load" }], { notify: [notify("slack", "slack"), notify("json", "json")] }));
+    const h = await harness(plan, () => ({ outcome: "fail", afterMs: 10 }));
+    withSecret(h, { slack: hook.url, json: hook.url });
+    try {
+      const result = await h.start();
+      expectExit(result, 1);
+      assert.equal(hook.bodies.length, 2);
+      const slack = JSON.parse(hook.bodies[0]!);
+      assert.match(slack.text, /^:x: dagops: \*demo\* run `demo-29000000` failed on \*prod\* after \d+s\.\nFailed step: \*load\* \(BackoffLimitExceeded\)\nMore: `kubectl -n dagops-demo get configmap demo-29000000-record -o yaml`$/);
+      const json = JSON.parse(hook.bodies[1]!);
+      assert.deepEqual([json.pipeline, json.cluster, json.run, json.outcome, json.failedStep], ["demo", "prod", "demo-29000000", "failed", { name: "load", reason: "BackoffLimitExceeded" }]);
+      assert.equal(result.logs.filter((l) => l.event === "alert.sent").length, 2);
+      assert.ok(!result.output.includes("SECRET-TOKEN-xyz") && !result.output.includes(hook.url), "the webhook URL is a secret");
+      assert.deepEqual(h.kube.requests.filter((r) => r.resource === "secrets").map((r) => [r.verb, r.name]), [["get", "alerts"], ["get", "alerts"]]);
+    } finally {
+      await h.close();
+      await hook.close();
+    }
+  });
+
+  test("a webhook that answers 500 is retried with backoff; one that hangs or refuses gives up within the budget; the outcome never changes", async () => {
+    const hook = await webhook();
+    hook.behave = (n) => (n === 0 ? "500" : "ok");
+    const plan = planFor(definition([{ name: "a" }], { notify: [notify("json")] }));
+    const h = await harness(plan, () => ({ outcome: "fail", afterMs: 10 }));
+    withSecret(h, { url: hook.url });
+    try {
+      const retried = await h.start();
+      expectExit(retried, 1);
+      assert.deepEqual(retried.logs.filter((l) => l.event.startsWith("alert.")).map((l) => [l.event, l.error ?? null]), [["alert.retry", "HTTP 500"], ["alert.sent", null]]);
+      hook.behave = () => "hang";
+      const hung = await h.start();
+      expectExit(hung, 1);
+      assert.ok(hung.logs.some((l) => l.event === "alert.failed" && /no answer in time; gave up after 1 s/.test(l.error)), hung.output);
+      await hook.close();
+      const refused = await h.start();
+      expectExit(refused, 1);
+      assert.ok(refused.logs.some((l) => l.event === "alert.failed" && /connection refused/.test(l.error)), refused.output);
+      for (const r of [retried, hung, refused]) assert.ok(!r.output.includes("SECRET-TOKEN-xyz"));
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("only the outcomes a rule names send it; the Role allows get on exactly the named Secrets", async () => {
+    const { runManagerRules } = await import("../charts/run-manager-rbac.ts");
+    const hook = await webhook();
+    const plan = planFor(definition([{ name: "a" }], { notify: [notify("json")] }));
+    const h = await harness(plan, () => succeed());
+    withSecret(h, { url: hook.url });
+    try {
+      expectExit(await h.start(), 0);
+      assert.equal(hook.bodies.length, 0, "a succeeded run; the rule is for failed and timed-out");
+      assert.deepEqual(runManagerRules(["alerts", "alerts"]).at(-1), { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["alerts"] });
+    } finally {
+      await h.close();
+      await hook.close();
+    }
+  });
+});
