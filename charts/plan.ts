@@ -23,6 +23,7 @@ export function buildPlan(pipeline: ResolvedPipeline, placeholderImage: string =
     maxParallel: pipeline.maxParallel,
     runTimeoutSeconds: pipeline.runTimeoutSeconds,
     historyKeep: pipeline.historyKeep,
+    schedulingTimeoutSeconds: pipeline.schedulingTimeoutSeconds,
     ...(pipeline.notify.length ? { notify: pipeline.notify.map((n) => ({ on: [...n.on], secret: { ...n.webhook.secretKeyRef }, format: n.format ?? "json" })) } : {}),
     onDemandNodePool: STEP_POOL["on-demand"],
     steps: pipeline.steps.map((s) => ({

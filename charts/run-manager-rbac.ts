@@ -10,6 +10,8 @@ import { RUN_MANAGER, pipelineNamespace } from "./names.ts";
  * - Events: create, to report progress on its own Job;
  * - ConfigMaps: create, get and patch its run's plan copy and run record; list and delete the
  *   pipeline's old run records beyond `history.keep`;
+ * - Pods: list and watch its steps' pods, to name a failure early (an image that cannot be
+ *   pulled, a missing Secret, no capacity) and to keep a failed container's last log lines;
  * - Secrets: get, only those the pipeline's `notify` rules name (`resourceNames`), for webhook URLs.
  * A test records every request the program makes in its runs and compares it with these rules.
  */
@@ -17,6 +19,7 @@ export const RUN_MANAGER_RULES = [
   { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "patch", "watch"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
   { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "delete", "get", "list", "patch"] },
+  { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
 ] as const;
 
 export interface PolicyRule {

@@ -76,6 +76,9 @@ export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
               resources: { requests: { ...step.resources.requests }, ...(Object.keys(step.resources.limits).length ? { limits: { ...step.resources.limits } } : {}) },
               securityContext: containerSecurityContext(),
               volumeMounts: [tmpMount()],
+              // A failed container's last log lines stay in its status (at most 2 KiB): the run
+              // record keeps them after the pod is gone, with no log agent involved.
+              terminationMessagePolicy: "FallbackToLogsOnError",
             },
           ],
           volumes: [tmpVolume()],

@@ -235,6 +235,7 @@ export const pipelineSchema = {
       properties: { keep: { type: "integer", minimum: 1, maximum: 1000, default: PIPELINE_DEFAULTS.historyKeep, description: "How many run records to keep; the oldest beyond it are deleted when a run ends." } },
     },
     prewarm: { type: "boolean", default: false, description: "Pre-provision the run's peak capacity at start with low-priority placeholder pods." },
+    schedulingTimeout: { ...duration, default: PIPELINE_DEFAULTS.schedulingTimeout, description: "How long a step's pod may stay unschedulable before its attempt fails (spending a retry)." },
     runTimeout: { ...runDuration, default: PIPELINE_DEFAULTS.runTimeout, description: "Longest a whole run may take; the run manager then cancels it." },
     steps: {
       type: "array",

@@ -156,6 +156,12 @@ export interface PipelineDefinition {
    */
   readonly runTimeout?: string;
   /**
+   * How long a step's pod may wait unscheduled (no node can take it, even after Karpenter tried)
+   * before its attempt fails with the scheduler's message; it spends a retry, since capacity can
+   * come back. Default: `15m`.
+   */
+  readonly schedulingTimeout?: string;
+  /**
    * Whole-run pre-provisioning: at run start the run manager creates low-priority placeholder
    * pods sized like the heaviest set of steps that can run at once, so Karpenter buys that
    * capacity up front and no step waits for a node. Steps preempt the placeholders; the
@@ -201,6 +207,7 @@ export const PIPELINE_DEFAULTS = {
   onDemandAfterInterruptions: 2,
   runTimeout: "24h",
   historyKeep: 50,
+  schedulingTimeout: "15m",
 } as const;
 
 /** How long the cost model assumes a step without an `estimate` runs. */

@@ -32,6 +32,8 @@ export interface Plan {
   readonly runTimeoutSeconds: number;
   /** Run records of this pipeline kept in the cluster (`history.keep`); older ones are deleted at the end of a run. Absent in older plans: 50. */
   readonly historyKeep?: number;
+  /** An attempt whose pod stays unschedulable this long fails (spending a retry). Absent in older plans: 900. */
+  readonly schedulingTimeoutSeconds?: number;
   /** Alerts at the end of a run. Absent in older plans: none. */
   readonly notify?: readonly { readonly on: readonly string[]; readonly secret: { readonly name: string; readonly key: string }; readonly format: "slack" | "json" }[];
   /** The NodePool a step falls back to after repeated Spot interruptions. */

@@ -46,6 +46,7 @@ export interface ResolvedPipeline {
   readonly runTimeoutSeconds: number;
   /** Run records kept per pipeline and cluster. */
   readonly historyKeep: number;
+  readonly schedulingTimeoutSeconds: number;
   readonly notify: readonly NotifyRule[];
   readonly prewarm: boolean;
   /** The CronJob is suspended: by `suspend: true`, or because there is no schedule. */
@@ -181,6 +182,7 @@ function resolveBase(
   const defaults = def.defaults ?? {};
   const defaultTimeout = timeout(defaults.timeout, ["defaults", "timeout"]);
   const defaultEstimate = defaults.estimate !== undefined ? timeout(defaults.estimate, ["defaults", "estimate"]) : null;
+  const schedulingTimeoutSeconds = timeout(def.schedulingTimeout ?? PIPELINE_DEFAULTS.schedulingTimeout, ["schedulingTimeout"]);
   const runTimeoutSeconds = seconds(def.runTimeout ?? PIPELINE_DEFAULTS.runTimeout, ["runTimeout"], MAX_RUN_TIMEOUT_SECONDS, '"6h" or "1h30m"');
 
   const steps: ResolvedStep[] = def.steps.map((s, i) => {
@@ -225,6 +227,7 @@ function resolveBase(
       maxParallel: def.maxParallel ?? PIPELINE_DEFAULTS.maxParallel,
       runTimeoutSeconds,
       historyKeep: def.history?.keep ?? PIPELINE_DEFAULTS.historyKeep,
+      schedulingTimeoutSeconds,
       notify: def.notify ?? [],
       prewarm: def.prewarm ?? false,
       suspend: def.suspend === true || def.schedule === undefined,

@@ -29,6 +29,13 @@ export interface Attempt {
   /** Milliseconds since the epoch. */
   readonly startedAt: number;
   readonly finishedAt?: number;
+  /** A failure retrying cannot help (an image that cannot be pulled, a missing Secret): the step fails at once. */
+  readonly final?: boolean;
+  /** What happened, in full: the kubelet's or scheduler's message, or the container's last log lines. */
+  readonly message?: string;
+  readonly exitCode?: number;
+  /** The node the attempt's pod ran on. */
+  readonly node?: string;
 }
 
 export type StepStatus = "waiting" | "ready" | "backoff" | "running" | "succeeded" | "failed";
@@ -64,7 +71,7 @@ export function stepStatus(step: PlanStep, history: History, now: number, delay:
   const last = h?.attempts.at(-1);
   if (last?.outcome === "running") return "running";
   if (last?.outcome === "succeeded") return "succeeded";
-  if (count(h, "failed") > step.retries || count(h, "interrupted") >= MAX_INTERRUPTIONS) return "failed";
+  if (count(h, "failed") > step.retries || count(h, "interrupted") >= MAX_INTERRUPTIONS || (h?.attempts ?? []).some((a) => a.final)) return "failed";
   if (!step.dependsOn.every((d) => history.get(d)?.attempts.at(-1)?.outcome === "succeeded")) return "waiting";
   if (h && retryAt(h, delay) > now) return "backoff";
   return "ready";

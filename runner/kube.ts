@@ -2,7 +2,7 @@
  * The part of the Kubernetes API the run manager uses, over @kubernetes/client-node. Every
  * call here needs a verb in the generated Role (`RUN_MANAGER_RULES`), and nothing else does.
  */
-import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type V1ConfigMap, type V1Job, type V1Secret } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type V1ConfigMap, type V1Job, type V1Pod, type V1Secret } from "@kubernetes/client-node";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 
 /** An API error reduced to what the run manager decides on: the HTTP status, if any. */
@@ -24,9 +24,9 @@ export function isTransient(err: unknown): boolean {
   return err.status === undefined || err.status === 429 || err.status >= 500;
 }
 
-export interface WatchEvent {
+export interface WatchEvent<T = V1Job> {
   readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-  readonly object: V1Job & { code?: number; message?: string };
+  readonly object: T & { code?: number; message?: string };
 }
 
 export interface RunApi {
@@ -34,6 +34,9 @@ export interface RunApi {
   listJobs(labelSelector: string): Promise<{ items: V1Job[]; resourceVersion: string }>;
   /** Resolves when the watch ends (server timeout, disconnect); rejects when it could not start. */
   watchJobs(labelSelector: string, resourceVersion: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
+  /** The pods of the run's step Jobs: to name a failure early, and keep a failed container's last lines. */
+  listPods(labelSelector: string): Promise<{ items: V1Pod[]; resourceVersion: string }>;
+  watchPods(labelSelector: string, resourceVersion: string, onEvent: (e: WatchEvent<V1Pod>) => void, signal: AbortSignal): Promise<void>;
   createJob(job: IJob): Promise<V1Job>;
   /** Background propagation: the Job's pods are deleted too (without a policy they are orphaned and keep running). */
   deleteJob(name: string): Promise<void>;
@@ -84,6 +87,23 @@ export function kubeApi(kc: KubeConfig, namespace: string): RunApi {
       throw asKubeError(what, err);
     }
   };
+  function watchAt<T>(path: string, what: string, labelSelector: string, resourceVersion: string, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      const query = { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS };
+      watch
+        .watch(
+          path,
+          query,
+          (type, object) => {
+            started = true;
+            onEvent({ type: type as WatchEvent["type"], object });
+          },
+          (err) => (err && !started && !signal.aborted ? reject(asKubeError(what, err)) : resolve()),
+        )
+        .then((controller) => signal.addEventListener("abort", () => controller.abort(), { once: true }), reject);
+    });
+  }
   return {
     getJob: (name) => call(`get job ${name}`, () => batch.readNamespacedJob({ name, namespace })),
     listJobs: (labelSelector) =>
@@ -91,23 +111,13 @@ export function kubeApi(kc: KubeConfig, namespace: string): RunApi {
         const list = await batch.listNamespacedJob({ namespace, labelSelector });
         return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
       }),
-    watchJobs: (labelSelector, resourceVersion, onEvent, signal) =>
-      new Promise<void>((resolve, reject) => {
-        let started = false;
-        const path = `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`;
-        const query = { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS };
-        watch
-          .watch(
-            path,
-            query,
-            (type, object) => {
-              started = true;
-              onEvent({ type: type as WatchEvent["type"], object });
-            },
-            (err) => (err && !started && !signal.aborted ? reject(asKubeError("watch jobs", err)) : resolve()),
-          )
-          .then((controller) => signal.addEventListener("abort", () => controller.abort(), { once: true }), reject);
+    watchJobs: (labelSelector, resourceVersion, onEvent, signal) => watchAt(`/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`, "watch jobs", labelSelector, resourceVersion, onEvent, signal),
+    listPods: (labelSelector) =>
+      call("list pods", async () => {
+        const list = await core.listNamespacedPod({ namespace, labelSelector });
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
       }),
+    watchPods: (labelSelector, resourceVersion, onEvent, signal) => watchAt(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, "watch pods", labelSelector, resourceVersion, onEvent, signal),
     createJob: (job) => call(`create job ${job.metadata?.name}`, () => batch.createNamespacedJob({ namespace, body: job as V1Job })),
     deleteJob: (name) =>
       call(`delete job ${name}`, async () => {

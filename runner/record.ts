@@ -57,9 +57,21 @@ export interface StepRecord {
     readonly capacity: string;
     readonly outcome: string;
     readonly reason?: string;
+    /** The full cause, or a failed container's last log lines (`FallbackToLogsOnError`). */
+    readonly message?: string;
+    readonly exitCode?: number;
+    readonly node?: string;
     readonly startedAt: string;
     readonly finishedAt?: string;
   }[];
+}
+
+/**
+ * The room a step's messages get: 200 KiB shared by the plan's steps, at most 2 KiB each, so
+ * that any run's record stays under 512 KiB (the rest is attempts and names).
+ */
+export function messageCap(steps: number): number {
+  return Math.max(64, Math.min(2048, Math.floor((200 * 1024) / Math.max(1, steps))));
 }
 
 export function recordLabels(plan: Plan, run: Run, outcome: RecordOutcome): Record<string, string> {
@@ -74,13 +86,16 @@ export function recordSelector(pipeline: string): string {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * A reason in a record is cut to this many characters (the full text is in the run manager's log
- * and the step's Event): the record of a 500-step run with 3 attempts each stays under 512 KiB,
- * half the 1 MiB a ConfigMap may hold.
+ * A reason in a record is cut to this many characters (the full cause is in `message`, the log
+ * and the Event): a 500-step run with 3 attempts each stays under 512 KiB, and even the longest
+ * names with every step failed stay under the 1 MiB a ConfigMap may hold (both tested).
  */
 export const MAX_REASON = 48;
 
-export function stepRecord(step: string, attempts: readonly Attempt[], jobName: (attempt: number) => string): string {
+export function stepRecord(step: string, attempts: readonly Attempt[], jobName: (attempt: number) => string, cap = 2048): string {
+  // Only the last attempt keeps its message: earlier ones are usually the same failure again.
+  const last = attempts.at(-1)?.attempt;
+  const cut = (m: string) => (m.length > cap ? `…${m.slice(-(cap - 1))}` : m);
   const doc: StepRecord = {
     step,
     attempts: attempts.map((a) => ({
@@ -89,6 +104,9 @@ export function stepRecord(step: string, attempts: readonly Attempt[], jobName: 
       capacity: a.capacity,
       outcome: a.outcome,
       ...(a.reason ? { reason: a.reason.length > MAX_REASON ? `${a.reason.slice(0, MAX_REASON - 1)}…` : a.reason } : {}),
+      ...(a.message && a.attempt === last ? { message: cut(a.message) } : {}),
+      ...(a.exitCode !== undefined ? { exitCode: a.exitCode } : {}),
+      ...(a.node ? { node: a.node } : {}),
       startedAt: iso(a.startedAt),
       ...(a.finishedAt !== undefined ? { finishedAt: iso(a.finishedAt) } : {}),
     })),

@@ -14,14 +14,16 @@
  *   `stopped`. The run-manager Job starts a new pod, which adopts the running Jobs. If the run
  *   itself was deleted, Kubernetes deletes the step Jobs through their ownerReferences.
  */
-import type { CoreV1Event, V1Job } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Job, V1Pod } from "@kubernetes/client-node";
 import { ANNOTATION, LABEL, MANAGED_BY } from "../charts/labels.ts";
 import type { Plan } from "../model/plan-format.ts";
 import { attemptJob, attemptJobName, attemptOf, placeholderJob, placeholderJobName, runSelector, type Run } from "./attempt.ts";
 import { isTransient, KubeError, type RunApi, type WatchEvent } from "./kube.ts";
-import { beyondRetention, DEFAULT_HISTORY_KEEP, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type RecordOutcome } from "./record.ts";
+import { beyondRetention, DEFAULT_HISTORY_KEEP, messageCap, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type RecordOutcome } from "./record.ts";
 import type { Logger } from "./log.ts";
 import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "../model/scheduler.ts";
+import { CONTAINER_CONFIG_MS, diagnose, IMAGE_PULL_MS, podFacts, type PodFacts, type Verdict } from "./diagnose.ts";
+import { formatDuration } from "../model/duration.ts";
 import { emfLines } from "./metrics.ts";
 import { sendAlerts } from "./notify.ts";
 import { runSummary, type RunSummary } from "./summary.ts";
@@ -138,7 +140,71 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     if (!seen) return;
     jobSteps.set(job.metadata!.name!, seen.step);
     record(seen.step, seen.attempt, observed);
+    enrich(job.metadata!.name!);
   };
+  // --- pods: failures named early, and what a failed container left behind.
+  const limits = { imagePullMs: IMAGE_PULL_MS * scale, configMs: CONTAINER_CONFIG_MS * scale, schedulingMs: (plan.schedulingTimeoutSeconds ?? 900) * 1000 * scale, schedulingText: formatDuration(plan.schedulingTimeoutSeconds ?? 900) };
+  const waitingSince = new Map<string, { reason: string; since: number }>();
+  const podTimers = new Map<string, NodeJS.Timeout>();
+  const podFactsOf = new Map<string, PodFacts>(); // step Job name → what its pod said
+  const attemptAt = (job: string): { step: string; i: number } | undefined => {
+    const step = jobSteps.get(job);
+    const i = step === undefined ? -1 : history.get(step)!.attempts.findIndex((a) => attemptJobName(run, step, a.attempt) === job);
+    return step !== undefined && i >= 0 ? { step, i } : undefined;
+  };
+  function seePod(pod: V1Pod): void {
+    const job = pod.metadata?.labels?.["batch.kubernetes.io/job-name"] ?? pod.metadata?.labels?.["job-name"];
+    if (!job || finished.signal.aborted) return;
+    podFactsOf.set(job, podFacts(pod));
+    enrich(job);
+    const key = pod.metadata?.uid ?? pod.metadata?.name ?? job;
+    clearTimeout(podTimers.get(key));
+    podTimers.delete(key);
+    const { verdict, checkAt } = diagnose(pod, now(), waitingSince, limits);
+    if (verdict) void endEarly(job, verdict);
+    // No event comes when a waiting state simply lasts: look again when its limit is reached.
+    else if (checkAt !== undefined) podTimers.set(key, setTimeout(() => seePod(pod), Math.max(0, checkAt - now()) + 5));
+  }
+  function forgetPod(pod: V1Pod): void {
+    const key = pod.metadata?.uid ?? pod.metadata?.name ?? "";
+    clearTimeout(podTimers.get(key));
+    podTimers.delete(key);
+    waitingSince.delete(key);
+  }
+  /** A pod that cannot start: fail its attempt now, with the cause, and delete its Job (with the pod). */
+  async function endEarly(job: string, verdict: Verdict): Promise<void> {
+    const at = attemptAt(job);
+    const a = at && history.get(at.step)!.attempts[at.i];
+    if (!at || !a || a.outcome !== "running") return;
+    log.warn("step.cannot-start", { step: at.step, attempt: a.attempt, job, reason: verdict.reason, message: verdict.message, spendsRetry: !verdict.final });
+    record(at.step, { ...a, outcome: "failed", reason: verdict.reason, message: verdict.message, ...(verdict.final ? { final: true } : {}), finishedAt: now() }, true);
+    await api.deleteJob(job).catch((err: KubeError) => err.status !== 404 && log.warn("step.delete-failed", { job, error: err.message }));
+  }
+  /** Adds what the pod said (node, exit code, out of memory, last log lines) to its attempt. */
+  function enrich(job: string, patch = true): void {
+    const f = podFactsOf.get(job);
+    const at = attemptAt(job);
+    if (!f || !at) return;
+    const attempts = history.get(at.step)!.attempts as Attempt[];
+    const a = attempts[at.i]!;
+    const ended = a.outcome !== "running";
+    const limit = plan.steps.find((s) => s.name === at.step)?.job.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory;
+    const details: Partial<Attempt> = {
+      ...(f.node && !a.node ? { node: f.node } : {}),
+      ...(ended && f.exitCode !== undefined && a.exitCode === undefined ? { exitCode: f.exitCode } : {}),
+      ...(a.outcome === "failed" && !a.message
+        ? f.oomKilled
+          ? { reason: "OOMKilled", message: `the container was killed for using more memory than its limit (${limit ?? "none set"}); raise resources.limits.memory` }
+          : f.tail
+            ? { message: f.tail }
+            : {}
+        : {}),
+    };
+    if (Object.keys(details).length === 0) return;
+    attempts[at.i] = { ...a, ...details };
+    if (ended && patch) void updateRecord(`step ${at.step}`, { data: { [stepKey(at.step)]: stepRecordOf(at.step) } });
+  }
+
   const lost = (name: string, why: string) => {
     const step = jobSteps.get(name);
     const last = step === undefined ? undefined : history.get(step)!.attempts.find((a) => attemptJobName(run, step, a.attempt) === name);
@@ -174,7 +240,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       await event("Warning", "StepInterrupted", `step ${step} attempt ${a.attempt} lost its ${a.capacity} node (${a.reason}); it will run again without using a retry`);
     } else {
       log.warn("step.failed", fields);
-      await event("Warning", "StepFailed", `step ${step} attempt ${a.attempt} failed (${a.reason})`);
+      await event("Warning", "StepFailed", `step ${step} attempt ${a.attempt} failed (${a.reason})${a.message ? `: ${a.message.split("\n")[0]!.slice(0, 300)}` : ""}`);
     }
     // The record after the log and the Event: what the run does next never waits on it.
     await updateRecord(`step ${step}`, { data: { [stepKey(step)]: stepRecordOf(step) } });
@@ -229,7 +295,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   if (adopted > 0) await event("Normal", "RunResumed", `resumed with ${adopted} existing step Jobs`);
   else await event("Normal", "RunStarted", `running ${plan.steps.length} steps, at most ${plan.maxParallel} at once`);
 
-  void watchLoop(listed.resourceVersion);
+  void followJobs(listed.resourceVersion);
+  // Pods: best effort. Without them a run still runs; failures are then named by the Job alone.
+  void api
+    .listPods(runSelector(run))
+    .then((pods) => followPods(pods.resourceVersion, pods.items))
+    .catch((err: Error) => log.warn("pods.unavailable", { error: err.message }));
 
   // Prewarm: placeholders hold the run's peak capacity until every step has started.
   const placeholders = (plan.placeholders ?? []).map((_, i) => placeholderJobName(run, i));
@@ -255,6 +326,17 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     outcome = await loop();
   } finally {
     finished.abort();
+    for (const t of podTimers.values()) clearTimeout(t);
+  }
+  // The pods' last word: a container's end (out of memory, its last log lines) can arrive after
+  // its Job's failure, and the watch is over. One list settles it before the record is closed.
+  if (outcome !== "stopped" && [...history.values()].some((h) => h.attempts.some((a) => a.outcome === "failed" && !a.message))) {
+    const pods = await api.listPods(runSelector(run)).catch(() => undefined);
+    for (const pod of pods?.items ?? []) {
+      const job = pod.metadata?.labels?.["batch.kubernetes.io/job-name"];
+      if (job) podFactsOf.set(job, podFacts(pod));
+      if (job) enrich(job, false);
+    }
   }
   // A stopped run keeps its placeholders: the next run-manager pod of this run still needs them.
   if (outcome !== "stopped") await release("run ended");
@@ -303,7 +385,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   return { outcome, summary };
 
   function stepRecordOf(step: string): string {
-    return stepRecord(step, history.get(step)!.attempts, (attempt) => attemptJobName(run, step, attempt));
+    return stepRecord(step, history.get(step)!.attempts, (attempt) => attemptJobName(run, step, attempt), messageCap(plan.steps.length));
   }
   async function bestEffort(what: string, f: () => Promise<unknown>): Promise<void> {
     try {
@@ -390,56 +472,86 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     return `${n("succeeded")}/${plan.steps.length} succeeded, ${n("running")} running`;
   }
 
-  async function watchLoop(resourceVersion: string): Promise<void> {
+  /**
+   * A list, then a watch from its resourceVersion, for as long as the run goes on: resumes after
+   * disconnects, lists again after 410 Gone (`relisted` gets the new list), backs off on errors.
+   * One mechanism for the step Jobs and their pods.
+   */
+  async function follow<T extends { metadata?: { resourceVersion?: string } }>(
+    what: string,
+    resourceVersion: string,
+    watch: (rv: string, onEvent: (e: WatchEvent<T>) => void) => Promise<void>,
+    list: () => Promise<{ items: T[]; resourceVersion: string }>,
+    onEvent: (e: WatchEvent<T>) => void,
+    relisted: (items: T[]) => void,
+  ): Promise<void> {
     let rv = resourceVersion;
     let failures = 0;
     while (!finished.signal.aborted) {
       let gone = false;
       const began = now();
       try {
-        await api.watchJobs(
-          runSelector(run),
-          rv,
-          (e: WatchEvent) => {
-            if (e.type === "ERROR") {
-              gone ||= e.object.code === 410;
-              return;
-            }
-            rv = e.object.metadata?.resourceVersion ?? rv;
-            if (e.type === "BOOKMARK") return;
-            if (e.type === "DELETED") lost(e.object.metadata?.name ?? "", "JobDeleted");
-            else observe(e.object, true);
-          },
-          finished.signal,
-        );
+        await watch(rv, (e) => {
+          if (e.type === "ERROR") {
+            gone ||= e.object.code === 410;
+            return;
+          }
+          rv = e.object.metadata?.resourceVersion ?? rv;
+          if (e.type !== "BOOKMARK") onEvent(e);
+        });
         failures = now() - began < 1000 ? failures + 1 : 0;
       } catch (err) {
         gone ||= (err as KubeError).status === 410;
         failures += 1;
-        log.warn("watch.failed", { error: (err as Error).message, failures });
+        log.warn("watch.failed", { watch: what, error: (err as Error).message, failures });
       }
       if (finished.signal.aborted) return;
       if (gone) {
         // The resourceVersion is too old: list again, then watch from the list.
         try {
-          // The running Jobs as they were before the list: one created while the list was in
-          // flight may be missing from it, and must not be taken for deleted.
-          const before = runningJobs();
-          const list = await api.listJobs(runSelector(run));
-          const names = new Set(list.items.map((j) => j.metadata?.name));
-          list.items.forEach((j) => observe(j, true));
-          before.filter((n) => !names.has(n)).forEach((n) => lost(n, "JobDeleted"));
-          rv = list.resourceVersion;
-          log.info("watch.relisted", { resourceVersion: rv });
+          const fresh = await list();
+          relisted(fresh.items);
+          rv = fresh.resourceVersion;
+          log.info("watch.relisted", { watch: what, resourceVersion: rv });
           poke();
         } catch (err) {
           failures += 1;
-          log.warn("watch.relist-failed", { error: (err as Error).message });
+          log.warn("watch.relist-failed", { watch: what, error: (err as Error).message });
         }
       }
       if (failures > 0) await delay(backoffAfter(failures), finished.signal);
-      if (!finished.signal.aborted) log.info("watch.resumed", { resourceVersion: rv });
+      if (!finished.signal.aborted) log.info("watch.resumed", { watch: what, resourceVersion: rv });
     }
+  }
+
+  function followJobs(resourceVersion: string): Promise<void> {
+    // The running Jobs as they were before a relist: one created while the list was in flight
+    // may be missing from it, and must not be taken for deleted.
+    let before: string[] = [];
+    return follow(
+      "jobs",
+      resourceVersion,
+      (rv, onEvent) => api.watchJobs(runSelector(run), rv, onEvent, finished.signal),
+      () => ((before = runningJobs()), api.listJobs(runSelector(run))),
+      (e) => (e.type === "DELETED" ? lost(e.object.metadata?.name ?? "", "JobDeleted") : observe(e.object, true)),
+      (items) => {
+        const names = new Set(items.map((j) => j.metadata?.name));
+        items.forEach((j) => observe(j, true));
+        before.filter((n) => !names.has(n)).forEach((n) => lost(n, "JobDeleted"));
+      },
+    );
+  }
+
+  function followPods(resourceVersion: string, first: readonly V1Pod[]): Promise<void> {
+    first.forEach(seePod);
+    return follow(
+      "pods",
+      resourceVersion,
+      (rv, onEvent) => api.watchPods(runSelector(run), rv, onEvent, finished.signal),
+      () => api.listPods(runSelector(run)),
+      (e) => (e.type === "DELETED" ? forgetPod(e.object) : seePod(e.object)),
+      (items) => items.forEach(seePod),
+    );
   }
 }
 

@@ -9,7 +9,7 @@ export interface StepSummary {
   readonly outcome: "succeeded" | "failed" | "running" | "not-run";
   /** From the first attempt's start to the last attempt's end, in seconds. */
   readonly seconds: number;
-  readonly attempts: readonly { attempt: number; capacity: string; outcome: string; reason?: string; seconds: number }[];
+  readonly attempts: readonly { attempt: number; capacity: string; outcome: string; reason?: string; message?: string; seconds: number }[];
 }
 
 export interface RunSummary {
@@ -38,6 +38,7 @@ export function runSummary(plan: Plan, history: History, run: { startedAt: numbe
         capacity: a.capacity,
         outcome: a.outcome,
         ...(a.reason ? { reason: a.reason } : {}),
+        ...(a.message ? { message: a.message.slice(-512) } : {}),
         seconds: secs((a.finishedAt ?? run.finishedAt) - a.startedAt),
       })),
     };

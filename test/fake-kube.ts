@@ -16,14 +16,23 @@ type Obj = Record<string, any>;
 
 export interface Request {
   readonly method: string;
-  readonly resource: "jobs" | "events" | "configmaps" | "secrets";
+  readonly resource: "jobs" | "events" | "configmaps" | "secrets" | "pods";
   readonly verb: "create" | "get" | "list" | "watch" | "delete" | "patch";
   readonly name?: string;
   readonly query: URLSearchParams;
   readonly contentType?: string;
 }
 
-export type Outcome = { readonly outcome: "succeed" | "fail" | "interrupt" | "timeout" | "hang"; readonly afterMs?: number };
+export type Outcome = {
+  readonly outcome: "succeed" | "fail" | "interrupt" | "timeout" | "hang";
+  readonly afterMs?: number;
+  /** The step pod stays waiting with this container state (the kubelet's view), while the Job stays active. */
+  readonly waiting?: { readonly reason: string; readonly message: string };
+  /** The step pod stays Pending: the scheduler's Unschedulable condition, with this message. */
+  readonly unschedulable?: string;
+  /** How the container ends when the Job fails: `{ reason: "OOMKilled", exitCode: 137 }`, or a log tail in `message`. */
+  readonly terminated?: { readonly reason: string; readonly exitCode: number; readonly message?: string };
+};
 
 export class FakeKube {
   readonly token = `test-token-${randomUUID()}`;
@@ -53,7 +62,8 @@ export class FakeKube {
   private log: { rv: number; type: string; object: Obj }[] = [];
   private rv = 100;
   private compactedBelow = 0;
-  private watches = new Set<{ res: ServerResponse; selector: Selector; ns: string }>();
+  private watches = new Set<{ res: ServerResponse; selector: Selector; ns: string; kind: string }>();
+  private outcomes = new Map<string, Outcome>();
   private timers = new Set<NodeJS.Timeout>();
   private server: Server;
   private running = new Map<string, number>();
@@ -152,16 +162,50 @@ export class FakeKube {
     };
     this.running.delete(name);
     this.put("MODIFIED", job);
+    this.endPod(job, outcome === "succeed", this.outcomes.get(name));
   }
 
   private put(type: string, object: Obj): void {
     this.rv += 1;
     object.metadata.resourceVersion = String(this.rv);
-    if (type === "DELETED") this.jobs.delete(object.metadata.name);
-    else this.jobs.set(object.metadata.name, object);
+    const store = object.kind === "Pod" ? this.pods : this.jobs;
+    if (type === "DELETED") store.delete(object.metadata.name);
+    else store.set(object.metadata.name, object);
     const copy = structuredClone(object);
     this.log.push({ rv: this.rv, type, object: copy });
-    for (const w of this.watches) if (w.ns === object.metadata.namespace && w.selector(copy)) w.res.write(JSON.stringify({ type, object: copy }) + "\n");
+    for (const w of this.watches) if (w.kind === copy.kind && w.ns === object.metadata.namespace && w.selector(copy)) w.res.write(JSON.stringify({ type, object: copy }) + "\n");
+  }
+
+  /** Step pods, as the Job controller and the kubelet would report them. */
+  readonly pods = new Map<string, Obj>();
+
+  /** The pod of a step Job, created with it: Running, or in the waiting state the script says. */
+  private startPod(job: Obj, plan: Outcome): void {
+    const labels = { ...job.spec.template.metadata?.labels, "batch.kubernetes.io/job-name": job.metadata.name };
+    const container = job.spec.template.spec.containers[0];
+    const status: Obj = plan.unschedulable
+      ? { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: plan.unschedulable, lastTransitionTime: new Date().toISOString() }] }
+      : {
+          phase: plan.waiting ? "Pending" : "Running",
+          conditions: [{ type: "PodScheduled", status: "True" }],
+          containerStatuses: [{ name: container.name, image: container.image, ready: !plan.waiting, restartCount: 0, state: plan.waiting ? { waiting: plan.waiting } : { running: { startedAt: new Date().toISOString() } } }],
+        };
+    this.put("ADDED", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: `${job.metadata.name}-x7k2p`, namespace: job.metadata.namespace, uid: randomUUID(), labels, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata.name, uid: job.metadata.uid }] },
+      spec: { ...(plan.unschedulable ? {} : { nodeName: "ip-10-0-1-23.ec2.internal" }), containers: [{ name: container.name, image: container.image }] },
+      status,
+    });
+  }
+
+  /** The pod's container ends with the Job: exit 0, or a failure with the script's reason and log tail. */
+  private endPod(job: Obj, succeeded: boolean, plan: Outcome | undefined): void {
+    const pod = [...this.pods.values()].find((p) => p.metadata.labels["batch.kubernetes.io/job-name"] === job.metadata.name);
+    if (!pod || !pod.status.containerStatuses) return;
+    const t = succeeded ? { reason: "Completed", exitCode: 0 } : (plan?.terminated ?? { reason: "Error", exitCode: 1 });
+    pod.status = { ...pod.status, phase: succeeded ? "Succeeded" : "Failed", containerStatuses: [{ ...pod.status.containerStatuses[0], ready: false, state: { terminated: { ...t, finishedAt: new Date().toISOString() } } }] };
+    this.put("MODIFIED", pod);
   }
 
   private later(ms: number, f: () => void): void {
@@ -182,9 +226,9 @@ export class FakeKube {
       req.on("data", (c) => (data += c));
       req.on("end", () => r(data));
     });
-    const m = url.pathname.match(/^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|events|configmaps|secrets)(?:\/([^/]+))?$/);
+    const m = url.pathname.match(/^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|events|configmaps|secrets|pods)(?:\/([^/]+))?$/);
     if (!m) return status(404, "NotFound", `no route ${url.pathname}`);
-    const [, ns, resource, name] = m as unknown as [string, string, "jobs" | "events" | "configmaps" | "secrets", string | undefined];
+    const [, ns, resource, name] = m as unknown as [string, string, "jobs" | "events" | "configmaps" | "secrets" | "pods", string | undefined];
     const watch = url.searchParams.get("watch") === "true";
     const verb: Request["verb"] =
       req.method === "POST" ? "create" : req.method === "DELETE" ? "delete" : req.method === "PATCH" ? "patch" : name ? "get" : watch ? "watch" : "list";
@@ -203,6 +247,11 @@ export class FakeKube {
       return send(201, JSON.parse(body));
     }
     const selector = parseSelector(url.searchParams.get("labelSelector") ?? "");
+    if (resource === "pods" && verb === "list") {
+      const items = [...this.pods.values()].filter((p) => p.metadata.namespace === ns && selector(p));
+      return send(200, { kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv) }, items });
+    }
+    if (resource === "pods" && verb !== "watch") return status(405, "MethodNotAllowed", "pods: list and watch only here");
     if (resource === "secrets") {
       const secret = verb === "get" ? this.secrets.get(name!) : undefined;
       if (verb !== "get") return status(405, "MethodNotAllowed", "secrets: get only here");
@@ -219,12 +268,13 @@ export class FakeKube {
       case "watch": {
         const from = Number(url.searchParams.get("resourceVersion") ?? "0");
         res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+        const kind = resource === "pods" ? "Pod" : "Job";
         if (from < this.compactedBelow) {
           res.end(JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", status: "Failure", reason: "Expired", code: 410, message: `too old resource version: ${from}` } }) + "\n");
           return;
         }
-        for (const e of this.log) if (e.rv > from && e.object.metadata.namespace === ns && selector(e.object)) res.write(JSON.stringify({ type: e.type, object: e.object }) + "\n");
-        const w = { res, selector, ns };
+        for (const e of this.log) if (e.rv > from && e.object.kind === kind && e.object.metadata.namespace === ns && selector(e.object)) res.write(JSON.stringify({ type: e.type, object: e.object }) + "\n");
+        const w = { res, selector, ns, kind };
         this.watches.add(w);
         res.on("close", () => this.watches.delete(w));
         return;
@@ -248,7 +298,9 @@ export class FakeKube {
         this.peakRunning = Math.max(this.peakRunning, this.running.size);
         const labels = job.metadata.labels;
         const plan = this.script(labels["dagops.dev/step"], Number(labels["dagops.dev/attempt"]), job);
-        if (plan.outcome !== "hang") this.later(plan.afterMs ?? 20, () => this.finish(jobName, plan.outcome));
+        this.outcomes.set(jobName, plan);
+        if (labels["dagops.dev/role"] === "step") this.startPod(job, plan);
+        if (plan.outcome !== "hang" && !plan.waiting && !plan.unschedulable) this.later(plan.afterMs ?? 20, () => this.finish(jobName, plan.outcome));
         if (this.loseNextCreateResponse) {
           this.loseNextCreateResponse = false;
           res.socket?.destroy();
@@ -288,6 +340,7 @@ export class FakeKube {
     const uid = owner.metadata.uid;
     const owned = (o: Obj) => (o.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === uid);
     for (const [n, cm] of [...this.configMaps]) if (owned(cm)) this.configMaps.delete(n);
+    for (const pod of [...this.pods.values()]) if (owned(pod)) this.put("DELETED", pod);
     for (const job of [...this.jobs.values()]) {
       if (owned(job)) {
         this.running.delete(job.metadata.name);

@@ -138,6 +138,7 @@ describe("RBAC and ServiceAccounts", () => {
       { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "patch", "watch"] },
       { apiGroups: [""], resources: ["events"], verbs: ["create"] },
       { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "delete", "get", "list", "patch"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
       // The example's alert reads its webhook URL from this Secret, and from no other.
       { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["alerts"] },
     ]);

@@ -696,6 +696,76 @@ describe("run manager", () => {
     }
   });
 
+  test("an image that cannot be pulled fails its step after 3 minutes (scaled here), without spending retries, and its Job goes", async () => {
+    const plan = planFor(definition([{ name: "a", retries: 3 }]));
+    const h = await harness(plan, () => ({ outcome: "hang", waiting: { reason: "ImagePullBackOff", message: 'Back-off pulling image "registry.example.com/demo:1.0.0": not found' } }));
+    h.env.DAGOPS_BACKOFF_SCALE = "0.001"; // 3 min → 180 ms
+    try {
+      const result = await h.start();
+      expectExit(result, 1);
+      assert.equal(h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length, 1, "no retry: it cannot help");
+      assert.ok(h.kube.deletes.some((d) => d.propagationPolicy === "Background"), "the attempt's Job is deleted with its pod");
+      const stuck = result.logs.find((l) => l.event === "step.cannot-start")!;
+      assert.deepEqual([stuck.reason, stuck.spendsRetry], ["ImagePullFailed", false]);
+      assert.match(stuck.message, /^image registry\.example\.com\/demo:1\.0\.0 cannot be pulled: Back-off pulling image .*not found$/);
+      const record = JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["step.a.json"]);
+      assert.deepEqual([record.attempts[0].reason, record.attempts[0].message.startsWith("image registry.example.com/demo:1.0.0 cannot be pulled")], ["ImagePullFailed", true]);
+      assert.ok(h.kube.events.some((e) => e.reason === "StepFailed" && /ImagePullFailed\): image registry/.test(e.message)));
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a missing Secret fails its step after 2 minutes (scaled), naming what is missing", async () => {
+    const plan = planFor(definition([{ name: "a", retries: 2 }]));
+    const h = await harness(plan, () => ({ outcome: "hang", waiting: { reason: "CreateContainerConfigError", message: 'secret "db-credentials" not found' } }));
+    h.env.DAGOPS_BACKOFF_SCALE = "0.001";
+    try {
+      const result = await h.start();
+      expectExit(result, 1);
+      const stuck = result.logs.find((l) => l.event === "step.cannot-start")!;
+      assert.deepEqual([stuck.reason, stuck.message], ["ContainerConfigError", 'the container cannot be created: secret "db-credentials" not found']);
+      assert.equal(h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length, 1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("a pod unschedulable past schedulingTimeout fails its attempt with the scheduler's message, and spends a retry", async () => {
+    const plan = planFor(definition([{ name: "a", retries: 1 }], { schedulingTimeout: "1m" }));
+    const h = await harness(plan, (_s, attempt) => (attempt === 1 ? { outcome: "hang", unschedulable: "0/3 nodes are available: 3 Insufficient memory." } : succeed()));
+    h.env.DAGOPS_BACKOFF_SCALE = "0.002"; // 1 min → 120 ms
+    try {
+      const result = await h.start();
+      expectExit(result, 0);
+      const stuck = result.logs.find((l) => l.event === "step.cannot-start")!;
+      assert.deepEqual([stuck.reason, stuck.spendsRetry], ["Unschedulable", true]);
+      assert.match(stuck.message, /no node could take the pod within schedulingTimeout \(1m\): 0\/3 nodes are available: 3 Insufficient memory\./);
+      assert.equal(h.kube.stepJobs().length, 1, "attempt 1 deleted, attempt 2 ran");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("OOMKilled is named, with the memory limit and what to do; a failed container's last log lines reach the record", async () => {
+    const plan = planFor(definition([{ name: "big", resources: { limits: { memory: "256Mi" } } }, { name: "crash", dependsOn: [] }]));
+    const h = await harness(plan, (step) =>
+      step === "big" ? { outcome: "fail", afterMs: 20, terminated: { reason: "OOMKilled", exitCode: 137 } } : { outcome: "fail", afterMs: 20, terminated: { reason: "Error", exitCode: 3, message: "Traceback (most recent call last):\nValueError: bad row 17\n" } },
+    );
+    try {
+      const result = await h.start();
+      expectExit(result, 1);
+      await until(() => JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["step.crash.json"]).attempts[0].message !== undefined);
+      const big = JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["step.big.json"]).attempts[0];
+      assert.deepEqual([big.reason, big.exitCode, big.node], ["OOMKilled", 137, "ip-10-0-1-23.ec2.internal"]);
+      assert.equal(big.message, "the container was killed for using more memory than its limit (256Mi); raise resources.limits.memory");
+      const crash = JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["step.crash.json"]).attempts[0];
+      assert.deepEqual([crash.exitCode, crash.message], [3, "Traceback (most recent call last):\nValueError: bad row 17\n"]);
+    } finally {
+      await h.close();
+    }
+  });
+
   test("the generated Role grants exactly the verbs these runs used", () => {
     const used = new Set(allRequests.map((r) => `${r.resource === "jobs" ? "batch" : ""}/${r.resource}/${r.verb}`));
     const granted = new Set(RUN_MANAGER_RULES.flatMap((rule) => rule.apiGroups.flatMap((g) => rule.resources.flatMap((res) => rule.verbs.map((v) => `${g}/${res}/${v}`)))));
@@ -739,22 +809,42 @@ describe("metrics", () => {
 });
 
 describe("run records", () => {
-  test("the record of a 500-step run with 3 attempts each stays under 512 KiB, with the longest names and reasons", async () => {
-    const { runHead, stepRecord, stepKey, RUN_KEY } = await import("../runner/record.ts");
-    const longest = (prefix: string, n: number) => prefix.padEnd(n, "x");
-    const run = { name: longest("p", 52), uid: "0".repeat(36), namespace: `dagops-${longest("p", 40)}` };
-    const plan = { pipeline: longest("p", 40), steps: [] } as unknown as Plan;
-    const steps = Array.from({ length: 500 }, (_, i) => longest(`s${i}-`, 40));
+  // What the API server counts against a ConfigMap's 1 MiB: the bytes of keys and values.
+  const sizeOf = (data: Record<string, string>) => Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+  async function record500(shape: { name: (i: number) => string; node: string; failed: (i: number) => boolean; message: string }) {
+    const { runHead, stepRecord, stepKey, RUN_KEY, messageCap } = await import("../runner/record.ts");
+    const run = { name: "p".padEnd(52, "x"), uid: "0".repeat(36), namespace: `dagops-${"p".padEnd(40, "x")}` };
+    const plan = { pipeline: "p".padEnd(40, "x"), steps: [] } as unknown as Plan;
+    const steps = Array.from({ length: 500 }, (_, i) => shape.name(i));
     const data: Record<string, string> = {
-      [RUN_KEY]: JSON.stringify(runHead({ plan, run, cluster: longest("c", 63), planRevision: longest("p", 63), scheduledAt: "2026-12-01T02:00:00Z", startedAt: 0, finishedAt: 1, outcome: "failed", failedSteps: steps })),
+      [RUN_KEY]: JSON.stringify(runHead({ plan, run, cluster: "c".padEnd(63, "x"), planRevision: "p".padEnd(63, "x"), scheduledAt: "2026-12-01T02:00:00Z", startedAt: 0, finishedAt: 1, outcome: "failed", failedSteps: steps.filter((_, i) => shape.failed(i)) })),
     };
-    for (const step of steps) {
-      const attempts = [1, 2, 3].map((attempt) => ({ attempt, capacity: "on-demand" as const, outcome: "interrupted" as const, reason: "R".repeat(10_000), startedAt: Date.now(), finishedAt: Date.now() }));
-      data[stepKey(step)] = stepRecord(step, attempts, (attempt) => attemptJobName(run, step, attempt));
-    }
-    // What the API server counts against a ConfigMap's 1 MiB: the bytes of keys and values.
-    const bytes = Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+    steps.forEach((step, i) => {
+      // Two interruptions, then a success, or a failure with the longest message (a log tail).
+      const attempts = [1, 2, 3].map((attempt) => ({
+        attempt,
+        capacity: "on-demand" as const,
+        outcome: attempt < 3 ? ("interrupted" as const) : shape.failed(i) ? ("failed" as const) : ("succeeded" as const),
+        reason: attempt < 3 ? "PodFailurePolicy" : shape.failed(i) ? "R".repeat(10_000) : undefined,
+        ...(attempt === 3 && shape.failed(i) ? { message: shape.message, exitCode: 137 } : {}),
+        node: shape.node,
+        startedAt: Date.now(),
+        finishedAt: Date.now(),
+      }));
+      data[stepKey(step)] = stepRecord(step, attempts, (attempt) => attemptJobName(run, step, attempt), messageCap(steps.length));
+    });
+    return sizeOf(data);
+  }
+
+  test("a 500-step run with 3 attempts each: its record stays under 512 KiB", async () => {
+    // Realistic names and nodes; a tenth of the steps fail with a 2 KiB log tail.
+    const bytes = await record500({ name: (i) => `classify-store-${i}`, node: "ip-10-0-117-23.ec2.internal", failed: (i) => i % 10 === 0, message: "M".repeat(2048) });
     assert.ok(bytes < 512 * 1024, `${bytes} bytes`);
+  });
+
+  test("the worst case (the longest names and nodes, every step failed with a long log tail) still fits a ConfigMap", async () => {
+    const bytes = await record500({ name: (i) => `s${i}-`.padEnd(40, "x"), node: "n".padEnd(63, "x"), failed: () => true, message: "M".repeat(10_000) });
+    assert.ok(bytes < 1024 * 1024 - 64 * 1024, `${bytes} bytes, with room left under the 1 MiB limit`);
   });
 });
 
