@@ -105,6 +105,13 @@ export class RunManagerCronJob extends Construct {
                     env: [
                       { name: "DAGOPS_PIPELINE", value: pipeline.name },
                       { name: "DAGOPS_CLUSTER", value: cluster.name },
+                      // Named in the run record: where this run's logs went.
+                      ...(cluster.logging
+                        ? [
+                            { name: "DAGOPS_LOG_GROUP", value: cluster.logging.logGroup },
+                            { name: "DAGOPS_STEPS_LOG_GROUP", value: cluster.logging.stepsLogGroup },
+                          ]
+                        : []),
                       { name: "DAGOPS_PLAN_CONFIGMAP", value: props.planConfigMap },
                       { name: "DAGOPS_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                       { name: "DAGOPS_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },

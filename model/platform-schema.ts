@@ -107,7 +107,10 @@ export const platformSchema = {
               {
                 type: "object",
                 additionalProperties: false,
-                properties: { logGroup: { type: "string", pattern: "^[\\w/.#-]{1,512}$", "x-expected": "a CloudWatch Logs group name such as /dagops/data-prod/run-managers" } },
+                properties: {
+                  logGroup: { type: "string", pattern: "^[\\w/.#-]{1,512}$", "x-expected": "a CloudWatch Logs group name such as /dagops/data-prod/run-managers" },
+                  stepsLogGroup: { type: "string", pattern: "^[\\w/.#-]{1,512}$", "x-expected": "a CloudWatch Logs group name such as /aws/containerinsights/data-prod/application" },
+                },
               },
             ],
             "x-expected": "false (no log routing) or { logGroup }",

@@ -87,7 +87,15 @@ export interface ClusterConfig {
    * ConfigMap, which synth emits. Default: CloudWatch Logs, group `/dagops/<eksClusterName>/run-managers`.
    * `false` routes nothing: a run manager's logs then go with its pod.
    */
-  readonly logging?: false | { readonly logGroup?: string };
+  readonly logging?: false | {
+    readonly logGroup?: string;
+    /**
+     * Where the node log agent sends step logs, named in run records so a reader knows where to
+     * look. Default: `/aws/containerinsights/<eksClusterName>/application`, the group of the
+     * Amazon CloudWatch Observability add-on.
+     */
+    readonly stepsLogGroup?: string;
+  };
 }
 
 export interface PlatformConfig {
@@ -132,8 +140,8 @@ export interface ResolvedCluster {
   readonly runManager: { readonly image: string };
   readonly prices: string;
   readonly placeholderImage: string;
-  /** CloudWatch Logs group for run-manager logs; null: no log routing. */
-  readonly logging: { readonly logGroup: string } | null;
+  /** CloudWatch Logs groups for run-manager and step logs; null: no log routing. */
+  readonly logging: { readonly logGroup: string; readonly stepsLogGroup: string } | null;
 }
 
 export function resolveCluster(c: ClusterConfig): ResolvedCluster {
@@ -158,6 +166,12 @@ export function resolveCluster(c: ClusterConfig): ResolvedCluster {
     runManager: { image: c.runManager.image },
     prices: c.prices ?? DEFAULT_PRICES_FILE,
     placeholderImage: c.placeholderImage ?? DEFAULT_PLACEHOLDER_IMAGE,
-    logging: c.logging === false ? null : { logGroup: c.logging?.logGroup ?? `/dagops/${c.eksClusterName ?? c.name}/run-managers` },
+    logging:
+      c.logging === false
+        ? null
+        : {
+            logGroup: c.logging?.logGroup ?? `/dagops/${c.eksClusterName ?? c.name}/run-managers`,
+            stepsLogGroup: c.logging?.stepsLogGroup ?? `/aws/containerinsights/${c.eksClusterName ?? c.name}/application`,
+          },
   };
 }

@@ -84,6 +84,7 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
       planText: text,
       ...(env.DAGOPS_PLAN_CONFIGMAP ? { planRevision: env.DAGOPS_PLAN_CONFIGMAP } : {}),
       ...(env.DAGOPS_CLUSTER ? { cluster: env.DAGOPS_CLUSTER } : {}),
+      logs: { ...(env.DAGOPS_LOG_GROUP ? { runManagerGroup: env.DAGOPS_LOG_GROUP } : {}), ...(env.DAGOPS_STEPS_LOG_GROUP ? { stepsGroup: env.DAGOPS_STEPS_LOG_GROUP } : {}) },
       ...(retryDelay ? { retryDelay } : {}),
       ...(env.DAGOPS_POD_NAME ? { instance: env.DAGOPS_POD_NAME } : {}),
     });

@@ -21,8 +21,8 @@ export interface AlertFacts {
   readonly seconds: number;
   readonly startedAt: string;
   readonly finishedAt: string;
-  /** The first step that failed for good, and why. */
-  readonly failedStep?: { readonly name: string; readonly reason?: string };
+  /** The first step that failed for good, why, and its message or the last lines of its log. */
+  readonly failedStep?: { readonly name: string; readonly reason?: string; readonly logTail?: string };
 }
 
 function duration(s: number): string {
@@ -39,7 +39,8 @@ export function lookFurther(f: AlertFacts): string {
 export function alertBody(format: "slack" | "json", f: AlertFacts): string {
   if (format === "json") return JSON.stringify({ ...f, lookFurther: lookFurther(f) });
   const mark = f.outcome === "succeeded" ? ":white_check_mark:" : ":x:";
-  const step = f.failedStep ? `\nFailed step: *${f.failedStep.name}*${f.failedStep.reason ? ` (${f.failedStep.reason})` : ""}` : "";
+  const tail = f.failedStep?.logTail ? `\n\`\`\`${f.failedStep.logTail.slice(-1500)}\`\`\`` : "";
+  const step = f.failedStep ? `\nFailed step: *${f.failedStep.name}*${f.failedStep.reason ? ` (${f.failedStep.reason})` : ""}${tail}` : "";
   return JSON.stringify({ text: `${mark} dagops: *${f.pipeline}* run \`${f.run}\` ${f.outcome} on *${f.cluster}* after ${duration(f.seconds)}.${step}\nMore: \`${lookFurther(f)}\`` });
 }
 

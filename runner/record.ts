@@ -47,6 +47,16 @@ export interface RunHead {
   readonly outcome: RecordOutcome;
   /** Steps that failed for good, when the run failed. */
   readonly failedSteps: readonly string[];
+  /** Where the full logs went: CloudWatch Logs groups and stream patterns, when the cluster routes them. */
+  readonly logs: {
+    readonly runManager: { readonly logGroup: string; readonly streams: string } | null;
+    readonly steps: { readonly logGroup: string; readonly streams: string } | null;
+  };
+}
+
+export interface LogPlaces {
+  readonly runManagerGroup?: string;
+  readonly stepsGroup?: string;
 }
 
 export interface StepRecord {
@@ -124,7 +134,9 @@ export function runHead(options: {
   finishedAt?: number;
   outcome: RecordOutcome;
   failedSteps?: readonly string[];
+  logs?: LogPlaces;
 }): RunHead {
+  const ns = options.run.namespace;
   return {
     apiVersion: RECORD_API_VERSION,
     kind: "RunRecord",
@@ -138,6 +150,12 @@ export function runHead(options: {
     finishedAt: options.finishedAt === undefined ? null : iso(options.finishedAt),
     outcome: options.outcome,
     failedSteps: options.failedSteps ?? [],
+    logs: {
+      // Fargate's router (aws-logging) names streams after the pod's log file.
+      runManager: options.logs?.runManagerGroup ? { logGroup: options.logs.runManagerGroup, streams: `run-manager-kube.var.log.containers.${options.run.name}-*_${ns}_run-manager-*.log` } : null,
+      // The CloudWatch Observability add-on names streams after the node and the pod's log file.
+      steps: options.logs?.stepsGroup ? { logGroup: options.logs.stepsGroup, streams: `<node>-application.var.log.containers.${options.run.name}-<step>-*_${ns}_<step>-*.log` } : null,
+    },
   };
 }
 

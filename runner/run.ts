@@ -19,7 +19,7 @@ import { ANNOTATION, LABEL, MANAGED_BY } from "../charts/labels.ts";
 import type { Plan } from "../model/plan-format.ts";
 import { attemptJob, attemptJobName, attemptOf, placeholderJob, placeholderJobName, runSelector, type Run } from "./attempt.ts";
 import { isTransient, KubeError, type RunApi, type WatchEvent } from "./kube.ts";
-import { beyondRetention, DEFAULT_HISTORY_KEEP, messageCap, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type RecordOutcome } from "./record.ts";
+import { beyondRetention, DEFAULT_HISTORY_KEEP, messageCap, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type LogPlaces, type RecordOutcome } from "./record.ts";
 import type { Logger } from "./log.ts";
 import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "../model/scheduler.ts";
 import { CONTAINER_CONFIG_MS, diagnose, IMAGE_PULL_MS, podFacts, type PodFacts, type Verdict } from "./diagnose.ts";
@@ -49,6 +49,8 @@ export interface RunOptions {
   /** The plan ConfigMap the run was started from, and the cluster: for the run record. */
   readonly planRevision?: string;
   readonly cluster?: string;
+  /** Where the cluster sends run-manager and step logs, for the record. */
+  readonly logs?: LogPlaces;
 }
 
 /** The run manager was stopped (SIGTERM) before the run could begin: exit as stopped. */
@@ -261,7 +263,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const deadline = startedAt + plan.runTimeoutSeconds * 1000;
   const scheduledAt = owner.metadata?.annotations?.[SCHEDULED_ANNOTATION];
   const head = (outcome: RecordOutcome, finishedAt?: number, failedSteps?: readonly string[]) =>
-    JSON.stringify(runHead({ plan, run, cluster: options.cluster, planRevision: options.planRevision, scheduledAt, startedAt, outcome, ...(finishedAt !== undefined ? { finishedAt } : {}), ...(failedSteps ? { failedSteps } : {}) }));
+    JSON.stringify(runHead({ plan, run, cluster: options.cluster, planRevision: options.planRevision, scheduledAt, startedAt, outcome, ...(options.logs ? { logs: options.logs } : {}), ...(finishedAt !== undefined ? { finishedAt } : {}), ...(failedSteps ? { failedSteps } : {}) }));
 
   // The plan copy, owned by the run's Job: a pod of this run restarted after a deploy pruned the
   // plan revision reads it from here. Best effort: the run itself does not need it.
@@ -363,6 +365,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   if (outcome !== "stopped" && plan.notify?.length) {
     const failed = summary.steps.find((s) => s.outcome === "failed");
     const reason = failed?.attempts.at(-1)?.reason;
+    const logTail = failed ? history.get(failed.name)?.attempts.at(-1)?.message : undefined;
     // Alerts never change the outcome: every failure inside is logged and swallowed.
     await sendAlerts(
       plan,
@@ -375,7 +378,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         seconds: summary.seconds,
         startedAt: new Date(startedAt).toISOString(),
         finishedAt: new Date(now()).toISOString(),
-        ...(failed ? { failedStep: { name: failed.name, ...(reason ? { reason } : {}) } } : {}),
+        ...(failed ? { failedStep: { name: failed.name, ...(reason ? { reason } : {}), ...(logTail ? { logTail: logTail.slice(-2048) } : {}) } } : {}),
       },
       api,
       log,

@@ -3,6 +3,7 @@ import { executionPlan, type ExecutionPlan, type Peak } from "../model/execution
 import { formatDuration } from "../model/duration.ts";
 import { ASSUMED_STEP_SECONDS } from "../model/pipeline.ts";
 import { closest, formatProblems, hasErrors } from "../model/problems.ts";
+import type { ResolvedPipeline } from "../model/resolve.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
 import { openRepository } from "./lib/tree.ts";
 
@@ -54,8 +55,32 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return EXIT.usage;
   }
   const plan = executionPlan(pipeline);
-  io.stdout(values.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, pipeline.steps.length));
+  const operations = operationsOf(pipeline);
+  io.stdout(values.json ? `${JSON.stringify({ ...plan, operations }, null, 2)}\n` : `${formatPlan(plan, pipeline.steps.length)}${formatOperations(operations)}`);
   return EXIT.ok;
+}
+
+/** What a run leaves and says, besides its steps: the record, early failure names, alerts. */
+function operationsOf(p: ResolvedPipeline) {
+  return {
+    records: { keep: p.historyKeep },
+    schedulingTimeoutSeconds: p.schedulingTimeoutSeconds,
+    notify: p.notify.map((n) => ({ on: [...n.on], secret: `${n.webhook.secretKeyRef.name}/${n.webhook.secretKeyRef.key}`, format: n.format ?? "json" })),
+    clustersWithOwnNotify: Object.entries(p.overridden).filter(([, v]) => JSON.stringify(v.notify) !== JSON.stringify(p.notify)).map(([c]) => c),
+  };
+}
+
+function formatOperations(o: ReturnType<typeof operationsOf>): string {
+  const lines = [
+    "",
+    `Run records: each run leaves ConfigMap <run>-record (outcome, trigger, every attempt, failed containers' last log lines); the newest ${o.records.keep} are kept (history.keep).`,
+    `Failures named early: an image that cannot be pulled (3m) or a missing Secret or ConfigMap (2m) fails its step at once; a pod unschedulable for ${formatDuration(o.schedulingTimeoutSeconds)} (schedulingTimeout) fails its attempt and spends a retry.`,
+    o.notify.length
+      ? `Alerts: ${o.notify.map((n) => `on ${n.on.join(", ")} → ${n.format} webhook from Secret ${n.secret}`).join("; ")}${o.clustersWithOwnNotify.length ? ` (clusters ${o.clustersWithOwnNotify.join(", ")} have their own)` : ""}.`
+      : "Alerts: none (notify).",
+    "Logs: run managers' to the cluster's CloudWatch Logs group (platform.config.ts logging); the record names the groups and streams.",
+  ];
+  return `${lines.join("\n")}\n`;
 }
 
 export function formatPlan(plan: ExecutionPlan, steps: number): string {

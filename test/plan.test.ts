@@ -66,6 +66,10 @@ describe("execution plan", () => {
     assert.match(text, /Critical path, every step running to its timeout, no retries: 5h15m/);
     assert.match(text, /Typical run, by the steps' estimates: 1h55m\n/);
     assert.match(text, /The critical path is a bound: every step at its timeout\. `npm run cost` prices the typical run/);
+    // What a run leaves and says: records, early failure names, alerts, logs.
+    assert.match(text, /Run records: each run leaves ConfigMap <run>-record .* the newest 50 are kept \(history\.keep\)\./);
+    assert.match(text, /a pod unschedulable for 15m \(schedulingTimeout\) fails its attempt and spends a retry/);
+    assert.match(text, /Alerts: on failed, timed-out → slack webhook from Secret alerts\/slack-url\./);
     assert.match(text, /memory {2}2\.73Gi {4}classify-s3, classify-rds, classify-dynamodb, classify-redshift/);
   });
 

@@ -611,6 +611,8 @@ describe("run manager", () => {
     const plan = planFor(definition([{ name: "extract" }, { name: "load", dependsOn: ["extract"], retries: 1 }]));
     const h = await harness(plan, (step, attempt) => (step === "load" && attempt === 1 ? { outcome: "fail", afterMs: 10 } : succeed()));
     h.env.DAGOPS_CLUSTER = "prod";
+    h.env.DAGOPS_LOG_GROUP = "/dagops/data-prod/run-managers";
+    h.env.DAGOPS_STEPS_LOG_GROUP = "/aws/containerinsights/data-prod/application";
     try {
       expectExit(await h.start(), 0);
       const record = h.kube.configMaps.get(`${h.run.name}-record`)!;
@@ -619,6 +621,11 @@ describe("run manager", () => {
       const run = JSON.parse(record.data["run.json"]);
       assert.deepEqual([run.kind, run.pipeline, run.run, run.cluster, run.planRevision, run.trigger, run.outcome], ["RunRecord", "demo", h.run.name, "prod", h.env.DAGOPS_PLAN_CONFIGMAP, { kind: "manual" }, "succeeded"]);
       assert.ok(run.finishedAt >= run.startedAt);
+      // Where the full logs went, for whoever reads the record after the pods are gone.
+      assert.deepEqual(run.logs, {
+        runManager: { logGroup: "/dagops/data-prod/run-managers", streams: `run-manager-kube.var.log.containers.${h.run.name}-*_dagops-demo_run-manager-*.log` },
+        steps: { logGroup: "/aws/containerinsights/data-prod/application", streams: `<node>-application.var.log.containers.${h.run.name}-<step>-*_dagops-demo_<step>-*.log` },
+      });
       const load = JSON.parse(record.data["step.load.json"]);
       assert.deepEqual(load.attempts.map((a: any) => [a.attempt, a.outcome, a.reason ?? null, a.job.startsWith(`${h.run.name}-load-`)]), [[1, "failed", "BackoffLimitExceeded", true], [2, "succeeded", null, true]]);
       // Patches, one small key at a time, never a rewrite: every record write after the create is a merge patch.
@@ -893,16 +900,17 @@ describe("alerts", () => {
   test("a failed run alerts in Slack and JSON form; the run's outcome is its own; the URL is never printed", async () => {
     const hook = await webhook();
     const plan = planFor(definition([{ name: "load" }], { notify: [notify("slack", "slack"), notify("json", "json")] }));
-    const h = await harness(plan, () => ({ outcome: "fail", afterMs: 10 }));
+    const h = await harness(plan, () => ({ outcome: "fail", afterMs: 10, terminated: { reason: "Error", exitCode: 1, message: "loading 17 rows\nValueError: row 17 has no id\n" } }));
     withSecret(h, { slack: hook.url, json: hook.url });
     try {
       const result = await h.start();
       expectExit(result, 1);
       assert.equal(hook.bodies.length, 2);
       const slack = JSON.parse(hook.bodies[0]!);
-      assert.match(slack.text, /^:x: dagops: \*demo\* run `demo-29000000` failed on \*prod\* after \d+s\.\nFailed step: \*load\* \(BackoffLimitExceeded\)\nMore: `kubectl -n dagops-demo get configmap demo-29000000-record -o yaml`$/);
+      assert.match(slack.text, /^:x: dagops: \*demo\* run `demo-29000000` failed on \*prod\* after \d+s\.\nFailed step: \*load\* \(BackoffLimitExceeded\)\n```loading 17 rows\nValueError: row 17 has no id\n```\nMore: `kubectl -n dagops-demo get configmap demo-29000000-record -o yaml`$/);
       const json = JSON.parse(hook.bodies[1]!);
-      assert.deepEqual([json.pipeline, json.cluster, json.run, json.outcome, json.failedStep], ["demo", "prod", "demo-29000000", "failed", { name: "load", reason: "BackoffLimitExceeded" }]);
+      assert.deepEqual([json.pipeline, json.cluster, json.run, json.outcome, json.failedStep], ["demo", "prod", "demo-29000000", "failed", { name: "load", reason: "BackoffLimitExceeded", logTail: "loading 17 rows\nValueError: row 17 has no id\n" }]);
+      if (process.env.SHOW_EXAMPLES) process.stderr.write(`SLACK ${hook.bodies[0]}\nJSON ${hook.bodies[1]}\nRECORD ${JSON.stringify(h.kube.configMaps.get(`${h.run.name}-record`)!.data, null, 1)}\n`);
       assert.equal(result.logs.filter((l) => l.event === "alert.sent").length, 2);
       assert.ok(!result.output.includes("SECRET-TOKEN-xyz") && !result.output.includes(hook.url), "the webhook URL is a secret");
       assert.deepEqual(h.kube.requests.filter((r) => r.resource === "secrets").map((r) => [r.verb, r.name]), [["get", "alerts"], ["get", "alerts"]]);
