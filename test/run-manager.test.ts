@@ -910,7 +910,6 @@ describe("alerts", () => {
       assert.match(slack.text, /^:x: dagops: \*demo\* run `demo-29000000` failed on \*prod\* after \d+s\.\nFailed step: \*load\* \(BackoffLimitExceeded\)\n```loading 17 rows\nValueError: row 17 has no id\n```\nMore: `kubectl -n dagops-demo get configmap demo-29000000-record -o yaml`$/);
       const json = JSON.parse(hook.bodies[1]!);
       assert.deepEqual([json.pipeline, json.cluster, json.run, json.outcome, json.failedStep], ["demo", "prod", "demo-29000000", "failed", { name: "load", reason: "BackoffLimitExceeded", logTail: "loading 17 rows\nValueError: row 17 has no id\n" }]);
-      if (process.env.SHOW_EXAMPLES) process.stderr.write(`SLACK ${hook.bodies[0]}\nJSON ${hook.bodies[1]}\nRECORD ${JSON.stringify(h.kube.configMaps.get(`${h.run.name}-record`)!.data, null, 1)}\n`);
       assert.equal(result.logs.filter((l) => l.event === "alert.sent").length, 2);
       assert.ok(!result.output.includes("SECRET-TOKEN-xyz") && !result.output.includes(hook.url), "the webhook URL is a secret");
       assert.deepEqual(h.kube.requests.filter((r) => r.resource === "secrets").map((r) => [r.verb, r.name]), [["get", "alerts"], ["get", "alerts"]]);
