@@ -195,6 +195,19 @@ test("overrides: each cluster gets its own settings; env merged by name over the
   }
 });
 
+test("overrides.<cluster>.notify replaces the pipeline's alerts in that cluster only", async () => {
+  const repo = await tempRepo({ pipelines: false });
+  try {
+    await repo.write(P, `${yamlPipeline("broken")}notify: [{ on: [failed], webhook: { secretKeyRef: { name: alerts, key: url } }, format: slack }]\noverrides:\n  staging:\n    notify: []\n`);
+    const { problems, pipelines } = await loadProject(repo.root);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(forCluster(pipelines[0]!, "staging").notify, []);
+    assert.equal(forCluster(pipelines[0]!, "prod").notify[0]!.format, "slack");
+  } finally {
+    await repo.cleanup();
+  }
+});
+
 test("one IAM role for clusters in different AWS accounts is a warning that names the fix", async () => {
   const repo = await tempRepo({ pipelines: false });
   try {
