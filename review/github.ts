@@ -6,6 +6,7 @@
  * retried with backoff (honouring `retry-after`). The token is never part of any message.
  */
 import { Octokit } from "@octokit/rest";
+import { whyNoAnswer } from "../model/no-answer.ts";
 
 export const MARKER = "<!-- dagops:review -->";
 
@@ -106,24 +107,10 @@ async function withRetries<T>(what: string, f: () => Promise<T>, target: Target,
         await new Promise((r) => setTimeout(r, wait));
         continue;
       }
-      const cause = answered ? "" : noAnswer(err);
+      const cause = answered ? "" : whyNoAnswer(err);
       throw new GitHubError(explain(what, status, cause || message, headers, target, primary));
     }
   }
-}
-
-/** Why a request got no answer, in words: refused, reset, timed out, not found. */
-function noAnswer(err: unknown): string {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e && typeof e === "object"; i++) {
-    const x = e as { code?: string; name?: string; cause?: unknown };
-    if (x.name === "TimeoutError" || x.code === "UND_ERR_CONNECT_TIMEOUT" || x.code === "ETIMEDOUT") return "no answer in time";
-    if (x.code === "ECONNREFUSED") return "connection refused";
-    if (x.code === "ECONNRESET" || x.code === "UND_ERR_SOCKET") return "connection reset";
-    if (x.code === "ENOTFOUND" || x.code === "EAI_AGAIN") return "host not found";
-    e = x.cause;
-  }
-  return "no response";
 }
 
 function explain(what: string, status: number | undefined, message: string, headers: Record<string, string | undefined>, t: Target, primaryRateLimit: boolean): string {

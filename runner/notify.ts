@@ -4,6 +4,7 @@
  * changes the run's outcome. The URL is a credential (a Slack webhook URL is its own token): it
  * never appears in a log line, an Event or an error; failures are named by rule and Secret only.
  */
+import { whyNoAnswer } from "../model/no-answer.ts";
 import type { Plan } from "../model/plan-format.ts";
 import type { RunApi } from "./kube.ts";
 import type { Logger } from "./log.ts";
@@ -46,20 +47,6 @@ export function alertBody(format: "slack" | "json", f: AlertFacts): string {
 
 type Fetch = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<{ ok: boolean; status: number }>;
 
-/** Why a request failed, in words that carry no part of the URL. */
-function failure(err: unknown): string {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e && typeof e === "object"; i++) {
-    const x = e as { name?: string; code?: string; cause?: unknown };
-    if (x.name === "TimeoutError" || x.name === "AbortError") return "no answer in time";
-    if (x.code === "ECONNREFUSED") return "connection refused";
-    if (x.code === "ECONNRESET" || x.code === "UND_ERR_SOCKET") return "connection reset";
-    if (x.code === "ENOTFOUND" || x.code === "EAI_AGAIN") return "host not found";
-    e = x.cause;
-  }
-  return "request failed";
-}
-
 export async function sendAlerts(plan: Plan, facts: AlertFacts, api: RunApi, log: Logger, options: { scale?: number; fetch?: Fetch } = {}): Promise<void> {
   const rules = (plan.notify ?? []).map((r, i) => ({ ...r, index: i })).filter((r) => r.on.includes(facts.outcome));
   const scale = options.scale ?? 1;
@@ -91,7 +78,7 @@ export async function sendAlerts(plan: Plan, facts: AlertFacts, api: RunApi, log
         }
         why = `HTTP ${res.status}`;
       } catch (err) {
-        why = failure(err);
+        why = whyNoAnswer(err, "request failed");
       }
       const wait = Math.min(30_000, 1000 * 2 ** (tries - 1)) * scale;
       if (Date.now() + wait >= giveUpAt) {
