@@ -9,12 +9,19 @@
  *   collected with it). A run-manager pod restarted after a sync pruned its plan revision finds
  *   an empty mount and reads the plan from here.
  *
- * Pure: names, labels and documents; run.ts does the API calls.
+ * Pure: names, labels and documents. The run manager (runner/run.ts) writes records; the
+ * `dagops` command (ops/) reads them.
  */
-import { LABEL, MANAGED_BY } from "../charts/labels.ts";
-import type { Plan } from "../model/plan-format.ts";
-import type { Attempt } from "../model/scheduler.ts";
-import type { Run } from "./attempt.ts";
+import { LABEL, MANAGED_BY } from "./labels.ts";
+import type { Plan } from "./plan-format.ts";
+import type { Attempt } from "./scheduler.ts";
+
+/** The run: the run-manager Job that owns every step Job of one run. */
+export interface Run {
+  readonly name: string;
+  readonly uid: string;
+  readonly namespace: string;
+}
 
 export const RECORD_API_VERSION = "dagops.dev/v1alpha1";
 export const RUN_KEY = "run.json";
@@ -30,7 +37,99 @@ export const recordName = (run: Run) => `${run.name}-record`;
 export const planCopyName = (run: Run) => `${run.name}-plan`;
 export const stepKey = (step: string) => `step.${step}.json`;
 
-export type RecordOutcome = "running" | "succeeded" | "failed" | "timed-out";
+export type RecordOutcome = "running" | "succeeded" | "failed" | "timed-out" | "cancelled" | "skipped";
+
+/**
+ * What a run Job tells its run manager, in annotations: set by `dagops start`, `rerun` and
+ * `backfill` when they create the Job, and by `dagops cancel` on a running one.
+ */
+export const RUN_ANNOTATION = {
+  /** JSON object of parameter values as given (the run manager checks them and adds defaults). */
+  params: "dagops.dev/params",
+  /** Who started the run by hand (`dagops start`), and why. */
+  startedBy: "dagops.dev/started-by",
+  reason: "dagops.dev/reason",
+  /** The run this one re-runs. */
+  rerunOf: "dagops.dev/rerun-of",
+  /** JSON object step → run: steps taken as done, each with the run whose output it keeps. */
+  doneSteps: "dagops.dev/done-steps",
+  /** The backfill that created the run. */
+  backfill: "dagops.dev/backfill",
+  /** JSON `{ by, reason, at }`: stop this run (running steps are deleted, outcome `cancelled`). */
+  cancel: "dagops.dev/cancel",
+  /** Set by `kubectl create job --from=cronjob/…` and by `dagops`: not a scheduled run. */
+  instantiate: "cronjob.kubernetes.io/instantiate",
+} as const;
+
+export interface CancelRequest {
+  readonly by: string;
+  readonly reason: string;
+  readonly at: string;
+}
+
+/** What the run Job's annotations ask of the run, read leniently: a malformed value is reported, never thrown. */
+export interface RunIntent {
+  readonly params: Record<string, string>;
+  readonly startedBy?: string;
+  readonly reason?: string;
+  readonly rerunOf?: string;
+  readonly doneSteps: Record<string, string>;
+  readonly backfill?: string;
+  readonly cancel?: CancelRequest;
+  readonly problems: readonly string[];
+}
+
+export function runIntent(annotations: Readonly<Record<string, string>> | undefined): RunIntent {
+  const a = annotations ?? {};
+  const problems: string[] = [];
+  const stringMap = (key: string): Record<string, string> => {
+    if (a[key] === undefined) return {};
+    try {
+      const v = JSON.parse(a[key]!) as unknown;
+      if (v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string")) return v as Record<string, string>;
+    } catch {
+      // reported below
+    }
+    problems.push(`annotation ${key} must be a JSON object of strings, found ${JSON.stringify(a[key]!.slice(0, 200))}`);
+    return {};
+  };
+  return {
+    params: stringMap(RUN_ANNOTATION.params),
+    doneSteps: stringMap(RUN_ANNOTATION.doneSteps),
+    ...(a[RUN_ANNOTATION.startedBy] ? { startedBy: a[RUN_ANNOTATION.startedBy] } : {}),
+    ...(a[RUN_ANNOTATION.reason] ? { reason: a[RUN_ANNOTATION.reason] } : {}),
+    ...(a[RUN_ANNOTATION.rerunOf] ? { rerunOf: a[RUN_ANNOTATION.rerunOf] } : {}),
+    ...(a[RUN_ANNOTATION.backfill] ? { backfill: a[RUN_ANNOTATION.backfill] } : {}),
+    ...(cancelRequest(a) ? { cancel: cancelRequest(a) } : {}),
+    problems,
+  };
+}
+
+export function cancelRequest(a: Readonly<Record<string, string>> | undefined): CancelRequest | undefined {
+  const text = a?.[RUN_ANNOTATION.cancel];
+  if (text === undefined) return undefined;
+  try {
+    const v = JSON.parse(text) as Partial<CancelRequest>;
+    return { by: String(v.by ?? "unknown"), reason: String(v.reason ?? ""), at: String(v.at ?? "") };
+  } catch {
+    return { by: "unknown", reason: text.slice(0, 200), at: "" };
+  }
+}
+
+/** The pipeline's Lease, in its namespace: held by the run going on (`concurrency: forbid | replace`). */
+export function leaseName(pipeline: string): string {
+  return `${pipeline}-run`;
+}
+
+/** `<artifacts>/<pipeline>/<run>/`: where a run's steps keep their data. */
+export function runUri(artifacts: string, pipeline: string, run: string): string {
+  return `${artifacts.replace(/\/+$/, "")}/${pipeline}/${run}/`;
+}
+
+/** `DAGOPS_INPUT_<STEP>`: `load-data` → `DAGOPS_INPUT_LOAD_DATA`. */
+export function inputEnvName(step: string): string {
+  return `DAGOPS_INPUT_${step.toUpperCase().replace(/-/g, "_")}`;
+}
 
 export interface RunHead {
   readonly apiVersion: typeof RECORD_API_VERSION;
@@ -41,7 +140,16 @@ export interface RunHead {
   readonly cluster: string | null;
   /** The plan ConfigMap the run was started from (its name carries the plan's hash). */
   readonly planRevision: string | null;
-  readonly trigger: { readonly kind: "schedule"; readonly scheduledAt: string } | { readonly kind: "manual" };
+  readonly trigger: { readonly kind: "schedule"; readonly scheduledAt: string } | { readonly kind: "manual"; readonly by?: string; readonly reason?: string; readonly backfill?: string };
+  /** Every parameter's value for this run (given or default). */
+  readonly params: Readonly<Record<string, string>>;
+  /** The run this one re-runs, and the steps it took as done (step → the run whose output it keeps). */
+  readonly rerunOf: string | null;
+  readonly doneSteps: Readonly<Record<string, string>>;
+  /** `<artifacts>/<pipeline>/<run>/` when the cluster sets `artifacts`. */
+  readonly uri: string | null;
+  /** Why the run ended as it did, when the steps do not say: skipped (which run holds the pipeline), cancelled (by whom). */
+  readonly message: string | null;
   readonly startedAt: string;
   readonly finishedAt: string | null;
   readonly outcome: RecordOutcome;
@@ -71,6 +179,11 @@ export interface StepRecord {
     readonly message?: string;
     readonly exitCode?: number;
     readonly node?: string;
+    /** The node's instance type and capacity type (`spot` / `on-demand`), from its labels. */
+    readonly instanceType?: string;
+    readonly capacityType?: string;
+    /** Taken as done: the run whose output this step keeps (a re-run from failure). */
+    readonly from?: string;
     readonly startedAt: string;
     readonly finishedAt?: string;
   }[];
@@ -110,13 +223,16 @@ export function stepRecord(step: string, attempts: readonly Attempt[], jobName: 
     step,
     attempts: attempts.map((a) => ({
       attempt: a.attempt,
-      job: jobName(a.attempt),
+      job: a.doneIn ? "" : jobName(a.attempt),
       capacity: a.capacity,
       outcome: a.outcome,
       ...(a.reason ? { reason: a.reason.length > MAX_REASON ? `${a.reason.slice(0, MAX_REASON - 1)}…` : a.reason } : {}),
       ...(a.message && a.attempt === last ? { message: cut(a.message) } : {}),
       ...(a.exitCode !== undefined ? { exitCode: a.exitCode } : {}),
       ...(a.node ? { node: a.node } : {}),
+      ...(a.instanceType ? { instanceType: a.instanceType } : {}),
+      ...(a.capacityType ? { capacityType: a.capacityType } : {}),
+      ...(a.doneIn ? { from: a.doneIn } : {}),
       startedAt: iso(a.startedAt),
       ...(a.finishedAt !== undefined ? { finishedAt: iso(a.finishedAt) } : {}),
     })),
@@ -135,7 +251,12 @@ export function runHead(options: {
   outcome: RecordOutcome;
   failedSteps?: readonly string[];
   logs?: LogPlaces;
+  intent?: RunIntent;
+  params?: Readonly<Record<string, string>>;
+  uri?: string;
+  message?: string;
 }): RunHead {
+  const intent = options.intent;
   const ns = options.run.namespace;
   return {
     apiVersion: RECORD_API_VERSION,
@@ -145,7 +266,14 @@ export function runHead(options: {
     runUid: options.run.uid,
     cluster: options.cluster ?? null,
     planRevision: options.planRevision ?? null,
-    trigger: options.scheduledAt ? { kind: "schedule", scheduledAt: options.scheduledAt } : { kind: "manual" },
+    trigger: options.scheduledAt
+      ? { kind: "schedule", scheduledAt: options.scheduledAt }
+      : { kind: "manual", ...(intent?.startedBy ? { by: intent.startedBy } : {}), ...(intent?.reason ? { reason: intent.reason } : {}), ...(intent?.backfill ? { backfill: intent.backfill } : {}) },
+    params: options.params ?? {},
+    rerunOf: intent?.rerunOf ?? null,
+    doneSteps: intent?.doneSteps ?? {},
+    uri: options.uri ?? null,
+    message: options.message ?? null,
     startedAt: iso(options.startedAt),
     finishedAt: options.finishedAt === undefined ? null : iso(options.finishedAt),
     outcome: options.outcome,
