@@ -26,6 +26,8 @@ export default definePlatform({
         podExecutionRoleArn: "arn:aws:iam::111122223333:role/data-staging-fargate-pod-execution",
         subnets: ["subnet-0a1b2c3d4e5f60718", "subnet-0b1c2d3e4f5a60718"],
       },
+      // Steps keep data between them under s3://…/<pipeline>/<run>/ (README, "Data between steps").
+      artifacts: "s3://example-data-staging-artifacts/dagops",
       runManager: { image: runManagerImage },
     },
     {

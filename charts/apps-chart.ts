@@ -23,7 +23,7 @@ export class AppsChart extends Chart {
     new ArgoCdApplication(this, PLATFORM_APP, {
       cluster,
       name: PLATFORM_APP,
-      project: PROJECT.apps,
+      project: PROJECT.platform,
       path: repoPath(cluster.name, "platform"),
       namespace: PLATFORM_NAMESPACE,
       syncWave: SYNC_WAVE.platform,

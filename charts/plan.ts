@@ -25,6 +25,9 @@ export function buildPlan(pipeline: ResolvedPipeline, placeholderImage: string =
     historyKeep: pipeline.historyKeep,
     schedulingTimeoutSeconds: pipeline.schedulingTimeoutSeconds,
     ...(pipeline.notify.length ? { notify: pipeline.notify.map((n) => ({ on: [...n.on], secret: { ...n.webhook.secretKeyRef }, format: n.format ?? "json" })) } : {}),
+    concurrency: pipeline.concurrency,
+    timeZone: pipeline.timeZone,
+    ...(Object.keys(pipeline.params).length ? { params: pipeline.params } : {}),
     onDemandNodePool: STEP_POOL["on-demand"],
     steps: pipeline.steps.map((s) => ({
       name: s.name,

@@ -9,6 +9,7 @@ import { k8s } from "cdk8s-plus-27";
 import { LABEL, MANAGED_BY, ROLE } from "./labels.ts";
 import { PIPELINE_NAMESPACE_PREFIX, PLACEHOLDER_PRIORITY_CLASS, PLATFORM_NAMESPACE, pipelineNamespace } from "./names.ts";
 import { RestrictedNamespace } from "./restricted-namespace.ts";
+import { RunManagerNodeReader } from "./run-manager-rbac.ts";
 
 /**
  * What every pipeline in a cluster shares: `generated/<cluster>/platform/`. It syncs before any
@@ -31,6 +32,7 @@ export class PlatformChart extends Chart {
       globalDefault: false,
       description: "dagops prewarm placeholders: hold capacity for a run until its steps preempt them.",
     });
+    if (props.pipelines.length) new RunManagerNodeReader(this, "node-reader", { pipelines: props.pipelines });
     new FargateProfile(this, "run-managers", {
       cluster,
       role: "run-managers",

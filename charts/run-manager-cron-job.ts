@@ -65,8 +65,10 @@ export class RunManagerCronJob extends Construct {
         schedule: pipeline.schedule ?? UNSCHEDULED,
         timeZone: pipeline.timeZone,
         suspend: pipeline.suspend,
-        // One run at a time: a slow run is never overlapped by the next one.
-        concurrencyPolicy: "Forbid",
+        // forbid: the CronJob does not even start a run while one is going on (no Fargate pod for
+        // nothing). replace and allow: the run manager decides, with the pipeline's Lease, so
+        // a replaced run is cancelled with a record instead of deleted with its steps.
+        concurrencyPolicy: pipeline.concurrency === "forbid" ? "Forbid" : "Allow",
         // A run that could not start within 10 minutes of its slot is skipped, not started late.
         startingDeadlineSeconds: 600,
         successfulJobsHistoryLimit: 3,
@@ -112,6 +114,7 @@ export class RunManagerCronJob extends Construct {
                             { name: "DAGOPS_STEPS_LOG_GROUP", value: cluster.logging.stepsLogGroup },
                           ]
                         : []),
+                      ...(cluster.artifacts ? [{ name: "DAGOPS_ARTIFACTS", value: cluster.artifacts }] : []),
                       { name: "DAGOPS_PLAN_CONFIGMAP", value: props.planConfigMap },
                       { name: "DAGOPS_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                       { name: "DAGOPS_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },

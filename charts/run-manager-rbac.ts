@@ -12,7 +12,11 @@ import { RUN_MANAGER, pipelineNamespace } from "./names.ts";
  *   pipeline's old run records beyond `history.keep`;
  * - Pods: list and watch its steps' pods, to name a failure early (an image that cannot be
  *   pulled, a missing Secret, no capacity) and to keep a failed container's last log lines;
- * - Secrets: get, only those the pipeline's `notify` rules name (`resourceNames`), for webhook URLs.
+ * - Secrets: get, only those the pipeline's `notify` rules name (`resourceNames`), for webhook URLs;
+ * - Leases: get, create and update the pipeline's Lease (one run at a time, `concurrency`);
+ *   `resourceNames` cannot limit `create`, so the rule names no Lease.
+ * Cluster scope, in the platform (RUN_MANAGER_NODE_RULES): get on nodes, for the instance type and
+ * capacity type of the node each attempt ran on.
  * A test records every request the program makes in its runs and compares it with these rules.
  */
 export const RUN_MANAGER_RULES = [
@@ -20,7 +24,26 @@ export const RUN_MANAGER_RULES = [
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
   { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "delete", "get", "list", "patch"] },
   { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create", "get", "update"] },
 ] as const;
+
+/** The run managers' only cluster-scoped right: read a node's labels. */
+export const RUN_MANAGER_NODE_RULES = [{ apiGroups: [""], resources: ["nodes"], verbs: ["get"] }] as const;
+export const RUN_MANAGER_NODE_READER = "dagops-run-manager-node-reader";
+
+/** One ClusterRole and one binding for every pipeline's run manager in the cluster (in the platform app). */
+export class RunManagerNodeReader extends Construct {
+  constructor(scope: Construct, id: string, props: { readonly pipelines: readonly string[] }) {
+    super(scope, id);
+    const metadata = { name: RUN_MANAGER_NODE_READER, labels: { [LABEL.managedBy]: MANAGED_BY } };
+    new k8s.KubeClusterRole(this, "clusterrole", { metadata, rules: RUN_MANAGER_NODE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) });
+    new k8s.KubeClusterRoleBinding(this, "clusterrolebinding", {
+      metadata,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: RUN_MANAGER_NODE_READER },
+      subjects: [...props.pipelines].sort().map((p) => ({ kind: "ServiceAccount", name: RUN_MANAGER, namespace: pipelineNamespace(p) })),
+    });
+  }
+}
 
 export interface PolicyRule {
   readonly apiGroups: readonly string[];

@@ -23,6 +23,8 @@ import { validate as namespace } from "kubernetes-models/_schemas/IoK8sApiCoreV1
 import { validate as serviceAccount } from "kubernetes-models/_schemas/IoK8sApiCoreV1ServiceAccount";
 import { validate as role } from "kubernetes-models/_schemas/IoK8sApiRbacV1Role";
 import { validate as roleBinding } from "kubernetes-models/_schemas/IoK8sApiRbacV1RoleBinding";
+import { validate as clusterRole } from "kubernetes-models/_schemas/IoK8sApiRbacV1ClusterRole";
+import { validate as clusterRoleBinding } from "kubernetes-models/_schemas/IoK8sApiRbacV1ClusterRoleBinding";
 import { validate as priorityClass } from "kubernetes-models/_schemas/IoK8sApiSchedulingV1PriorityClass";
 import { fieldPath, problem, type Problem } from "../model/problems.ts";
 import { validateAgainst } from "../model/schema-validator.ts";
@@ -54,6 +56,8 @@ const VALIDATORS: Record<string, ValidateFunction> = {
   "batch/v1/CronJob": cronJob,
   "rbac.authorization.k8s.io/v1/Role": role,
   "rbac.authorization.k8s.io/v1/RoleBinding": roleBinding,
+  "rbac.authorization.k8s.io/v1/ClusterRole": clusterRole,
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": clusterRoleBinding,
   "karpenter.sh/v1/NodePool": viaModel(NodePool),
   "karpenter.k8s.aws/v1/EC2NodeClass": viaModel(EC2NodeClass),
   "argoproj.io/v1alpha1/Application": viaModel(Application),

@@ -234,6 +234,23 @@ export const pipelineSchema = {
       description: "Run records kept in the cluster for this pipeline.",
       properties: { keep: { type: "integer", minimum: 1, maximum: 1000, default: PIPELINE_DEFAULTS.historyKeep, description: "How many run records to keep; the oldest beyond it are deleted when a run ends." } },
     },
+    params: {
+      type: "object",
+      maxProperties: 20,
+      description: "Run parameters by name; steps get each as DAGOPS_PARAM_<NAME>.",
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        required: ["type"],
+        properties: {
+          type: { type: "string", enum: ["string", "int", "bool", "date"] },
+          default: { type: ["string", "integer", "boolean"], description: "A literal of the type, or scheduled-date / scheduled-time." },
+          pattern: { type: "string", minLength: 1, maxLength: 256, description: "string only: a regular expression the whole value must match." },
+          description: { type: "string", maxLength: 1024 },
+        },
+      },
+    },
+    concurrency: { type: "string", enum: ["forbid", "allow", "replace"], default: PIPELINE_DEFAULTS.concurrency, description: "Overlapping runs: forbid (the newcomer is skipped), replace (the older run is cancelled) or allow." },
     prewarm: { type: "boolean", default: false, description: "Pre-provision the run's peak capacity at start with low-priority placeholder pods." },
     schedulingTimeout: { ...duration, default: PIPELINE_DEFAULTS.schedulingTimeout, description: "How long a step's pod may stay unschedulable before its attempt fails (spending a retry)." },
     runTimeout: { ...runDuration, default: PIPELINE_DEFAULTS.runTimeout, description: "Longest a whole run may take; the run manager then cancels it." },

@@ -124,6 +124,20 @@ export interface ClusterOverride {
   readonly notify?: readonly NotifyRule[];
 }
 
+/**
+ * A run parameter (see model/params.ts): `{ type: "date", default: "scheduled-date" }`. Steps get
+ * it as `DAGOPS_PARAM_<NAME>`, and `$(DAGOPS_PARAM_<NAME>)` in `command` and `args` is expanded
+ * by Kubernetes.
+ */
+export type { ParamDeclaration } from "./params.ts";
+
+/**
+ * What happens when a run starts while another run of the pipeline is going on, whoever started
+ * either: `forbid` (the newcomer ends at once, outcome `skipped`), `replace` (the older run is
+ * cancelled first) or `allow` (both run).
+ */
+export type Concurrency = "forbid" | "allow" | "replace";
+
 export interface PipelineDefinition {
   /** DNS-1123 label, at most 40 characters; must equal the file name: `customer-scan`. */
   readonly name: string;
@@ -177,6 +191,15 @@ export interface PipelineDefinition {
   readonly history?: { readonly keep?: number };
   /** Alerts at the end of a run (see NotifyRule). Default: none. */
   readonly notify?: readonly NotifyRule[];
+  /**
+   * Run parameters by name: `{ date: { type: "date", default: "scheduled-date" } }`. Types
+   * `string`, `int`, `bool`, `date`; a default is a literal or `scheduled-date` / `scheduled-time`.
+   * A parameter without a default must be given to every run, so a scheduled pipeline needs
+   * defaults for all. Default: none.
+   */
+  readonly params?: { readonly [name: string]: import("./params.ts").ParamDeclaration };
+  /** Overlapping runs (see Concurrency). Default: `forbid`, so two runs never write the same data at once. */
+  readonly concurrency?: Concurrency;
   /** `true`: the CronJob is suspended, so the pipeline runs only when started by hand. Default: false (absent `schedule` suspends it too). */
   readonly suspend?: boolean;
   /**
@@ -208,6 +231,7 @@ export const PIPELINE_DEFAULTS = {
   runTimeout: "24h",
   historyKeep: 50,
   schedulingTimeout: "15m",
+  concurrency: "forbid",
 } as const;
 
 /** How long the cost model assumes a step without an `estimate` runs. */

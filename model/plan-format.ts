@@ -4,6 +4,7 @@
  * none of the synth code.
  */
 import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { ParamDeclaration } from "./params.ts";
 
 export const PLAN_API_VERSION = "dagops.dev/v1alpha1";
 
@@ -36,6 +37,12 @@ export interface Plan {
   readonly schedulingTimeoutSeconds?: number;
   /** Alerts at the end of a run. Absent in older plans: none. */
   readonly notify?: readonly { readonly on: readonly string[]; readonly secret: { readonly name: string; readonly key: string }; readonly format: "slack" | "json" }[];
+  /** Overlapping runs: `forbid`, `allow` or `replace`, enforced with a Lease per pipeline. Absent in older plans: forbid. */
+  readonly concurrency?: "forbid" | "allow" | "replace";
+  /** The schedule's time zone: the day of `scheduled-date`. Absent in older plans: Etc/UTC. */
+  readonly timeZone?: string;
+  /** Declared run parameters. Absent: none. */
+  readonly params?: Readonly<Record<string, ParamDeclaration>>;
   /** The NodePool a step falls back to after repeated Spot interruptions. */
   readonly onDemandNodePool: string;
   readonly steps: readonly PlanStep[];

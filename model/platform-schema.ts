@@ -115,6 +115,8 @@ export const platformSchema = {
             ],
             "x-expected": "false (no log routing) or { logGroup }",
           },
+          artifacts: { type: "string", pattern: "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\\w!.*'()/-]*)?$", "x-expected": "an S3 prefix such as s3://example-data-artifacts/dagops" },
+          kubeContext: { type: "string", minLength: 1, maxLength: 253, "x-expected": "the name of a kubeconfig context" },
           prices: { type: "string", pattern: "^[^/].*\\.json$", "x-expected": "a repository-relative path to a .json price snapshot, such as data/aws-eu-west-1.json" },
         },
       },

@@ -87,6 +87,14 @@ export interface ClusterConfig {
    * ConfigMap, which synth emits. Default: CloudWatch Logs, group `/dagops/<eksClusterName>/run-managers`.
    * `false` routes nothing: a run manager's logs then go with its pod.
    */
+  /**
+   * Where steps keep data between them: `s3://bucket/prefix`. Every step then gets
+   * `DAGOPS_RUN_URI=<prefix>/<pipeline>/<run>/` and, per dependency, `DAGOPS_INPUT_<STEP>`
+   * (README, "Data between steps"). Default: none.
+   */
+  readonly artifacts?: string;
+  /** The kubeconfig context of this cluster, for `dagops --cluster <name>`. Default: a context named like the cluster. */
+  readonly kubeContext?: string;
   readonly logging?: false | {
     readonly logGroup?: string;
     /**
@@ -140,6 +148,9 @@ export interface ResolvedCluster {
   readonly runManager: { readonly image: string };
   readonly prices: string;
   readonly placeholderImage: string;
+  /** `s3://bucket/prefix` without a trailing slash, or null. */
+  readonly artifacts: string | null;
+  readonly kubeContext: string;
   /** CloudWatch Logs groups for run-manager and step logs; null: no log routing. */
   readonly logging: { readonly logGroup: string; readonly stepsLogGroup: string } | null;
 }
@@ -166,6 +177,8 @@ export function resolveCluster(c: ClusterConfig): ResolvedCluster {
     runManager: { image: c.runManager.image },
     prices: c.prices ?? DEFAULT_PRICES_FILE,
     placeholderImage: c.placeholderImage ?? DEFAULT_PLACEHOLDER_IMAGE,
+    artifacts: c.artifacts === undefined ? null : c.artifacts.replace(/\/+$/, ""),
+    kubeContext: c.kubeContext ?? c.name,
     logging:
       c.logging === false
         ? null

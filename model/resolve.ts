@@ -6,7 +6,8 @@
 import { cronError } from "./cron.ts";
 import { parseDuration } from "./duration.ts";
 import { isPinned, parseImage } from "./image.ts";
-import { MAX_RUN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type EnvVar, type NotifyRule, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
+import { declarationProblems, type ParamDeclaration } from "./params.ts";
+import { MAX_RUN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type Concurrency, type EnvVar, type NotifyRule, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
 import { didYouMean, fieldPath, hasErrors, problem, type Problem } from "./problems.ts";
 import { cpuMillis, memoryBytes, quantitySuffix } from "./quantity.ts";
 import { isSecretName, secretInValue } from "./secrets.ts";
@@ -49,6 +50,9 @@ export interface ResolvedPipeline {
   readonly schedulingTimeoutSeconds: number;
   readonly notify: readonly NotifyRule[];
   readonly prewarm: boolean;
+  /** Declared run parameters, by name (sorted). */
+  readonly params: Readonly<Record<string, ParamDeclaration>>;
+  readonly concurrency: Concurrency;
   /** The CronJob is suspended: by `suspend: true`, or because there is no schedule. */
   readonly suspend: boolean;
   readonly steps: readonly ResolvedStep[];
@@ -185,6 +189,15 @@ function resolveBase(
   const schedulingTimeoutSeconds = timeout(def.schedulingTimeout ?? PIPELINE_DEFAULTS.schedulingTimeout, ["schedulingTimeout"]);
   const runTimeoutSeconds = seconds(def.runTimeout ?? PIPELINE_DEFAULTS.runTimeout, ["runTimeout"], MAX_RUN_TIMEOUT_SECONDS, '"6h" or "1h30m"');
 
+  const params = Object.fromEntries(Object.entries(def.params ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
+  for (const [name, decl] of Object.entries(params)) {
+    for (const p of declarationProblems(name, decl)) report("INVALID_VALUE", p.field ? ["params", name, p.field] : ["params", name], p.message);
+    const scheduled = def.schedule !== undefined && def.suspend !== true;
+    if (decl.default === undefined && scheduled) {
+      report("INVALID_VALUE", ["params", name], `parameter ${name} has no default, but the pipeline runs on a schedule, which gives no values: add a default (a literal, scheduled-date or scheduled-time)`);
+    }
+  }
+
   const steps: ResolvedStep[] = def.steps.map((s, i) => {
     const at = (...rest: (string | number)[]) => ["steps", i, ...rest];
     const image = s.image ?? def.image;
@@ -230,6 +243,8 @@ function resolveBase(
       schedulingTimeoutSeconds,
       notify: def.notify ?? [],
       prewarm: def.prewarm ?? false,
+      params,
+      concurrency: def.concurrency ?? PIPELINE_DEFAULTS.concurrency,
       suspend: def.suspend === true || def.schedule === undefined,
       steps,
       overridden: {},

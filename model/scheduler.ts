@@ -34,8 +34,12 @@ export interface Attempt {
   /** What happened, in full: the kubelet's or scheduler's message, or the container's last log lines. */
   readonly message?: string;
   readonly exitCode?: number;
-  /** The node the attempt's pod ran on. */
+  /** The node the attempt's pod ran on, and that node's instance type and capacity type. */
   readonly node?: string;
+  readonly instanceType?: string;
+  readonly capacityType?: string;
+  /** Taken as done in a re-run from failure: the run whose output this step keeps. */
+  readonly doneIn?: string;
 }
 
 export type StepStatus = "waiting" | "ready" | "backoff" | "running" | "succeeded" | "failed";

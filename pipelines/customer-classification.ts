@@ -17,6 +17,16 @@ export default definePipeline({
   timeZone: "Etc/UTC",
   image,
   maxParallel: 6,
+  // One run at a time, whoever starts it (the schedule, `dagops start`, a backfill): the default,
+  // written out because two runs would write the same findings.
+  concurrency: "forbid",
+  // The day a run covers (by default the day it was scheduled for) and which tenants: steps get
+  // them as DAGOPS_PARAM_DATE and DAGOPS_PARAM_TENANT. Backfill a month with
+  // `dagops backfill customer-classification --param date=2026-11-01..2026-11-30`.
+  params: {
+    date: { type: "date", default: "scheduled-date", description: "The day whose data the run classifies." },
+    tenant: { type: "string", default: "all", pattern: "^[a-z0-9-]+$", description: "One tenant, or all." },
+  },
   // A failed or timed-out run posts to Slack; the webhook URL lives in the Secret "alerts".
   notify: [{ on: ["failed", "timed-out"], webhook: { secretKeyRef: { name: "alerts", key: "slack-url" } }, format: "slack" }],
   // Staging and prod live in different AWS accounts, so each assumes a role of its own. Staging
@@ -46,6 +56,8 @@ export default definePipeline({
     {
       name: "discover-accounts",
       command: ["python", "-m", "classifier.discover"],
+      // Kubernetes expands $(DAGOPS_PARAM_…) in command and args from the step's env.
+      args: ["--date", "$(DAGOPS_PARAM_DATE)", "--tenant", "$(DAGOPS_PARAM_TENANT)"],
       env: [
         { name: "LOG_LEVEL", value: "info" },
         { name: "CUSTOMER_API_TOKEN", valueFrom: { secretKeyRef: { name: "customer-api", key: "token" } } },

@@ -22,7 +22,7 @@ for (const [name, main] of [["synth", synth], ["check", check]] as const) {
 test("check on this repository: exit 0, the summary on stdout", async () => {
   const io = captureIo(REPO);
   assert.equal(await check([], io), 0);
-  assert.match(io.out.join(""), /^dagops check: ok \(2 pipelines, 2 clusters, 52 files/);
+  assert.match(io.out.join(""), /^dagops check: ok \(2 pipelines, 2 clusters, 58 files/);
   assert.equal(io.err.join(""), "");
 });
 

@@ -161,7 +161,7 @@ describe("npm run diff", () => {
     const doc = await between("nodepool", "pipeline removed");
     const p = doc.pipelines.find((x) => x.pipeline === "demo")!;
     assert.equal(p.status, "removed");
-    assert.ok(doc.objects.every((o) => o.op === "prune" || o.kind === "AppProject"));
+    assert.ok(doc.objects.every((o) => o.op === "prune" || o.kind === "AppProject" || o.kind === "ClusterRoleBinding"), "pruned, and the run managers' node reader binds one service account less");
     assert.ok(doc.risks.some((r) => r.level === "high" && /Namespace dagops-demo: deleting the namespace deletes everything in it/.test(r.message)));
   });
 

@@ -139,12 +139,22 @@ describe("RBAC and ServiceAccounts", () => {
       { apiGroups: [""], resources: ["events"], verbs: ["create"] },
       { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "delete", "get", "list", "patch"] },
       { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+      // One run at a time: the pipeline's Lease.
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create", "get", "update"] },
       // The example's alert reads its webhook URL from this Secret, and from no other.
       { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["alerts"] },
     ]);
     assert.equal(read("prod/pipelines/daily-usage-report/role-run-manager.yaml").rules.some((r: { resources: string[] }) => r.resources.includes("secrets")), false, "no alerts, no Secret access");
     const binding = read(`${CC}/rolebinding-run-manager.yaml`);
     assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "run-manager", namespace: "dagops-customer-classification" }]);
+  });
+  test("cluster scope: the run managers may get nodes (instance and capacity type), nothing else, bound to exactly the cluster's run managers", () => {
+    const role = read("prod/platform/clusterrole-dagops-run-manager-node-reader.yaml");
+    assert.deepEqual(role.rules, [{ apiGroups: [""], resources: ["nodes"], verbs: ["get"] }]);
+    const binding = read("prod/platform/clusterrolebinding-dagops-run-manager-node-reader.yaml");
+    assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "dagops-run-manager-node-reader" });
+    assert.deepEqual(binding.subjects, ["customer-classification", "daily-usage-report"].map((p) => ({ kind: "ServiceAccount", name: "run-manager", namespace: `dagops-${p}` })));
+    assert.deepEqual(read("staging/platform/clusterrolebinding-dagops-run-manager-node-reader.yaml").subjects.map((s: any) => s.namespace), ["dagops-customer-classification"]);
   });
   test("the steps ServiceAccount is annotated with iamRole when set, and not otherwise", () => {
     assert.equal(read(`${CC}/serviceaccount-steps.yaml`).metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::444455556666:role/customer-classification-prod", "prod assumes its own role (overrides.prod.iamRole)");
@@ -214,11 +224,17 @@ describe("Argo CD", () => {
     assert.equal(root.metadata.finalizers, undefined);
   });
   test("least-privilege projects: this repo only; only emitted kinds; root project only Applications", () => {
-    const apps = read("prod/bootstrap/appproject-dagops.yaml");
-    assert.deepEqual(apps.spec.sourceRepos, ["https://github.com/example-org/data-platform-gitops.git"]);
-    const kinds = new Set(all.filter((f) => !f.path.includes("/bootstrap/") && !f.path.includes("/apps/")).map((f) => `${f.obj.apiVersion.includes("/") ? f.obj.apiVersion.split("/")[0] : ""}/${f.obj.kind}`));
-    const allowed = new Set([...apps.spec.clusterResourceWhitelist, ...apps.spec.namespaceResourceWhitelist].map((g: any) => `${g.group}/${g.kind}`));
-    assert.deepEqual([...kinds].sort(), [...allowed].sort(), "the allow-list is exactly the kinds the child apps sync");
+    const kindsIn = (folder: string) => [...new Set(all.filter((f) => f.path.includes(`/${folder}/`)).map((f) => `${f.obj.apiVersion.includes("/") ? f.obj.apiVersion.split("/")[0] : ""}/${f.obj.kind}`))].sort();
+    const allowed = (project: any) => [...new Set([...project.spec.clusterResourceWhitelist, ...project.spec.namespaceResourceWhitelist].map((g: any) => `${g.group}/${g.kind}`))].sort();
+    const platform = read("prod/bootstrap/appproject-dagops-platform.yaml");
+    const pipelines = read("prod/bootstrap/appproject-dagops.yaml");
+    for (const p of [platform, pipelines]) assert.deepEqual(p.spec.sourceRepos, ["https://github.com/example-org/data-platform-gitops.git"]);
+    assert.deepEqual(kindsIn("platform"), allowed(platform), "the platform project allows exactly the kinds the platform app syncs");
+    assert.deepEqual(kindsIn("pipelines"), allowed(pipelines), "the pipelines project allows exactly the kinds the pipeline apps sync");
+    assert.deepEqual(pipelines.spec.clusterResourceWhitelist, [], "no pipeline app may create anything cluster-scoped (a ClusterRoleBinding least of all)");
+    assert.deepEqual(pipelines.spec.destinations.map((d: any) => d.namespace), ["dagops-*"]);
+    assert.equal(read("prod/apps/application-dagops-platform.yaml").spec.project, "dagops-platform");
+    assert.equal(read("prod/apps/application-pipeline-customer-classification.yaml").spec.project, "dagops");
     const boot = read("prod/bootstrap/appproject-dagops-bootstrap.yaml");
     assert.deepEqual(boot.spec.namespaceResourceWhitelist, [{ group: "argoproj.io", kind: "Application" }]);
     assert.deepEqual(boot.spec.clusterResourceWhitelist, []);
@@ -235,7 +251,7 @@ describe("prewarm", () => {
     assert.equal(pc.value, -10);
     assert.equal(pc.preemptionPolicy, "Never");
     assert.equal(pc.globalDefault, false);
-    const project = read("prod/bootstrap/appproject-dagops.yaml");
+    const project = read("prod/bootstrap/appproject-dagops-platform.yaml");
     assert.ok(project.spec.clusterResourceWhitelist.some((k: { group: string; kind: string }) => k.group === "scheduling.k8s.io" && k.kind === "PriorityClass"));
   });
   test("a prewarm plan's placeholders pass the output checks (schema, Pod Security)", async () => {
@@ -292,7 +308,7 @@ describe("logs", () => {
     assert.match(cm.data["filters.conf"], /Merge_Log On/, "JSON lines merged, so the run manager's metric lines become metrics");
     assert.equal(cm.data.flb_log_cw, "false");
     assert.match(read("staging/platform/configmap-aws-logging.yaml").data["output.conf"], /log_group_name \/dagops\/data-staging\/run-managers/);
-    assert.ok(read("prod/bootstrap/appproject-dagops.yaml").spec.destinations.some((d: { namespace: string }) => d.namespace === "aws-observability"));
+    assert.ok(read("prod/bootstrap/appproject-dagops-platform.yaml").spec.destinations.some((d: { namespace: string }) => d.namespace === "aws-observability"));
   });
   test("logging: false removes the routing, and check warns that the logs go nowhere", async () => {
     const { tempRepo, captureIo } = await import("./helpers.ts");
