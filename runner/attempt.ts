@@ -8,12 +8,8 @@ import type { Plan, PlanStep } from "../model/plan-format.ts";
 import { LABEL } from "../charts/labels.ts";
 import type { Attempt, AttemptOutcome, Capacity, Start } from "../model/scheduler.ts";
 
-/** The run: the run-manager Job that owns every step Job of one run. */
-export interface Run {
-  readonly name: string;
-  readonly uid: string;
-  readonly namespace: string;
-}
+import type { Run } from "../model/record.ts";
+export type { Run };
 
 /** Kubernetes object names of Jobs are DNS-1123 labels: at most 63 characters. */
 export const MAX_JOB_NAME = 63;
@@ -45,7 +41,7 @@ function withoutArgoTracking(metadata: { labels?: Record<string, string>; annota
  * A fresh Job for one attempt, from the plan's template (never from an object read back from
  * the server: its selector and controller labels were defaulted and would be refused).
  */
-export function attemptJob(plan: Plan, step: PlanStep, run: Run, start: Start): IJob {
+export function attemptJob(plan: Plan, step: PlanStep, run: Run, start: Start, env: readonly { readonly name: string; readonly value: string }[] = []): IJob {
   const template = structuredClone(step.job) as IJob & { spec: NonNullable<IJob["spec"]> };
   const runLabels = { [LABEL.run]: run.name, [LABEL.runUid]: run.uid, [LABEL.attempt]: String(start.attempt) };
   const meta = withoutArgoTracking(template.metadata ?? {});
@@ -53,7 +49,9 @@ export function attemptJob(plan: Plan, step: PlanStep, run: Run, start: Start): 
   const pod = template.spec.template.spec!;
   if (start.capacity === "on-demand") pod.nodeSelector = { ...pod.nodeSelector, [LABEL.karpenterNodePool]: plan.onDemandNodePool };
   for (const c of pod.containers) {
-    c.env = [...(c.env ?? []), { name: "DAGOPS_RUN", value: run.name }, { name: "DAGOPS_ATTEMPT", value: String(start.attempt) }];
+    // The run's own variables first: a `$(DAGOPS_PARAM_DATE)` in the step's own env values can
+    // then refer to them (Kubernetes expands references to variables defined earlier only).
+    c.env = [{ name: "DAGOPS_RUN", value: run.name }, { name: "DAGOPS_ATTEMPT", value: String(start.attempt) }, ...env.map((e) => ({ ...e })), ...(c.env ?? [])];
   }
   return {
     ...template,

@@ -2,7 +2,8 @@
  * The part of the Kubernetes API the run manager uses, over @kubernetes/client-node. Every
  * call here needs a verb in the generated Role (`RUN_MANAGER_RULES`), and nothing else does.
  */
-import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type V1ConfigMap, type V1Job, type V1Pod, type V1Secret } from "@kubernetes/client-node";
+import { BatchV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type V1ConfigMap, type V1Job, type V1Pod, type V1Lease, type V1Node, type V1Secret } from "@kubernetes/client-node";
+import { apiErrorParts } from "../model/api-error.ts";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 
 /** An API error reduced to what the run manager decides on: the HTTP status, if any. */
@@ -52,6 +53,14 @@ export interface RunApi {
   deleteConfigMap(name: string): Promise<void>;
   /** A Secret an alert rule names (the Role allows only those, by resourceNames). */
   getSecret(name: string): Promise<V1Secret>;
+  /** The run's own Job, watched for a cancel request (`fieldSelector=metadata.name=<run>`). */
+  watchRunJob(name: string, resourceVersion: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
+  /** The pipeline's Lease: one run at a time (`concurrency`). Replace is guarded by resourceVersion: a race is 409. */
+  getLease(name: string): Promise<V1Lease>;
+  createLease(lease: V1Lease): Promise<V1Lease>;
+  replaceLease(name: string, lease: V1Lease): Promise<V1Lease>;
+  /** The node a step ran on, for its instance type and capacity type (cluster-scoped: a ClusterRole allows get only). */
+  getNode(name: string): Promise<V1Node>;
 }
 
 /** A kubeconfig that cannot be used: missing, empty, not YAML, or without a cluster or user. */
@@ -79,6 +88,7 @@ export const WATCH_TIMEOUT_SECONDS = 300;
 export function kubeApi(kc: KubeConfig, namespace: string): RunApi {
   const batch = kc.makeApiClient(BatchV1Api);
   const core = kc.makeApiClient(CoreV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
   const watch = new Watch(kc);
   const call = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try {
@@ -87,10 +97,10 @@ export function kubeApi(kc: KubeConfig, namespace: string): RunApi {
       throw asKubeError(what, err);
     }
   };
-  function watchAt<T>(path: string, what: string, labelSelector: string, resourceVersion: string, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+  function watchAt<T>(path: string, what: string, selector: string | { fieldSelector: string }, resourceVersion: string, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let started = false;
-      const query = { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS };
+      const query = { ...(typeof selector === "string" ? { labelSelector: selector } : selector), resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS };
       watch
         .watch(
           path,
@@ -143,6 +153,11 @@ export function kubeApi(kc: KubeConfig, namespace: string): RunApi {
       }),
     listConfigMaps: (labelSelector) => call("list configmaps", async () => (await core.listNamespacedConfigMap({ namespace, labelSelector })).items),
     getSecret: (name) => call(`get secret ${name}`, () => core.readNamespacedSecret({ name, namespace })),
+    watchRunJob: (name, resourceVersion, onEvent, signal) => watchAt(`/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`, "watch the run's Job", { fieldSelector: `metadata.name=${name}` }, resourceVersion, onEvent, signal),
+    getLease: (name) => call(`get lease ${name}`, () => coordination.readNamespacedLease({ name, namespace })),
+    createLease: (lease) => call(`create lease ${lease.metadata?.name}`, () => coordination.createNamespacedLease({ namespace, body: lease })),
+    replaceLease: (name, lease) => call(`update lease ${name}`, () => coordination.replaceNamespacedLease({ name, namespace, body: lease })),
+    getNode: (name) => call(`get node ${name}`, () => core.readNode({ name })),
     deleteConfigMap: (name) =>
       call(`delete configmap ${name}`, async () => {
         await core.deleteNamespacedConfigMap({ name, namespace });
@@ -151,16 +166,6 @@ export function kubeApi(kc: KubeConfig, namespace: string): RunApi {
 }
 
 function asKubeError(what: string, err: unknown): KubeError {
-  const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: string };
-  const status = typeof e.code === "number" ? e.code : typeof e.statusCode === "number" ? e.statusCode : undefined;
-  let detail = e.message ?? String(err);
-  if (typeof e.body === "string") {
-    try {
-      detail = (JSON.parse(e.body) as { message?: string }).message ?? detail;
-    } catch {
-      // not JSON: keep the client's message
-    }
-  }
-  // Never echo request options: they may carry the bearer token.
-  return new KubeError(status, `${what}: ${status !== undefined ? `HTTP ${status}: ` : ""}${detail.split("\n")[0]}`);
+  const { status, detail } = apiErrorParts(err);
+  return new KubeError(status, `${what}: ${status !== undefined ? `HTTP ${status}: ` : ""}${detail}`);
 }

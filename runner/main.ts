@@ -19,10 +19,10 @@ import { runIfMain, type Io } from "../cli/kit.ts";
 import type { Run } from "./attempt.ts";
 import { KubeConfigError, KubeError, kubeApi, loadKubeConfig, type RunApi } from "./kube.ts";
 import { jsonLogger, type Logger } from "./log.ts";
-import { runPipeline, StoppedError, TransientError, type RunOutcome } from "./run.ts";
+import { IntentError, runPipeline, StoppedError, TransientError, type RunOutcome } from "./run.ts";
 import { RETRY_DELAY, type RetryDelay } from "../model/scheduler.ts";
 
-export const RUN_EXIT: Record<RunOutcome, number> & { unusable: number; transient: number } = { succeeded: 0, failed: 1, "timed-out": 1, unusable: 1, stopped: 143, transient: 2 };
+export const RUN_EXIT: Record<RunOutcome, number> & { unusable: number; transient: number } = { succeeded: 0, failed: 1, "timed-out": 1, cancelled: 1, skipped: 0, unusable: 1, stopped: 143, transient: 2 };
 
 const USAGE = "usage: run-manager run --plan <file>\n";
 
@@ -84,6 +84,7 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
       planText: text,
       ...(env.DAGOPS_PLAN_CONFIGMAP ? { planRevision: env.DAGOPS_PLAN_CONFIGMAP } : {}),
       ...(env.DAGOPS_CLUSTER ? { cluster: env.DAGOPS_CLUSTER } : {}),
+      ...(env.DAGOPS_ARTIFACTS ? { artifacts: env.DAGOPS_ARTIFACTS } : {}),
       logs: { ...(env.DAGOPS_LOG_GROUP ? { runManagerGroup: env.DAGOPS_LOG_GROUP } : {}), ...(env.DAGOPS_STEPS_LOG_GROUP ? { stepsGroup: env.DAGOPS_STEPS_LOG_GROUP } : {}) },
       ...(retryDelay ? { retryDelay } : {}),
       ...(env.DAGOPS_POD_NAME ? { instance: env.DAGOPS_POD_NAME } : {}),
@@ -93,6 +94,10 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
     if (err instanceof StoppedError) {
       log.warn("run.stopping", { reason: "SIGTERM", message: err.message, running: [] });
       return RUN_EXIT.stopped;
+    }
+    if (err instanceof IntentError) {
+      log.error("run.unusable", { reason: "run-job", message: err.message });
+      return RUN_EXIT.unusable;
     }
     if (err instanceof TransientError) {
       log.error("run.api-unavailable", { message: err.message });

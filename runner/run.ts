@@ -16,10 +16,10 @@
  */
 import type { CoreV1Event, V1Job, V1Pod } from "@kubernetes/client-node";
 import { ANNOTATION, LABEL, MANAGED_BY } from "../charts/labels.ts";
-import type { Plan } from "../model/plan-format.ts";
+import type { Plan, PlanStep } from "../model/plan-format.ts";
 import { attemptJob, attemptJobName, attemptOf, placeholderJob, placeholderJobName, runSelector, type Run } from "./attempt.ts";
 import { isTransient, KubeError, type RunApi, type WatchEvent } from "./kube.ts";
-import { beyondRetention, DEFAULT_HISTORY_KEEP, messageCap, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type LogPlaces, type RecordOutcome } from "./record.ts";
+import { cancelRequest, inputEnvName, leaseName, runIntent, runUri, type CancelRequest, beyondRetention, DEFAULT_HISTORY_KEEP, messageCap, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type LogPlaces, type RecordOutcome } from "../model/record.ts";
 import type { Logger } from "./log.ts";
 import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "../model/scheduler.ts";
 import { CONTAINER_CONFIG_MS, diagnose, IMAGE_PULL_MS, podFacts, type PodFacts, type Verdict } from "./diagnose.ts";
@@ -27,8 +27,10 @@ import { formatDuration } from "../model/duration.ts";
 import { emfLines } from "./metrics.ts";
 import { sendAlerts } from "./notify.ts";
 import { runSummary, type RunSummary } from "./summary.ts";
+import { paramEnvName, settleParams } from "../model/params.ts";
+import { LeaseHolder } from "./lease.ts";
 
-export type RunOutcome = "succeeded" | "failed" | "timed-out" | "stopped";
+export type RunOutcome = "succeeded" | "failed" | "timed-out" | "stopped" | "cancelled" | "skipped";
 
 export interface RunOptions {
   readonly plan: Plan;
@@ -51,7 +53,14 @@ export interface RunOptions {
   readonly cluster?: string;
   /** Where the cluster sends run-manager and step logs, for the record. */
   readonly logs?: LogPlaces;
+  /** The cluster's `artifacts` prefix (`s3://bucket/prefix`): steps get their run's URI and their inputs'. */
+  readonly artifacts?: string;
+  /** How long the pipeline's Lease lasts without renewal (seconds); tests shorten it. Default 60. */
+  readonly leaseSeconds?: number;
 }
+
+/** The run Job asks for something the plan does not allow (a parameter value, a step taken as done): nothing runs. */
+export class IntentError extends Error {}
 
 /** The run manager was stopped (SIGTERM) before the run could begin: exit as stopped. */
 export class StoppedError extends Error {}
@@ -182,6 +191,32 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     record(at.step, { ...a, outcome: "failed", reason: verdict.reason, message: verdict.message, ...(verdict.final ? { final: true } : {}), finishedAt: now() }, true);
     await api.deleteJob(job).catch((err: KubeError) => err.status !== 404 && log.warn("step.delete-failed", { job, error: err.message }));
   }
+  // Nodes: instance type and capacity type, from the node's labels (a ClusterRole allows get on
+  // nodes and nothing else). One read per node; without the permission, records just lack them.
+  const nodes = new Map<string, { instanceType?: string; capacityType?: string } | "pending">();
+  let nodesForbidden = false;
+  function nodeOf(name: string): { instanceType?: string; capacityType?: string } | undefined {
+    const known = nodes.get(name);
+    if (known !== undefined) return known === "pending" ? undefined : known;
+    if (nodesForbidden) return undefined;
+    nodes.set(name, "pending");
+    api.getNode(name).then(
+      (node) => {
+        const labels = node.metadata?.labels ?? {};
+        nodes.set(name, { ...(labels["node.kubernetes.io/instance-type"] ? { instanceType: labels["node.kubernetes.io/instance-type"] } : {}), ...(labels[LABEL.capacityType] ? { capacityType: labels[LABEL.capacityType] } : {}) });
+        for (const [j, f] of podFactsOf) if (f.node === name) enrich(j);
+      },
+      (err: KubeError) => {
+        nodes.set(name, {});
+        if (err.status === 403 || err.status === 401) {
+          nodesForbidden = true;
+          log.warn("nodes.unavailable", { error: err.message, message: "run records will not name instance types (the run manager's ClusterRole allows get on nodes)" });
+        }
+      },
+    );
+    return undefined;
+  }
+
   /** Adds what the pod said (node, exit code, out of memory, last log lines) to its attempt. */
   function enrich(job: string, patch = true): void {
     const f = podFactsOf.get(job);
@@ -191,8 +226,11 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     const a = attempts[at.i]!;
     const ended = a.outcome !== "running";
     const limit = plan.steps.find((s) => s.name === at.step)?.job.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory;
+    const node = f.node ? nodeOf(f.node) : undefined;
     const details: Partial<Attempt> = {
       ...(f.node && !a.node ? { node: f.node } : {}),
+      ...(node?.instanceType && !a.instanceType ? { instanceType: node.instanceType } : {}),
+      ...(node?.capacityType && !a.capacityType ? { capacityType: node.capacityType } : {}),
       ...(ended && f.exitCode !== undefined && a.exitCode === undefined ? { exitCode: f.exitCode } : {}),
       ...(a.outcome === "failed" && !a.message
         ? f.oomKilled
@@ -262,8 +300,69 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const startedAt = owner.metadata?.creationTimestamp ? new Date(owner.metadata.creationTimestamp).getTime() : now();
   const deadline = startedAt + plan.runTimeoutSeconds * 1000;
   const scheduledAt = owner.metadata?.annotations?.[SCHEDULED_ANNOTATION];
+  // What the run Job asks: parameter values, steps taken as done (a re-run), who started it.
+  const intent = runIntent(owner.metadata?.annotations);
+  const settled = settleParams(plan.params ?? {}, intent.params, { at: new Date(scheduledAt ?? startedAt), timeZone: plan.timeZone ?? "Etc/UTC" });
+  const unknownDone = Object.keys(intent.doneSteps).filter((step) => !history.has(step));
+  const refusals = [...intent.problems, ...settled.errors, ...unknownDone.map((step) => `step ${step}, taken as done, is not in this plan`)];
+  if (refusals.length) throw new IntentError(`run Job ${run.name}: ${refusals.join("; ")}`);
+  const uri = options.artifacts ? runUri(options.artifacts, plan.pipeline, run.name) : undefined;
+  for (const [step, from] of Object.entries(intent.doneSteps)) {
+    history.get(step)!.attempts.push({ attempt: 0, capacity: "spot", outcome: "succeeded", startedAt, finishedAt: startedAt, doneIn: from, reason: `done in ${from}` });
+  }
+  /** What every attempt of a step gets besides its template: parameters, and where its data and its inputs' live. */
+  const stepEnv = (step: PlanStep) => [
+    { name: "DAGOPS_RUN_ID", value: run.name },
+    ...Object.entries(settled.values).map(([name, value]) => ({ name: paramEnvName(name), value })),
+    ...(options.artifacts
+      ? [
+          { name: "DAGOPS_RUN_URI", value: uri! },
+          ...step.dependsOn.map((dep) => ({ name: inputEnvName(dep), value: `${runUri(options.artifacts!, plan.pipeline, intent.doneSteps[dep] ?? run.name)}${dep}/` })),
+        ]
+      : []),
+  ];
+  let endMessage: string | undefined;
   const head = (outcome: RecordOutcome, finishedAt?: number, failedSteps?: readonly string[]) =>
-    JSON.stringify(runHead({ plan, run, cluster: options.cluster, planRevision: options.planRevision, scheduledAt, startedAt, outcome, ...(options.logs ? { logs: options.logs } : {}), ...(finishedAt !== undefined ? { finishedAt } : {}), ...(failedSteps ? { failedSteps } : {}) }));
+    JSON.stringify(
+      runHead({
+        plan,
+        run,
+        cluster: options.cluster,
+        planRevision: options.planRevision,
+        scheduledAt,
+        startedAt,
+        outcome,
+        intent,
+        params: settled.values,
+        ...(uri ? { uri } : {}),
+        ...(endMessage ? { message: endMessage } : {}),
+        ...(options.logs ? { logs: options.logs } : {}),
+        ...(finishedAt !== undefined ? { finishedAt } : {}),
+        ...(failedSteps ? { failedSteps } : {}),
+      }),
+    );
+
+  // One run at a time (concurrency forbid / replace): the pipeline's Lease, taken before anything
+  // else. A newcomer that may not run leaves a record saying which run holds the pipeline.
+  const lease = plan.concurrency === "allow" ? undefined : new LeaseHolder({ api, log, pipeline: plan.pipeline, run: run.name, now, seconds: options.leaseSeconds ?? Math.max(1, Math.round(60 * scale)), stop, call: essential });
+  if (lease) {
+    const got = await lease.acquire(plan.concurrency === "replace" ? "replace" : "forbid");
+    if (!got.acquired) {
+      endMessage = got.message;
+      log.warn("run.skipped", { holder: got.holder, message: got.message });
+      await bestEffort("the skipped run's record", () =>
+        api.createConfigMap({ metadata: { name: recordName(run), namespace: run.namespace, labels: recordLabels(plan, run, "skipped") }, data: { [RUN_KEY]: head("skipped", now()) } }).catch((err: KubeError) => {
+          if (err.status !== 409) throw err;
+          return api.patchConfigMap(recordName(run), { data: { [RUN_KEY]: head("skipped", now()) }, metadata: { labels: { [OUTCOME_LABEL]: "skipped" } } });
+        }),
+      );
+      await api.annotateJob(run.name, { [ANNOTATION.progress]: `skipped: ${got.message}` }).catch((err: Error) => log.warn("progress.failed", { error: err.message }));
+      await event("Normal", "RunSkipped", got.message);
+      return { outcome: "skipped", summary: runSummary(plan, history as History, { startedAt, finishedAt: now(), outcome: "skipped" }) };
+    }
+  }
+  // A cancel request: read from the run's own Job as it is now, and as it changes.
+  let cancel: CancelRequest | undefined = cancelRequest(owner.metadata?.annotations);
 
   // The plan copy, owned by the run's Job: a pod of this run restarted after a deploy pruned the
   // plan revision reads it from here. Best effort: the run itself does not need it.
@@ -298,6 +397,24 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   else await event("Normal", "RunStarted", `running ${plan.steps.length} steps, at most ${plan.maxParallel} at once`);
 
   void followJobs(listed.resourceVersion);
+  void follow(
+    "the run's Job",
+    owner.metadata?.resourceVersion ?? "",
+    (rv, onEvent) => api.watchRunJob(run.name, rv, onEvent, finished.signal),
+    async () => {
+      const job = await api.getJob(run.name);
+      return { items: [job], resourceVersion: job.metadata?.resourceVersion ?? "" };
+    },
+    (e) => e.type !== "DELETED" && seeRunJob(e.object),
+    (items) => items.forEach(seeRunJob),
+  );
+  function seeRunJob(job: V1Job): void {
+    const asked = cancelRequest(job.metadata?.annotations);
+    if (asked && !cancel) {
+      cancel = asked;
+      poke();
+    }
+  }
   // Pods: best effort. Without them a run still runs; failures are then named by the Job alone.
   void api
     .listPods(runSelector(run))
@@ -340,8 +457,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       if (job) enrich(job, false);
     }
   }
-  // A stopped run keeps its placeholders: the next run-manager pod of this run still needs them.
+  // A stopped run keeps its placeholders and its Lease: the next run-manager pod of this run still needs them.
   if (outcome !== "stopped") await release("run ended");
+  if (outcome !== "stopped") await lease?.release();
+  else lease?.stopRenewing();
   await Promise.all(reports);
   const summary = runSummary(plan, history as History, { startedAt, finishedAt: now(), outcome });
   // A stopped run goes on in the next pod: its record stays "running".
@@ -413,6 +532,16 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         await reportProgress(`stopped with ${running.length} steps running; the next run-manager pod of this run adopts them`);
         return "stopped";
       }
+      if (cancel) {
+        const running = runningJobs();
+        endMessage = `cancelled by ${cancel.by}${cancel.reason ? `: ${cancel.reason}` : ""}`;
+        log.warn("run.cancelled", { by: cancel.by, reason: cancel.reason, cancelling: running });
+        for (const name of running) {
+          await api.deleteJob(name).catch((err: KubeError) => err.status !== 404 && log.error("step.delete-failed", { job: name, error: err.message }));
+          lost(name, "Cancelled");
+        }
+        return "cancelled";
+      }
       if (now() >= deadline) {
         const running = runningJobs();
         log.warn("run.timed-out", { runTimeoutSeconds: plan.runTimeoutSeconds, cancelling: running });
@@ -431,7 +560,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
           // SIGTERM while creating: what is not created yet stays so (the next pod decides again).
           if (stop.aborted) break;
           const step = plan.steps.find((s) => s.name === start.step)!;
-          const job = attemptJob(plan, step, run, start);
+          const job = attemptJob(plan, step, run, start, stepEnv(step));
           const name = job.metadata!.name!;
           jobSteps.set(name, step.name);
           try {

@@ -14,10 +14,14 @@ import { join } from "node:path";
 
 type Obj = Record<string, any>;
 
+export type Resource = "jobs" | "events" | "configmaps" | "secrets" | "pods" | "pods/log" | "leases" | "nodes" | "cronjobs" | "selfsubjectreviews";
+
 export interface Request {
   readonly method: string;
-  readonly resource: "jobs" | "events" | "configmaps" | "secrets" | "pods";
-  readonly verb: "create" | "get" | "list" | "watch" | "delete" | "patch";
+  readonly resource: Resource;
+  /** The namespace, or undefined for a cluster-scoped or all-namespaces request. */
+  readonly namespace?: string;
+  readonly verb: "create" | "get" | "list" | "watch" | "delete" | "patch" | "update";
   readonly name?: string;
   readonly query: URLSearchParams;
   readonly contentType?: string;
@@ -55,6 +59,16 @@ export class FakeKube {
   readonly arrivals: number[] = [];
 
   private jobs = new Map<string, Obj>();
+  /** Leases by name, nodes by name, CronJobs by name (one namespace each is enough for these tests). */
+  readonly leases = new Map<string, Obj>();
+  readonly nodes = new Map<string, Obj>();
+  readonly cronJobs = new Map<string, Obj>();
+  /** The user SelfSubjectReview answers with. */
+  username = "jane@example.com";
+  /** Called when a Job without a dagops step role is created: the test's CronJob/Job controller (it may start a run manager). */
+  onRunJob: (job: Obj) => void = () => {};
+  /** Log lines of pods, by pod name: what `pods/<name>/log` serves. */
+  readonly podLogs = new Map<string, string[]>();
   /** ConfigMaps by name (one namespace is enough for these tests). */
   readonly configMaps = new Map<string, Obj>();
   /** Secrets by name, `data` base64 as the API serves it. */
@@ -72,6 +86,8 @@ export class FakeKube {
 
   constructor() {
     this.server = createServer((req, res) => void this.handle(req, res));
+    // The node step pods land on, as Karpenter labels it.
+    this.nodes.set("ip-10-0-1-23.ec2.internal", { apiVersion: "v1", kind: "Node", metadata: { name: "ip-10-0-1-23.ec2.internal", labels: { "node.kubernetes.io/instance-type": "m6i.large", "karpenter.sh/capacity-type": "spot", "karpenter.sh/nodepool": "dagops-steps" } } });
   }
 
   async start(): Promise<string> {
@@ -118,6 +134,11 @@ export class FakeKube {
 
   stepJobs(): Obj[] {
     return [...this.jobs.values()].filter((j) => j.metadata.labels?.["dagops.dev/role"] === "step").sort((a, b) => a.metadata.resourceVersion - b.metadata.resourceVersion);
+  }
+
+  /** Jobs that are neither steps nor placeholders: run Jobs. */
+  runJobs(): Obj[] {
+    return [...this.jobs.values()].filter((j) => !["step", "placeholder"].includes(j.metadata.labels?.["dagops.dev/role"])).sort((a, b) => a.metadata.resourceVersion - b.metadata.resourceVersion);
   }
 
   placeholders(): Obj[] {
@@ -226,13 +247,14 @@ export class FakeKube {
       req.on("data", (c) => (data += c));
       req.on("end", () => r(data));
     });
-    const m = url.pathname.match(/^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|events|configmaps|secrets|pods)(?:\/([^/]+))?$/);
-    if (!m) return status(404, "NotFound", `no route ${url.pathname}`);
-    const [, ns, resource, name] = m as unknown as [string, string, "jobs" | "events" | "configmaps" | "secrets" | "pods", string | undefined];
+    const route = routeOf(url.pathname);
+    if (!route) return status(404, "NotFound", `the server could not find the requested resource (${url.pathname})`);
+    const { namespace, resource, name } = route;
+    const ns = namespace ?? "";
     const watch = url.searchParams.get("watch") === "true";
     const verb: Request["verb"] =
-      req.method === "POST" ? "create" : req.method === "DELETE" ? "delete" : req.method === "PATCH" ? "patch" : name ? "get" : watch ? "watch" : "list";
-    const request: Request = { method: req.method!, resource, verb, ...(name ? { name } : {}), query: url.searchParams, ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}) };
+      req.method === "POST" ? "create" : req.method === "DELETE" ? "delete" : req.method === "PATCH" ? "patch" : req.method === "PUT" ? "update" : name ? "get" : watch ? "watch" : "list";
+    const request: Request = { method: req.method!, resource, ...(namespace ? { namespace } : {}), verb, ...(name ? { name } : {}), query: url.searchParams, ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}) };
     this.requests.push(request);
     this.arrivals.push(Date.now());
     const fault = this.fault(request);
@@ -246,9 +268,30 @@ export class FakeKube {
       this.events.push(JSON.parse(body));
       return send(201, JSON.parse(body));
     }
-    const selector = parseSelector(url.searchParams.get("labelSelector") ?? "");
+    const labels = parseSelector(url.searchParams.get("labelSelector") ?? "");
+    const field = url.searchParams.get("fieldSelector");
+    const fieldName = field?.match(/^metadata\.name=(.+)$/)?.[1];
+    if (field && fieldName === undefined) return status(400, "BadRequest", `test server: only metadata.name field selectors, found ${field}`);
+    const selector: Selector = (o) => labels(o) && (fieldName === undefined || o.metadata?.name === fieldName);
+    if (resource === "selfsubjectreviews") {
+      if (verb !== "create") return status(405, "MethodNotAllowed", "selfsubjectreviews: create only");
+      return send(201, { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview", metadata: {}, status: { userInfo: { username: this.username, groups: ["system:authenticated"] } } });
+    }
+    if (resource === "nodes") {
+      if (verb !== "get") return status(405, "MethodNotAllowed", "nodes: get only here");
+      const node = this.nodes.get(name!);
+      return node ? send(200, node) : status(404, "NotFound", `nodes "${name}" not found`);
+    }
+    if (resource === "cronjobs") {
+      if (verb !== "get") return status(405, "MethodNotAllowed", "cronjobs: get only here");
+      const cj = this.cronJobs.get(name!);
+      return cj && cj.metadata.namespace === ns ? send(200, cj) : status(404, "NotFound", `cronjobs.batch "${name}" not found`);
+    }
+    if (resource === "leases") return this.lease(verb, ns, name, body, send, status);
+    if (resource === "pods/log") return this.podLog(ns, name!, url.searchParams, res, status);
+    if (namespace === undefined && verb !== "list") return status(405, "MethodNotAllowed", `${resource}: only list across namespaces`);
     if (resource === "pods" && verb === "list") {
-      const items = [...this.pods.values()].filter((p) => p.metadata.namespace === ns && selector(p));
+      const items = [...this.pods.values()].filter((p) => (namespace === undefined || p.metadata.namespace === ns) && selector(p));
       return send(200, { kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv) }, items });
     }
     if (resource === "pods" && verb !== "watch") return status(405, "MethodNotAllowed", "pods: list and watch only here");
@@ -260,7 +303,7 @@ export class FakeKube {
     if (resource === "configmaps") return this.configMap(verb, ns, name, body, selector, req.headers["content-type"], send, status);
     switch (verb) {
       case "list": {
-        const items = [...this.jobs.values()].filter((j) => j.metadata.namespace === ns && selector(j)).map((j) => JSON.parse(JSON.stringify(j)));
+        const items = [...this.jobs.values()].filter((j) => (namespace === undefined || j.metadata.namespace === ns) && selector(j)).map((j) => JSON.parse(JSON.stringify(j)));
         const list = { kind: "JobList", apiVersion: "batch/v1", metadata: { resourceVersion: String(this.rv) }, items };
         if (this.listDelayMs > 0) return void setTimeout(() => send(200, list), this.listDelayMs);
         return send(200, list);
@@ -289,8 +332,18 @@ export class FakeKube {
         if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jobName) || jobName.length > 63) return status(422, "Invalid", `Job.batch "${jobName}" is invalid: metadata.name: must be no more than 63 characters and a DNS-1123 label`);
         if (this.jobs.has(jobName)) return status(409, "AlreadyExists", `jobs.batch "${jobName}" already exists`);
         const owner = job.metadata.ownerReferences?.[0];
-        const ownerJob = owner && this.jobs.get(owner.name);
-        if (!ownerJob || ownerJob.metadata.uid !== owner.uid) return status(422, "Invalid", "test server: a step Job must be owned by its run's Job (the garbage collector would delete it)");
+        const isStep = ["step", "placeholder"].includes(job.metadata.labels?.["dagops.dev/role"]);
+        const ownerObj = owner && (owner.kind === "CronJob" ? this.cronJobs.get(owner.name) : this.jobs.get(owner.name));
+        if (isStep && (!ownerObj || ownerObj.metadata.uid !== owner.uid)) return status(422, "Invalid", "test server: a step Job must be owned by its run's Job (the garbage collector would delete it)");
+        if (!isStep && owner && (!ownerObj || ownerObj.metadata.uid !== owner.uid)) return status(422, "Invalid", `test server: owner ${owner.kind} ${owner.name} with uid ${owner.uid} does not exist`);
+        if (!isStep) {
+          job.metadata = { ...job.metadata, namespace: ns, uid: randomUUID(), creationTimestamp: new Date().toISOString() };
+          job.status = { startTime: new Date().toISOString(), active: 1 };
+          this.put("ADDED", job);
+          send(201, job);
+          this.onRunJob(job);
+          return;
+        }
         job.metadata = { ...job.metadata, namespace: ns, uid: randomUUID(), creationTimestamp: new Date().toISOString() };
         job.status = { startTime: new Date().toISOString(), active: 1 };
         this.put("ADDED", job);
@@ -326,6 +379,7 @@ export class FakeKube {
         if (!job) return status(404, "NotFound", `jobs.batch "${name}" not found`);
         const patch = JSON.parse(body) as Obj;
         job.metadata.annotations = { ...job.metadata.annotations, ...patch.metadata?.annotations };
+        if (patch.status) job.status = { ...job.status, ...patch.status };
         this.put("MODIFIED", job);
         return send(200, job);
       }
@@ -359,6 +413,66 @@ export class FakeKube {
     this.collectGarbage(job);
   }
 
+  /** Leases as the API server serves them: MicroTime fields parsed strictly, replace guarded by resourceVersion. */
+  private lease(verb: Request["verb"], ns: string, name: string | undefined, body: string, send: (s: number, b: Obj) => void, status: (c: number, r: string, m: string) => void): void {
+    const micro = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+    const invalid = (l: Obj) => ["acquireTime", "renewTime"].find((k) => l.spec?.[k] !== undefined && !micro.test(l.spec[k]));
+    switch (verb) {
+      case "get": {
+        const l = this.leases.get(name!);
+        return l ? send(200, l) : status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`);
+      }
+      case "create": {
+        const l = JSON.parse(body) as Obj;
+        const bad = invalid(l);
+        if (bad) return status(400, "BadRequest", `Lease in version "v1" cannot be handled as a Lease: parsing time "${l.spec[bad]}" as "2006-01-02T15:04:05.000000Z07:00"`);
+        if (this.leases.has(l.metadata.name)) return status(409, "AlreadyExists", `leases.coordination.k8s.io "${l.metadata.name}" already exists`);
+        this.rv += 1;
+        l.metadata = { ...l.metadata, namespace: ns, uid: randomUUID(), creationTimestamp: new Date().toISOString(), resourceVersion: String(this.rv) };
+        this.leases.set(l.metadata.name, l);
+        return send(201, l);
+      }
+      case "update": {
+        const l = JSON.parse(body) as Obj;
+        const current = this.leases.get(name!);
+        if (!current) return status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`);
+        const bad = invalid(l);
+        if (bad) return status(400, "BadRequest", `Lease in version "v1" cannot be handled as a Lease: parsing time "${l.spec[bad]}" as "2006-01-02T15:04:05.000000Z07:00"`);
+        if (!l.metadata?.resourceVersion) return status(422, "Invalid", `Lease.coordination.k8s.io "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`);
+        if (l.metadata.resourceVersion !== current.metadata.resourceVersion) return status(409, "Conflict", `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+        this.rv += 1;
+        l.metadata = { ...current.metadata, resourceVersion: String(this.rv) };
+        this.leases.set(name!, l);
+        return send(200, l);
+      }
+      default:
+        return status(405, "MethodNotAllowed", `leases: ${verb} is not served here`);
+    }
+  }
+
+  /** `pods/<name>/log`: the lines the test gave; with follow=true, new lines as they come, until the pod ends. */
+  private podLog(ns: string, name: string, query: URLSearchParams, res: ServerResponse, status: (c: number, r: string, m: string) => void): void {
+    const pod = this.pods.get(name);
+    if (!pod || pod.metadata.namespace !== ns) return status(404, "NotFound", `pods "${name}" not found`);
+    const lines = this.podLogs.get(name) ?? [];
+    res.writeHead(200, { "content-type": "text/plain", "transfer-encoding": "chunked" });
+    let sent = 0;
+    const flush = () => {
+      const all = this.podLogs.get(name) ?? [];
+      while (sent < all.length) res.write(`${all[sent++]}\n`);
+    };
+    const tail = query.get("tailLines");
+    if (tail !== null) sent = Math.max(0, lines.length - Number(tail));
+    flush();
+    const ended = () => { const p = this.pods.get(name); return !p || ["Succeeded", "Failed"].includes(p.status.phase); };
+    if (query.get("follow") !== "true" || ended()) return void res.end();
+    const timer = setInterval(() => {
+      flush();
+      if (ended()) (clearInterval(timer), res.end());
+    }, 20);
+    res.on("close", () => clearInterval(timer));
+  }
+
   private configMap(verb: Request["verb"], ns: string, name: string | undefined, body: string, selector: Selector, contentType: string | undefined, send: (s: number, b: Obj) => void, status: (c: number, r: string, m: string) => void): void {
     const now = () => new Date().toISOString();
     switch (verb) {
@@ -379,7 +493,7 @@ export class FakeKube {
         return cm ? send(200, cm) : status(404, "NotFound", `configmaps "${name}" not found`);
       }
       case "list": {
-        const items = [...this.configMaps.values()].filter((c) => c.metadata.namespace === ns && selector(c));
+        const items = [...this.configMaps.values()].filter((c) => (ns === "" || c.metadata.namespace === ns) && selector(c));
         return send(200, { kind: "ConfigMapList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv) }, items });
       }
       case "patch": {
@@ -388,6 +502,7 @@ export class FakeKube {
         if (!cm) return status(404, "NotFound", `configmaps "${name}" not found`);
         const patch = JSON.parse(body) as Obj;
         cm.metadata.labels = { ...cm.metadata.labels, ...patch.metadata?.labels };
+        if (patch.metadata?.annotations) cm.metadata.annotations = { ...cm.metadata.annotations, ...patch.metadata.annotations };
         cm.data = { ...cm.data, ...patch.data };
         const size = Buffer.byteLength(JSON.stringify(cm.data ?? {}));
         if (size > 1024 * 1024) return status(422, "Invalid", `ConfigMap "${name}" is invalid: []: Too long: must have at most 1048576 bytes`);
@@ -408,6 +523,26 @@ export class FakeKube {
 }
 
 type Selector = (o: Obj) => boolean;
+
+/** The API paths served here: namespaced, cluster-scoped (nodes, selfsubjectreviews) and all-namespaces lists. */
+function routeOf(path: string): { namespace?: string; resource: Resource; name?: string } | undefined {
+  const namespaced = path.match(/^\/(?:apis\/batch\/v1|api\/v1|apis\/coordination\.k8s\.io\/v1)\/namespaces\/([^/]+)\/(jobs|events|configmaps|secrets|pods|leases|cronjobs)(?:\/([^/]+))?(\/log)?$/);
+  if (namespaced) {
+    const [, namespace, resource, name, log] = namespaced;
+    const group = path.startsWith("/apis/batch/") ? "batch" : path.startsWith("/apis/coordination") ? "coordination" : "core";
+    const served = { batch: ["jobs", "cronjobs"], coordination: ["leases"], core: ["events", "configmaps", "secrets", "pods"] }[group]!;
+    if (!served.includes(resource!)) return undefined;
+    if (log && resource !== "pods") return undefined;
+    return { namespace: namespace!, resource: log ? "pods/log" : (resource as Resource), ...(name ? { name } : {}) };
+  }
+  const node = path.match(/^\/api\/v1\/nodes\/([^/]+)$/);
+  if (node) return { resource: "nodes", name: node[1]! };
+  if (path === "/apis/authentication.k8s.io/v1/selfsubjectreviews") return { resource: "selfsubjectreviews" };
+  if (path === "/apis/batch/v1/jobs") return { resource: "jobs" };
+  if (path === "/api/v1/configmaps") return { resource: "configmaps" };
+  if (path === "/api/v1/pods") return { resource: "pods" };
+  return undefined;
+}
 
 function parseSelector(text: string): Selector {
   const terms = text

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { planDocument, type Plan } from "../charts/plan.ts";
-import { RUN_MANAGER_RULES } from "../charts/run-manager-rbac.ts";
+import { RUN_MANAGER_NODE_RULES, RUN_MANAGER_RULES } from "../charts/run-manager-rbac.ts";
 import { toYaml } from "../charts/serialize.ts";
 import type { PipelineDefinition } from "../model/pipeline.ts";
 import { resolvePipeline } from "../model/resolve.ts";
@@ -153,7 +153,7 @@ describe("run manager", () => {
       assert.equal(job!.metadata.annotations, undefined);
       assert.equal(job!.spec.selector, undefined, "a fresh Job from the template, not one read back from the server");
       const env = job!.spec.template.spec.containers[0].env;
-      assert.deepEqual(env.filter((e: any) => e.name.startsWith("DAGOPS_")).map((e: any) => e.name), ["DAGOPS_PIPELINE", "DAGOPS_STEP", "DAGOPS_RUN", "DAGOPS_ATTEMPT"]);
+      assert.deepEqual(env.filter((e: any) => e.name.startsWith("DAGOPS_")).map((e: any) => e.name), ["DAGOPS_RUN", "DAGOPS_ATTEMPT", "DAGOPS_RUN_ID", "DAGOPS_PIPELINE", "DAGOPS_STEP"]);
     } finally {
       await h.close();
     }
@@ -434,7 +434,7 @@ describe("run manager", () => {
     h.kube.loseNextCreateResponse = true;
     let failedGets = 0;
     // Watches fail until the adopting GET has worked, so the retried create (not a watch event) finds the Job.
-    h.kube.fault = (r) => (r.verb === "watch" && failedGets < 2 ? "drop" : r.verb === "get" && r.name !== h.run.name && failedGets++ < 1 ? { status: 503 } : undefined);
+    h.kube.fault = (r) => (r.verb === "watch" && failedGets < 2 ? "drop" : r.verb === "get" && r.resource === "jobs" && r.name !== h.run.name && failedGets++ < 1 ? { status: 503 } : undefined);
     h.env.DAGOPS_BACKOFF_SCALE = "0.01";
     try {
       const result = await h.start();
@@ -774,8 +774,9 @@ describe("run manager", () => {
   });
 
   test("the generated Role grants exactly the verbs these runs used", () => {
-    const used = new Set(allRequests.map((r) => `${r.resource === "jobs" ? "batch" : ""}/${r.resource}/${r.verb}`));
-    const granted = new Set(RUN_MANAGER_RULES.flatMap((rule) => rule.apiGroups.flatMap((g) => rule.resources.flatMap((res) => rule.verbs.map((v) => `${g}/${res}/${v}`)))));
+    const group = { jobs: "batch", leases: "coordination.k8s.io" } as Record<string, string>;
+    const used = new Set(allRequests.map((r) => `${group[r.resource] ?? ""}/${r.resource}/${r.verb}`));
+    const granted = new Set([...RUN_MANAGER_RULES, ...RUN_MANAGER_NODE_RULES].flatMap((rule) => rule.apiGroups.flatMap((g) => rule.resources.flatMap((res) => rule.verbs.map((v) => `${g}/${res}/${v}`)))));
     assert.deepEqual([...used].sort(), [...granted].sort());
   });
 });
@@ -819,7 +820,7 @@ describe("run records", () => {
   // What the API server counts against a ConfigMap's 1 MiB: the bytes of keys and values.
   const sizeOf = (data: Record<string, string>) => Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
   async function record500(shape: { name: (i: number) => string; node: string; failed: (i: number) => boolean; message: string }) {
-    const { runHead, stepRecord, stepKey, RUN_KEY, messageCap } = await import("../runner/record.ts");
+    const { runHead, stepRecord, stepKey, RUN_KEY, messageCap } = await import("../model/record.ts");
     const run = { name: "p".padEnd(52, "x"), uid: "0".repeat(36), namespace: `dagops-${"p".padEnd(40, "x")}` };
     const plan = { pipeline: "p".padEnd(40, "x"), steps: [] } as unknown as Plan;
     const steps = Array.from({ length: 500 }, (_, i) => shape.name(i));
