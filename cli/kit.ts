@@ -35,16 +35,19 @@ function tolerateClosedStdout(): void {
 
 /** Runs `main` when the module is the entry point; sets the exit code, never calls process.exit(). */
 export function runIfMain(meta: ImportMeta, main: (argv: string[], io: Io) => Promise<number>): void {
-  if (process.argv[1] && isSameFile(process.argv[1], fileURLToPath(meta.url))) {
-    tolerateClosedStdout();
-    main(process.argv.slice(2), processIo).then(
-      (code) => (process.exitCode = code),
-      (e: unknown) => {
-        process.stderr.write(`dagops: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-        process.exitCode = EXIT.usage;
-      },
-    );
-  }
+  if (process.argv[1] && isSameFile(process.argv[1], fileURLToPath(meta.url))) runMain(main);
+}
+
+/** Runs `main` with the process's arguments and streams (a `bin` entry calls this directly). */
+export function runMain(main: (argv: string[], io: Io) => Promise<number>): void {
+  tolerateClosedStdout();
+  main(process.argv.slice(2), processIo).then(
+    (code) => (process.exitCode = code),
+    (e: unknown) => {
+      process.stderr.write(`dagops: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = EXIT.usage;
+    },
+  );
 }
 
 export function plural(n: number, word: string): string {

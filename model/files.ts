@@ -12,4 +12,4 @@ export const RESERVED_PIPELINE_NAMES: readonly string[] = ["system"];
 /** The price and instance snapshot the cost model and capacity checks read, unless a cluster names its own. */
 export const DEFAULT_PRICES_FILE = "data/aws-us-east-1.json";
 /** The folders of dagops itself (code and the price data), as a repository copy for tests and benchmarks links them. */
-export const CODE_DIRS: readonly string[] = ["cli", "model", "charts", "render", "runner", "cost", "checks", "review", "scripts", "data"];
+export const CODE_DIRS: readonly string[] = ["cli", "model", "charts", "render", "runner", "ops", "cost", "checks", "review", "scripts", "data"];
