@@ -345,8 +345,24 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   // One run at a time (concurrency forbid / replace): the pipeline's Lease, taken before anything
   // else. A newcomer that may not run leaves a record saying which run holds the pipeline.
   const lease = plan.concurrency === "allow" ? undefined : new LeaseHolder({ api, log, pipeline: plan.pipeline, run: run.name, now, seconds: options.leaseSeconds ?? Math.max(1, Math.round(60 * scale)), stop, call: essential });
-  if (lease) {
-    const got = await lease.acquire(plan.concurrency === "replace" ? "replace" : "forbid");
+  let got = lease ? await lease.acquire(plan.concurrency === "replace" ? "replace" : "forbid") : undefined;
+  if (got && !got.acquired) {
+    // A pod of this run restarted after its Lease expired (a slow Fargate restart) and another
+    // run took it: this run's steps are already running, and skipping would orphan them. Go on.
+    const record = await api.getConfigMap(recordName(run)).catch(() => undefined);
+    const running = ((): boolean => {
+      try {
+        return (JSON.parse(record?.data?.[RUN_KEY] ?? "{}") as { outcome?: string }).outcome === "running";
+      } catch {
+        return false;
+      }
+    })();
+    if (running) {
+      log.warn("lease.lost", { holder: got.holder, message: `run ${got.holder} took the pipeline's Lease while this run's pod restarted; this run was already under way and goes on` });
+      got = undefined;
+    }
+  }
+  if (lease && got) {
     if (!got.acquired) {
       endMessage = got.message;
       log.warn("run.skipped", { holder: got.holder, message: got.message });

@@ -158,3 +158,40 @@ describe("secret scan: linear in the input", () => {
     }
   });
 });
+
+describe("run parameters", async () => {
+  const { settleParams, parseParamArgs, combinations, MAX_EXPANSION } = await import("../model/params.ts");
+  const declared = {
+    date: { type: "date", default: "scheduled-date" },
+    at: { type: "string", default: "scheduled-time" },
+    batch: { type: "int", default: 100 },
+    dry: { type: "bool", default: false },
+    tenant: { type: "string", pattern: "^[a-z]+$" },
+  } as const;
+  test("defaults: scheduled-date is the scheduled day in the pipeline's time zone; literals as written; given values checked", () => {
+    const clock = { at: new Date("2026-11-30T23:30:00Z"), timeZone: "Europe/Berlin" };
+    const { values, errors } = settleParams(declared, { tenant: "acme", batch: "007" }, clock);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(values, { at: "2026-11-30T23:30:00Z", batch: "7", date: "2026-12-01", dry: "false", tenant: "acme" });
+    assert.equal(settleParams(declared, { tenant: "acme" }, { ...clock, timeZone: "America/New_York" }).values.date, "2026-11-30");
+  });
+  test("every problem names the parameter: missing, unknown, wrong type, pattern", () => {
+    const { errors } = settleParams(declared, { dry: "yes", batch: "1.5", region: "eu" }, { at: new Date(), timeZone: "Etc/UTC" });
+    assert.deepEqual(errors, [
+      "unknown parameter region; the pipeline declares: at, batch, date, dry, tenant",
+      'parameter batch is an int: expected a whole number such as 7, found "1.5"',
+      'parameter dry is a bool: expected true or false, found "yes"',
+      "parameter tenant has no default: give it with --param tenant=<string>",
+    ]);
+  });
+  test("ranges and lists for backfills: days across a month end, integers; a backwards or huge range is refused", () => {
+    const parsed = parseParamArgs(["date=2026-11-29..2026-12-02", "batch=1,2"], declared);
+    assert.deepEqual(parsed.errors, []);
+    assert.deepEqual(parsed.values.date, ["2026-11-29", "2026-11-30", "2026-12-01", "2026-12-02"]);
+    assert.equal(combinations(parsed.values).length, 8);
+    assert.deepEqual(combinations(parsed.values)[1], { batch: "1", date: "2026-11-30" });
+    assert.match(parseParamArgs(["date=2026-12-02..2026-11-29"], declared).errors[0]!, /runs backwards/);
+    assert.match(parseParamArgs(["batch=1..5000"], declared).errors[0]!, new RegExp(`at most ${MAX_EXPANSION} at once`));
+    assert.deepEqual(parseParamArgs(["tenant=a,b"], declared).values.tenant, ["a,b"], "a string value keeps its commas");
+  });
+});

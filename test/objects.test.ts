@@ -130,6 +130,28 @@ test("a pipeline without a schedule gets a suspended CronJob", async () => {
   assert.equal(cj.spec.suspend, true);
 });
 
+test("concurrency: forbid keeps the CronJob's Forbid; replace and allow leave it to the run manager's Lease", async () => {
+  const { resolvePipeline } = await import("../model/resolve.ts");
+  const { render } = await import("../render/render.ts");
+  const { loadProject } = await import("../scripts/lib/load.ts");
+  const project = await loadProject(REPO);
+  for (const [concurrency, policy] of [["forbid", "Forbid"], ["replace", "Allow"], ["allow", "Allow"]] as const) {
+    const def = { name: "adhoc", image: "r.example.com/a:1", concurrency, defaults: { resources: { requests: { cpu: "100m", memory: "64Mi" } } }, steps: [{ name: "a" }] };
+    const { pipeline } = resolvePipeline(def, "pipelines/adhoc.yaml", ["prod"]);
+    const objects = render(project.clusters.filter((c) => c.name === "prod"), [pipeline!]);
+    const cj = objects.find((o) => o.manifest.kind === "CronJob")!.manifest as any;
+    assert.equal(cj.spec.concurrencyPolicy, policy, concurrency);
+    const plan = parse((objects.find((o) => o.manifest.kind === "ConfigMap" && (o.manifest as any).metadata.name.startsWith("adhoc-plan"))!.manifest as any).data["plan.yaml"]);
+    assert.equal(plan.concurrency, concurrency);
+  }
+});
+
+test("artifacts: the cluster's prefix reaches the run manager (DAGOPS_ARTIFACTS) only where it is set", () => {
+  const env = (cluster: string) => read(`${cluster}/pipelines/customer-classification/cronjob-customer-classification.yaml`).spec.jobTemplate.spec.template.spec.containers[0].env;
+  assert.ok(env("staging").some((e: any) => e.name === "DAGOPS_ARTIFACTS" && e.value === "s3://example-data-staging-artifacts/dagops"));
+  assert.ok(!env("prod").some((e: any) => e.name === "DAGOPS_ARTIFACTS"));
+});
+
 describe("RBAC and ServiceAccounts", () => {
   test("the run manager's Role: its namespace only, exactly the verbs the program uses (test/run-manager.test.ts proves it), no wildcards", () => {
     const role = read(`${CC}/role-run-manager.yaml`);

@@ -285,6 +285,22 @@ describe("one run at a time (the pipeline's Lease)", () => {
     assert.equal(lease.spec.holderIdentity, "", "released at the end of the run");
   });
 
+  test("a restarted pod of a run already under way goes on even if another run took the Lease meanwhile", async () => {
+    const c = await cluster();
+    const other = c.kube.addRunJob(NS, `${PIPELINE}-other`);
+    const at = new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+    c.kube.leases.set(`${PIPELINE}-run`, { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: `${PIPELINE}-run`, namespace: NS, resourceVersion: "7" }, spec: { holderIdentity: other.name, leaseDurationSeconds: 60, acquireTime: at, renewTime: at } });
+    const run = `${PIPELINE}-restarted`;
+    // Its first pod wrote the record (outcome running) before it was evicted.
+    c.kube.configMaps.set(`${run}-record`, { metadata: { name: `${run}-record`, namespace: NS, labels: {} }, data: { "run.json": JSON.stringify({ outcome: "running" }) } });
+    const template = c.kube.cronJobs.get(PIPELINE)!.spec.jobTemplate;
+    const res = await fetch(`${c.url}/apis/batch/v1/namespaces/${NS}/jobs`, { method: "POST", headers: { authorization: `Bearer ${c.kube.token}`, "content-type": "application/json" }, body: JSON.stringify({ apiVersion: "batch/v1", kind: "Job", metadata: { name: run, labels: template.metadata.labels }, spec: template.spec }) });
+    assert.equal(res.status, 201);
+    await c.waitFor(finished(c, run));
+    assert.equal(c.record(run)!.head.outcome, "succeeded");
+    assert.match(c.output.get(run)!, /"event":"lease.lost".*was already under way and goes on/);
+  });
+
   test("replace: the newer run cancels the older one (its record says so), then runs", async () => {
     let first: string | undefined;
     const c = await cluster({ script: hangFor(() => first), edit: (p) => (p.concurrency = "replace") });
@@ -368,6 +384,10 @@ describe("dagops runs, status, logs", () => {
     await golden("dagops-status.txt", status.out);
     const runs = await c.dagops("runs", PIPELINE);
     await golden("dagops-runs.txt", runs.out);
+    const everywhere = await c.dagops("runs");
+    assert.equal(everywhere.code, 0, everywhere.err);
+    assert.match(everywhere.out, /^RUN\s+PIPELINE\s+TRIGGER/);
+    assert.match(everywhere.out, new RegExp(`${run}\\s+${PIPELINE}\\s+manual`));
   });
 
   test("logs from the pod while it exists; -f follows it to the end", async () => {

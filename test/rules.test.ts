@@ -126,6 +126,18 @@ const CASES: Case[] = [
   { rule: "override: maxParallel 0", files: { [P]: `${yamlPipeline("broken")}overrides:\n  prod:\n    maxParallel: 0\n` }, code: "INVALID_VALUE", path: "overrides.prod.maxParallel" },
   { rule: "override: secret in env", files: { [P]: `${yamlPipeline("broken")}overrides:\n  prod:\n    env: [{ name: API_TOKEN, value: abc123 }]\n` }, code: "SECRET_LITERAL", path: "overrides.prod.env[0].value" },
   { rule: "override: reserved env", files: { [P]: `${yamlPipeline("broken")}overrides:\n  prod:\n    env: [{ name: DAGOPS_STEP, value: x }]\n` }, code: "RESERVED_ENV", path: "overrides.prod.env[0].name" },
+  // Parameters
+  { rule: "params: a name that is not an env name", files: { [P]: `${yamlPipeline("broken")}params:\n  Run-Date: { type: date, default: scheduled-date }\n` }, code: "INVALID_VALUE", path: "params.Run-Date", message: /lower-case letters, digits and _/ },
+  { rule: "params: an unknown type", files: { [P]: `${yamlPipeline("broken")}params:\n  day: { type: datetime }\n` }, code: "INVALID_VALUE", path: "params.day.type" },
+  { rule: "params: a default of the wrong type", files: { [P]: `${yamlPipeline("broken")}params:\n  batch: { type: int, default: "ten" }\n` }, code: "INVALID_VALUE", path: "params.batch.default", message: /parameter batch is an int: expected a whole number/ },
+  { rule: "params: a date default that is no day", files: { [P]: `${yamlPipeline("broken")}params:\n  day: { type: date, default: "2026-02-30" }\n` }, code: "INVALID_VALUE", path: "params.day.default" },
+  { rule: "params: scheduled-date for an int", files: { [P]: `${yamlPipeline("broken")}params:\n  day: { type: int, default: scheduled-date }\n` }, code: "INVALID_VALUE", path: "params.day.default", message: /scheduled-date gives a date; day is int/ },
+  { rule: "params: a pattern on an int", files: { [P]: `${yamlPipeline("broken")}params:\n  n: { type: int, default: 1, pattern: "^[0-9]$" }\n` }, code: "INVALID_VALUE", path: "params.n.pattern" },
+  { rule: "params: a pattern that is no regular expression", files: { [P]: `${yamlPipeline("broken")}params:\n  t: { type: string, default: a, pattern: "([a-z" }\n` }, code: "INVALID_VALUE", path: "params.t.pattern", message: /not a regular expression/ },
+  { rule: "params: a default the pattern refuses", files: { [P]: `${yamlPipeline("broken")}params:\n  t: { type: string, default: ALL, pattern: "^[a-z]+$" }\n` }, code: "INVALID_VALUE", path: "params.t.default", message: /must match/ },
+  { rule: "params: no default on a scheduled pipeline", files: { [P]: `${yamlPipeline("broken")}schedule: "0 3 * * *"\nparams:\n  tenant: { type: string }\n` }, code: "INVALID_VALUE", path: "params.tenant", message: /runs on a schedule, which gives no values/ },
+  { rule: "concurrency: an unknown policy", files: { [P]: `${yamlPipeline("broken")}concurrency: queue\n` }, code: "INVALID_VALUE", path: "concurrency" },
+
 ];
 
 describe("every validation rule: code, path, exit 1, nothing written", () => {
