@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
+import { parsePlanText } from "./plan-text.ts";
 import { PLAN_API_VERSION, type Plan } from "../model/plan-format.ts";
 import { graphProblems } from "../model/graph.ts";
 import { runIfMain, type Io } from "../cli/kit.ts";
@@ -148,7 +148,7 @@ export async function loadPlan(file: string, env: Io["env"], log: Logger, api?: 
   if (expected && expected !== actual) return fail("plan-altered", `${file} hashes to ${actual}, but its ConfigMap ${configMap} was named for ${expected}: the plan is partial or was altered; not running it`);
   let plan: Plan;
   try {
-    plan = parse(text, { version: "1.1" }) as Plan;
+    plan = parsePlanText(text) as Plan;
   } catch (err) {
     return fail("plan-invalid", `${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }

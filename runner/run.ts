@@ -21,7 +21,7 @@ import { attemptJob, attemptJobName, attemptOf, placeholderJob, placeholderJobNa
 import { isTransient, KubeError, type RunApi, type WatchEvent } from "./kube.ts";
 import { cancelRequest, inputEnvName, leaseName, runIntent, runUri, type CancelRequest, beyondRetention, DEFAULT_HISTORY_KEEP, messageCap, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type LogPlaces, type RecordOutcome } from "../model/record.ts";
 import type { Logger } from "./log.ts";
-import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay } from "../model/scheduler.ts";
+import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay, type Start } from "../model/scheduler.ts";
 import { CONTAINER_CONFIG_MS, diagnose, IMAGE_PULL_MS, podFacts, type PodFacts, type Verdict } from "./diagnose.ts";
 import { formatDuration } from "../model/duration.ts";
 import { emfLines } from "./metrics.ts";
@@ -73,6 +73,13 @@ export interface RunResult {
   readonly summary: RunSummary;
 }
 
+/** Record patches of finished attempts are at most this often (the first after a quiet spell goes at once). */
+const RECORD_FLUSH_MS = 1000;
+/** Step Jobs created at once; the API server's default client limits (QPS 50) leave room for it. */
+export const CREATE_BATCH = 10;
+/** The progress annotation on the run's Job is written at most this often. */
+const PROGRESS_MS = 5000;
+
 /** Longest wait between tries when the API server is unreachable or failing. */
 const MAX_BACKOFF_MS = 30_000;
 /** How long a call that must succeed (the run's own Job, the list of its steps) is retried on transient errors. */
@@ -109,6 +116,9 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const finished = new AbortController();
   let backoffTries = 0; // consecutive creates that failed for reasons worth retrying
   const reports = new Set<Promise<void>>(); // step reports in flight, awaited before the run's own
+  const dirtySteps = new Set<string>(); // steps whose record key is behind
+  let recordTimer: NodeJS.Timeout | undefined;
+  let lastRecordFlush = 0;
 
   // --- wake-ups: watch events, timers and signals all poke the loop; none is lost.
   let dirty = true;
@@ -242,7 +252,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     };
     if (Object.keys(details).length === 0) return;
     attempts[at.i] = { ...a, ...details };
-    if (ended && patch) void updateRecord(`step ${at.step}`, { data: { [stepKey(at.step)]: stepRecordOf(at.step) } });
+    if (ended && patch) recordStep(at.step);
   }
 
   const lost = (name: string, why: string) => {
@@ -272,10 +282,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   let eventSeq = 0;
   const reportAttempt = async (step: string, a: Attempt) => {
     const fields = { step, attempt: a.attempt, capacity: a.capacity, job: attemptJobName(run, step, a.attempt), ...(a.reason ? { reason: a.reason } : {}) };
-    if (a.outcome === "succeeded") {
-      log.info("step.succeeded", { ...fields, seconds: seconds(a) });
-      await event("Normal", "StepSucceeded", `step ${step} attempt ${a.attempt} succeeded in ${seconds(a)}s`);
-    } else if (a.outcome === "interrupted") {
+    // Successes go to the log and the record; Events are for what needs a look (a 1,000-step run
+    // would otherwise write two Events per attempt, and wait on them).
+    if (a.outcome === "succeeded") log.info("step.succeeded", { ...fields, seconds: seconds(a) });
+    else if (a.outcome === "interrupted") {
       log.warn("step.interrupted", fields);
       await event("Warning", "StepInterrupted", `step ${step} attempt ${a.attempt} lost its ${a.capacity} node (${a.reason}); it will run again without using a retry`);
     } else {
@@ -283,12 +293,20 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       await event("Warning", "StepFailed", `step ${step} attempt ${a.attempt} failed (${a.reason})${a.message ? `: ${a.message.split("\n")[0]!.slice(0, 300)}` : ""}`);
     }
     // The record after the log and the Event: what the run does next never waits on it.
-    await updateRecord(`step ${step}`, { data: { [stepKey(step)]: stepRecordOf(step) } });
+    recordStep(step);
   };
   let progress = "";
+  let progressAt = -Infinity;
+  let progressTimer: NodeJS.Timeout | undefined;
   const reportProgress = async (text: string) => {
     if (text === progress) return;
+    // At most every PROGRESS_MS: a large run changes its progress with every attempt.
+    if (now() - progressAt < PROGRESS_MS * scale) {
+      progressTimer ??= setTimeout(() => ((progressTimer = undefined), poke()), progressAt + PROGRESS_MS * scale - now());
+      return;
+    }
     progress = text;
+    progressAt = now();
     await api.annotateJob(run.name, { [ANNOTATION.progress]: text }).catch((err: Error) => log.warn("progress.failed", { error: err.message }));
   };
 
@@ -461,6 +479,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     outcome = await loop();
   } finally {
     finished.abort();
+    clearTimeout(progressTimer);
     for (const t of podTimers.values()) clearTimeout(t);
   }
   // The pods' last word: a container's end (out of memory, its last log lines) can arrive after
@@ -478,6 +497,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   if (outcome !== "stopped") await lease?.release();
   else lease?.stopRenewing();
   await Promise.all(reports);
+  clearTimeout(recordTimer);
+  recordTimer = undefined;
+  // A stopped run writes no outcome: what is still pending goes now, for the next pod to build on.
+  if (outcome === "stopped" && dirtySteps.size) await updateRecord("steps", { data: Object.fromEntries([...dirtySteps].map((s) => [stepKey(s), stepRecordOf(s)])) });
   const summary = runSummary(plan, history as History, { startedAt, finishedAt: now(), outcome });
   // A stopped run goes on in the next pod: its record stays "running".
   if (outcome !== "stopped") {
@@ -536,6 +559,26 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     await bestEffort(what, () => api.patchConfigMap(recordName(run), patch));
   }
 
+  /**
+   * A finished attempt reaches the record in one merge patch of the steps that changed: at once
+   * after a quiet second, otherwise with the others of the same second. A run of 1,000 steps
+   * then writes its record about once a second, not once per attempt; the run's end writes
+   * every step anyway.
+   */
+  function recordStep(step: string): void {
+    dirtySteps.add(step);
+    if (recordTimer !== undefined) return;
+    const wait = Math.max(0, lastRecordFlush + RECORD_FLUSH_MS - now());
+    recordTimer = setTimeout(() => {
+      recordTimer = undefined;
+      lastRecordFlush = now();
+      const steps = [...dirtySteps];
+      dirtySteps.clear();
+      const flush = updateRecord(`steps ${steps.join(", ").slice(0, 200)}`, { data: Object.fromEntries(steps.map((s) => [stepKey(s), stepRecordOf(s)])) }).finally(() => reports.delete(flush));
+      reports.add(flush);
+    }, wait);
+  }
+
   async function loop(): Promise<RunOutcome> {
     // After a create failed transiently, no create before this time, whatever wakes the loop.
     let createsResumeAt = 0;
@@ -572,31 +615,14 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       if (state.phase === "failed") return "failed";
       if (state.phase === "running") {
         const paused = createsResumeAt > now();
-        for (const start of paused ? [] : state.start) {
+        // Creates go out CREATE_BATCH at a time: a wave of 100 ready steps is not 100 round trips in a row.
+        const starts = paused ? [] : [...state.start];
+        while (starts.length && !stop.aborted) {
           // SIGTERM while creating: what is not created yet stays so (the next pod decides again).
-          if (stop.aborted) break;
-          const step = plan.steps.find((s) => s.name === start.step)!;
-          const job = attemptJob(plan, step, run, start, stepEnv(step));
-          const name = job.metadata!.name!;
-          jobSteps.set(name, step.name);
-          try {
-            observe(await api.createJob(job), false);
-            log.info("step.started", { step: start.step, attempt: start.attempt, capacity: start.capacity, job: name });
-            await event("Normal", "StepStarted", `step ${start.step} attempt ${start.attempt} on ${start.capacity} capacity: Job ${name}`);
-          } catch (err) {
-            const e = err as KubeError;
-            if (e.status === 409) {
-              // Created before a crash or by a racing pod of this run: adopt it.
-              observe(await essential(`read step Job ${name}`, () => api.getJob(name)), false);
-              log.info("step.adopted", { step: start.step, attempt: start.attempt, job: name });
-            } else if (e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 429) {
-              // The API refused the Job itself (invalid, forbidden, quota): retrying will not help.
-              record(start.step, { attempt: start.attempt, capacity: start.capacity, outcome: "failed", reason: `CreateRejected: ${e.message}`, startedAt: now(), finishedAt: now() }, true);
-            } else {
-              log.warn("step.create-failed", { step: start.step, job: name, error: e.message });
-              createsResumeAt = now() + Math.min(maxBackoff, 1000 * scale * 2 ** Math.min(5, backoffTries++));
-              break;
-            }
+          const results = await Promise.all(starts.splice(0, CREATE_BATCH).map(startAttempt));
+          if (results.includes("retry-later")) {
+            createsResumeAt = now() + Math.min(maxBackoff, 1000 * scale * 2 ** Math.min(5, backoffTries++));
+            break;
           }
         }
         if (!paused && createsResumeAt <= now()) backoffTries = 0;
@@ -610,6 +636,32 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       }
     }
   }
+  /** Creates one attempt's Job; adopts it after a 409; "retry-later" when the API failed transiently. */
+  async function startAttempt(start: Start): Promise<"ok" | "retry-later"> {
+    const step = plan.steps.find((s) => s.name === start.step)!;
+    const job = attemptJob(plan, step, run, start, stepEnv(step));
+    const name = job.metadata!.name!;
+    jobSteps.set(name, step.name);
+    try {
+      observe(await api.createJob(job), false);
+      log.info("step.started", { step: start.step, attempt: start.attempt, capacity: start.capacity, job: name });
+    } catch (err) {
+      const e = err as KubeError;
+      if (e.status === 409) {
+        // Created before a crash or by a racing pod of this run: adopt it.
+        observe(await essential(`read step Job ${name}`, () => api.getJob(name)), false);
+        log.info("step.adopted", { step: start.step, attempt: start.attempt, job: name });
+      } else if (e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 429) {
+        // The API refused the Job itself (invalid, forbidden, quota): retrying will not help.
+        record(start.step, { attempt: start.attempt, capacity: start.capacity, outcome: "failed", reason: `CreateRejected: ${e.message}`, startedAt: now(), finishedAt: now() }, true);
+      } else {
+        log.warn("step.create-failed", { step: start.step, job: name, error: e.message });
+        return "retry-later";
+      }
+    }
+    return "ok";
+  }
+
   function runningJobs(): string[] {
     return plan.steps.flatMap((s) => history.get(s.name)!.attempts.filter((a) => a.outcome === "running").map((a) => attemptJobName(run, s.name, a.attempt)));
   }

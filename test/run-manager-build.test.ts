@@ -55,6 +55,6 @@ describe("run-manager image", () => {
     const final = text.slice(text.lastIndexOf("\nFROM "));
     assert.match(final, /^USER 65532:65532$/m);
     assert.doesNotMatch(final, /npm|tsx|typescript/i, "the final stage copies artifacts only");
-    assert.match(final, /ENTRYPOINT \["\/nodejs\/bin\/node", "runner\/main.js"\]/);
+    assert.match(final, /ENTRYPOINT \["\/nodejs\/bin\/node", "--max-old-space-size=128", "--max-semi-space-size=4", "runner\/main.js"\]/);
   });
 });
