@@ -37,7 +37,12 @@ export class ArgoCdApplication extends Construct {
         name: props.name,
         namespace: cluster.argocd.namespace,
         labels: { [LABEL.managedBy]: MANAGED_BY, ...(props.pipeline ? { [LABEL.pipeline]: props.pipeline } : {}) },
-        annotations: { [ANNOTATION.syncWave]: String(props.syncWave) },
+        annotations: {
+          [ANNOTATION.syncWave]: String(props.syncWave),
+          // Monorepo scaling: a commit makes Argo CD regenerate this app's manifests only when it
+          // touches the app's own folder (with the repository webhook; see README).
+          [ANNOTATION.manifestGeneratePaths]: ".",
+        },
         ...(props.cascadeDelete ? { finalizers: ["resources-finalizer.argocd.argoproj.io"] } : {}),
       },
       spec: {

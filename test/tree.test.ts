@@ -1,6 +1,7 @@
 /** Determinism, drift, no-op synth, and revert in a real git repository. */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, posix } from "node:path";
+import { parse } from "yaml";
 import { test } from "node:test";
 import { main as check } from "../scripts/check.ts";
 import { main as synth } from "../scripts/synth.ts";
@@ -75,13 +76,8 @@ test("drift: check lists stale, missing and extra files and the command that fix
 });
 
 test("revert: git revert of a pipeline change restores generated/ byte for byte and check passes", async () => {
-  const repo = await tempRepo();
+  const repo = await committedRepo();
   try {
-    await repo.write(".gitignore", "node_modules\nmodel\ncharts\nrender\nchecks\nscripts\n.generated.*\n");
-    assert.equal(await synth([], captureIo(repo.root)), 0);
-    git(repo.root, "init", "-q", "-b", "main");
-    git(repo.root, "add", "-A");
-    git(repo.root, "commit", "-qm", "A");
     const treeA = await snapshot(join(repo.root, "generated"));
 
     // B: heavier steps, a new step and a new schedule: the plan ConfigMap gets a new hashed name.
@@ -108,3 +104,32 @@ test("revert: git revert of a pipeline change restores generated/ byte for byte 
     await repo.cleanup();
   }
 });
+
+test("manifest-generate-paths: for a one-pipeline change, exactly one pipeline Application's paths hold a changed file", async () => {
+  const repo = await committedRepo();
+  try {
+    const source = "pipelines/daily-usage-report.yaml";
+    await repo.write(source, (await repo.read(source)).replace("requests: { cpu: 250m, memory: 256Mi }", "requests: { cpu: 500m, memory: 256Mi }"));
+    assert.equal(await synth([], captureIo(repo.root)), 0);
+    const changed = git(repo.root, "status", "--porcelain", "--", "generated").split("\n").filter(Boolean).map((l) => l.slice(3));
+    assert.ok(changed.length > 0);
+    const apps = [...(await snapshot(join(repo.root, "generated"))).entries()].filter(([path]) => /\/(apps|bootstrap)\/application-/.test(path)).map(([, text]) => parse(text));
+    const watched = (app: any) => String(app.metadata.annotations["argocd.argoproj.io/manifest-generate-paths"]).split(";").map((p: string) => posix.normalize(posix.join(app.spec.source.path, p)));
+    assert.ok(apps.every((a) => a.metadata.annotations["argocd.argoproj.io/manifest-generate-paths"] === "."), "every Application says which paths it depends on");
+    const hit = apps.filter((a) => changed.some((file) => watched(a).some((dir: string) => file.startsWith(`${dir}/`))));
+    assert.deepEqual(hit.map((a) => `${a.spec.source.path}`), ["generated/prod/pipelines/daily-usage-report"]);
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+/** A repository copy with its first synth committed as "A". */
+async function committedRepo() {
+  const repo = await tempRepo();
+  await repo.write(".gitignore", "node_modules\nmodel\ncharts\nrender\nchecks\nscripts\n.generated.*\n");
+  assert.equal(await synth([], captureIo(repo.root)), 0);
+  git(repo.root, "init", "-q", "-b", "main");
+  git(repo.root, "add", "-A");
+  git(repo.root, "commit", "-qm", "A");
+  return repo;
+}
