@@ -59,6 +59,7 @@ export class RunManagerCronJob extends Construct {
         annotations: {
           [ANNOTATION.source]: pipeline.source,
           ...(pipeline.description ? { [ANNOTATION.description]: pipeline.description } : {}),
+          ...(pipeline.template ? { [ANNOTATION.template]: pipeline.template } : {}),
         },
       },
       spec: {

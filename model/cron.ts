@@ -6,6 +6,8 @@
  * https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#schedule-syntax
  */
 
+import { createHash } from "node:crypto";
+
 const MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"] as const;
 
 interface FieldSpec {
@@ -145,4 +147,38 @@ export function firesAt(schedule: string, t: { month: number; day: number; weekd
   const dom = doms.has(t.day);
   const dow = dows.has(t.weekday);
   return e.domStar || e.dowStar ? dom && dow : dom || dow;
+}
+
+/**
+ * `H` in a field (Jenkins' notation): a value derived from a stable hash of `seed` (the pipeline's
+ * name), so that thousands of pipelines on one schedule spread over the window instead of all
+ * starting in the same minute. `H` alone is one value in the field's range (day of month 1–28,
+ * so that every month has it); `H/n` is every n-th value from an offset below n (`H/15` in the
+ * minute field: `7-59/15`); `H(a-b)` is one value from a to b. Anything else is left as written.
+ */
+export function resolveHashed(schedule: string, seed: string): string {
+  const text = schedule.trim();
+  if (!text.includes("H") || text.startsWith("@")) return schedule;
+  const fields = text.split(/\s+/);
+  if (fields.length !== 5) return schedule;
+  const hash = (i: number, n: number) => parseInt(createHash("sha256").update(`${seed}\n${i}`).digest("hex").slice(0, 8), 16) % n;
+  return fields
+    .map((field, i) => {
+      const spec = FIELDS[i]!;
+      const max = spec.name === "day of month" ? 28 : spec.max;
+      return field
+        .split(",")
+        .map((part) => {
+          const step = /^H\/([1-9][0-9]*)$/.exec(part);
+          if (step) {
+            const n = Number(step[1]);
+            return `${spec.min + hash(i, Math.min(n, max - spec.min + 1))}-${spec.max}/${n}`;
+          }
+          const range = /^H\((\d+)-(\d+)\)$/.exec(part);
+          if (range && Number(range[2]) >= Number(range[1])) return String(Number(range[1]) + hash(i, Number(range[2]) - Number(range[1]) + 1));
+          return part === "H" ? String(spec.min + hash(i, max - spec.min + 1)) : part;
+        })
+        .join(",");
+    })
+    .join(" ");
 }

@@ -3,6 +3,8 @@ export const PLATFORM_FILE = "platform.config.ts";
 export const PIPELINES_DIR = "pipelines";
 /** The published JSON Schema of pipelines: editors point YAML pipelines at it. */
 export const SCHEMA_FILE = "schema/pipeline.schema.json";
+/** The schema of a template's tenants file (`pipelines/<template>.tenants.yaml`). */
+export const TENANTS_SCHEMA_FILE = "schema/tenants.schema.json";
 /** The folder synth writes and Argo CD syncs. */
 export const GENERATED_DIR = "generated";
 /** Larger pipeline files are refused before parsing: no real definition comes near it. */

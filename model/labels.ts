@@ -24,8 +24,12 @@ export const ANNOTATION = {
   irsaRole: "eks.amazonaws.com/role-arn",
   syncWave: "argocd.argoproj.io/sync-wave",
   syncOptions: "argocd.argoproj.io/sync-options",
+  /** Paths (relative to the app's source path) whose changes make Argo CD regenerate the app's manifests. */
+  manifestGeneratePaths: "argocd.argoproj.io/manifest-generate-paths",
   source: "dagops.dev/source",
   description: "dagops.dev/description",
+  /** On a tenant's CronJob: the template it comes from. */
+  template: "dagops.dev/template",
   /** On the run-manager Job: progress while it runs, and the run summary when it ends. */
   progress: "dagops.dev/progress",
   summary: "dagops.dev/summary",

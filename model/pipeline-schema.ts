@@ -183,6 +183,31 @@ const clusterOverride = {
   properties: { iamRole, schedule, suspend, timeZone, image, maxParallel, env: envList, notify },
 } as const;
 
+/** One tenant of a template: its name, its params' values, and what it sets for itself. */
+const tenant = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name"],
+  properties: {
+    name: { ...dnsLabel(NAME_BUDGET.pipeline), description: "The tenant; its pipeline is <template>-<name>." },
+    params: { type: "object", additionalProperties: { type: ["string", "integer", "boolean"] }, description: "Values of the template's params; each becomes this tenant's default." },
+    iamRole,
+    schedule,
+    suspend,
+    clusters: { type: "array", items: dnsLabel(63), minItems: 1, uniqueItems: true },
+    overrides: { type: "object", propertyNames: dnsLabel(63), additionalProperties: clusterOverride, description: "Merged over the template's overrides, per cluster and field." },
+  },
+} as const;
+
+/** `pipelines/<template>.tenants.yaml`: a list of tenants, one per line if you like. */
+export const tenantsSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  title: "dagops tenants of a template",
+  type: "array",
+  maxItems: 10000,
+  items: tenant,
+} as const;
+
 export const pipelineSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: SCHEMA_ID,
@@ -250,6 +275,8 @@ export const pipelineSchema = {
         },
       },
     },
+    template: { type: "boolean", default: false, description: "A template: each tenant (tenants, or pipelines/<name>.tenants.yaml) becomes a pipeline <name>-<tenant>." },
+    tenants: { type: "array", maxItems: 10000, items: tenant, description: "The tenants of a template." },
     concurrency: { type: "string", enum: ["forbid", "allow", "replace"], default: PIPELINE_DEFAULTS.concurrency, description: "Overlapping runs: forbid (the newcomer is skipped), replace (the older run is cancelled) or allow." },
     prewarm: { type: "boolean", default: false, description: "Pre-provision the run's peak capacity at start with low-priority placeholder pods." },
     schedulingTimeout: { ...duration, default: PIPELINE_DEFAULTS.schedulingTimeout, description: "How long a step's pod may stay unschedulable before its attempt fails (spending a retry)." },

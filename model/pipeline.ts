@@ -200,6 +200,13 @@ export interface PipelineDefinition {
   readonly params?: { readonly [name: string]: import("./params.ts").ParamDeclaration };
   /** Overlapping runs (see Concurrency). Default: `forbid`, so two runs never write the same data at once. */
   readonly concurrency?: Concurrency;
+  /**
+   * `true`: this definition is a template; each of `tenants` (or of `pipelines/<name>.tenants.yaml`)
+   * becomes its own pipeline `<name>-<tenant>`. Default: false.
+   */
+  readonly template?: boolean;
+  /** The tenants of a template (see model/template.ts). */
+  readonly tenants?: readonly import("./template.ts").Tenant[];
   /** `true`: the CronJob is suspended, so the pipeline runs only when started by hand. Default: false (absent `schedule` suspends it too). */
   readonly suspend?: boolean;
   /**

@@ -3,7 +3,7 @@
  * every value the charts need is present and checked (quantities, limits >= requests, cron, time
  * zone, durations, images, credentials in plain sight).
  */
-import { cronError } from "./cron.ts";
+import { cronError, resolveHashed } from "./cron.ts";
 import { parseDuration } from "./duration.ts";
 import { isPinned, parseImage } from "./image.ts";
 import { declarationProblems, type ParamDeclaration } from "./params.ts";
@@ -56,6 +56,8 @@ export interface ResolvedPipeline {
   /** The CronJob is suspended: by `suspend: true`, or because there is no schedule. */
   readonly suspend: boolean;
   readonly steps: readonly ResolvedStep[];
+  /** The template this pipeline is a tenant of, if any. */
+  readonly template?: string;
   /** The pipeline as each cluster with `overrides` gets it; other clusters get this one. */
   readonly overridden: Readonly<Record<string, ResolvedPipeline>>;
 }
@@ -86,7 +88,7 @@ export function resolvePipeline(
     }
     if (!targets.includes(cluster)) report("UNKNOWN_CLUSTER", at(), `the pipeline does not deploy to ${cluster} (clusters: ${targets.join(", ")}), so this override has no effect; add ${cluster} to clusters or remove the override`, "warning");
     if (o.schedule !== undefined) {
-      const err = cronError(o.schedule);
+      const err = cronError(resolveHashed(o.schedule, def.name));
       if (err) report("BAD_CRON", at("schedule"), `invalid cron schedule ${JSON.stringify(o.schedule)}: ${err}`);
     }
     const zoneError = o.timeZone === undefined ? undefined : timeZoneError(o.timeZone);
@@ -166,9 +168,11 @@ function resolveBase(
   (def.clusters ?? []).forEach((c, i) => {
     if (!knownClusters.includes(c)) report("UNKNOWN_CLUSTER", ["clusters", i], `unknown cluster ${JSON.stringify(c)}; the platform configuration defines: ${knownClusters.join(", ")}`);
   });
+  // H in a field: a value from the hash of the pipeline's name (see resolveHashed).
+  const schedule = def.schedule === undefined ? undefined : resolveHashed(def.schedule, def.name).trim();
   if (def.schedule !== undefined) {
-    const err = cronError(def.schedule);
-    if (err) report("BAD_CRON", ["schedule"], `invalid cron schedule ${JSON.stringify(def.schedule)}: ${err}`);
+    const err = cronError(schedule!);
+    if (err) report("BAD_CRON", ["schedule"], `invalid cron schedule ${JSON.stringify(def.schedule)}${schedule !== def.schedule.trim() ? ` (${schedule})` : ""}: ${err}`);
   }
   const timeZone = def.timeZone ?? PIPELINE_DEFAULTS.timeZone;
   const zoneError = timeZoneError(timeZone);
@@ -233,7 +237,7 @@ function resolveBase(
       name: def.name,
       source: file,
       ...(def.description !== undefined ? { description: def.description } : {}),
-      ...(def.schedule !== undefined ? { schedule: def.schedule.trim() } : {}),
+      ...(schedule !== undefined ? { schedule } : {}),
       timeZone,
       clusters: def.clusters ?? knownClusters,
       ...(def.iamRole !== undefined ? { iamRole: def.iamRole } : {}),

@@ -66,8 +66,25 @@ function headerSection(doc: ReviewDocument): string {
   if (doc.pipelines.length) {
     lines.push(`Pipelines: ${doc.pipelines.map((p) => `\`${p.pipeline}\` (${p.status}, ${p.clusters.join(", ")})`).join(" · ")}`, "");
   }
+  lines.push(...tenantLines(doc.pipelines));
   if (doc.cost) lines.push(...costLines(doc.cost));
   return lines.join("\n") + "\n";
+}
+
+/** Per template, the tenants added and removed (a tenant is a pipeline `<template>-<tenant>`). */
+function tenantLines(pipelines: readonly PipelineChange[]): string[] {
+  const byTemplate = new Map<string, { added: string[]; removed: string[] }>();
+  for (const p of pipelines) {
+    if (!p.template || p.status === "changed") continue;
+    const entry = byTemplate.get(p.template) ?? byTemplate.set(p.template, { added: [], removed: [] }).get(p.template)!;
+    const tenant = p.pipeline.slice(p.template.length + 1);
+    const list = p.status === "added" ? entry.added : entry.removed;
+    if (!list.includes(tenant)) list.push(tenant);
+  }
+  const names = (list: string[]) => (list.length > 50 ? `${list.slice(0, 50).join(", ")} and ${list.length - 50} more` : list.join(", "));
+  return [...byTemplate]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([template, { added, removed }]) => `Tenants of template \`${template}\`: ${[added.length ? `added ${names(added.sort())}` : "", removed.length ? `removed ${names(removed.sort())}` : ""].filter(Boolean).join("; ")}\n`);
 }
 
 const money = (n: number | null | undefined, per: "run" | "month") => (n === null || n === undefined ? "—" : formatUsd(n, per));

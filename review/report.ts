@@ -38,6 +38,8 @@ export interface PipelineChange {
   readonly pipeline: string;
   readonly clusters: readonly string[];
   readonly status: "added" | "removed" | "changed";
+  /** The template the pipeline is a tenant of (its CronJob's `dagops.dev/template`), if any. */
+  readonly template?: string;
   readonly settings: readonly FieldChange[];
   readonly steps: readonly StepChange[];
   /** The DAG after the change, with added, changed and removed steps marked. */
@@ -293,7 +295,7 @@ export function fieldChanges(before: unknown, after: unknown, prefix: string): F
 
 interface PipelineSide {
   readonly plan?: Plan;
-  readonly cron?: { spec: { schedule: string; timeZone?: string; suspend?: boolean; jobTemplate: { spec: { template: { spec: { containers: { image: string }[] } } } } } };
+  readonly cron?: { metadata?: { annotations?: Record<string, string> }; spec: { schedule: string; timeZone?: string; suspend?: boolean; jobTemplate: { spec: { template: { spec: { containers: { image: string }[] } } } } } };
   /** The IAM role the steps assume (the steps ServiceAccount's IRSA annotation). */
   readonly iamRole?: string;
 }
@@ -348,7 +350,8 @@ function pipelineChange(pipeline: string, b: PipelineSide | undefined, a: Pipeli
   const steps = stepChanges(b?.plan?.steps ?? [], a?.plan?.steps ?? []);
   // Only other objects of the pipeline changed (its Role, a ServiceAccount): point at the raw diff.
   if (status === "changed" && settings.length === 0 && steps.length === 0) settings.push({ field: "other objects", before: "see the raw diff", after: "see the raw diff" });
-  return { pipeline, status, settings, steps, mermaid: mermaid(b?.plan?.steps ?? [], a?.plan?.steps ?? [], steps) };
+  const template = (a ?? b)?.cron?.metadata?.annotations?.["dagops.dev/template"];
+  return { pipeline, status, ...(template ? { template } : {}), settings, steps, mermaid: mermaid(b?.plan?.steps ?? [], a?.plan?.steps ?? [], steps) };
 }
 
 /** The plan in a plan ConfigMap's text, or nothing when it was altered into something unreadable (reported as such elsewhere). */

@@ -18,7 +18,7 @@ import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-const HELP = `Usage: npm run bench [-- --pipelines <n>] [--steps <n>] [--keep]
+const HELP = `Usage: npm run bench [-- --pipelines <n>] [--steps <n>] [--tenants <n>] [--keep]
 
 Generates <n> synthetic YAML pipelines (default 2000) of <steps> steps (default 15) in a temp
 dir, then times a full synth, a no-op re-synth, a re-synth after one pipeline changes, a check,
@@ -27,6 +27,7 @@ and the floor (yaml.stringify of the same objects). Prints wall time, peak RSS a
 Options:
   --pipelines <n>   number of pipelines (default 2000)
   --steps <n>       steps per pipeline (default 15)
+  --tenants <n>     instead of <n> pipelines: one template with <n> tenants (tenants file)
   --keep            keep the temp dir and print its path
   -h, --help        show this help
 
@@ -47,14 +48,19 @@ export async function main(argv: string[], io: Io): Promise<number> {
     "bench",
     argv,
     io,
-    { pipelines: { type: "string" }, steps: { type: "string" }, keep: { type: "boolean" }, phase: { type: "string" }, root: { type: "string" } } as const,
+    { pipelines: { type: "string" }, steps: { type: "string" }, tenants: { type: "string" }, keep: { type: "boolean" }, phase: { type: "string" }, root: { type: "string" } } as const,
     HELP,
   );
   if ("exit" in parsed) return parsed.exit;
   const { values } = parsed;
   if (values.phase) return runPhase(values.phase, values.root!, io);
 
-  const pipelines = Number(values.pipelines ?? 2000);
+  const tenants = values.tenants === undefined ? undefined : Number(values.tenants);
+  if (tenants !== undefined && !(Number.isInteger(tenants) && tenants >= 1)) {
+    io.stderr("dagops bench: --tenants must be a positive integer\n");
+    return EXIT.usage;
+  }
+  const pipelines = tenants ?? Number(values.pipelines ?? 2000);
   const steps = Number(values.steps ?? 15);
   if (!Number.isInteger(pipelines) || pipelines < 1 || !Number.isInteger(steps) || steps < 1 || steps > 200) {
     io.stderr(`dagops bench: --pipelines must be a positive integer and --steps 1..200\n`);
@@ -66,8 +72,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     await cp(join(REPO, "platform.config.ts"), join(root, "platform.config.ts"));
     await cp(join(REPO, "package.json"), join(root, "package.json"));
     await mkdir(join(root, "pipelines"));
-    for (let i = 0; i < pipelines; i++) await writeFile(join(root, "pipelines", `bench-${String(i).padStart(5, "0")}.yaml`), syntheticPipeline(i, steps));
-    io.stdout(`dagops bench: ${pipelines} pipelines × ${steps} steps, 2 clusters, node ${process.version}, in ${root}\n\n`);
+    if (tenants !== undefined) {
+      await writeFile(join(root, "pipelines", "bench.yaml"), syntheticTemplate(steps));
+      await writeFile(join(root, "pipelines", "bench.tenants.yaml"), Array.from({ length: tenants }, (_, i) => `- { name: t${String(i).padStart(5, "0")}, params: { tenant: t${String(i).padStart(5, "0")} } }\n`).join(""));
+    } else for (let i = 0; i < pipelines; i++) await writeFile(join(root, "pipelines", `bench-${String(i).padStart(5, "0")}.yaml`), syntheticPipeline(i, steps));
+    io.stdout(`dagops bench: ${tenants !== undefined ? `1 template × ${tenants} tenants` : `${pipelines} pipelines`} × ${steps} steps, 2 clusters, node ${process.version}, in ${root}\n\n`);
 
     const rows: [string, PhaseResult][] = [];
     const phase = (name: string, what: string) => {
@@ -79,8 +88,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     phase("full synth", "synth");
     const size = await treeSize(join(root, "generated"));
     phase("no-op re-synth", "synth");
-    const one = join(root, "pipelines", "bench-00000.yaml");
-    await writeFile(one, (await readFile(one, "utf8")).replace("memory: 300Mi", "memory: 320Mi"));
+    if (tenants !== undefined) {
+      // One tenant changes: it is suspended.
+      const list = join(root, "pipelines", "bench.tenants.yaml");
+      await writeFile(list, (await readFile(list, "utf8")).replace("- { name: t00000, params: { tenant: t00000 } }", "- { name: t00000, params: { tenant: t00000 }, suspend: true }"));
+    } else {
+      const one = join(root, "pipelines", "bench-00000.yaml");
+      await writeFile(one, (await readFile(one, "utf8")).replace("memory: 300Mi", "memory: 320Mi"));
+    }
     phase("re-synth, one pipeline changed", "synth");
     phase("check", "check");
     const floor = phase("floor: yaml.stringify", "floor");
@@ -161,6 +176,13 @@ export function syntheticPipeline(i: number, steps: number): string {
     if (s % 7 === 0) lines.push("    env: [{ name: MODE, value: full }]");
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** One template of `steps` steps for `--tenants`: every tenant a pipeline, its start spread by H. */
+export function syntheticTemplate(steps: number): string {
+  return syntheticPipeline(0, steps)
+    .replace("name: bench-00000", "name: bench")
+    .replace(/^schedule: .*$/m, 'schedule: "H H * * *"\ntemplate: true\nparams: { tenant: { type: string, default: none } }');
 }
 
 async function treeSize(dir: string): Promise<{ files: number; bytes: number }> {

@@ -1,7 +1,7 @@
 /** `npm run synth`: validate every pipeline and write `generated/` (atomically), or write nothing. */
 import { rename, writeFile, readFile, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { GENERATED_DIR, SCHEMA_FILE } from "../model/files.ts";
+import { GENERATED_DIR, SCHEMA_FILE, TENANTS_SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
 import type { Timings } from "./lib/compile.ts";
@@ -10,7 +10,7 @@ import { isClean, UnsafeTreeError, withRepository, writeTree } from "./lib/tree.
 const HELP = `Usage: npm run synth [-- --root <dir>]
 
 Validates the platform configuration and every pipeline in pipelines/, renders them, validates
-the output, and writes generated/ and ${SCHEMA_FILE}. Nothing is written unless every check passes;
+the output, and writes generated/ and ${SCHEMA_FILE} (with ${TENANTS_SCHEMA_FILE}). Nothing is written unless every check passes;
 generated/ is replaced atomically.
 
 Options:
@@ -32,7 +32,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const parsed = parseCommand("synth", argv, io, { root: { type: "string" }, timings: { type: "boolean" } } as const, HELP);
   if ("exit" in parsed) return parsed.exit;
   // Loaded only now: `--help` and usage errors need none of cdk8s, ajv or the schemas.
-  const { compile, formatTimings, schemaFileContent, timed } = await import("./lib/compile.ts");
+  const { compile, formatTimings, schemaFiles, timed } = await import("./lib/compile.ts");
   const { values } = parsed;
   return withRepository("synth", values.root, io, "write", async (root) => {
     const timings: Timings | undefined = values.timings ? new Map() : undefined;
@@ -53,14 +53,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return EXIT.problems;
     }
     if (timings) io.stderr(formatTimings(timings));
-    const schemaChanged = await writeIfChanged(join(root, SCHEMA_FILE), schemaFileContent());
+    const schemasChanged: string[] = [];
+    for (const [file, content] of schemaFiles()) if (await writeIfChanged(join(root, file), content)) schemasChanged.push(file);
+    const schemaChanged = schemasChanged.length > 0;
     const { pipelines, clusters } = compiled.project;
     if (isClean(diff) && !schemaChanged) {
       io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}).\n`);
     } else {
       io.stdout(
         `dagops synth: wrote ${GENERATED_DIR}/ (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}): ` +
-          `${diff.missing.length} added, ${diff.stale.length} changed, ${diff.extra.length} removed${schemaChanged ? `; updated ${SCHEMA_FILE}` : ""}.\n`,
+          `${diff.missing.length} added, ${diff.stale.length} changed, ${diff.extra.length} removed${schemaChanged ? `; updated ${schemasChanged.join(", ")}` : ""}.\n`,
       );
       // What changed, so that the commit that follows holds no surprise.
       const lines = [...diff.missing.map((p) => `  + ${p}`), ...diff.stale.map((p) => `  ~ ${p}`), ...diff.extra.map((p) => `  - ${p}`)].sort((a, b) => (a.slice(4) < b.slice(4) ? -1 : 1));

@@ -22,7 +22,7 @@ for (const [name, main] of [["synth", synth], ["check", check]] as const) {
 test("check on this repository: exit 0, the summary on stdout", async () => {
   const io = captureIo(REPO);
   assert.equal(await check([], io), 0);
-  assert.match(io.out.join(""), /^dagops check: ok \(2 pipelines, 2 clusters, 58 files/);
+  assert.match(io.out.join(""), /^dagops check: ok \(5 pipelines, 2 clusters, 82 files/);
   assert.equal(io.err.join(""), "");
 });
 
@@ -30,5 +30,5 @@ test("check --json gives a document other tools can read", async () => {
   const io = captureIo(REPO);
   assert.equal(await check(["--json"], io), 0);
   const result = JSON.parse(io.out.join(""));
-  assert.deepEqual({ ok: result.ok, pipelines: result.pipelines, clusters: result.clusters, problems: result.problems }, { ok: true, pipelines: 2, clusters: 2, problems: [] });
+  assert.deepEqual({ ok: result.ok, pipelines: result.pipelines, clusters: result.clusters, problems: result.problems }, { ok: true, pipelines: 5, clusters: 2, problems: [] });
 });

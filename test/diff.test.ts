@@ -73,8 +73,27 @@ describe("npm run diff", () => {
         `${demo(STEPS)}overrides:\n  staging:\n    iamRole: arn:aws:iam::111122223333:role/demo-staging\n    schedule: "0 5 * * *"\n  prod:\n    maxParallel: 2\n    env: [{ name: LOG_LEVEL, value: warn }]\n`,
       ),
     );
+    await commit("template", async () => {
+      await repo.write("pipelines/export.yaml", `${demo(STEPS, "H 2 * * *").replace("name: demo", "name: export")}template: true\nparams: { tenant: { type: string, default: none } }\n`);
+      await repo.write("pipelines/export.tenants.yaml", "- { name: acme, params: { tenant: acme } }\n- { name: globex, params: { tenant: globex } }\n");
+    });
+    await commit("tenants changed", () => repo.write("pipelines/export.tenants.yaml", "- { name: acme, params: { tenant: acme } }\n- { name: hooli, params: { tenant: hooli } }\n- { name: initech, params: { tenant: initech } }\n"));
   });
   after(() => repo.cleanup());
+
+  test("tenants of a template: the comment lists those added and removed; the schedule shown is the resolved one", async () => {
+    const doc = await between("template", "tenants changed");
+    assert.deepEqual(doc.pipelines.map((p) => [p.pipeline, p.status, p.template]), [
+      ["export-globex", "removed", "export"],
+      ["export-hooli", "added", "export"],
+      ["export-initech", "added", "export"],
+    ]);
+    const md = renderMarkdown({ ...doc, checks: [] } as unknown as ReviewDocument);
+    assert.match(md, /Tenants of template `export`: added hooli, initech; removed globex/);
+    const added = await between("overrides", "template");
+    const schedule = added.pipelines.find((p) => p.pipeline === "export-acme")!.settings.find((f) => f.field === "schedule")!;
+    assert.match(String(schedule.after), /^\d+ 2 \* \* \*/, "H resolved, in the comment as in the CronJob");
+  });
 
   test("a step added", async () => {
     const doc = await between("base", "step added");

@@ -1,10 +1,13 @@
 /** Unit tests of the model's value parsers and graph functions. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
 import { cronError } from "../model/cron.ts";
 import { dstClashes } from "../model/dst.ts";
 import { loadProject } from "../scripts/lib/load.ts";
-import { tempRepo, yamlPipeline } from "./helpers.ts";
+import { REPO, tempRepo, yamlPipeline } from "./helpers.ts";
 import { formatDuration, parseDuration } from "../model/duration.ts";
 import { findCycle, waves } from "../model/graph.ts";
 import { isPinned, parseImage } from "../model/image.ts";
@@ -193,5 +196,38 @@ describe("run parameters", async () => {
     assert.match(parseParamArgs(["date=2026-12-02..2026-11-29"], declared).errors[0]!, /runs backwards/);
     assert.match(parseParamArgs(["batch=1..5000"], declared).errors[0]!, new RegExp(`at most ${MAX_EXPANSION} at once`));
     assert.deepEqual(parseParamArgs(["tenant=a,b"], declared).values.tenant, ["a,b"], "a string value keeps its commas");
+  });
+});
+
+describe("H in schedules and tenant templates", async () => {
+  const { resolveHashed, cronError } = await import("../model/cron.ts");
+  test("H is a stable value from the pipeline's name, in the field's range; H/n an offset below n; the rest as written", () => {
+    const a = resolveHashed("H H/4 * * *", "classify-acme");
+    assert.equal(a, resolveHashed("H H/4 * * *", "classify-acme"), "the same name, the same schedule");
+    const [minute, hour] = a.split(" ");
+    assert.ok(Number(minute) >= 0 && Number(minute) <= 59);
+    assert.match(hour!, /^[0-3]-23\/4$/);
+    assert.equal(cronError(a), undefined);
+    assert.equal(resolveHashed("30 2 * * *", "x"), "30 2 * * *");
+    assert.equal(resolveHashed("@daily", "x"), "@daily");
+    const day = Number(resolveHashed("0 0 H * *", "x").split(" ")[2]);
+    assert.ok(day >= 1 && day <= 28, "a day every month has");
+    assert.match(resolveHashed("H(10-20) * * * *", "x"), /^(1\d|20) /);
+    // 2,000 tenants spread over the hour instead of starting together.
+    const minutes = new Set(Array.from({ length: 2000 }, (_, i) => resolveHashed("H * * * *", `t-${i}`)));
+    assert.equal(minutes.size, 60);
+  });
+  test("the example template: one pipeline per tenant, with its params, role and overrides, marked with its template", () => {
+    const read = (path: string) => parse(readFileSync(join(REPO, "generated", path), "utf8"));
+    const acme = read("prod/pipelines/tenant-export-acme/cronjob-tenant-export-acme.yaml");
+    assert.equal(acme.metadata.annotations["dagops.dev/template"], "tenant-export");
+    assert.match(acme.spec.schedule, /^\d+ [0-3]-23\/4 \* \* \*$/);
+    assert.notEqual(acme.spec.schedule, read("prod/pipelines/tenant-export-globex/cronjob-tenant-export-globex.yaml").spec.schedule);
+    const plan = (p: string) => parse(read(`prod/pipelines/${p}/configmap-plan.yaml`).data["plan.yaml"]);
+    assert.equal(plan("tenant-export-acme").params.tenant.default, "acme");
+    assert.equal(plan("tenant-export-globex").maxParallel, 1, "globex's own override");
+    assert.equal(plan("tenant-export-acme").maxParallel, 2);
+    assert.equal(read("prod/pipelines/tenant-export-initech/serviceaccount-steps.yaml").metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::444455556666:role/tenant-export-initech");
+    assert.ok(!existsSync(join(REPO, "generated/staging/pipelines/tenant-export-acme")), "clusters: [prod]");
   });
 });

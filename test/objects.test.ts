@@ -175,7 +175,7 @@ describe("RBAC and ServiceAccounts", () => {
     assert.deepEqual(role.rules, [{ apiGroups: [""], resources: ["nodes"], verbs: ["get"] }]);
     const binding = read("prod/platform/clusterrolebinding-dagops-run-manager-node-reader.yaml");
     assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "dagops-run-manager-node-reader" });
-    assert.deepEqual(binding.subjects, ["customer-classification", "daily-usage-report"].map((p) => ({ kind: "ServiceAccount", name: "run-manager", namespace: `dagops-${p}` })));
+    assert.deepEqual(binding.subjects, ["customer-classification", "daily-usage-report", "tenant-export-acme", "tenant-export-globex", "tenant-export-initech"].map((p) => ({ kind: "ServiceAccount", name: "run-manager", namespace: `dagops-${p}` })));
     assert.deepEqual(read("staging/platform/clusterrolebinding-dagops-run-manager-node-reader.yaml").subjects.map((s: any) => s.namespace), ["dagops-customer-classification"]);
   });
   test("the steps ServiceAccount is annotated with iamRole when set, and not otherwise", () => {

@@ -138,6 +138,19 @@ const CASES: Case[] = [
   { rule: "params: no default on a scheduled pipeline", files: { [P]: `${yamlPipeline("broken")}schedule: "0 3 * * *"\nparams:\n  tenant: { type: string }\n` }, code: "INVALID_VALUE", path: "params.tenant", message: /runs on a schedule, which gives no values/ },
   { rule: "concurrency: an unknown policy", files: { [P]: `${yamlPipeline("broken")}concurrency: queue\n` }, code: "INVALID_VALUE", path: "concurrency" },
 
+  // Tenant templates
+  { rule: "template: tenants without template: true", files: { [P]: `${yamlPipeline("broken")}tenants: [{ name: acme }]\n` }, code: "INVALID_VALUE", path: "tenants", message: /add template: true/ },
+  { rule: "template: no tenants at all", files: { [P]: `${yamlPipeline("broken")}template: true\n` }, code: "MISSING_FIELD", path: "tenants", message: /at least one tenant/ },
+  { rule: "template: a tenant twice", files: { [P]: `${yamlPipeline("broken")}template: true\ntenants: [{ name: acme }, { name: acme }]\n` }, code: "DUPLICATE_PIPELINE", path: "tenants[1].name" },
+  { rule: "template: a tenant name that makes the pipeline name too long", files: { [P]: `${yamlPipeline("broken")}template: true\ntenants: [{ name: a-very-long-tenant-name-for-a-customer }]\n` }, code: "INVALID_VALUE", path: "tenants[0].name", message: /has 45 characters; a pipeline name has at most 40/ },
+  { rule: "template: a value for a parameter the template does not declare", files: { [P]: `${yamlPipeline("broken")}template: true\ntenants: [{ name: acme, params: { region: eu } }]\n` }, code: "INVALID_VALUE", path: "tenants[0].params.region", message: /declares no parameter region/ },
+  { rule: "template: a tenant's value of the wrong type", files: { [P]: `${yamlPipeline("broken")}template: true\nparams: { shard: { type: int, default: 0 } }\ntenants: [{ name: acme, params: { shard: two } }]\n` }, code: "INVALID_VALUE", path: "tenants[0].params.shard", message: /tenant acme: parameter shard is an int/ },
+  { rule: "template: a tenant's own override is checked, and named", files: { [P]: `${yamlPipeline("broken")}template: true\ntenants: [{ name: acme, overrides: { prod: { schedule: "61 * * * *" } } }]\n` }, code: "BAD_CRON", path: "tenants[0].overrides.prod.schedule", message: /tenant acme \(pipeline broken-acme\): invalid cron schedule "61/ },
+  { rule: "template: tenants listed in the template and in a tenants file", files: { [P]: `${yamlPipeline("broken")}template: true\ntenants: [{ name: acme }]\n`, ["pipelines/broken.tenants.yaml"]: "- { name: globex }\n" }, code: "INVALID_VALUE", path: "tenants", message: /listed here and in pipelines\/broken.tenants.yaml/ },
+  { rule: "template: a tenants file with an unknown field", files: { [P]: `${yamlPipeline("broken")}template: true\n`, ["pipelines/broken.tenants.yaml"]: "- { name: acme }\n- { name: globex, iamRle: x }\n" }, code: "UNKNOWN_FIELD", file: "pipelines/broken.tenants.yaml", path: "[1].iamRle", message: /Did you mean "iamRole"/ },
+  { rule: "template: a tenants file without its template", files: { ["pipelines/broken.tenants.yaml"]: "- { name: acme }\n" }, code: "INVALID_VALUE", file: "pipelines/broken.tenants.yaml", path: "", message: /without its template/ },
+  { rule: "H: a schedule with H is still checked", files: { [P]: `${yamlPipeline("broken")}schedule: "H 25 * * *"\n` }, code: "BAD_CRON", path: "schedule", message: /\(\d+ 25 \* \* \*\)/ },
+
 ];
 
 describe("every validation rule: code, path, exit 1, nothing written", () => {

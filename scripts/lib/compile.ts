@@ -8,7 +8,8 @@ import type { ResolvedCluster } from "../../model/platform.ts";
 import { problem } from "../../model/problems.ts";
 import { loadProject, type Project } from "./load.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
-import { pipelineSchema } from "../../model/pipeline-schema.ts";
+import { pipelineSchema, tenantsSchema } from "../../model/pipeline-schema.ts";
+import { SCHEMA_FILE, TENANTS_SCHEMA_FILE } from "../../model/files.ts";
 import { render, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
 
 export { SCHEMA_FILE } from "../../model/files.ts";
@@ -81,4 +82,12 @@ export function formatTimings(timings: Timings): string {
 /** The published JSON Schema, as committed: editors point YAML pipelines at it. */
 export function schemaFileContent(): string {
   return `${JSON.stringify(pipelineSchema, null, 2)}\n`;
+}
+
+/** Every published schema file and its content: pipelines, and the tenants files of templates. */
+export function schemaFiles(): ReadonlyMap<string, string> {
+  return new Map([
+    [SCHEMA_FILE, schemaFileContent()],
+    [TENANTS_SCHEMA_FILE, `${JSON.stringify(tenantsSchema, null, 2)}\n`],
+  ]);
 }

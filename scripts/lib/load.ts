@@ -13,10 +13,11 @@ import { LineCounter, parseDocument, type Document } from "yaml";
 import { dstProblems } from "../../model/dst.ts";
 import { graphProblems } from "../../model/graph.ts";
 import type { PipelineDefinition } from "../../model/pipeline.ts";
-import { pipelineSchema } from "../../model/pipeline-schema.ts";
+import { pipelineSchema, tenantsSchema } from "../../model/pipeline-schema.ts";
+import { expandTemplate, TENANTS_SUFFIX, type Tenant } from "../../model/template.ts";
 import { resolveCluster, type PlatformConfig, type ResolvedCluster } from "../../model/platform.ts";
 import { platformSchema } from "../../model/platform-schema.ts";
-import { hasErrors, problem, type Problem } from "../../model/problems.ts";
+import { fieldPath, hasErrors, problem, type Problem } from "../../model/problems.ts";
 import { resolvePipeline, sharedRoleProblems, type ResolvedPipeline } from "../../model/resolve.ts";
 import { validateAgainst } from "../../model/schema-validator.ts";
 import { unpairedSurrogates } from "../../model/text.ts";
@@ -39,10 +40,17 @@ export async function loadProject(root: string, now: Date = new Date()): Promise
   const platform = await loadPlatform(root, loader);
   const clusterNames = platform.clusters.map((c) => c.name);
   problems.push(...platform.problems);
-  for (const file of await pipelineFiles(root)) {
-    const r = await loadPipeline(root, file, clusterNames, loader);
+  const files = await pipelineFiles(root);
+  const tenantFiles = await tenantsFiles(root);
+  for (const file of files) {
+    const r = await loadPipeline(root, file, clusterNames, loader, tenantFiles);
     problems.push(...r.problems);
-    if (r.pipeline) pipelines.push(r.pipeline);
+    pipelines.push(...r.pipelines);
+  }
+  // A tenants file needs its template next to it.
+  for (const t of tenantFiles) {
+    const template = t.replace(/\.tenants\.ya?ml$/, "");
+    if (!files.some((f) => f.replace(/\.(ts|ya?ml)$/, "") === template)) problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${template}.yaml (or .ts) with template: true`));
   }
   const byName = new Map<string, string>();
   for (const p of pipelines) {
@@ -58,16 +66,23 @@ export async function loadProject(root: string, now: Date = new Date()): Promise
 
 /** Pipeline files, sorted: `*.ts`, `*.yaml`, `*.yml`; names starting with `_` or `.` are helpers and skipped. */
 export async function pipelineFiles(root: string): Promise<string[]> {
-  let entries: string[];
+  return (await definitionEntries(root)).filter((f) => /\.(ts|ya?ml)$/.test(f) && !f.endsWith(".d.ts") && !isTenantsFile(f)).map((f) => `${PIPELINES_DIR}/${f}`);
+}
+
+/** `pipelines/<template>.tenants.yaml` files, sorted. */
+export async function tenantsFiles(root: string): Promise<string[]> {
+  return (await definitionEntries(root)).filter(isTenantsFile).map((f) => `${PIPELINES_DIR}/${f}`);
+}
+
+const isTenantsFile = (f: string) => new RegExp(`\\${TENANTS_SUFFIX}\\.ya?ml$`).test(f);
+
+/** The names in pipelines/, sorted, without helpers (`_x`, `.x`). */
+async function definitionEntries(root: string): Promise<string[]> {
   try {
-    entries = await readdir(join(root, PIPELINES_DIR));
+    return (await readdir(join(root, PIPELINES_DIR))).filter((f) => !/^[_.]/.test(f)).sort();
   } catch {
     return [];
   }
-  return entries
-    .filter((f) => /\.(ts|ya?ml)$/.test(f) && !/^[_.]/.test(f) && !f.endsWith(".d.ts"))
-    .sort()
-    .map((f) => `${PIPELINES_DIR}/${f}`);
 }
 
 /** The platform configuration alone: its clusters with defaults filled in, or its problems. */
@@ -104,16 +119,17 @@ export async function loadPipeline(
   file: string,
   clusterNames: readonly string[],
   loader?: TsLoader,
-): Promise<{ pipeline?: ResolvedPipeline; problems: Problem[] }> {
+  tenantFiles: readonly string[] = [],
+): Promise<{ pipelines: ResolvedPipeline[]; problems: Problem[] }> {
   const source: Source = extname(file) === ".ts" ? await importDefault(root, file, loader) : await readYaml(root, file);
-  if ("problems" in source) return { problems: source.problems };
+  if ("problems" in source) return { pipelines: [], problems: source.problems };
   const { yaml } = source;
   const withLines = (ps: Problem[]) => (yaml ? ps.map((p) => locate(p, yaml.doc, yaml.lines)) : ps);
 
   const unreadable = unpairedSurrogates(source.value, file);
-  if (unreadable.length > 0) return { problems: withLines(unreadable) };
+  if (unreadable.length > 0) return { pipelines: [], problems: withLines(unreadable) };
   const schemaProblems = validateAgainst(pipelineSchema, source.value, file);
-  if (schemaProblems.length > 0) return { problems: withLines(schemaProblems) };
+  if (schemaProblems.length > 0) return { pipelines: [], problems: withLines(schemaProblems) };
   const def = source.value as PipelineDefinition;
 
   const expected = basename(file, extname(file));
@@ -124,9 +140,56 @@ export async function loadPipeline(
   if (RESERVED_PIPELINE_NAMES.includes(def.name)) {
     structural.push(problem("RESERVED_NAME", file, "name", `pipeline name ${JSON.stringify(def.name)} is reserved (its namespace would be dagops-${def.name}, which dagops itself uses); choose another name`));
   }
-  if (hasErrors(structural)) return { problems: withLines(structural) };
-  const r = resolvePipeline(def, file, clusterNames);
-  return { ...r, problems: withLines(r.problems) };
+  if (hasErrors(structural)) return { pipelines: [], problems: withLines(structural) };
+  const ownTenants = tenantFiles.find((t) => t.replace(/\.tenants\.ya?ml$/, "") === file.replace(/\.(ts|ya?ml)$/, ""));
+  if (!def.template) {
+    if (def.tenants) return { pipelines: [], problems: withLines([problem("INVALID_VALUE", file, "tenants", "tenants belong to a template: add template: true, or remove tenants")]) };
+    const r = resolvePipeline(def, file, clusterNames);
+    return { pipelines: r.pipeline ? [r.pipeline] : [], problems: withLines(r.problems) };
+  }
+  return loadTemplate(root, file, def, ownTenants, clusterNames, withLines);
+}
+
+/**
+ * A template's pipelines: the template is resolved once as a pipeline of its own (so a mistake
+ * in it is reported once, not once per tenant), then each tenant's pipeline; a tenant's own
+ * problems name the tenant and its place in the list.
+ */
+async function loadTemplate(root: string, file: string, def: PipelineDefinition, tenantsFile: string | undefined, clusterNames: readonly string[], withLines: (ps: Problem[]) => Problem[]): Promise<{ pipelines: ResolvedPipeline[]; problems: Problem[] }> {
+  let tenants: readonly Tenant[] = def.tenants ?? [];
+  let listFile = file;
+  let at: (string | number)[] = ["tenants"];
+  let listLines = withLines;
+  if (tenantsFile) {
+    if (def.tenants) return { pipelines: [], problems: withLines([problem("INVALID_VALUE", file, "tenants", `tenants are listed here and in ${tenantsFile}; keep one list`)]) };
+    const list = await readYaml(root, tenantsFile);
+    if ("problems" in list) return { pipelines: [], problems: list.problems };
+    listLines = (ps) => (list.yaml ? ps.map((p) => locate(p, list.yaml!.doc, list.yaml!.lines)) : ps);
+    const invalid = validateAgainst(tenantsSchema, list.value, tenantsFile);
+    if (invalid.length) return { pipelines: [], problems: listLines(invalid) };
+    tenants = list.value as Tenant[];
+    listFile = tenantsFile;
+    at = [];
+  }
+  const { template: _t, tenants: _ts, ...plain } = def;
+  const base = resolvePipeline(plain, file, clusterNames);
+  if (hasErrors(base.problems)) return { pipelines: [], problems: withLines(base.problems) };
+  const expanded = expandTemplate(def, tenants, listFile, at);
+  if (expanded.problems.length) return { pipelines: [], problems: listLines(expanded.problems) };
+  const problems = withLines(base.problems); // warnings, once
+  const seen = new Set(base.problems.map((p) => `${p.code}\u0000${p.path}`));
+  const pipelines: ResolvedPipeline[] = [];
+  expanded.instances.forEach((instance, i) => {
+    const r = resolvePipeline(instance, file, clusterNames);
+    for (const p of r.problems) {
+      if (p.severity !== "error" && seen.has(`${p.code}\u0000${p.path}`)) continue;
+      // What a tenant can get wrong is what it sets itself: the same path under its entry.
+      const own = p.path.replace(/^params\.([^.]+)\.default$/, "params.$1");
+      problems.push(...listLines([{ ...p, file: listFile, path: own ? `${fieldPath([...at, i])}.${own}` : fieldPath([...at, i]), message: `tenant ${tenants[i]!.name} (pipeline ${instance.name}): ${p.message}` }]));
+    }
+    if (r.pipeline) pipelines.push({ ...r.pipeline, template: def.name, overridden: Object.fromEntries(Object.entries(r.pipeline.overridden).map(([c, v]) => [c, { ...v, template: def.name }])) });
+  });
+  return { pipelines, problems };
 }
 
 type Source = { value: unknown; yaml?: { doc: Document; lines: LineCounter } } | { problems: Problem[] };
