@@ -17,8 +17,25 @@ import { PLATFORM_FILE } from "../model/files.ts";
 const MiB = 2 ** 20;
 const fmt = (r: { cpuMillis: number; memoryBytes: number }) => `${r.cpuMillis}m CPU, ${Math.round(r.memoryBytes / MiB)}Mi memory`;
 
-export function capacityProblems(objects: readonly RenderedObject[], pricesByCluster: ReadonlyMap<string, PriceData>, clusterOrder: readonly string[]): Problem[] {
+/**
+ * What the shared-limit check needs of one pipeline in one cluster: when it can start and what
+ * one run of it peaks at per pool. An incremental synth keeps these for the pipelines it did not
+ * render (generated/.dagops-cache.json) and passes them back as `known`.
+ */
+export interface CapacityFacts {
+  readonly cluster: string;
+  readonly pipeline: string;
+  readonly schedule: string | null;
+  readonly peak: Readonly<Record<string, { readonly cpuMillis: number; readonly memoryBytes: number }>>;
+}
+
+export function capacityProblems(objects: readonly RenderedObject[], pricesByCluster: ReadonlyMap<string, PriceData>, clusterOrder: readonly string[], known: readonly CapacityFacts[] = []): Problem[] {
+  return capacity(objects, pricesByCluster, clusterOrder, known).problems;
+}
+
+export function capacity(objects: readonly RenderedObject[], pricesByCluster: ReadonlyMap<string, PriceData>, clusterOrder: readonly string[], known: readonly CapacityFacts[] = []): { problems: Problem[]; facts: CapacityFacts[] } {
   const problems: Problem[] = [];
+  const facts: CapacityFacts[] = [];
   const clusters = [...new Set(objects.map((o) => o.cluster))];
   for (const cluster of clusters) {
     const data = pricesByCluster.get(cluster);
@@ -52,12 +69,15 @@ export function capacityProblems(objects: readonly RenderedObject[], pricesByClu
         }
       }
     }
-    // Pipelines that can start in the same hour share the limits.
+    const mineFacts = costs.map((c): CapacityFacts => ({ cluster, pipeline: c.pipeline, schedule: c.schedule ?? null, peak: c.run.peakCapacity }));
+    facts.push(...mineFacts);
+    // Pipelines that can start in the same hour share the limits (in name order, whichever were rendered).
+    const all = [...mineFacts, ...known.filter((k) => k.cluster === cluster)].sort((a, b) => (a.pipeline < b.pipeline ? -1 : a.pipeline > b.pipeline ? 1 : 0));
     const byHour = new Map<string, { pipelines: string[]; cpuMillis: number; memoryBytes: number }>();
-    for (const c of costs) {
+    for (const c of all) {
       if (!c.schedule) continue;
       for (const hour of firingHours(c.schedule)) {
-        for (const [pool, peak] of Object.entries(c.run.peakCapacity)) {
+        for (const [pool, peak] of Object.entries(c.peak)) {
           const key = `${pool}|${hour}`;
           const sum = byHour.get(key) ?? { pipelines: [], cpuMillis: 0, memoryBytes: 0 };
           byHour.set(key, { pipelines: [...sum.pipelines, c.pipeline], cpuMillis: sum.cpuMillis + peak.cpuMillis, memoryBytes: sum.memoryBytes + peak.memoryBytes });
@@ -86,10 +106,13 @@ export function capacityProblems(objects: readonly RenderedObject[], pricesByClu
   }
   // Clusters with the same pools report the same problem once.
   const seen = new Set<string>();
-  return problems.filter((p) => {
-    const key = JSON.stringify(p);
-    return !seen.has(key) && seen.add(key);
-  });
+  return {
+    problems: problems.filter((p) => {
+      const key = JSON.stringify(p);
+      return !seen.has(key) && seen.add(key);
+    }),
+    facts,
+  };
 }
 
 function fmtLimits(l: Pool["limits"]): string {

@@ -63,7 +63,8 @@ interface NodePoolView {
   readonly requirements: readonly { key: string; operator: string; values?: string[] }[];
 }
 
-export function checkOutput(objects: readonly RenderedObject[]): Problem[] {
+/** `knownFolders`: folders of generated/ that hold objects not among `objects` (an incremental synth renders only what changed). */
+export function checkOutput(objects: readonly RenderedObject[], knownFolders: ReadonlySet<string> = new Set()): Problem[] {
   const problems: Problem[] = [];
   const file = (o: RenderedObject) => `${GENERATED_DIR}/${o.path}`;
   const byPath = new Map<string, RenderedObject>();
@@ -102,7 +103,7 @@ export function checkOutput(objects: readonly RenderedObject[]): Problem[] {
       }
       if (m.kind === "Application") {
         const path = (m.spec as { source?: { path?: string } }).source?.path ?? "";
-        if (!folders.has(path)) {
+        if (!folders.has(path) && !knownFolders.has(path)) {
           problems.push(problem("APP_PATH_MISSING", file(o), "spec.source.path", `Application ${m.metadata.name} syncs ${JSON.stringify(path)}, which holds no generated object; Argo CD would report the app as missing its source`));
         }
       }

@@ -7,6 +7,8 @@ export const SCHEMA_FILE = "schema/pipeline.schema.json";
 export const TENANTS_SCHEMA_FILE = "schema/tenants.schema.json";
 /** The folder synth writes and Argo CD syncs. */
 export const GENERATED_DIR = "generated";
+/** Under generated/, synced by no Application: what each definition became (scripts/lib/cache.ts). */
+export const CACHE_FILE = ".dagops-cache.json";
 /** Larger pipeline files are refused before parsing: no real definition comes near it. */
 export const MAX_SOURCE_BYTES = 1024 * 1024;
 /** Names whose namespace (`dagops-<name>`) dagops uses itself. */

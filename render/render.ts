@@ -38,7 +38,12 @@ export interface OutputFile {
   readonly content: string;
 }
 
-export function render(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[]): RenderedObject[] {
+/**
+ * `sharedNames`: the names of every pipeline per cluster, when `pipelines` holds only some of
+ * them (an incremental synth): the shared charts (Applications, namespaces, the node reader's
+ * binding) still name them all.
+ */
+export function render(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[], sharedNames?: (cluster: string) => readonly string[]): RenderedObject[] {
   const objects: RenderedObject[] = [];
   // A plan depends on the cluster only through overrides: build, serialize and hash it once per variant.
   // Only prewarm plans depend on the cluster's placeholder image.
@@ -50,7 +55,7 @@ export function render(clusters: readonly ResolvedCluster[], pipelines: readonly
   };
   for (const cluster of clusters) {
     const mine = pipelines.filter((p) => p.clusters.includes(cluster.name));
-    const names = mine.map((p) => p.name);
+    const names = sharedNames ? [...sharedNames(cluster.name)] : mine.map((p) => p.name);
     const add = (area: string, source: string, build: (app: App) => Chart) => {
       for (const { manifest, fileName, plan } of synth(build(new App()))) {
         objects.push({ cluster: cluster.name, path: `${cluster.name}/${area}/${fileName}`, source, manifest, ...(plan ? { plan } : {}) });

@@ -17,6 +17,7 @@ Options:
   --root <dir>   repository root (default: the current directory)
   --json         print the result as JSON on stdout
   --timings      print how long each phase took (stderr)
+  --full         ignore generated/.dagops-cache.json: load and render every pipeline
   -h, --help     show this help
 
 Examples:
@@ -37,14 +38,23 @@ export interface CheckResult {
   readonly problems: readonly Problem[];
 }
 
-export async function runCheck(root: string, timings?: Timings): Promise<CheckResult> {
+export async function runCheck(root: string, timings?: Timings, options: { full?: boolean } = {}): Promise<CheckResult> {
+  if (!options.full && !timings) {
+    const { unchanged } = await import("./lib/cache.ts");
+    const quick = await unchanged(root);
+    const { schemaFiles } = await import("./lib/schemas.ts");
+    let schemasOk = true;
+    for (const [file, content] of schemaFiles()) schemasOk &&= (await readFile(join(root, file), "utf8").catch(() => undefined)) === content;
+    if (quick && schemasOk) return { ok: !hasErrors(quick.problems), pipelines: quick.counts.pipelines, clusters: quick.clusters, files: quick.counts.files, problems: sortProblems(quick.problems) };
+  }
   // Loaded only when checking: `--help` and usage errors need none of cdk8s, ajv or the schemas.
   const { compile, schemaFiles, timed } = await import("./lib/compile.ts");
-  const compiled = await compile(root, timings);
+  const compiled = await compile(root, timings, { incremental: !options.full });
   const problems: Problem[] = [...compiled.problems];
   if (compiled.files) {
     const files = compiled.files;
-    const onDisk = await timed(timings, "drift", () => readTreeEntries(join(root, GENERATED_DIR)));
+    // Folders the incremental compile proved unchanged (by their hashes) are not compared again.
+    const onDisk = await timed(timings, "drift", () => readTreeEntries(join(root, GENERATED_DIR), new Set(compiled.keep ?? [])));
     const diff = diffTree(files, onDisk.files);
     for (const i of onDisk.irregular) problems.push(problem("UNSAFE_ENTRY", i.path === "" ? GENERATED_DIR : `${GENERATED_DIR}/${i.path}`, "", irregularMessage(GENERATED_DIR, i)));
     const fix = "run `npm run synth` and commit the result";
@@ -63,24 +73,23 @@ export async function runCheck(root: string, timings?: Timings): Promise<CheckRe
   }
   return {
     ok: !hasErrors(problems),
-    pipelines: compiled.project.pipelines.length,
+    pipelines: compiled.counts?.pipelines ?? compiled.project.pipelines.length,
     clusters: compiled.project.clusters.length,
-    files: compiled.files?.length ?? 0,
+    files: compiled.counts?.files ?? compiled.files?.length ?? 0,
     problems: sortProblems(problems),
   };
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  const parsed = parseCommand("check", argv, io, { root: { type: "string" }, json: { type: "boolean" }, timings: { type: "boolean" } } as const, HELP);
+  const parsed = parseCommand("check", argv, io, { root: { type: "string" }, json: { type: "boolean" }, timings: { type: "boolean" }, full: { type: "boolean" } } as const, HELP);
   if ("exit" in parsed) return parsed.exit;
-  const { formatTimings } = await import("./lib/compile.ts");
   const { values } = parsed;
   const timings: Timings | undefined = values.timings ? new Map() : undefined;
   let result: CheckResult | undefined;
   // Under the lock: a synth running now would swap generated/ under our feet.
-  const code = await withRepository("check", values.root, io, "read", async (root) => ((result = await runCheck(root, timings)), EXIT.ok));
+  const code = await withRepository("check", values.root, io, "read", async (root) => ((result = await runCheck(root, timings, { full: values.full === true })), EXIT.ok));
   if (!result) return code;
-  if (timings) io.stderr(formatTimings(timings));
+  if (timings) io.stderr((await import("./lib/compile.ts")).formatTimings(timings));
   if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   else if (result.problems.length > 0) io.stderr(`${formatProblems(result.problems)}\n`);
   const errors = result.problems.filter((p) => p.severity === "error").length;

@@ -1,7 +1,7 @@
 /** `npm run diff -- --base <ref>`: what a change to generated/ does to each cluster, for review. */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GENERATED_DIR } from "../model/files.ts";
+import { CACHE_FILE, GENERATED_DIR } from "../model/files.ts";
 import { GitError, readTreeAt, resolveCommit, unifiedDiff, untracked } from "../review/git.ts";
 import { renderMarkdown, type CheckSummary, type ReviewDocument } from "../review/markdown.ts";
 import { costSection } from "../review/cost.ts";
@@ -72,6 +72,7 @@ export async function review(root: string, base: string, head: string | undefine
   const baseTree = (await readTreeAt(root, baseCommit, GENERATED_DIR)).files;
   const head_ = headCommit ? await readTreeAt(root, headCommit, GENERATED_DIR) : await readTreeEntries(join(root, GENERATED_DIR));
   const headTree = head_.files;
+  headTree.delete(CACHE_FILE); // bookkeeping, synced by no Application
   const built = buildReport(baseTree, headTree);
   // Links and other non-files in the head: Argo CD would apply what they point to, unseen.
   const unsafe = head_.irregular.map((i) => ({ level: "high" as const, cluster: i.path.split("/")[0] || "(all)", message: irregularMessage(GENERATED_DIR, i) }));
@@ -81,6 +82,7 @@ export async function review(root: string, base: string, head: string | undefine
     // New files git does not track yet appear in no git diff.
     for (const path of await untracked(root, GENERATED_DIR)) {
       const rel = path.slice(GENERATED_DIR.length + 1);
+      if (rel === CACHE_FILE) continue;
       const text = headTree.get(rel) ?? "";
       const lines = text.split("\n");
       if (lines.at(-1) === "") lines.pop();

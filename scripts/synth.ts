@@ -5,7 +5,7 @@ import { GENERATED_DIR, SCHEMA_FILE, TENANTS_SCHEMA_FILE } from "../model/files.
 import { formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
 import type { Timings } from "./lib/compile.ts";
-import { isClean, UnsafeTreeError, withRepository, writeTree } from "./lib/tree.ts";
+import { isClean, patchTree, UnsafeTreeError, withRepository, writeTree } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run synth [-- --root <dir>]
 
@@ -16,6 +16,7 @@ generated/ is replaced atomically.
 Options:
   --root <dir>   repository root (default: the current directory)
   --timings      print how long each phase took (stderr)
+  --full         ignore generated/.dagops-cache.json: load and render every pipeline
   -h, --help     show this help
 
 Examples:
@@ -29,14 +30,28 @@ Exit codes:
 `;
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  const parsed = parseCommand("synth", argv, io, { root: { type: "string" }, timings: { type: "boolean" } } as const, HELP);
+  const parsed = parseCommand("synth", argv, io, { root: { type: "string" }, timings: { type: "boolean" }, full: { type: "boolean" } } as const, HELP);
   if ("exit" in parsed) return parsed.exit;
-  // Loaded only now: `--help` and usage errors need none of cdk8s, ajv or the schemas.
-  const { compile, formatTimings, schemaFiles, timed } = await import("./lib/compile.ts");
   const { values } = parsed;
   return withRepository("synth", values.root, io, "write", async (root) => {
+    // Nothing changed since the last synth (proved by hashes, see lib/cache.ts): done, without
+    // loading cdk8s, ajv or a single definition.
+    const quick = values.full || values.timings ? undefined : await (await import("./lib/cache.ts")).unchanged(root);
+    if (quick) {
+      const { schemaFiles } = await import("./lib/schemas.ts");
+      let schemasUpToDate = true;
+      for (const [file, content] of schemaFiles()) if (await writeIfChanged(join(root, file), content)) schemasUpToDate = false;
+      if (quick.problems.length > 0) io.stderr(`${formatProblems(quick.problems)}\n`);
+      quick.disk.save();
+      if (schemasUpToDate) {
+        io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(quick.counts.pipelines, "pipeline")}, ${plural(quick.clusters, "cluster")}, ${plural(quick.counts.files, "file")}).\n`);
+        return EXIT.ok;
+      }
+    }
+    // Loaded only now: `--help` and usage errors need none of cdk8s, ajv or the schemas.
+    const { compile, formatTimings, schemaFiles, timed } = await import("./lib/compile.ts");
     const timings: Timings | undefined = values.timings ? new Map() : undefined;
-    const compiled = await compile(root, timings);
+    const compiled = await compile(root, timings, { incremental: !values.full });
     if (compiled.problems.length > 0) io.stderr(`${formatProblems(compiled.problems)}\n`);
     if (hasErrors(compiled.problems) || !compiled.files) {
       const errors = compiled.problems.filter((p) => p.severity === "error").length;
@@ -46,7 +61,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const files = compiled.files;
     let diff;
     try {
-      diff = await timed(timings, "write generated/", () => writeTree(root, GENERATED_DIR, files));
+      diff = await timed(timings, "write generated/", () => (compiled.keep ? patchTree(root, GENERATED_DIR, files, compiled.keep) : writeTree(root, GENERATED_DIR, files)));
     } catch (err) {
       if (!(err instanceof UnsafeTreeError)) throw err;
       io.stderr(`dagops synth: ${err.message}\n`);
@@ -56,12 +71,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const schemasChanged: string[] = [];
     for (const [file, content] of schemaFiles()) if (await writeIfChanged(join(root, file), content)) schemasChanged.push(file);
     const schemaChanged = schemasChanged.length > 0;
-    const { pipelines, clusters } = compiled.project;
+    const clusters = compiled.project.clusters;
+    const pipelines = { length: compiled.counts?.pipelines ?? compiled.project.pipelines.length };
+    const fileCount = compiled.counts?.files ?? compiled.files.length;
+    // The files this synth wrote or proved unchanged now have new times: remember them.
+    compiled.disk?.save();
     if (isClean(diff) && !schemaChanged) {
-      io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}).\n`);
+      io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(fileCount, "file")}).\n`);
     } else {
       io.stdout(
-        `dagops synth: wrote ${GENERATED_DIR}/ (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(compiled.files.length, "file")}): ` +
+        `dagops synth: wrote ${GENERATED_DIR}/ (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(fileCount, "file")}): ` +
           `${diff.missing.length} added, ${diff.stale.length} changed, ${diff.extra.length} removed${schemaChanged ? `; updated ${schemasChanged.join(", ")}` : ""}.\n`,
       );
       // What changed, so that the commit that follows holds no surprise.

@@ -29,6 +29,7 @@ export async function tempRepo(options: { pipelines?: boolean; generated?: boole
   for (const d of CODE) await symlink(join(REPO, d), join(root, d), "dir");
   await cp(join(REPO, "platform.config.ts"), join(root, "platform.config.ts"));
   await cp(join(REPO, "package.json"), join(root, "package.json"));
+  await cp(join(REPO, "package-lock.json"), join(root, "package-lock.json"));
   if (options.pipelines !== false) await cp(join(REPO, "pipelines"), join(root, "pipelines"), { recursive: true });
   else await writeFile(join(root, ".keep"), "");
   if (options.generated) {

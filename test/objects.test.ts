@@ -8,7 +8,8 @@ import { REPO, snapshot } from "./helpers.ts";
 
 const read = (path: string): any => parse(readFileSync(join(REPO, "generated", path), "utf8"), { version: "1.1" });
 const tree = await snapshot(join(REPO, "generated"));
-const all = [...tree].map(([path, text]) => ({ path, text, obj: parse(text, { version: "1.1" }) as any }));
+// Every Kubernetes object file; the synth cache (.dagops-cache.json, synced by nothing) has its own tests.
+const all = [...tree].filter(([path]) => path !== ".dagops-cache.json").map(([path, text]) => ({ path, text, obj: parse(text, { version: "1.1" }) as any }));
 
 const CC = "prod/pipelines/customer-classification";
 const plan = parse(read(`${CC}/configmap-plan.yaml`).data["plan.yaml"], { version: "1.1" });

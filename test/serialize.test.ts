@@ -38,6 +38,7 @@ test("random strings round-trip (seeded, 5,000 cases)", () => {
 
 test("every committed generated file parses back to the object it was written from", async () => {
   for (const [path, text] of await snapshot(join(REPO, "generated"))) {
+    if (path === ".dagops-cache.json") continue; // JSON bookkeeping, not an object file
     const obj = parse(text, { version: "1.1" });
     assert.equal(toYaml(obj), text.slice(text.indexOf("\n") + 1), path);
   }

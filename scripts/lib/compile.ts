@@ -1,15 +1,18 @@
 /** The check tiers (README, "Checks, in the order they run") up to, but not including, drift: load → validate → render → check output. */
+import { lstatSync } from "node:fs";
 import { join } from "node:path";
-import { capacityProblems } from "../../checks/capacity.ts";
+import { capacity, type CapacityFacts } from "../../checks/capacity.ts";
 import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import { loadPriceData, type PriceData } from "../../cost/data.ts";
 import { PLATFORM_FILE } from "../../model/files.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
 import { problem } from "../../model/problems.ts";
-import { loadProject, type Project } from "./load.ts";
+import { duplicateNames, loadPipeline, loadProject, pipelineFiles, pipelineWarnings, tenantsFiles, TsLoader, type Project } from "./load.ts";
+import { CACHE_FILE, cacheText, DiskHashes, filesHash, inputsKey, isSharedPath, readCache, unitFolders, unitInput, type Cache, type CacheUnit } from "./cache.ts";
+import type { ResolvedPipeline } from "../../model/resolve.ts";
+import { GENERATED_DIR } from "../../model/files.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
-import { pipelineSchema, tenantsSchema } from "../../model/pipeline-schema.ts";
-import { SCHEMA_FILE, TENANTS_SCHEMA_FILE } from "../../model/files.ts";
+export { schemaFileContent, schemaFiles } from "./schemas.ts";
 import { render, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
 
 export { SCHEMA_FILE } from "../../model/files.ts";
@@ -22,6 +25,15 @@ export interface Compiled {
   readonly files?: readonly OutputFile[];
   /** Each cluster's price snapshot, when it loaded. */
   readonly prices?: ReadonlyMap<string, PriceData>;
+  /** Every pipeline and every output file (without the cache file), rendered or not. */
+  readonly counts?: { readonly pipelines: number; readonly files: number };
+  /**
+   * An incremental compile: `files` holds only what was rendered (and the cache file); these
+   * folders of generated/ were proved unchanged and are left as they are.
+   */
+  readonly keep?: readonly string[];
+  /** The on-disk hashes this compile used, to be saved once the tree is written. */
+  readonly disk?: DiskHashes;
 }
 
 /** Phase name → milliseconds, filled in when the caller asks for timings. */
@@ -37,7 +49,16 @@ export function timed<T>(timings: Timings | undefined, phase: string, fn: () => 
   return result;
 }
 
-export async function compile(root: string, timings?: Timings): Promise<Compiled> {
+/**
+ * `incremental`: use generated/.dagops-cache.json to load and render only the definitions that
+ * changed (synth and check); without a usable cache, or when anything besides definitions
+ * changed, everything is compiled. Either way the files and problems are the same.
+ */
+export async function compile(root: string, timings?: Timings, options: { incremental?: boolean } = {}): Promise<Compiled> {
+  if (options.incremental) {
+    const fast = await compileIncremental(root, timings);
+    if (fast) return fast;
+  }
   const project = await timed(timings, "load and validate definitions", () => loadProject(root));
   if (hasErrors(project.problems)) return { project, problems: project.problems };
   const objects = timed(timings, "render (cdk8s)", () => render(project.clusters, project.pipelines));
@@ -46,13 +67,140 @@ export async function compile(root: string, timings?: Timings): Promise<Compiled
     ...project.problems,
     ...prices.problems,
     ...timed(timings, "validate output", () => checkOutput(objects)),
-    ...timed(timings, "capacity", () => capacityProblems(objects, prices.byCluster, project.clusters.map((c) => c.name))),
   ];
+  const cap = timed(timings, "capacity", () => capacity(objects, prices.byCluster, project.clusters.map((c) => c.name)));
+  problems.push(...cap.problems);
   if (hasErrors(problems)) return { project, problems };
   const files = timed(timings, "serialize YAML", () => toFiles(objects));
   const sized = [...problems, ...checkSizes(files, new Map(objects.map((o) => [o.path, o.source])))];
   if (hasErrors(sized)) return { project, problems: sized };
-  return { project, problems: sized, objects, files, prices: prices.byCluster };
+  const units = await unitsOf(root, project.pipelines.map((p) => ({ source: p.source, name: p.name, clusters: p.clusters })), files, sized, cap.facts);
+  const shared = files.filter((f) => isSharedPath(f.path));
+  const cache = cacheFile({ inputs: inputsKey(root, project.clusters), clusters: project.clusters, problems: globalProblems(sized, units), shared: filesHash(shared), sharedFiles: shared.length, units });
+  return { project, problems: sized, objects, files: [...files, cache], prices: prices.byCluster, counts: { pipelines: project.pipelines.length, files: files.length } };
+}
+
+const cacheFile = (cache: Omit<Cache, "format" | "about">) => ({ path: CACHE_FILE, content: cacheText(cache) });
+
+const stem = (f: string) => f.replace(/\.tenants\.ya?ml$/, "").replace(/\.(ts|ya?ml)$/, "");
+
+/** The cache entry of every definition file: its pipelines, output hash, warnings and capacity facts. */
+async function unitsOf(root: string, pipelines: readonly { source: string; name: string; clusters: readonly string[] }[], files: readonly OutputFile[], problems: readonly Problem[], facts: readonly CapacityFacts[], only?: readonly string[]): Promise<Record<string, CacheUnit>> {
+  const tenants = await tenantsFiles(root);
+  const units: Record<string, CacheUnit> = {};
+  for (const file of only ?? (await pipelineFiles(root))) {
+    const own = pipelines.filter((p) => p.source === file).map((p) => ({ name: p.name, clusters: [...p.clusters].sort() }));
+    const tenantsFile = tenants.find((t) => stem(t) === stem(file));
+    const unit = { pipelines: own };
+    const folders = unitFolders(unit);
+    const mine = files.filter((f) => folders.some((d) => f.path.startsWith(`${d}/`)));
+    const names = new Set(own.map((p) => p.name));
+    units[file] = {
+      input: unitInput(root, file, tenantsFile),
+      pipelines: own,
+      output: filesHash(mine),
+      files: mine.length,
+      problems: problems.filter((p) => p.severity !== "error" && belongsTo(p, file, tenantsFile, folders)),
+      facts: facts.filter((f) => names.has(f.pipeline)),
+    };
+  }
+  return units;
+}
+
+function belongsTo(p: Problem, file: string, tenantsFile: string | undefined, folders: readonly string[]): boolean {
+  return p.file === file || (tenantsFile !== undefined && p.file === tenantsFile) || folders.some((d) => p.file.startsWith(`${GENERATED_DIR}/${d}/`));
+}
+
+/** Warnings of no one definition: the platform's, and the shared-limit ones (recomputed whenever anything is rendered). */
+function globalProblems(problems: readonly Problem[], units: Readonly<Record<string, CacheUnit>>): Problem[] {
+  const owned = new Set(Object.values(units).flatMap((u) => u.problems.map((p) => JSON.stringify(p))));
+  return problems.filter((p) => p.severity !== "error" && !owned.has(JSON.stringify(p)));
+}
+
+/**
+ * The incremental compile, or undefined when it cannot be trusted (no cache, another dagops or
+ * platform configuration, a tenants file without its template): the caller compiles everything.
+ */
+async function compileIncremental(root: string, timings: Timings | undefined): Promise<Compiled | undefined> {
+  if (!lstatSync(join(root, GENERATED_DIR), { throwIfNoEntry: false })?.isDirectory()) return undefined;
+  const cache = readCache(root);
+  if (!cache) return undefined;
+  if (inputsKey(root, cache.clusters) !== cache.inputs) return undefined;
+  const files = await pipelineFiles(root);
+  const tenants = await tenantsFiles(root);
+  if (tenants.some((t) => !files.some((f) => stem(f) === stem(t)))) return undefined;
+  const tenantsOf = (f: string) => tenants.find((t) => stem(t) === stem(f));
+  const disk = new DiskHashes(root);
+
+  // Unchanged definitions whose files on disk are what the cache says: kept as they are.
+  const kept = new Map<string, CacheUnit>();
+  const changed: string[] = [];
+  timed(timings, "hash definitions and output", () => {
+    for (const f of files) {
+      const unit = cache.units[f];
+      if (unit && unit.input === disk.inputOf(f, tenantsOf(f)) && disk.hashOf(f, unitFolders(unit)) === unit.output) kept.set(f, unit);
+      else changed.push(f);
+    }
+  });
+  const clusters = cache.clusters as ResolvedCluster[];
+  const clusterNames = clusters.map((c) => c.name);
+  const platformProblems = cache.problems.filter((p) => p.code !== "POOL_LIMIT_SHARED");
+  const problems: Problem[] = [...platformProblems];
+  const loaded: ResolvedPipeline[] = [];
+  const loader = changed.some((f) => f.endsWith(".ts")) ? new TsLoader() : undefined;
+  await timed(timings, "load and validate definitions", async () => {
+    for (const f of changed) {
+      const r = await loadPipeline(root, f, clusterNames, loader, tenants);
+      problems.push(...r.problems);
+      loaded.push(...r.pipelines);
+    }
+  });
+  // Names across all definitions, in file order, as a full load checks them.
+  const all: { name: string; source: string; clusters: readonly string[] }[] = [];
+  for (const f of files) {
+    const unit = kept.get(f);
+    if (unit) all.push(...unit.pipelines.map((p) => ({ ...p, source: f })));
+    else all.push(...loaded.filter((p) => p.source === f));
+  }
+  problems.push(...duplicateNames(all));
+  loaded.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  problems.push(...pipelineWarnings(loaded, clusters, new Date()));
+  for (const unit of kept.values()) problems.push(...unit.problems);
+  const project: Project = { clusters, pipelines: loaded, problems };
+  if (hasErrors(problems)) return { project, problems };
+
+  // The shared files (Applications, namespaces, the node reader's binding) change only with the
+  // set of pipelines; otherwise the shared charts are rendered without them, for the checks.
+  const namesIn = (set: readonly { name: string; clusters: readonly string[] }[], cluster: string) => set.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
+  const before = Object.values(cache.units).flatMap((u) => u.pipelines);
+  const sharedFolders = clusters.flatMap((c) => ["bootstrap", "apps", "platform"].map((a) => `${c.name}/${a}`));
+  const renderShared = clusters.some((c) => namesIn(before, c.name).join("\n") !== namesIn(all, c.name).join("\n")) || disk.hashOf("(shared)", sharedFolders) !== cache.shared;
+  const objects = timed(timings, "render (cdk8s)", () => render(clusters, loaded, (cluster) => (renderShared ? namesIn(all, cluster) : [])));
+  const keptFolders = [...kept.values()].flatMap(unitFolders);
+  const prices = loadPrices(root, clusters);
+  problems.push(...prices.problems, ...timed(timings, "validate output", () => checkOutput(objects, new Set(keptFolders.map((d) => `${GENERATED_DIR}/${d}`)))));
+  const cap = timed(timings, "capacity", () => capacity(objects, prices.byCluster, clusterNames, [...kept.values()].flatMap((u) => u.facts)));
+  problems.push(...cap.problems);
+  if (hasErrors(problems)) return { project, problems };
+  const rendered = timed(timings, "serialize YAML", () => toFiles(objects)).filter((f) => renderShared || !isSharedPath(f.path));
+  const sized = [...problems, ...checkSizes(rendered, new Map(objects.map((o) => [o.path, o.source])))];
+  if (hasErrors(sized)) return { project, problems: sized };
+  const fresh = await unitsOf(root, loaded, rendered, sized, cap.facts, changed);
+  const units: Record<string, CacheUnit> = {};
+  for (const f of files) units[f] = kept.get(f) ?? fresh[f]!;
+  const sharedFiles = rendered.filter((f) => isSharedPath(f.path));
+  const next = cacheFile({ inputs: cache.inputs, clusters, problems: [...platformProblems, ...cap.problems.filter((p) => p.code === "POOL_LIMIT_SHARED" && p.severity !== "error")], shared: renderShared ? filesHash(sharedFiles) : cache.shared, sharedFiles: renderShared ? sharedFiles.length : cache.sharedFiles, units });
+  const count = Object.values(units).reduce((n, u) => n + u.files, 0) + (renderShared ? sharedFiles.length : cache.sharedFiles);
+  return {
+    project,
+    problems: sized,
+    objects,
+    files: [...rendered, next],
+    prices: prices.byCluster,
+    counts: { pipelines: all.length, files: count },
+    keep: [...keptFolders, ...(renderShared ? [] : sharedFolders)],
+    disk,
+  };
 }
 
 /** Each cluster's price snapshot (loaded once per file), or a problem naming the cluster's `prices`. */
@@ -79,15 +227,3 @@ export function formatTimings(timings: Timings): string {
   return [...timings].map(([phase, ms]) => `  ${phase.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s\n`).join("");
 }
 
-/** The published JSON Schema, as committed: editors point YAML pipelines at it. */
-export function schemaFileContent(): string {
-  return `${JSON.stringify(pipelineSchema, null, 2)}\n`;
-}
-
-/** Every published schema file and its content: pipelines, and the tenants files of templates. */
-export function schemaFiles(): ReadonlyMap<string, string> {
-  return new Map([
-    [SCHEMA_FILE, schemaFileContent()],
-    [TENANTS_SCHEMA_FILE, `${JSON.stringify(tenantsSchema, null, 2)}\n`],
-  ]);
-}

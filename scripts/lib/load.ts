@@ -14,7 +14,8 @@ import { dstProblems } from "../../model/dst.ts";
 import { graphProblems } from "../../model/graph.ts";
 import type { PipelineDefinition } from "../../model/pipeline.ts";
 import { pipelineSchema, tenantsSchema } from "../../model/pipeline-schema.ts";
-import { expandTemplate, TENANTS_SUFFIX, type Tenant } from "../../model/template.ts";
+import { expandTemplate, type Tenant } from "../../model/template.ts";
+import { pipelineFiles, tenantsFiles } from "./definitions.ts";
 import { resolveCluster, type PlatformConfig, type ResolvedCluster } from "../../model/platform.ts";
 import { platformSchema } from "../../model/platform-schema.ts";
 import { fieldPath, hasErrors, problem, type Problem } from "../../model/problems.ts";
@@ -52,38 +53,31 @@ export async function loadProject(root: string, now: Date = new Date()): Promise
     const template = t.replace(/\.tenants\.ya?ml$/, "");
     if (!files.some((f) => f.replace(/\.(ts|ya?ml)$/, "") === template)) problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${template}.yaml (or .ts) with template: true`));
   }
+  problems.push(...duplicateNames(pipelines));
+  pipelines.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  problems.push(...pipelineWarnings(pipelines, platform.clusters, now));
+  return { clusters: platform.clusters, pipelines, problems };
+}
+
+/** Two definitions of one pipeline name, in file order (the later one is reported). */
+export function duplicateNames(pipelines: readonly { readonly name: string; readonly source: string }[]): Problem[] {
+  const problems: Problem[] = [];
   const byName = new Map<string, string>();
   for (const p of pipelines) {
     const other = byName.get(p.name);
     if (other) problems.push(problem("DUPLICATE_PIPELINE", p.source, "name", `pipeline ${JSON.stringify(p.name)} is also defined in ${other}; keep one of the two files`));
     else byName.set(p.name, p.source);
   }
-  pipelines.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const accountOf = new Map(platform.clusters.map((c) => [c.name, c.aws.accountId]));
-  for (const p of pipelines) problems.push(...sharedRoleProblems(p, accountOf), ...dstProblems(p, now));
-  return { clusters: platform.clusters, pipelines, problems };
+  return problems;
 }
 
-/** Pipeline files, sorted: `*.ts`, `*.yaml`, `*.yml`; names starting with `_` or `.` are helpers and skipped. */
-export async function pipelineFiles(root: string): Promise<string[]> {
-  return (await definitionEntries(root)).filter((f) => /\.(ts|ya?ml)$/.test(f) && !f.endsWith(".d.ts") && !isTenantsFile(f)).map((f) => `${PIPELINES_DIR}/${f}`);
+/** A pipeline's warnings that need the platform: one IAM role across accounts, daylight saving. */
+export function pipelineWarnings(pipelines: readonly ResolvedPipeline[], clusters: readonly ResolvedCluster[], now: Date): Problem[] {
+  const accountOf = new Map(clusters.map((c) => [c.name, c.aws.accountId]));
+  return pipelines.flatMap((p) => [...sharedRoleProblems(p, accountOf), ...dstProblems(p, now)]);
 }
 
-/** `pipelines/<template>.tenants.yaml` files, sorted. */
-export async function tenantsFiles(root: string): Promise<string[]> {
-  return (await definitionEntries(root)).filter(isTenantsFile).map((f) => `${PIPELINES_DIR}/${f}`);
-}
-
-const isTenantsFile = (f: string) => new RegExp(`\\${TENANTS_SUFFIX}\\.ya?ml$`).test(f);
-
-/** The names in pipelines/, sorted, without helpers (`_x`, `.x`). */
-async function definitionEntries(root: string): Promise<string[]> {
-  try {
-    return (await readdir(join(root, PIPELINES_DIR))).filter((f) => !/^[_.]/.test(f)).sort();
-  } catch {
-    return [];
-  }
-}
+export { pipelineFiles, tenantsFiles } from "./definitions.ts";
 
 /** The platform configuration alone: its clusters with defaults filled in, or its problems. */
 export async function loadPlatform(root: string, loader?: TsLoader): Promise<{ clusters: ResolvedCluster[]; problems: Problem[] }> {

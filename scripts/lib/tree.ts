@@ -12,7 +12,7 @@
  * `.generated.previous`; every dagops command starts with `recover()`, which puts it back. A no-op
  * synth compares first and writes nothing.
  */
-import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync, type Dirent } from "node:fs";
 import { readdir, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { GENERATED_DIR } from "../../model/files.ts";
@@ -22,6 +22,8 @@ import type { OutputFile } from "../../render/render.ts";
 
 const PREVIOUS = ".generated.previous";
 const STAGING = ".generated.staging-";
+/** An incremental write's commit record: once it exists, the write is completed, by the writer or by recover(). */
+const JOURNAL = ".generated.journal";
 
 export interface TreeDiff {
   /** Files whose content differs. */
@@ -62,7 +64,7 @@ function kindOf(full: string, e: { isSymbolicLink(): boolean; isFIFO(): boolean;
  * every entry that is not a regular file or a folder. Missing dir: empty. A symlink is never
  * followed, so its target's content is never read or echoed.
  */
-export async function readTreeEntries(dir: string): Promise<{ files: Map<string, string>; irregular: Irregular[] }> {
+export async function readTreeEntries(dir: string, keep: ReadonlySet<string> = new Set()): Promise<{ files: Map<string, string>; irregular: Irregular[] }> {
   const out = new Map<string, string>();
   const irregular: Irregular[] = [];
   try {
@@ -72,11 +74,13 @@ export async function readTreeEntries(dir: string): Promise<{ files: Map<string,
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { files: out, irregular };
     throw e;
   }
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const entries = keep.size ? listOutside(dir, keep) : await readdir(dir, { recursive: true, withFileTypes: true });
   const rel = (full: string) => full.slice(dir.length + 1).split("\\").join("/");
   const files: string[] = [];
   for (const e of entries) {
     const full = join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
+    // Folders an incremental synth proved unchanged are not read (their files were hashed).
+    if (keep.size && e.isFile() && keep.has(rel(full).slice(0, rel(full).lastIndexOf("/")))) continue;
     if (e.isFile()) files.push(full);
     else if (!e.isDirectory()) irregular.push({ path: rel(full), kind: kindOf(full, e) });
   }
@@ -85,6 +89,20 @@ export async function readTreeEntries(dir: string): Promise<{ files: Map<string,
   for (const f of files) out.set(rel(f), readFileSync(f, "utf8"));
   irregular.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files: new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), irregular };
+}
+
+/** The entries under `dir`, without descending into the folders in `keep` (relative paths). */
+function listOutside(dir: string, keep: ReadonlySet<string>): Dirent[] {
+  const out: Dirent[] = [];
+  const walk = (rel: string) => {
+    for (const e of readdirSync(rel ? join(dir, rel) : dir, { withFileTypes: true })) {
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      out.push(e);
+      if (e.isDirectory() && !keep.has(path)) walk(path);
+    }
+  };
+  walk("");
+  return out;
 }
 
 /** The regular files under `dir` (see readTreeEntries). */
@@ -121,6 +139,12 @@ export async function recover(root: string, dirName: string): Promise<string | u
   const target = join(root, dirName);
   const previous = join(root, PREVIOUS);
   let note: string | undefined;
+  // An incremental write that committed (its journal exists) but did not finish: finish it.
+  const journal = readJournal(root);
+  if (journal && !isAlive(journal.pid)) {
+    await applyJournal(root, dirName, journal);
+    note = `completed ${dirName}/ from an interrupted synth`;
+  }
   if (!(await exists(target)) && (await exists(previous))) {
     await rename(previous, target);
     note = `restored ${dirName}/ from an interrupted synth`;
@@ -130,6 +154,77 @@ export async function recover(root: string, dirName: string): Promise<string | u
     if ((name.startsWith(STAGING) && !isAlive(Number(name.slice(STAGING.length)))) || name === PREVIOUS) await removeTree(join(root, name));
   }
   return note;
+}
+
+/**
+ * An incremental write: `files` are written where they differ, the folders in `keep` (proved
+ * unchanged) are left alone, and every other file not in `files` is removed. Atomic as a whole:
+ * staged, committed by a journal, then applied; a kill before the commit leaves the old tree,
+ * after it the next writer (recover) finishes the new one.
+ */
+export async function patchTree(root: string, dirName: string, files: readonly OutputFile[], keep: readonly string[]): Promise<TreeDiff> {
+  await recover(root, dirName);
+  const target = join(root, dirName);
+  const { files: current, irregular } = await readTreeEntries(target, new Set(keep));
+  const self = irregular.find((i) => i.path === "");
+  if (self) throw new UnsafeTreeError(irregularMessage(dirName, self));
+  const found = diffTree(files, current);
+  const diff = { ...found, extra: [...found.extra, ...irregular.map((i) => i.path)].sort() };
+  if (isClean(diff)) return diff;
+  // The new files go to a staging folder first; the journal then commits the write (one atomic
+  // rename); applying it moves each file in and removes the others. A kill before the commit
+  // leaves the old tree; after it, recover() finishes the new one.
+  const changed = new Set([...diff.stale, ...diff.missing]);
+  const staging = join(root, `${STAGING}${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  for (const f of files) {
+    if (!changed.has(f.path)) continue;
+    mkdirSync(dirname(join(staging, f.path)), { recursive: true });
+    writeFileSync(join(staging, f.path), f.content);
+  }
+  const journal: Journal = { pid: process.pid, staging: `${STAGING}${process.pid}`, writes: [...changed].sort(), deletes: diff.extra };
+  writeFileSync(join(root, `${JOURNAL}.tmp`), JSON.stringify(journal));
+  await rename(join(root, `${JOURNAL}.tmp`), join(root, JOURNAL));
+  await applyJournal(root, dirName, journal);
+  return diff;
+}
+
+interface Journal {
+  readonly pid: number;
+  readonly staging: string;
+  readonly writes: readonly string[];
+  readonly deletes: readonly string[];
+}
+
+function readJournal(root: string): Journal | undefined {
+  try {
+    return JSON.parse(readFileSync(join(root, JOURNAL), "utf8")) as Journal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Moves the staged files in and removes the deleted ones; idempotent, so a second try after a kill finishes the job. */
+async function applyJournal(root: string, dirName: string, journal: Journal): Promise<void> {
+  const target = join(root, dirName);
+  const staging = join(root, journal.staging);
+  for (const path of journal.writes) {
+    const from = join(staging, path);
+    if (!lstatSync(from, { throwIfNoEntry: false })) continue; // moved in already
+    mkdirSync(dirname(join(target, path)), { recursive: true });
+    await rename(from, join(target, path));
+  }
+  for (const path of journal.deletes) await rm(join(target, path), { force: true, recursive: true });
+  // Folders of removed pipelines are left empty: remove them.
+  for (const dir of [...new Set(journal.deletes.map((p) => dirname(join(target, p))))].sort().reverse()) {
+    try {
+      if ((await readdir(dir)).length === 0) await rm(dir, { recursive: true });
+    } catch {
+      // gone already
+    }
+  }
+  await rm(join(root, JOURNAL), { force: true });
+  await rm(staging, { recursive: true, force: true });
 }
 
 /** Replaces `root/dirName` with exactly `files`. Returns the diff it applied (empty: nothing written). */
@@ -205,6 +300,8 @@ export async function openRepository(command: string, rootFlag: string | undefin
     if (restored) io.stderr(`dagops ${command}: ${restored}\n`);
   } else if (!(await exists(join(root, GENERATED_DIR))) && (await exists(join(root, PREVIOUS)))) {
     io.stderr(`dagops ${command}: an interrupted synth left ${GENERATED_DIR}/ in ${PREVIOUS}; run \`npm run synth\` to put it back\n`);
+  } else if (readJournal(root) && !isAlive(readJournal(root)!.pid)) {
+    io.stderr(`dagops ${command}: an interrupted synth left ${GENERATED_DIR}/ half-written (${JOURNAL}); run \`npm run synth\` to finish it\n`);
   }
   return root;
 }

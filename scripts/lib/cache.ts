@@ -1,0 +1,331 @@
+/**
+ * What makes a re-synth cost what the change costs: `generated/.dagops-cache.json`, committed with
+ * the tree it describes. It keys every definition file (a pipeline, or a template with its
+ * tenants file) by a hash of its bytes, and records what synth made of it: its pipelines, the
+ * hash of their output files, its warnings, and what the shared capacity check needs of it. All
+ * of it is valid only under the same `inputs`: dagops's own code and package.json, the
+ * platform configuration, the price snapshots, the helper files in pipelines/ and the year (the
+ * daylight-saving warnings look one year ahead). A synth or check then loads and renders only
+ * the definitions whose bytes changed; a definition whose files on disk no longer hash to what
+ * the cache says (a hand edit) is rendered again too. Same inputs, same bytes: the cache is
+ * written in a fixed order and holds no time.
+ *
+ * A local, uncommitted file (`.dagops-stat.json`) remembers the size and
+ * modification time of each definition's output files, as git's index does, so that an
+ * unchanged tree is proved unchanged by `stat` alone; a fresh clone has none and hashes the
+ * files instead.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { CapacityFacts } from "../../checks/capacity.ts";
+import { CACHE_FILE, CODE_DIRS, GENERATED_DIR, PIPELINES_DIR, PLATFORM_FILE } from "../../model/files.ts";
+import type { ResolvedCluster } from "../../model/platform.ts";
+import type { Problem } from "../../model/problems.ts";
+import { pipelineFiles, tenantsFiles } from "./definitions.ts";
+
+export { CACHE_FILE };
+export const CACHE_FORMAT = 1;
+/** Local, never committed (.gitignore): like git's index, it belongs to this checkout. */
+const STAT_FILE = ".dagops-stat.json";
+
+export interface CacheUnit {
+  /** Hash of the definition file's bytes (and its tenants file's). */
+  readonly input: string;
+  readonly pipelines: readonly { readonly name: string; readonly clusters: readonly string[] }[];
+  /** Hash of every file under generated/<cluster>/pipelines/<name>/ of its pipelines. */
+  readonly output: string;
+  /** How many files that is. */
+  readonly files: number;
+  readonly problems: readonly Problem[];
+  readonly facts: readonly CapacityFacts[];
+}
+
+export interface Cache {
+  readonly format: typeof CACHE_FORMAT;
+  readonly about: string;
+  readonly inputs: string;
+  readonly clusters: readonly ResolvedCluster[];
+  /** Warnings that belong to no one definition (the platform's). */
+  readonly problems: readonly Problem[];
+  /** Hash of the shared files (bootstrap/, apps/, platform/ of every cluster). */
+  readonly shared: string;
+  readonly sharedFiles: number;
+  readonly units: Readonly<Record<string, CacheUnit>>;
+}
+
+const sha = () => createHash("sha256");
+
+/** Everything besides the definitions that output depends on (see the module comment). */
+export function inputsKey(root: string, clusters: readonly Pick<ResolvedCluster, "prices">[], now = new Date()): string {
+  const h = sha();
+  const add = (label: string, path: string) => {
+    h.update(`${label}\0`);
+    try {
+      h.update(readFileSync(join(root, path)));
+    } catch {
+      h.update("(missing)");
+    }
+    h.update("\0");
+  };
+  h.update(`year ${now.getUTCFullYear()}\0`);
+  add("package", "package.json");
+  add("lock", "package-lock.json");
+  add("platform", PLATFORM_FILE);
+  for (const prices of [...new Set(clusters.map((c) => c.prices))].sort()) add("prices", prices);
+  for (const dir of CODE_DIRS) {
+    let entries: string[];
+    try {
+      entries = (readdirSync(join(root, dir), { recursive: true }) as string[]).map((e) => e.split("\\").join("/")).sort();
+    } catch {
+      continue;
+    }
+    // Source and data only: an editor's swap file or a local build must not change the key.
+    for (const e of entries) if (/\.(ts|mts|mjs|js|json)$/.test(e) && !e.split("/").some((part) => part.startsWith(".")) && isFile(join(root, dir, e))) add(`${dir}/${e}`, `${dir}/${e}`);
+  }
+  // Helpers a TypeScript pipeline may import: anything in pipelines/ that is not a definition.
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(join(root, PIPELINES_DIR)).sort();
+  } catch {
+    // no pipelines
+  }
+  for (const e of entries) if (/^[_.]/.test(e) && isFile(join(root, PIPELINES_DIR, e))) add(`${PIPELINES_DIR}/${e}`, `${PIPELINES_DIR}/${e}`);
+  return h.digest("hex");
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Hash of a definition's bytes, with its tenants file's when it has one. */
+export function unitInput(root: string, file: string, tenantsFile: string | undefined): string {
+  const h = sha();
+  for (const f of [file, tenantsFile]) {
+    if (f === undefined) continue;
+    h.update(`${f}\0`);
+    h.update(readFileSync(join(root, f)));
+    h.update("\0");
+  }
+  return h.digest("hex");
+}
+
+/** The folders under generated/ of a unit's pipelines: `prod/pipelines/x`. */
+export function unitFolders(unit: Pick<CacheUnit, "pipelines">): string[] {
+  return unit.pipelines.flatMap((p) => p.clusters.map((c) => `${c}/pipelines/${p.name}`)).sort();
+}
+
+export function isSharedPath(path: string): boolean {
+  return /^[^/]+\/(bootstrap|apps|platform)\//.test(path);
+}
+
+/** Hash of files (path and content), in path order. */
+export function filesHash(files: Iterable<{ readonly path: string; readonly content: string | Buffer }>): string {
+  const h = sha();
+  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    h.update(`${f.path}\0`);
+    h.update(f.content);
+    h.update("\0");
+  }
+  return h.digest("hex");
+}
+
+/** The files under some folders of generated/, read from disk (path relative to generated/). Regular files only. */
+function filesIn(root: string, folders: readonly string[]): { path: string; full: string }[] {
+  const out: { path: string; full: string }[] = [];
+  for (const folder of folders) {
+    let names: string[];
+    try {
+      names = readdirSync(join(root, GENERATED_DIR, folder));
+    } catch {
+      continue;
+    }
+    for (const n of names) out.push({ path: `${folder}/${n}`, full: join(root, GENERATED_DIR, folder, n) });
+  }
+  return out;
+}
+
+/**
+ * The hash of the files now in some folders of generated/, by `stat` when the local stat cache
+ * saw exactly these sizes and times for them before, by reading them otherwise.
+ */
+export class DiskHashes {
+  private readonly seen: Record<string, { sig: string; hash: string }>;
+  private readonly next: Record<string, { sig: string; hash: string }> = {};
+  readonly reads = { hashed: 0, trusted: 0 };
+
+  constructor(private readonly root: string) {
+    let seen: Record<string, { sig: string; hash: string }> = {};
+    try {
+      seen = JSON.parse(readFileSync(join(root, STAT_FILE), "utf8")) as typeof seen;
+    } catch {
+      // none yet (a fresh clone): hash the files
+    }
+    this.seen = seen;
+  }
+
+  hashOf(key: string, folders: readonly string[], also: readonly string[] = []): string {
+    const files = [...filesIn(this.root, folders), ...also.filter((p) => existsSync(join(this.root, GENERATED_DIR, p))).map((p) => ({ path: p, full: join(this.root, GENERATED_DIR, p) }))];
+    const stats = files.map((f) => {
+      // lstat: a link is never followed, so a symlinked file is irregular, never "unchanged".
+      const st = lstatSync(f.full, { throwIfNoEntry: false });
+      return { ...f, st };
+    });
+    if (stats.some((f) => !f.st?.isFile())) return "(irregular)";
+    const sig = createHash("sha256")
+      .update(stats.map((f) => `${f.path}:${f.st!.size}:${f.st!.mtimeMs}:${f.st!.ino}`).sort().join("\n"))
+      .digest("hex");
+    const before = this.seen[key];
+    if (before && before.sig === sig) {
+      this.reads.trusted += files.length;
+      this.next[key] = before;
+      return before.hash;
+    }
+    this.reads.hashed += files.length;
+    const hash = filesHash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) })));
+    this.next[key] = { sig, hash };
+    return hash;
+  }
+
+  /** Remembers what was hashed this time (best effort: a read-only checkout just hashes again next time). */
+  save(): void {
+    try {
+      const file = join(this.root, STAT_FILE);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(`${file}.${process.pid}`, JSON.stringify(this.next));
+      renameSync(`${file}.${process.pid}`, file);
+    } catch {
+      // not worth failing a synth over
+    }
+  }
+
+  /** unitInput, by `stat` when the definition's files have the size, time and inode seen before. */
+  inputOf(file: string, tenantsFile: string | undefined): string {
+    const paths = [file, tenantsFile].filter((p): p is string => p !== undefined);
+    const sig = paths.map((p) => {
+      const st = statSync(join(this.root, p), { throwIfNoEntry: false });
+      return `${p}:${st?.size}:${st?.mtimeMs}:${st?.ino}`;
+    }).join("\n");
+    const key = `input:${file}`;
+    const before = this.seen[key];
+    if (before && before.sig === sig) {
+      this.next[key] = before;
+      return before.hash;
+    }
+    const hash = unitInput(this.root, file, tenantsFile);
+    this.next[key] = { sig, hash };
+    return hash;
+  }
+
+  /** Forgets a key: its files were just written, their times changed. */
+  forget(key: string): void {
+    delete this.next[key];
+  }
+}
+
+export function readCache(root: string): Cache | undefined {
+  try {
+    const cache = JSON.parse(readFileSync(join(root, GENERATED_DIR, CACHE_FILE), "utf8")) as Cache;
+    return cache.format === CACHE_FORMAT && typeof cache.inputs === "string" && cache.units && Array.isArray(cache.clusters) ? cache : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cache file's text: fixed key order, units and problems sorted, one unit per line for readable diffs. */
+export function cacheText(cache: Omit<Cache, "format" | "about">): string {
+  const units = Object.keys(cache.units).sort();
+  const head = {
+    format: CACHE_FORMAT,
+    about: "Written by npm run synth: what each definition in pipelines/ became, so that re-synths and checks render only what changed. Do not edit; delete it to make the next synth start afresh.",
+    inputs: cache.inputs,
+    clusters: cache.clusters,
+    problems: sortProblems(cache.problems),
+    shared: cache.shared,
+    sharedFiles: cache.sharedFiles,
+  };
+  const body = units.map((u) => {
+    const unit = cache.units[u]!;
+    const ordered: CacheUnit = { input: unit.input, pipelines: unit.pipelines, output: unit.output, files: unit.files, problems: sortProblems(unit.problems), facts: [...unit.facts].sort((a, b) => (`${a.cluster}/${a.pipeline}` < `${b.cluster}/${b.pipeline}` ? -1 : 1)) };
+    return `    ${JSON.stringify(u)}: ${JSON.stringify(ordered)}`;
+  });
+  const headText = JSON.stringify(head, null, 2).replace(/\n}$/, "");
+  return `${headText},\n  "units": {\n${body.join(",\n")}\n  }\n}\n`;
+}
+
+export function sortProblems(ps: readonly Problem[]): Problem[] {
+  return [...ps].sort((a, b) => {
+    const x = JSON.stringify([a.file, a.path, a.code, a.message]);
+    const y = JSON.stringify([b.file, b.path, b.code, b.message]);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+}
+
+/** The folders of the shared files: bootstrap/, apps/ and platform/ of every cluster. */
+export function sharedFolders(clusters: readonly { readonly name: string }[]): string[] {
+  return clusters.flatMap((c) => ["bootstrap", "apps", "platform"].map((a) => `${c.name}/${a}`));
+}
+
+/**
+ * Nothing changed since the last synth, proved without loading or rendering anything: the cache
+ * is the one synth wrote, under the same inputs; every definition has the bytes it had; every
+ * output folder hashes to what the cache says; and generated/ holds nothing else. The result is
+ * what a full compile would report (its warnings, its counts), or undefined.
+ */
+export async function unchangedTree(root: string, listDefinitions: (root: string) => Promise<{ files: string[]; tenants: string[] }>): Promise<{ problems: Problem[]; counts: { pipelines: number; files: number }; disk: DiskHashes } | undefined> {
+  // generated/ itself must be a folder, not a link to one (synth refuses that, with its reason).
+  if (!lstatSync(join(root, GENERATED_DIR), { throwIfNoEntry: false })?.isDirectory()) return undefined;
+  const cache = readCache(root);
+  if (!cache) return undefined;
+  let onDisk: string;
+  try {
+    onDisk = readFileSync(join(root, GENERATED_DIR, CACHE_FILE), "utf8");
+  } catch {
+    return undefined;
+  }
+  if (onDisk !== cacheText(cache)) return undefined;
+  if (inputsKey(root, cache.clusters) !== cache.inputs) return undefined;
+  const { files, tenants } = await listDefinitions(root);
+  const units = Object.keys(cache.units).sort();
+  if (files.join("\n") !== units.join("\n")) return undefined;
+  const stem = (f: string) => f.replace(/\.tenants\.ya?ml$/, "").replace(/\.(ts|ya?ml)$/, "");
+  if (tenants.some((t) => !files.some((f) => stem(f) === stem(t)))) return undefined;
+  const disk = new DiskHashes(root);
+  for (const f of files) {
+    const unit = cache.units[f]!;
+    if (unit.input !== disk.inputOf(f, tenants.find((t) => stem(t) === stem(f)))) return undefined;
+    if (disk.hashOf(f, unitFolders(unit)) !== unit.output) return undefined;
+  }
+  if (disk.hashOf("(shared)", sharedFolders(cache.clusters)) !== cache.shared) return undefined;
+  // Nothing else in generated/: no stray file or folder, no pipeline folder of no definition.
+  const list = (path: string) => {
+    try {
+      return readdirSync(join(root, GENERATED_DIR, path), { withFileTypes: true });
+    } catch {
+      return undefined;
+    }
+  };
+  const clusterNames = cache.clusters.map((c) => c.name);
+  const top = list("") ?? [];
+  if (top.some((e) => (e.name === CACHE_FILE ? !e.isFile() : !(e.isDirectory() && clusterNames.includes(e.name))))) return undefined;
+  for (const c of clusterNames) {
+    const areas = list(c) ?? [];
+    if (areas.some((e) => !e.isDirectory() || !["bootstrap", "apps", "platform", "pipelines"].includes(e.name))) return undefined;
+    const expected = Object.values(cache.units).flatMap((u) => u.pipelines.filter((p) => p.clusters.includes(c)).map((p) => p.name)).sort();
+    const found = (list(`${c}/pipelines`) ?? []).map((e) => (e.isDirectory() ? e.name : `/${e.name}`)).sort();
+    if (found.join("\n") !== expected.join("\n")) return undefined;
+  }
+  const problems = [...cache.problems, ...Object.values(cache.units).flatMap((u) => u.problems)];
+  const counts = { pipelines: Object.values(cache.units).reduce((n, u) => n + u.pipelines.length, 0), files: Object.values(cache.units).reduce((n, u) => n + u.files, 0) + cache.sharedFiles };
+  return { problems, counts, disk };
+}
+
+/** unchangedTree with the definitions of `root`, and the number of clusters. */
+export async function unchanged(root: string): Promise<{ problems: Problem[]; counts: { pipelines: number; files: number }; disk: DiskHashes; clusters: number } | undefined> {
+  const r = await unchangedTree(root, async (r) => ({ files: await pipelineFiles(r), tenants: await tenantsFiles(r) }));
+  return r && { ...r, clusters: readCache(root)!.clusters.length };
+}

@@ -1,0 +1,26 @@
+/** Which files in pipelines/ are definitions, and which are tenants files of templates. No dependencies: the no-op path of synth reads only these. */
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { PIPELINES_DIR } from "../../model/files.ts";
+import { TENANTS_SUFFIX } from "../../model/template.ts";
+
+/** Pipeline files, sorted: `*.ts`, `*.yaml`, `*.yml`; names starting with `_` or `.` are helpers and skipped. */
+export async function pipelineFiles(root: string): Promise<string[]> {
+  return (await definitionEntries(root)).filter((f) => /\.(ts|ya?ml)$/.test(f) && !f.endsWith(".d.ts") && !isTenantsFile(f)).map((f) => `${PIPELINES_DIR}/${f}`);
+}
+
+/** `pipelines/<template>.tenants.yaml` files, sorted. */
+export async function tenantsFiles(root: string): Promise<string[]> {
+  return (await definitionEntries(root)).filter(isTenantsFile).map((f) => `${PIPELINES_DIR}/${f}`);
+}
+
+const isTenantsFile = (f: string) => new RegExp(`\\${TENANTS_SUFFIX}\\.ya?ml$`).test(f);
+
+/** The names in pipelines/, sorted, without helpers (`_x`, `.x`). */
+async function definitionEntries(root: string): Promise<string[]> {
+  try {
+    return (await readdir(join(root, PIPELINES_DIR))).filter((f) => !/^[_.]/.test(f)).sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The cache never changes output: random edit sequences (add, change, rename and delete
+ * pipelines, tenants added and removed, a TypeScript pipeline changed, the platform
+ * configuration, dagops's own version, a definition that breaks) applied to two copies of the
+ * example repository; one is synthesized incrementally, the other with --full. After every step
+ * both trees must be byte for byte the same, with the same exit code and the same problems, and
+ * check must pass on the incremental one. A hand-edited file is still caught.
+ */
+import assert from "node:assert/strict";
+import { rename } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { main as check, runCheck } from "../scripts/check.ts";
+import { main as synth } from "../scripts/synth.ts";
+import { captureIo, snapshot, tempRepo, yamlPipeline, type TempRepo } from "./helpers.ts";
+
+/** A small deterministic PRNG (mulberry32): the same seed, the same sequence. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Edit = { readonly name: string; apply(repo: TempRepo): Promise<void> };
+
+function edits(next: () => number, added: string[], broken: boolean): Edit {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
+  const n = Math.floor(next() * 1000);
+  const kinds: Edit[] = [
+    { name: `add gen-${n}`, apply: async (r) => (added.push(`gen-${n}`), r.write(`pipelines/gen-${n}.yaml`, yamlPipeline(`gen-${n}`, `schedule: "H ${n % 24} * * *"\n`))) },
+    { name: "change a YAML pipeline", apply: async (r) => r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace(/maxParallel: \d+/, `maxParallel: ${1 + (n % 5)}`)) },
+    { name: "change the TypeScript pipeline", apply: async (r) => r.write("pipelines/customer-classification.ts", (await r.read("pipelines/customer-classification.ts")).replace(/maxParallel: \d+/, `maxParallel: ${3 + (n % 5)}`)) },
+    { name: "add a tenant", apply: async (r) => r.write("pipelines/tenant-export.tenants.yaml", `${await r.read("pipelines/tenant-export.tenants.yaml")}- { name: t${n}, params: { tenant: t${n} } }\n`) },
+    {
+      name: "remove a tenant",
+      apply: async (r) => {
+        const lines = (await r.read("pipelines/tenant-export.tenants.yaml")).split("\n");
+        const tenants = lines.filter((l) => l.startsWith("- "));
+        if (tenants.length > 1) await r.write("pipelines/tenant-export.tenants.yaml", lines.filter((l) => l !== tenants[0]).join("\n"));
+      },
+    },
+    { name: "change the platform configuration", apply: async (r) => r.write("platform.config.ts", (await r.read("platform.config.ts")).replace(/cpu: "\d+", memory: "800Gi"/, `cpu: "${200 + (n % 50)}", memory: "800Gi"`)) },
+    { name: "a new dagops version", apply: async (r) => r.write("package.json", (await r.read("package.json")).replace(/"version": "[^"]+"/, `"version": "0.1.${n}"`)) },
+    { name: "break a pipeline", apply: async (r) => r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace(/cpu: 250m/, "cpu: lots")) },
+    { name: "fix it again", apply: async (r) => r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace("cpu: lots", "cpu: 250m")) },
+  ];
+  const fix = kinds.find((k) => k.name === "fix it again")!;
+  if (broken) return fix;
+  kinds.splice(kinds.indexOf(fix), 1);
+  if (added.length) {
+    const victim = pick(added);
+    kinds.push({ name: `delete ${victim}`, apply: async (r) => (added.splice(added.indexOf(victim), 1), r.remove(`pipelines/${victim}.yaml`)) });
+    kinds.push({
+      name: `rename ${victim}`,
+      apply: async (r) => {
+        const to = `${victim}-r${n}`;
+        added.splice(added.indexOf(victim), 1, to);
+        await r.write(`pipelines/${victim}.yaml`, (await r.read(`pipelines/${victim}.yaml`)).replace(`name: ${victim}`, `name: ${to}`));
+        await rename(join(r.root, `pipelines/${victim}.yaml`), join(r.root, `pipelines/${to}.yaml`));
+      },
+    });
+  }
+  return pick(kinds);
+}
+
+async function run(main: typeof synth, repo: TempRepo, ...args: string[]) {
+  const io = captureIo(repo.root);
+  const code = await main(args, io);
+  return { code, err: io.err.join(""), out: io.out.join("") };
+}
+
+/** The problems a synth printed, without their order. */
+const problemLines = (stderr: string) => stderr.split("\n").filter((l) => /^\s+\S+\s+[A-Z_]+( \(warning\))?\s/.test(l)).sort();
+
+test("random edit sequences: the incremental synth writes exactly what a full synth writes", async () => {
+  const a = await tempRepo({ generated: true });
+  const b = await tempRepo({ generated: true });
+  try {
+    let broken = false;
+    for (const seed of [7, 2026]) {
+      const next = random(seed);
+      const addedA: string[] = [];
+      const addedB: string[] = [];
+      for (let step = 0; step < 10; step++) {
+        const state = next();
+        const edit = edits(() => state, addedA, broken);
+        await edit.apply(a);
+        // The same edit on the other copy (same PRNG value, same choices).
+        await editsReplay(edit.name, b, state, addedB, broken);
+        broken = edit.name === "break a pipeline";
+        const inc = await run(synth, a);
+        const full = await run(synth, b, "--full");
+        const label = `seed ${seed} step ${step}: ${edit.name}`;
+        if (process.env.DEBUG_INCREMENTAL) process.stderr.write(`${label}: exit ${inc.code}\n`);
+        assert.equal(inc.code, full.code, `${label}\nincremental:\n${inc.err}\nfull:\n${full.err}`);
+        assert.deepEqual(problemLines(inc.err), problemLines(full.err), label);
+        assert.deepEqual(await snapshot(join(a.root, "generated")), await snapshot(join(b.root, "generated")), label);
+        if (inc.code === 0) {
+          const checked = await runCheck(a.root);
+          assert.ok(checked.ok, `${label}: ${JSON.stringify(checked.problems.filter((p) => p.severity === "error"))}`);
+        }
+      }
+    }
+  } finally {
+    await a.cleanup();
+    await b.cleanup();
+  }
+});
+
+/** Replays on the second copy the edit the first got (edits() draws from the same value). */
+async function editsReplay(name: string, repo: TempRepo, state: number, added: string[], broken: boolean): Promise<void> {
+  const edit = edits(() => state, added, broken);
+  assert.equal(edit.name, name);
+  await edit.apply(repo);
+}
+
+test("a hand-edited file under generated/ is still caught, by check and by the next synth", async () => {
+  const repo = await tempRepo({ generated: true });
+  try {
+    assert.equal((await run(synth, repo)).code, 0);
+    const file = "generated/prod/pipelines/daily-usage-report/cronjob-daily-usage-report.yaml";
+    const original = await repo.read(file);
+    await repo.write(file, original.replace("concurrencyPolicy: Forbid", "concurrencyPolicy: Allow"));
+    const checked = await run(check, repo);
+    assert.equal(checked.code, 1);
+    assert.match(checked.err, /cronjob-daily-usage-report\.yaml: 1 problem[\s\S]*DRIFT_STALE/);
+    // A stray file, and a folder no pipeline owns.
+    await repo.write("generated/prod/pipelines/nobody/configmap-x.yaml", "a: 1\n");
+    const strays = await run(check, repo);
+    assert.match(strays.err, /generated\/prod\/pipelines\/nobody\/configmap-x\.yaml[\s\S]*DRIFT_EXTRA/);
+    const fixed = await run(synth, repo);
+    assert.equal(fixed.code, 0, fixed.err);
+    assert.equal(await repo.read(file), original);
+    assert.equal((await run(check, repo)).code, 0);
+    assert.match((await run(synth, repo)).out, /is up to date/);
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("one changed pipeline: only it is loaded and rendered; the rest is proved unchanged by hashes and kept", async () => {
+  const { compile } = await import("../scripts/lib/compile.ts");
+  const { unchanged } = await import("../scripts/lib/cache.ts");
+  const repo = await tempRepo({ generated: true });
+  try {
+    assert.equal((await run(synth, repo)).code, 0);
+    assert.ok(await unchanged(repo.root), "nothing changed: proved without rendering");
+    await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
+    assert.equal(await unchanged(repo.root), undefined);
+    const c = await compile(repo.root, undefined, { incremental: true });
+    assert.ok(c.keep?.includes("prod/pipelines/customer-classification") && c.keep.includes("prod/platform"), JSON.stringify(c.keep));
+    assert.deepEqual([...new Set(c.files!.map((f) => f.path.split("/").slice(0, 3).join("/")))].sort(), [".dagops-cache.json", "prod/pipelines/daily-usage-report"]);
+    assert.deepEqual(c.project.pipelines.map((p) => p.name), ["daily-usage-report"], "only the changed definition was loaded");
+    assert.deepEqual(c.counts, { pipelines: 5, files: 82 });
+  } finally {
+    await repo.cleanup();
+  }
+});
