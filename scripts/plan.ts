@@ -63,6 +63,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
 /** What a run leaves and says, besides its steps: the record, early failure names, alerts. */
 function operationsOf(p: ResolvedPipeline) {
   return {
+    // The schedule as the CronJob gets it (H resolved), per cluster where overrides differ.
+    schedule: p.schedule ?? null,
+    timeZone: p.timeZone,
+    clusterSchedules: Object.fromEntries(Object.entries(p.overridden).filter(([, v]) => v.schedule !== p.schedule || v.suspend !== p.suspend).map(([c, v]) => [c, v.suspend ? "suspended" : (v.schedule ?? null)])),
+    suspended: p.suspend,
+    template: p.template ?? null,
+    concurrency: p.concurrency,
+    params: Object.fromEntries(Object.entries(p.params).map(([k, d]) => [k, { type: d.type, default: d.default ?? null }])),
     records: { keep: p.historyKeep },
     schedulingTimeoutSeconds: p.schedulingTimeoutSeconds,
     notify: p.notify.map((n) => ({ on: [...n.on], secret: `${n.webhook.secretKeyRef.name}/${n.webhook.secretKeyRef.key}`, format: n.format ?? "json" })),
@@ -71,8 +79,11 @@ function operationsOf(p: ResolvedPipeline) {
 }
 
 function formatOperations(o: ReturnType<typeof operationsOf>): string {
+  const params = Object.entries(o.params).map(([k, d]) => `${k} (${d.type}${d.default !== null ? `, default ${d.default}` : ""})`);
   const lines = [
     "",
+    `Schedule: ${o.suspended || !o.schedule ? "none: runs only when started by hand (dagops start)" : `${o.schedule} (${o.timeZone})`}${Object.keys(o.clusterSchedules).length ? `; ${Object.entries(o.clusterSchedules).map(([c, v]) => `${c}: ${v}`).join(", ")}` : ""}${o.template ? `; a tenant of template ${o.template}` : ""}.`,
+    `Concurrency: ${o.concurrency}. Parameters: ${params.length ? params.join(", ") : "none"}.`,
     `Run records: each run leaves ConfigMap <run>-record (outcome, trigger, every attempt, failed containers' last log lines); the newest ${o.records.keep} are kept (history.keep).`,
     `Failures named early: an image that cannot be pulled (3m) or a missing Secret or ConfigMap (2m) fails its step at once; a pod unschedulable for ${formatDuration(o.schedulingTimeoutSeconds)} (schedulingTimeout) fails its attempt and spends a retry.`,
     o.notify.length

@@ -82,3 +82,13 @@ describe("execution plan", () => {
     assert.match(bad.err.join(""), /no pipeline named "customer-clasification"; did you mean "customer-classification"\?/);
   });
 });
+
+test("npm run plan shows the schedule as the CronJob gets it (H resolved), per cluster, and the parameters", async () => {
+  const io = captureIo(REPO);
+  assert.equal(await main(["tenant-export-acme"], io), 0, io.text());
+  assert.match(io.out.join(""), /^Schedule: \d+ [0-3]-23\/4 \* \* \* \(Etc\/UTC\); a tenant of template tenant-export\.$/m);
+  assert.match(io.out.join(""), /^Concurrency: forbid\. Parameters: date \(date, default scheduled-date\), tenant \(string, default acme\)\.$/m);
+  const cc = captureIo(REPO);
+  assert.equal(await main(["customer-classification"], cc), 0);
+  assert.match(cc.out.join(""), /^Schedule: 15 \*\/6 \* \* \* \(Etc\/UTC\); staging: 15 3 \* \* \*\.$/m);
+});
