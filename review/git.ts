@@ -35,7 +35,8 @@ export async function resolveCommit(root: string, ref: string): Promise<string> 
  * every entry that is not one: a symlink (mode 120000; its blob is the link's target) or a
  * submodule. Argo CD would follow a link, so review reports them.
  */
-export async function readTreeAt(root: string, commit: string, dir: string): Promise<{ files: Map<string, string>; irregular: { path: string; kind: string }[] }> {
+/** `wanted`: read only these paths' contents (every entry is still listed, so links are still found). */
+export async function readTreeAt(root: string, commit: string, dir: string, wanted?: (path: string) => boolean): Promise<{ files: Map<string, string>; irregular: { path: string; kind: string }[] }> {
   const listing = await git(root, ["ls-tree", "-r", "-z", "--full-tree", commit, "--", dir]);
   const entries = listing
     .split("\0")
@@ -45,7 +46,7 @@ export async function readTreeAt(root: string, commit: string, dir: string): Pro
       const [mode, type, sha] = line.slice(0, tab).split(" ") as [string, string, string];
       return { mode, type, sha, path: line.slice(tab + 1).slice(dir.length + 1) };
     });
-  const blobs = entries.filter((e) => e.type === "blob");
+  const blobs = entries.filter((e) => e.type === "blob" && (!wanted || e.mode === "120000" || wanted(e.path)));
   const contents = await catFiles(root, blobs.map((e) => e.sha));
   const files = new Map<string, string>();
   const irregular: { path: string; kind: string }[] = [];
@@ -151,6 +152,11 @@ function unquote(s: string): string {
 }
 
 /** Files under `dir` in the working tree that git does not track yet appear in no diff: list them. */
+/** Paths under `dir` that differ between `base` and `head` (or the working tree), as git sees them. */
+export async function changedPaths(root: string, base: string, head: string | undefined, dir: string): Promise<string[]> {
+  return (await git(root, ["-c", "core.quotePath=false", "diff", "--name-only", "--no-renames", "-z", base, ...(head ? [head] : []), "--", dir])).split("\0").filter(Boolean);
+}
+
 export async function untracked(root: string, dir: string): Promise<string[]> {
   return (await git(root, ["ls-files", "--others", "--exclude-standard", "-z", "--", dir])).split("\0").filter(Boolean);
 }

@@ -45,6 +45,7 @@ export async function runCheck(root: string, timings?: Timings, options: { full?
     const { schemaFiles } = await import("./lib/schemas.ts");
     let schemasOk = true;
     for (const [file, content] of schemaFiles()) schemasOk &&= (await readFile(join(root, file), "utf8").catch(() => undefined)) === content;
+    quick?.disk.save(); // like git status refreshing its index: the next check trusts stat
     if (quick && schemasOk) return { ok: !hasErrors(quick.problems), pipelines: quick.counts.pipelines, clusters: quick.clusters, files: quick.counts.files, problems: sortProblems(quick.problems) };
   }
   // Loaded only when checking: `--help` and usage errors need none of cdk8s, ajv or the schemas.

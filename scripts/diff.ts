@@ -2,7 +2,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CACHE_FILE, GENERATED_DIR } from "../model/files.ts";
-import { GitError, readTreeAt, resolveCommit, unifiedDiff, untracked } from "../review/git.ts";
+import { changedPaths, GitError, readTreeAt, resolveCommit, unifiedDiff, untracked } from "../review/git.ts";
 import { renderMarkdown, type CheckSummary, type ReviewDocument } from "../review/markdown.ts";
 import { costSection } from "../review/cost.ts";
 import { buildReport } from "../review/report.ts";
@@ -69,8 +69,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
 export async function review(root: string, base: string, head: string | undefined, checkReport?: string): Promise<ReviewDocument> {
   const baseCommit = await resolveCommit(root, base);
   const headCommit = head === undefined ? undefined : await resolveCommit(root, head);
-  const baseTree = (await readTreeAt(root, baseCommit, GENERATED_DIR)).files;
-  const head_ = headCommit ? await readTreeAt(root, headCommit, GENERATED_DIR) : await readTreeEntries(join(root, GENERATED_DIR));
+  // Only what the change touched is read: its files, every file of the pipelines it touched, and
+  // the node pools (for the cost). A change to a node pool reprices every pipeline: all is read.
+  const wanted = await touched(root, baseCommit, headCommit);
+  const baseTree = (await readTreeAt(root, baseCommit, GENERATED_DIR, wanted)).files;
+  const head_ = headCommit ? await readTreeAt(root, headCommit, GENERATED_DIR, wanted) : await readTreeEntries(join(root, GENERATED_DIR), new Set(), wanted);
   const headTree = head_.files;
   headTree.delete(CACHE_FILE); // bookkeeping, synced by no Application
   const built = buildReport(baseTree, headTree);
@@ -112,12 +115,21 @@ export async function review(root: string, base: string, head: string | undefine
   };
 }
 
+/** The paths a review needs to read, or undefined for all of them (a node pool changed). */
+async function touched(root: string, base: string, head: string | undefined): Promise<((path: string) => boolean) | undefined> {
+  const rel = (p: string) => p.slice(GENERATED_DIR.length + 1);
+  const changed = new Set([...(await changedPaths(root, base, head, GENERATED_DIR)), ...(head ? [] : await untracked(root, GENERATED_DIR))].map(rel));
+  if ([...changed].some((p) => /^[^/]+\/platform\/(nodepool|ec2nodeclass)-/.test(p))) return undefined;
+  const folders = new Set([...changed].map((p) => /^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0]).filter((f): f is string => f !== undefined));
+  return (p) => changed.has(p) || folders.has(/^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0] ?? "") || /^[^/]+\/platform\/nodepool-/.test(p);
+}
+
 /** Each cluster's price snapshot, as the working tree's platform configuration names it. */
 async function clusterPrices(root: string): Promise<(cluster: string) => PriceData | undefined> {
   // The platform configuration alone: loading every pipeline here would only be thrown away.
   // Loaded only now: `--help` and usage errors need none of ajv or the schemas.
   const { loadPlatform } = await import("./lib/load.ts");
-  const { loadPrices } = await import("./lib/compile.ts");
+  const { loadPrices } = await import("./lib/prices.ts");
   const { loadPriceData } = await import("../cost/data.ts");
   const byCluster = loadPrices(root, (await loadPlatform(root)).clusters).byCluster;
   let fallback: PriceData | undefined;

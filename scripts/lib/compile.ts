@@ -3,16 +3,16 @@ import { lstatSync } from "node:fs";
 import { join } from "node:path";
 import { capacity, type CapacityFacts } from "../../checks/capacity.ts";
 import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
-import { loadPriceData, type PriceData } from "../../cost/data.ts";
-import { PLATFORM_FILE } from "../../model/files.ts";
+import type { PriceData } from "../../cost/data.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
-import { problem } from "../../model/problems.ts";
 import { duplicateNames, loadPipeline, loadProject, pipelineFiles, pipelineWarnings, tenantsFiles, TsLoader, type Project } from "./load.ts";
 import { CACHE_FILE, cacheText, DiskHashes, filesHash, inputsKey, isSharedPath, readCache, unitFolders, unitInput, type Cache, type CacheUnit } from "./cache.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { GENERATED_DIR } from "../../model/files.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
 export { schemaFileContent, schemaFiles } from "./schemas.ts";
+import { loadPrices } from "./prices.ts";
+export { loadPrices };
 import { render, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
 
 export { SCHEMA_FILE } from "../../model/files.ts";
@@ -211,25 +211,6 @@ async function compileIncremental(root: string, timings: Timings | undefined): P
   };
 }
 
-/** Each cluster's price snapshot (loaded once per file), or a problem naming the cluster's `prices`. */
-export function loadPrices(root: string, clusters: readonly ResolvedCluster[]): { byCluster: Map<string, PriceData>; problems: Problem[] } {
-  const files = new Map<string, PriceData | Error>();
-  const byCluster = new Map<string, PriceData>();
-  const problems: Problem[] = [];
-  clusters.forEach((c, i) => {
-    if (!files.has(c.prices)) {
-      try {
-        files.set(c.prices, loadPriceData(join(root, c.prices)));
-      } catch (err) {
-        files.set(c.prices, err as Error);
-      }
-    }
-    const data = files.get(c.prices)!;
-    if (data instanceof Error) problems.push(problem("BAD_PRICE_DATA", PLATFORM_FILE, `clusters[${i}].prices`, data.message.replace(join(root, ""), "")));
-    else byCluster.set(c.name, data);
-  });
-  return { byCluster, problems };
-}
 
 export function formatTimings(timings: Timings): string {
   return [...timings].map(([phase, ms]) => `  ${phase.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s\n`).join("");

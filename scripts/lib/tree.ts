@@ -64,7 +64,7 @@ function kindOf(full: string, e: { isSymbolicLink(): boolean; isFIFO(): boolean;
  * every entry that is not a regular file or a folder. Missing dir: empty. A symlink is never
  * followed, so its target's content is never read or echoed.
  */
-export async function readTreeEntries(dir: string, keep: ReadonlySet<string> = new Set()): Promise<{ files: Map<string, string>; irregular: Irregular[] }> {
+export async function readTreeEntries(dir: string, keep: ReadonlySet<string> = new Set(), wanted?: (path: string) => boolean): Promise<{ files: Map<string, string>; irregular: Irregular[] }> {
   const out = new Map<string, string>();
   const irregular: Irregular[] = [];
   try {
@@ -81,7 +81,8 @@ export async function readTreeEntries(dir: string, keep: ReadonlySet<string> = n
     const full = join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
     // Folders an incremental synth proved unchanged are not read (their files were hashed).
     if (keep.size && e.isFile() && keep.has(rel(full).slice(0, rel(full).lastIndexOf("/")))) continue;
-    if (e.isFile()) files.push(full);
+    if (e.isFile() && (!wanted || wanted(rel(full)))) files.push(full);
+    else if (e.isFile()) continue;
     else if (!e.isDirectory()) irregular.push({ path: rel(full), kind: kindOf(full, e) });
   }
   // Synchronous on purpose: for tens of thousands of small files it is faster than promises
