@@ -146,7 +146,7 @@ export interface PipelineDefinition {
   /**
    * Five-field cron (`minute hour day-of-month month day-of-week`) or `@hourly`, `@daily`,
    * `@weekly`, `@monthly`, `@yearly`. Default: none; the pipeline then runs only when started
-   * with `kubectl create job --from=cronjob/<name>`.
+   * with `npx dagops start <name>`.
    */
   readonly schedule?: string;
   /** IANA time zone for `schedule`, e.g. `Europe/Berlin`. Default: `Etc/UTC`. */

@@ -140,7 +140,7 @@ export async function loadPlan(file: string, env: Io["env"], log: Logger, api?: 
     return fail(
       "plan-superseded",
       `plan ConfigMap ${configMap ?? "(unknown)"} is not mounted: a sync pruned this revision of the pipeline after the run was created. ` +
-        `Nothing was started. The CronJob already names the new revision; to run it now: kubectl -n ${env.DAGOPS_NAMESPACE} create job --from=cronjob/${env.DAGOPS_PIPELINE} ${env.DAGOPS_PIPELINE}-manual-$(date +%s)`,
+        `Nothing was started. The CronJob already names the new revision; to run it now: npx dagops start ${env.DAGOPS_PIPELINE} (or kubectl -n ${env.DAGOPS_NAMESPACE} create job --from=cronjob/${env.DAGOPS_PIPELINE} ${env.DAGOPS_PIPELINE}-manual-$(date +%s))`,
     );
   }
   const expected = configMap?.match(/-plan-([0-9a-f]{10})$/)?.[1];

@@ -323,7 +323,7 @@ describe("run manager", () => {
       const line = JSON.parse(io.out.join("").trim());
       assert.equal(line.event, "run.unusable");
       assert.equal(line.reason, "plan-superseded");
-      assert.match(line.message, /pruned this revision.*Nothing was started.*kubectl -n dagops-demo create job --from=cronjob\/demo/);
+      assert.match(line.message, /pruned this revision.*Nothing was started.*npx dagops start demo \(or kubectl -n dagops-demo create job --from=cronjob\/demo/);
       // The only request: looking for a plan copy this run would have made had it started.
       assert.deepEqual(h.kube.requests.map((r) => [r.verb, r.resource, r.name]), [["get", "configmaps", `${h.run.name}-plan`]]);
     } finally {
