@@ -137,8 +137,8 @@ function clusterApi(kc: KubeConfig, kubeUser: string): Cluster {
           sink.on("finish", resolve);
           sink.on("error", reject);
         });
-        const request = await new Log(kc).log(ns, pod, container, sink, { follow: options.follow, ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}) });
-        void request;
+        // Resolves once the stream is open; `sink` finishes when the log ends.
+        await new Log(kc).log(ns, pod, container, sink, { follow: options.follow, ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}) });
         await ended;
       }),
   };
