@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { V1Job } from "@kubernetes/client-node";
 import { LABEL } from "../model/labels.ts";
 import { settleParams } from "../model/params.ts";
+import { finishedCondition, leaseLapsed } from "../model/status.ts";
 import { leaseName, RUN_ANNOTATION, type CancelRequest } from "../model/record.ts";
 import type { Cluster } from "./cluster.ts";
 import { orMissing, type Deployed } from "./records.ts";
@@ -84,11 +85,9 @@ export async function runningHolder(cluster: Cluster, d: Deployed, now: number):
   const lease = await orMissing(cluster.getLease(d.namespace, leaseName(d.pipeline)));
   const holder = lease?.spec?.holderIdentity;
   if (!lease || !holder) return undefined;
-  const renewed = lease.spec?.renewTime ?? lease.spec?.acquireTime;
-  if (renewed === undefined || new Date(renewed).getTime() + (lease.spec?.leaseDurationSeconds ?? 60) * 1000 < now) return undefined;
+  if (leaseLapsed(lease.spec, now, 60)) return undefined;
   const job = await orMissing(cluster.getJob(d.namespace, holder));
-  const ended = job?.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-  return job && !ended ? holder : undefined;
+  return job && !finishedCondition(job) ? holder : undefined;
 }
 
 export function cancelAnnotation(request: CancelRequest): Record<string, string> {

@@ -10,6 +10,7 @@ import { closest } from "../model/problems.ts";
 import { combinations, parseParamArgs } from "../model/params.ts";
 import { recordSelector, RUN_ANNOTATION, type RunHead } from "../model/record.ts";
 import { LABEL, ROLE } from "../model/labels.ts";
+import { finishedCondition } from "../model/status.ts";
 import { formatUsd } from "../cost/estimate.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
 import { backfillRunName, cancelAnnotation, checkParams, manualRunName, runJob, runningHolder, whoami } from "./act.ts";
@@ -454,7 +455,7 @@ async function backfill(c: Context): Promise<number> {
       if (!record && !job) state.delete(r.name);
       else {
         const view = viewOf(record, job, { pipeline: d.pipeline, namespace: d.namespace, run: r.name });
-        const jobActive = job !== undefined && !job.status?.conditions?.some((x) => (x.type === "Complete" || x.type === "Failed") && x.status === "True");
+        const jobActive = job !== undefined && !finishedCondition(job);
         state.set(r.name, { outcome: outcomeOf(view), ...(view.head ? { head: view.head } : {}), jobActive });
       }
     }

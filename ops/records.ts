@@ -5,6 +5,7 @@
 import type { V1ConfigMap, V1Job } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { LABEL, ROLE } from "../model/labels.ts";
+import { finishedCondition } from "../model/status.ts";
 import { pipelineNamespace } from "../charts/names.ts";
 import type { Plan } from "../model/plan-format.ts";
 import { RECORD_LABEL, RUN_KEY, type RunHead, type StepRecord } from "../model/record.ts";
@@ -27,8 +28,7 @@ export type Outcome = RunHead["outcome"] | "starting" | "unknown";
 
 export function outcomeOf(v: RunView): Outcome {
   if (v.head) return v.head.outcome;
-  const done = v.job?.status?.conditions?.find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-  return done ? "unknown" : "starting";
+  return finishedCondition(v.job) ? "unknown" : "starting";
 }
 
 const stepKeys = (data: Record<string, string>) => Object.keys(data).filter((k) => k.startsWith("step.") && k.endsWith(".json"));
@@ -48,14 +48,12 @@ export function viewOf(record: V1ConfigMap | undefined, job: V1Job | undefined, 
       return [];
     }
   });
-  const first = (s: StepRecord) => s.attempts[0]?.startedAt ?? "\uffff";
-  steps.sort((a, b) => (first(a) < first(b) ? -1 : first(a) > first(b) ? 1 : a.step < b.step ? -1 : 1));
   return {
     pipeline: head?.pipeline ?? fallback.pipeline,
     namespace: record?.metadata?.namespace ?? fallback.namespace,
     run: head?.run ?? fallback.run,
     ...(head ? { head } : {}),
-    steps,
+    steps: inRunOrder(steps),
     ...(job ? { job } : {}),
     createdAt: new Date(record?.metadata?.creationTimestamp ?? job?.metadata?.creationTimestamp ?? 0).toISOString(),
   };
@@ -89,7 +87,7 @@ export function withLiveAttempts(view: RunView, jobs: readonly V1Job[]): RunView
     const entry = steps.get(step) ?? { step, attempts: [] };
     steps.set(step, entry);
     if (entry.attempts.some((a) => a.attempt === attempt)) continue;
-    const done = job.status?.conditions?.find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+    const done = finishedCondition(job);
     const onDemand = job.spec?.template?.spec?.nodeSelector?.[LABEL.karpenterNodePool]?.endsWith("on-demand");
     entry.attempts.push({
       attempt,
@@ -101,9 +99,13 @@ export function withLiveAttempts(view: RunView, jobs: readonly V1Job[]): RunView
     });
     entry.attempts.sort((a, b) => a.attempt - b.attempt);
   }
+  return { ...view, steps: inRunOrder([...steps.values()]) };
+}
+
+/** Steps by the start of their first attempt, then by name; steps never started last. */
+function inRunOrder(steps: StepRecord[]): StepRecord[] {
   const first = (s: StepRecord) => s.attempts[0]?.startedAt ?? "\uffff";
-  const merged = [...steps.values()].sort((a, b) => (first(a) < first(b) ? -1 : first(a) > first(b) ? 1 : a.step < b.step ? -1 : 1));
-  return { ...view, steps: merged };
+  return steps.sort((a, b) => (first(a) < first(b) ? -1 : first(a) > first(b) ? 1 : a.step < b.step ? -1 : 1));
 }
 
 function prefixes(run: string): string[] {

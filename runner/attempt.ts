@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { Plan, PlanStep } from "../model/plan-format.ts";
 import { LABEL } from "../charts/labels.ts";
+import { finishedCondition } from "../model/status.ts";
 import type { Attempt, AttemptOutcome, Capacity, Start } from "../model/scheduler.ts";
 
 import type { Run } from "../model/record.ts";
@@ -114,7 +115,7 @@ const ms = (t: string | Date | undefined): number | undefined => (t === undefine
  * reclaim, node drain), not failed by its own code.
  */
 export function outcomeOf(job: ObservedJob): { outcome: AttemptOutcome; reason?: string; finishedAt?: number } {
-  const done = (job.status?.conditions ?? []).find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+  const done = finishedCondition(job);
   if (!done) return { outcome: "running" };
   const finishedAt = ms(done.lastTransitionTime);
   const at = finishedAt !== undefined ? { finishedAt } : {};

@@ -13,6 +13,7 @@ import { outcomeOf } from "./attempt.ts";
 import { KubeError, type RunApi } from "./kube.ts";
 import { leaseName, RUN_ANNOTATION } from "../model/record.ts";
 import { LABEL, MANAGED_BY } from "../model/labels.ts";
+import { leaseLapsed } from "../model/status.ts";
 import type { Logger } from "./log.ts";
 
 export type Acquired = { readonly acquired: true } | { readonly acquired: false; readonly holder: string; readonly message: string };
@@ -129,9 +130,7 @@ export class LeaseHolder {
   }
 
   private expired(lease: V1Lease): boolean {
-    const renewed = lease.spec?.renewTime ?? lease.spec?.acquireTime;
-    const duration = lease.spec?.leaseDurationSeconds ?? this.o.seconds;
-    return renewed === undefined || new Date(renewed).getTime() + duration * 1000 < this.o.now();
+    return leaseLapsed(lease.spec, this.o.now(), this.o.seconds);
   }
 
   /** The holder's Job is gone or finished: its Lease is stale even before it expires. */

@@ -36,13 +36,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
   return withRepository("synth", values.root, io, "write", async (root) => {
     // Nothing changed since the last synth (proved by hashes, see lib/cache.ts): done, without
     // loading cdk8s, ajv or a single definition.
-    const quick = values.full || values.timings ? undefined : await (await import("./lib/cache.ts")).unchanged(root);
+    const cacheLib = values.full || values.timings ? undefined : await import("./lib/cache.ts");
+    const surveyed = await cacheLib?.survey(root);
+    const quick = surveyed && cacheLib!.unchangedTree(root, surveyed);
     if (quick) {
       const { schemaFiles } = await import("./lib/schemas.ts");
       let schemasUpToDate = true;
       for (const [file, content] of schemaFiles()) if (await writeIfChanged(join(root, file), content)) schemasUpToDate = false;
       if (quick.problems.length > 0) io.stderr(`${formatProblems(quick.problems)}\n`);
-      quick.disk.save();
+      surveyed.disk.save();
       if (schemasUpToDate) {
         io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(quick.counts.pipelines, "pipeline")}, ${plural(quick.clusters, "cluster")}, ${plural(quick.counts.files, "file")}).\n`);
         return EXIT.ok;
@@ -51,7 +53,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     // Loaded only now: `--help` and usage errors need none of cdk8s, ajv or the schemas.
     const { compile, formatTimings, schemaFiles, timed } = await import("./lib/compile.ts");
     const timings: Timings | undefined = values.timings ? new Map() : undefined;
-    const compiled = await compile(root, timings, { incremental: !values.full });
+    // The survey's hashes are reused: nothing is hashed twice.
+    const compiled = await compile(root, timings, { incremental: !values.full, ...(surveyed ? { survey: surveyed } : {}) });
     if (compiled.problems.length > 0) io.stderr(`${formatProblems(compiled.problems)}\n`);
     if (hasErrors(compiled.problems) || !compiled.files) {
       const errors = compiled.problems.filter((p) => p.severity === "error").length;

@@ -16,13 +16,13 @@
  * files instead.
  */
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { CapacityFacts } from "../../checks/capacity.ts";
 import { CACHE_FILE, CODE_DIRS, GENERATED_DIR, PIPELINES_DIR, PLATFORM_FILE } from "../../model/files.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
-import type { Problem } from "../../model/problems.ts";
-import { pipelineFiles, tenantsFiles } from "./definitions.ts";
+import { sortProblems, type Problem } from "../../model/problems.ts";
+import { orphanTenantsFiles, pipelineFiles, tenantsFileOf, tenantsFiles } from "./definitions.ts";
 
 export { CACHE_FILE };
 export const CACHE_FORMAT = 1;
@@ -168,8 +168,8 @@ export class DiskHashes {
     this.seen = seen;
   }
 
-  hashOf(key: string, folders: readonly string[], also: readonly string[] = []): string {
-    const files = [...filesIn(this.root, folders), ...also.filter((p) => existsSync(join(this.root, GENERATED_DIR, p))).map((p) => ({ path: p, full: join(this.root, GENERATED_DIR, p) }))];
+  hashOf(key: string, folders: readonly string[]): string {
+    const files = filesIn(this.root, folders);
     const stats = files.map((f) => {
       // lstat: a link is never followed, so a symlinked file is irregular, never "unchanged".
       const st = lstatSync(f.full, { throwIfNoEntry: false });
@@ -221,20 +221,9 @@ export class DiskHashes {
     return hash;
   }
 
-  /** Forgets a key: its files were just written, their times changed. */
-  forget(key: string): void {
-    delete this.next[key];
-  }
+
 }
 
-export function readCache(root: string): Cache | undefined {
-  try {
-    const cache = JSON.parse(readFileSync(join(root, GENERATED_DIR, CACHE_FILE), "utf8")) as Cache;
-    return cache.format === CACHE_FORMAT && typeof cache.inputs === "string" && cache.units && Array.isArray(cache.clusters) ? cache : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The cache file's text: fixed key order, units and problems sorted, one unit per line for readable diffs. */
 export function cacheText(cache: Omit<Cache, "format" | "about">): string {
@@ -257,13 +246,6 @@ export function cacheText(cache: Omit<Cache, "format" | "about">): string {
   return `${headText},\n  "units": {\n${body.join(",\n")}\n  }\n}\n`;
 }
 
-export function sortProblems(ps: readonly Problem[]): Problem[] {
-  return [...ps].sort((a, b) => {
-    const x = JSON.stringify([a.file, a.path, a.code, a.message]);
-    const y = JSON.stringify([b.file, b.path, b.code, b.message]);
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
-}
 
 /** The folders of the shared files: bootstrap/, apps/ and platform/ of every cluster. */
 export function sharedFolders(clusters: readonly { readonly name: string }[]): string[] {
@@ -271,36 +253,58 @@ export function sharedFolders(clusters: readonly { readonly name: string }[]): s
 }
 
 /**
- * Nothing changed since the last synth, proved without loading or rendering anything: the cache
- * is the one synth wrote, under the same inputs; every definition has the bytes it had; every
- * output folder hashes to what the cache says; and generated/ holds nothing else. The result is
- * what a full compile would report (its warnings, its counts), or undefined.
+ * What a synth or check starts from when the cache can be used: the cache (the one synth wrote,
+ * under the same inputs), the definitions, which of them are unchanged (their bytes and their
+ * output folders hash to what the cache says) and which changed, and whether the shared files
+ * are intact. Every file is hashed (or proved by stat) once, here; the no-op proof and the
+ * incremental compile both work from this. Undefined: compile everything.
  */
-export async function unchangedTree(root: string, listDefinitions: (root: string) => Promise<{ files: string[]; tenants: string[] }>): Promise<{ problems: Problem[]; counts: { pipelines: number; files: number }; disk: DiskHashes } | undefined> {
+export interface Survey {
+  readonly cache: Cache;
+  readonly files: readonly string[];
+  readonly tenants: readonly string[];
+  readonly kept: ReadonlyMap<string, CacheUnit>;
+  readonly changed: readonly string[];
+  readonly sharedIntact: boolean;
+  readonly disk: DiskHashes;
+}
+
+export async function survey(root: string): Promise<Survey | undefined> {
   // generated/ itself must be a folder, not a link to one (synth refuses that, with its reason).
   if (!lstatSync(join(root, GENERATED_DIR), { throwIfNoEntry: false })?.isDirectory()) return undefined;
-  const cache = readCache(root);
-  if (!cache) return undefined;
-  let onDisk: string;
+  let text: string;
+  let cache: Cache;
   try {
-    onDisk = readFileSync(join(root, GENERATED_DIR, CACHE_FILE), "utf8");
+    text = readFileSync(join(root, GENERATED_DIR, CACHE_FILE), "utf8");
+    cache = JSON.parse(text) as Cache;
   } catch {
     return undefined;
   }
-  if (onDisk !== cacheText(cache)) return undefined;
-  if (inputsKey(root, cache.clusters) !== cache.inputs) return undefined;
-  const { files, tenants } = await listDefinitions(root);
-  const units = Object.keys(cache.units).sort();
-  if (files.join("\n") !== units.join("\n")) return undefined;
-  const stem = (f: string) => f.replace(/\.tenants\.ya?ml$/, "").replace(/\.(ts|ya?ml)$/, "");
-  if (tenants.some((t) => !files.some((f) => stem(f) === stem(t)))) return undefined;
+  if (cache.format !== CACHE_FORMAT || typeof cache.inputs !== "string" || !cache.units || !Array.isArray(cache.clusters)) return undefined;
+  // Exactly what synth writes, under the same inputs: anything else is not to be trusted.
+  if (text !== cacheText(cache) || inputsKey(root, cache.clusters) !== cache.inputs) return undefined;
+  const files = await pipelineFiles(root);
+  const tenants = await tenantsFiles(root);
+  if (orphanTenantsFiles(files, tenants).length) return undefined;
   const disk = new DiskHashes(root);
+  const kept = new Map<string, CacheUnit>();
+  const changed: string[] = [];
   for (const f of files) {
-    const unit = cache.units[f]!;
-    if (unit.input !== disk.inputOf(f, tenants.find((t) => stem(t) === stem(f)))) return undefined;
-    if (disk.hashOf(f, unitFolders(unit)) !== unit.output) return undefined;
+    const unit = cache.units[f];
+    if (unit && unit.input === disk.inputOf(f, tenantsFileOf(f, tenants)) && disk.hashOf(f, unitFolders(unit)) === unit.output) kept.set(f, unit);
+    else changed.push(f);
   }
-  if (disk.hashOf("(shared)", sharedFolders(cache.clusters)) !== cache.shared) return undefined;
+  return { cache, files, tenants, kept, changed, sharedIntact: disk.hashOf("(shared)", sharedFolders(cache.clusters)) === cache.shared, disk };
+}
+
+/**
+ * Nothing changed since the last synth, proved without loading or rendering anything: every
+ * definition is unchanged, none was removed, the shared files are intact, and generated/ holds
+ * nothing else. The result is what a full compile would report (its warnings, its counts).
+ */
+export function unchangedTree(root: string, s: Survey): { problems: Problem[]; counts: { pipelines: number; files: number }; clusters: number } | undefined {
+  const { cache } = s;
+  if (s.changed.length || !s.sharedIntact || s.files.length !== Object.keys(cache.units).length) return undefined;
   // Nothing else in generated/: no stray file or folder, no pipeline folder of no definition.
   const list = (path: string) => {
     try {
@@ -319,13 +323,14 @@ export async function unchangedTree(root: string, listDefinitions: (root: string
     const found = (list(`${c}/pipelines`) ?? []).map((e) => (e.isDirectory() ? e.name : `/${e.name}`)).sort();
     if (found.join("\n") !== expected.join("\n")) return undefined;
   }
-  const problems = [...cache.problems, ...Object.values(cache.units).flatMap((u) => u.problems)];
-  const counts = { pipelines: Object.values(cache.units).reduce((n, u) => n + u.pipelines.length, 0), files: Object.values(cache.units).reduce((n, u) => n + u.files, 0) + cache.sharedFiles };
-  return { problems, counts, disk };
+  const units = Object.values(cache.units);
+  const problems = [...cache.problems, ...units.flatMap((u) => u.problems)];
+  const counts = { pipelines: units.reduce((n, u) => n + u.pipelines.length, 0), files: units.reduce((n, u) => n + u.files, 0) + cache.sharedFiles };
+  return { problems, counts, clusters: cache.clusters.length };
 }
 
-/** unchangedTree with the definitions of `root`, and the number of clusters. */
-export async function unchanged(root: string): Promise<{ problems: Problem[]; counts: { pipelines: number; files: number }; disk: DiskHashes; clusters: number } | undefined> {
-  const r = await unchangedTree(root, async (r) => ({ files: await pipelineFiles(r), tenants: await tenantsFiles(r) }));
-  return r && { ...r, clusters: readCache(root)!.clusters.length };
+/** The no-op proof from scratch (a survey, then unchangedTree). */
+export async function unchanged(root: string): Promise<ReturnType<typeof unchangedTree>> {
+  const s = await survey(root);
+  return s && unchangedTree(root, s);
 }

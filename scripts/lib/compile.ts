@@ -6,7 +6,8 @@ import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import type { PriceData } from "../../cost/data.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
 import { duplicateNames, loadPipeline, loadProject, pipelineFiles, pipelineWarnings, tenantsFiles, TsLoader, type Project } from "./load.ts";
-import { CACHE_FILE, cacheText, DiskHashes, filesHash, inputsKey, isSharedPath, readCache, unitFolders, unitInput, type Cache, type CacheUnit } from "./cache.ts";
+import { CACHE_FILE, cacheText, filesHash, inputsKey, isSharedPath, sharedFolders, survey, unitFolders, unitInput, type Cache, type CacheUnit, type DiskHashes, type Survey } from "./cache.ts";
+import { tenantsFileOf } from "./definitions.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { GENERATED_DIR } from "../../model/files.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
@@ -54,9 +55,10 @@ export function timed<T>(timings: Timings | undefined, phase: string, fn: () => 
  * changed (synth and check); without a usable cache, or when anything besides definitions
  * changed, everything is compiled. Either way the files and problems are the same.
  */
-export async function compile(root: string, timings?: Timings, options: { incremental?: boolean } = {}): Promise<Compiled> {
+export async function compile(root: string, timings?: Timings, options: { incremental?: boolean; survey?: Survey } = {}): Promise<Compiled> {
   if (options.incremental) {
-    const fast = await compileIncremental(root, timings);
+    const s = options.survey ?? (await timed(timings, "hash definitions and output", () => survey(root)));
+    const fast = s && (await compileIncremental(root, timings, s));
     if (fast) return fast;
   }
   const project = await timed(timings, "load and validate definitions", () => loadProject(root));
@@ -82,8 +84,6 @@ export async function compile(root: string, timings?: Timings, options: { increm
 
 const cacheFile = (cache: Omit<Cache, "format" | "about">) => ({ path: CACHE_FILE, content: cacheText(cache) });
 
-const stem = (f: string) => f.replace(/\.tenants\.ya?ml$/, "").replace(/\.(ts|ya?ml)$/, "");
-
 /** The cache entry of every definition file: its pipelines, output hash, warnings and capacity facts. */
 async function unitsOf(root: string, pipelines: readonly { source: string; name: string; clusters: readonly string[] }[], files: readonly OutputFile[], problems: readonly Problem[], facts: readonly CapacityFacts[], only?: readonly string[]): Promise<Record<string, CacheUnit>> {
   const tenants = await tenantsFiles(root);
@@ -103,7 +103,7 @@ async function unitsOf(root: string, pipelines: readonly { source: string; name:
   const units: Record<string, CacheUnit> = {};
   for (const file of only ?? (await pipelineFiles(root))) {
     const own = (bySource.get(file) ?? []).map((p) => ({ name: p.name, clusters: [...p.clusters].sort() }));
-    const tenantsFile = tenants.find((t) => stem(t) === stem(file));
+    const tenantsFile = tenantsFileOf(file, tenants);
     const folders = unitFolders({ pipelines: own });
     const mine = folders.flatMap((d) => byFolder.get(d) ?? []);
     units[file] = {
@@ -125,31 +125,9 @@ function globalProblems(problems: readonly Problem[], units: Readonly<Record<str
   return problems.filter((p) => p.severity !== "error" && !owned.has(JSON.stringify(p)));
 }
 
-/**
- * The incremental compile, or undefined when it cannot be trusted (no cache, another dagops or
- * platform configuration, a tenants file without its template): the caller compiles everything.
- */
-async function compileIncremental(root: string, timings: Timings | undefined): Promise<Compiled | undefined> {
-  if (!lstatSync(join(root, GENERATED_DIR), { throwIfNoEntry: false })?.isDirectory()) return undefined;
-  const cache = readCache(root);
-  if (!cache) return undefined;
-  if (inputsKey(root, cache.clusters) !== cache.inputs) return undefined;
-  const files = await pipelineFiles(root);
-  const tenants = await tenantsFiles(root);
-  if (tenants.some((t) => !files.some((f) => stem(f) === stem(t)))) return undefined;
-  const tenantsOf = (f: string) => tenants.find((t) => stem(t) === stem(f));
-  const disk = new DiskHashes(root);
-
-  // Unchanged definitions whose files on disk are what the cache says: kept as they are.
-  const kept = new Map<string, CacheUnit>();
-  const changed: string[] = [];
-  timed(timings, "hash definitions and output", () => {
-    for (const f of files) {
-      const unit = cache.units[f];
-      if (unit && unit.input === disk.inputOf(f, tenantsOf(f)) && disk.hashOf(f, unitFolders(unit)) === unit.output) kept.set(f, unit);
-      else changed.push(f);
-    }
-  });
+/** The incremental compile from a survey (see lib/cache.ts): only the changed definitions are loaded and rendered. */
+async function compileIncremental(root: string, timings: Timings | undefined, s: Survey): Promise<Compiled | undefined> {
+  const { cache, files, tenants, kept, changed, disk } = s;
   const clusters = cache.clusters as ResolvedCluster[];
   const clusterNames = clusters.map((c) => c.name);
   const platformProblems = cache.problems.filter((p) => p.code !== "POOL_LIMIT_SHARED");
@@ -181,8 +159,7 @@ async function compileIncremental(root: string, timings: Timings | undefined): P
   // set of pipelines; otherwise the shared charts are rendered without them, for the checks.
   const namesIn = (set: readonly { name: string; clusters: readonly string[] }[], cluster: string) => set.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
   const before = Object.values(cache.units).flatMap((u) => u.pipelines);
-  const sharedFolders = clusters.flatMap((c) => ["bootstrap", "apps", "platform"].map((a) => `${c.name}/${a}`));
-  const renderShared = clusters.some((c) => namesIn(before, c.name).join("\n") !== namesIn(all, c.name).join("\n")) || disk.hashOf("(shared)", sharedFolders) !== cache.shared;
+  const renderShared = clusters.some((c) => namesIn(before, c.name).join("\n") !== namesIn(all, c.name).join("\n")) || !s.sharedIntact;
   const objects = timed(timings, "render (cdk8s)", () => render(clusters, loaded, (cluster) => (renderShared ? namesIn(all, cluster) : [])));
   const keptFolders = [...kept.values()].flatMap(unitFolders);
   const prices = loadPrices(root, clusters);
@@ -206,7 +183,7 @@ async function compileIncremental(root: string, timings: Timings | undefined): P
     files: [...rendered, next],
     prices: prices.byCluster,
     counts: { pipelines: all.length, files: count },
-    keep: [...keptFolders, ...(renderShared ? [] : sharedFolders)],
+    keep: [...keptFolders, ...(renderShared ? [] : sharedFolders(clusters))],
     disk,
   };
 }

@@ -24,3 +24,16 @@ async function definitionEntries(root: string): Promise<string[]> {
     return [];
   }
 }
+
+/** `pipelines/x.yaml` and `pipelines/x.tenants.yaml` → `pipelines/x`: what pairs a template with its tenants file. */
+const stem = (f: string) => f.replace(/\.tenants\.ya?ml$/, "").replace(/\.(ts|ya?ml)$/, "");
+
+/** The tenants file of a definition, if there is one. */
+export function tenantsFileOf(file: string, tenants: readonly string[]): string | undefined {
+  return tenants.find((t) => stem(t) === stem(file));
+}
+
+/** Tenants files whose template is not among `files`. */
+export function orphanTenantsFiles(files: readonly string[], tenants: readonly string[]): string[] {
+  return tenants.filter((t) => !files.some((f) => stem(f) === stem(t)));
+}

@@ -15,7 +15,7 @@ import { graphProblems } from "../../model/graph.ts";
 import type { PipelineDefinition } from "../../model/pipeline.ts";
 import { pipelineSchema, tenantsSchema } from "../../model/pipeline-schema.ts";
 import { expandTemplate, type Tenant } from "../../model/template.ts";
-import { pipelineFiles, tenantsFiles } from "./definitions.ts";
+import { orphanTenantsFiles, pipelineFiles, tenantsFileOf, tenantsFiles } from "./definitions.ts";
 import { resolveCluster, type PlatformConfig, type ResolvedCluster } from "../../model/platform.ts";
 import { platformSchema } from "../../model/platform-schema.ts";
 import { fieldPath, hasErrors, problem, type Problem } from "../../model/problems.ts";
@@ -49,9 +49,9 @@ export async function loadProject(root: string, now: Date = new Date()): Promise
     pipelines.push(...r.pipelines);
   }
   // A tenants file needs its template next to it.
-  for (const t of tenantFiles) {
+  for (const t of orphanTenantsFiles(files, tenantFiles)) {
     const template = t.replace(/\.tenants\.ya?ml$/, "");
-    if (!files.some((f) => f.replace(/\.(ts|ya?ml)$/, "") === template)) problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${template}.yaml (or .ts) with template: true`));
+    problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${template}.yaml (or .ts) with template: true`));
   }
   problems.push(...duplicateNames(pipelines));
   pipelines.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -135,7 +135,7 @@ export async function loadPipeline(
     structural.push(problem("RESERVED_NAME", file, "name", `pipeline name ${JSON.stringify(def.name)} is reserved (its namespace would be dagops-${def.name}, which dagops itself uses); choose another name`));
   }
   if (hasErrors(structural)) return { pipelines: [], problems: withLines(structural) };
-  const ownTenants = tenantFiles.find((t) => t.replace(/\.tenants\.ya?ml$/, "") === file.replace(/\.(ts|ya?ml)$/, ""));
+  const ownTenants = tenantsFileOf(file, tenantFiles);
   if (!def.template) {
     if (def.tenants) return { pipelines: [], problems: withLines([problem("INVALID_VALUE", file, "tenants", "tenants belong to a template: add template: true, or remove tenants")]) };
     const r = resolvePipeline(def, file, clusterNames);
