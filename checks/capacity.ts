@@ -33,7 +33,12 @@ export function capacityProblems(objects: readonly RenderedObject[], pricesByClu
   return capacity(objects, pricesByCluster, clusterOrder, known).problems;
 }
 
-export function capacity(objects: readonly RenderedObject[], pricesByCluster: ReadonlyMap<string, PriceData>, clusterOrder: readonly string[], known: readonly CapacityFacts[] = []): { problems: Problem[]; facts: CapacityFacts[] } {
+/**
+ * `shared: false` leaves out the shared-limit check (POOL_LIMIT_SHARED), which needs every
+ * pipeline of a cluster: a synth checks its pipelines in batches, then the shared limits once,
+ * from the objects of the platform and the facts of every batch (`known`).
+ */
+export function capacity(objects: readonly RenderedObject[], pricesByCluster: ReadonlyMap<string, PriceData>, clusterOrder: readonly string[], known: readonly CapacityFacts[] = [], options: { shared?: boolean } = {}): { problems: Problem[]; facts: CapacityFacts[] } {
   const problems: Problem[] = [];
   const facts: CapacityFacts[] = [];
   const clusters = [...new Set(objects.map((o) => o.cluster))];
@@ -71,6 +76,7 @@ export function capacity(objects: readonly RenderedObject[], pricesByCluster: Re
     }
     const mineFacts = costs.map((c): CapacityFacts => ({ cluster, pipeline: c.pipeline, schedule: c.schedule ?? null, peak: c.run.peakCapacity }));
     facts.push(...mineFacts);
+    if (options.shared === false) continue;
     // Pipelines that can start in the same hour share the limits (in name order, whichever were rendered).
     const all = [...mineFacts, ...known.filter((k) => k.cluster === cluster)].sort((a, b) => (a.pipeline < b.pipeline ? -1 : a.pipeline > b.pipeline ? 1 : 0));
     const byHour = new Map<string, { pipelines: string[]; cpuMillis: number; memoryBytes: number }>();

@@ -63,8 +63,12 @@ interface NodePoolView {
   readonly requirements: readonly { key: string; operator: string; values?: string[] }[];
 }
 
-/** `knownFolders`: folders of generated/ that hold objects not among `objects` (an incremental synth renders only what changed). */
-export function checkOutput(objects: readonly RenderedObject[], knownFolders: ReadonlySet<string> = new Set()): Problem[] {
+/**
+ * `knownFolders`: folders of generated/ that hold objects not among `objects` (a synth checks
+ * the pipelines it renders apart from the shared files). `context`: objects already checked
+ * whose Fargate selectors and NodePools the checks of `objects` need (the shared platform).
+ */
+export function checkOutput(objects: readonly RenderedObject[], knownFolders: ReadonlySet<string> = new Set(), context: readonly RenderedObject[] = []): Problem[] {
   const problems: Problem[] = [];
   const file = (o: RenderedObject) => `${GENERATED_DIR}/${o.path}`;
   const byPath = new Map<string, RenderedObject>();
@@ -85,8 +89,9 @@ export function checkOutput(objects: readonly RenderedObject[], knownFolders: Re
 
   for (const cluster of [...new Set(objects.map((o) => o.cluster))].sort()) {
     const mine = objects.filter((o) => o.cluster === cluster);
-    const selectors = mine.filter((o) => o.manifest.kind === "FargateProfile").flatMap((o) => ((o.manifest.spec as { selectors?: FargateSelector[] }).selectors ?? []));
-    const pools = mine.filter((o) => o.manifest.kind === "NodePool").map(nodePoolView);
+    const around = [...mine, ...context.filter((o) => o.cluster === cluster)];
+    const selectors = around.filter((o) => o.manifest.kind === "FargateProfile").flatMap((o) => ((o.manifest.spec as { selectors?: FargateSelector[] }).selectors ?? []));
+    const pools = around.filter((o) => o.manifest.kind === "NodePool").map(nodePoolView);
     const folders = new Set(mine.map((o) => `${GENERATED_DIR}/${o.path.slice(0, o.path.lastIndexOf("/"))}`));
 
     for (const o of mine) {

@@ -44,12 +44,23 @@ export interface ClusterObjects {
   readonly plans?: ReadonlyMap<string, Plan>;
 }
 
-export function clusterPools(manifests: readonly Manifest[], data: PriceData): { pools: Map<string, Pool>; onDemand: Map<string, Pool> } {
+/** Pools by price snapshot and NodePools: a synth checks its pipelines in batches against the same few. */
+const poolsSeen = new WeakMap<PriceData, Map<string, { pools: ReadonlyMap<string, Pool>; onDemand: ReadonlyMap<string, Pool> }>>();
+
+/** The pools of a cluster's NodePools, with the instance types of the price snapshot each allows. Shared: do not change them. */
+export function clusterPools(manifests: readonly Manifest[], data: PriceData): { pools: ReadonlyMap<string, Pool>; onDemand: ReadonlyMap<string, Pool> } {
   const nodePools = manifests.filter((m) => m.kind === "NodePool") as unknown as NodePoolManifest[];
-  return {
-    pools: new Map(nodePools.map((m) => [m.metadata.name, poolOf(m, data)])),
-    onDemand: new Map(nodePools.map((m) => [m.metadata.name, poolOf(m, data, true)])),
-  };
+  const key = JSON.stringify(nodePools);
+  const seen = poolsSeen.get(data) ?? poolsSeen.set(data, new Map()).get(data)!;
+  let found = seen.get(key);
+  if (!found) {
+    found = {
+      pools: new Map(nodePools.map((m) => [m.metadata.name, poolOf(m, data)])),
+      onDemand: new Map(nodePools.map((m) => [m.metadata.name, poolOf(m, data, true)])),
+    };
+    seen.set(key, found);
+  }
+  return found;
 }
 
 export function planOfManifest(m: Manifest, plans?: ReadonlyMap<string, Plan>): Plan | undefined {

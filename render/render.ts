@@ -39,11 +39,29 @@ export interface OutputFile {
 }
 
 /**
- * `sharedNames`: the names of every pipeline per cluster, when `pipelines` holds only some of
- * them (an incremental synth): the shared charts (Applications, namespaces, the node reader's
- * binding) still name them all.
+ * Every object of these clusters and pipelines. `sharedNames`: the names of every pipeline per
+ * cluster, when `pipelines` holds only some of them: the shared charts (Applications,
+ * namespaces, the node reader's binding) still name them all.
  */
 export function render(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[], sharedNames?: (cluster: string) => readonly string[]): RenderedObject[] {
+  const byCluster = (cluster: string) => pipelines.filter((p) => p.clusters.includes(cluster)).map((p) => p.name);
+  return [...renderShared(clusters, sharedNames ?? byCluster), ...renderPipelines(clusters, pipelines)];
+}
+
+/** The shared charts of each cluster (bootstrap/, apps/, platform/), naming these pipelines. */
+export function renderShared(clusters: readonly ResolvedCluster[], names: (cluster: string) => readonly string[]): RenderedObject[] {
+  const objects: RenderedObject[] = [];
+  for (const cluster of clusters) {
+    const add = chartAdder(objects, cluster);
+    add("bootstrap", PLATFORM_FILE, (app) => new BootstrapChart(app, "bootstrap", { cluster }));
+    add("apps", PLATFORM_FILE, (app) => new AppsChart(app, "apps", { cluster, pipelines: [...names(cluster.name)] }));
+    add("platform", PLATFORM_FILE, (app) => new PlatformChart(app, "platform", { cluster, pipelines: [...names(cluster.name)] }));
+  }
+  return objects;
+}
+
+/** The folder of each pipeline in each of its clusters (pipelines/<name>/): its namespace's objects. */
+export function renderPipelines(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[]): RenderedObject[] {
   const objects: RenderedObject[] = [];
   // A plan depends on the cluster only through overrides: build, serialize and hash it once per variant.
   // Only prewarm plans depend on the cluster's placeholder image.
@@ -54,23 +72,23 @@ export function render(clusters: readonly ResolvedCluster[], pipelines: readonly
     return byImage.get(image) ?? byImage.set(image, planDocument(p, cluster.placeholderImage)).get(image)!;
   };
   for (const cluster of clusters) {
-    const mine = pipelines.filter((p) => p.clusters.includes(cluster.name));
-    const names = sharedNames ? [...sharedNames(cluster.name)] : mine.map((p) => p.name);
-    const add = (area: string, source: string, build: (app: App) => Chart) => {
-      for (const { manifest, fileName, plan } of synth(build(new App()))) {
-        objects.push({ cluster: cluster.name, path: `${cluster.name}/${area}/${fileName}`, source, manifest, ...(plan ? { plan } : {}) });
-      }
-    };
-    add("bootstrap", PLATFORM_FILE, (app) => new BootstrapChart(app, "bootstrap", { cluster }));
-    add("apps", PLATFORM_FILE, (app) => new AppsChart(app, "apps", { cluster, pipelines: names }));
-    add("platform", PLATFORM_FILE, (app) => new PlatformChart(app, "platform", { cluster, pipelines: names }));
-    for (const p of mine) {
+    const add = chartAdder(objects, cluster);
+    for (const p of pipelines) {
+      if (!p.clusters.includes(cluster.name)) continue;
       // A cluster with overrides gets its own variant (and plan); the others share the pipeline's.
       const pipeline = forCluster(p, cluster.name);
       add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline, cluster) }));
     }
   }
   return objects;
+}
+
+function chartAdder(objects: RenderedObject[], cluster: ResolvedCluster) {
+  return (area: string, source: string, build: (app: App) => Chart) => {
+    for (const { manifest, fileName, plan } of synth(build(new App()))) {
+      objects.push({ cluster: cluster.name, path: `${cluster.name}/${area}/${fileName}`, source, manifest, ...(plan ? { plan } : {}) });
+    }
+  };
 }
 
 function synth(chart: Chart): { manifest: Manifest; fileName: string; plan?: Plan }[] {

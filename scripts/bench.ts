@@ -15,6 +15,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
+import { availableParallelism } from "node:os";
+
+const fullThreads = (n: number) => (n === 0 ? "in one thread (DAGOPS_WORKERS=<n> adds worker threads)" : `in this thread and ${n} worker thread${n === 1 ? "" : "s"}`);
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -91,6 +94,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const size = await treeSize(join(root, "generated"));
     phase("no-op re-synth (first: hashes all)", "synth");
     phase("no-op re-synth", "synth");
+    // A git repository of the tree, so that the review of the change below can be measured.
+    const git = (...args: string[]) => {
+      const r = spawnSync("git", args, { cwd: root, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+      if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+    };
+    await writeFile(join(root, ".gitignore"), "node_modules\n.dagops-stat.json\n");
+    git("init", "-q");
+    git("add", "-A");
+    git("-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "base");
     if (tenants !== undefined) {
       // One tenant changes: it is suspended.
       const list = join(root, "pipelines", "bench.tenants.yaml");
@@ -100,6 +112,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
       await writeFile(one, (await readFile(one, "utf8")).replace("memory: 300Mi", "memory: 320Mi"));
     }
     const one = phase("re-synth, one pipeline changed", "synth");
+    git("add", "-A");
+    git("-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "one change");
+    const review = phase("npm run diff, that change", "diff");
     const noop = rows[2]![1];
     const fresh = phase("check in a fresh clone", "check-fresh");
     phase("check --full (nothing cached)", "check-full");
@@ -115,8 +130,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
     target("re-synth, one pipeline changed", `${(one.ms / 1000).toFixed(2)} s`, "<= 1 s", one.ms <= 1000);
     target("no-op re-synth (stat cache warm)", `${(noop.ms / 1000).toFixed(2)} s`, "<= 1 s", noop.ms <= 1000);
     target("check in a fresh clone (no stat cache)", `${(fresh.ms / 1000).toFixed(2)} s`, "<= 3 s", fresh.ms <= 3000);
+    target("npm run diff, one pipeline changed", `${(review.ms / 1000).toFixed(2)} s`, "<= 2 s", review.ms <= 2000);
     target("full synth / floor", `${(full.ms / floor.ms).toFixed(2)}×`, "<= 1.0×", full.ms <= floor.ms);
     target("peak RSS, any phase", `${peak.toFixed(0)} MiB`, "<= 1024 MiB", peak <= 1024);
+    if (pipelines >= 10_000) target(`${pipelines} × ${steps}: full synth completes`, `${(full.ms / 1000).toFixed(1)} s`, "peak <= 1 GiB", full.exitCode === 0 && full.maxRssMiB <= 1024);
+    // Imported here: the phases' own processes import this file and must not pay for the compiler.
+    const { workerCount } = await import("./lib/batches.ts");
+    io.stdout(`\nthreads: ${availableParallelism()} cores; a full synth compiled the definitions ${fullThreads(workerCount(pipelines))}\n`);
     if (values.keep) io.stdout(`kept: ${root}\n`);
     return EXIT.ok;
   } catch (e) {
@@ -145,6 +165,11 @@ async function runPhase(phase: string, root: string, io: Io): Promise<number> {
   else if (phase === "synth-full") code = await (await import("./synth.ts")).main(["--full"], quiet);
   else if (phase === "check") code = await (await import("./check.ts")).main([], quiet);
   else if (phase === "check-full") code = await (await import("./check.ts")).main(["--full"], quiet);
+  else if (phase === "diff") {
+    const out = join(root, ".bench-review.md");
+    code = await (await import("./diff.ts")).main(["--base", "HEAD~1", "--head", "HEAD", "--out", out], quiet);
+    extra = { note: `review of ${((await stat(out)).size / 1024).toFixed(0)} KiB` };
+  }
   else if (phase === "check-fresh") {
     // A fresh clone: no local stat cache, so every output file is read and hashed.
     await rm(join(root, ".dagops-stat.json"), { force: true });

@@ -5,7 +5,7 @@ import { GENERATED_DIR } from "../model/files.ts";
 import { formatProblems, hasErrors, problem, sortProblems, type Problem } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
 import type { Timings } from "./lib/compile.ts";
-import { diffTree, irregularMessage, readTreeEntries, withRepository } from "./lib/tree.ts";
+import { irregularMessage, withRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run check [-- --root <dir>] [--json]
 
@@ -51,14 +51,12 @@ export async function runCheck(root: string, timings?: Timings, options: { full?
   }
   // Loaded only when checking: `--help` and usage errors need none of cdk8s, ajv or the schemas.
   const { compile, schemaFiles, timed } = await import("./lib/compile.ts");
-  const compiled = await compile(root, timings, { incremental: !options.full, ...(surveyed ? { survey: surveyed } : {}) });
+  const compiled = await compile(root, timings, { incremental: !options.full, output: "compare", ...(surveyed ? { survey: surveyed } : {}) });
   const problems: Problem[] = [...compiled.problems];
-  if (compiled.files) {
-    const files = compiled.files;
+  if (compiled.tree) {
     // Folders the incremental compile proved unchanged (by their hashes) are not compared again.
-    const onDisk = await timed(timings, "drift", () => readTreeEntries(join(root, GENERATED_DIR), new Set(compiled.keep ?? [])));
-    const diff = diffTree(files, onDisk.files);
-    for (const i of onDisk.irregular) problems.push(problem("UNSAFE_ENTRY", i.path === "" ? GENERATED_DIR : `${GENERATED_DIR}/${i.path}`, "", irregularMessage(GENERATED_DIR, i)));
+    const diff = compiled.tree;
+    for (const i of diff.irregular) problems.push(problem("UNSAFE_ENTRY", i.path === "" ? GENERATED_DIR : `${GENERATED_DIR}/${i.path}`, "", irregularMessage(GENERATED_DIR, i)));
     const fix = "run `npm run synth` and commit the result";
     for (const p of diff.stale) problems.push(problem("DRIFT_STALE", `${GENERATED_DIR}/${p}`, "", `differs from a fresh render; ${fix}`));
     for (const p of diff.missing) problems.push(problem("DRIFT_MISSING", `${GENERATED_DIR}/${p}`, "", `is generated but missing on disk; ${fix}`));
@@ -77,7 +75,7 @@ export async function runCheck(root: string, timings?: Timings, options: { full?
     ok: !hasErrors(problems),
     pipelines: compiled.counts?.pipelines ?? compiled.project.pipelines.length,
     clusters: compiled.project.clusters.length,
-    files: compiled.counts?.files ?? compiled.files?.length ?? 0,
+    files: compiled.counts?.files ?? 0,
     problems: sortProblems(problems),
   };
 }

@@ -5,7 +5,7 @@ import { GENERATED_DIR, SCHEMA_FILE, TENANTS_SCHEMA_FILE } from "../model/files.
 import { formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
 import type { Timings } from "./lib/compile.ts";
-import { isClean, patchTree, UnsafeTreeError, withRepository, writeTree } from "./lib/tree.ts";
+import { UnsafeTreeError, withRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run synth [-- --root <dir>]
 
@@ -53,33 +53,35 @@ export async function main(argv: string[], io: Io): Promise<number> {
     // Loaded only now: `--help` and usage errors need none of cdk8s, ajv or the schemas.
     const { compile, formatTimings, schemaFiles, timed } = await import("./lib/compile.ts");
     const timings: Timings | undefined = values.timings ? new Map() : undefined;
-    // The survey's hashes are reused: nothing is hashed twice.
-    const compiled = await compile(root, timings, { incremental: !values.full, ...(surveyed ? { survey: surveyed } : {}) });
-    if (compiled.problems.length > 0) io.stderr(`${formatProblems(compiled.problems)}\n`);
-    if (hasErrors(compiled.problems) || !compiled.files) {
-      const errors = compiled.problems.filter((p) => p.severity === "error").length;
-      io.stderr(`dagops synth: ${plural(errors, "error")}; ${GENERATED_DIR}/ was not changed.\n`);
-      return EXIT.problems;
-    }
-    const files = compiled.files;
-    let diff;
+    let compiled;
     try {
-      diff = await timed(timings, "write generated/", () => (compiled.keep ? patchTree(root, GENERATED_DIR, files, compiled.keep) : writeTree(root, GENERATED_DIR, files)));
+      // The survey's hashes are reused: nothing is hashed twice. The files are staged as they
+      // are rendered; nothing in generated/ changes before every check has passed.
+      compiled = await compile(root, timings, { incremental: !values.full, output: "stage", ...(surveyed ? { survey: surveyed } : {}) });
     } catch (err) {
       if (!(err instanceof UnsafeTreeError)) throw err;
       io.stderr(`dagops synth: ${err.message}\n`);
       return EXIT.problems;
     }
+    if (compiled.problems.length > 0) io.stderr(`${formatProblems(compiled.problems)}\n`);
+    if (hasErrors(compiled.problems) || !compiled.tree || !compiled.commit) {
+      const errors = compiled.problems.filter((p) => p.severity === "error").length;
+      io.stderr(`dagops synth: ${plural(errors, "error")}; ${GENERATED_DIR}/ was not changed.\n`);
+      return EXIT.problems;
+    }
+    const tree = compiled.tree;
+    await timed(timings, "write generated/", compiled.commit);
+    const diff = { missing: tree.missing, stale: tree.stale, extra: [...tree.extra, ...tree.irregular.map((i) => i.path)].sort() };
     if (timings) io.stderr(formatTimings(timings));
     const schemasChanged: string[] = [];
     for (const [file, content] of schemaFiles()) if (await writeIfChanged(join(root, file), content)) schemasChanged.push(file);
     const schemaChanged = schemasChanged.length > 0;
     const clusters = compiled.project.clusters;
     const pipelines = { length: compiled.counts?.pipelines ?? compiled.project.pipelines.length };
-    const fileCount = compiled.counts?.files ?? compiled.files.length;
+    const fileCount = compiled.counts?.files ?? 0;
     // The files this synth wrote or proved unchanged now have new times: remember them.
     compiled.disk?.save();
-    if (isClean(diff) && !schemaChanged) {
+    if (diff.missing.length + diff.stale.length + diff.extra.length === 0 && !schemaChanged) {
       io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(fileCount, "file")}).\n`);
     } else {
       io.stdout(

@@ -1,7 +1,7 @@
 /**
  * Kill synth at arbitrary moments: generated/ is the old tree or the new one, never a mix. The
- * writer swaps directories with two renames; a kill between them leaves the old tree in
- * .generated.previous, which the next command restores (recover()).
+ * writer stages the new files, commits the write with one rename of a journal, then applies it;
+ * a kill after the commit leaves a journal that the next writer applies (recover()).
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

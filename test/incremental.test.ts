@@ -152,10 +152,48 @@ test("one changed pipeline: only it is loaded and rendered; the rest is proved u
     await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
     assert.equal(await unchanged(repo.root), undefined);
     const c = await compile(repo.root, undefined, { incremental: true });
-    assert.ok(c.keep?.includes("prod/pipelines/customer-classification") && c.keep.includes("prod/platform"), JSON.stringify(c.keep));
     assert.deepEqual([...new Set(c.files!.map((f) => f.path.split("/").slice(0, 3).join("/")))].sort(), [".dagops-cache.json", "prod/pipelines/daily-usage-report"]);
     assert.deepEqual(c.project.pipelines.map((p) => p.name), ["daily-usage-report"], "only the changed definition was loaded");
     assert.deepEqual(c.counts, { pipelines: 5, files: 82 });
+    // Compared with the tree: only that pipeline's files (and the cache) differ.
+    const compared = await compile(repo.root, undefined, { incremental: true, output: "compare" });
+    assert.ok(compared.tree && compared.tree.stale.length > 0, JSON.stringify(compared.tree));
+    assert.deepEqual([...new Set(compared.tree.stale.map((p) => p.split("/").slice(0, 3).join("/")))].sort(), [".dagops-cache.json", "prod/pipelines/daily-usage-report"]);
+    assert.deepEqual([compared.tree.missing, compared.tree.extra, compared.tree.irregular], [[], [], []]);
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("worker threads change nothing: the same files and problems as one thread, and synth writes the same tree", { timeout: 120_000 }, async () => {
+  const { compile } = await import("../scripts/lib/compile.ts");
+  const repo = await tempRepo({ generated: true });
+  try {
+    // Enough definitions for several batches (of 4), one of them broken at the output tier.
+    for (let i = 0; i < 14; i++) await repo.write(`pipelines/gen-${i}.yaml`, yamlPipeline(`gen-${i}`, `schedule: "H ${i} * * *"\n`));
+    const one = await compile(repo.root, undefined, { workers: 0 });
+    const two = await compile(repo.root, undefined, { workers: 2 });
+    assert.ok(one.files && one.files.length > 100);
+    assert.deepEqual(two.files, one.files);
+    assert.deepEqual(two.problems, one.problems);
+    assert.deepEqual(two.counts, one.counts);
+
+    process.env.DAGOPS_WORKERS = "2";
+    try {
+      assert.equal((await run(synth, repo, "--full")).code, 0);
+    } finally {
+      delete process.env.DAGOPS_WORKERS;
+    }
+    const threaded = await snapshot(join(repo.root, "generated"));
+    assert.equal((await run(synth, repo, "--full")).code, 0, "one thread finds the tree up to date");
+    assert.deepEqual(await snapshot(join(repo.root, "generated")), threaded);
+
+    // A definition that fails in a worker is reported as it is by one thread.
+    await repo.write("pipelines/gen-9.yaml", yamlPipeline("gen-9", "schedule: \"H 1 * * *\"\n").replace(/cpu: [^,}\n]+/, "cpu: 900"));
+    const brokenOne = await compile(repo.root, undefined, { workers: 0 });
+    const brokenTwo = await compile(repo.root, undefined, { workers: 2 });
+    assert.ok(brokenOne.problems.some((p) => p.severity === "error" && p.file === "pipelines/gen-9.yaml"), JSON.stringify(brokenOne.problems));
+    assert.deepEqual(brokenTwo.problems, brokenOne.problems);
   } finally {
     await repo.cleanup();
   }

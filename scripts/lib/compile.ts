@@ -1,27 +1,36 @@
-/** The check tiers (README, "Checks, in the order they run") up to, but not including, drift: load → validate → render → check output. */
-import { lstatSync } from "node:fs";
-import { join } from "node:path";
+/**
+ * The check tiers (README, "Checks, in the order they run") up to, but not including, drift:
+ * load → validate → render → check output. The definitions are compiled in batches, apart from
+ * each other (units.ts, in worker threads when there are many); what needs every pipeline at
+ * once is done here from what the batches report: duplicate names, the shared files
+ * (Applications, namespaces, the node reader's binding), the shared pool limits, the cache.
+ */
 import { capacity, type CapacityFacts } from "../../checks/capacity.ts";
 import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import type { PriceData } from "../../cost/data.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
-import { duplicateNames, loadPipeline, loadProject, pipelineFiles, pipelineWarnings, tenantsFiles, TsLoader, type Project } from "./load.ts";
-import { CACHE_FILE, cacheText, filesHash, inputsKey, isSharedPath, sharedFolders, survey, unitFolders, unitInput, type Cache, type CacheUnit, type DiskHashes, type Survey } from "./cache.ts";
-import { tenantsFileOf } from "./definitions.ts";
+import { duplicateNames, loadPlatform, type Project } from "./load.ts";
+import { CACHE_FILE, cacheText, filesHash, inputsKey, sharedFolders, survey, unitFolders, type Cache, type CacheUnit, type DiskHashes, type Survey } from "./cache.ts";
+import { orphanTenantsFiles, pipelineFiles, tenantsFiles } from "./definitions.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { GENERATED_DIR } from "../../model/files.ts";
-import { hasErrors, type Problem } from "../../model/problems.ts";
+import { hasErrors, problem, type Problem } from "../../model/problems.ts";
 export { schemaFileContent, schemaFiles } from "./schemas.ts";
 import { loadPrices } from "./prices.ts";
 export { loadPrices };
-import { render, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
+import { renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
+import { compileBatches, workerCount } from "./batches.ts";
+import type { UnitsResult, UnitsSetup } from "./units.ts";
+import { commitTree, irregularMessage, irregularTree, stagingDir, TreeSink, UnsafeTreeError, unwanted, type Irregular } from "./tree.ts";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 
 export { SCHEMA_FILE } from "../../model/files.ts";
 
 export interface Compiled {
   readonly project: Project;
   readonly problems: readonly Problem[];
-  /** Present when no tier before output found an error. */
+  /** With output `memory`, when no tier before output found an error: every object and file. */
   readonly objects?: readonly RenderedObject[];
   readonly files?: readonly OutputFile[];
   /** Each cluster's price snapshot, when it loaded. */
@@ -29,10 +38,13 @@ export interface Compiled {
   /** Every pipeline and every output file (without the cache file), rendered or not. */
   readonly counts?: { readonly pipelines: number; readonly files: number };
   /**
-   * An incremental compile: `files` holds only what was rendered (and the cache file); these
-   * folders of generated/ were proved unchanged and are left as they are.
+   * With output `compare` or `stage`, when nothing failed: how generated/ differs from the
+   * output (paths relative to it; an incremental compile does not look into the folders it
+   * proved unchanged). `extra` holds regular files only; `irregular` the rest (never wanted).
    */
-  readonly keep?: readonly string[];
+  readonly tree?: { readonly stale: readonly string[]; readonly missing: readonly string[]; readonly extra: readonly string[]; readonly irregular: readonly Irregular[] };
+  /** With output `stage`: moves the staged files in and removes the unwanted ones (tree.ts, steps 2 and 3). */
+  readonly commit?: () => Promise<void>;
   /** The on-disk hashes this compile used, to be saved once the tree is written. */
   readonly disk?: DiskHashes;
 }
@@ -50,144 +62,186 @@ export function timed<T>(timings: Timings | undefined, phase: string, fn: () => 
   return result;
 }
 
-/**
- * `incremental`: use generated/.dagops-cache.json to load and render only the definitions that
- * changed (synth and check); without a usable cache, or when anything besides definitions
- * changed, everything is compiled. Either way the files and problems are the same.
- */
-export async function compile(root: string, timings?: Timings, options: { incremental?: boolean; survey?: Survey } = {}): Promise<Compiled> {
-  if (options.incremental) {
-    const s = options.survey ?? (await timed(timings, "hash definitions and output", () => survey(root)));
-    const fast = s && (await compileIncremental(root, timings, s));
-    if (fast) return fast;
-  }
-  const project = await timed(timings, "load and validate definitions", () => loadProject(root));
-  if (hasErrors(project.problems)) return { project, problems: project.problems };
-  const objects = timed(timings, "render (cdk8s)", () => render(project.clusters, project.pipelines));
-  const prices = loadPrices(root, project.clusters);
-  const problems = [
-    ...project.problems,
-    ...prices.problems,
-    ...timed(timings, "validate output", () => checkOutput(objects)),
-  ];
-  const cap = timed(timings, "capacity", () => capacity(objects, prices.byCluster, project.clusters.map((c) => c.name)));
-  problems.push(...cap.problems);
-  if (hasErrors(problems)) return { project, problems };
-  const files = timed(timings, "serialize YAML", () => toFiles(objects));
-  const sized = [...problems, ...checkSizes(files, new Map(objects.map((o) => [o.path, o.source])))];
-  if (hasErrors(sized)) return { project, problems: sized };
-  const units = await unitsOf(root, project.pipelines.map((p) => ({ source: p.source, name: p.name, clusters: p.clusters })), files, sized, cap.facts);
-  const shared = files.filter((f) => isSharedPath(f.path));
-  const cache = cacheFile({ inputs: inputsKey(root, project.clusters), clusters: project.clusters, problems: globalProblems(sized, units), shared: filesHash(shared), sharedFiles: shared.length, units });
-  return { project, problems: sized, objects, files: [...files, cache], prices: prices.byCluster, counts: { pipelines: project.pipelines.length, files: files.length } };
+export interface CompileOptions {
+  /**
+   * Use generated/.dagops-cache.json to compile only the definitions that changed (synth and
+   * check). Without a usable cache, or when anything besides definitions changed, everything is
+   * compiled. Either way the files and problems are the same.
+   */
+  readonly incremental?: boolean;
+  /** The survey the caller already made (nothing is hashed twice). */
+  readonly survey?: Survey;
+  /**
+   * Where the files go: kept in `files` (default), compared with generated/ (`tree`), or also
+   * staged for `commit` where they differ. Compare and stage hold no file contents: a tree of
+   * any size streams through.
+   */
+  readonly output?: "memory" | "compare" | "stage";
+  /** Worker threads for the definitions (default: batches.ts workerCount). */
+  readonly workers?: number;
 }
 
-const cacheFile = (cache: Omit<Cache, "format" | "about">) => ({ path: CACHE_FILE, content: cacheText(cache) });
-
-/** The cache entry of every definition file: its pipelines, output hash, warnings and capacity facts. */
-async function unitsOf(root: string, pipelines: readonly { source: string; name: string; clusters: readonly string[] }[], files: readonly OutputFile[], problems: readonly Problem[], facts: readonly CapacityFacts[], only?: readonly string[]): Promise<Record<string, CacheUnit>> {
-  const tenants = await tenantsFiles(root);
-  // Indexes, so that 2,000 definitions cost 2,000 lookups, not 2,000 scans of 32,000 files.
-  const group = <T>(items: readonly T[], key: (t: T) => string | undefined) => {
-    const m = new Map<string, T[]>();
-    for (const i of items) {
-      const k = key(i);
-      if (k !== undefined) (m.get(k) ?? m.set(k, []).get(k)!).push(i);
-    }
-    return m;
+export async function compile(root: string, timings?: Timings, options: CompileOptions = {}): Promise<Compiled> {
+  const output = options.output ?? "memory";
+  const s = options.incremental ? (options.survey ?? (await timed(timings, "hash definitions and output", () => survey(root)))) : undefined;
+  const start = await timed(timings, "load the platform", () => startingPoint(root, s));
+  if ("failed" in start) return { project: { clusters: [], pipelines: [], problems: start.problems }, problems: start.problems };
+  const { clusters, files, tenants, kept } = start;
+  const clusterNames = clusters.map((c) => c.name);
+  const target = join(root, GENERATED_DIR);
+  const staging = stagingDir(root);
+  // generated/ as a link (or a file) is never read through, and never written to.
+  const self = irregularTree(root, GENERATED_DIR);
+  if (self && output === "stage") throw new UnsafeTreeError(irregularMessage(GENERATED_DIR, self));
+  const setup: UnitsSetup = {
+    root,
+    clusters,
+    tenants,
+    now: Date.now(),
+    output: output === "memory" ? { kind: "memory" } : output === "compare" ? { kind: "compare", target: self ? null : target } : { kind: "stage", target, staging },
   };
-  const bySource = group(pipelines, (p) => p.source);
-  const byFolder = group(files, (f) => /^[^/]+\/pipelines\/[^/]+(?=\/)/.exec(f.path)?.[0]);
-  const byFile = group(problems, (p) => (p.severity === "error" ? undefined : /^generated\/[^/]+\/pipelines\/[^/]+(?=\/)/.exec(p.file)?.[0]?.slice(GENERATED_DIR.length + 1) ?? p.file));
-  const factsOf = group(facts, (f) => f.pipeline);
-  const units: Record<string, CacheUnit> = {};
-  for (const file of only ?? (await pipelineFiles(root))) {
-    const own = (bySource.get(file) ?? []).map((p) => ({ name: p.name, clusters: [...p.clusters].sort() }));
-    const tenantsFile = tenantsFileOf(file, tenants);
-    const folders = unitFolders({ pipelines: own });
-    const mine = folders.flatMap((d) => byFolder.get(d) ?? []);
-    units[file] = {
-      input: unitInput(root, file, tenantsFile),
-      pipelines: own,
-      output: filesHash(mine),
-      files: mine.length,
-      problems: [...(byFile.get(file) ?? []), ...(tenantsFile ? (byFile.get(tenantsFile) ?? []) : []), ...folders.flatMap((d) => byFile.get(d) ?? [])],
-      facts: own.flatMap((p) => factsOf.get(p.name) ?? []),
+  if (output === "stage") rmSync(staging, { recursive: true, force: true });
+  const abort = (c: Compiled): Compiled => {
+    if (output === "stage") rmSync(staging, { recursive: true, force: true });
+    return c;
+  };
+  try {
+    const workers = options.workers ?? workerCount(start.changed.length);
+    const batches = await timed(timings, `compile ${start.changed.length} definitions (${workers ? `${workers} worker threads` : "this thread"})`, () => compileBatches(setup, start.changed, workers));
+    const fresh = merged(batches);
+
+    // Every pipeline, in file order, as a full load checks them.
+    const bySource = new Map<string, UnitsResult["pipelines"][number][]>();
+    for (const p of fresh.pipelines) (bySource.get(p.source) ?? bySource.set(p.source, []).get(p.source)!).push(p);
+    const all = files.flatMap((f) => kept.get(f)?.pipelines.map((p) => ({ ...p, source: f })) ?? bySource.get(f) ?? []);
+    const loadTier = [...start.problems, ...fresh.loadProblems, ...duplicateNames(all), ...[...kept.values()].flatMap((u) => u.problems)];
+    const loaded = [...(fresh.loaded ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const project: Project = { clusters, pipelines: loaded, problems: loadTier };
+    if (hasErrors(loadTier)) return abort({ project, problems: unique(loadTier) });
+
+    // The shared files change only with the set of pipelines (or when they were edited by hand);
+    // otherwise the platform is rendered without them, for the shared limits.
+    const namesIn = (cluster: string) => all.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
+    const before = start.cache ? Object.values(start.cache.units).flatMap((u) => u.pipelines) : [];
+    const namesBefore = (cluster: string) => before.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
+    const withShared = !start.cache || !start.sharedIntact || clusterNames.some((c) => namesIn(c).join("\n") !== namesBefore(c).join("\n"));
+    const folders = new Set(all.flatMap((p) => p.clusters.map((c) => `${GENERATED_DIR}/${c}/pipelines/${p.name}`)));
+    const prices = loadPrices(root, clusters);
+    const shared = timed(timings, "render and check the shared files", () => {
+      const objects = renderShared(clusters, withShared ? namesIn : () => []);
+      const problems = [...prices.problems, ...fresh.outputProblems, ...(withShared ? checkOutput(objects, folders) : [])];
+      const facts: CapacityFacts[] = [...[...kept.values()].flatMap((u) => u.facts), ...fresh.facts];
+      const cap = capacity(objects, prices.byCluster, clusterNames, facts);
+      problems.push(...cap.problems);
+      const sharedFiles = withShared ? toFiles(objects) : [];
+      problems.push(...checkSizes(sharedFiles));
+      return { objects, problems, sharedLimits: cap.problems, files: sharedFiles };
+    });
+    const problems = unique([...loadTier, ...shared.problems]);
+    if (hasErrors(problems)) return abort({ project, problems });
+
+    const units: Record<string, CacheUnit> = {};
+    for (const f of files) units[f] = kept.get(f) ?? fresh.units[f]!;
+    const platformWarnings = start.problems.filter((p) => p.severity !== "error");
+    const cache = cacheFileOf({
+      inputs: start.cache?.inputs ?? inputsKey(root, clusters),
+      clusters,
+      problems: unique([...platformWarnings, ...globalWarnings(problems, units, platformWarnings)]),
+      shared: withShared ? filesHash(shared.files) : start.cache!.shared,
+      sharedFiles: withShared ? shared.files.length : start.cache!.sharedFiles,
+      units,
+    });
+    const counts = { pipelines: all.length, files: Object.values(units).reduce((n, u) => n + u.files, 0) + (withShared ? shared.files.length : start.cache!.sharedFiles) };
+    const base = { project, problems, prices: prices.byCluster, counts, ...(s ? { disk: s.disk } : {}) };
+    if (output === "memory") {
+      const objects = [...(withShared ? shared.objects : []), ...(fresh.objects ?? [])];
+      const all = [...(fresh.files ?? []), ...shared.files, cache].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      return { ...base, objects, files: all };
+    }
+
+    const tree = timed(timings, "compare with generated/", () => {
+      const sink = new TreeSink(self ? null : target, output === "stage" ? staging : undefined);
+      for (const f of [...shared.files, cache]) sink.put(f.path, f.content);
+      const wanted = new Set<string>();
+      for (const p of [...fresh.paths, ...sink.paths]) {
+        if (wanted.has(p)) throw new Error(`two objects were rendered to ${GENERATED_DIR}/${p}`);
+        wanted.add(p);
+      }
+      const keep = [...[...kept.values()].flatMap(unitFolders), ...(withShared ? [] : sharedFolders(clusters))];
+      const { extra, irregular } = self ? { extra: [], irregular: [self] } : unwanted(root, GENERATED_DIR, wanted, keep);
+      const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+      return { stale: [...fresh.stale, ...sink.stale].sort(order), missing: [...fresh.missing, ...sink.missing].sort(order), extra, irregular };
+    });
+    const commit = async () => {
+      await commitTree(root, GENERATED_DIR, [...tree.stale, ...tree.missing], [...tree.extra, ...tree.irregular.map((i) => i.path)]);
     };
+    return { ...base, tree, ...(output === "stage" ? { commit } : {}) };
+  } catch (e) {
+    abort({ project: { clusters, pipelines: [], problems: [] }, problems: [] });
+    throw e;
   }
-  return units;
 }
 
+/** Where a compile starts: the cache's view when the survey allows it, else the platform, loaded. */
+async function startingPoint(
+  root: string,
+  s: Survey | undefined,
+): Promise<
+  | { clusters: readonly ResolvedCluster[]; problems: Problem[]; files: readonly string[]; tenants: readonly string[]; kept: ReadonlyMap<string, CacheUnit>; changed: readonly string[]; cache?: Cache; sharedIntact: boolean }
+  | { failed: true; problems: Problem[] }
+> {
+  if (s) {
+    // The platform's own warnings; the shared limits are checked again below.
+    const problems = s.cache.problems.filter((p) => p.code !== "POOL_LIMIT_SHARED");
+    return { clusters: s.cache.clusters as ResolvedCluster[], problems, files: s.files, tenants: s.tenants, kept: s.kept, changed: s.changed, cache: s.cache, sharedIntact: s.sharedIntact };
+  }
+  const platform = await loadPlatform(root);
+  if (hasErrors(platform.problems)) return { failed: true, problems: platform.problems };
+  const files = await pipelineFiles(root);
+  const tenants = await tenantsFiles(root);
+  const problems = [...platform.problems];
+  // A tenants file needs its template next to it.
+  for (const t of orphanTenantsFiles(files, tenants)) {
+    const template = t.replace(/\.tenants\.ya?ml$/, "");
+    problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${template}.yaml (or .ts) with template: true`));
+  }
+  return { clusters: platform.clusters, problems, files, tenants, kept: new Map(), changed: files, sharedIntact: false };
+}
 
-/** Warnings of no one definition: the platform's, and the shared-limit ones (recomputed whenever anything is rendered). */
-function globalProblems(problems: readonly Problem[], units: Readonly<Record<string, CacheUnit>>): Problem[] {
-  const owned = new Set(Object.values(units).flatMap((u) => u.problems.map((p) => JSON.stringify(p))));
+/** The batches' results as one, in file order. */
+function merged(results: readonly UnitsResult[]) {
+  const cat = <T>(pick: (r: UnitsResult) => readonly T[] | undefined): T[] => results.flatMap((r) => [...(pick(r) ?? [])]);
+  return {
+    pipelines: cat((r) => r.pipelines),
+    loadProblems: cat((r) => r.loadProblems),
+    outputProblems: cat((r) => r.outputProblems),
+    units: Object.assign({}, ...results.map((r) => r.units)) as Record<string, CacheUnit>,
+    facts: cat((r) => r.facts),
+    stale: cat((r) => r.stale),
+    missing: cat((r) => r.missing),
+    paths: cat((r) => r.paths),
+    loaded: results.some((r) => r.loaded) ? cat<ResolvedPipeline>((r) => r.loaded) : undefined,
+    objects: results.some((r) => r.objects) ? cat<RenderedObject>((r) => r.objects) : undefined,
+    files: results.some((r) => r.files) ? cat<OutputFile>((r) => r.files) : undefined,
+  };
+}
+
+/** Each problem once (batches that each see the platform may report the same platform problem). */
+function unique(problems: readonly Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = JSON.stringify(p);
+    return !seen.has(key) && seen.add(key);
+  });
+}
+
+const cacheFileOf = (cache: Omit<Cache, "format" | "about">): OutputFile => ({ path: CACHE_FILE, content: cacheText(cache) });
+
+/** Warnings of no one definition (the shared checks'); the platform's are kept apart. */
+function globalWarnings(problems: readonly Problem[], units: Readonly<Record<string, CacheUnit>>, platform: readonly Problem[]): Problem[] {
+  const owned = new Set([...Object.values(units).flatMap((u) => u.problems), ...platform].map((p) => JSON.stringify(p)));
   return problems.filter((p) => p.severity !== "error" && !owned.has(JSON.stringify(p)));
 }
-
-/** The incremental compile from a survey (see lib/cache.ts): only the changed definitions are loaded and rendered. */
-async function compileIncremental(root: string, timings: Timings | undefined, s: Survey): Promise<Compiled | undefined> {
-  const { cache, files, tenants, kept, changed, disk } = s;
-  const clusters = cache.clusters as ResolvedCluster[];
-  const clusterNames = clusters.map((c) => c.name);
-  const platformProblems = cache.problems.filter((p) => p.code !== "POOL_LIMIT_SHARED");
-  const problems: Problem[] = [...platformProblems];
-  const loaded: ResolvedPipeline[] = [];
-  const loader = changed.some((f) => f.endsWith(".ts")) ? new TsLoader() : undefined;
-  await timed(timings, "load and validate definitions", async () => {
-    for (const f of changed) {
-      const r = await loadPipeline(root, f, clusterNames, loader, tenants);
-      problems.push(...r.problems);
-      loaded.push(...r.pipelines);
-    }
-  });
-  // Names across all definitions, in file order, as a full load checks them.
-  const all: { name: string; source: string; clusters: readonly string[] }[] = [];
-  for (const f of files) {
-    const unit = kept.get(f);
-    if (unit) all.push(...unit.pipelines.map((p) => ({ ...p, source: f })));
-    else all.push(...loaded.filter((p) => p.source === f));
-  }
-  problems.push(...duplicateNames(all));
-  loaded.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  problems.push(...pipelineWarnings(loaded, clusters, new Date()));
-  for (const unit of kept.values()) problems.push(...unit.problems);
-  const project: Project = { clusters, pipelines: loaded, problems };
-  if (hasErrors(problems)) return { project, problems };
-
-  // The shared files (Applications, namespaces, the node reader's binding) change only with the
-  // set of pipelines; otherwise the shared charts are rendered without them, for the checks.
-  const namesIn = (set: readonly { name: string; clusters: readonly string[] }[], cluster: string) => set.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
-  const before = Object.values(cache.units).flatMap((u) => u.pipelines);
-  const renderShared = clusters.some((c) => namesIn(before, c.name).join("\n") !== namesIn(all, c.name).join("\n")) || !s.sharedIntact;
-  const objects = timed(timings, "render (cdk8s)", () => render(clusters, loaded, (cluster) => (renderShared ? namesIn(all, cluster) : [])));
-  const keptFolders = [...kept.values()].flatMap(unitFolders);
-  const prices = loadPrices(root, clusters);
-  problems.push(...prices.problems, ...timed(timings, "validate output", () => checkOutput(objects, new Set(keptFolders.map((d) => `${GENERATED_DIR}/${d}`)))));
-  const cap = timed(timings, "capacity", () => capacity(objects, prices.byCluster, clusterNames, [...kept.values()].flatMap((u) => u.facts)));
-  problems.push(...cap.problems);
-  if (hasErrors(problems)) return { project, problems };
-  const rendered = timed(timings, "serialize YAML", () => toFiles(objects)).filter((f) => renderShared || !isSharedPath(f.path));
-  const sized = [...problems, ...checkSizes(rendered, new Map(objects.map((o) => [o.path, o.source])))];
-  if (hasErrors(sized)) return { project, problems: sized };
-  const fresh = await unitsOf(root, loaded, rendered, sized, cap.facts, changed);
-  const units: Record<string, CacheUnit> = {};
-  for (const f of files) units[f] = kept.get(f) ?? fresh[f]!;
-  const sharedFiles = rendered.filter((f) => isSharedPath(f.path));
-  const next = cacheFile({ inputs: cache.inputs, clusters, problems: [...platformProblems, ...cap.problems.filter((p) => p.code === "POOL_LIMIT_SHARED" && p.severity !== "error")], shared: renderShared ? filesHash(sharedFiles) : cache.shared, sharedFiles: renderShared ? sharedFiles.length : cache.sharedFiles, units });
-  const count = Object.values(units).reduce((n, u) => n + u.files, 0) + (renderShared ? sharedFiles.length : cache.sharedFiles);
-  return {
-    project,
-    problems: sized,
-    objects,
-    files: [...rendered, next],
-    prices: prices.byCluster,
-    counts: { pipelines: all.length, files: count },
-    keep: [...keptFolders, ...(renderShared ? [] : sharedFolders(clusters))],
-    disk,
-  };
-}
-
 
 export function formatTimings(timings: Timings): string {
   return [...timings].map(([phase, ms]) => `  ${phase.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s\n`).join("");

@@ -1,38 +1,28 @@
 /**
- * The one writer of `generated/`. A synth replaces the whole tree with one directory rename, so
- * a crash or Ctrl-C leaves either the old tree or the new one:
+ * The one writer of `generated/`. A synth writes in three steps, so that a crash or Ctrl-C
+ * leaves either the old tree or the new one:
  *
- *   1. write the new tree into `.generated.staging-<pid>` (unchanged files are hard-linked
- *      from the current tree, so a one-pipeline change writes one pipeline's files);
- *   2. rename `generated` → `.generated.previous`;
- *   3. rename `.generated.staging-<pid>` → `generated`;
- *   4. delete `.generated.previous`.
+ *   1. stage: every file that differs from the tree is written into `.generated.staging-<pid>`
+ *      (by the command or by its worker threads, through a TreeSink); the tree is not touched;
+ *   2. commit: a journal naming the files to move in and the entries to remove is written and
+ *      renamed into place (`.generated.journal`), one atomic step;
+ *   3. apply: the removals, then the staged files renamed into the tree; then the journal goes.
  *
- * A kill between 2 and 3 (two back-to-back rename calls) leaves no `generated/` but a complete
- * `.generated.previous`; every dagops command starts with `recover()`, which puts it back. A no-op
- * synth compares first and writes nothing.
+ * A kill before the commit leaves the old tree (and a staging folder the next writer clears); a
+ * kill after it leaves a journal that the next writer applies first (recover), which is safe to
+ * repeat. A no-op synth stages nothing and writes nothing.
  */
-import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync, type Dirent } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { readdir, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { GENERATED_DIR } from "../../model/files.ts";
 import type { Io } from "../../cli/kit.ts";
 import { acquireLock, isAlive, LockTimeoutError } from "./lock.ts";
-import type { OutputFile } from "../../render/render.ts";
 
 const PREVIOUS = ".generated.previous";
 const STAGING = ".generated.staging-";
-/** An incremental write's commit record: once it exists, the write is completed, by the writer or by recover(). */
+/** A write's commit record: once it exists, the write is completed, by the writer or by recover(). Older versions swapped whole trees through PREVIOUS; recover() still puts such a tree back. */
 const JOURNAL = ".generated.journal";
-
-export interface TreeDiff {
-  /** Files whose content differs. */
-  readonly stale: string[];
-  /** Files that should exist and do not. */
-  readonly missing: string[];
-  /** Files on disk that nothing generates. */
-  readonly extra: string[];
-}
 
 /**
  * Something under `generated/` that is not a regular file: a symlink (Argo CD would apply what
@@ -65,45 +55,39 @@ function kindOf(full: string, e: { isSymbolicLink(): boolean; isFIFO(): boolean;
  * followed, so its target's content is never read or echoed.
  */
 export async function readTreeEntries(dir: string, keep: ReadonlySet<string> = new Set(), wanted?: (path: string) => boolean): Promise<{ files: Map<string, string>; irregular: Irregular[] }> {
+  const listed = listTree(dir, keep);
   const out = new Map<string, string>();
-  const irregular: Irregular[] = [];
-  try {
-    const self = lstatSync(dir);
-    if (!self.isDirectory()) return { files: out, irregular: [{ path: "", kind: kindOf(dir, self) }] };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { files: out, irregular };
-    throw e;
-  }
-  const entries = keep.size ? listOutside(dir, keep) : await readdir(dir, { recursive: true, withFileTypes: true });
-  const rel = (full: string) => full.slice(dir.length + 1).split("\\").join("/");
-  const files: string[] = [];
-  for (const e of entries) {
-    const full = join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
-    // Folders an incremental synth proved unchanged are not read (their files were hashed).
-    if (keep.size && e.isFile() && keep.has(rel(full).slice(0, rel(full).lastIndexOf("/")))) continue;
-    if (e.isFile() && (!wanted || wanted(rel(full)))) files.push(full);
-    else if (e.isFile()) continue;
-    else if (!e.isDirectory()) irregular.push({ path: rel(full), kind: kindOf(full, e) });
-  }
   // Synchronous on purpose: for tens of thousands of small files it is faster than promises
   // (no thread-pool round trip per file) and never exhausts file descriptors.
-  for (const f of files) out.set(rel(f), readFileSync(f, "utf8"));
-  irregular.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { files: new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), irregular };
+  for (const f of listed.files) if (!wanted || wanted(f)) out.set(f, readFileSync(join(dir, f), "utf8"));
+  return { files: out, irregular: listed.irregular };
 }
 
-/** The entries under `dir`, without descending into the folders in `keep` (relative paths). */
-function listOutside(dir: string, keep: ReadonlySet<string>): Dirent[] {
-  const out: Dirent[] = [];
+/**
+ * The regular files under `dir` (relative paths with `/`, sorted) and every entry that is
+ * neither a regular file nor a folder, without descending into the folders in `keep` (folders a
+ * synth proved unchanged by their hashes). Missing dir: empty.
+ */
+export function listTree(dir: string, keep: ReadonlySet<string> = new Set()): { files: string[]; irregular: Irregular[] } {
+  const files: string[] = [];
+  const irregular: Irregular[] = [];
+  const self = lstatSync(dir, { throwIfNoEntry: false });
+  if (!self) return { files, irregular };
+  if (!self.isDirectory()) return { files, irregular: [{ path: "", kind: kindOf(dir, self) }] };
   const walk = (rel: string) => {
     for (const e of readdirSync(rel ? join(dir, rel) : dir, { withFileTypes: true })) {
       const path = rel ? `${rel}/${e.name}` : e.name;
-      out.push(e);
-      if (e.isDirectory() && !keep.has(path)) walk(path);
+      if (e.isFile()) files.push(path);
+      else if (e.isDirectory()) {
+        if (!keep.has(path)) walk(path);
+      } else irregular.push({ path, kind: kindOf(join(dir, path), e) });
     }
   };
   walk("");
-  return out;
+  const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  files.sort(order);
+  irregular.sort((a, b) => order(a.path, b.path));
+  return { files, irregular };
 }
 
 /** The regular files under `dir` (see readTreeEntries). */
@@ -115,24 +99,6 @@ export async function readTree(dir: string): Promise<Map<string, string>> {
 export function irregularMessage(dirName: string, i: Irregular): string {
   const where = i.path === "" ? `${dirName}/` : `${dirName}/${i.path}`;
   return `${where} is ${i.kind}; ${dirName}/ may hold only regular files that synth writes (Argo CD would apply whatever a link points to). Remove it${i.path === "" ? " and let synth create the folder" : ""}, then run \`npm run synth\``;
-}
-
-export function diffTree(files: readonly OutputFile[], onDisk: ReadonlyMap<string, string>): TreeDiff {
-  const stale: string[] = [];
-  const missing: string[] = [];
-  const wanted = new Set<string>();
-  for (const f of files) {
-    wanted.add(f.path);
-    const have = onDisk.get(f.path);
-    if (have === undefined) missing.push(f.path);
-    else if (have !== f.content) stale.push(f.path);
-  }
-  const extra = [...onDisk.keys()].filter((p) => !wanted.has(p)).sort();
-  return { stale, missing, extra };
-}
-
-export function isClean(d: TreeDiff): boolean {
-  return d.stale.length + d.missing.length + d.extra.length === 0;
 }
 
 /** Puts back a tree left behind by a writer that was killed mid-swap, and clears its scratch dirs. */
@@ -158,36 +124,86 @@ export async function recover(root: string, dirName: string): Promise<string | u
 }
 
 /**
- * An incremental write: `files` are written where they differ, the folders in `keep` (proved
- * unchanged) are left alone, and every other file not in `files` is removed. Atomic as a whole:
- * staged, committed by a journal, then applied; a kill before the commit leaves the old tree,
- * after it the next writer (recover) finishes the new one.
+ * Where a synth's files go, one at a time and from any thread: each is compared with the file in
+ * the tree and, when it differs and a staging folder is given, written there (step 1). Holds
+ * paths, never contents, so a tree of any size streams through it.
  */
-export async function patchTree(root: string, dirName: string, files: readonly OutputFile[], keep: readonly string[]): Promise<TreeDiff> {
-  await recover(root, dirName);
-  const target = join(root, dirName);
-  const { files: current, irregular } = await readTreeEntries(target, new Set(keep));
-  const self = irregular.find((i) => i.path === "");
-  if (self) throw new UnsafeTreeError(irregularMessage(dirName, self));
-  const found = diffTree(files, current);
-  const diff = { ...found, extra: [...found.extra, ...irregular.map((i) => i.path)].sort() };
-  if (isClean(diff)) return diff;
-  // The new files go to a staging folder first; the journal then commits the write (one atomic
-  // rename); applying it moves each file in and removes the others. A kill before the commit
-  // leaves the old tree; after it, recover() finishes the new one.
-  const changed = new Set([...diff.stale, ...diff.missing]);
-  const staging = join(root, `${STAGING}${process.pid}`);
-  await rm(staging, { recursive: true, force: true });
-  for (const f of files) {
-    if (!changed.has(f.path)) continue;
-    mkdirSync(dirname(join(staging, f.path)), { recursive: true });
-    writeFileSync(join(staging, f.path), f.content);
+export class TreeSink {
+  /** Files whose content differs. */
+  readonly stale: string[] = [];
+  /** Files that should exist and do not (or are not regular files). */
+  readonly missing: string[] = [];
+  /** Every path put, in order. */
+  readonly paths: string[] = [];
+
+  private readonly folders = new Map<string, boolean>();
+
+  /** `target` null: there is no tree (or none to trust); every file is missing. */
+  constructor(
+    private readonly target: string | null,
+    private readonly staging?: string,
+  ) {}
+
+  put(path: string, content: string): void {
+    this.paths.push(path);
+    // lstat, and only below real folders: a link is never followed (nor its target read); the
+    // file replaces it.
+    const st = this.target !== null && this.realFolder(path.slice(0, Math.max(0, path.lastIndexOf("/")))) ? lstatSync(join(this.target, path), { throwIfNoEntry: false }) : undefined;
+    const full = join(this.target ?? "", path);
+    if (st?.isFile() && st.size === Buffer.byteLength(content) && readFileSync(full, "utf8") === content) return;
+    (st?.isFile() ? this.stale : this.missing).push(path);
+    if (!this.staging) return;
+    const staged = join(this.staging, path);
+    mkdirSync(dirname(staged), { recursive: true });
+    writeFileSync(staged, content);
   }
-  const journal: Journal = { pid: process.pid, staging: `${STAGING}${process.pid}`, writes: [...changed].sort(), deletes: diff.extra };
+
+  private realFolder(rel: string): boolean {
+    if (rel === "") return true;
+    let real = this.folders.get(rel);
+    if (real === undefined) {
+      real = (lstatSync(join(this.target!, rel), { throwIfNoEntry: false })?.isDirectory() ?? false) && this.realFolder(rel.slice(0, Math.max(0, rel.lastIndexOf("/"))));
+      this.folders.set(rel, real);
+    }
+    return real;
+  }
+}
+
+/** The staging folder of this process's synth: its workers write into it, commitTree moves it in. */
+export function stagingDir(root: string): string {
+  return join(root, `${STAGING}${process.pid}`);
+}
+
+/**
+ * What is in the tree that nothing wants: regular files outside `keep` that are not `wanted`
+ * (`extra`), and entries that are not regular files (`irregular`; never wanted). Throws UnsafeTreeError when the tree itself is not a folder.
+ */
+export function unwanted(root: string, dirName: string, wanted: ReadonlySet<string>, keep: readonly string[] = []): { extra: string[]; irregular: Irregular[] } {
+  const { files, irregular } = listTree(join(root, dirName), new Set(keep));
+  return { extra: files.filter((f) => !wanted.has(f)), irregular };
+}
+
+/** The tree folder itself, when it is not a folder (a link to one, a file): what to tell people. */
+export function irregularTree(root: string, dirName: string): Irregular | undefined {
+  const st = lstatSync(join(root, dirName), { throwIfNoEntry: false });
+  return st && !st.isDirectory() ? { path: "", kind: kindOf(join(root, dirName), st) } : undefined;
+}
+
+/**
+ * Steps 2 and 3 (see the module comment): `writes` are staged in stagingDir(root); `deletes` are
+ * files (or irregular entries) to remove. With nothing to do, the staging folder is just cleared.
+ */
+export async function commitTree(root: string, dirName: string, writes: readonly string[], deletes: readonly string[]): Promise<void> {
+  const staging = stagingDir(root);
+  if (writes.length + deletes.length === 0) {
+    await rm(staging, { recursive: true, force: true });
+    return;
+  }
+  const moving = new Set(writes);
+  const journal: Journal = { pid: process.pid, staging: `${STAGING}${process.pid}`, writes: [...writes].sort(), deletes: deletes.filter((d) => !moving.has(d)).sort() };
   writeFileSync(join(root, `${JOURNAL}.tmp`), JSON.stringify(journal));
   await rename(join(root, `${JOURNAL}.tmp`), join(root, JOURNAL));
   await applyJournal(root, dirName, journal);
-  return diff;
 }
 
 interface Journal {
@@ -205,16 +221,14 @@ function readJournal(root: string): Journal | undefined {
   }
 }
 
-/** Moves the staged files in and removes the deleted ones; idempotent, so a second try after a kill finishes the job. */
+/**
+ * Removes the deleted entries, then moves the staged files in. Idempotent (the deletes never
+ * name a file it moves in), so a second try after a kill finishes the job.
+ */
 async function applyJournal(root: string, dirName: string, journal: Journal): Promise<void> {
   const target = join(root, dirName);
   const staging = join(root, journal.staging);
-  for (const path of journal.writes) {
-    const from = join(staging, path);
-    if (!lstatSync(from, { throwIfNoEntry: false })) continue; // moved in already
-    mkdirSync(dirname(join(target, path)), { recursive: true });
-    await rename(from, join(target, path));
-  }
+  // Removals first: a link where a folder belongs must be gone before files move in below it.
   for (const path of journal.deletes) await rm(join(target, path), { force: true, recursive: true });
   // Folders of removed pipelines are left empty: remove them.
   for (const dir of [...new Set(journal.deletes.map((p) => dirname(join(target, p))))].sort().reverse()) {
@@ -224,42 +238,17 @@ async function applyJournal(root: string, dirName: string, journal: Journal): Pr
       // gone already
     }
   }
+  for (const path of journal.writes) {
+    const from = join(staging, path);
+    if (!lstatSync(from, { throwIfNoEntry: false })) continue; // moved in already
+    const to = join(target, path);
+    mkdirSync(dirname(to), { recursive: true });
+    // A folder where a file belongs (made by hand): a rename cannot replace it.
+    if (lstatSync(to, { throwIfNoEntry: false })?.isDirectory()) rmSync(to, { recursive: true, force: true });
+    await rename(from, to);
+  }
   await rm(join(root, JOURNAL), { force: true });
   await rm(staging, { recursive: true, force: true });
-}
-
-/** Replaces `root/dirName` with exactly `files`. Returns the diff it applied (empty: nothing written). */
-export async function writeTree(root: string, dirName: string, files: readonly OutputFile[]): Promise<TreeDiff> {
-  await recover(root, dirName);
-  const target = join(root, dirName);
-  const { files: current, irregular } = await readTreeEntries(target);
-  const self = irregular.find((i) => i.path === "");
-  if (self) throw new UnsafeTreeError(irregularMessage(dirName, self));
-  const found = diffTree(files, current);
-  // Links, FIFOs and devices are never part of the tree: the swap below removes them.
-  const diff = { ...found, extra: [...found.extra, ...irregular.map((i) => i.path)].sort() };
-  if (isClean(diff)) return diff;
-
-  const seen = new Set<string>();
-  for (const f of files) {
-    if (seen.has(f.path)) throw new Error(`two objects were rendered to ${dirName}/${f.path}`);
-    seen.add(f.path);
-  }
-  const staging = join(root, `${STAGING}${process.pid}`);
-  await rm(staging, { recursive: true, force: true });
-  const dirs = new Set(files.map((f) => dirname(join(staging, f.path))));
-  for (const d of [...dirs].sort()) mkdirSync(d, { recursive: true });
-  const changed = new Set([...diff.stale, ...diff.missing]);
-  for (const f of files) {
-    if (changed.has(f.path)) writeFileSync(join(staging, f.path), f.content);
-    else linkSync(join(target, f.path), join(staging, f.path));
-  }
-
-  const hadTree = await exists(target);
-  if (hadTree) await rename(target, join(root, PREVIOUS));
-  await rename(staging, target);
-  if (hadTree) await removeTree(join(root, PREVIOUS));
-  return diff;
 }
 
 /**

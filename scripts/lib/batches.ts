@@ -1,0 +1,104 @@
+/**
+ * Runs units.ts over definition files in batches: in this thread, helped by worker threads when
+ * there are many (one per further core, up to 3). Every thread takes the next batch when it
+ * finishes one, so a slow batch never idles the others, and this thread starts at once while
+ * the workers are still loading their code (about a second). Results come back in file order
+ * whichever thread ran them.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { compileUnits, unitsContext, type UnitsResult, type UnitsSetup } from "./units.ts";
+
+/** Below this many definitions to compile, starting threads (about half a second each) costs more than it saves. */
+export const PARALLEL_FROM = 200;
+
+/**
+ * How many worker threads help this one with `count` definitions: `DAGOPS_WORKERS` when set (0:
+ * none), else one per core beyond two (up to 3) from PARALLEL_FROM definitions on. On two cores
+ * the second is already busy with V8's garbage collection and compilation for this thread, and a
+ * worker spends about a second loading its code and warming up: `npm run bench` measured 2,000
+ * definitions no faster with one, and 200 MiB larger.
+ */
+export function workerCount(count: number, env: NodeJS.ProcessEnv = process.env): number {
+  const set = env.DAGOPS_WORKERS;
+  if (set !== undefined && set !== "" && Number.isInteger(Number(set)) && Number(set) >= 0) return Math.min(Number(set), 16);
+  const cores = availableParallelism();
+  return count >= PARALLEL_FROM && cores > 2 ? Math.min(cores - 1, 3) : 0;
+}
+
+export async function compileBatches(setup: UnitsSetup, files: readonly string[], workers: number): Promise<UnitsResult[]> {
+  if (files.length === 0) return [];
+  // Small enough that every thread gets several (the last ones finish together) and a batch's
+  // objects stay small; large enough that messages cost nothing.
+  const size = Math.max(4, Math.min(50, Math.ceil(files.length / (Math.max(1, workers) * 8))));
+  const batches: string[][] = [];
+  for (let i = 0; i < files.length; i += size) batches.push(files.slice(i, i + size));
+  const ctx = unitsContext(setup);
+  const results: UnitsResult[] = new Array(batches.length);
+  let next = 0;
+  const here = async () => {
+    while (next < batches.length) {
+      const id = next++;
+      results[id] = await compileUnits(setup, ctx, batches[id]!);
+      // Let the workers' messages in: each is waiting for its next batch.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  if (workers === 0 || batches.length === 1) {
+    await here();
+    return results;
+  }
+  const take = () => (next < batches.length ? next++ : undefined);
+  // This thread joins once the workers have loaded their code: they load it through this
+  // thread's module hooks (tsx), which a busy thread would keep waiting.
+  let ready!: () => void;
+  const started = new Promise<void>((resolve) => (ready = resolve));
+  const working = inWorkers(setup, batches, Math.min(workers, batches.length - 1), take, results, ready);
+  await Promise.all([started.then(here), working]);
+  return results;
+}
+
+/** Worker threads that take batches (by `take`) until none is left, and put their results in `results`. */
+function inWorkers(setup: UnitsSetup, batches: readonly string[][], count: number, take: () => number | undefined, results: UnitsResult[], ready: () => void): Promise<void> {
+  const threads: Worker[] = [];
+  return new Promise<void>((resolve, reject) => {
+    let failed = false;
+    let running = count;
+    const fail = (e: Error) => {
+      if (failed) return;
+      failed = true;
+      ready();
+      for (const t of threads) void t.terminate();
+      reject(e);
+    };
+    // A thread is busy from its start (one that dies loading its code has failed too) until it
+    // finds no batch left.
+    const busy = new Set<Worker>();
+    let loading = count;
+    const feed = (w: Worker) => {
+      const id = take();
+      if (id !== undefined) return void w.postMessage({ id, files: batches[id] });
+      busy.delete(w);
+      void w.terminate();
+      if (--running === 0 && !failed) resolve();
+    };
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(new URL("./units-worker.mjs", import.meta.url), { workerData: setup });
+      threads.push(w);
+      busy.add(w);
+      w.on("message", (m: { ready?: true; id?: number; result?: UnitsResult; error?: string }) => {
+        if (m.ready) {
+          if (--loading === 0) ready();
+          return feed(w);
+        }
+        if (m.error !== undefined) return fail(new Error(`a worker thread failed on ${batches[m.id!]!.join(", ")}: ${m.error}`));
+        results[m.id!] = m.result!;
+        feed(w);
+      });
+      w.on("error", fail);
+      w.on("exit", (code) => {
+        if (busy.has(w)) fail(new Error(`a worker thread ended (exit code ${code}) with work left`));
+      });
+    }
+  });
+}

@@ -1,0 +1,141 @@
+/**
+ * The definitions, compiled apart from each other: a batch of definition files is loaded,
+ * validated, rendered into its pipelines' folders, checked against the platform, serialized and
+ * handed to a sink, with no knowledge of the other batches. What needs every pipeline at once
+ * (duplicate names, the shared files, the shared pool limits) is done once, by compile.ts, from
+ * what the batches report. A batch runs in the command's own thread or in a worker thread
+ * (units-worker.mjs); both run this same code, so where it ran never changes the result.
+ */
+import { capacity, type CapacityFacts } from "../../checks/capacity.ts";
+import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
+import type { PriceData } from "../../cost/data.ts";
+import { GENERATED_DIR } from "../../model/files.ts";
+import type { ResolvedCluster } from "../../model/platform.ts";
+import { hasErrors, type Problem } from "../../model/problems.ts";
+import type { ResolvedPipeline } from "../../model/resolve.ts";
+import { renderPipelines, renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
+import { filesHash, unitFolders, unitInput, type CacheUnit } from "./cache.ts";
+import { tenantsFileOf } from "./definitions.ts";
+import { loadPipeline, pipelineWarnings, TsLoader } from "./load.ts";
+import { loadPrices } from "./prices.ts";
+import { TreeSink } from "./tree.ts";
+
+/** What every batch of one compile shares; plain data, so that it can be sent to a worker. */
+export interface UnitsSetup {
+  readonly root: string;
+  readonly clusters: readonly ResolvedCluster[];
+  /** Every tenants file in pipelines/. */
+  readonly tenants: readonly string[];
+  /** The clock of the daylight-saving warnings (ms since the epoch), the same for every batch. */
+  readonly now: number;
+  /**
+   * Where the files go: kept in memory and returned, compared with the tree (`target`, an
+   * absolute path; null: no tree to compare with), or also written to `staging` where they differ.
+   */
+  readonly output: { readonly kind: "memory" } | { readonly kind: "compare"; readonly target: string | null } | { readonly kind: "stage"; readonly target: string; readonly staging: string };
+}
+
+export interface UnitsResult {
+  /** Each definition's pipelines, in file order (also when it has errors elsewhere). */
+  readonly pipelines: readonly { readonly name: string; readonly source: string; readonly clusters: readonly string[] }[];
+  /** Reading, schema, graph and semantic problems (and their warnings). */
+  readonly loadProblems: readonly Problem[];
+  /** Problems of the output: schemas, cross-object rules, capacity, sizes. Empty when loading failed. */
+  readonly outputProblems: readonly Problem[];
+  /** Each definition's cache entry; empty when anything failed. */
+  readonly units: Readonly<Record<string, CacheUnit>>;
+  readonly facts: readonly CapacityFacts[];
+  /** With output `compare` or `stage`: what differs from the tree, and every path produced. */
+  readonly stale: readonly string[];
+  readonly missing: readonly string[];
+  readonly paths: readonly string[];
+  /** With output `memory`. */
+  readonly loaded?: readonly ResolvedPipeline[];
+  readonly objects?: readonly RenderedObject[];
+  readonly files?: readonly OutputFile[];
+}
+
+/** What a thread computes once and reuses for every batch: the platform's objects, the prices, a loader. */
+export interface UnitsContext {
+  readonly platform: readonly RenderedObject[];
+  readonly prices: ReadonlyMap<string, PriceData>;
+  readonly loader: TsLoader;
+}
+
+export function unitsContext(setup: UnitsSetup): UnitsContext {
+  return { platform: renderShared(setup.clusters, () => []), prices: loadPrices(setup.root, setup.clusters).byCluster, loader: new TsLoader() };
+}
+
+export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: readonly string[]): Promise<UnitsResult> {
+  const { root, clusters, tenants } = setup;
+  const clusterNames = clusters.map((c) => c.name);
+  const loadProblems: Problem[] = [];
+  const loaded: ResolvedPipeline[] = [];
+  for (const f of files) {
+    const r = await loadPipeline(root, f, clusterNames, ctx.loader, tenants);
+    loadProblems.push(...r.problems);
+    loaded.push(...r.pipelines);
+  }
+  loadProblems.push(...pipelineWarnings(loaded, clusters, new Date(setup.now)));
+  const pipelines = loaded.map((p) => ({ name: p.name, source: p.source, clusters: [...p.clusters].sort() }));
+  const failed = (outputProblems: Problem[] = []): UnitsResult => ({ pipelines, loadProblems, outputProblems, units: {}, facts: [], stale: [], missing: [], paths: [] });
+  if (hasErrors(loadProblems)) return failed();
+
+  const objects = renderPipelines(clusters, loaded);
+  const outputProblems = checkOutput(objects, new Set(), ctx.platform);
+  // The platform's objects are there for their NodePools and Fargate profiles; the shared limits
+  // are compile.ts's, from every batch's facts.
+  const cap = capacity([...ctx.platform, ...objects], ctx.prices, clusterNames, [], { shared: false });
+  outputProblems.push(...cap.problems);
+  if (hasErrors(outputProblems)) return failed(outputProblems);
+  const rendered = toFiles(objects);
+  outputProblems.push(...checkSizes(rendered, new Map(objects.map((o) => [o.path, o.source]))));
+  if (hasErrors(outputProblems)) return failed(outputProblems);
+
+  const units = unitEntries(root, files, tenants, pipelines, rendered, [...loadProblems, ...outputProblems], cap.facts);
+  if (setup.output.kind === "memory") return { pipelines, loadProblems, outputProblems, units, facts: cap.facts, stale: [], missing: [], paths: rendered.map((f) => f.path), loaded, objects, files: rendered };
+  const sink = new TreeSink(setup.output.target, setup.output.kind === "stage" ? setup.output.staging : undefined);
+  for (const f of rendered) sink.put(f.path, f.content);
+  return { pipelines, loadProblems, outputProblems, units, facts: cap.facts, stale: sink.stale, missing: sink.missing, paths: sink.paths };
+}
+
+/** The cache entry of each definition file: its pipelines, output hash, warnings and capacity facts. */
+function unitEntries(
+  root: string,
+  files: readonly string[],
+  tenants: readonly string[],
+  pipelines: UnitsResult["pipelines"],
+  rendered: readonly OutputFile[],
+  problems: readonly Problem[],
+  facts: readonly CapacityFacts[],
+): Record<string, CacheUnit> {
+  // Indexes, so that a batch costs one lookup per definition, not a scan of every file.
+  const group = <T>(items: readonly T[], key: (t: T) => string | undefined) => {
+    const m = new Map<string, T[]>();
+    for (const i of items) {
+      const k = key(i);
+      if (k !== undefined) (m.get(k) ?? m.set(k, []).get(k)!).push(i);
+    }
+    return m;
+  };
+  const bySource = group(pipelines, (p) => p.source);
+  const byFolder = group(rendered, (f) => /^[^/]+\/pipelines\/[^/]+(?=\/)/.exec(f.path)?.[0]);
+  const byFile = group(problems, (p) => (p.severity === "error" ? undefined : /^generated\/[^/]+\/pipelines\/[^/]+(?=\/)/.exec(p.file)?.[0]?.slice(GENERATED_DIR.length + 1) ?? p.file));
+  const factsOf = group(facts, (f) => f.pipeline);
+  const units: Record<string, CacheUnit> = {};
+  for (const file of files) {
+    const own = (bySource.get(file) ?? []).map((p) => ({ name: p.name, clusters: p.clusters }));
+    const tenantsFile = tenantsFileOf(file, tenants);
+    const folders = unitFolders({ pipelines: own });
+    const mine = folders.flatMap((d) => byFolder.get(d) ?? []);
+    units[file] = {
+      input: unitInput(root, file, tenantsFile),
+      pipelines: own,
+      output: filesHash(mine),
+      files: mine.length,
+      problems: [...(byFile.get(file) ?? []), ...(tenantsFile ? (byFile.get(tenantsFile) ?? []) : []), ...folders.flatMap((d) => byFile.get(d) ?? [])],
+      facts: own.flatMap((p) => factsOf.get(p.name) ?? []),
+    };
+  }
+  return units;
+}
