@@ -125,11 +125,15 @@ export function families(types: readonly InstanceType[]): number {
 }
 
 /** The largest allowed type by allocatable memory, then CPU: named in "fits nowhere" errors. */
+const largestOf = new WeakMap<readonly InstanceType[], InstanceType | undefined>();
+
 export function largest(types: readonly InstanceType[]): InstanceType | undefined {
+  if (largestOf.has(types)) return largestOf.get(types);
   let best: InstanceType | undefined;
   for (const t of types) {
     if (!best || t.allocatable.memoryMiB > best.allocatable.memoryMiB || (t.allocatable.memoryMiB === best.allocatable.memoryMiB && t.allocatable.cpuMillis > best.allocatable.cpuMillis)) best = t;
   }
+  largestOf.set(types, best);
   return best;
 }
 

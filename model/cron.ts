@@ -119,7 +119,11 @@ function expand(schedule: string): { sets: Set<number>[]; domStar: boolean; dowS
  * non-leap year (2026, in UTC), divided by 12. Day of month and day of week combine as in cron:
  * when both are restricted, either one matching is enough.
  */
+const monthly = new Map<string, number>();
+
 export function runsPerMonth(schedule: string): number {
+  const known = monthly.get(schedule);
+  if (known !== undefined) return known;
   const { sets, domStar, dowStar } = expand(schedule);
   const [minutes, hours, doms, months, dows] = sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
   let days = 0;
@@ -129,7 +133,9 @@ export function runsPerMonth(schedule: string): number {
     const dow = dows.has(d.getUTCDay());
     if (domStar || dowStar ? dom && dow : dom || dow) days++;
   }
-  return (days * hours.size * minutes.size) / 12;
+  const runs = (days * hours.size * minutes.size) / 12;
+  monthly.set(schedule, runs);
+  return runs;
 }
 
 /** The hours of the day (0–23) in which a valid schedule can fire. */

@@ -1,11 +1,13 @@
 // A worker thread of compile.ts: compiles the batches of definition files it is sent with
 // units.ts (see there), one message per batch, and answers with what the batch reported.
-// Plain JavaScript: it registers tsx in this thread before loading the TypeScript it runs.
+// Plain JavaScript: next to the compiled commands (bin/run.mjs) it loads units.js; next to the
+// TypeScript (tests, tsx) it registers tsx in this thread first and loads units.ts.
+import { existsSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { register } from "tsx/esm/api";
 
-register();
-const { compileUnits, unitsContext } = await import("./units.ts");
+const compiled = existsSync(new URL("./units.js", import.meta.url));
+if (!compiled) (await import("tsx/esm/api")).register();
+const { compileUnits, unitsContext } = await import(compiled ? "./units.js" : "./units.ts");
 const ctx = unitsContext(workerData);
 
 parentPort.on("message", async ({ id, files }) => {

@@ -1,0 +1,67 @@
+/**
+ * bin/run.mjs, which `npm run synth` and the other commands go through: the commands run as
+ * JavaScript built from the sources, keyed by their hash, so a build is reused while the sources
+ * stay the same and never used once they change; and the built synth writes exactly the tree
+ * the sources write under tsx (the committed one).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { appendFile, cp, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { tempRepo } from "./helpers.ts";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const SOURCES = ["bin", "cli", "model", "charts", "render", "runner", "ops", "cost", "checks", "review", "scripts", "tsconfig.json", "tsconfig.cli.json", "package.json", "package-lock.json"];
+
+function launch(repo: string, cwd: string, cache: string | undefined, ...args: string[]) {
+  const env = { ...process.env };
+  if (cache) env.DAGOPS_BUILD_CACHE = cache;
+  else delete env.DAGOPS_BUILD_CACHE;
+  return spawnSync(process.execPath, [join(repo, "bin", "run.mjs"), ...args], { cwd, encoding: "utf8", env });
+}
+
+test("an unknown command is refused with the list of commands", () => {
+  const r = spawnSync(process.execPath, [join(REPO, "bin", "run.mjs"), "nope"], { encoding: "utf8" });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown command "nope"; expected one of synth, check, plan, cost, diff, pr-comment/);
+});
+
+test("a build is reused while the sources are the same, and replaced when one changes", { timeout: 120_000 }, async () => {
+  const copy = await mkdtemp(join(tmpdir(), "dagops-launcher-"));
+  try {
+    for (const s of SOURCES) await cp(join(REPO, s), join(copy, s), { recursive: true });
+    await symlink(join(REPO, "node_modules"), join(copy, "node_modules"), "dir");
+    const cache = join(copy, "build-cache");
+    const first = launch(copy, copy, cache, "synth", "--help");
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /^Usage: npm run synth/);
+    const builds = await readdir(cache);
+    assert.equal(builds.length, 1);
+    assert.equal(launch(copy, copy, cache, "check", "--help").status, 0);
+    assert.deepEqual(await readdir(cache), builds, "same sources: the same build");
+    await appendFile(join(copy, "model", "text.ts"), "\n// a change\n");
+    assert.equal(launch(copy, copy, cache, "synth", "--help").status, 0);
+    const after = await readdir(cache);
+    assert.equal(after.length, 2, after.join(", "));
+    assert.ok(after.includes(builds[0]!));
+  } finally {
+    await rm(copy, { recursive: true, force: true });
+  }
+});
+
+test("the built synth and check agree with the sources: the committed tree is up to date", { timeout: 120_000 }, async () => {
+  const repo = await tempRepo({ generated: true });
+  try {
+    // The repository's own build cache (node_modules/.cache/dagops), as npm run uses it.
+    const synth = launch(REPO, repo.root, undefined, "synth", "--full");
+    assert.equal(synth.status, 0, synth.stderr);
+    assert.match(synth.stdout, /generated\/ is up to date \(\d+ pipelines/);
+    const check = launch(REPO, repo.root, undefined, "check");
+    assert.equal(check.status, 0, check.stderr);
+  } finally {
+    await repo.cleanup();
+  }
+});
