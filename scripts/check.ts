@@ -39,17 +39,18 @@ export interface CheckResult {
 }
 
 export async function runCheck(root: string, timings?: Timings, options: { full?: boolean } = {}): Promise<CheckResult> {
-  const cacheLib = options.full || timings ? undefined : await import("./lib/cache.ts");
+  // Nothing changed since the last synth (proved by hashes, see lib/cache.ts): done, without
+  // loading cdk8s, ajv or a single definition.
+  const cacheLib = options.full === true || timings !== undefined ? undefined : await import("./lib/cache.ts");
   const surveyed = await cacheLib?.survey(root);
   const quick = surveyed && cacheLib!.unchangedTree(root, surveyed);
   if (quick) {
     const { schemaFiles } = await import("./lib/schemas.ts");
     let schemasOk = true;
     for (const [file, content] of schemaFiles()) schemasOk &&= (await readFile(join(root, file), "utf8").catch(() => undefined)) === content;
-    surveyed.disk.save(); // like git status refreshing its index: the next check trusts stat
     if (schemasOk) return { ok: !hasErrors(quick.problems), pipelines: quick.counts.pipelines, clusters: quick.clusters, files: quick.counts.files, problems: sortProblems(quick.problems) };
   }
-  // Loaded only when checking: `--help` and usage errors need none of cdk8s, ajv or the schemas.
+  // Loaded only when checking: a no-op, `--help` and usage errors need none of cdk8s, ajv or the schemas.
   const { compile, schemaFiles, timed } = await import("./lib/compile.ts");
   const compiled = await compile(root, timings, { incremental: !options.full, output: "compare", ...(surveyed ? { survey: surveyed } : {}) });
   const problems: Problem[] = [...compiled.problems];

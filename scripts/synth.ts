@@ -36,7 +36,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   return withRepository("synth", values.root, io, "write", async (root) => {
     // Nothing changed since the last synth (proved by hashes, see lib/cache.ts): done, without
     // loading cdk8s, ajv or a single definition.
-    const cacheLib = values.full || values.timings ? undefined : await import("./lib/cache.ts");
+    const cacheLib = values.full === true || values.timings === true ? undefined : await import("./lib/cache.ts");
     const surveyed = await cacheLib?.survey(root);
     const quick = surveyed && cacheLib!.unchangedTree(root, surveyed);
     if (quick) {
@@ -44,13 +44,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
       let schemasUpToDate = true;
       for (const [file, content] of schemaFiles()) if (await writeIfChanged(join(root, file), content)) schemasUpToDate = false;
       if (quick.problems.length > 0) io.stderr(`${formatProblems(quick.problems)}\n`);
-      surveyed.disk.save();
       if (schemasUpToDate) {
         io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(quick.counts.pipelines, "pipeline")}, ${plural(quick.clusters, "cluster")}, ${plural(quick.counts.files, "file")}).\n`);
         return EXIT.ok;
       }
     }
-    // Loaded only now: `--help` and usage errors need none of cdk8s, ajv or the schemas.
+    // Loaded only now: a no-op, `--help` and usage errors need none of cdk8s, ajv or the schemas.
     const { compile, formatTimings, schemaFiles, timed } = await import("./lib/compile.ts");
     const timings: Timings | undefined = values.timings ? new Map() : undefined;
     let compiled;
@@ -79,8 +78,6 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const clusters = compiled.project.clusters;
     const pipelines = { length: compiled.counts?.pipelines ?? compiled.project.pipelines.length };
     const fileCount = compiled.counts?.files ?? 0;
-    // The files this synth wrote or proved unchanged now have new times: remember them.
-    compiled.disk?.save();
     if (diff.missing.length + diff.stale.length + diff.extra.length === 0 && !schemaChanged) {
       io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(fileCount, "file")}).\n`);
     } else {

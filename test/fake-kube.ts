@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -95,7 +95,11 @@ export class FakeKube {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
+  /** Folders of the kubeconfig files handed out, removed on stop(). */
+  private readonly tempDirs: string[] = [];
+
   async stop(): Promise<void> {
+    for (const d of this.tempDirs.splice(0)) await rm(d, { recursive: true, force: true });
     for (const t of this.timers) clearTimeout(t);
     for (const w of this.watches) w.res.end();
     this.server.closeAllConnections();
@@ -105,6 +109,7 @@ export class FakeKube {
   /** A kubeconfig file that points at this server with a bearer token. */
   async kubeconfig(url: string): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), "fake-kube-"));
+    this.tempDirs.push(dir);
     const file = join(dir, "config");
     await writeFile(
       file,

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -95,6 +95,7 @@ async function cluster(options: { script?: FakeKube["script"]; edit?: (plan: Obj
     child.stderr.on("data", (d) => (text2 += d));
     child.on("exit", (code) => {
       children.delete(child);
+      void rm(dir, { recursive: true, force: true });
       exits.set(job.metadata.name, code ?? -1);
       output.set(job.metadata.name, text2);
       kube.finish(job.metadata.name, code === 0 ? "succeed" : "fail");

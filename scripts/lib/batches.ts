@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { compileUnits, unitsContext, type UnitsResult, type UnitsSetup } from "./units.ts";
+import { compileUnits, type UnitsContext, type UnitsResult, type UnitsSetup } from "./units.ts";
 
 /** Below this many definitions to compile, starting threads (about half a second each) costs more than it saves. */
 export const PARALLEL_FROM = 200;
@@ -26,14 +26,14 @@ export function workerCount(count: number, env: NodeJS.ProcessEnv = process.env)
   return count >= PARALLEL_FROM && cores > 2 ? Math.min(cores - 1, 3) : 0;
 }
 
-export async function compileBatches(setup: UnitsSetup, files: readonly string[], workers: number): Promise<UnitsResult[]> {
+/** `ctx`: this thread's context (see units.ts), which the caller may use too. */
+export async function compileBatches(setup: UnitsSetup, ctx: UnitsContext, files: readonly string[], workers: number): Promise<UnitsResult[]> {
   if (files.length === 0) return [];
   // Small enough that every thread gets several (the last ones finish together) and a batch's
   // objects stay small; large enough that messages cost nothing.
   const size = Math.max(4, Math.min(50, Math.ceil(files.length / (Math.max(1, workers) * 8))));
   const batches: string[][] = [];
   for (let i = 0; i < files.length; i += size) batches.push(files.slice(i, i + size));
-  const ctx = unitsContext(setup);
   const results: UnitsResult[] = new Array(batches.length);
   let next = 0;
   const here = async () => {

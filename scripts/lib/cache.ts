@@ -266,7 +266,6 @@ export interface Survey {
   readonly kept: ReadonlyMap<string, CacheUnit>;
   readonly changed: readonly string[];
   readonly sharedIntact: boolean;
-  readonly disk: DiskHashes;
 }
 
 export async function survey(root: string): Promise<Survey | undefined> {
@@ -294,7 +293,11 @@ export async function survey(root: string): Promise<Survey | undefined> {
     if (unit && unit.input === disk.inputOf(f, tenantsFileOf(f, tenants)) && disk.hashOf(f, unitFolders(unit)) === unit.output) kept.set(f, unit);
     else changed.push(f);
   }
-  return { cache, files, tenants, kept, changed, sharedIntact: disk.hashOf("(shared)", sharedFolders(cache.clusters)) === cache.shared, disk };
+  const sharedIntact = disk.hashOf("(shared)", sharedFolders(cache.clusters)) === cache.shared;
+  // Like git status refreshing its index: what was hashed now is proved by stat next time. (A
+  // file a synth rewrites after this gets a new inode and time, so it is hashed again.)
+  disk.save();
+  return { cache, files, tenants, kept, changed, sharedIntact };
 }
 
 /**

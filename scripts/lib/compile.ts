@@ -10,7 +10,7 @@ import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import type { PriceData } from "../../cost/data.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
 import { duplicateNames, loadPlatform, type Project } from "./load.ts";
-import { CACHE_FILE, cacheText, filesHash, inputsKey, sharedFolders, survey, unitFolders, type Cache, type CacheUnit, type DiskHashes, type Survey } from "./cache.ts";
+import { CACHE_FILE, cacheText, filesHash, inputsKey, sharedFolders, survey, unitFolders, type Cache, type CacheUnit, type Survey } from "./cache.ts";
 import { orphanTenantsFiles, pipelineFiles, tenantsFiles } from "./definitions.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { GENERATED_DIR } from "../../model/files.ts";
@@ -20,7 +20,7 @@ import { loadPrices } from "./prices.ts";
 export { loadPrices };
 import { renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
 import { compileBatches, workerCount } from "./batches.ts";
-import type { UnitsResult, UnitsSetup } from "./units.ts";
+import { unitsContext, type UnitsResult, type UnitsSetup } from "./units.ts";
 import { commitTree, irregularMessage, irregularTree, stagingDir, TreeSink, UnsafeTreeError, unwanted, type Irregular } from "./tree.ts";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -45,8 +45,6 @@ export interface Compiled {
   readonly tree?: { readonly stale: readonly string[]; readonly missing: readonly string[]; readonly extra: readonly string[]; readonly irregular: readonly Irregular[] };
   /** With output `stage`: moves the staged files in and removes the unwanted ones (tree.ts, steps 2 and 3). */
   readonly commit?: () => Promise<void>;
-  /** The on-disk hashes this compile used, to be saved once the tree is written. */
-  readonly disk?: DiskHashes;
 }
 
 /** Phase name → milliseconds, filled in when the caller asks for timings. */
@@ -107,7 +105,8 @@ export async function compile(root: string, timings?: Timings, options: CompileO
   };
   try {
     const workers = options.workers ?? workerCount(start.changed.length);
-    const batches = await timed(timings, `compile ${start.changed.length} definitions (${workers ? `${workers} worker threads` : "this thread"})`, () => compileBatches(setup, start.changed, workers));
+    const ctx = unitsContext(setup);
+    const batches = await timed(timings, `compile ${start.changed.length} definitions (${workers ? `this thread and ${workers} worker threads` : "this thread"})`, () => compileBatches(setup, ctx, start.changed, workers));
     const fresh = merged(batches);
 
     // Every pipeline, in file order, as a full load checks them.
@@ -126,9 +125,9 @@ export async function compile(root: string, timings?: Timings, options: CompileO
     const namesBefore = (cluster: string) => before.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
     const withShared = !start.cache || !start.sharedIntact || clusterNames.some((c) => namesIn(c).join("\n") !== namesBefore(c).join("\n"));
     const folders = new Set(all.flatMap((p) => p.clusters.map((c) => `${GENERATED_DIR}/${c}/pipelines/${p.name}`)));
-    const prices = loadPrices(root, clusters);
+    const prices = { byCluster: ctx.prices, problems: ctx.pricesProblems };
     const shared = timed(timings, "render and check the shared files", () => {
-      const objects = renderShared(clusters, withShared ? namesIn : () => []);
+      const objects = withShared ? renderShared(clusters, namesIn) : ctx.platform;
       const problems = [...prices.problems, ...fresh.outputProblems, ...(withShared ? checkOutput(objects, folders) : [])];
       const facts: CapacityFacts[] = [...[...kept.values()].flatMap((u) => u.facts), ...fresh.facts];
       const cap = capacity(objects, prices.byCluster, clusterNames, facts);
@@ -152,7 +151,7 @@ export async function compile(root: string, timings?: Timings, options: CompileO
       units,
     });
     const counts = { pipelines: all.length, files: Object.values(units).reduce((n, u) => n + u.files, 0) + (withShared ? shared.files.length : start.cache!.sharedFiles) };
-    const base = { project, problems, prices: prices.byCluster, counts, ...(s ? { disk: s.disk } : {}) };
+    const base = { project, problems, prices: prices.byCluster, counts };
     if (output === "memory") {
       const objects = [...(withShared ? shared.objects : []), ...(fresh.objects ?? [])];
       const all = [...(fresh.files ?? []), ...shared.files, cache].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

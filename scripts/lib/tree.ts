@@ -137,6 +137,7 @@ export class TreeSink {
   readonly paths: string[] = [];
 
   private readonly folders = new Map<string, boolean>();
+  private readonly made = new Set<string>();
 
   /** `target` null: there is no tree (or none to trust); every file is missing. */
   constructor(
@@ -154,7 +155,11 @@ export class TreeSink {
     (st?.isFile() ? this.stale : this.missing).push(path);
     if (!this.staging) return;
     const staged = join(this.staging, path);
-    mkdirSync(dirname(staged), { recursive: true });
+    const folder = dirname(staged);
+    if (!this.made.has(folder)) {
+      mkdirSync(folder, { recursive: true });
+      this.made.add(folder);
+    }
     writeFileSync(staged, content);
   }
 
@@ -197,6 +202,12 @@ export async function commitTree(root: string, dirName: string, writes: readonly
   const staging = stagingDir(root);
   if (writes.length + deletes.length === 0) {
     await rm(staging, { recursive: true, force: true });
+    return;
+  }
+  // No tree yet (a first synth, a fresh clone without generated/): the staging folder holds the
+  // whole tree and becomes it with one rename, atomic by itself.
+  if (deletes.length === 0 && !lstatSync(join(root, dirName), { throwIfNoEntry: false })) {
+    await rename(staging, join(root, dirName));
     return;
   }
   const moving = new Set(writes);

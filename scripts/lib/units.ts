@@ -55,15 +55,20 @@ export interface UnitsResult {
   readonly files?: readonly OutputFile[];
 }
 
-/** What a thread computes once and reuses for every batch: the platform's objects, the prices, a loader. */
+/**
+ * What a thread computes once and reuses for every batch: the platform's objects (rendered
+ * without pipelines), the price snapshots (and the problems of loading them), a loader.
+ */
 export interface UnitsContext {
   readonly platform: readonly RenderedObject[];
   readonly prices: ReadonlyMap<string, PriceData>;
+  readonly pricesProblems: readonly Problem[];
   readonly loader: TsLoader;
 }
 
-export function unitsContext(setup: UnitsSetup): UnitsContext {
-  return { platform: renderShared(setup.clusters, () => []), prices: loadPrices(setup.root, setup.clusters).byCluster, loader: new TsLoader() };
+export function unitsContext(setup: Pick<UnitsSetup, "root" | "clusters">): UnitsContext {
+  const prices = loadPrices(setup.root, setup.clusters);
+  return { platform: renderShared(setup.clusters, () => []), prices: prices.byCluster, pricesProblems: prices.problems, loader: new TsLoader() };
 }
 
 export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: readonly string[]): Promise<UnitsResult> {
