@@ -1,23 +1,21 @@
 /**
  * Runs units.ts over definition files in batches: in this thread, helped by worker threads when
- * there are many (one per further core, up to 3). Every thread takes the next batch when it
- * finishes one, so a slow batch never idles the others, and this thread starts at once while
- * the workers are still loading their code (about a second). Results come back in file order
- * whichever thread ran them.
+ * there are many (see workerCount). Every thread takes the next batch when it finishes one, so
+ * a slow batch never idles the others. Results come back in file order whichever thread ran them.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { compileUnits, type UnitsContext, type UnitsResult, type UnitsSetup } from "./units.ts";
 
-/** Below this many definitions to compile, starting threads (about half a second each) costs more than it saves. */
+/** Below this many definitions to compile, starting threads (each loads its code and warms up: half a second or more) costs more than it saves. */
 export const PARALLEL_FROM = 200;
 
 /**
  * How many worker threads help this one with `count` definitions: `DAGOPS_WORKERS` when set (0:
  * none), else one per core beyond two (up to 3) from PARALLEL_FROM definitions on. On two cores
  * the second is already busy with V8's garbage collection and compilation for this thread, and a
- * worker spends about a second loading its code and warming up: `npm run bench` measured 2,000
- * definitions no faster with one, and 200 MiB larger.
+ * worker spends half a second or more loading its code and warming up: 2,000 definitions were
+ * measured no faster with one, and 170 MiB larger.
  */
 export function workerCount(count: number, env: NodeJS.ProcessEnv = process.env): number {
   const set = env.DAGOPS_WORKERS;

@@ -125,16 +125,14 @@ export async function compile(root: string, timings?: Timings, options: CompileO
     const namesBefore = (cluster: string) => before.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
     const withShared = !start.cache || !start.sharedIntact || clusterNames.some((c) => namesIn(c).join("\n") !== namesBefore(c).join("\n"));
     const folders = new Set(all.flatMap((p) => p.clusters.map((c) => `${GENERATED_DIR}/${c}/pipelines/${p.name}`)));
-    const prices = { byCluster: ctx.prices, problems: ctx.pricesProblems };
     const shared = timed(timings, "render and check the shared files", () => {
       const objects = withShared ? renderShared(clusters, namesIn) : ctx.platform;
-      const problems = [...prices.problems, ...fresh.outputProblems, ...(withShared ? checkOutput(objects, folders) : [])];
+      const problems = [...ctx.pricesProblems, ...fresh.outputProblems, ...(withShared ? checkOutput(objects, folders) : [])];
       const facts: CapacityFacts[] = [...[...kept.values()].flatMap((u) => u.facts), ...fresh.facts];
-      const cap = capacity(objects, prices.byCluster, clusterNames, facts);
-      problems.push(...cap.problems);
+      problems.push(...capacity(objects, ctx.prices, clusterNames, facts).problems);
       const sharedFiles = withShared ? toFiles(objects) : [];
       problems.push(...checkSizes(sharedFiles));
-      return { objects, problems, sharedLimits: cap.problems, files: sharedFiles };
+      return { objects, problems, files: sharedFiles };
     });
     const problems = unique([...loadTier, ...shared.problems]);
     if (hasErrors(problems)) return abort({ project, problems });
@@ -151,11 +149,11 @@ export async function compile(root: string, timings?: Timings, options: CompileO
       units,
     });
     const counts = { pipelines: all.length, files: Object.values(units).reduce((n, u) => n + u.files, 0) + (withShared ? shared.files.length : start.cache!.sharedFiles) };
-    const base = { project, problems, prices: prices.byCluster, counts };
+    const base = { project, problems, prices: ctx.prices, counts };
     if (output === "memory") {
       const objects = [...(withShared ? shared.objects : []), ...(fresh.objects ?? [])];
-      const all = [...(fresh.files ?? []), ...shared.files, cache].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-      return { ...base, objects, files: all };
+      const outputFiles = [...(fresh.files ?? []), ...shared.files, cache].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      return { ...base, objects, files: outputFiles };
     }
 
     const tree = timed(timings, "compare with generated/", () => {

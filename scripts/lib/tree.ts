@@ -291,8 +291,7 @@ async function exists(path: string): Promise<boolean> {
 /**
  * The repository a command works on. Only a writer (synth, holding the lock) puts back a tree
  * an interrupted synth left behind and clears scratch folders; every other command only reads,
- * and says so when it finds such a state (between a writer's two renames, putting it back
- * would break that writer).
+ * and says so when it finds such a state (finishing another writer's journal would race it).
  */
 export async function openRepository(command: string, rootFlag: string | undefined, io: Io, mode: "read" | "write" = "read"): Promise<string> {
   const root = resolve(io.cwd, rootFlag ?? ".");
