@@ -25,7 +25,7 @@ import { sortProblems, type Problem } from "../../model/problems.ts";
 import { orphanTenantsFiles, pipelineFiles, tenantsFileOf, tenantsFiles } from "./definitions.ts";
 
 export { CACHE_FILE };
-export const CACHE_FORMAT = 1;
+export const CACHE_FORMAT = 2;
 /** Local, never committed (.gitignore): like git's index, it belongs to this checkout. */
 const STAT_FILE = ".dagops-stat.json";
 
@@ -33,7 +33,7 @@ export interface CacheUnit {
   /** Hash of the definition file's bytes (and its tenants file's). */
   readonly input: string;
   readonly pipelines: readonly { readonly name: string; readonly clusters: readonly string[] }[];
-  /** Hash of every file under generated/<cluster>/pipelines/<name>/ of its pipelines. */
+  /** Hash of the files under generated/<cluster>/pipelines/<name>/ of its pipelines, folder by folder (combinedHash). */
   readonly output: string;
   /** How many files that is. */
   readonly files: number;
@@ -124,7 +124,7 @@ export function isSharedPath(path: string): boolean {
 }
 
 /** Hash of files (path and content), in path order. */
-export function filesHash(files: Iterable<{ readonly path: string; readonly content: string | Buffer }>): string {
+function filesHash(files: Iterable<{ readonly path: string; readonly content: string | Buffer }>): string {
   const h = sha();
   for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     h.update(`${f.path}\0`);
@@ -132,6 +132,31 @@ export function filesHash(files: Iterable<{ readonly path: string; readonly cont
     h.update("\0");
   }
   return h.digest("hex");
+}
+
+/**
+ * The hash of each folder's files (folder → hash): a folder is hashed as soon as its files are
+ * rendered, so a definition with thousands of pipelines (a template) is never held whole.
+ */
+export function folderHashes(files: readonly { readonly path: string; readonly content: string | Buffer }[]): Map<string, { hash: string; files: number }> {
+  const byFolder = new Map<string, { path: string; content: string | Buffer }[]>();
+  for (const f of files) {
+    const folder = f.path.slice(0, Math.max(0, f.path.lastIndexOf("/")));
+    (byFolder.get(folder) ?? byFolder.set(folder, []).get(folder)!).push(f);
+  }
+  return new Map([...byFolder].map(([folder, list]) => [folder, { hash: filesHash(list), files: list.length }]));
+}
+
+/** Folders' hashes as one, in folder order: what the cache records for a definition or the shared files. */
+export function combinedHash(folders: ReadonlyMap<string, { readonly hash: string }>): string {
+  const h = sha();
+  for (const folder of [...folders.keys()].sort()) h.update(`${folder}\0${folders.get(folder)!.hash}\0`);
+  return h.digest("hex");
+}
+
+/** The combined hash of files (see combinedHash). */
+export function treeHash(files: readonly { readonly path: string; readonly content: string | Buffer }[]): string {
+  return combinedHash(folderHashes(files));
 }
 
 /** The files under some folders of generated/, read from disk (path relative to generated/). Regular files only. */
@@ -186,7 +211,7 @@ export class DiskHashes {
       return before.hash;
     }
     this.reads.hashed += files.length;
-    const hash = filesHash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) })));
+    const hash = treeHash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) })));
     this.next[key] = { sig, hash };
     return hash;
   }

@@ -10,7 +10,7 @@ import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import type { PriceData } from "../../cost/data.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
 import { duplicateNames, loadPlatform, type Project } from "./load.ts";
-import { CACHE_FILE, cacheText, filesHash, inputsKey, sharedFolders, survey, unitFolders, type Cache, type CacheUnit, type Survey } from "./cache.ts";
+import { CACHE_FILE, cacheText, treeHash, inputsKey, sharedFolders, survey, unitFolders, type Cache, type CacheUnit, type Survey } from "./cache.ts";
 import { orphanTenantsFiles, pipelineFiles, tenantsFiles } from "./definitions.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { GENERATED_DIR } from "../../model/files.ts";
@@ -144,7 +144,7 @@ export async function compile(root: string, timings?: Timings, options: CompileO
       inputs: start.cache?.inputs ?? inputsKey(root, clusters),
       clusters,
       problems: unique([...platformWarnings, ...globalWarnings(problems, units, platformWarnings)]),
-      shared: withShared ? filesHash(shared.files) : start.cache!.shared,
+      shared: withShared ? treeHash(shared.files) : start.cache!.shared,
       sharedFiles: withShared ? shared.files.length : start.cache!.sharedFiles,
       units,
     });

@@ -14,7 +14,7 @@ import type { ResolvedCluster } from "../../model/platform.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { renderPipelines, renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
-import { filesHash, unitFolders, unitInput, type CacheUnit } from "./cache.ts";
+import { combinedHash, folderHashes, unitFolders, unitInput, type CacheUnit } from "./cache.ts";
 import { tenantsFileOf } from "./definitions.ts";
 import { loadPipeline, pipelineWarnings, TsLoader } from "./load.ts";
 import { loadPrices } from "./prices.ts";
@@ -86,23 +86,44 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   const failed = (outputProblems: Problem[] = []): UnitsResult => ({ pipelines, loadProblems, outputProblems, units: {}, facts: [], stale: [], missing: [], paths: [] });
   if (hasErrors(loadProblems)) return failed();
 
-  const objects = renderPipelines(clusters, loaded);
-  const outputProblems = checkOutput(objects, new Set(), ctx.platform);
-  // The platform's objects are there for their NodePools and Fargate profiles; the shared limits
-  // are compile.ts's, from every batch's facts.
-  const cap = capacity([...ctx.platform, ...objects], ctx.prices, clusterNames, [], { shared: false });
-  outputProblems.push(...cap.problems);
-  if (hasErrors(outputProblems)) return failed(outputProblems);
-  const rendered = toFiles(objects);
-  outputProblems.push(...checkSizes(rendered, new Map(objects.map((o) => [o.path, o.source]))));
+  // Rendered, checked, serialized and handed on a few pipelines at a time, so that a definition
+  // with thousands of pipelines (a template) is never held whole. Every chunk is checked, so all
+  // problems come at once; after the first error nothing more is handed on.
+  const outputProblems: Problem[] = [];
+  const facts: CapacityFacts[] = [];
+  const folders = new Map<string, { hash: string; files: number }>();
+  const held = setup.output.kind === "memory" ? { objects: [] as RenderedObject[], files: [] as OutputFile[] } : undefined;
+  const sink = setup.output.kind === "memory" ? undefined : new TreeSink(setup.output.target, setup.output.kind === "stage" ? setup.output.staging : undefined);
+  for (let i = 0; i < loaded.length; i += CHUNK) {
+    const objects = renderPipelines(clusters, loaded.slice(i, i + CHUNK));
+    const problems = checkOutput(objects, new Set(), ctx.platform);
+    // The platform's objects are there for their NodePools and Fargate profiles; the shared
+    // limits are compile.ts's, from every batch's facts.
+    const cap = capacity([...ctx.platform, ...objects], ctx.prices, clusterNames, [], { shared: false });
+    problems.push(...cap.problems);
+    facts.push(...cap.facts);
+    if (!hasErrors(problems)) {
+      const rendered = toFiles(objects);
+      problems.push(...checkSizes(rendered, new Map(objects.map((o) => [o.path, o.source]))));
+      if (!hasErrors(problems) && !hasErrors(outputProblems)) {
+        for (const [folder, h] of folderHashes(rendered)) folders.set(folder, h);
+        if (held) {
+          held.objects.push(...objects);
+          held.files.push(...rendered);
+        } else for (const f of rendered) sink!.put(f.path, f.content);
+      }
+    }
+    outputProblems.push(...problems);
+  }
   if (hasErrors(outputProblems)) return failed(outputProblems);
 
-  const units = unitEntries(root, files, tenants, pipelines, rendered, [...loadProblems, ...outputProblems], cap.facts);
-  if (setup.output.kind === "memory") return { pipelines, loadProblems, outputProblems, units, facts: cap.facts, stale: [], missing: [], paths: rendered.map((f) => f.path), loaded, objects, files: rendered };
-  const sink = new TreeSink(setup.output.target, setup.output.kind === "stage" ? setup.output.staging : undefined);
-  for (const f of rendered) sink.put(f.path, f.content);
-  return { pipelines, loadProblems, outputProblems, units, facts: cap.facts, stale: sink.stale, missing: sink.missing, paths: sink.paths };
+  const units = unitEntries(root, files, tenants, pipelines, folders, [...loadProblems, ...outputProblems], facts);
+  if (held) return { pipelines, loadProblems, outputProblems, units, facts, stale: [], missing: [], paths: held.files.map((f) => f.path), loaded, objects: held.objects, files: held.files };
+  return { pipelines, loadProblems, outputProblems, units, facts, stale: sink!.stale, missing: sink!.missing, paths: sink!.paths };
 }
+
+/** Pipelines rendered at once within a batch (a batch holds at most 50 definitions, but a template may hold thousands of pipelines). */
+const CHUNK = 50;
 
 /** The cache entry of each definition file: its pipelines, output hash, warnings and capacity facts. */
 function unitEntries(
@@ -110,7 +131,7 @@ function unitEntries(
   files: readonly string[],
   tenants: readonly string[],
   pipelines: UnitsResult["pipelines"],
-  rendered: readonly OutputFile[],
+  folders: ReadonlyMap<string, { readonly hash: string; readonly files: number }>,
   problems: readonly Problem[],
   facts: readonly CapacityFacts[],
 ): Record<string, CacheUnit> {
@@ -124,21 +145,20 @@ function unitEntries(
     return m;
   };
   const bySource = group(pipelines, (p) => p.source);
-  const byFolder = group(rendered, (f) => /^[^/]+\/pipelines\/[^/]+(?=\/)/.exec(f.path)?.[0]);
   const byFile = group(problems, (p) => (p.severity === "error" ? undefined : /^generated\/[^/]+\/pipelines\/[^/]+(?=\/)/.exec(p.file)?.[0]?.slice(GENERATED_DIR.length + 1) ?? p.file));
   const factsOf = group(facts, (f) => f.pipeline);
   const units: Record<string, CacheUnit> = {};
   for (const file of files) {
     const own = (bySource.get(file) ?? []).map((p) => ({ name: p.name, clusters: p.clusters }));
     const tenantsFile = tenantsFileOf(file, tenants);
-    const folders = unitFolders({ pipelines: own });
-    const mine = folders.flatMap((d) => byFolder.get(d) ?? []);
+    const dirs = unitFolders({ pipelines: own });
+    const mine = new Map(dirs.filter((d) => folders.has(d)).map((d) => [d, folders.get(d)!]));
     units[file] = {
       input: unitInput(root, file, tenantsFile),
       pipelines: own,
-      output: filesHash(mine),
-      files: mine.length,
-      problems: [...(byFile.get(file) ?? []), ...(tenantsFile ? (byFile.get(tenantsFile) ?? []) : []), ...folders.flatMap((d) => byFile.get(d) ?? [])],
+      output: combinedHash(mine),
+      files: [...mine.values()].reduce((n, h) => n + h.files, 0),
+      problems: [...(byFile.get(file) ?? []), ...(tenantsFile ? (byFile.get(tenantsFile) ?? []) : []), ...dirs.flatMap((d) => byFile.get(d) ?? [])],
       facts: own.flatMap((p) => factsOf.get(p.name) ?? []),
     };
   }
