@@ -198,3 +198,44 @@ test("worker threads change nothing: the same files and problems as one thread, 
     await repo.cleanup();
   }
 });
+
+test("a tenant added to a template: only it is rendered; the other tenants' folders are proved intact and kept; a hand edit in one is still repaired", async () => {
+  const { compile } = await import("../scripts/lib/compile.ts");
+  const repo = await tempRepo({ generated: true });
+  const full = await tempRepo({ generated: true });
+  try {
+    assert.equal((await run(synth, repo)).code, 0);
+    const list = "pipelines/tenant-export.tenants.yaml";
+    const added = `${await repo.read(list)}- { name: umbrella, params: { tenant: umbrella } }\n`;
+    await repo.write(list, added);
+    await full.write(list, added);
+    const folders = (paths: readonly string[]) => [...new Set(paths.filter((p) => p.includes("/pipelines/")).map((p) => p.split("/").slice(0, 3).join("/")))];
+    // Rendered (memory output holds what was rendered): the new tenant's folder only.
+    const rendered = await compile(repo.root, undefined, { incremental: true });
+    assert.deepEqual(folders(rendered.files!.map((f) => f.path)), ["prod/pipelines/tenant-export-umbrella"]);
+    assert.deepEqual(rendered.counts?.pipelines, 6);
+    const c = await compile(repo.root, undefined, { incremental: true, output: "compare" });
+    assert.deepEqual(folders(c.tree!.missing), ["prod/pipelines/tenant-export-umbrella"]);
+    assert.deepEqual([c.tree!.extra, c.tree!.irregular], [[], []]);
+    assert.equal((await run(synth, repo)).code, 0);
+    assert.equal((await run(synth, full, "--full")).code, 0);
+    assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(full.root, "generated")), "the same tree as a full synth");
+
+    // A hand edit in a kept tenant's folder, then another change to the tenants file: the edited
+    // tenant is rendered again (its folder no longer hashes to what the cache says).
+    const edited = "prod/pipelines/tenant-export-acme";
+    const file = [...(await snapshot(join(repo.root, "generated"))).keys()].find((p) => p.startsWith(`${edited}/cronjob-`))!;
+    await repo.write(`generated/${file}`, `${await repo.read(`generated/${file}`)}# hand edit\n`);
+    const again = `${added}- { name: vandelay, params: { tenant: vandelay } }\n`;
+    await repo.write(list, again);
+    await full.write(list, again);
+    const d = await compile(repo.root, undefined, { incremental: true, output: "compare" });
+    assert.ok(d.tree!.stale.includes(file), JSON.stringify(d.tree));
+    assert.equal((await run(synth, repo)).code, 0);
+    assert.equal((await run(synth, full, "--full")).code, 0);
+    assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(full.root, "generated")));
+  } finally {
+    await repo.cleanup();
+    await full.cleanup();
+  }
+});

@@ -39,6 +39,33 @@ export interface CacheUnit {
   readonly files: number;
   readonly problems: readonly Problem[];
   readonly facts: readonly CapacityFacts[];
+  /**
+   * A template's tenants, each by the hash of its resolved pipeline (memberInput) and of its
+   * output folders: when the template or its tenants file changes, a tenant whose resolved
+   * pipeline did not change and whose folders are intact is not rendered again. Recorded only
+   * when the definition's output raised no warning (those are not kept per tenant).
+   */
+  readonly members?: Readonly<Record<string, Member>>;
+}
+
+export interface Member {
+  readonly input: string;
+  readonly output: string;
+}
+
+/**
+ * What a changed template had (its members, capacity facts) and what its tenants' folders hold
+ * on disk now (folder → hash and file count), for compiling only the tenants that changed.
+ */
+export interface Previous {
+  readonly members: Readonly<Record<string, Member>>;
+  readonly facts: readonly CapacityFacts[];
+  readonly disk: Readonly<Record<string, { readonly hash: string; readonly files: number }>>;
+}
+
+/** A pipeline's identity for the cache: everything its output depends on besides the inputs (inputsKey). */
+export function memberInput(pipeline: unknown): string {
+  return sha().update(JSON.stringify(pipeline)).digest("hex");
 }
 
 export interface Cache {
@@ -181,19 +208,36 @@ function filesIn(root: string, folders: readonly string[]): { path: string; full
 export class DiskHashes {
   private readonly seen: Record<string, { sig: string; hash: string }>;
   private readonly next: Record<string, { sig: string; hash: string }> = {};
-  readonly reads = { hashed: 0, trusted: 0 };
 
   constructor(private readonly root: string) {
     let seen: Record<string, { sig: string; hash: string }> = {};
     try {
-      seen = JSON.parse(readFileSync(join(root, STAT_FILE), "utf8")) as typeof seen;
+      const saved = JSON.parse(readFileSync(join(root, STAT_FILE), "utf8")) as { format?: number; entries?: typeof seen };
+      // Hashes of another cache format mean something else: hash the files again.
+      if (saved.format === CACHE_FORMAT && saved.entries) seen = saved.entries;
     } catch {
       // none yet (a fresh clone): hash the files
     }
     this.seen = seen;
   }
 
+  /** The combined hash (combinedHash) of the files in some folders. */
   hashOf(key: string, folders: readonly string[]): string {
+    return this.cached(key, folders, treeHash);
+  }
+
+  /** Each folder's own hash and file count (folders without files are left out). */
+  foldersOf(folders: readonly string[]): Record<string, { hash: string; files: number }> {
+    const out: Record<string, { hash: string; files: number }> = {};
+    for (const folder of folders) {
+      const files = filesIn(this.root, [folder]).length;
+      if (files > 0) out[folder] = { hash: this.cached(`folder:${folder}`, [folder], (list) => folderHashes(list).get(folder)!.hash), files };
+    }
+    return out;
+  }
+
+  /** `hash` of the files in `folders`, by `stat` when the stat cache saw exactly these files under `key`. */
+  private cached(key: string, folders: readonly string[], hash: (files: { path: string; content: Buffer }[]) => string): string {
     const files = filesIn(this.root, folders);
     const stats = files.map((f) => {
       // lstat: a link is never followed, so a symlinked file is irregular, never "unchanged".
@@ -206,14 +250,12 @@ export class DiskHashes {
       .digest("hex");
     const before = this.seen[key];
     if (before && before.sig === sig) {
-      this.reads.trusted += files.length;
       this.next[key] = before;
       return before.hash;
     }
-    this.reads.hashed += files.length;
-    const hash = treeHash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) })));
-    this.next[key] = { sig, hash };
-    return hash;
+    const value = hash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) })));
+    this.next[key] = { sig, hash: value };
+    return value;
   }
 
   /** Remembers what was hashed this time (best effort: a read-only checkout just hashes again next time). */
@@ -221,7 +263,7 @@ export class DiskHashes {
     try {
       const file = join(this.root, STAT_FILE);
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(`${file}.${process.pid}`, JSON.stringify(this.next));
+      writeFileSync(`${file}.${process.pid}`, JSON.stringify({ format: CACHE_FORMAT, entries: this.next }));
       renameSync(`${file}.${process.pid}`, file);
     } catch {
       // not worth failing a synth over
@@ -264,7 +306,15 @@ export function cacheText(cache: Omit<Cache, "format" | "about">): string {
   };
   const body = units.map((u) => {
     const unit = cache.units[u]!;
-    const ordered: CacheUnit = { input: unit.input, pipelines: unit.pipelines, output: unit.output, files: unit.files, problems: sortProblems(unit.problems), facts: [...unit.facts].sort((a, b) => (`${a.cluster}/${a.pipeline}` < `${b.cluster}/${b.pipeline}` ? -1 : 1)) };
+    const ordered: CacheUnit = {
+      input: unit.input,
+      pipelines: unit.pipelines,
+      output: unit.output,
+      files: unit.files,
+      problems: sortProblems(unit.problems),
+      facts: [...unit.facts].sort((a, b) => (`${a.cluster}/${a.pipeline}` < `${b.cluster}/${b.pipeline}` ? -1 : 1)),
+      ...(unit.members ? { members: Object.fromEntries(Object.keys(unit.members).sort().map((k) => [k, { input: unit.members![k]!.input, output: unit.members![k]!.output }])) } : {}),
+    };
     return `    ${JSON.stringify(u)}: ${JSON.stringify(ordered)}`;
   });
   const headText = JSON.stringify(head, null, 2).replace(/\n}$/, "");
@@ -290,6 +340,8 @@ export interface Survey {
   readonly tenants: readonly string[];
   readonly kept: ReadonlyMap<string, CacheUnit>;
   readonly changed: readonly string[];
+  /** Of the changed definitions, the templates the cache knows tenant by tenant. */
+  readonly previous: Readonly<Record<string, Previous>>;
   readonly sharedIntact: boolean;
 }
 
@@ -313,16 +365,20 @@ export async function survey(root: string): Promise<Survey | undefined> {
   const disk = new DiskHashes(root);
   const kept = new Map<string, CacheUnit>();
   const changed: string[] = [];
+  const previous: Record<string, Previous> = {};
   for (const f of files) {
     const unit = cache.units[f];
     if (unit && unit.input === disk.inputOf(f, tenantsFileOf(f, tenants)) && disk.hashOf(f, unitFolders(unit)) === unit.output) kept.set(f, unit);
-    else changed.push(f);
+    else {
+      changed.push(f);
+      if (unit?.members) previous[f] = { members: unit.members, facts: unit.facts, disk: disk.foldersOf(unitFolders(unit)) };
+    }
   }
   const sharedIntact = disk.hashOf("(shared)", sharedFolders(cache.clusters)) === cache.shared;
   // Like git status refreshing its index: what was hashed now is proved by stat next time. (A
   // file a synth rewrites after this gets a new inode and time, so it is hashed again.)
   disk.save();
-  return { cache, files, tenants, kept, changed, sharedIntact };
+  return { cache, files, tenants, kept, changed, previous, sharedIntact };
 }
 
 /**

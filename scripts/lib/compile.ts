@@ -10,7 +10,7 @@ import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import type { PriceData } from "../../cost/data.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
 import { duplicateNames, loadPlatform, type Project } from "./load.ts";
-import { CACHE_FILE, cacheText, treeHash, inputsKey, sharedFolders, survey, unitFolders, type Cache, type CacheUnit, type Survey } from "./cache.ts";
+import { CACHE_FILE, cacheText, treeHash, inputsKey, sharedFolders, survey, unitFolders, type Cache, type CacheUnit, type Previous, type Survey } from "./cache.ts";
 import { orphanTenantsFiles, pipelineFiles, tenantsFiles } from "./definitions.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { GENERATED_DIR } from "../../model/files.ts";
@@ -96,6 +96,7 @@ export async function compile(root: string, timings?: Timings, options: CompileO
     clusters,
     tenants,
     now: Date.now(),
+    previous: start.previous,
     output: output === "memory" ? { kind: "memory" } : output === "compare" ? { kind: "compare", target: self ? null : target } : { kind: "stage", target, staging },
   };
   if (output === "stage") rmSync(staging, { recursive: true, force: true });
@@ -164,7 +165,7 @@ export async function compile(root: string, timings?: Timings, options: CompileO
         if (wanted.has(p)) throw new Error(`two objects were rendered to ${GENERATED_DIR}/${p}`);
         wanted.add(p);
       }
-      const keep = [...[...kept.values()].flatMap(unitFolders), ...(withShared ? [] : sharedFolders(clusters))];
+      const keep = [...[...kept.values()].flatMap(unitFolders), ...fresh.reused, ...(withShared ? [] : sharedFolders(clusters))];
       const { extra, irregular } = self ? { extra: [], irregular: [self] } : unwanted(root, GENERATED_DIR, wanted, keep);
       const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
       return { stale: [...fresh.stale, ...sink.stale].sort(order), missing: [...fresh.missing, ...sink.missing].sort(order), extra, irregular };
@@ -184,13 +185,13 @@ async function startingPoint(
   root: string,
   s: Survey | undefined,
 ): Promise<
-  | { clusters: readonly ResolvedCluster[]; problems: Problem[]; files: readonly string[]; tenants: readonly string[]; kept: ReadonlyMap<string, CacheUnit>; changed: readonly string[]; cache?: Cache; sharedIntact: boolean }
+  | { clusters: readonly ResolvedCluster[]; problems: Problem[]; files: readonly string[]; tenants: readonly string[]; kept: ReadonlyMap<string, CacheUnit>; changed: readonly string[]; previous: Readonly<Record<string, Previous>>; cache?: Cache; sharedIntact: boolean }
   | { failed: true; problems: Problem[] }
 > {
   if (s) {
     // The platform's own warnings; the shared limits are checked again below.
     const problems = s.cache.problems.filter((p) => p.code !== "POOL_LIMIT_SHARED");
-    return { clusters: s.cache.clusters as ResolvedCluster[], problems, files: s.files, tenants: s.tenants, kept: s.kept, changed: s.changed, cache: s.cache, sharedIntact: s.sharedIntact };
+    return { clusters: s.cache.clusters as ResolvedCluster[], problems, files: s.files, tenants: s.tenants, kept: s.kept, changed: s.changed, previous: s.previous, cache: s.cache, sharedIntact: s.sharedIntact };
   }
   const platform = await loadPlatform(root);
   if (hasErrors(platform.problems)) return { failed: true, problems: platform.problems };
@@ -202,7 +203,7 @@ async function startingPoint(
     const template = t.replace(/\.tenants\.ya?ml$/, "");
     problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${template}.yaml (or .ts) with template: true`));
   }
-  return { clusters: platform.clusters, problems, files, tenants, kept: new Map(), changed: files, sharedIntact: false };
+  return { clusters: platform.clusters, problems, files, tenants, kept: new Map(), changed: files, previous: {}, sharedIntact: false };
 }
 
 /** The batches' results as one, in file order. */
@@ -217,6 +218,7 @@ function merged(results: readonly UnitsResult[]) {
     stale: cat((r) => r.stale),
     missing: cat((r) => r.missing),
     paths: cat((r) => r.paths),
+    reused: cat((r) => r.reused),
     loaded: results.some((r) => r.loaded) ? cat<ResolvedPipeline>((r) => r.loaded) : undefined,
     objects: results.some((r) => r.objects) ? cat<RenderedObject>((r) => r.objects) : undefined,
     files: results.some((r) => r.files) ? cat<OutputFile>((r) => r.files) : undefined,

@@ -14,7 +14,7 @@ import type { ResolvedCluster } from "../../model/platform.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { renderPipelines, renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
-import { combinedHash, folderHashes, unitFolders, unitInput, type CacheUnit } from "./cache.ts";
+import { combinedHash, folderHashes, memberInput, unitFolders, unitInput, type CacheUnit, type Previous } from "./cache.ts";
 import { tenantsFileOf } from "./definitions.ts";
 import { loadPipeline, pipelineWarnings, TsLoader } from "./load.ts";
 import { loadPrices } from "./prices.ts";
@@ -33,6 +33,8 @@ export interface UnitsSetup {
    * absolute path; null: no tree to compare with), or also written to `staging` where they differ.
    */
   readonly output: { readonly kind: "memory" } | { readonly kind: "compare"; readonly target: string | null } | { readonly kind: "stage"; readonly target: string; readonly staging: string };
+  /** Changed templates the cache knows tenant by tenant (see cache.ts, Previous). */
+  readonly previous?: Readonly<Record<string, Previous>>;
 }
 
 export interface UnitsResult {
@@ -49,6 +51,8 @@ export interface UnitsResult {
   readonly stale: readonly string[];
   readonly missing: readonly string[];
   readonly paths: readonly string[];
+  /** Output folders of tenants proved unchanged (not rendered; left as they are). */
+  readonly reused: readonly string[];
   /** With output `memory`. */
   readonly loaded?: readonly ResolvedPipeline[];
   readonly objects?: readonly RenderedObject[];
@@ -83,7 +87,7 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   }
   loadProblems.push(...pipelineWarnings(loaded, clusters, new Date(setup.now)));
   const pipelines = loaded.map((p) => ({ name: p.name, source: p.source, clusters: [...p.clusters].sort() }));
-  const failed = (outputProblems: Problem[] = []): UnitsResult => ({ pipelines, loadProblems, outputProblems, units: {}, facts: [], stale: [], missing: [], paths: [] });
+  const failed = (outputProblems: Problem[] = []): UnitsResult => ({ pipelines, loadProblems, outputProblems, units: {}, facts: [], stale: [], missing: [], paths: [], reused: [] });
   if (hasErrors(loadProblems)) return failed();
 
   // Rendered, checked, serialized and handed on a few pipelines at a time, so that a definition
@@ -92,10 +96,28 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   const outputProblems: Problem[] = [];
   const facts: CapacityFacts[] = [];
   const folders = new Map<string, { hash: string; files: number }>();
+  // A template's tenants whose resolved pipeline is what the cache saw, with intact folders,
+  // are not rendered again: their folders' hashes and capacity facts are the recorded ones.
+  const members = new Map(loaded.map((p) => [p, memberInput(p)]));
+  const reused: string[] = [];
+  const render: ResolvedPipeline[] = [];
+  for (const p of loaded) {
+    const before = setup.previous?.[p.source];
+    const member = before?.members[p.name];
+    const dirs = unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] });
+    const disk = new Map(dirs.filter((d) => before?.disk[d]).map((d) => [d, before!.disk[d]!]));
+    if (!member || member.input !== members.get(p) || combinedHash(disk) !== member.output) {
+      render.push(p);
+      continue;
+    }
+    for (const [d, h] of disk) folders.set(d, h);
+    reused.push(...dirs);
+    facts.push(...before!.facts.filter((f) => f.pipeline === p.name));
+  }
   const held = setup.output.kind === "memory" ? { objects: [] as RenderedObject[], files: [] as OutputFile[] } : undefined;
   const sink = setup.output.kind === "memory" ? undefined : new TreeSink(setup.output.target, setup.output.kind === "stage" ? setup.output.staging : undefined);
-  for (let i = 0; i < loaded.length; i += CHUNK) {
-    const objects = renderPipelines(clusters, loaded.slice(i, i + CHUNK));
+  for (let i = 0; i < render.length; i += CHUNK) {
+    const objects = renderPipelines(clusters, render.slice(i, i + CHUNK));
     const problems = checkOutput(objects, new Set(), ctx.platform);
     // The platform's objects are there for their NodePools and Fargate profiles; the shared
     // limits are compile.ts's, from every batch's facts.
@@ -118,8 +140,18 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   if (hasErrors(outputProblems)) return failed(outputProblems);
 
   const units = unitEntries(root, files, tenants, pipelines, folders, [...loadProblems, ...outputProblems], facts);
-  if (held) return { pipelines, loadProblems, outputProblems, units, facts, stale: [], missing: [], paths: held.files.map((f) => f.path), loaded, objects: held.objects, files: held.files };
-  return { pipelines, loadProblems, outputProblems, units, facts, stale: sink!.stale, missing: sink!.missing, paths: sink!.paths };
+  // Tenants are recorded one by one only when the output raised no warning: those are kept per
+  // definition, and a tenant not rendered again would lose its own.
+  if (!outputProblems.length) {
+    for (const [file, unit] of Object.entries(units)) {
+      const mine = loaded.filter((p) => p.source === file);
+      if (mine.length < 2 && !mine.some((p) => p.template)) continue;
+      const recorded = Object.fromEntries(mine.map((p) => [p.name, { input: members.get(p)!, output: combinedHash(new Map(unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] }).filter((d) => folders.has(d)).map((d) => [d, folders.get(d)!]))) }]));
+      units[file] = { ...unit, members: recorded };
+    }
+  }
+  if (held) return { pipelines, loadProblems, outputProblems, units, facts, stale: [], missing: [], paths: held.files.map((f) => f.path), reused, loaded, objects: held.objects, files: held.files };
+  return { pipelines, loadProblems, outputProblems, units, facts, stale: sink!.stale, missing: sink!.missing, paths: sink!.paths, reused };
 }
 
 /** Pipelines rendered at once within a batch (a batch holds at most 50 definitions, but a template may hold thousands of pipelines). */
