@@ -199,15 +199,13 @@ async function runPhase(phase: string, root: string, io: Io): Promise<number> {
     io.stderr(`unknown phase ${phase}\n`);
     return EXIT.usage;
   }
-  // Rendered a batch at a time (as synth renders them), so that 10,000 pipelines fit in memory;
-  // only the stringify calls are timed.
-  const { compileUnits, unitsContext } = await import("./lib/units.ts");
-  const { loadPlatform, pipelineFiles, tenantsFiles } = await import("./lib/load.ts");
-  const { renderShared } = await import("../render/render.ts");
+  // Rendered fifty pipelines at a time (as synth renders them), so that 10,000 pipelines, or a
+  // template with thousands of tenants, fit in memory; only the stringify calls are timed.
+  const { loadPipeline, loadPlatform, pipelineFiles, tenantsFiles, TsLoader } = await import("./lib/load.ts");
+  const { renderPipelines, renderShared } = await import("../render/render.ts");
   const { clusters } = await loadPlatform(root);
-  const setup = { root, clusters, tenants: await tenantsFiles(root), now: Date.now(), output: { kind: "memory" } } as const;
-  const ctx = unitsContext(setup);
-  const files = await pipelineFiles(root);
+  const tenants = await tenantsFiles(root);
+  const loader = new TsLoader();
   let ns = 0n;
   let bytes = 0;
   let objects = 0;
@@ -218,11 +216,17 @@ async function runPhase(phase: string, root: string, io: Io): Promise<number> {
     ns += process.hrtime.bigint() - t;
     objects += manifests.length;
   };
-  for (let i = 0; i < files.length; i += 50) {
-    const r = await compileUnits(setup, ctx, files.slice(i, i + 50));
-    if (!r.objects) throw new Error(`the floor's pipelines did not compile: ${JSON.stringify(r.outputProblems.slice(0, 3))}`);
-    for (const p of r.pipelines) for (const c of p.clusters) (names.get(c) ?? names.set(c, []).get(c)!).push(p.name);
-    time(r.objects.map((o) => o.manifest));
+  const pending: Awaited<ReturnType<typeof loadPipeline>>["pipelines"] = [];
+  const files = await pipelineFiles(root);
+  for (const [i, file] of files.entries()) {
+    const r = await loadPipeline(root, file, clusters.map((c) => c.name), loader, tenants);
+    if (!r.pipelines.length) throw new Error(`the floor's pipelines did not load: ${JSON.stringify(r.problems.slice(0, 3))}`);
+    pending.push(...r.pipelines);
+    while (pending.length >= 50 || (i === files.length - 1 && pending.length)) {
+      const chunk = pending.splice(0, 50);
+      for (const p of chunk) for (const c of p.clusters) (names.get(c) ?? names.set(c, []).get(c)!).push(p.name);
+      time(renderPipelines(clusters, chunk).map((o) => o.manifest));
+    }
   }
   time(renderShared(clusters, (c) => names.get(c) ?? []).map((o) => o.manifest));
   const extra = { ms: Number(ns) / 1e6, note: `${objects} objects, ${(bytes / 2 ** 20).toFixed(1)} MiB of YAML` };

@@ -223,22 +223,21 @@ export class DiskHashes {
 
   /** The combined hash (combinedHash) of the files in some folders. */
   hashOf(key: string, folders: readonly string[]): string {
-    return this.cached(key, folders, treeHash);
+    return this.cached(key, filesIn(this.root, folders), treeHash);
   }
 
   /** Each folder's own hash and file count (folders without files are left out). */
   foldersOf(folders: readonly string[]): Record<string, { hash: string; files: number }> {
     const out: Record<string, { hash: string; files: number }> = {};
     for (const folder of folders) {
-      const files = filesIn(this.root, [folder]).length;
-      if (files > 0) out[folder] = { hash: this.cached(`folder:${folder}`, [folder], (list) => folderHashes(list).get(folder)!.hash), files };
+      const files = filesIn(this.root, [folder]);
+      if (files.length > 0) out[folder] = { hash: this.cached(`folder:${folder}`, files, (list) => folderHashes(list).get(folder)!.hash), files: files.length };
     }
     return out;
   }
 
-  /** `hash` of the files in `folders`, by `stat` when the stat cache saw exactly these files under `key`. */
-  private cached(key: string, folders: readonly string[], hash: (files: { path: string; content: Buffer }[]) => string): string {
-    const files = filesIn(this.root, folders);
+  /** `hash` of these files, by `stat` when the stat cache saw exactly these files under `key`. */
+  private cached(key: string, files: readonly { path: string; full: string }[], hash: (files: { path: string; content: Buffer }[]) => string): string {
     const stats = files.map((f) => {
       // lstat: a link is never followed, so a symlinked file is irregular, never "unchanged".
       const st = lstatSync(f.full, { throwIfNoEntry: false });
@@ -259,11 +258,20 @@ export class DiskHashes {
   }
 
   /** Remembers what was hashed this time (best effort: a read-only checkout just hashes again next time). */
-  save(): void {
+  /**
+   * `folders`: folders whose own entries (foldersOf) are kept even when not used this time: the
+   * tenants' folders of templates, proved per tenant only when their template changes.
+   */
+  save(folders: readonly string[] = []): void {
     try {
       const file = join(this.root, STAT_FILE);
+      const entries = { ...this.next };
+      for (const folder of folders) {
+        const key = `folder:${folder}`;
+        if (!entries[key] && this.seen[key]) entries[key] = this.seen[key]!;
+      }
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(`${file}.${process.pid}`, JSON.stringify({ format: CACHE_FORMAT, entries: this.next }));
+      writeFileSync(`${file}.${process.pid}`, JSON.stringify({ format: CACHE_FORMAT, entries }));
       renameSync(`${file}.${process.pid}`, file);
     } catch {
       // not worth failing a synth over
@@ -377,7 +385,7 @@ export async function survey(root: string): Promise<Survey | undefined> {
   const sharedIntact = disk.hashOf("(shared)", sharedFolders(cache.clusters)) === cache.shared;
   // Like git status refreshing its index: what was hashed now is proved by stat next time. (A
   // file a synth rewrites after this gets a new inode and time, so it is hashed again.)
-  disk.save();
+  disk.save(Object.values(cache.units).flatMap((u) => (u.members ? unitFolders(u) : [])));
   return { cache, files, tenants, kept, changed, previous, sharedIntact };
 }
 

@@ -101,6 +101,8 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   const members = new Map(loaded.map((p) => [p, memberInput(p)]));
   const reused: string[] = [];
   const render: ResolvedPipeline[] = [];
+  const factsBefore = new Map<string, CapacityFacts[]>();
+  for (const before of Object.values(setup.previous ?? {})) for (const f of before.facts) (factsBefore.get(f.pipeline) ?? factsBefore.set(f.pipeline, []).get(f.pipeline)!).push(f);
   for (const p of loaded) {
     const before = setup.previous?.[p.source];
     const member = before?.members[p.name];
@@ -112,7 +114,7 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
     }
     for (const [d, h] of disk) folders.set(d, h);
     reused.push(...dirs);
-    facts.push(...before!.facts.filter((f) => f.pipeline === p.name));
+    facts.push(...(factsBefore.get(p.name) ?? []));
   }
   const held = setup.output.kind === "memory" ? { objects: [] as RenderedObject[], files: [] as OutputFile[] } : undefined;
   const sink = setup.output.kind === "memory" ? undefined : new TreeSink(setup.output.target, setup.output.kind === "stage" ? setup.output.staging : undefined);
