@@ -239,3 +239,24 @@ test("a tenant added to a template: only it is rendered; the other tenants' fold
     await full.cleanup();
   }
 });
+
+test("a pipeline folder replaced by a link to an identical copy is never proved unchanged: check reports it, synth puts a real folder back", async () => {
+  const { cp: copy, rm: remove, symlink: link, lstat } = await import("node:fs/promises");
+  const repo = await tempRepo({ generated: true });
+  try {
+    assert.equal((await run(synth, repo)).code, 0);
+    const folder = join(repo.root, "generated/prod/pipelines/daily-usage-report");
+    const elsewhere = join(repo.root, "elsewhere");
+    await copy(folder, elsewhere, { recursive: true });
+    await remove(folder, { recursive: true });
+    await link(elsewhere, folder, "dir");
+    const checked = await runCheck(repo.root);
+    assert.equal(checked.ok, false);
+    assert.ok(checked.problems.some((p) => p.code === "UNSAFE_ENTRY" && p.file === "generated/prod/pipelines/daily-usage-report"), JSON.stringify(checked.problems));
+    assert.equal((await run(synth, repo)).code, 0);
+    assert.ok((await lstat(folder)).isDirectory(), "a real folder again");
+    assert.equal((await runCheck(repo.root)).ok, true);
+  } finally {
+    await repo.cleanup();
+  }
+});

@@ -429,7 +429,9 @@ describe("run manager", () => {
     }
   });
 
-  test("a 409 on create, then a 503 on the GET that adopts the existing Job: retried, not the end of the run", async () => {
+  // A time limit: under a loaded machine this test once hung (its watches keep failing until the
+  // adopting GET has run), which would stall the whole suite rather than fail it.
+  test("a 409 on create, then a 503 on the GET that adopts the existing Job: retried, not the end of the run", { timeout: 60_000 }, async () => {
     const plan = planFor(definition([{ name: "a" }]));
     const h = await harness(plan, () => succeed());
     h.kube.loseNextCreateResponse = true;

@@ -187,16 +187,23 @@ export function treeHash(files: readonly { readonly path: string; readonly conte
 }
 
 /** The files under some folders of generated/, read from disk (path relative to generated/). Regular files only. */
-function filesIn(root: string, folders: readonly string[]): { path: string; full: string }[] {
+function filesIn(root: string, folders: readonly string[], real: (folder: string) => boolean): { path: string; full: string }[] {
   const out: { path: string; full: string }[] = [];
   for (const folder of folders) {
+    const full = join(root, GENERATED_DIR, folder);
+    // A link on the way (a linked folder, or a linked cluster folder above it) is never followed:
+    // it stands for itself, and is never a regular file, so the folder is never "unchanged".
+    if (!real(folder)) {
+      if (lstatSync(full, { throwIfNoEntry: false })) out.push({ path: folder, full });
+      continue;
+    }
     let names: string[];
     try {
-      names = readdirSync(join(root, GENERATED_DIR, folder));
+      names = readdirSync(full);
     } catch {
       continue;
     }
-    for (const n of names) out.push({ path: `${folder}/${n}`, full: join(root, GENERATED_DIR, folder, n) });
+    for (const n of names) out.push({ path: `${folder}/${n}`, full: join(full, n) });
   }
   return out;
 }
@@ -208,6 +215,19 @@ function filesIn(root: string, folders: readonly string[]): { path: string; full
 export class DiskHashes {
   private readonly seen: Record<string, { sig: string; hash: string }>;
   private readonly next: Record<string, { sig: string; hash: string }> = {};
+
+  private readonly folders = new Map<string, boolean>();
+
+  /** Whether a folder under generated/ and every folder above it (up to generated/) is a real folder, not a link. */
+  private readonly real = (folder: string): boolean => {
+    if (folder === "") return true;
+    let real = this.folders.get(folder);
+    if (real === undefined) {
+      real = (lstatSync(join(this.root, GENERATED_DIR, folder), { throwIfNoEntry: false })?.isDirectory() ?? false) && this.real(folder.slice(0, Math.max(0, folder.lastIndexOf("/"))));
+      this.folders.set(folder, real);
+    }
+    return real;
+  };
 
   constructor(private readonly root: string) {
     let seen: Record<string, { sig: string; hash: string }> = {};
@@ -223,14 +243,14 @@ export class DiskHashes {
 
   /** The combined hash (combinedHash) of the files in some folders. */
   hashOf(key: string, folders: readonly string[]): string {
-    return this.cached(key, filesIn(this.root, folders), treeHash);
+    return this.cached(key, filesIn(this.root, folders, this.real), treeHash);
   }
 
   /** Each folder's own hash and file count (folders without files are left out). */
   foldersOf(folders: readonly string[]): Record<string, { hash: string; files: number }> {
     const out: Record<string, { hash: string; files: number }> = {};
     for (const folder of folders) {
-      const files = filesIn(this.root, [folder]);
+      const files = filesIn(this.root, [folder], this.real);
       if (files.length > 0) out[folder] = { hash: this.cached(`folder:${folder}`, files, (list) => folderHashes(list).get(folder)!.hash), files: files.length };
     }
     return out;

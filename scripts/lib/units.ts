@@ -98,7 +98,8 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   const folders = new Map<string, { hash: string; files: number }>();
   // A template's tenants whose resolved pipeline is what the cache saw, with intact folders,
   // are not rendered again: their folders' hashes and capacity facts are the recorded ones.
-  const members = new Map(loaded.map((p) => [p, memberInput(p)]));
+  const members = new Map<ResolvedPipeline, string>();
+  const memberOf = (p: ResolvedPipeline) => members.get(p) ?? members.set(p, memberInput(p)).get(p)!;
   const reused: string[] = [];
   const render: ResolvedPipeline[] = [];
   const factsBefore = new Map<string, CapacityFacts[]>();
@@ -108,7 +109,7 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
     const member = before?.members[p.name];
     const dirs = unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] });
     const disk = new Map(dirs.filter((d) => before?.disk[d]).map((d) => [d, before!.disk[d]!]));
-    if (!member || member.input !== members.get(p) || combinedHash(disk) !== member.output) {
+    if (!member || member.input !== memberOf(p) || combinedHash(disk) !== member.output) {
       render.push(p);
       continue;
     }
@@ -148,7 +149,7 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
     for (const [file, unit] of Object.entries(units)) {
       const mine = loaded.filter((p) => p.source === file);
       if (mine.length < 2 && !mine.some((p) => p.template)) continue;
-      const recorded = Object.fromEntries(mine.map((p) => [p.name, { input: members.get(p)!, output: combinedHash(new Map(unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] }).filter((d) => folders.has(d)).map((d) => [d, folders.get(d)!]))) }]));
+      const recorded = Object.fromEntries(mine.map((p) => [p.name, { input: memberOf(p), output: combinedHash(new Map(unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] }).filter((d) => folders.has(d)).map((d) => [d, folders.get(d)!]))) }]));
       units[file] = { ...unit, members: recorded };
     }
   }
