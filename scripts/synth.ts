@@ -11,7 +11,7 @@ const HELP = `Usage: npm run synth [-- --root <dir>]
 
 Validates the platform configuration and every pipeline in pipelines/, renders them, validates
 the output, and writes generated/ and ${SCHEMA_FILE} (with ${TENANTS_SCHEMA_FILE}). Nothing is written unless every check passes;
-generated/ is replaced atomically.
+generated/ is written atomically (staged, then committed by one journal rename).
 
 Options:
   --root <dir>   repository root (default: the current directory)
