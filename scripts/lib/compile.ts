@@ -16,8 +16,6 @@ import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { GENERATED_DIR } from "../../model/files.ts";
 import { hasErrors, problem, type Problem } from "../../model/problems.ts";
 export { schemaFileContent, schemaFiles } from "./schemas.ts";
-import { loadPrices } from "./prices.ts";
-export { loadPrices };
 import { renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
 import { compileBatches, workerCount } from "./batches.ts";
 import { unitsContext, type UnitsResult, type UnitsSetup } from "./units.ts";

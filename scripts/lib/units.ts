@@ -107,8 +107,8 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   for (const p of loaded) {
     const before = setup.previous?.[p.source];
     const member = before?.members[p.name];
-    const dirs = unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] });
-    const disk = new Map(dirs.filter((d) => before?.disk[d]).map((d) => [d, before!.disk[d]!]));
+    const dirs = pipelineFolders(p);
+    const disk = hashesOf(dirs, (d) => before?.disk[d]);
     if (!member || member.input !== memberOf(p) || combinedHash(disk) !== member.output) {
       render.push(p);
       continue;
@@ -149,12 +149,24 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
     for (const [file, unit] of Object.entries(units)) {
       const mine = loaded.filter((p) => p.source === file);
       if (mine.length < 2 && !mine.some((p) => p.template)) continue;
-      const recorded = Object.fromEntries(mine.map((p) => [p.name, { input: memberOf(p), output: combinedHash(new Map(unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] }).filter((d) => folders.has(d)).map((d) => [d, folders.get(d)!]))) }]));
+      const recorded = Object.fromEntries(mine.map((p) => [p.name, { input: memberOf(p), output: combinedHash(hashesOf(pipelineFolders(p), (d) => folders.get(d))) }]));
       units[file] = { ...unit, members: recorded };
     }
   }
   if (held) return { pipelines, loadProblems, outputProblems, units, facts, stale: [], missing: [], paths: held.files.map((f) => f.path), reused, loaded, objects: held.objects, files: held.files };
   return { pipelines, loadProblems, outputProblems, units, facts, stale: sink!.stale, missing: sink!.missing, paths: sink!.paths, reused };
+}
+
+const pipelineFolders = (p: Pick<ResolvedPipeline, "name" | "clusters">) => unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] });
+
+/** The folders' hashes that are known (a folder without files has none). */
+function hashesOf<H>(dirs: readonly string[], known: (folder: string) => H | undefined): Map<string, H> {
+  const out = new Map<string, H>();
+  for (const d of dirs) {
+    const h = known(d);
+    if (h !== undefined) out.set(d, h);
+  }
+  return out;
 }
 
 /** Pipelines rendered at once within a batch (a batch holds at most 50 definitions, but a template may hold thousands of pipelines). */
@@ -187,7 +199,7 @@ function unitEntries(
     const own = (bySource.get(file) ?? []).map((p) => ({ name: p.name, clusters: p.clusters }));
     const tenantsFile = tenantsFileOf(file, tenants);
     const dirs = unitFolders({ pipelines: own });
-    const mine = new Map(dirs.filter((d) => folders.has(d)).map((d) => [d, folders.get(d)!]));
+    const mine = hashesOf(dirs, (d) => folders.get(d));
     units[file] = {
       input: unitInput(root, file, tenantsFile),
       pipelines: own,
