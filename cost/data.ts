@@ -5,7 +5,7 @@
  * point `platform.config.ts` (`prices`) at it.
  */
 import { readFileSync } from "node:fs";
-import { Ajv } from "ajv";
+import { validatorOf } from "../model/schema-validator.ts";
 
 export interface InstanceType {
   /** `m5.large` */
@@ -108,7 +108,6 @@ const schema = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true }).compile(schema);
 
 /** The snapshot in `file`, or an Error that names the file and the first bad field. */
 export function loadPriceData(file: string): PriceData {
@@ -118,6 +117,7 @@ export function loadPriceData(file: string): PriceData {
   } catch (err) {
     throw new Error(`${file}: cannot read the price data: ${(err as Error).message}`);
   }
+  const validate = validatorOf(schema);
   if (!validate(data)) {
     const e = validate.errors![0]!;
     throw new Error(`${file}: ${e.instancePath || "(root)"} ${e.message} (expected the shape of ${DEFAULT_PRICES_FILE}, documented in cost/data.ts)`);

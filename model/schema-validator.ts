@@ -1,22 +1,78 @@
 /**
  * ajv, set up once: strict, every error at once, and errors turned into dagops problems that
  * name the field path, what was expected and what was found.
+ *
+ * Compiling a schema is the slow part (the pipeline schema takes ajv about 150 ms, at every
+ * command start), so each schema is compiled once per ajv version and kept as ajv's standalone
+ * code in `node_modules/.cache/dagops-validators/<hash of ajv's version, the options and the
+ * schema>.cjs`; later commands `require` that file. The code is written to a temporary file and
+ * renamed into place, so a half-written validator is never loaded; where node_modules/ is
+ * read-only, schemas are compiled in memory as before.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { threadId } from "node:worker_threads";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import { closest, fieldPath, problem, shown, type Problem } from "./problems.ts";
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true, allowUnionTypes: true });
-ajv.addVocabulary(["x-expected", "x-wrong-type"]);
+const OPTIONS = { allErrors: true, strict: true, strictRequired: false, verbose: true, allowUnionTypes: true } as const;
+const VOCABULARY = ["x-expected", "x-wrong-type"];
+
+const require = createRequire(import.meta.url);
+const AJV_PACKAGE = require.resolve("ajv/package.json");
+const CACHE_DIR = join(dirname(AJV_PACKAGE), "..", ".cache", "dagops-validators");
+const AJV_VERSION = (JSON.parse(readFileSync(AJV_PACKAGE, "utf8")) as { version: string }).version;
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
+/** Where the compiled validator of a schema is kept. */
+export function validatorFile(schema: object): string {
+  const key = createHash("sha256").update(`ajv ${AJV_VERSION}\0${JSON.stringify(OPTIONS)}\0${VOCABULARY.join(",")}\0${JSON.stringify(schema)}`).digest("hex");
+  return join(CACHE_DIR, `${key.slice(0, 32)}.cjs`);
+}
+
+/** ajv's compile, in this process: what the validator cache holds as code. */
+export function compileSchema(schema: object): { validate: ValidateFunction; code: () => string } {
+  // ajv itself is loaded only when a schema has to be compiled; an instance of its own per
+  // schema, since a schema with an $id can be added to an instance only once.
+  const ajv = new (require("ajv") as typeof import("ajv")).Ajv({ ...OPTIONS, code: { source: true } });
+  ajv.addVocabulary(VOCABULARY);
+  const validate = ajv.compile(schema);
+  const standalone = require("ajv/dist/standalone") as typeof import("ajv/dist/standalone/index.js");
+  return { validate, code: () => standalone.default(ajv, validate) };
+}
+
+/** The validator of a schema: from this process, from the validator cache, or compiled now (and cached). */
+export function validatorOf(schema: object): ValidateFunction {
+  let validate = compiled.get(schema);
+  if (validate) return validate;
+  const file = validatorFile(schema);
+  try {
+    validate = require(file) as ValidateFunction;
+  } catch {
+    // Not cached yet (or a file that does not load: it is replaced).
+    const fresh = compileSchema(schema);
+    validate = fresh.validate;
+    try {
+      mkdirSync(CACHE_DIR, { recursive: true });
+      // Per thread: worker threads share the process id.
+      const tmp = `${file}.${process.pid}-${threadId}.tmp`;
+      // The code requires ajv's runtime helpers, which node_modules/.cache/ resolves.
+      writeFileSync(tmp, fresh.code());
+      renameSync(tmp, file);
+    } catch {
+      // a read-only node_modules/: compiled in memory, as every time
+    }
+  }
+  compiled.set(schema, validate);
+  return validate;
+}
+
 /** Validates `data` against `schema`; returns the problems (none when valid). */
 export function validateAgainst(schema: object, data: unknown, file: string): Problem[] {
-  let validate = compiled.get(schema);
-  if (!validate) {
-    validate = ajv.compile(schema);
-    compiled.set(schema, validate);
-  }
+  const validate = validatorOf(schema);
   if (validate(data)) return [];
   return toProblems(validate.errors ?? [], file);
 }

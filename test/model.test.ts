@@ -1,8 +1,11 @@
 /** Unit tests of the model's value parsers and graph functions. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pipelineSchema } from "../model/pipeline-schema.ts";
+import { compileSchema, validateAgainst, validatorFile, validatorOf } from "../model/schema-validator.ts";
 import { parse } from "yaml";
 import { cronError } from "../model/cron.ts";
 import { dstClashes } from "../model/dst.ts";
@@ -229,5 +232,49 @@ describe("H in schedules and tenant templates", async () => {
     assert.equal(plan("tenant-export-acme").maxParallel, 2);
     assert.equal(read("prod/pipelines/tenant-export-initech/serviceaccount-steps.yaml").metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::444455556666:role/tenant-export-initech");
     assert.ok(!existsSync(join(REPO, "generated/staging/pipelines/tenant-export-acme")), "clusters: [prod]");
+  });
+});
+
+describe("validator cache", () => {
+  // Invalid in every way the problems distinguish: an unknown field, a wrong type, a missing
+  // field, a value out of an enum, a pattern (x-expected), a number out of range.
+  const bad: unknown[] = [
+    { name: "x", steps: [{ name: "a", image: "busybox:1.36", command: ["true"], retries: "three" }], sechedule: "@daily" },
+    { name: "Not_A_Label", steps: [] },
+    { name: "x", steps: [{ name: "a", command: ["true"], resources: { requests: { cpu: "lots" } } }], spot: { interruptionTolerance: 99 } },
+    { steps: [{ name: "a", image: "busybox:1.36", command: "true", timeout: "forever" }], notify: { format: "xml" } },
+    "not a pipeline",
+  ];
+
+  test("a kept validator reports exactly what ajv's own compile reports", () => {
+    const req = createRequire(import.meta.url);
+    const file = validatorFile(pipelineSchema);
+    rmSync(file, { force: true });
+    delete req.cache[file];
+    // A copy: a schema object this process has not compiled yet, with the same key.
+    validatorOf(structuredClone(pipelineSchema));
+    assert.ok(existsSync(file), "the compiled validator is kept as code");
+    delete req.cache[file];
+    const kept = req(file) as ReturnType<typeof compileSchema>["validate"];
+    const fresh = compileSchema(pipelineSchema).validate;
+    for (const data of bad) {
+      assert.equal(fresh(data), false);
+      assert.equal(kept(data), false);
+      // The same errors, parentSchema included (the problems read x-expected from it).
+      assert.deepEqual(JSON.parse(JSON.stringify(kept.errors)), JSON.parse(JSON.stringify(fresh.errors)));
+    }
+    assert.match(validateAgainst(pipelineSchema, bad[1], "p.yaml").map((p) => p.message).join("\n"), /a DNS-1123 label/);
+  });
+
+  test("a kept validator that does not load is compiled again and replaced", async () => {
+    const schema = { type: "object", properties: { n: { type: "integer", minimum: 1, "x-expected": "a positive count" } }, additionalProperties: false, required: ["n"] };
+    const file = validatorFile(schema);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, "module.exports = (");
+    const validate = validatorOf(schema);
+    assert.equal(validate({ n: 2 }), true);
+    assert.deepEqual(validateAgainst(schema, { n: 0 }, "f.yaml").map((p) => p.message), ["expected a positive count, found 0"]);
+    assert.match(readFileSync(file, "utf8"), /^"use strict";/);
+    rmSync(file, { force: true });
   });
 });
