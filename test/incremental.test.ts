@@ -7,9 +7,11 @@
  * check must pass on the incremental one. A hand-edited file is still caught.
  */
 import assert from "node:assert/strict";
+import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { RACY_MS } from "../scripts/lib/cache.ts";
 import { main as check, runCheck } from "../scripts/check.ts";
 import { main as synth } from "../scripts/synth.ts";
 import { captureIo, snapshot, tempRepo, yamlPipeline, type TempRepo } from "./helpers.ts";
@@ -137,6 +139,42 @@ test("a hand-edited file under generated/ is still caught, by check and by the n
     assert.equal(await repo.read(file), original);
     assert.equal((await run(check, repo)).code, 0);
     assert.match((await run(synth, repo)).out, /is up to date/);
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("the stat cache is never fooled by times set back: an in-place edit of the same size, a file added to a folder", { timeout: 60_000 }, async () => {
+  const repo = await tempRepo({ generated: true });
+  try {
+    // Times in whole seconds, which utimes sets back exactly.
+    const edited = join(repo.root, "generated/prod/pipelines/daily-usage-report/cronjob-daily-usage-report.yaml");
+    const folder = join(repo.root, "generated/staging/pipelines/customer-classification");
+    const then = Math.floor(Date.now() / 1000) - 100;
+    for (const path of [edited, folder]) utimesSync(path, then, then);
+    assert.match((await run(synth, repo)).out, /is up to date/);
+    // Only what is older than RACY_MS is remembered by stat: wait, and let a no-op remember it all.
+    await new Promise((r) => setTimeout(r, RACY_MS + 200));
+    assert.match((await run(synth, repo)).out, /is up to date/);
+    const stat = JSON.parse(await repo.read(".dagops-stat.json")) as { listings: Record<string, string>; entries: Record<string, unknown> };
+    assert.ok(stat.listings["staging/pipelines/customer-classification"], "the folder's listing is remembered");
+    assert.ok(stat.entries["pipelines/daily-usage-report.yaml"], "the output's hash is remembered");
+    // Edited in place: the same size, the same inode, its modification time set back.
+    const size = statSync(edited).size;
+    writeFileSync(edited, readFileSync(edited, "utf8").replace("concurrencyPolicy: Forbid", "concurrencyPolicy: Forbix"));
+    utimesSync(edited, then, then);
+    assert.equal(statSync(edited).size, size);
+    assert.equal(statSync(edited).mtimeMs, then * 1000);
+    // A file added to a folder, the folder's modification time set back.
+    writeFileSync(join(folder, "configmap-extra.yaml"), "a: 1\n");
+    utimesSync(folder, then, then);
+    assert.equal(statSync(folder).mtimeMs, then * 1000);
+    const checked = await run(check, repo);
+    assert.equal(checked.code, 1);
+    assert.match(checked.err, /prod\/pipelines\/daily-usage-report\/cronjob-daily-usage-report\.yaml[\s\S]*DRIFT_STALE/);
+    assert.match(checked.err, /staging\/pipelines\/customer-classification\/configmap-extra\.yaml[\s\S]*DRIFT_EXTRA/);
+    assert.equal((await run(synth, repo)).code, 0);
+    assert.equal((await run(check, repo)).code, 0);
   } finally {
     await repo.cleanup();
   }

@@ -10,13 +10,13 @@
  * the cache says (a hand edit) is rendered again too. Same inputs, same bytes: the cache is
  * written in a fixed order and holds no time.
  *
- * A local, uncommitted file (`.dagops-stat.json`) remembers the size and
- * modification time of each definition's output files, as git's index does, so that an
- * unchanged tree is proved unchanged by `stat` alone; a fresh clone has none and hashes the
- * files instead.
+ * A local, uncommitted file (`.dagops-stat.json`) remembers the size, times and inode of each
+ * definition's output files, and each output folder's listing, as git's index does, so that an
+ * unchanged tree is proved unchanged by `stat` alone (DiskHashes); a fresh clone has none and
+ * hashes the files instead.
  */
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import type { CapacityFacts } from "../../checks/capacity.ts";
 import { CACHE_FILE, CODE_DIRS, GENERATED_DIR, PIPELINES_DIR, PLATFORM_FILE } from "../../model/files.ts";
@@ -186,71 +186,145 @@ export function treeHash(files: readonly { readonly path: string; readonly conte
   return combinedHash(folderHashes(files));
 }
 
-/** The files under some folders of generated/, read from disk (path relative to generated/). Regular files only. */
-function filesIn(root: string, folders: readonly string[], real: (folder: string) => boolean): { path: string; full: string }[] {
-  const out: { path: string; full: string }[] = [];
-  for (const folder of folders) {
-    const full = join(root, GENERATED_DIR, folder);
-    // A link on the way (a linked folder, or a linked cluster folder above it) is never followed:
-    // it stands for itself, and is never a regular file, so the folder is never "unchanged".
-    if (!real(folder)) {
-      if (lstatSync(full, { throwIfNoEntry: false })) out.push({ path: folder, full });
-      continue;
-    }
-    let names: string[];
-    try {
-      names = readdirSync(full);
-    } catch {
-      continue;
-    }
-    for (const n of names) out.push({ path: `${folder}/${n}`, full: join(full, n) });
-  }
-  return out;
+/** What the stat cache remembers: a signature of some files' stats and their hash. */
+interface Seen {
+  readonly sig: string;
+  readonly hash: string;
 }
 
 /**
+ * A folder's listing, as of the folder's own ctime and inode: its names joined by "/" (which no
+ * name contains), with the folder's own name written as NUL (which no name contains either), so
+ * that the listings of thousands of pipeline folders are a few shapes, stored once each.
+ */
+interface Listing {
+  readonly sig: string;
+  readonly shape: string;
+}
+
+/** The stat file: `listings` maps a folder to "<sig>|<index in shapes>". */
+interface StatFile {
+  readonly format: number;
+  readonly entries: Record<string, Seen>;
+  readonly listings: Record<string, string>;
+  readonly shapes: readonly string[];
+}
+
+/**
+ * A stat signature is trusted next time only when every time in it is this much older than the
+ * survey: a file (or folder) changed again within the file system's clock tick after it was
+ * seen would keep the same times. git's index guards against the same "racy" case.
+ */
+export const RACY_MS = 2000;
+
+/**
  * The hash of the files now in some folders of generated/, by `stat` when the local stat cache
- * saw exactly these sizes and times for them before, by reading them otherwise.
+ * saw exactly these sizes and times for them before, by reading them otherwise. A folder's
+ * listing is read again only when the folder's own ctime or inode changed (any file added,
+ * removed or renamed in it changes both); its files are stat'ed every time, since editing a file
+ * in place changes only the file.
  */
 export class DiskHashes {
-  private readonly seen: Record<string, { sig: string; hash: string }>;
-  private readonly next: Record<string, { sig: string; hash: string }> = {};
+  private readonly seen: Record<string, Seen>;
+  private readonly next: Record<string, Seen> = {};
+  private readonly seenListings: Record<string, Listing>;
+  private readonly nextListings: Record<string, Listing> = {};
+  private readonly startedMs = Date.now();
+  /** Whether next differs from seen (else the stat file is left as it is). */
+  private dirty = false;
 
-  private readonly folders = new Map<string, boolean>();
+  /** Each folder's lstat, or null when it, or a folder above it (up to generated/), is not a real folder. */
+  private readonly folders = new Map<string, Stats | null>();
 
-  /** Whether a folder under generated/ and every folder above it (up to generated/) is a real folder, not a link. */
-  private readonly real = (folder: string): boolean => {
-    if (folder === "") return true;
-    let real = this.folders.get(folder);
-    if (real === undefined) {
-      real = (lstatSync(join(this.root, GENERATED_DIR, folder), { throwIfNoEntry: false })?.isDirectory() ?? false) && this.real(folder.slice(0, Math.max(0, folder.lastIndexOf("/"))));
-      this.folders.set(folder, real);
+  /** The folder's lstat when it and every folder above it (up to generated/) is a real folder, not a link. */
+  private real(folder: string): Stats | null {
+    let st = this.folders.get(folder);
+    if (st === undefined) {
+      const own = lstatSync(join(this.root, GENERATED_DIR, folder), { throwIfNoEntry: false });
+      const parent = folder.lastIndexOf("/");
+      st = own?.isDirectory() && (parent < 0 || this.real(folder.slice(0, parent))) ? own : null;
+      this.folders.set(folder, st);
     }
-    return real;
-  };
+    return st;
+  }
 
   constructor(private readonly root: string) {
-    let seen: Record<string, { sig: string; hash: string }> = {};
+    let seen: Record<string, Seen> = {};
+    let listings: Record<string, Listing> = {};
     try {
-      const saved = JSON.parse(readFileSync(join(root, STAT_FILE), "utf8")) as { format?: number; entries?: typeof seen };
+      const saved = JSON.parse(readFileSync(join(root, STAT_FILE), "utf8")) as Partial<StatFile>;
       // Hashes of another cache format mean something else: hash the files again.
-      if (saved.format === CACHE_FORMAT && saved.entries) seen = saved.entries;
+      if (saved.format === CACHE_FORMAT && saved.entries && saved.listings && saved.shapes) {
+        seen = saved.entries;
+        for (const [folder, value] of Object.entries(saved.listings)) {
+          const bar = value.lastIndexOf("|");
+          const shape = saved.shapes[Number(value.slice(bar + 1))];
+          if (shape !== undefined) listings[folder] = { sig: value.slice(0, bar), shape };
+        }
+      }
     } catch {
       // none yet (a fresh clone): hash the files
     }
     this.seen = seen;
+    this.seenListings = listings;
+  }
+
+  /** Whether stats taken now may be trusted next time (see RACY_MS). */
+  private settled(...times: number[]): boolean {
+    return times.every((t) => t < this.startedMs - RACY_MS);
+  }
+
+  /** The names in a real folder, from the stat cache when the folder's ctime and inode are the ones seen then. */
+  private names(folder: string, st: Stats): string[] | undefined {
+    const sig = `${st.ctimeMs}:${st.ino}`;
+    const own = folder.slice(folder.lastIndexOf("/") + 1);
+    const before = this.seenListings[folder];
+    let names: string[];
+    let shape: string;
+    if (before && before.sig === sig) {
+      shape = before.shape;
+      names = shape === "" ? [] : shape.split("/").map((n) => n.replaceAll("\0", own));
+    } else {
+      try {
+        names = readdirSync(join(this.root, GENERATED_DIR, folder)).sort();
+      } catch {
+        return undefined;
+      }
+      shape = names.map((n) => n.replaceAll(own, "\0")).join("/");
+      this.dirty = true;
+    }
+    if (this.settled(st.ctimeMs, st.mtimeMs)) this.nextListings[folder] = { sig, shape };
+    else this.dirty = true;
+    return names;
+  }
+
+  /** The files under some folders of generated/ (path relative to generated/). */
+  private filesIn(folders: readonly string[]): { path: string; full: string }[] {
+    const out: { path: string; full: string }[] = [];
+    for (const folder of folders) {
+      const full = join(this.root, GENERATED_DIR, folder);
+      const st = this.real(folder);
+      // A link on the way (a linked folder, or a linked cluster folder above it) is never followed:
+      // it stands for itself, and is never a regular file, so the folder is never "unchanged".
+      if (!st) {
+        if (lstatSync(full, { throwIfNoEntry: false })) out.push({ path: folder, full });
+        continue;
+      }
+      for (const n of this.names(folder, st) ?? []) out.push({ path: `${folder}/${n}`, full: `${full}/${n}` });
+    }
+    return out;
   }
 
   /** The combined hash (combinedHash) of the files in some folders. */
   hashOf(key: string, folders: readonly string[]): string {
-    return this.cached(key, filesIn(this.root, folders, this.real), treeHash);
+    return this.cached(key, this.filesIn(folders), treeHash);
   }
 
   /** Each folder's own hash and file count (folders without files are left out). */
   foldersOf(folders: readonly string[]): Record<string, { hash: string; files: number }> {
     const out: Record<string, { hash: string; files: number }> = {};
     for (const folder of folders) {
-      const files = filesIn(this.root, [folder], this.real);
+      const files = this.filesIn([folder]);
       if (files.length > 0) out[folder] = { hash: this.cached(`folder:${folder}`, files, (list) => folderHashes(list).get(folder)!.hash), files: files.length };
     }
     return out;
@@ -258,40 +332,55 @@ export class DiskHashes {
 
   /** `hash` of these files, by `stat` when the stat cache saw exactly these files under `key`. */
   private cached(key: string, files: readonly { path: string; full: string }[], hash: (files: { path: string; content: Buffer }[]) => string): string {
-    const stats = files.map((f) => {
+    let sig = "";
+    let settled = true;
+    for (const f of files) {
       // lstat: a link is never followed, so a symlinked file is irregular, never "unchanged".
       const st = lstatSync(f.full, { throwIfNoEntry: false });
-      return { ...f, st };
-    });
-    if (stats.some((f) => !f.st?.isFile())) return "(irregular)";
-    const sig = createHash("sha256")
-      .update(stats.map((f) => `${f.path}:${f.st!.size}:${f.st!.mtimeMs}:${f.st!.ino}`).sort().join("\n"))
-      .digest("hex");
+      if (!st?.isFile()) return "(irregular)";
+      sig += `${f.path}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}\n`;
+      settled &&= this.settled(st.mtimeMs, st.ctimeMs);
+    }
+    sig = createHash("sha256").update(sig).digest("hex");
     const before = this.seen[key];
     if (before && before.sig === sig) {
-      this.next[key] = before;
+      if (settled) this.next[key] = before;
       return before.hash;
     }
     const value = hash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) })));
-    this.next[key] = { sig, hash: value };
+    if (settled) this.next[key] = { sig, hash: value };
+    this.dirty = true;
     return value;
   }
 
-  /** Remembers what was hashed this time (best effort: a read-only checkout just hashes again next time). */
   /**
-   * `folders`: folders whose own entries (foldersOf) are kept even when not used this time: the
-   * tenants' folders of templates, proved per tenant only when their template changes.
+   * Remembers what was hashed this time (best effort: a read-only checkout just hashes again next
+   * time). `folders`: folders whose own entries (foldersOf) are kept even when not used this
+   * time: the tenants' folders of templates, proved per tenant only when their template changes.
+   * Not written when it would say what it says already.
    */
   save(folders: readonly string[] = []): void {
     try {
       const file = join(this.root, STAT_FILE);
       const entries = { ...this.next };
+      const listings = { ...this.nextListings };
       for (const folder of folders) {
         const key = `folder:${folder}`;
         if (!entries[key] && this.seen[key]) entries[key] = this.seen[key]!;
+        if (!listings[folder] && this.seenListings[folder]) listings[folder] = this.seenListings[folder]!;
       }
+      const same = !this.dirty && Object.keys(entries).length === Object.keys(this.seen).length && Object.keys(listings).length === Object.keys(this.seenListings).length;
+      if (same) return;
+      const shapes = new Map<string, number>();
+      const stored: Record<string, string> = {};
+      for (const [folder, l] of Object.entries(listings)) {
+        let index = shapes.get(l.shape);
+        if (index === undefined) shapes.set(l.shape, (index = shapes.size));
+        stored[folder] = `${l.sig}|${index}`;
+      }
+      const content: StatFile = { format: CACHE_FORMAT, entries, listings: stored, shapes: [...shapes.keys()] };
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(`${file}.${process.pid}`, JSON.stringify({ format: CACHE_FORMAT, entries }));
+      writeFileSync(`${file}.${process.pid}`, JSON.stringify(content));
       renameSync(`${file}.${process.pid}`, file);
     } catch {
       // not worth failing a synth over
@@ -301,24 +390,26 @@ export class DiskHashes {
   /** unitInput, by `stat` when the definition's files have the size, time and inode seen before. */
   inputOf(file: string, tenantsFile: string | undefined): string {
     const paths = [file, tenantsFile].filter((p): p is string => p !== undefined);
-    const sig = paths.map((p) => {
-      const st = statSync(join(this.root, p), { throwIfNoEntry: false });
-      return `${p}:${st?.size}:${st?.mtimeMs}:${st?.ino}`;
-    }).join("\n");
+    let settled = true;
+    const sig = paths
+      .map((p) => {
+        const st = statSync(join(this.root, p), { throwIfNoEntry: false });
+        if (st) settled &&= this.settled(st.mtimeMs, st.ctimeMs);
+        return `${p}:${st?.size}:${st?.mtimeMs}:${st?.ctimeMs}:${st?.ino}`;
+      })
+      .join("\n");
     const key = `input:${file}`;
     const before = this.seen[key];
     if (before && before.sig === sig) {
-      this.next[key] = before;
+      if (settled) this.next[key] = before;
       return before.hash;
     }
     const hash = unitInput(this.root, file, tenantsFile);
-    this.next[key] = { sig, hash };
+    if (settled) this.next[key] = { sig, hash };
+    this.dirty = true;
     return hash;
   }
-
-
 }
-
 
 /** The cache file's text: fixed key order, units and problems sorted, one unit per line for readable diffs. */
 export function cacheText(cache: Omit<Cache, "format" | "about">): string {
