@@ -11,13 +11,17 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempRepo } from "./helpers.ts";
+import { snapshot, tempRepo, yamlPipeline } from "./helpers.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const SOURCES = ["bin", "cli", "model", "charts", "render", "runner", "ops", "cost", "checks", "review", "scripts", "tsconfig.json", "tsconfig.cli.json", "package.json", "package-lock.json"];
+const SOURCES = ["bin", "cli", "model", "charts", "render", "runner", "ops", "cost", "checks", "review", "scripts", "tsconfig.json", "package.json", "package-lock.json"];
 
 function launch(repo: string, cwd: string, cache: string | undefined, ...args: string[]) {
-  const env = { ...process.env };
+  return launchWith({}, repo, cwd, cache, ...args);
+}
+
+function launchWith(extra: Record<string, string>, repo: string, cwd: string, cache: string | undefined, ...args: string[]) {
+  const env = { ...process.env, ...extra };
   if (cache) env.DAGOPS_BUILD_CACHE = cache;
   else delete env.DAGOPS_BUILD_CACHE;
   return spawnSync(process.execPath, [join(repo, "bin", "run.mjs"), ...args], { cwd, encoding: "utf8", env });
@@ -61,6 +65,30 @@ test("the built synth and check agree with the sources: the committed tree is up
     assert.match(synth.stdout, /generated\/ is up to date \(\d+ pipelines/);
     const check = launch(REPO, repo.root, undefined, "check");
     assert.equal(check.status, 0, check.stderr);
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("the bundle's worker threads: a synth helped by two writes the same tree, and its TypeScript pipeline loads", { timeout: 120_000 }, async () => {
+  const repo = await tempRepo({ generated: true });
+  try {
+    // Enough definitions for three batches: the two workers take the first two as they start.
+    for (let i = 1; i <= 6; i++) await repo.write(`pipelines/extra-${i}.yaml`, yamlPipeline(`extra-${i}`));
+    const one = launchWith({ DAGOPS_WORKERS: "0" }, REPO, repo.root, undefined, "synth", "--full");
+    assert.equal(one.status, 0, one.stderr);
+    const written = await snapshot(join(repo.root, "generated"));
+    const synth = launchWith({ DAGOPS_WORKERS: "2" }, REPO, repo.root, undefined, "synth", "--full");
+    assert.equal(synth.status, 0, synth.stderr);
+    assert.match(synth.stdout, /generated\/ is up to date \(\d+ pipelines/);
+    assert.deepEqual(await snapshot(join(repo.root, "generated")), written);
+    // A change the threads must render: the TypeScript pipeline's, loaded through tsx beside the bundle.
+    const file = join(repo.root, "pipelines", "customer-classification.ts");
+    await appendFile(file, "\n// touched\n");
+    const again = launchWith({ DAGOPS_WORKERS: "2" }, REPO, repo.root, undefined, "synth", "--full");
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /\.dagops-cache\.json/);
+    assert.equal(launch(REPO, repo.root, undefined, "check").status, 0);
   } finally {
     await repo.cleanup();
   }

@@ -1,13 +1,13 @@
 // A worker thread of compile.ts: compiles the batches of definition files it is sent with
 // units.ts (see there), one message per batch, and answers with what the batch reported.
-// Plain JavaScript: next to the compiled commands (bin/run.mjs) it loads units.js; next to the
-// TypeScript (tests, tsx) it registers tsx in this thread first and loads units.ts.
+// Plain JavaScript: beside the bundled commands (bin/run.mjs) it loads their units.mjs; beside
+// the TypeScript (tests, tsx) it registers tsx in this thread first and loads units.ts.
 import { existsSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 
-const compiled = existsSync(new URL("./units.js", import.meta.url));
+const compiled = existsSync(new URL("./units.mjs", import.meta.url));
 if (!compiled) (await import("tsx/esm/api")).register();
-const { compileUnits, unitsContext } = await import(compiled ? "./units.js" : "./units.ts");
+const { compileUnits, unitsContext } = await import(compiled ? "./units.mjs" : "./units.ts");
 const ctx = unitsContext(workerData);
 
 parentPort.on("message", async ({ id, files }) => {
