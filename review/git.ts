@@ -34,30 +34,52 @@ export async function resolveCommit(root: string, ref: string): Promise<string> 
  * Every regular file under `dir` at `commit`, as `path relative to dir → content`, sorted, and
  * every entry that is not one: a symlink (mode 120000; its blob is the link's target) or a
  * submodule. Argo CD would follow a link, so review reports them.
+ *
+ * `wanted`: read only these paths' contents (every listed entry is still looked at, so links are
+ * still found). `only`: list only these paths under `dir` (files or folders, relative to `dir`),
+ * so that git walks a few of the tree's thousands of folders; links are then found only there.
  */
-/** `wanted`: read only these paths' contents (every entry is still listed, so links are still found). */
-export async function readTreeAt(root: string, commit: string, dir: string, wanted?: (path: string) => boolean): Promise<{ files: Map<string, string>; irregular: { path: string; kind: string }[] }> {
-  const listing = await git(root, ["ls-tree", "-r", "-z", "--full-tree", commit, "--", dir]);
-  const entries = listing
-    .split("\0")
-    .filter(Boolean)
-    .map((line) => {
-      const tab = line.indexOf("\t");
-      const [mode, type, sha] = line.slice(0, tab).split(" ") as [string, string, string];
-      return { mode, type, sha, path: line.slice(tab + 1).slice(dir.length + 1) };
-    });
-  const blobs = entries.filter((e) => e.type === "blob" && (!wanted || e.mode === "120000" || wanted(e.path)));
+export async function readTreeAt(
+  root: string,
+  commit: string,
+  dir: string,
+  wanted?: (path: string) => boolean,
+  only?: readonly string[],
+): Promise<{ files: Map<string, string>; irregular: { path: string; kind: string }[] }> {
+  if (only && only.length === 0) return { files: new Map(), irregular: [] };
+  const listing = await git(root, ["ls-tree", "-r", "-z", "--full-tree", commit, "--", ...(only ? only.map((p) => `${dir}/${p}`) : [dir])]);
+  // One pass, no object for an entry that is neither wanted nor irregular: a tree of 30,000
+  // files is listed in full for the head (to find its links).
+  const blobs: { mode: string; sha: string; path: string }[] = [];
+  const irregular: { path: string; kind: string }[] = [];
+  for (let at = 0; at < listing.length; ) {
+    const end = listing.indexOf("\0", at);
+    const line = listing.slice(at, end < 0 ? listing.length : end);
+    at = end < 0 ? listing.length : end + 1;
+    if (!line) continue;
+    // "<mode> SP <type> SP <sha> TAB <path>"
+    const tab = line.indexOf("\t");
+    const path = line.slice(tab + 1 + dir.length + 1);
+    const [mode, type, sha] = line.slice(0, tab).split(" ") as [string, string, string];
+    if (type !== "blob") irregular.push({ path, kind: `a ${type === "commit" ? "submodule" : type}` });
+    else if (!wanted || mode === "120000" || wanted(path)) blobs.push({ mode, sha, path });
+  }
   const contents = await catFiles(root, blobs.map((e) => e.sha));
   const files = new Map<string, string>();
-  const irregular: { path: string; kind: string }[] = [];
+  const links: { path: string; kind: string }[] = [];
   blobs.forEach((e, i) => {
     // The synth cache is bookkeeping, synced by no Application: not part of what a change does.
     if (e.path === CACHE_FILE) return;
-    if (e.mode === "120000") irregular.push({ path: e.path, kind: `a symlink to ${contents[i]}` });
+    if (e.mode === "120000") links.push({ path: e.path, kind: `a symlink to ${contents[i]}` });
     else files.set(e.path, contents[i]!);
   });
-  for (const e of entries) if (e.type !== "blob") irregular.push({ path: e.path, kind: `a ${e.type === "commit" ? "submodule" : e.type}` });
-  return { files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), irregular };
+  return { files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), irregular: [...links, ...irregular] };
+}
+
+/** The names of the entries right under `dir` at `commit` (not recursive). */
+export async function namesAt(root: string, commit: string, dir: string): Promise<string[]> {
+  const listing = await git(root, ["ls-tree", "-z", "--full-tree", "--name-only", commit, "--", `${dir}/`]);
+  return listing.split("\0").filter(Boolean).map((p) => p.slice(dir.length + 1));
 }
 
 function catFiles(root: string, shas: readonly string[]): Promise<string[]> {

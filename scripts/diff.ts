@@ -2,7 +2,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CACHE_FILE, GENERATED_DIR } from "../model/files.ts";
-import { changedPaths, GitError, readTreeAt, resolveCommit, unifiedDiff, untracked } from "../review/git.ts";
+import { changedPaths, GitError, namesAt, readTreeAt, resolveCommit, unifiedDiff, untracked } from "../review/git.ts";
 import { renderMarkdown, type CheckSummary, type ReviewDocument } from "../review/markdown.ts";
 import { costSection } from "../review/cost.ts";
 import { buildReport } from "../review/report.ts";
@@ -71,8 +71,10 @@ export async function review(root: string, base: string, head: string | undefine
   const headCommit = head === undefined ? undefined : await resolveCommit(root, head);
   // Only what the change touched is read: its files, every file of the pipelines it touched, and
   // the node pools (for the cost). A change to a node pool reprices every pipeline: all is read.
-  const wanted = await touched(root, baseCommit, headCommit);
-  const baseTree = (await readTreeAt(root, baseCommit, GENERATED_DIR, wanted)).files;
+  const scope = await reviewScope(root, baseCommit, headCommit);
+  const wanted = scope?.wanted;
+  // The base is read only where the change is; the head is listed whole, to find its links.
+  const baseTree = (await readTreeAt(root, baseCommit, GENERATED_DIR, wanted, scope?.paths)).files;
   const head_ = headCommit ? await readTreeAt(root, headCommit, GENERATED_DIR, wanted) : await readTreeEntries(join(root, GENERATED_DIR), new Set(), wanted);
   const headTree = head_.files;
   headTree.delete(CACHE_FILE); // bookkeeping, synced by no Application
@@ -115,23 +117,35 @@ export async function review(root: string, base: string, head: string | undefine
   };
 }
 
-/** The paths a review needs to read, or undefined for all of them (a node pool changed). */
-async function touched(root: string, base: string, head: string | undefined): Promise<((path: string) => boolean) | undefined> {
+/**
+ * What a review needs to read: the changed files, every file of the pipelines they belong to,
+ * and the node pools (for the cost), as a test and as the paths that hold them (relative to
+ * generated/); undefined: everything (a node pool changed, which reprices every pipeline).
+ */
+export async function reviewScope(root: string, base: string, head: string | undefined): Promise<{ wanted: (path: string) => boolean; paths?: string[] } | undefined> {
   const rel = (p: string) => p.slice(GENERATED_DIR.length + 1);
   const changed = new Set([...(await changedPaths(root, base, head, GENERATED_DIR)), ...(head ? [] : await untracked(root, GENERATED_DIR))].map(rel));
   if ([...changed].some((p) => /^[^/]+\/platform\/(nodepool|ec2nodeclass)-/.test(p))) return undefined;
   const folders = new Set([...changed].map((p) => /^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0]).filter((f): f is string => f !== undefined));
-  return (p) => changed.has(p) || folders.has(/^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0] ?? "") || /^[^/]+\/platform\/nodepool-/.test(p);
+  const wanted = (p: string) => changed.has(p) || folders.has(/^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0] ?? "") || /^[^/]+\/platform\/nodepool-/.test(p);
+  const loose = [...changed].filter((p) => !folders.has(/^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0] ?? ""));
+  const platforms = (await namesAt(root, base, GENERATED_DIR)).map((cluster) => `${cluster}/platform/`);
+  const paths = [...folders, ...loose, ...platforms].sort();
+  // A change to thousands of files: git lists the whole tree faster than thousands of paths.
+  return paths.length <= 2000 ? { wanted, paths } : { wanted };
 }
 
 /** Each cluster's price snapshot, as the working tree's platform configuration names it. */
 async function clusterPrices(root: string): Promise<(cluster: string) => PriceData | undefined> {
   // The platform configuration alone: loading every pipeline here would only be thrown away.
+  // The synth cache knows it resolved, when it was written under the same configuration (and
+  // the same dagops): loading platform.config.ts through the TypeScript loader costs 0.3 s.
   // Loaded only now: `--help` and usage errors need none of ajv or the schemas.
-  const { loadPlatform } = await import("./lib/load.ts");
+  const { trustedCache } = await import("./lib/cache.ts");
   const { loadPrices } = await import("./lib/prices.ts");
   const { loadPriceData } = await import("../cost/data.ts");
-  const byCluster = loadPrices(root, (await loadPlatform(root)).clusters).byCluster;
+  const clusters = trustedCache(root)?.clusters ?? (await (await import("./lib/load.ts")).loadPlatform(root)).clusters;
+  const byCluster = loadPrices(root, clusters).byCluster;
   let fallback: PriceData | undefined;
   try {
     fallback = loadPriceData(join(root, DEFAULT_PRICES_FILE));

@@ -7,7 +7,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { renderMarkdown, type ReviewDocument } from "../review/markdown.ts";
-import { main as diff, review } from "../scripts/diff.ts";
+import { main as diff, review, reviewScope } from "../scripts/diff.ts";
+import { readTreeAt } from "../review/git.ts";
 import { main as synth } from "../scripts/synth.ts";
 import { captureIo, git, REPO, tempRepo, type TempRepo } from "./helpers.ts";
 
@@ -93,6 +94,24 @@ describe("npm run diff", () => {
     const added = await between("overrides", "template");
     const schedule = added.pipelines.find((p) => p.pipeline === "export-acme")!.settings.find((f) => f.field === "schedule")!;
     assert.match(String(schedule.after), /^\d+ 2 \* \* \*/, "H resolved, in the comment as in the CronJob");
+  });
+
+  test("the base is listed only where a change is, and nothing the review reads is missed", async () => {
+    const labels = [...commits.keys()];
+    let scoped = 0;
+    for (let i = 1; i < labels.length; i++) {
+      const base = commits.get(labels[i - 1]!)!;
+      const label = labels[i]!;
+      const scope = await reviewScope(repo.root, base, commits.get(label)!);
+      if (!scope) continue; // a node pool changed: every pipeline is repriced, everything is read
+      assert.ok(scope.paths, label);
+      const part = await readTreeAt(repo.root, base, "generated", scope.wanted, scope.paths);
+      const whole = await readTreeAt(repo.root, base, "generated", scope.wanted);
+      assert.deepEqual(part, whole, `${labels[i - 1]} → ${label}`);
+      assert.ok([...whole.files.keys()].some((p) => /\/platform\/nodepool-/.test(p)), "the node pools are read, for the cost");
+      scoped++;
+    }
+    assert.ok(scoped >= 5, `${scoped} changes were read in part`);
   });
 
   test("a step added", async () => {

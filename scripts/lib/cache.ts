@@ -464,7 +464,11 @@ export interface Survey {
   readonly sharedIntact: boolean;
 }
 
-export async function survey(root: string): Promise<Survey | undefined> {
+/**
+ * The cache, when it is exactly what synth writes and was written under the same inputs (so its
+ * clusters are what the platform configuration resolves to now); undefined otherwise.
+ */
+export function trustedCache(root: string): Cache | undefined {
   // generated/ itself must be a folder, not a link to one (synth refuses that, with its reason).
   if (!lstatSync(join(root, GENERATED_DIR), { throwIfNoEntry: false })?.isDirectory()) return undefined;
   let text: string;
@@ -475,9 +479,15 @@ export async function survey(root: string): Promise<Survey | undefined> {
   } catch {
     return undefined;
   }
-  if (cache.format !== CACHE_FORMAT || typeof cache.inputs !== "string" || !cache.units || !Array.isArray(cache.clusters)) return undefined;
+  if (cache === null || typeof cache !== "object" || cache.format !== CACHE_FORMAT || typeof cache.inputs !== "string" || !cache.units || !Array.isArray(cache.clusters)) return undefined;
   // Exactly what synth writes, under the same inputs: anything else is not to be trusted.
   if (text !== cacheText(cache) || inputsKey(root, cache.clusters) !== cache.inputs) return undefined;
+  return cache;
+}
+
+export async function survey(root: string): Promise<Survey | undefined> {
+  const cache = trustedCache(root);
+  if (!cache) return undefined;
   const files = await pipelineFiles(root);
   const tenants = await tenantsFiles(root);
   if (orphanTenantsFiles(files, tenants).length) return undefined;
