@@ -65,8 +65,23 @@ export function clusterPools(manifests: readonly Manifest[], data: PriceData): {
 
 export function planOfManifest(m: Manifest, plans?: ReadonlyMap<string, Plan>): Plan | undefined {
   if (m.kind !== "ConfigMap" || m.data?.[PLAN_KEY] === undefined) return undefined;
-  return plans?.get(m.metadata?.name ?? "") ?? (parse(m.data[PLAN_KEY], { version: "1.1" }) as Plan);
+  return plans?.get(m.metadata?.name ?? "") ?? (parsePlan(m.data[PLAN_KEY]) as Plan);
 }
+
+/**
+ * A plan's text, parsed (YAML 1.1, as written), by text: a review reads the same plan for its
+ * steps and for its cost, on both sides when it did not change. The result is shared, so nothing
+ * may change it. Bounded, for long-lived processes. Throws what the parser throws.
+ */
+export function parsePlan(text: string): unknown {
+  if (plansByText.has(text)) return plansByText.get(text);
+  if (plansByText.size >= 1024) plansByText.clear();
+  const plan: unknown = parse(text, { version: "1.1" });
+  plansByText.set(text, plan);
+  return plan;
+}
+
+const plansByText = new Map<string, unknown>();
 
 /** Runs priced before, by plan and by what the simulation reads of the pools: clusters that share both share the result. */
 const priced = new WeakMap<Plan, Map<string, RunCost>>();

@@ -3,7 +3,8 @@
  * pipeline and per step, and which parts carry operational risk. Pure: two trees in, one report
  * out. Only files whose bytes differ are parsed.
  */
-import { parse, parseAllDocuments } from "yaml";
+import { parseAllDocuments } from "yaml";
+import { parsePlan } from "../cost/estimate.ts";
 import { PLAN_KEY, PLATFORM_APP, ROOT_APP, STEPS_SERVICE_ACCOUNT, pipelineApp } from "../charts/names.ts";
 import { ANNOTATION } from "../charts/labels.ts";
 import type { Plan, PlanStep } from "../model/plan-format.ts";
@@ -99,6 +100,22 @@ function identity(cluster: string, o: Obj): string {
  * must report a broken file, not crash on it.
  */
 export function readManifest(text: string): { obj?: Obj; error?: string } {
+  let read = manifests.get(text);
+  if (!read) {
+    if (manifests.size >= 4096) manifests.clear();
+    manifests.set(text, (read = parseManifest(text)));
+  }
+  return read;
+}
+
+/**
+ * Files read before, by their text: a review reads a file for its objects, its pipeline and its
+ * cost, and a file the change did not touch is the same text on both sides. The objects are
+ * shared, so nothing may change them. Bounded, for long-lived processes.
+ */
+const manifests = new Map<string, { obj?: Obj; error?: string }>();
+
+function parseManifest(text: string): { obj?: Obj; error?: string } {
   if (/^(<{7}|={7}|>{7})(\s|$)/m.test(text)) return { error: "holds merge-conflict markers" };
   let docs;
   try {
@@ -357,7 +374,7 @@ function pipelineChange(pipeline: string, b: PipelineSide | undefined, a: Pipeli
 /** The plan in a plan ConfigMap's text, or nothing when it was altered into something unreadable (reported as such elsewhere). */
 function planOf(text: string): { plan?: Plan } {
   try {
-    const plan = parse(text, { version: "1.1" }) as Plan | null;
+    const plan = parsePlan(text) as Plan | null;
     return plan && typeof plan === "object" && Array.isArray(plan.steps) ? { plan } : {};
   } catch {
     return {};
