@@ -19,11 +19,26 @@ const SUFFIX: Record<string, number> = {
 
 const QUANTITY = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 
+/**
+ * Quantities parsed before, by text: thousands of steps repeat a handful of values ("500m",
+ * "1Gi"). Bounded, for long-lived processes.
+ */
+const parsed = new Map<string, { value: number | undefined; suffix: string }>();
+
+function parsedQuantity(text: string): { value: number | undefined; suffix: string } {
+  let q = parsed.get(text);
+  if (!q) {
+    const m = QUANTITY.exec(text);
+    q = m ? { value: Number(m[1]) * SUFFIX[m[2] ?? ""]!, suffix: m[2] ?? "" } : { value: undefined, suffix: "" };
+    if (parsed.size >= 10_000) parsed.clear();
+    parsed.set(text, q);
+  }
+  return q;
+}
+
 /** The value in base units (cores, bytes), or undefined when it is not a quantity. */
 export function parseQuantity(text: string): number | undefined {
-  const m = QUANTITY.exec(text);
-  if (!m) return undefined;
-  return Number(m[1]) * SUFFIX[m[2] ?? ""]!;
+  return parsedQuantity(text).value;
 }
 
 /** CPU in whole millicores, rounded up the way the API server does. */
@@ -39,5 +54,5 @@ export function memoryBytes(text: string): number | undefined {
 
 /** The suffix of a quantity ("" when none). */
 export function quantitySuffix(text: string): string {
-  return QUANTITY.exec(text)?.[2] ?? "";
+  return parsedQuantity(text).suffix;
 }
