@@ -230,8 +230,18 @@ export class DiskHashes {
   private readonly seenListings: Record<string, Listing>;
   private readonly nextListings: Record<string, Listing> = {};
   private readonly startedMs = Date.now();
-  /** Whether next differs from seen (else the stat file is left as it is). */
+  /**
+   * Whether something was learned that the stat file does not say yet. When not, the file is left
+   * as it is, entries this survey did not use included: each says what some files hashed to
+   * while they had some sizes and times, which stays true (they are only used when the files
+   * have them again), so keeping them is safe, and the next write drops those not used.
+   */
   private dirty = false;
+
+  private remember<T extends { sig: string }>(next: Record<string, T>, key: string, value: T, before: T | undefined): void {
+    next[key] = value;
+    if (before?.sig !== value.sig) this.dirty = true;
+  }
 
   /** Each folder's lstat, or null when it, or a folder above it (up to generated/), is not a real folder. */
   private readonly folders = new Map<string, Stats | null>();
@@ -291,10 +301,8 @@ export class DiskHashes {
         return undefined;
       }
       shape = names.map((n) => n.replaceAll(own, "\0")).join("/");
-      this.dirty = true;
     }
-    if (this.settled(st.ctimeMs, st.mtimeMs)) this.nextListings[folder] = { sig, shape };
-    else this.dirty = true;
+    if (this.settled(st.ctimeMs, st.mtimeMs)) this.remember(this.nextListings, folder, { sig, shape }, this.seenListings[folder]);
     return names;
   }
 
@@ -357,8 +365,7 @@ export class DiskHashes {
       return before.hash;
     }
     const value = hash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) })));
-    if (settled) this.next[key] = { sig, hash: value };
-    this.dirty = true;
+    if (settled) this.remember(this.next, key, { sig, hash: value }, before);
     return value;
   }
 
@@ -378,8 +385,7 @@ export class DiskHashes {
         if (!entries[key] && this.seen[key]) entries[key] = this.seen[key]!;
         if (!listings[folder] && this.seenListings[folder]) listings[folder] = this.seenListings[folder]!;
       }
-      const same = !this.dirty && Object.keys(entries).length === Object.keys(this.seen).length && Object.keys(listings).length === Object.keys(this.seenListings).length;
-      if (same) return;
+      if (!this.dirty) return;
       const shapes = new Map<string, number>();
       const stored: Record<string, string> = {};
       for (const [folder, l] of Object.entries(listings)) {
@@ -414,8 +420,7 @@ export class DiskHashes {
       return before.hash;
     }
     const hash = unitInput(this.root, file, tenantsFile);
-    if (settled) this.next[key] = { sig, hash };
-    this.dirty = true;
+    if (settled) this.remember(this.next, key, { sig, hash }, before);
     return hash;
   }
 }
@@ -455,8 +460,9 @@ function unitLine(unit: CacheUnit): string {
     pipelines: unit.pipelines,
     output: unit.output,
     files: unit.files,
-    problems: sortProblems(unit.problems),
-    facts: [...unit.facts].sort((a, b) => (`${a.cluster}/${a.pipeline}` < `${b.cluster}/${b.pipeline}` ? -1 : 1)),
+    // (Most units have no problem and a fact or two: nothing to sort.)
+    problems: unit.problems.length < 2 ? unit.problems : sortProblems(unit.problems),
+    facts: unit.facts.length < 2 ? unit.facts : [...unit.facts].sort((a, b) => (`${a.cluster}/${a.pipeline}` < `${b.cluster}/${b.pipeline}` ? -1 : 1)),
     ...(unit.members ? { members: Object.fromEntries(Object.keys(unit.members).sort().map((k) => [k, { input: unit.members![k]!.input, output: unit.members![k]!.output }])) } : {}),
   };
   return JSON.stringify(ordered);
