@@ -150,8 +150,9 @@ test("the stat cache is never fooled by times set back: an in-place edit of the 
     // Times in whole seconds, which utimes sets back exactly.
     const edited = join(repo.root, "generated/prod/pipelines/daily-usage-report/cronjob-daily-usage-report.yaml");
     const folder = join(repo.root, "generated/staging/pipelines/customer-classification");
+    const platform = join(repo.root, "platform.config.ts");
     const then = Math.floor(Date.now() / 1000) - 100;
-    for (const path of [edited, folder]) utimesSync(path, then, then);
+    for (const path of [edited, folder, platform]) utimesSync(path, then, then);
     assert.match((await run(synth, repo)).out, /is up to date/);
     // Only what is older than RACY_MS is remembered by stat: wait, and let a no-op remember it all.
     await new Promise((r) => setTimeout(r, RACY_MS + 200));
@@ -175,6 +176,13 @@ test("the stat cache is never fooled by times set back: an in-place edit of the 
     assert.match(checked.err, /staging\/pipelines\/customer-classification\/configmap-extra\.yaml[\s\S]*DRIFT_EXTRA/);
     assert.equal((await run(synth, repo)).code, 0);
     assert.equal((await run(check, repo)).code, 0);
+    // The platform configuration edited in place, the same size and time: still a new
+    // configuration (the cache's inputs are hashed from the files' bytes).
+    writeFileSync(platform, readFileSync(platform, "utf8").replace('cpu: "200", memory: "800Gi"', 'cpu: "300", memory: "800Gi"'));
+    utimesSync(platform, then, then);
+    const drift = await run(check, repo);
+    assert.equal(drift.code, 1, drift.err);
+    assert.match(drift.err, /nodepool-[^\n]*\.yaml: 1 problem[\s\S]*DRIFT_STALE/);
   } finally {
     await repo.cleanup();
   }
