@@ -51,7 +51,8 @@ for (const dir of dirs) {
 }
 const hash = createHash("sha256");
 hash.update(`node ${process.versions.node.split(".")[0]}\0`);
-for (const file of ["bin/run.mjs", "package-lock.json", ...sources]) {
+// tsconfig.json too: esbuild reads its compiler options (class fields, for one).
+for (const file of ["bin/run.mjs", "tsconfig.json", "package-lock.json", ...sources]) {
   hash.update(`${file}\0`);
   hash.update(existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file)) : "(missing)");
   hash.update("\0");
