@@ -126,9 +126,11 @@ export async function reviewScope(root: string, base: string, head: string | und
   const rel = (p: string) => p.slice(GENERATED_DIR.length + 1);
   const changed = new Set([...(await changedPaths(root, base, head, GENERATED_DIR)), ...(head ? [] : await untracked(root, GENERATED_DIR))].map(rel));
   if ([...changed].some((p) => /^[^/]+\/platform\/(nodepool|ec2nodeclass)-/.test(p))) return undefined;
-  const folders = new Set([...changed].map((p) => /^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0]).filter((f): f is string => f !== undefined));
-  const wanted = (p: string) => changed.has(p) || folders.has(/^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0] ?? "") || /^[^/]+\/platform\/nodepool-/.test(p);
-  const loose = [...changed].filter((p) => !folders.has(/^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0] ?? ""));
+  // A pipeline's folder, "<cluster>/pipelines/<name>/", of a path in it.
+  const folderOf = (p: string) => /^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0] ?? "";
+  const folders = new Set([...changed].map(folderOf).filter((f) => f !== ""));
+  const wanted = (p: string) => changed.has(p) || folders.has(folderOf(p)) || /^[^/]+\/platform\/nodepool-/.test(p);
+  const loose = [...changed].filter((p) => !folders.has(folderOf(p)));
   const platforms = (await namesAt(root, base, GENERATED_DIR)).map((cluster) => `${cluster}/platform/`);
   const paths = [...folders, ...loose, ...platforms].sort();
   // A change to thousands of files: git lists the whole tree faster than thousands of paths.

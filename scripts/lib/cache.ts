@@ -280,8 +280,8 @@ export class DiskHashes {
   }
 
   /** Whether stats taken now may be trusted next time (see RACY_MS). */
-  private settled(...times: number[]): boolean {
-    return times.every((t) => t < this.startedMs - RACY_MS);
+  private settled(mtimeMs: number, ctimeMs: number): boolean {
+    return mtimeMs < this.startedMs - RACY_MS && ctimeMs < this.startedMs - RACY_MS;
   }
 
   /** The names in a real folder, from the stat cache when the folder's ctime and inode are the ones seen then. */
@@ -302,7 +302,7 @@ export class DiskHashes {
       }
       shape = names.map((n) => n.replaceAll(own, "\0")).join("/");
     }
-    if (this.settled(st.ctimeMs, st.mtimeMs)) this.remember(this.nextListings, folder, { sig, shape }, this.seenListings[folder]);
+    if (this.settled(st.mtimeMs, st.ctimeMs)) this.remember(this.nextListings, folder, { sig, shape }, before);
     return names;
   }
 
@@ -377,6 +377,7 @@ export class DiskHashes {
    */
   save(folders: readonly string[] = []): void {
     try {
+      if (!this.dirty) return;
       const file = join(this.root, STAT_FILE);
       const entries = { ...this.next };
       const listings = { ...this.nextListings };
@@ -385,7 +386,6 @@ export class DiskHashes {
         if (!entries[key] && this.seen[key]) entries[key] = this.seen[key]!;
         if (!listings[folder] && this.seenListings[folder]) listings[folder] = this.seenListings[folder]!;
       }
-      if (!this.dirty) return;
       const shapes = new Map<string, number>();
       const stored: Record<string, string> = {};
       for (const [folder, l] of Object.entries(listings)) {
