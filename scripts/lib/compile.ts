@@ -20,6 +20,7 @@ import { renderShared, toFiles, type OutputFile, type RenderedObject } from "../
 import { compileBatches, workerCount } from "./batches.ts";
 import { unitsContext, type UnitsResult, type UnitsSetup } from "./units.ts";
 import { commitTree, irregularMessage, irregularTree, stagingDir, TreeSink, UnsafeTreeError, unwanted, type Irregular } from "./tree.ts";
+import { Stager } from "./stager.ts";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 
@@ -98,13 +99,16 @@ export async function compile(root: string, timings?: Timings, options: CompileO
     output: output === "memory" ? { kind: "memory" } : output === "compare" ? { kind: "compare", target: self ? null : target } : { kind: "stage", target, staging },
   };
   if (output === "stage") rmSync(staging, { recursive: true, force: true });
-  const abort = (c: Compiled): Compiled => {
+  // The files this thread stages are written by a thread of its own (stager.ts).
+  const stager = output === "stage" ? new Stager() : undefined;
+  const abort = async (c: Compiled): Promise<Compiled> => {
+    await stager?.abort();
     if (output === "stage") rmSync(staging, { recursive: true, force: true });
     return c;
   };
   try {
     const workers = options.workers ?? workerCount(start.changed.length);
-    const ctx = unitsContext(setup);
+    const ctx = { ...unitsContext(setup), ...(stager ? { stager } : {}) };
     const batches = await timed(timings, `compile ${start.changed.length} definitions (${workers ? `this thread and ${workers} worker threads` : "this thread"})`, () => compileBatches(setup, ctx, start.changed, workers));
     const fresh = merged(batches);
 
@@ -156,7 +160,7 @@ export async function compile(root: string, timings?: Timings, options: CompileO
     }
 
     const tree = timed(timings, "compare with generated/", () => {
-      const sink = new TreeSink(self ? null : target, output === "stage" ? staging : undefined);
+      const sink = new TreeSink(self ? null : target, output === "stage" ? staging : undefined, stager);
       for (const f of [...shared.files, cache]) sink.put(f.path, f.content);
       const wanted = new Set<string>();
       for (const p of [...fresh.paths, ...sink.paths]) {
@@ -168,12 +172,13 @@ export async function compile(root: string, timings?: Timings, options: CompileO
       const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
       return { stale: [...fresh.stale, ...sink.stale].sort(order), missing: [...fresh.missing, ...sink.missing].sort(order), extra, irregular };
     });
+    if (stager) await timed(timings, "finish writing the staged files", () => stager.close());
     const commit = async () => {
       await commitTree(root, GENERATED_DIR, [...tree.stale, ...tree.missing], [...tree.extra, ...tree.irregular.map((i) => i.path)]);
     };
     return { ...base, tree, ...(output === "stage" ? { commit } : {}) };
   } catch (e) {
-    abort({ project: { clusters, pipelines: [], problems: [] }, problems: [] });
+    await abort({ project: { clusters, pipelines: [], problems: [] }, problems: [] });
     throw e;
   }
 }

@@ -18,6 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { GENERATED_DIR } from "../../model/files.ts";
 import type { Io } from "../../cli/kit.ts";
 import { acquireLock, isAlive, LockTimeoutError } from "./lock.ts";
+import type { Stager } from "./stager.ts";
 
 const PREVIOUS = ".generated.previous";
 const STAGING = ".generated.staging-";
@@ -139,10 +140,14 @@ export class TreeSink {
   private readonly folders = new Map<string, boolean>();
   private readonly made = new Set<string>();
 
-  /** `target` null: there is no tree (or none to trust); every file is missing. */
+  /**
+   * `target` null: there is no tree (or none to trust); every file is missing. `stager`: writes
+   * the staged files from a thread of its own (else they are written here, at once).
+   */
   constructor(
     private readonly target: string | null,
     private readonly staging?: string,
+    private readonly stager?: Stager,
   ) {}
 
   put(path: string, content: string): void {
@@ -155,6 +160,7 @@ export class TreeSink {
     (st?.isFile() ? this.stale : this.missing).push(path);
     if (!this.staging) return;
     const staged = join(this.staging, path);
+    if (this.stager) return this.stager.write(staged, content);
     const folder = dirname(staged);
     if (!this.made.has(folder)) {
       mkdirSync(folder, { recursive: true });

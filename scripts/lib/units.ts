@@ -18,6 +18,7 @@ import { combinedHash, folderHashes, memberInput, unitFolders, unitInput, type C
 import { tenantsFileOf } from "./definitions.ts";
 import { loadPipeline, pipelineWarnings, TsLoader } from "./load.ts";
 import { loadPrices } from "./prices.ts";
+import type { Stager } from "./stager.ts";
 import { TreeSink } from "./tree.ts";
 
 /** What every batch of one compile shares; plain data, so that it can be sent to a worker. */
@@ -68,6 +69,8 @@ export interface UnitsContext {
   readonly prices: ReadonlyMap<string, PriceData>;
   readonly pricesProblems: readonly Problem[];
   readonly loader: TsLoader;
+  /** Writes this thread's staged files from a thread of its own (else the sink writes them). */
+  readonly stager?: Stager;
 }
 
 export function unitsContext(setup: Pick<UnitsSetup, "root" | "clusters">): UnitsContext {
@@ -118,7 +121,7 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
     facts.push(...(factsBefore.get(p.name) ?? []));
   }
   const held = setup.output.kind === "memory" ? { objects: [] as RenderedObject[], files: [] as OutputFile[] } : undefined;
-  const sink = setup.output.kind === "memory" ? undefined : new TreeSink(setup.output.target, setup.output.kind === "stage" ? setup.output.staging : undefined);
+  const sink = setup.output.kind === "memory" ? undefined : new TreeSink(setup.output.target, setup.output.kind === "stage" ? setup.output.staging : undefined, ctx.stager);
   for (let i = 0; i < render.length; i += CHUNK) {
     const objects = renderPipelines(clusters, render.slice(i, i + CHUNK));
     const problems = checkOutput(objects, new Set(), ctx.platform);
