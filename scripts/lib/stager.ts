@@ -14,7 +14,7 @@ import { Worker } from "node:worker_threads";
 
 /** Bytes sent and not yet written before write() waits for the writer. */
 const MAX_PENDING = 16 * 2 ** 20;
-/** A batch goes out at this many characters (or files): few messages, and the writer never idles long. */
+/** Once the writer runs, a batch goes out at this many characters (or files): few messages, and the writer never idles long. */
 const BATCH_CHARS = 256 * 2 ** 10;
 const BATCH_FILES = 64;
 /** The writer is taken for dead after this long without writing anything while this thread waits. */
@@ -67,7 +67,10 @@ export class Stager {
     this.paths.push(path);
     this.contents.push(content);
     this.chars += content.length;
-    if (this.chars >= BATCH_CHARS || this.paths.length >= BATCH_FILES) this.send();
+    // The thread starts with the first full batch of files: a one-pipeline change (a handful of
+    // files and the cache, a megabyte) is written by close() in this thread, sooner than a
+    // thread could start.
+    if (this.paths.length >= BATCH_FILES || (this.worker && this.chars >= BATCH_CHARS) || this.chars >= MAX_PENDING) this.send();
   }
 
   /** Waits until every file is written; throws the first failure. */
