@@ -144,6 +144,37 @@ test("a hand-edited file under generated/ is still caught, by check and by the n
   }
 });
 
+
+test("a hand-edited cache file is not trusted: check reports it, and the next synth renders everything and writes it back", async () => {
+  const repo = await tempRepo({ generated: true });
+  try {
+    const file = "generated/.dagops-cache.json";
+    const original = await repo.read(file);
+    // Valid JSON, every definition's hashes intact: only the check field can tell.
+    const edited = original.replace(/"sharedFiles": (\d+)/, (_, n: string) => `"sharedFiles": ${Number(n) + 1}`);
+    assert.notEqual(edited, original);
+    await repo.write(file, edited);
+    const checked = await run(check, repo);
+    assert.equal(checked.code, 1);
+    assert.match(checked.err, /\.dagops-cache\.json[\s\S]*DRIFT_STALE/);
+    const timings = new Map<string, number>();
+    const { compile } = await import("../scripts/lib/compile.ts");
+    const { pipelineFiles } = await import("../scripts/lib/definitions.ts");
+    await compile(repo.root, timings, { incremental: true, output: "compare" });
+    const every = `compile ${(await pipelineFiles(repo.root)).length} definitions`;
+    assert.ok([...timings.keys()].some((k) => k.startsWith(every)), `${every}: ${[...timings.keys()].join(", ")}`);
+    const fixed = await run(synth, repo);
+    assert.equal(fixed.code, 0, fixed.err);
+    assert.doesNotMatch(fixed.out, /is up to date/);
+    assert.equal(await repo.read(file), original);
+    // The check field itself edited (the rest intact) is caught the same way.
+    await repo.write(file, original.replace(/"check": "([0-9a-f])/, (_, c: string) => `"check": "${c === "0" ? "1" : "0"}`));
+    assert.doesNotMatch((await run(synth, repo)).out, /is up to date/);
+    assert.equal(await repo.read(file), original);
+  } finally {
+    await repo.cleanup();
+  }
+});
 test("the stat cache is never fooled by times set back: an in-place edit of the same size, a file added to a folder", { timeout: 60_000 }, async () => {
   const repo = await tempRepo({ generated: true });
   try {

@@ -237,7 +237,7 @@ function unique(problems: readonly Problem[]): Problem[] {
   });
 }
 
-const cacheFileOf = (cache: Omit<Cache, "format" | "about">): OutputFile => ({ path: CACHE_FILE, content: cacheText(cache) });
+const cacheFileOf = (cache: Omit<Cache, "format" | "about" | "check">): OutputFile => ({ path: CACHE_FILE, content: cacheText(cache) });
 
 /** Warnings of no one definition (the shared checks'); the platform's are kept apart. */
 function globalWarnings(problems: readonly Problem[], units: Readonly<Record<string, CacheUnit>>, platform: readonly Problem[]): Problem[] {
