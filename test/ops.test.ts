@@ -530,10 +530,15 @@ describe("dagops backfill", () => {
 });
 
 describe("dagops: access and errors", () => {
-  test("401, 403, 404 and an unreachable API server: one clear line each, and the exit code", async () => {
+  test("401, 403, 404 and an unreachable API server: one clear line each, and the exit code", async (t) => {
     const c = await cluster({ runManagers: false });
     const bad = await readFile(c.kubeconfig, "utf8");
-    const wrongToken = join(await mkdtemp(join(tmpdir(), "kc-")), "config");
+    const scratch = async () => {
+      const dir = await mkdtemp(join(tmpdir(), "kc-"));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      return dir;
+    };
+    const wrongToken = join(await scratch(), "config");
     await writeFile(wrongToken, bad.replace(c.kube.token, "expired-token"));
     const run = async (env: Record<string, string>, ...args: string[]) => {
       const io = captureIo(REPO, env);
@@ -555,7 +560,7 @@ describe("dagops: access and errors", () => {
     const noRun = await c.dagops("status", `${PIPELINE}-nope`);
     assert.equal(noRun.code, 1);
     assert.match(noRun.err, /no run customer-classification-nope/);
-    const unreachable = join(await mkdtemp(join(tmpdir(), "kc-")), "config");
+    const unreachable = join(await scratch(), "config");
     await writeFile(unreachable, bad.replace(/http:\/\/127\.0\.0\.1:\d+/, "http://127.0.0.1:9"));
     const down = await run({ KUBECONFIG: unreachable }, "status", `${PIPELINE}-x`, "-p", PIPELINE);
     assert.equal(down.code, 2);
