@@ -172,8 +172,8 @@ function hashesOf<H>(dirs: readonly string[], known: (folder: string) => H | und
   return out;
 }
 
-/** Pipelines rendered at once within a batch (a batch holds at most 50 definitions, but a template may hold thousands of pipelines). */
-const CHUNK = 50;
+/** Pipelines rendered at once within a batch (a batch holds at most 10 definitions, but a template may hold thousands of pipelines); few, so that their objects die young (see batches.ts). */
+const CHUNK = 10;
 
 /** The cache entry of each definition file: its pipelines, output hash, warnings and capacity facts. */
 function unitEntries(
