@@ -28,8 +28,10 @@ const { parentPort, workerData } = require("node:worker_threads");
 const pending = new Int32Array(workerData.pending);
 const made = new Set();
 let failed;
+let busy = 0;
 parentPort.on("message", (m) => {
-  if (m.close) return parentPort.postMessage({ closed: true, error: failed });
+  if (m.close) return parentPort.postMessage({ closed: true, error: failed, busy });
+  const started = performance.now();
   const bytes = Buffer.from(m.buffer);
   for (let i = 0, start = 0; i < m.paths.length; start = m.ends[i++]) {
     if (failed === undefined) {
@@ -46,6 +48,7 @@ parentPort.on("message", (m) => {
       }
     }
   }
+  busy += performance.now() - started;
   Atomics.sub(pending, 0, m.ends.length ? m.ends[m.ends.length - 1] : 0);
   Atomics.notify(pending, 0);
 });
@@ -57,6 +60,7 @@ export class Stager {
   private paths: string[] = [];
   private contents: string[] = [];
   private chars = 0;
+  private count = 0;
   private closed = false;
   /** Why the writing thread is gone, when it ended before close(). */
   private gone?: string;
@@ -64,6 +68,7 @@ export class Stager {
   /** `path`: absolute; its folders are made as needed. */
   write(path: string, content: string): void {
     if (this.closed) throw new Error(`the stager is closed; ${path} was not written`);
+    this.count++;
     this.paths.push(path);
     this.contents.push(content);
     this.chars += content.length;
@@ -73,23 +78,30 @@ export class Stager {
     if (this.paths.length >= BATCH_FILES || (this.worker && this.chars >= BATCH_CHARS) || this.chars >= MAX_PENDING) this.send();
   }
 
-  /** Waits until every file is written; throws the first failure. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Waits until every file is written; throws the first failure. Says how many files were
+   * written and, when a thread wrote them, how long it was busy (beside this thread's work).
+   */
+  async close(): Promise<{ files: number; threadMs?: number }> {
+    if (this.closed) return { files: this.count };
     this.closed = true;
     const worker = this.worker;
     // Fewer files than one batch (a one-pipeline change): not worth starting a thread.
-    if (!worker) return writeHere(this.paths, this.contents);
+    if (!worker) {
+      writeHere(this.paths, this.contents);
+      return { files: this.count };
+    }
     this.send();
-    const error = await new Promise<string | undefined>((resolve) => {
-      if (this.gone !== undefined) return resolve(this.gone);
-      worker.once("message", (m: { closed: true; error?: string }) => resolve(m.error));
-      worker.once("error", (e) => resolve(`the writing thread failed: ${e.message}`));
-      worker.once("exit", (code) => resolve(`the writing thread ended (exit code ${code})`));
+    const reply = await new Promise<{ error?: string; busy?: number }>((resolve) => {
+      if (this.gone !== undefined) return resolve({ error: this.gone });
+      worker.once("message", (m: { closed: true; error?: string; busy: number }) => resolve(m));
+      worker.once("error", (e) => resolve({ error: `the writing thread failed: ${e.message}` }));
+      worker.once("exit", (code) => resolve({ error: `the writing thread ended (exit code ${code})` }));
       worker.postMessage({ close: true });
     });
     await worker.terminate();
-    if (error !== undefined) throw new Error(`cannot stage ${error}`);
+    if (reply.error !== undefined) throw new Error(`cannot stage ${reply.error}`);
+    return { files: this.count, threadMs: reply.busy ?? 0 };
   }
 
   /** Stops the writer at once (a failed compile): once this resolves, nothing more is written. */
