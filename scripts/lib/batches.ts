@@ -75,9 +75,18 @@ function inWorkers(setup: UnitsSetup, batches: readonly string[][], count: numbe
     // finds no batch left.
     const busy = new Set<Worker>();
     let loading = count;
+    // Each worker holds two batches, the one it compiles and the next: this thread hands out
+    // batches only between its own (50–100 ms each), and a worker with nothing queued waited
+    // that long after every batch (it did 75 of 200 batches against this thread's 125).
+    const queued = new Map<Worker, number>();
     const feed = (w: Worker) => {
+      if (!busy.has(w)) return;
       const id = take();
-      if (id !== undefined) return void w.postMessage({ id, files: batches[id] });
+      if (id !== undefined) {
+        queued.set(w, (queued.get(w) ?? 0) + 1);
+        return void w.postMessage({ id, files: batches[id] });
+      }
+      if ((queued.get(w) ?? 0) > 0) return;
       busy.delete(w);
       void w.terminate();
       if (--running === 0 && !failed) resolve();
@@ -89,10 +98,12 @@ function inWorkers(setup: UnitsSetup, batches: readonly string[][], count: numbe
       w.on("message", (m: { ready?: true; id?: number; result?: UnitsResult; error?: string }) => {
         if (m.ready) {
           if (--loading === 0) ready();
+          feed(w);
           return feed(w);
         }
         if (m.error !== undefined) return fail(new Error(`a worker thread failed on ${batches[m.id!]!.join(", ")}: ${m.error}`));
         results[m.id!] = m.result!;
+        queued.set(w, queued.get(w)! - 1);
         feed(w);
       });
       w.on("error", fail);

@@ -10,11 +10,21 @@ if (!compiled) (await import("tsx/esm/api")).register();
 const { compileUnits, unitsContext } = await import(compiled ? "./units.mjs" : "./units.ts");
 const ctx = unitsContext(workerData);
 
-parentPort.on("message", async ({ id, files }) => {
-  try {
-    parentPort.postMessage({ id, result: await compileUnits(workerData, ctx, files) });
-  } catch (e) {
-    parentPort.postMessage({ id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+// Batches arrive ahead of time (batches.ts keeps one queued): compiled one after the other.
+const queue = [];
+let running = false;
+parentPort.on("message", async (batch) => {
+  queue.push(batch);
+  if (running) return;
+  running = true;
+  while (queue.length) {
+    const { id, files } = queue.shift();
+    try {
+      parentPort.postMessage({ id, result: await compileUnits(workerData, ctx, files) });
+    } catch (e) {
+      parentPort.postMessage({ id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    }
   }
+  running = false;
 });
 parentPort.postMessage({ ready: true });
