@@ -139,9 +139,14 @@ export function runsPerMonth(schedule: string): number {
 }
 
 /** The hours of the day (0–23) in which a valid schedule can fire. */
-export function firingHours(schedule: string): number[] {
-  return [...expand(schedule).sets[1]!].sort((a, b) => a - b);
+export function firingHours(schedule: string): readonly number[] {
+  let hours = hoursOf.get(schedule);
+  if (!hours) hoursOf.set(schedule, (hours = Object.freeze([...expand(schedule).sets[1]!].sort((a, b) => a - b))));
+  return hours;
 }
+
+/** firingHours by schedule: the shared limits ask for every pipeline's, and thousands share a few hundred schedules. */
+const hoursOf = new Map<string, readonly number[]>();
 
 const expanded = new Map<string, ReturnType<typeof expand>>();
 
