@@ -132,7 +132,10 @@ export class Stager {
     }
     // The contents go as UTF-8 in one buffer that is moved, not copied, to the writer (copying
     // 240 MB of strings between threads cost a full synth more than a second).
-    const buffer = Buffer.allocUnsafeSlow(this.chars * 3);
+    // Sized exactly, so that MAX_PENDING bounds the memory the batches in flight hold.
+    let size = 0;
+    for (const content of this.contents) size += Buffer.byteLength(content);
+    const buffer = Buffer.allocUnsafeSlow(size);
     const ends = new Int32Array(this.paths.length);
     let end = 0;
     for (let i = 0; i < this.contents.length; i++) ends[i] = end += buffer.write(this.contents[i]!, end);
