@@ -16,10 +16,11 @@ test("every file arrives with its exact bytes, across batches, with multi-byte t
   const dir = scratch(t);
   const stager = new Stager();
   const files = new Map<string, string>();
-  // Over a thousand files in a hundred folders: many batches, and the backpressure path.
+  // Over a thousand files in a hundred folders: many batches, and over 30 MiB in all, so that
+  // write() waits for the writer (at most 16 MiB in flight).
   for (let i = 0; i < 1200; i++) {
     const path = join(dir, `p${i % 100}`, "jobs", `f${i}.yaml`);
-    const content = `# ${i}: ünïcødé — 数据 — 🚀 ${"x".repeat(i % 7 === 0 ? 40_000 : i)}\n${i % 5 === 0 ? "" : "tail\n"}`;
+    const content = `# ${i}: ünïcødé — 数据 — 🚀 ${"x".repeat(i % 7 === 0 ? 200_000 : i)}\n${i % 5 === 0 ? "" : "tail\n"}`;
     files.set(path, content);
     stager.write(path, content);
   }
