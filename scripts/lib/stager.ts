@@ -113,7 +113,8 @@ export class Stager {
   private send(): void {
     if (this.paths.length === 0) return;
     if (!this.worker) {
-      this.worker = new Worker(WRITER, { eval: true, workerData: { pending: this.pending.buffer } });
+      // No loader (tsx, in tests) and no flags: the writer needs Node.js alone.
+      this.worker = new Worker(WRITER, { eval: true, execArgv: [], workerData: { pending: this.pending.buffer } });
       // Kept for close(): this thread may be busy (or blocked below) when it happens.
       this.worker.on("error", (e) => (this.gone ??= `the writing thread failed: ${e.message}`));
       this.worker.on("exit", (code) => (this.gone ??= `the writing thread ended (exit code ${code})`));
