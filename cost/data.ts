@@ -108,7 +108,6 @@ const schema = {
   },
 } as const;
 
-
 /** The snapshot in `file`, or an Error that names the file and the first bad field. */
 export function loadPriceData(file: string): PriceData {
   let data: unknown;

@@ -6,6 +6,7 @@
 import { PLAN_KEY } from "../charts/names.ts";
 import type { Plan } from "../model/plan-format.ts";
 import { runsPerMonth } from "../model/cron.ts";
+import { memoByText } from "../model/memo.ts";
 import { cpuMillis, memoryBytes } from "../model/quantity.ts";
 import { parse } from "yaml";
 import type { PriceData } from "./data.ts";
@@ -70,18 +71,9 @@ export function planOfManifest(m: Manifest, plans?: ReadonlyMap<string, Plan>): 
 
 /**
  * A plan's text, parsed (YAML 1.1, as written), by text: a review reads the same plan for its
- * steps and for its cost, on both sides when it did not change. The result is shared, so nothing
- * may change it. Bounded, for long-lived processes. Throws what the parser throws.
+ * steps and for its cost, on both sides when it did not change. Throws what the parser throws.
  */
-export function parsePlan(text: string): unknown {
-  if (plansByText.has(text)) return plansByText.get(text);
-  if (plansByText.size >= 1024) plansByText.clear();
-  const plan: unknown = parse(text, { version: "1.1" });
-  plansByText.set(text, plan);
-  return plan;
-}
-
-const plansByText = new Map<string, unknown>();
+export const parsePlan = memoByText(1024, (text): unknown => parse(text, { version: "1.1" }));
 
 /** Runs priced before, by plan and by what the simulation reads of the pools: clusters that share both share the result. */
 const priced = new WeakMap<Plan, Map<string, RunCost>>();

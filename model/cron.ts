@@ -7,6 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { memoByText } from "./memo.ts";
 
 const MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"] as const;
 
@@ -138,15 +139,11 @@ export function runsPerMonth(schedule: string): number {
   return runs;
 }
 
-/** The hours of the day (0–23) in which a valid schedule can fire. */
-export function firingHours(schedule: string): readonly number[] {
-  let hours = hoursOf.get(schedule);
-  if (!hours) hoursOf.set(schedule, (hours = Object.freeze([...expand(schedule).sets[1]!].sort((a, b) => a - b))));
-  return hours;
-}
-
-/** firingHours by schedule: the shared limits ask for every pipeline's, and thousands share a few hundred schedules. */
-const hoursOf = new Map<string, readonly number[]>();
+/**
+ * The hours of the day (0–23) in which a valid schedule can fire. By schedule: the shared limits
+ * ask for every pipeline's, and thousands share a few hundred schedules.
+ */
+export const firingHours = memoByText(10_000, (schedule): readonly number[] => Object.freeze([...expand(schedule).sets[1]!].sort((a, b) => a - b)));
 
 const expanded = new Map<string, ReturnType<typeof expand>>();
 

@@ -1,4 +1,5 @@
 /** Kubernetes resource quantities (the subset the pipeline schema admits), parsed exactly enough to compare. */
+import { memoByText } from "./memo.ts";
 
 const SUFFIX: Record<string, number> = {
   "": 1,
@@ -19,22 +20,11 @@ const SUFFIX: Record<string, number> = {
 
 const QUANTITY = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 
-/**
- * Quantities parsed before, by text: thousands of steps repeat a handful of values ("500m",
- * "1Gi"). Bounded, for long-lived processes.
- */
-const parsed = new Map<string, { value: number | undefined; suffix: string }>();
-
-function parsedQuantity(text: string): { value: number | undefined; suffix: string } {
-  let q = parsed.get(text);
-  if (!q) {
-    const m = QUANTITY.exec(text);
-    q = m ? { value: Number(m[1]) * SUFFIX[m[2] ?? ""]!, suffix: m[2] ?? "" } : { value: undefined, suffix: "" };
-    if (parsed.size >= 10_000) parsed.clear();
-    parsed.set(text, q);
-  }
-  return q;
-}
+/** A quantity's value and suffix, by text: thousands of steps repeat a handful of values ("500m", "1Gi"). */
+const parsedQuantity = memoByText(10_000, (text): { value: number | undefined; suffix: string } => {
+  const m = QUANTITY.exec(text);
+  return m ? { value: Number(m[1]) * SUFFIX[m[2] ?? ""]!, suffix: m[2] ?? "" } : { value: undefined, suffix: "" };
+});
 
 /** The value in base units (cores, bytes), or undefined when it is not a quantity. */
 export function parseQuantity(text: string): number | undefined {

@@ -5,6 +5,7 @@
  */
 import { parseAllDocuments } from "yaml";
 import { parsePlan } from "../cost/estimate.ts";
+import { memoByText } from "../model/memo.ts";
 import { PLAN_KEY, PLATFORM_APP, ROOT_APP, STEPS_SERVICE_ACCOUNT, pipelineApp } from "../charts/names.ts";
 import { ANNOTATION } from "../charts/labels.ts";
 import type { Plan, PlanStep } from "../model/plan-format.ts";
@@ -97,23 +98,11 @@ function identity(cluster: string, o: Obj): string {
 /**
  * One generated file as the object it holds, or why it holds none that Argo CD could apply: a
  * merge-conflict marker, several documents, YAML errors, or no `kind`. Never throws: a review
- * must report a broken file, not crash on it.
+ * must report a broken file, not crash on it. By text (shared objects: nothing may change them):
+ * a review reads a file for its objects, its pipeline and its cost, and a file the change did
+ * not touch is the same text on both sides.
  */
-export function readManifest(text: string): { obj?: Obj; error?: string } {
-  let read = manifests.get(text);
-  if (!read) {
-    if (manifests.size >= 4096) manifests.clear();
-    manifests.set(text, (read = parseManifest(text)));
-  }
-  return read;
-}
-
-/**
- * Files read before, by their text: a review reads a file for its objects, its pipeline and its
- * cost, and a file the change did not touch is the same text on both sides. The objects are
- * shared, so nothing may change them. Bounded, for long-lived processes.
- */
-const manifests = new Map<string, { obj?: Obj; error?: string }>();
+export const readManifest = memoByText(4096, parseManifest);
 
 function parseManifest(text: string): { obj?: Obj; error?: string } {
   if (/^(<{7}|={7}|>{7})(\s|$)/m.test(text)) return { error: "holds merge-conflict markers" };
