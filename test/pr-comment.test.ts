@@ -3,7 +3,7 @@
  * shapes (test/fake-github.ts): pagination, create, update, delete, errors and rate limits.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
@@ -37,6 +37,8 @@ async function run(args: string[], env: Record<string, string | undefined> = {})
 }
 
 const ours = () => gh.comments.filter((c) => c.body.includes(MARKER));
+
+after(() => rm(dir, { recursive: true, force: true }));
 
 describe("npm run pr-comment", () => {
   before(async () => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -90,6 +90,7 @@ async function harness(plan: Plan, script: FakeKube["script"], runName = "demo-2
     async close() {
       allRequests.push(...kube.requests);
       await kube.stop();
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }
@@ -594,6 +595,7 @@ describe("run manager", () => {
       }
     } finally {
       await h.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
