@@ -47,6 +47,8 @@ Exit codes:
 
 interface PhaseResult {
   readonly ms: number;
+  /** CPU time of the process, all threads (user + system); the floor reports none. */
+  readonly cpuMs?: number;
   readonly maxRssMiB: number;
   readonly exitCode: number;
   readonly note?: string;
@@ -152,11 +154,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const floor = await phase("floor: yaml.stringify", "floor");
 
     const full = rows[0]![1];
-    io.stdout(`${"phase".padEnd(32)} ${"wall".padStart(9)} ${"peak RSS".padStart(10)}  note\n`);
-    for (const [name, r] of rows) io.stdout(`${name.padEnd(32)} ${`${(r.ms / 1000).toFixed(2)} s`.padStart(9)} ${`${r.maxRssMiB.toFixed(0)} MiB`.padStart(10)}  ${r.note ?? ""}\n`);
-    io.stdout(`(phases marked "median of ${REPEAT}" ran ${REPEAT} times; wall is the median, peak RSS the largest)\n`);
+    io.stdout(`${"phase".padEnd(32)} ${"wall".padStart(9)} ${"CPU".padStart(9)} ${"peak RSS".padStart(10)}  note\n`);
+    for (const [name, r] of rows) io.stdout(`${name.padEnd(32)} ${`${(r.ms / 1000).toFixed(2)} s`.padStart(9)} ${(r.cpuMs === undefined ? "" : `${(r.cpuMs / 1000).toFixed(2)} s`).padStart(9)} ${`${r.maxRssMiB.toFixed(0)} MiB`.padStart(10)}  ${r.note ?? ""}\n`);
+    io.stdout(`(CPU: user + system time of the command's process, all its threads: V8's collector and compiler threads and the file-writing thread included)\n`);
+    io.stdout(`(phases marked "median of ${REPEAT}" ran ${REPEAT} times; wall is the median run's, peak RSS the largest)\n`);
     io.stdout(`\noutput: ${size.files} files, ${(size.bytes / 2 ** 20).toFixed(1)} MiB\n`);
     io.stdout(`full synth / floor: ${(full.ms / floor.ms).toFixed(1)}× (the floor excludes process start, loading, validation and creating the files)\n`);
+    if (full.cpuMs !== undefined) {
+      // However its work were spread, a process cannot finish before its CPU time / the cores.
+      const cores = availableParallelism();
+      io.stdout(`full synth CPU: ${(full.cpuMs / 1000).toFixed(2)} s over ${(full.ms / 1000).toFixed(2)} s of wall (${(full.cpuMs / full.ms).toFixed(2)} cores busy on average); spread perfectly over ${cores} cores the same work would take ${(full.cpuMs / cores / 1000).toFixed(2)} s, ${(full.cpuMs / cores / floor.ms).toFixed(2)}× the floor\n`);
+    }
     if (floor.both) {
       // Two threads do twice the work; with two real cores they take as long as one.
       const ratio = floor.both.together / floor.both.alone;
@@ -228,7 +236,7 @@ function spawnPhase(phase: string, root: string): PhaseResult {
     env: { ...process.env, DAGOPS_BENCH_RSS: rss },
   });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const maxRssKiB = existsSync(rss) ? Number(readFileSync(rss, "utf8")) : 0;
+  const usage = existsSync(rss) ? (JSON.parse(readFileSync(rss, "utf8")) as { maxRssKiB: number; cpuMs: number }) : { maxRssKiB: 0, cpuMs: 0 };
   const writer = /\(writing thread: (\d+) files, busy\)\s+([\d.]+) s/.exec(r.stderr ?? "");
   const first = (r.stdout ?? "").split("\n")[0] || (r.stderr ?? "").split("\n").slice(-5).join(" ");
   const note =
@@ -237,7 +245,7 @@ function spawnPhase(phase: string, root: string): PhaseResult {
       : writer
         ? `${first} [the thread creating the ${writer[1]} files was busy ${writer[2]} s beside the compile]`
         : first;
-  return { ms, maxRssMiB: maxRssKiB / 1024, exitCode: r.status ?? 2, note };
+  return { ms, cpuMs: usage.cpuMs, maxRssMiB: usage.maxRssKiB / 1024, exitCode: r.status ?? 2, note };
 }
 
 /** The floor runs in a process of its own too: this file, with --phase floor. */
