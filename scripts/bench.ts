@@ -30,8 +30,10 @@ pipeline changes, npm run diff of that change (in a git repository of the tree),
 fresh clone (no local stat cache), a check --full, and the floor (yaml.stringify of the same
 objects). Each command runs as npm runs it, in a process of its own: the wall time includes
 starting Node.js. The short phases (no-op, one change, diff, fresh-clone check) run 5 times and
-report the median. Prints wall time, peak RSS and output size, then each target of the README
-with its measured value.
+report the median. Prints wall time, CPU time (all threads) and peak RSS of each phase, the
+output size, the full synth's lower bound on this machine's cores (its CPU time / cores), what a
+second core adds to the floor's own work (the same yaml.stringify passes in one thread, then in
+two at once), then each target of the README with its measured value.
 
 Options:
   --pipelines <n>   number of pipelines (default 2000)
@@ -318,28 +320,30 @@ async function twoCores(sample: readonly unknown[]): Promise<TwoCores> {
   const { Worker } = await import("node:worker_threads");
   const { createRequire } = await import("node:module");
   const yamlPath = createRequire(import.meta.url).resolve("yaml");
+  // Each thread first makes one pass unmeasured (loading and optimizing its code), says so, and
+  // waits: the measured passes of two threads start together.
   const code = `const { parentPort, workerData } = require("node:worker_threads");
 const { stringify } = require(workerData.yamlPath);
+let n = 0;
+for (const m of workerData.sample) n += stringify(m).length;
 parentPort.once("message", () => {
   const t = performance.now();
-  let n = 0;
   for (let i = 0; i < workerData.passes; i++) for (const m of workerData.sample) n += stringify(m).length;
   parentPort.postMessage({ ms: performance.now() - t, n });
-});`;
+});
+parentPort.postMessage("ready");`;
   const run = async (threads: number): Promise<number> => {
     const workers = Array.from({ length: threads }, () => new Worker(code, { eval: true, execArgv: [], workerData: { sample, passes: PASSES, yamlPath } }));
+    const next = (w: InstanceType<typeof Worker>) => new Promise<unknown>((resolve, reject) => (w.once("message", resolve), w.once("error", reject)));
     try {
-      // Every thread loaded and waiting before any starts, so that they run side by side.
-      await Promise.all(workers.map((w) => new Promise((resolve, reject) => (w.once("online", resolve), w.once("error", reject)))));
-      const done = workers.map((w) => new Promise<{ ms: number }>((resolve, reject) => (w.once("message", resolve), w.once("error", reject))));
+      await Promise.all(workers.map(next));
+      const done = workers.map(next) as Promise<{ ms: number }>[];
       for (const w of workers) w.postMessage("go");
       return Math.max(...(await Promise.all(done)).map((r) => r.ms));
     } finally {
       await Promise.all(workers.map((w) => w.terminate()));
     }
   };
-  // A first pass warms the threads' code; the measured ones follow.
-  await run(1);
   return { alone: await run(1), together: await run(2) };
 }
 
