@@ -1,10 +1,11 @@
 /**
  * The cache never changes output: random edit sequences (add, change, rename and delete
- * pipelines, tenants added and removed, a TypeScript pipeline changed, the platform
- * configuration, dagops's own version, a definition that breaks) applied to two copies of the
- * example repository; one is synthesized incrementally, the other with --full. After every step
- * both trees must be byte for byte the same, with the same exit code and the same problems, and
- * check must pass on the incremental one. A hand-edited file is still caught.
+ * pipelines, tenants added, changed and removed, a tenant with a warning, a template changed, a
+ * TypeScript pipeline changed, the platform configuration, dagops's own version, a definition
+ * that breaks) applied to two copies of the example repository; one is synthesized
+ * incrementally, the other with --full. After every step both trees must be byte for byte the
+ * same, with the same exit code and the same problems, and check must pass on the incremental
+ * one. A hand-edited file is still caught.
  */
 import assert from "node:assert/strict";
 import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
@@ -37,6 +38,10 @@ function edits(next: () => number, added: string[], broken: boolean): Edit {
     { name: "change a YAML pipeline", apply: async (r) => r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace(/maxParallel: \d+/, `maxParallel: ${1 + (n % 5)}`)) },
     { name: "change the TypeScript pipeline", apply: async (r) => r.write("pipelines/customer-classification.ts", (await r.read("pipelines/customer-classification.ts")).replace(/maxParallel: \d+/, `maxParallel: ${3 + (n % 5)}`)) },
     { name: "add a tenant", apply: async (r) => r.write("pipelines/tenant-export.tenants.yaml", `${await r.read("pipelines/tenant-export.tenants.yaml")}- { name: t${n}, params: { tenant: t${n} } }\n`) },
+    // A warning (an override for a cluster the template does not deploy to) in a template's tenant.
+    { name: "add a tenant with a warning", apply: async (r) => r.write("pipelines/tenant-export.tenants.yaml", `${await r.read("pipelines/tenant-export.tenants.yaml")}- { name: w${n}, params: { tenant: w${n} }, overrides: { staging: { maxParallel: 1 } } }\n`) },
+    { name: "change a tenant", apply: async (r) => r.write("pipelines/tenant-export.tenants.yaml", (await r.read("pipelines/tenant-export.tenants.yaml")).replace(/maxParallel: \d+ \} \} \}/, `maxParallel: ${1 + (n % 3)} } } }`)) },
+    { name: "change the template", apply: async (r) => r.write("pipelines/tenant-export.yaml", (await r.read("pipelines/tenant-export.yaml")).replace(/^maxParallel: \d+$/m, `maxParallel: ${2 + (n % 3)}`)) },
     {
       name: "remove a tenant",
       apply: async (r) => {
@@ -83,7 +88,8 @@ test("random edit sequences: the incremental synth writes exactly what a full sy
   const b = await tempRepo({ generated: true });
   try {
     let broken = false;
-    for (const seed of [7, 2026]) {
+    // (Seed 13 adds a tenant with a warning at step 7, and removes another at step 8.)
+    for (const seed of [7, 2026, 13]) {
       const next = random(seed);
       const addedA: string[] = [];
       const addedB: string[] = [];
@@ -311,6 +317,59 @@ test("a tenant added to a template: only it is rendered; the other tenants' fold
     assert.equal((await run(synth, repo)).code, 0);
     assert.equal((await run(synth, full, "--full")).code, 0);
     assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(full.root, "generated")));
+  } finally {
+    await repo.cleanup();
+    await full.cleanup();
+  }
+});
+
+test("a tenant changed in its list: only it is resolved and rendered, the others are kept by their recorded definitions; a warning in the template turns that off", async () => {
+  const { compile } = await import("../scripts/lib/compile.ts");
+  const repo = await tempRepo({ generated: true });
+  const full = await tempRepo({ generated: true });
+  const both = async (path: string, edit: (text: string) => string) => {
+    const text = edit(await repo.read(path));
+    assert.notEqual(text, await repo.read(path), `the edit changes ${path}`);
+    await repo.write(path, text);
+    await full.write(path, text);
+  };
+  const same = async (label: string) => {
+    const inc = await run(synth, repo);
+    const all = await run(synth, full, "--full");
+    assert.equal(inc.code, all.code, label);
+    assert.deepEqual(problemLines(inc.err), problemLines(all.err), label);
+    assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(full.root, "generated")), label);
+    return inc;
+  };
+  // Memory output holds what was compiled: the pipelines resolved, the files rendered.
+  const resolved = async () => (await compile(repo.root, undefined, { incremental: true })).project.pipelines.map((p) => p.name);
+  const list = "pipelines/tenant-export.tenants.yaml";
+  try {
+    assert.equal((await run(synth, repo)).code, 0);
+    await both(list, (t) => t.replace("maxParallel: 1 } } }", "maxParallel: 2 } } }"));
+    assert.deepEqual(await resolved(), ["tenant-export-globex"]);
+    await same("one tenant changed");
+
+    // The template changed: every tenant's definition changed with it.
+    await both("pipelines/tenant-export.yaml", (t) => t.replace(/^maxParallel: 2$/m, "maxParallel: 3"));
+    assert.deepEqual(await resolved(), ["tenant-export-acme", "tenant-export-globex", "tenant-export-initech"]);
+    await same("the template changed");
+
+    // A tenant whose override has no effect: a warning. Kept tenants could not report theirs, so
+    // while the template has one, a change resolves every tenant, and the warning is reported again.
+    await both(list, (t) => `${t}- { name: wayne, params: { tenant: wayne }, overrides: { staging: { maxParallel: 1 } } }\n`);
+    const warned = await same("a tenant with a warning");
+    assert.match(warned.err, /UNKNOWN_CLUSTER \(warning\)/);
+    await both(list, (t) => t.replace("maxParallel: 2 } } }", "maxParallel: 1 } } }"));
+    assert.deepEqual(await resolved(), ["tenant-export-acme", "tenant-export-globex", "tenant-export-initech", "tenant-export-wayne"]);
+    assert.match((await same("a change beside the warning")).err, /UNKNOWN_CLUSTER \(warning\)/);
+
+    // Without it, definitions are recorded again (every tenant resolved once more), then used.
+    await both(list, (t) => t.split("\n").filter((l) => !l.includes("wayne")).join("\n"));
+    await same("the warning gone");
+    await both(list, (t) => t.replace("maxParallel: 1 } } }", "maxParallel: 2 } } }"));
+    assert.deepEqual(await resolved(), ["tenant-export-globex"]);
+    await same("one tenant changed again");
   } finally {
     await repo.cleanup();
     await full.cleanup();

@@ -51,6 +51,13 @@ export interface CacheUnit {
 export interface Member {
   readonly input: string;
   readonly output: string;
+  /**
+   * For a template's tenant: the hash of the definition its pipeline was resolved from
+   * (definitionKey), recorded only when the definition raised no problem at all. When the
+   * template or its tenants file changes, a tenant with the same definition and intact folders
+   * is not even resolved again: resolving it would give the same pipeline and no problem.
+   */
+  readonly definition?: string;
 }
 
 /**
@@ -59,6 +66,8 @@ export interface Member {
  */
 export interface Previous {
   readonly members: Readonly<Record<string, Member>>;
+  /** Each of its pipelines' clusters. */
+  readonly clusters: Readonly<Record<string, readonly string[]>>;
   readonly facts: readonly CapacityFacts[];
   readonly disk: Readonly<Record<string, { readonly hash: string; readonly files: number }>>;
 }
@@ -66,6 +75,11 @@ export interface Previous {
 /** A pipeline's identity for the cache: everything its output depends on besides the inputs (inputsKey). */
 export function memberInput(pipeline: unknown): string {
   return sha().update(JSON.stringify(pipeline)).digest("hex");
+}
+
+/** A tenant's identity before it is resolved: the definition its pipeline is resolved from (see Member.definition). */
+export function definitionKey(instance: unknown): string {
+  return sha().update(JSON.stringify(instance)).digest("hex");
 }
 
 export interface Cache {
@@ -507,11 +521,15 @@ function unitLine(unit: CacheUnit): string {
     // (Most units have no problem and a fact or two: nothing to sort.)
     problems: unit.problems.length < 2 ? unit.problems : sortProblems(unit.problems),
     facts: unit.facts.length < 2 ? unit.facts : [...unit.facts].sort((a, b) => (`${a.cluster}/${a.pipeline}` < `${b.cluster}/${b.pipeline}` ? -1 : 1)),
-    ...(unit.members ? { members: Object.fromEntries(Object.keys(unit.members).sort().map((k) => [k, { input: unit.members![k]!.input, output: unit.members![k]!.output }])) } : {}),
+    ...(unit.members ? { members: Object.fromEntries(Object.keys(unit.members).sort().map((k) => [k, memberLine(unit.members![k]!)])) } : {}),
   };
   return JSON.stringify(ordered);
 }
 
+
+function memberLine(m: Member): Member {
+  return { input: m.input, output: m.output, ...(m.definition !== undefined ? { definition: m.definition } : {}) };
+}
 
 /** The folders of the shared files: bootstrap/, apps/ and platform/ of every cluster. */
 export function sharedFolders(clusters: readonly { readonly name: string }[]): string[] {
@@ -572,7 +590,7 @@ export async function survey(root: string): Promise<Survey | undefined> {
     if (unit && unit.input === disk.inputOf(f, tenantsFileOf(f, tenants)) && disk.hashOf(f, unitFolders(unit)) === unit.output) kept.set(f, unit);
     else {
       changed.push(f);
-      if (unit?.members) previous[f] = { members: unit.members, facts: unit.facts, disk: disk.foldersOf(unitFolders(unit)) };
+      if (unit?.members) previous[f] = { members: unit.members, clusters: Object.fromEntries(unit.pipelines.map((p) => [p.name, p.clusters])), facts: unit.facts, disk: disk.foldersOf(unitFolders(unit)) };
     }
   }
   const sharedIntact = disk.hashOf("(shared)", sharedFolders(cache.clusters)) === cache.shared;

@@ -114,7 +114,8 @@ export async function loadPipeline(
   clusterNames: readonly string[],
   loader?: TsLoader,
   tenantFiles: readonly string[] = [],
-): Promise<{ pipelines: ResolvedPipeline[]; problems: Problem[] }> {
+  keep?: KeepTenant,
+): Promise<LoadResult> {
   const source: Source = extname(file) === ".ts" ? await importDefault(root, file, loader) : await readYaml(root, file);
   if ("problems" in source) return { pipelines: [], problems: source.problems };
   const { yaml } = source;
@@ -141,15 +142,42 @@ export async function loadPipeline(
     const r = resolvePipeline(def, file, clusterNames);
     return { pipelines: r.pipeline ? [r.pipeline] : [], problems: withLines(r.problems) };
   }
-  return loadTemplate(root, file, def, ownTenants, clusterNames, withLines);
+  return loadTemplate(root, file, def, ownTenants, clusterNames, withLines, keep);
 }
+
+/** What loadPipeline returns: the pipelines resolved, and for a template every tenant's pipeline in order. */
+export interface LoadResult {
+  readonly pipelines: ResolvedPipeline[];
+  readonly problems: Problem[];
+  /**
+   * A template's pipelines in the tenants' order, each with its clusters (sorted): those
+   * resolved (in `pipelines`) and those a KeepTenant kept (not resolved, not in `pipelines`).
+   */
+  readonly listed?: readonly { readonly name: string; readonly clusters: readonly string[]; readonly kept: boolean }[];
+}
+
+/**
+ * Asked for each tenant of a template, with the definition the tenant's pipeline is resolved
+ * from (the template with the tenant's entry applied): the pipeline's clusters when the caller
+ * already has everything resolving it would give (its output, its capacity facts, and no
+ * problems), so that it is not resolved again; otherwise undefined.
+ */
+export type KeepTenant = (instance: PipelineDefinition) => readonly string[] | undefined;
 
 /**
  * A template's pipelines: the template is resolved once as a pipeline of its own (so a mistake
  * in it is reported once, not once per tenant), then each tenant's pipeline; a tenant's own
  * problems name the tenant and its place in the list.
  */
-async function loadTemplate(root: string, file: string, def: PipelineDefinition, tenantsFile: string | undefined, clusterNames: readonly string[], withLines: (ps: Problem[]) => Problem[]): Promise<{ pipelines: ResolvedPipeline[]; problems: Problem[] }> {
+async function loadTemplate(
+  root: string,
+  file: string,
+  def: PipelineDefinition,
+  tenantsFile: string | undefined,
+  clusterNames: readonly string[],
+  withLines: (ps: Problem[]) => Problem[],
+  keep: KeepTenant | undefined,
+): Promise<LoadResult> {
   let tenants: readonly Tenant[] = def.tenants ?? [];
   let listFile = file;
   let at: (string | number)[] = ["tenants"];
@@ -173,7 +201,13 @@ async function loadTemplate(root: string, file: string, def: PipelineDefinition,
   const problems = withLines(base.problems); // warnings, once
   const seen = new Set(base.problems.map((p) => `${p.code}\u0000${p.path}`));
   const pipelines: ResolvedPipeline[] = [];
+  const listed: { name: string; clusters: readonly string[]; kept: boolean }[] = [];
   expanded.instances.forEach((instance, i) => {
+    const kept = keep?.(instance);
+    if (kept) {
+      listed.push({ name: instance.name, clusters: kept, kept: true });
+      return;
+    }
     const r = resolvePipeline(instance, file, clusterNames);
     for (const p of r.problems) {
       if (p.severity !== "error" && seen.has(`${p.code}\u0000${p.path}`)) continue;
@@ -181,9 +215,12 @@ async function loadTemplate(root: string, file: string, def: PipelineDefinition,
       const own = p.path.replace(/^params\.([^.]+)\.default$/, "params.$1");
       problems.push(...listLines([{ ...p, file: listFile, path: own ? `${fieldPath([...at, i])}.${own}` : fieldPath([...at, i]), message: `tenant ${tenants[i]!.name} (pipeline ${instance.name}): ${p.message}` }]));
     }
-    if (r.pipeline) pipelines.push({ ...r.pipeline, template: def.name, overridden: Object.fromEntries(Object.entries(r.pipeline.overridden).map(([c, v]) => [c, { ...v, template: def.name }])) });
+    if (r.pipeline) {
+      pipelines.push({ ...r.pipeline, template: def.name, overridden: Object.fromEntries(Object.entries(r.pipeline.overridden).map(([c, v]) => [c, { ...v, template: def.name }])) });
+      listed.push({ name: r.pipeline.name, clusters: [...r.pipeline.clusters].sort(), kept: false });
+    }
   });
-  return { pipelines, problems };
+  return { pipelines, problems, ...(keep ? { listed } : {}) };
 }
 
 type Source = { value: unknown; yaml?: { doc: Document; lines: LineCounter } } | { problems: Problem[] };

@@ -14,9 +14,9 @@ import type { ResolvedCluster } from "../../model/platform.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { renderPipelines, renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
-import { combinedHash, folderHashes, memberInput, unitFolders, unitInput, type CacheUnit, type Previous } from "./cache.ts";
+import { combinedHash, definitionKey, folderHashes, memberInput, unitFolders, unitInput, type CacheUnit, type Previous } from "./cache.ts";
 import { tenantsFileOf } from "./definitions.ts";
-import { loadPipeline, pipelineWarnings, TsLoader } from "./load.ts";
+import { loadPipeline, pipelineWarnings, TsLoader, type KeepTenant } from "./load.ts";
 import { loadPrices } from "./prices.ts";
 import type { Stager } from "./stager.ts";
 import { TreeSink } from "./tree.ts";
@@ -83,13 +83,21 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   const clusterNames = clusters.map((c) => c.name);
   const loadProblems: Problem[] = [];
   const loaded: ResolvedPipeline[] = [];
+  // Every pipeline in file order, resolved or kept (a template's tenant not resolved again).
+  const pipelines: { name: string; source: string; clusters: readonly string[] }[] = [];
+  const kept: { name: string; source: string; clusters: readonly string[] }[] = [];
+  // Each template tenant's definitionKey, by pipeline name.
+  const definitions = new Map<string, string>();
   for (const f of files) {
-    const r = await loadPipeline(root, f, clusterNames, ctx.loader, tenants);
+    const r = await loadPipeline(root, f, clusterNames, ctx.loader, tenants, keepTenant(setup.previous?.[f], definitions));
     loadProblems.push(...r.problems);
     loaded.push(...r.pipelines);
+    for (const p of r.listed ?? r.pipelines.map((p) => ({ name: p.name, clusters: [...p.clusters].sort(), kept: false }))) {
+      pipelines.push({ name: p.name, source: f, clusters: p.clusters });
+      if (p.kept) kept.push({ name: p.name, source: f, clusters: p.clusters });
+    }
   }
   loadProblems.push(...pipelineWarnings(loaded, clusters, new Date(setup.now)));
-  const pipelines = loaded.map((p) => ({ name: p.name, source: p.source, clusters: [...p.clusters].sort() }));
   const failed = (outputProblems: Problem[] = []): UnitsResult => ({ pipelines, loadProblems, outputProblems, units: {}, facts: [], stale: [], missing: [], paths: [], reused: [] });
   if (hasErrors(loadProblems)) return failed();
 
@@ -107,6 +115,14 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   const render: ResolvedPipeline[] = [];
   const factsBefore = new Map<string, CapacityFacts[]>();
   for (const before of Object.values(setup.previous ?? {})) for (const f of before.facts) (factsBefore.get(f.pipeline) ?? factsBefore.set(f.pipeline, []).get(f.pipeline)!).push(f);
+  for (const p of kept) {
+    // Proved by keepTenant: its definition and its folders are what the cache recorded.
+    const before = setup.previous![p.source]!;
+    const dirs = pipelineFolders(p);
+    for (const [d, h] of hashesOf(dirs, (d) => before.disk[d])) folders.set(d, h);
+    reused.push(...dirs);
+    facts.push(...(factsBefore.get(p.name) ?? []));
+  }
   for (const p of loaded) {
     const before = setup.previous?.[p.source];
     const member = before?.members[p.name];
@@ -149,10 +165,21 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   // Tenants are recorded one by one only when the output raised no warning: those are kept per
   // definition, and a tenant not rendered again would lose its own.
   if (!outputProblems.length) {
+    const resolved = new Map(loaded.map((p) => [p.name, p]));
     for (const [file, unit] of Object.entries(units)) {
-      const mine = loaded.filter((p) => p.source === file);
-      if (mine.length < 2 && !mine.some((p) => p.template)) continue;
-      const recorded = Object.fromEntries(mine.map((p) => [p.name, { input: memberOf(p), output: combinedHash(hashesOf(pipelineFolders(p), (d) => folders.get(d))) }]));
+      const mine = pipelines.filter((p) => p.source === file);
+      if (mine.length < 2 && !mine.some((p) => resolved.get(p.name)?.template || definitions.has(p.name))) continue;
+      // A tenant's definition is recorded only when the whole definition raised no problem: a
+      // tenant kept by it next time is not resolved, and so could not report one.
+      const clean = unit.problems.length === 0;
+      const recorded = Object.fromEntries(
+        mine.map((p) => {
+          const r = resolved.get(p.name);
+          const input = r ? memberOf(r) : setup.previous![file]!.members[p.name]!.input;
+          const definition = clean ? definitions.get(p.name) : undefined;
+          return [p.name, { input, output: combinedHash(hashesOf(pipelineFolders(p), (d) => folders.get(d))), ...(definition !== undefined ? { definition } : {}) }];
+        }),
+      );
       units[file] = { ...unit, members: recorded };
     }
   }
@@ -161,6 +188,23 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
 }
 
 const pipelineFolders = (p: Pick<ResolvedPipeline, "name" | "clusters">) => unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] });
+
+/**
+ * The KeepTenant of a changed template: records each tenant's definitionKey in `definitions`, and
+ * keeps a tenant (it is not resolved again) when the cache recorded that same definition for it,
+ * with no problem in the template, and its folders hold what it recorded.
+ */
+function keepTenant(before: Previous | undefined, definitions: Map<string, string>): KeepTenant {
+  return (instance) => {
+    const key = definitionKey(instance);
+    definitions.set(instance.name, key);
+    const member = before?.members[instance.name];
+    const clusters = before?.clusters[instance.name];
+    if (!member?.definition || member.definition !== key || !clusters) return undefined;
+    const disk = hashesOf(pipelineFolders({ name: instance.name, clusters }), (d) => before!.disk[d]);
+    return combinedHash(disk) === member.output ? clusters : undefined;
+  };
+}
 
 /** The folders' hashes that are known (a folder without files has none). */
 function hashesOf<H>(dirs: readonly string[], known: (folder: string) => H | undefined): Map<string, H> {
