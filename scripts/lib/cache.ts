@@ -526,7 +526,7 @@ function unitLine(unit: CacheUnit): string {
   return JSON.stringify(ordered);
 }
 
-
+/** A member's line, its fields in one order (a kept tenant's object came from the cache file). */
 function memberLine(m: Member): Member {
   return { input: m.input, output: m.output, ...(m.definition !== undefined ? { definition: m.definition } : {}) };
 }
