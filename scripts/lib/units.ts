@@ -168,7 +168,8 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
     const resolved = new Map(loaded.map((p) => [p.name, p]));
     for (const [file, unit] of Object.entries(units)) {
       const mine = pipelines.filter((p) => p.source === file);
-      if (mine.length < 2 && !mine.some((p) => resolved.get(p.name)?.template || definitions.has(p.name))) continue;
+      // (Every template's tenant has a definition: keepTenant saw it, kept or not.)
+      if (mine.length < 2 && !mine.some((p) => definitions.has(p.name))) continue;
       // A tenant's definition is recorded only when the whole definition raised no problem: a
       // tenant kept by it next time is not resolved, and so could not report one.
       const clean = unit.problems.length === 0;
