@@ -36,8 +36,17 @@ export interface Pool {
   readonly limits: { readonly cpuMillis?: number; readonly memoryBytes?: number };
 }
 
-/** The label values Karpenter puts on a node of this type. */
-function labels(t: InstanceType, capacity: string): Record<string, string> {
+/** The label values Karpenter puts on a node of this type, made once per type and capacity type (a pool's requirements are tested against every one of some 1,300 types). */
+function labels(t: InstanceType, capacity: "spot" | "on-demand"): Readonly<Record<string, string>> {
+  const made = labelsMade[capacity];
+  let l = made.get(t);
+  if (!l) made.set(t, (l = labelsOf(t, capacity)));
+  return l;
+}
+
+const labelsMade = { spot: new WeakMap<InstanceType, Readonly<Record<string, string>>>(), "on-demand": new WeakMap<InstanceType, Readonly<Record<string, string>>>() };
+
+function labelsOf(t: InstanceType, capacity: string): Record<string, string> {
   return {
     "karpenter.sh/capacity-type": capacity,
     "kubernetes.io/arch": t.arch,
@@ -90,8 +99,13 @@ export function poolOf(manifest: NodePoolManifest, data: PriceData, onDemand = f
   const capacityReq = reqs.find((r) => r.key === "karpenter.sh/capacity-type");
   const capacity = !onDemand && (!capacityReq || satisfies("spot", capacityReq)) ? "spot" : "on-demand";
   const types = data.instanceTypes
-    .filter((t) => reqs.every((r) => r.key === "karpenter.sh/capacity-type" || satisfies(labels(t, capacity)[r.key], r)))
-    .sort((a, b) => price(a, capacity) - price(b, capacity) || (a.name < b.name ? -1 : 1));
+    .filter((t) => {
+      const l = labels(t, capacity);
+      return reqs.every((r) => r.key === "karpenter.sh/capacity-type" || satisfies(l[r.key], r));
+    })
+    .map((t) => ({ t, price: price(t, capacity) }))
+    .sort((a, b) => a.price - b.price || (a.t.name < b.t.name ? -1 : 1))
+    .map(({ t }) => t);
   const minFamilies = reqs.find((r) => r.key === "karpenter.k8s.aws/instance-family")?.minValues ?? 1;
   const limits = manifest.spec.limits ?? {};
   return {
