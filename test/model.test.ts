@@ -8,7 +8,9 @@ import { pipelineSchema } from "../model/pipeline-schema.ts";
 import { compileSchema, validateAgainst, validatorFile, validatorOf } from "../model/schema-validator.ts";
 import { parse } from "yaml";
 import { cronError } from "../model/cron.ts";
-import { dstClashes } from "../model/dst.ts";
+import { dstClashes, FIXED_OFFSET_ZONE, scanTransitions } from "../model/dst.ts";
+import { PIPELINE_DEFAULTS } from "../model/pipeline.ts";
+import { timeZoneError } from "../model/resolve.ts";
 import { loadProject } from "../scripts/lib/load.ts";
 import { REPO, tempRepo, yamlPipeline } from "./helpers.ts";
 import { formatDuration, parseDuration } from "../model/duration.ts";
@@ -108,6 +110,20 @@ describe("daylight saving", () => {
     assert.deepEqual(dstClashes("30 2 * * *", "Etc/UTC", start), []);
     assert.deepEqual(dstClashes("30 4 * * *", "Europe/Berlin", start), []);
     assert.deepEqual(dstClashes("30 2 * * 1", "Europe/Berlin", start), []);
+  });
+  test("the default time zone (not checked per pipeline) is one the API server accepts, and has no daylight saving", () => {
+    assert.equal(timeZoneError(PIPELINE_DEFAULTS.timeZone), undefined);
+    assert.ok(FIXED_OFFSET_ZONE.test(PIPELINE_DEFAULTS.timeZone));
+  });
+  test("zones taken to have one offset all year are not scanned: the scan finds no change in any of them", () => {
+    const fixed = ["Etc/UTC", "UTC", "etc/utc", "Etc/UCT", "Etc/GMT", "GMT", "Etc/GMT0", "Etc/GMT+5", "Etc/GMT-14", "Etc/GMT+12", "Etc/Universal", "Etc/Zulu", "Etc/Greenwich", "Zulu", "Universal", "Greenwich"];
+    for (const zone of fixed) {
+      assert.ok(FIXED_OFFSET_ZONE.test(zone), zone);
+      assert.deepEqual(scanTransitions(zone, start.getTime()), [], zone);
+    }
+    // Zones with daylight saving, or a name that only starts like one, are scanned.
+    for (const zone of ["Europe/London", "Europe/Dublin", "America/New_York", "Etc/UTC/x", "GMT+5x"]) assert.ok(!FIXED_OFFSET_ZONE.test(zone), zone);
+    assert.ok(scanTransitions("Europe/London", start.getTime()).length > 0);
   });
   test("an hourly schedule in New York, and a half-hour shift (Lord Howe)", () => {
     assert.deepEqual(dstClashes("0 * * * *", "America/New_York", start).map((c) => [c.date, c.kind, c.times]), [
