@@ -12,7 +12,7 @@ import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { RACY_MS } from "../scripts/lib/cache.ts";
+import { DiskHashes, inputsKey, RACY_MS } from "../scripts/lib/cache.ts";
 import { main as check, runCheck } from "../scripts/check.ts";
 import { main as synth } from "../scripts/synth.ts";
 import { captureIo, snapshot, tempRepo, yamlPipeline, type TempRepo } from "./helpers.ts";
@@ -197,6 +197,7 @@ test("the stat cache is never fooled by times set back: an in-place edit of the 
     const stat = JSON.parse(await repo.read(".dagops-stat.json")) as { listings: Record<string, string>; entries: Record<string, unknown> };
     assert.ok(stat.listings["staging/pipelines/customer-classification"], "the folder's listing is remembered");
     assert.ok(stat.entries["pipelines/daily-usage-report.yaml"], "the output's hash is remembered");
+    assert.ok(stat.entries["file:platform.config.ts"], "the platform configuration's hash is remembered");
     // Edited in place: the same size, the same inode, its modification time set back.
     const size = statSync(edited).size;
     writeFileSync(edited, readFileSync(edited, "utf8").replace("concurrencyPolicy: Forbid", "concurrencyPolicy: Forbix"));
@@ -214,12 +215,36 @@ test("the stat cache is never fooled by times set back: an in-place edit of the 
     assert.equal((await run(synth, repo)).code, 0);
     assert.equal((await run(check, repo)).code, 0);
     // The platform configuration edited in place, the same size and time: still a new
-    // configuration (the cache's inputs are hashed from the files' bytes).
+    // configuration (its remembered hash is used only with the stats it had, and its ctime moved).
     writeFileSync(platform, readFileSync(platform, "utf8").replace('cpu: "200", memory: "800Gi"', 'cpu: "300", memory: "800Gi"'));
     utimesSync(platform, then, then);
     const drift = await run(check, repo);
     assert.equal(drift.code, 1, drift.err);
     assert.match(drift.err, /nodepool-[^\n]*\.yaml: 1 problem[\s\S]*DRIFT_STALE/);
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("the inputs' key is the same whether its files are read or proved by stat, and a changed input changes it", async () => {
+  const repo = await tempRepo({ pipelines: false });
+  try {
+    const clusters = [{ prices: "data/aws-us-east-1.json" }];
+    const now = new Date();
+    // Only what is older than RACY_MS is remembered by stat.
+    await new Promise((r) => setTimeout(r, RACY_MS + 200));
+    const read = inputsKey(repo.root, clusters, now);
+    const learning = new DiskHashes(repo.root);
+    assert.equal(inputsKey(repo.root, clusters, now, learning), read);
+    learning.save();
+    const stat = JSON.parse(await repo.read(".dagops-stat.json")) as { entries: Record<string, unknown> };
+    assert.ok(stat.entries["file:platform.config.ts"] && stat.entries["file:package-lock.json"], "the settled inputs are remembered");
+    assert.equal(inputsKey(repo.root, clusters, now, new DiskHashes(repo.root)), read, "proved by stat: the same key");
+    await repo.write("pipelines/_helpers.ts", "export const x = 1;\n");
+    const helper = inputsKey(repo.root, clusters, now, new DiskHashes(repo.root));
+    assert.notEqual(helper, read, "a helper beside the definitions is an input");
+    await repo.write("package.json", (await repo.read("package.json")).replace(/"version": "[^"]+"/, '"version": "9.9.9"'));
+    assert.notEqual(inputsKey(repo.root, clusters, now, new DiskHashes(repo.root)), helper, "a new dagops version");
   } finally {
     await repo.cleanup();
   }

@@ -12,8 +12,9 @@
  *
  * A local, uncommitted file (`.dagops-stat.json`) remembers the size, times and inode of each
  * definition's output files, and each output folder's listing, as git's index does, so that an
- * unchanged tree is proved unchanged by `stat` alone (DiskHashes); a fresh clone has none and
- * hashes the files instead.
+ * unchanged tree is proved unchanged by `stat` alone (DiskHashes); the same for the definitions
+ * and the input files (the code, the platform configuration, the prices). A fresh clone has none
+ * and hashes the files instead.
  */
 import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from "node:fs";
@@ -99,23 +100,20 @@ export interface Cache {
 
 const sha = () => createHash("sha256");
 
-/** Everything besides the definitions that output depends on (see the module comment). */
-export function inputsKey(root: string, clusters: readonly Pick<ResolvedCluster, "prices">[], now = new Date()): string {
+/**
+ * Everything besides the definitions that output depends on (see the module comment): a hash of
+ * each input file's own hash. With `disk`, a file whose size, times and inode are the ones the
+ * stat cache saw is not read again (some 120 files, 1.3 MB: 20 ms of every command).
+ */
+export function inputsKey(root: string, clusters: readonly Pick<ResolvedCluster, "prices">[], now = new Date(), disk?: DiskHashes): string {
   const h = sha();
-  const add = (label: string, path: string) => {
-    h.update(`${label}\0`);
-    try {
-      h.update(readFileSync(join(root, path)));
-    } catch {
-      h.update("(missing)");
-    }
-    h.update("\0");
-  };
+  const hashOf = (path: string) => (disk ? disk.fileHash(path) : fileHash(root, path));
+  const add = (label: string, hash: string | undefined) => h.update(`${label}\0${hash ?? "(missing)"}\0`);
   h.update(`year ${now.getUTCFullYear()}\0`);
-  add("package", "package.json");
-  add("lock", "package-lock.json");
-  add("platform", PLATFORM_FILE);
-  for (const prices of [...new Set(clusters.map((c) => c.prices))].sort()) add("prices", prices);
+  add("package", hashOf("package.json"));
+  add("lock", hashOf("package-lock.json"));
+  add("platform", hashOf(PLATFORM_FILE));
+  for (const prices of [...new Set(clusters.map((c) => c.prices))].sort()) add("prices", hashOf(prices));
   for (const dir of CODE_DIRS) {
     let entries: string[];
     try {
@@ -124,7 +122,11 @@ export function inputsKey(root: string, clusters: readonly Pick<ResolvedCluster,
       continue;
     }
     // Source and data only: an editor's swap file or a local build must not change the key.
-    for (const e of entries) if (/\.(ts|mts|mjs|js|json)$/.test(e) && !e.split("/").some((part) => part.startsWith(".")) && isFile(join(root, dir, e))) add(`${dir}/${e}`, `${dir}/${e}`);
+    for (const e of entries) {
+      if (!/\.(ts|mts|mjs|js|json)$/.test(e) || e.split("/").some((part) => part.startsWith("."))) continue;
+      const hash = hashOf(`${dir}/${e}`);
+      if (hash !== undefined) add(`${dir}/${e}`, hash);
+    }
   }
   // Helpers a TypeScript pipeline may import: anything in pipelines/ that is not a definition.
   let entries: string[] = [];
@@ -133,15 +135,21 @@ export function inputsKey(root: string, clusters: readonly Pick<ResolvedCluster,
   } catch {
     // no pipelines
   }
-  for (const e of entries) if (/^[_.]/.test(e) && isFile(join(root, PIPELINES_DIR, e))) add(`${PIPELINES_DIR}/${e}`, `${PIPELINES_DIR}/${e}`);
+  for (const e of entries) {
+    if (!/^[_.]/.test(e)) continue;
+    const hash = hashOf(`${PIPELINES_DIR}/${e}`);
+    if (hash !== undefined) add(`${PIPELINES_DIR}/${e}`, hash);
+  }
   return h.digest("hex");
 }
 
-function isFile(path: string): boolean {
+/** sha256 of a regular file's bytes (links followed); undefined when there is none at `path`. */
+function fileHash(root: string, path: string): string | undefined {
   try {
-    return statSync(path).isFile();
+    if (!statSync(join(root, path)).isFile()) return undefined;
+    return sha().update(readFileSync(join(root, path))).digest("hex");
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -418,6 +426,23 @@ export class DiskHashes {
     }
   }
 
+  /** fileHash (sha256 of a regular file's bytes, relative to the root), by `stat` when the file has the size, times and inode seen before. */
+  fileHash(path: string): string | undefined {
+    const st = statSync(join(this.root, path), { throwIfNoEntry: false });
+    if (!st?.isFile()) return undefined;
+    const sig = `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+    const key = `file:${path}`;
+    const before = this.seen[key];
+    const settled = this.settled(st.mtimeMs, st.ctimeMs);
+    if (before && before.sig === sig) {
+      if (settled) this.next[key] = before;
+      return before.hash;
+    }
+    const hash = fileHash(this.root, path);
+    if (settled && hash !== undefined) this.remember(this.next, key, { sig, hash }, before);
+    return hash;
+  }
+
   /** unitInput, by `stat` when the definition's files have the size, time and inode seen before. */
   inputOf(file: string, tenantsFile: string | undefined): string {
     const paths = [file, tenantsFile].filter((p): p is string => p !== undefined);
@@ -558,7 +583,7 @@ export interface Survey {
  * The cache, when it is exactly what synth writes and was written under the same inputs (so its
  * clusters are what the platform configuration resolves to now); undefined otherwise.
  */
-export function trustedCache(root: string): Cache | undefined {
+export function trustedCache(root: string, disk?: DiskHashes): Cache | undefined {
   // generated/ itself must be a folder, not a link to one (synth refuses that, with its reason).
   if (!lstatSync(join(root, GENERATED_DIR), { throwIfNoEntry: false })?.isDirectory()) return undefined;
   let text: string;
@@ -571,17 +596,17 @@ export function trustedCache(root: string): Cache | undefined {
   }
   if (cache === null || typeof cache !== "object" || cache.format !== CACHE_FORMAT || typeof cache.inputs !== "string" || !cache.units || !Array.isArray(cache.clusters)) return undefined;
   // Exactly what synth writes, under the same inputs: anything else is not to be trusted.
-  if (!checkedText(text, cache) || inputsKey(root, cache.clusters) !== cache.inputs) return undefined;
+  if (!checkedText(text, cache) || inputsKey(root, cache.clusters, new Date(), disk) !== cache.inputs) return undefined;
   return cache;
 }
 
 export async function survey(root: string): Promise<Survey | undefined> {
-  const cache = trustedCache(root);
+  const disk = new DiskHashes(root);
+  const cache = trustedCache(root, disk);
   if (!cache) return undefined;
   const files = await pipelineFiles(root);
   const tenants = await tenantsFiles(root);
   if (orphanTenantsFiles(files, tenants).length) return undefined;
-  const disk = new DiskHashes(root);
   const kept = new Map<string, CacheUnit>();
   const changed: string[] = [];
   const previous: Record<string, Previous> = {};
