@@ -4,10 +4,10 @@
 // command starts without tsx and without resolving and loading some four hundred modules one by
 // one (a one-pipeline re-synth at 2,000 pipelines went 1.37 s → 1.08 s; `npm run bench`).
 //
-// The build is keyed by a hash of its sources and of package-lock.json, and kept in
-// node_modules/.cache/dagops/<hash>/: a changed source (an edit, a checkout, a pull) makes a new
-// build on the next command, about a second with esbuild (bundling only; `npm run typecheck`
-// checks types), so a build is never stale. The commands share chunks (esbuild's code
+// The build is keyed by a hash of its sources and of package-lock.json (proved by `stat` between
+// commands, see sourcesHash), and kept in node_modules/.cache/dagops/<hash>/: a changed source
+// (an edit, a checkout, a pull) makes a new build on the next command, about a second with
+// esbuild (bundling only; `npm run typecheck` checks types), so a build is never stale. The commands share chunks (esbuild's code
 // splitting), so a command loads only what it imports: a no-op synth never loads cdk8s. Builds
 // are written to a temporary folder and renamed into place, so two commands starting at once
 // never see half a build. Tests run the same sources through tsx; TypeScript pipelines are
@@ -40,25 +40,7 @@ if (!Object.hasOwn(COMMANDS, name ?? "")) {
   process.exit(2);
 }
 
-// Every file the build may read: the folders of the commands and of all they import.
-const dirs = ["cli", "model", "charts", "render", "runner", "ops", "cost", "checks", "review", "scripts"];
-const sources = [];
-for (const dir of dirs) {
-  for (const entry of readdirSync(join(ROOT, dir), { recursive: true }).sort()) {
-    const path = `${dir}/${String(entry).split("\\").join("/")}`;
-    if (/\.(ts|mts|mjs)$/.test(path) && !path.split("/").some((p) => p.startsWith(".")) && statSync(join(ROOT, path)).isFile()) sources.push(path);
-  }
-}
-const hash = createHash("sha256");
-hash.update(`node ${process.versions.node.split(".")[0]}\0`);
-// tsconfig.json too: esbuild reads its compiler options (class fields, for one).
-for (const file of ["bin/run.mjs", "tsconfig.json", "package-lock.json", ...sources]) {
-  hash.update(`${file}\0`);
-  hash.update(existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file)) : "(missing)");
-  hash.update("\0");
-}
-const out = join(CACHE, hash.digest("hex").slice(0, 20));
-
+const out = join(CACHE, sourcesHash());
 if (!existsSync(join(out, ".complete"))) await build();
 
 // Past this point the command's own code runs, with its own arguments.
@@ -66,6 +48,65 @@ process.argv.splice(2, 1);
 const command = await import(pathToFileURL(join(out, `${name}.mjs`)).href);
 const { runMain } = await import(pathToFileURL(join(out, "kit.mjs")).href);
 runMain(command.main);
+
+/**
+ * The hash of every file the build may read: the folders of the commands and of all they import,
+ * the launcher, tsconfig.json (esbuild reads its compiler options: class fields, for one) and
+ * package-lock.json. Proved by `stat`, as git's index proves a file unchanged: a memo beside the
+ * builds lists every folder and source file with its size, times and inode, and its hash is used
+ * only while each still has them (a file edited, added, removed or renamed changes its own or its
+ * folder's); reading and hashing the sources took 20 ms of every command.
+ */
+function sourcesHash() {
+  const memoFile = join(CACHE, "sources.json");
+  const node = process.versions.node.split(".")[0];
+  const sig = (path) => {
+    const st = statSync(join(ROOT, path), { throwIfNoEntry: false });
+    return st ? `${st.isDirectory() ? "d" : "f"}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}` : "-";
+  };
+  try {
+    const memo = JSON.parse(readFileSync(memoFile, "utf8"));
+    if (memo.root === ROOT && memo.node === node && Array.isArray(memo.entries) && memo.entries.every(([path, was]) => sig(path) === was)) return memo.hash;
+  } catch {
+    // no memo yet, or an unreadable one: hash the sources
+  }
+  const started = Date.now();
+  const dirs = ["cli", "model", "charts", "render", "runner", "ops", "cost", "checks", "review", "scripts"];
+  const folders = [...dirs];
+  const sources = [];
+  for (const dir of dirs) {
+    for (const entry of readdirSync(join(ROOT, dir), { recursive: true }).sort()) {
+      const path = `${dir}/${String(entry).split("\\").join("/")}`;
+      if (path.split("/").some((p) => p.startsWith("."))) continue;
+      const st = statSync(join(ROOT, path));
+      if (st.isDirectory()) folders.push(path);
+      else if (/\.(ts|mts|mjs)$/.test(path) && st.isFile()) sources.push(path);
+    }
+  }
+  const hash = createHash("sha256");
+  hash.update(`node ${node}\0`);
+  const files = ["bin/run.mjs", "tsconfig.json", "package-lock.json", ...sources];
+  for (const file of files) {
+    hash.update(`${file}\0`);
+    hash.update(existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file)) : "(missing)");
+    hash.update("\0");
+  }
+  const key = hash.digest("hex").slice(0, 20);
+  // Remembered only when every time is older than the clock's reach around now: a file changed
+  // again in the same tick as the memo saw it would keep its times (git guards its index alike).
+  const entries = [...folders, ...files].map((path) => [path, sig(path)]);
+  const settled = entries.every(([, s]) => s === "-" || s.split(":").slice(2, 4).every((t) => Number(t) < started - 2000));
+  if (settled) {
+    try {
+      mkdirSync(CACHE, { recursive: true });
+      writeFileSync(`${memoFile}.${process.pid}`, JSON.stringify({ root: ROOT, node, hash: key, entries }));
+      renameSync(`${memoFile}.${process.pid}`, memoFile);
+    } catch {
+      // a read-only cache: hash again next time
+    }
+  }
+  return key;
+}
 
 async function build() {
   const tmp = `${out}.tmp-${process.pid}`;
@@ -109,7 +150,7 @@ async function build() {
   }
   // The worker threads' entries (plain JavaScript, found by import.meta.url) go beside the bundle.
   for (const file of WORKERS) cpSync(join(ROOT, file), join(tmp, basename(file)));
-  writeFileSync(join(tmp, ".complete"), `${sources.length} sources\n`);
+  writeFileSync(join(tmp, ".complete"), "complete\n");
   try {
     renameSync(tmp, out);
   } catch {
@@ -118,7 +159,7 @@ async function build() {
   }
   // Older builds, beyond the few most recent.
   const builds = readdirSync(CACHE)
-    .filter((d) => !d.includes(".tmp-") && join(CACHE, d) !== out)
+    .filter((d) => /^[0-9a-f]{20}$/.test(d) && join(CACHE, d) !== out)
     .map((d) => ({ d, t: statSync(join(CACHE, d)).mtimeMs }))
     .sort((a, b) => b.t - a.t);
   for (const { d } of builds.slice(KEEP)) rmSync(join(CACHE, d), { recursive: true, force: true });

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { appendFile, cp, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -15,6 +16,11 @@ import { snapshot, tempRepo, yamlPipeline } from "./helpers.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const SOURCES = ["bin", "cli", "model", "charts", "render", "runner", "ops", "cost", "checks", "review", "scripts", "tsconfig.json", "package.json", "package-lock.json"];
+
+/** The builds in a build cache (folders named by the sources' hash; the cache also holds the launcher's memo of the sources' stats). */
+async function buildsIn(cache: string): Promise<string[]> {
+  return (await readdir(cache)).filter((d) => /^[0-9a-f]{20}$/.test(d)).sort();
+}
 
 function launch(repo: string, cwd: string, cache: string | undefined, ...args: string[]) {
   return launchWith({}, repo, cwd, cache, ...args);
@@ -42,15 +48,56 @@ test("a build is reused while the sources are the same, and replaced when one ch
     const first = launch(copy, copy, cache, "synth", "--help");
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stdout, /^Usage: npm run synth/);
-    const builds = await readdir(cache);
+    const builds = await buildsIn(cache);
     assert.equal(builds.length, 1);
     assert.equal(launch(copy, copy, cache, "check", "--help").status, 0);
-    assert.deepEqual(await readdir(cache), builds, "same sources: the same build");
+    assert.deepEqual(await buildsIn(cache), builds, "same sources: the same build");
     await appendFile(join(copy, "model", "text.ts"), "\n// a change\n");
     assert.equal(launch(copy, copy, cache, "synth", "--help").status, 0);
-    const after = await readdir(cache);
+    const after = await buildsIn(cache);
     assert.equal(after.length, 2, after.join(", "));
     assert.ok(after.includes(builds[0]!));
+  } finally {
+    await rm(copy, { recursive: true, force: true });
+  }
+});
+
+test("the sources proved unchanged by stat: an edit in place with its time set back, or a new file, still makes a new build", { timeout: 120_000 }, async () => {
+  const copy = await mkdtemp(join(tmpdir(), "dagops-launcher-"));
+  const settle = () => new Promise((r) => setTimeout(r, 2200));
+  try {
+    for (const s of SOURCES) await cp(join(REPO, s), join(copy, s), { recursive: true });
+    await symlink(join(REPO, "node_modules"), join(copy, "node_modules"), "dir");
+    const cache = join(copy, "build-cache");
+    // Times in whole seconds, which utimes sets back exactly.
+    const file = join(copy, "model", "text.ts");
+    const then = Math.floor(Date.now() / 1000) - 100;
+    utimesSync(file, then, then);
+    // Only times older than two seconds are remembered (a file changed again in the same clock tick keeps its times).
+    await settle();
+    assert.equal(launch(copy, copy, cache, "synth", "--help").status, 0);
+    const memo = JSON.parse(readFileSync(join(cache, "sources.json"), "utf8")) as { entries: [string, string][] };
+    assert.ok(memo.entries.some(([p]) => p === "model/text.ts") && memo.entries.some(([p]) => p === "model"), "the memo lists the sources and their folders");
+    const first = await buildsIn(cache);
+    assert.equal(launch(copy, copy, cache, "check", "--help").status, 0);
+    assert.deepEqual(await buildsIn(cache), first, "proved by stat: the same build");
+    // Edited in place, the modification time set back: the change time still moved.
+    const size = statSync(file).size;
+    // The same size (a letter in the first comment), so that only the change time tells.
+    writeFileSync(file, readFileSync(file, "utf8").replace("Text that", "Text thaT"));
+    utimesSync(file, then, then);
+    assert.equal(statSync(file).mtimeMs, then * 1000);
+    assert.equal(statSync(file).size, size);
+    assert.equal(launch(copy, copy, cache, "synth", "--help").status, 0);
+    const second = await buildsIn(cache);
+    assert.equal(second.length, 2, second.join(", "));
+    // A new source file: its folder changed (once a memo of the edited sources is written).
+    await settle();
+    assert.equal(launch(copy, copy, cache, "synth", "--help").status, 0);
+    assert.deepEqual(await buildsIn(cache), second);
+    writeFileSync(join(copy, "model", "zz-new.ts"), "export const x = 1;\n");
+    assert.equal(launch(copy, copy, cache, "synth", "--help").status, 0);
+    assert.equal((await buildsIn(cache)).length, 3);
   } finally {
     await rm(copy, { recursive: true, force: true });
   }
