@@ -15,7 +15,7 @@ import { test } from "node:test";
 import { DiskHashes, inputsKey, RACY_MS } from "../scripts/lib/cache.ts";
 import { main as check, runCheck } from "../scripts/check.ts";
 import { main as synth } from "../scripts/synth.ts";
-import { captureIo, snapshot, tempRepo, yamlPipeline, type TempRepo } from "./helpers.ts";
+import { captureIo, REPO, snapshot, tempRepo, yamlPipeline, type TempRepo } from "./helpers.ts";
 
 /** A small deterministic PRNG (mulberry32): the same seed, the same sequence. */
 function random(seed: number): () => number {
@@ -245,6 +245,26 @@ test("the inputs' key is the same whether its files are read or proved by stat, 
     assert.notEqual(helper, read, "a helper beside the definitions is an input");
     await repo.write("package.json", (await repo.read("package.json")).replace(/"version": "[^"]+"/, '"version": "9.9.9"'));
     assert.notEqual(inputsKey(repo.root, clusters, now, new DiskHashes(repo.root)), helper, "a new dagops version");
+  } finally {
+    await repo.cleanup();
+  }
+});
+
+test("a price snapshot is validated again once its bytes change, though not under a cache written with it", async () => {
+  const repo = await tempRepo();
+  try {
+    await repo.write("prices/custom.json", readFileSync(join(REPO, "data/aws-us-east-1.json"), "utf8"));
+    await repo.write("platform.config.ts", (await repo.read("platform.config.ts")).replace('name: "staging",', 'name: "staging",\n      prices: "prices/custom.json",'));
+    assert.equal((await run(synth, repo)).code, 0);
+    assert.match((await run(synth, repo)).out, /is up to date/);
+    // Valid JSON, not a price snapshot: an instance type without its price.
+    const data = JSON.parse(await repo.read("prices/custom.json")) as { instanceTypes: Record<string, unknown>[] };
+    delete data.instanceTypes[0]!.onDemandUsdPerHour;
+    await repo.write("prices/custom.json", `${JSON.stringify(data, null, 2)}\n`);
+    const broken = await run(synth, repo);
+    assert.equal(broken.code, 1, broken.out);
+    assert.match(broken.err, /BAD_PRICE_DATA[^\n]*prices\/custom\.json/);
+    assert.match(broken.err, /onDemandUsdPerHour/);
   } finally {
     await repo.cleanup();
   }

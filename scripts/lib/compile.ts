@@ -96,6 +96,7 @@ export async function compile(root: string, timings?: Timings, options: CompileO
     tenants,
     now: Date.now(),
     previous: start.previous,
+    pricesChecked: s !== undefined,
     output: output === "memory" ? { kind: "memory" } : output === "compare" ? { kind: "compare", target: self ? null : target } : { kind: "stage", target, staging },
   };
   if (output === "stage") rmSync(staging, { recursive: true, force: true });

@@ -5,15 +5,15 @@ import { PLATFORM_FILE } from "../../model/files.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
 import { problem, type Problem } from "../../model/problems.ts";
 
-/** Each cluster's price snapshot (loaded once per file), or a problem naming the cluster's `prices`. */
-export function loadPrices(root: string, clusters: readonly ResolvedCluster[]): { byCluster: Map<string, PriceData>; problems: Problem[] } {
+/** Each cluster's price snapshot (loaded once per file), or a problem naming the cluster's `prices`; `checked`: see UnitsSetup.pricesChecked. */
+export function loadPrices(root: string, clusters: readonly ResolvedCluster[], checked = false): { byCluster: Map<string, PriceData>; problems: Problem[] } {
   const files = new Map<string, PriceData | Error>();
   const byCluster = new Map<string, PriceData>();
   const problems: Problem[] = [];
   clusters.forEach((c, i) => {
     if (!files.has(c.prices)) {
       try {
-        files.set(c.prices, loadPriceData(join(root, c.prices)));
+        files.set(c.prices, loadPriceData(join(root, c.prices), checked));
       } catch (err) {
         files.set(c.prices, err as Error);
       }

@@ -36,6 +36,12 @@ export interface UnitsSetup {
   readonly output: { readonly kind: "memory" } | { readonly kind: "compare"; readonly target: string | null } | { readonly kind: "stage"; readonly target: string; readonly staging: string };
   /** Changed templates the cache knows tenant by tenant (see cache.ts, Previous). */
   readonly previous?: Readonly<Record<string, Previous>>;
+  /**
+   * The price snapshots are the ones a trusted cache was written with (their hashes are in its
+   * inputs, with dagops's own code): they passed the same validation then, and are not validated
+   * again (10 ms of a one-pipeline re-synth).
+   */
+  readonly pricesChecked?: boolean;
 }
 
 export interface UnitsResult {
@@ -73,8 +79,8 @@ export interface UnitsContext {
   readonly stager?: Stager;
 }
 
-export function unitsContext(setup: Pick<UnitsSetup, "root" | "clusters">): UnitsContext {
-  const prices = loadPrices(setup.root, setup.clusters);
+export function unitsContext(setup: Pick<UnitsSetup, "root" | "clusters" | "pricesChecked">): UnitsContext {
+  const prices = loadPrices(setup.root, setup.clusters, setup.pricesChecked === true);
   return { platform: renderShared(setup.clusters, () => []), prices: prices.byCluster, pricesProblems: prices.problems, loader: new TsLoader() };
 }
 
