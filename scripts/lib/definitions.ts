@@ -14,7 +14,8 @@ export async function tenantsFiles(root: string): Promise<string[]> {
   return (await definitionEntries(root)).filter(isTenantsFile).map((f) => `${PIPELINES_DIR}/${f}`);
 }
 
-const isTenantsFile = (f: string) => new RegExp(`\\${TENANTS_SUFFIX}\\.ya?ml$`).test(f);
+const TENANTS_FILE = new RegExp(`\\${TENANTS_SUFFIX}\\.ya?ml$`);
+const isTenantsFile = (f: string) => TENANTS_FILE.test(f);
 
 /** The names in pipelines/, sorted, without helpers (`_x`, `.x`). */
 async function definitionEntries(root: string): Promise<string[]> {
