@@ -85,8 +85,12 @@ export function capacity(objects: readonly RenderedObject[], pricesByCluster: Re
       for (const hour of firingHours(c.schedule)) {
         for (const [pool, peak] of Object.entries(c.peak)) {
           const key = `${pool}|${hour}`;
-          const sum = byHour.get(key) ?? { pipelines: [], cpuMillis: 0, memoryBytes: 0 };
-          byHour.set(key, { pipelines: [...sum.pipelines, c.pipeline], cpuMillis: sum.cpuMillis + peak.cpuMillis, memoryBytes: sum.memoryBytes + peak.memoryBytes });
+          let sum = byHour.get(key);
+          if (!sum) byHour.set(key, (sum = { pipelines: [], cpuMillis: 0, memoryBytes: 0 }));
+          // Added to in place: thousands of pipelines may start in the same hour.
+          sum.pipelines.push(c.pipeline);
+          sum.cpuMillis += peak.cpuMillis;
+          sum.memoryBytes += peak.memoryBytes;
         }
       }
     }
