@@ -108,8 +108,10 @@ const schema = {
   },
 } as const;
 
-/** The snapshot in `file`, or an Error that names the file and the first bad field. */
-/** `checked`: the file's bytes are known to have passed this validation already (see UnitsSetup.pricesChecked). */
+/**
+ * The snapshot in `file`, or an Error that names the file and the first bad field. `checked`: its
+ * bytes are known to have passed this validation already (see UnitsSetup.pricesChecked).
+ */
 export function loadPriceData(file: string, checked = false): PriceData {
   let data: unknown;
   try {
