@@ -115,17 +115,16 @@ function expand(schedule: string): { sets: Set<number>[]; domStar: boolean; dowS
   return { sets, domStar: star(fields[2]!), dowStar: star(fields[4]!) };
 }
 
+/** A valid schedule's fields as sets, by schedule (asked for every minute of a daylight-saving window, and per pipeline). */
+const expanded = memoByText(10_000, expand);
+
 /**
  * How many times a valid schedule fires in an average month: its firings over the whole of a
  * non-leap year (2026, in UTC), divided by 12. Day of month and day of week combine as in cron:
  * when both are restricted, either one matching is enough.
  */
-const monthly = new Map<string, number>();
-
-export function runsPerMonth(schedule: string): number {
-  const known = monthly.get(schedule);
-  if (known !== undefined) return known;
-  const { sets, domStar, dowStar } = expand(schedule);
+export const runsPerMonth = memoByText(10_000, (schedule): number => {
+  const { sets, domStar, dowStar } = expanded(schedule);
   const [minutes, hours, doms, months, dows] = sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
   let days = 0;
   for (let d = new Date(Date.UTC(2026, 0, 1)); d.getUTCFullYear() === 2026; d.setUTCDate(d.getUTCDate() + 1)) {
@@ -134,22 +133,18 @@ export function runsPerMonth(schedule: string): number {
     const dow = dows.has(d.getUTCDay());
     if (domStar || dowStar ? dom && dow : dom || dow) days++;
   }
-  const runs = (days * hours.size * minutes.size) / 12;
-  monthly.set(schedule, runs);
-  return runs;
-}
+  return (days * hours.size * minutes.size) / 12;
+});
 
 /**
  * The hours of the day (0–23) in which a valid schedule can fire. By schedule: the shared limits
  * ask for every pipeline's, and thousands share a few hundred schedules.
  */
-export const firingHours = memoByText(10_000, (schedule): readonly number[] => Object.freeze([...expand(schedule).sets[1]!].sort((a, b) => a - b)));
-
-const expanded = new Map<string, ReturnType<typeof expand>>();
+export const firingHours = memoByText(10_000, (schedule): readonly number[] => Object.freeze([...expanded(schedule).sets[1]!].sort((a, b) => a - b)));
 
 /** Whether a valid schedule fires at this wall-clock minute (month 1–12, day of week 0 = Sunday). */
 export function firesAt(schedule: string, t: { month: number; day: number; weekday: number; hour: number; minute: number }): boolean {
-  const e = expanded.get(schedule) ?? expanded.set(schedule, expand(schedule)).get(schedule)!;
+  const e = expanded(schedule);
   const [minutes, hours, doms, months, dows] = e.sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
   if (!minutes.has(t.minute) || !hours.has(t.hour) || !months.has(t.month)) return false;
   const dom = doms.has(t.day);

@@ -41,7 +41,7 @@ export interface CacheUnit {
   readonly problems: readonly Problem[];
   readonly facts: readonly CapacityFacts[];
   /**
-   * A template's tenants, each by the hash of its resolved pipeline (memberInput) and of its
+   * A template's tenants, each by the hash of its resolved pipeline (jsonHash) and of its
    * output folders: when the template or its tenants file changes, a tenant whose resolved
    * pipeline did not change and whose folders are intact is not rendered again. Recorded only
    * when the definition's output raised no warning (those are not kept per tenant).
@@ -54,7 +54,7 @@ export interface Member {
   readonly output: string;
   /**
    * For a template's tenant: the hash of the definition its pipeline was resolved from
-   * (definitionKey), recorded only when the definition raised no problem at all. When the
+   * (jsonHash), recorded only when the definition raised no problem at all. When the
    * template or its tenants file changes, a tenant with the same definition and intact folders
    * is not even resolved again: resolving it would give the same pipeline and no problem.
    */
@@ -73,14 +73,12 @@ export interface Previous {
   readonly disk: Readonly<Record<string, { readonly hash: string; readonly files: number }>>;
 }
 
-/** A pipeline's identity for the cache: everything its output depends on besides the inputs (inputsKey). */
-export function memberInput(pipeline: unknown): string {
-  return sha().update(JSON.stringify(pipeline)).digest("hex");
-}
-
-/** A tenant's identity before it is resolved: the definition its pipeline is resolved from (see Member.definition). */
-export function definitionKey(instance: unknown): string {
-  return sha().update(JSON.stringify(instance)).digest("hex");
+/**
+ * sha256 of a value's JSON: a resolved pipeline's identity for the cache (Member.input: all its
+ * output depends on besides the inputs), or a tenant's before it is resolved (Member.definition).
+ */
+export function jsonHash(value: unknown): string {
+  return sha().update(JSON.stringify(value)).digest("hex");
 }
 
 export interface Cache {
@@ -383,14 +381,22 @@ export class DiskHashes {
       .update(`${files.map((f) => f.path).join("\0")}\0`)
       .update(new Uint8Array(numbers.buffer))
       .digest("hex");
+    return this.bySig(key, sig, settled, () => hash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) }))));
+  }
+
+  /**
+   * The hash remembered under `key` when it was taken with this stat signature; else `compute`'s,
+   * remembered for next time when the stats are settled (a value of undefined is not).
+   */
+  private bySig<T extends string | undefined>(key: string, sig: string, settled: boolean, compute: () => T): T {
     const before = this.seen[key];
     if (before && before.sig === sig) {
       if (settled) this.next[key] = before;
-      return before.hash;
+      return before.hash as T;
     }
-    const value = hash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) })));
-    if (settled) this.remember(this.next, key, { sig, hash: value }, before);
-    return value;
+    const hash = compute();
+    if (settled && hash !== undefined) this.remember(this.next, key, { sig, hash }, before);
+    return hash;
   }
 
   /**
@@ -431,16 +437,7 @@ export class DiskHashes {
     const st = statSync(join(this.root, path), { throwIfNoEntry: false });
     if (!st?.isFile()) return undefined;
     const sig = `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
-    const key = `file:${path}`;
-    const before = this.seen[key];
-    const settled = this.settled(st.mtimeMs, st.ctimeMs);
-    if (before && before.sig === sig) {
-      if (settled) this.next[key] = before;
-      return before.hash;
-    }
-    const hash = fileHash(this.root, path);
-    if (settled && hash !== undefined) this.remember(this.next, key, { sig, hash }, before);
-    return hash;
+    return this.bySig(`file:${path}`, sig, this.settled(st.mtimeMs, st.ctimeMs), () => fileHash(this.root, path));
   }
 
   /** unitInput, by `stat` when the definition's files have the size, time and inode seen before. */
@@ -454,15 +451,7 @@ export class DiskHashes {
         return `${p}:${st?.size}:${st?.mtimeMs}:${st?.ctimeMs}:${st?.ino}`;
       })
       .join("\n");
-    const key = `input:${file}`;
-    const before = this.seen[key];
-    if (before && before.sig === sig) {
-      if (settled) this.next[key] = before;
-      return before.hash;
-    }
-    const hash = unitInput(this.root, file, tenantsFile);
-    if (settled) this.remember(this.next, key, { sig, hash }, before);
-    return hash;
+    return this.bySig(`input:${file}`, sig, settled, () => unitInput(this.root, file, tenantsFile));
   }
 }
 

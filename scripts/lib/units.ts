@@ -14,7 +14,7 @@ import type { ResolvedCluster } from "../../model/platform.ts";
 import { hasErrors, type Problem } from "../../model/problems.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { renderPipelines, renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
-import { combinedHash, definitionKey, folderHashes, memberInput, unitFolders, unitInput, type CacheUnit, type Previous } from "./cache.ts";
+import { combinedHash, folderHashes, jsonHash, unitFolders, unitInput, type CacheUnit, type Previous } from "./cache.ts";
 import { tenantsFileOf } from "./definitions.ts";
 import { loadPipeline, pipelineWarnings, TsLoader, type KeepTenant } from "./load.ts";
 import { loadPrices } from "./prices.ts";
@@ -92,7 +92,7 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   // Every pipeline in file order, resolved or kept (a template's tenant not resolved again).
   const pipelines: { name: string; source: string; clusters: readonly string[] }[] = [];
   const kept: { name: string; source: string; clusters: readonly string[] }[] = [];
-  // Each template tenant's definitionKey, by pipeline name.
+  // Each template tenant's definition's hash, by pipeline name.
   const definitions = new Map<string, string>();
   for (const f of files) {
     const r = await loadPipeline(root, f, clusterNames, ctx.loader, tenants, keepTenant(setup.previous?.[f], definitions));
@@ -116,7 +116,7 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
   // A template's tenants whose resolved pipeline is what the cache saw, with intact folders,
   // are not rendered again: their folders' hashes and capacity facts are the recorded ones.
   const members = new Map<ResolvedPipeline, string>();
-  const memberOf = (p: ResolvedPipeline) => members.get(p) ?? members.set(p, memberInput(p)).get(p)!;
+  const memberOf = (p: ResolvedPipeline) => members.get(p) ?? members.set(p, jsonHash(p)).get(p)!;
   const reused: string[] = [];
   const render: ResolvedPipeline[] = [];
   const factsBefore = new Map<string, CapacityFacts[]>();
@@ -197,13 +197,13 @@ export async function compileUnits(setup: UnitsSetup, ctx: UnitsContext, files: 
 const pipelineFolders = (p: Pick<ResolvedPipeline, "name" | "clusters">) => unitFolders({ pipelines: [{ name: p.name, clusters: p.clusters }] });
 
 /**
- * The KeepTenant of a changed template: records each tenant's definitionKey in `definitions`, and
+ * The KeepTenant of a changed template: records each tenant's definition's hash in `definitions`, and
  * keeps a tenant (it is not resolved again) when the cache recorded that same definition for it,
  * with no problem in the template, and its folders hold what it recorded.
  */
 function keepTenant(before: Previous | undefined, definitions: Map<string, string>): KeepTenant {
   return (instance) => {
-    const key = definitionKey(instance);
+    const key = jsonHash(instance);
     definitions.set(instance.name, key);
     const member = before?.members[instance.name];
     const clusters = before?.clusters[instance.name];
