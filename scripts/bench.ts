@@ -95,7 +95,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     await mkdir(join(root, "pipelines"));
     if (tenants !== undefined) {
       await writeFile(join(root, "pipelines", "bench.yaml"), syntheticTemplate(steps));
-      await writeFile(join(root, "pipelines", "bench.tenants.yaml"), Array.from({ length: tenants }, (_, i) => `- { name: t${String(i).padStart(5, "0")}, params: { tenant: t${String(i).padStart(5, "0")} } }\n`).join(""));
+      await writeFile(join(root, "pipelines", "bench.tenants.yaml"), syntheticTenants(tenants));
     } else for (let i = 0; i < pipelines; i++) await writeFile(join(root, "pipelines", `bench-${String(i).padStart(5, "0")}.yaml`), syntheticPipeline(i, steps));
     io.stdout(`dagops bench: ${tenants !== undefined ? `1 template × ${tenants} tenants` : `${pipelines} pipelines`} × ${steps} steps, 2 clusters, node ${process.version}, in ${root}\n\n`);
 
@@ -390,6 +390,11 @@ export function syntheticTemplate(steps: number): string {
   return syntheticPipeline(0, steps)
     .replace("name: bench-00000", "name: bench")
     .replace(/^schedule: .*$/m, 'schedule: "H H * * *"\ntemplate: true\nparams: { tenant: { type: string, default: none } }');
+}
+
+/** The tenants file of `--tenants`: one line per tenant. */
+export function syntheticTenants(tenants: number): string {
+  return Array.from({ length: tenants }, (_, i) => `- { name: t${String(i).padStart(5, "0")}, params: { tenant: t${String(i).padStart(5, "0")} } }\n`).join("");
 }
 
 async function treeSize(dir: string): Promise<{ files: number; bytes: number }> {

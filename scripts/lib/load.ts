@@ -10,6 +10,7 @@ import { basename, extname, join, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { LineCounter, parseDocument, type Document } from "yaml";
+import { OUTSIDE, READ_OPTIONS, readPlainYaml } from "./plain-yaml.ts";
 import { dstProblems } from "../../model/dst.ts";
 import { graphProblems } from "../../model/graph.ts";
 import type { PipelineDefinition } from "../../model/pipeline.ts";
@@ -119,7 +120,7 @@ export async function loadPipeline(
   const source: Source = extname(file) === ".ts" ? await importDefault(root, file, loader) : await readYaml(root, file);
   if ("problems" in source) return { pipelines: [], problems: source.problems };
   const { yaml } = source;
-  const withLines = (ps: Problem[]) => (yaml ? ps.map((p) => locate(p, yaml.doc, yaml.lines)) : ps);
+  const withLines = (ps: Problem[]) => locateAll(ps, yaml);
 
   const unreadable = unpairedSurrogates(source.value, file);
   if (unreadable.length > 0) return { pipelines: [], problems: withLines(unreadable) };
@@ -186,7 +187,7 @@ async function loadTemplate(
     if (def.tenants) return { pipelines: [], problems: withLines([problem("INVALID_VALUE", file, "tenants", `tenants are listed here and in ${tenantsFile}; keep one list`)]) };
     const list = await readYaml(root, tenantsFile);
     if ("problems" in list) return { pipelines: [], problems: list.problems };
-    listLines = (ps) => (list.yaml ? ps.map((p) => locate(p, list.yaml!.doc, list.yaml!.lines)) : ps);
+    listLines = (ps) => locateAll(ps, list.yaml);
     const invalid = validateAgainst(tenantsSchema, list.value, tenantsFile);
     if (invalid.length) return { pipelines: [], problems: listLines(invalid) };
     tenants = list.value as Tenant[];
@@ -223,7 +224,9 @@ async function loadTemplate(
   return { pipelines, problems, ...(keep ? { listed } : {}) };
 }
 
-type Source = { value: unknown; yaml?: { doc: Document; lines: LineCounter } } | { problems: Problem[] };
+type YamlDocument = { doc: Document; lines: LineCounter };
+/** A definition's value; for YAML, its document, made on demand (see readYaml). */
+type Source = { value: unknown; yaml?: () => YamlDocument } | { problems: Problem[] };
 
 /**
  * A definition file's bytes, read safely: only a regular file (a FIFO would block, a device such
@@ -355,10 +358,12 @@ async function readYaml(root: string, file: string): Promise<Source> {
   const source = readSource(root, file);
   if ("problems" in source) return source;
   const text = source.bytes.toString("utf8");
-  const lines = new LineCounter();
-  // YAML 1.2 core schema: no custom tags (no !!js/function, no !!binary), no merge keys,
-  // duplicate keys refused, few aliases (a "billion laughs" document stops here).
-  const doc = parseDocument(text, { schema: "core", merge: false, uniqueKeys: true, strict: true, prettyErrors: false, lineCounter: lines });
+  // Most definitions are plain YAML, which readPlainYaml reads as `yaml` does, 20 times faster;
+  // `yaml`'s document (for the lines of problems) is made only when there are problems to place.
+  const plain = readPlainYaml(text);
+  if (plain !== OUTSIDE) return { value: plain, yaml: lazyDocument(text) };
+  const yaml = documentOf(text);
+  const { doc, lines } = yaml;
   // Only the first error: the parser's later ones are mostly echoes of it.
   const first = doc.errors[0] ?? doc.warnings[0];
   if (first) {
@@ -377,7 +382,29 @@ async function readYaml(root: string, file: string): Promise<Source> {
     return { problems: [problem("YAML_UNSAFE", file, "", firstLine(e))] };
   }
   if (value === null || value === undefined) return { problems: [problem("YAML_SYNTAX", file, "", "the file is empty; expected a pipeline definition")] };
-  return { value, yaml: { doc, lines } };
+  return { value, yaml: () => yaml };
+}
+
+/**
+ * A YAML text as `yaml`'s document, with its line counter. The YAML 1.2 core schema: no custom
+ * tags (no !!js/function, no !!binary), no merge keys, duplicate keys refused, few aliases (a
+ * "billion laughs" document stops at toJS).
+ */
+function documentOf(text: string): YamlDocument {
+  const lines = new LineCounter();
+  return { doc: parseDocument(text, { ...READ_OPTIONS, lineCounter: lines }), lines };
+}
+
+function lazyDocument(text: string): () => YamlDocument {
+  let made: YamlDocument | undefined;
+  return () => (made ??= documentOf(text));
+}
+
+/** Adds to each problem the YAML line of the field it points at. */
+function locateAll(ps: Problem[], yaml: (() => YamlDocument) | undefined): Problem[] {
+  if (!yaml || ps.length === 0) return ps;
+  const { doc, lines } = yaml();
+  return ps.map((p) => locate(p, doc, lines));
 }
 
 /** Adds the YAML line of the field a problem points at. */
