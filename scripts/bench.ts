@@ -9,13 +9,14 @@
  */
 import { CODE_DIRS } from "../model/files.ts";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
+import { writeHere } from "./lib/stager.ts";
 import { availableParallelism } from "node:os";
 
 const fullThreads = (n: number) => (n === 0 ? "in one thread (DAGOPS_WORKERS=<n> adds worker threads)" : `in this thread and ${n} worker thread${n === 1 ? "" : "s"}`);
@@ -404,26 +405,25 @@ export function syntheticTenants(tenants: number): string {
 
 /**
  * Creates files of the same sizes as those under `from`, in the same folders, under `into`, as
- * the stager does (one thread, mkdir once per folder): what creating the output costs this
+ * the stager writes them in one thread (writeHere): what creating the output costs this
  * machine's kernel now, with no compile beside it.
  */
 function createAlone(from: string, into: string): { files: number; ms: number; systemMs: number } {
-  const sizes: [string, number][] = [];
-  for (const e of readdirSync(from, { recursive: true, withFileTypes: true })) if (e.isFile()) sizes.push([join(e.parentPath, e.name).slice(from.length), statSync(join(e.parentPath, e.name)).size]);
-  const bytes = Buffer.alloc(Math.max(0, ...sizes.map(([, n]) => n)), "a");
-  const made = new Set<string>();
+  const paths: string[] = [];
+  const sizes: number[] = [];
+  for (const e of readdirSync(from, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const path = join(e.parentPath, e.name);
+    paths.push(join(into, path.slice(from.length)));
+    sizes.push(statSync(path).size);
+  }
+  const bytes = Buffer.alloc(sizes.reduce((a, b) => Math.max(a, b), 0), "a");
+  const contents = sizes.map((n) => bytes.subarray(0, n));
   const started = process.hrtime.bigint();
   const cpu = process.cpuUsage();
-  for (const [path, size] of sizes) {
-    const folder = dirname(join(into, path));
-    if (!made.has(folder)) {
-      mkdirSync(folder, { recursive: true });
-      made.add(folder);
-    }
-    writeFileSync(join(into, path), bytes.subarray(0, size));
-  }
+  writeHere(paths, contents);
   const used = process.cpuUsage(cpu);
-  return { files: sizes.length, ms: Number(process.hrtime.bigint() - started) / 1e6, systemMs: used.system / 1000 };
+  return { files: paths.length, ms: Number(process.hrtime.bigint() - started) / 1e6, systemMs: used.system / 1000 };
 }
 
 async function treeSize(dir: string): Promise<{ files: number; bytes: number }> {

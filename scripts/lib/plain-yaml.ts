@@ -69,8 +69,8 @@ export function plainScalar(s: string): unknown {
 
 /**
  * The value of a YAML text that is a block mapping or sequence in the plain subset (see the file's
- * comment), equal to `parseDocument(text, READ_OPTIONS).toJS()`; OUTSIDE
- * for any other text, valid YAML or not.
+ * comment), equal to `parseDocument(text, READ_OPTIONS).toJS()`; OUTSIDE for any other text,
+ * valid YAML or not.
  */
 export function readPlainYaml(text: string): unknown {
   if (DISALLOWED.test(text)) return OUTSIDE;
@@ -110,6 +110,11 @@ export function readPlainYaml(text: string): unknown {
   const lineEnd = (i: number, e: number): void => {
     const j = skipSpaces(i, e);
     if (j < e && !(text.charCodeAt(j) === 0x23 && j > i)) bail();
+  };
+
+  /** A plain key is a string of the usual characters, short enough for an implicit key (else OUTSIDE). */
+  const plainKey = (key: string): void => {
+    if (!KEY.test(key) || key.length > 1000 || plainScalar(key) !== key) bail();
   };
 
   /** A quoted scalar at i (either quote), ending on its line: its value and the position after it. */
@@ -203,7 +208,7 @@ export function readPlainYaml(text: string): unknown {
           const colon = text.indexOf(": ", j);
           if (colon < 0 || colon >= e) bail();
           key = text.slice(j, colon);
-          if (!KEY.test(key) || plainScalar(key) !== key) bail();
+          plainKey(key);
           j = colon;
         }
         if (text[j] !== ":" || text[j + 1] !== " ") bail();
@@ -268,7 +273,7 @@ export function readPlainYaml(text: string): unknown {
       if (ch === "#" && text[j - 1] === " ") return undefined;
       if (ch !== ":" || (j + 1 < e && text[j + 1] !== " ")) continue;
       const key = text.slice(i, j);
-      if (!KEY.test(key) || key.length > 1000 || plainScalar(key) !== key) bail();
+      plainKey(key);
       return [key, j + 1];
     }
     return undefined;

@@ -148,7 +148,8 @@ export class Stager {
   }
 }
 
-function writeHere(paths: readonly string[], contents: readonly string[]): void {
+/** Writes the files in this thread, one after another, each folder made once: what the writing thread does. */
+export function writeHere(paths: readonly string[], contents: readonly (string | Uint8Array)[]): void {
   const made = new Set<string>();
   for (const [i, path] of paths.entries()) {
     const folder = dirname(path);
