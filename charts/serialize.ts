@@ -54,8 +54,14 @@ export function canonical<T>(value: T, top = true): T {
 /** Options for reading dagops output back with the `yaml` package. */
 export const YAML_OPTIONS = { version: "1.1" } as const;
 
-export function toYaml(value: unknown): string {
-  const out: string[] = [];
+/**
+ * `prefix` (a comment header) is written first, inside the same join: the text comes out as one
+ * flat string. `prefix + toYaml(v)` would be a two-part string that every later reader (the hash,
+ * the UTF-8 encoder) must first copy whole; at 220 MB of output that copying cost a full synth
+ * about a second.
+ */
+export function toYaml(value: unknown, prefix = ""): string {
+  const out: string[] = [prefix];
   if (isCollection(value) && !isEmpty(value)) emitBlock(value, "", out, "", true);
   else out.push(`${scalar(value, "")}\n`);
   return out.join("");

@@ -109,7 +109,7 @@ export function header(source: string): string {
 
 export function toFiles(objects: readonly RenderedObject[]): OutputFile[] {
   return objects
-    .map((o) => ({ path: o.path, content: header(o.source) + toYaml(o.manifest) }))
+    .map((o) => ({ path: o.path, content: toYaml(o.manifest, header(o.source)) }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 

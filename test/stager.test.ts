@@ -1,5 +1,6 @@
 /** The stager (scripts/lib/stager.ts): staged files written from a thread of their own. */
 import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,17 +17,40 @@ test("every file arrives with its exact bytes, across batches, with multi-byte t
   const dir = scratch(t);
   const stager = new Stager();
   const files = new Map<string, string>();
-  // Over a thousand files in a hundred folders: many batches, and over 30 MiB in all, so that
-  // write() waits for the writer (at most 16 MiB in flight).
+  // Over a thousand files in a hundred folders: many batches, and over 40 MiB in all, so that
+  // write() waits for the writer and every slot of the ring is filled again and again (at most
+  // 16 MiB in flight); some files larger than a slot (1 MiB), which travel alone.
   for (let i = 0; i < 1200; i++) {
     const path = join(dir, `p${i % 100}`, "jobs", `f${i}.yaml`);
-    const content = `# ${i}: ünïcødé — 数据 — 🚀 ${"x".repeat(i % 7 === 0 ? 200_000 : i)}\n${i % 5 === 0 ? "" : "tail\n"}`;
+    const content = `# ${i}: ünïcødé — 数据 — 🚀 ${"x".repeat(i % 97 === 0 ? 1_500_000 : i % 7 === 0 ? 200_000 : i)}\n${i % 5 === 0 ? "" : "tail\n"}`;
     files.set(path, content);
     stager.write(path, content);
   }
   files.set(join(dir, "empty.yaml"), "");
   stager.write(join(dir, "empty.yaml"), "");
   await stager.close();
+  for (const [path, content] of files) assert.equal(readFileSync(path, "utf8"), content, path);
+});
+
+test("while the writer is held up, write() waits rather than fill a slot still in flight", async (t) => {
+  const dir = scratch(t);
+  // The writer blocks on its first file, a named pipe, until a reader opens it a second later:
+  // meanwhile this thread fills every slot of the ring and must wait, not write over them.
+  const fifo = join(dir, "held.yaml");
+  execFileSync("mkfifo", [fifo]);
+  const reader = spawn("sh", ["-c", `sleep 1; cat "$0" > /dev/null`, fifo], { stdio: "ignore" });
+  const exited = new Promise((resolve) => reader.on("exit", resolve));
+  const stager = new Stager();
+  const files = new Map<string, string>();
+  stager.write(fifo, "held\n".repeat(100_000));
+  for (let i = 0; i < 200; i++) {
+    const path = join(dir, `f${i}.yaml`);
+    const content = `${i}\n`.repeat(60_000 + i);
+    files.set(path, content);
+    stager.write(path, content);
+  }
+  await stager.close();
+  await exited;
   for (const [path, content] of files) assert.equal(readFileSync(path, "utf8"), content, path);
 });
 
