@@ -13,26 +13,19 @@
 
 import { LONE_SURROGATE } from "../model/text.ts";
 
-/** Top-level keys that lead, like every Kubernetes manifest; below the top, `name` and `namespace` lead. */
-const FIRST_TOP = ["apiVersion", "kind", "metadata"];
-const FIRST = ["name", "namespace"];
+/**
+ * A key's place among the leading ones, 99 when it is not one: at the top `apiVersion`, `kind`,
+ * `metadata` lead, like every Kubernetes manifest; below the top, `name` and `namespace`.
+ */
+const rankTop = (key: string) => (key === "apiVersion" ? 0 : key === "kind" ? 1 : key === "metadata" ? 2 : 99);
+const rankNested = (key: string) => (key === "name" ? 0 : key === "namespace" ? 1 : 99);
 
-function rank(key: string, top: boolean): number {
-  const i = (top ? FIRST_TOP : FIRST).indexOf(key);
-  return i < 0 ? 99 : i;
-}
-
-function comparer(top: boolean): (a: string, b: string) => number {
-  return (a, b) => rank(a, top) - rank(b, top) || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-const compareTop = comparer(true);
-const compareNested = comparer(false);
+const compareTop = (a: string, b: string) => rankTop(a) - rankTop(b) || (a < b ? -1 : a > b ? 1 : 0);
+const compareNested = (a: string, b: string) => rankNested(a) - rankNested(b) || (a < b ? -1 : a > b ? 1 : 0);
 
 /** Keys in canonical order; objects built by dagops usually are already, so check before sorting. */
-function sortedKeys(obj: Record<string, unknown>, top: boolean): string[] {
+function sortKeys(keys: string[], top: boolean): string[] {
   const compare = top ? compareTop : compareNested;
-  const keys = Object.keys(obj);
   for (let i = 1; i < keys.length; i++) if (compare(keys[i - 1]!, keys[i]!) > 0) return keys.sort(compare);
   return keys;
 }
@@ -42,7 +35,7 @@ export function canonical<T>(value: T, top = true): T {
   if (Array.isArray(value)) return value.map((v) => canonical(v, false)) as T;
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const k of sortedKeys(value as Record<string, unknown>, top)) {
+    for (const k of sortKeys(Object.keys(value as object), top)) {
       const v = (value as Record<string, unknown>)[k];
       if (v !== undefined) out[k] = canonical(v, false);
     }
@@ -55,54 +48,68 @@ export function canonical<T>(value: T, top = true): T {
 export const YAML_OPTIONS = { version: "1.1" } as const;
 
 /**
- * `prefix` (a comment header) is written first, inside the same join: the text comes out as one
- * flat string. `prefix + toYaml(v)` would be a two-part string that every later reader (the hash,
- * the UTF-8 encoder) must first copy whole; at 220 MB of output that copying cost a full synth
- * about a second.
+ * `prefix` (a comment header) is written first, as the start of the same text: the text is
+ * copied into one piece once, when first read (see emitBlock); `prefix + toYaml(v)` would make
+ * every reader (the hash, the UTF-8 encoder) copy it again.
  */
 export function toYaml(value: unknown, prefix = ""): string {
-  const out: string[] = [prefix];
-  if (isCollection(value) && !isEmpty(value)) emitBlock(value, "", out, "", true);
-  else out.push(`${scalar(value, "")}\n`);
-  return out.join("");
+  const keys = value !== null && typeof value === "object" ? entriesOf(value as Collection) : undefined;
+  return keys !== undefined ? emitBlock(value as Collection, keys, 0, prefix, "", true) : `${prefix}${scalar(value, 0)}\n`;
 }
 
 type Collection = readonly unknown[] | Record<string, unknown>;
 
-function isCollection(v: unknown): v is Collection {
-  return v !== null && typeof v === "object";
+/**
+ * A non-empty collection's keys (an array's: null), or undefined when it is empty and so written
+ * inline (`[]`, `{}`). Objects are asked once: no second `Object.keys` to sort them.
+ */
+function entriesOf(v: Collection): string[] | null | undefined {
+  if (Array.isArray(v)) return v.length ? null : undefined;
+  const keys = Object.keys(v);
+  return keys.length ? keys : undefined;
 }
 
-function isEmpty(v: Collection): boolean {
-  return Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0;
-}
+/** Indentation by depth (two spaces a level), and the same followed by "- ". */
+const INDENT: string[] = [];
+const DASH: string[] = [];
+const indentOf = (depth: number) => INDENT[depth] ?? (INDENT[depth] = "  ".repeat(depth));
+const dashOf = (depth: number) => DASH[depth] ?? (DASH[depth] = `${"  ".repeat(depth)}- `);
 
-/** Writes a non-empty collection whose first line starts at the current position, indented by `indent`. */
-function emitBlock(value: Collection, indent: string, out: string[], firstPrefix = indent, top = false): void {
-  let prefix = firstPrefix;
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      if (isCollection(item) && !isEmpty(item)) emitBlock(item, `${indent}  `, out, `${prefix}- `);
-      else out.push(`${prefix}- ${scalar(item, `${indent}  `)}\n`);
+/**
+ * Appends to `out` a non-empty collection whose first line starts at the current position,
+ * indented by `depth` levels; its first line starts with `first` (the position's own text: an
+ * item's "- "). The text grows by `+=`: V8 links the pieces and copies them once, when the text
+ * is first read, about twice as fast as collecting them in an array and joining it.
+ */
+function emitBlock(value: Collection, keys: string[] | null, depth: number, out: string, first: string, top = false): string {
+  let prefix = first;
+  const indent = indentOf(depth);
+  if (keys === null) {
+    for (const item of value as readonly unknown[]) {
+      const inner = item !== null && typeof item === "object" ? entriesOf(item as Collection) : undefined;
+      if (inner !== undefined) out = emitBlock(item as Collection, inner, depth + 1, out, prefix === indent ? dashOf(depth) : `${prefix}- `);
+      else out += `${prefix}- ${scalar(item, depth + 1)}\n`;
       prefix = indent;
     }
-    return;
+    return out;
   }
   const obj = value as Record<string, unknown>;
-  for (const key of sortedKeys(obj, top)) {
+  for (const key of sortKeys(keys, top)) {
     const v = obj[key];
     if (v === undefined) continue;
     const k = plainSafe(key) ? key : quoted(key);
-    if (isCollection(v) && !isEmpty(v)) {
-      out.push(`${prefix}${k}:\n`);
+    const inner = v !== null && typeof v === "object" ? entriesOf(v as Collection) : undefined;
+    if (inner !== undefined) {
+      out += `${prefix}${k}:\n`;
       // Sequences under a key are indented one level, like `yaml.stringify` does.
-      emitBlock(v, `${indent}  `, out);
-    } else out.push(`${prefix}${k}: ${scalar(v, `${indent}  `)}\n`);
+      out = emitBlock(v as Collection, inner, depth + 1, out, indentOf(depth + 1));
+    } else out += `${prefix}${k}: ${scalar(v, depth + 1)}\n`;
     prefix = indent;
   }
+  return out;
 }
 
-function scalar(v: unknown, indent: string): string {
+function scalar(v: unknown, depth: number): string {
   if (v === null || v === undefined) return "null";
   if (typeof v === "boolean") return v ? "true" : "false";
   if (typeof v === "number") {
@@ -112,7 +119,7 @@ function scalar(v: unknown, indent: string): string {
   if (Array.isArray(v)) return "[]";
   if (typeof v === "object") return "{}";
   const s = String(v);
-  if (s.includes("\n")) return literal(s, indent) ?? quoted(s);
+  if (s.includes("\n")) return literal(s, indentOf(depth)) ?? quoted(s);
   return plainSafe(s) ? s : quoted(s);
 }
 
