@@ -87,7 +87,7 @@ function emitBlock(value: Collection, keys: string[] | null, depth: number, out:
   if (keys === null) {
     for (const item of value as readonly unknown[]) {
       const inner = item !== null && typeof item === "object" ? entriesOf(item as Collection) : undefined;
-      if (inner !== undefined) out = emitBlock(item as Collection, inner, depth + 1, out, prefix === indent ? dashOf(depth) : `${prefix}- `);
+      if (inner !== undefined) out = nested(item as Collection, inner, depth + 1, out, prefix === indent ? dashOf(depth) : `${prefix}- `);
       else out += `${prefix}- ${scalar(item, depth + 1)}\n`;
       prefix = indent;
     }
@@ -102,11 +102,34 @@ function emitBlock(value: Collection, keys: string[] | null, depth: number, out:
     if (inner !== undefined) {
       out += `${prefix}${k}:\n`;
       // Sequences under a key are indented one level, like `yaml.stringify` does.
-      out = emitBlock(v as Collection, inner, depth + 1, out, indentOf(depth + 1));
+      out = nested(v as Collection, inner, depth + 1, out, indentOf(depth + 1));
     } else out += `${prefix}${k}: ${scalar(v, depth + 1)}\n`;
     prefix = indent;
   }
   return out;
+}
+
+/**
+ * The text of frozen collections (dagops's shared constants: a step's security contexts, its
+ * tolerations...), by depth, without the first line's prefix: each is written once per depth,
+ * not once per step of every plan. Only a collection frozen all the way down is remembered
+ * (checked once); anything else may change between two writes and is written every time.
+ */
+const frozenTexts = new WeakMap<object, (string | undefined)[] | null>();
+
+function nested(value: Collection, keys: string[] | null, depth: number, out: string, first: string): string {
+  if (!Object.isFrozen(value)) return emitBlock(value, keys, depth, out, first);
+  let texts = frozenTexts.get(value);
+  if (texts === undefined) frozenTexts.set(value, (texts = deepFrozen(value) ? [] : null));
+  if (texts === null) return emitBlock(value, keys, depth, out, first);
+  // The first line's prefix is the only part of the text that depends on where it goes.
+  const text = (texts[depth] ??= emitBlock(value, keys, depth, "", ""));
+  return out + first + text;
+}
+
+function deepFrozen(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return true;
+  return Object.isFrozen(v) && Object.values(v).every(deepFrozen);
 }
 
 function scalar(v: unknown, depth: number): string {

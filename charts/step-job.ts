@@ -13,6 +13,28 @@ import { ANNOTATION, LABEL, MANAGED_BY, ROLE, STEP_TAINT } from "./labels.ts";
 import { STEP_POOL, STEPS_SERVICE_ACCOUNT, pipelineNamespace } from "./names.ts";
 import { containerSecurityContext, podSecurityContext, tmpMount, tmpVolume } from "./security.ts";
 
+/**
+ * What every step's Job shares, frozen all the way down and shared by every Job: the serializer
+ * writes a frozen part once and reuses its text (charts/serialize.ts), and nothing can change it
+ * for one Job behind the others' back. A plan's steps are written ~15 times each.
+ */
+function frozen<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) frozen(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const SHARED = frozen({
+  podFailurePolicy: failOnDisruption(),
+  annotations: { [ANNOTATION.doNotDisrupt]: "true" },
+  containerSecurityContext: containerSecurityContext(),
+  volumeMounts: [tmpMount()],
+  volumes: [tmpVolume()],
+});
+const PLACEMENT = frozen({ spot: placement("spot"), "on-demand": placement("on-demand") });
+
 export function stepLabels(pipeline: string, step: string): Record<string, string> {
   return { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: pipeline, [LABEL.role]: ROLE.step, [LABEL.step]: step };
 }
@@ -21,7 +43,13 @@ export function stepLabels(pipeline: string, step: string): Record<string, strin
  * Where step-like pods go and how they run: the step pool of a capacity type (only step pods
  * tolerate its taint), the steps ServiceAccount without an API token, Pod Security "restricted".
  */
-export function stepPodPlacement(capacity: ResolvedStep["capacity"]): Pick<IPodSpec, "serviceAccountName" | "automountServiceAccountToken" | "enableServiceLinks" | "nodeSelector" | "tolerations" | "securityContext"> {
+export function stepPodPlacement(capacity: ResolvedStep["capacity"]): StepPodPlacement {
+  return PLACEMENT[capacity];
+}
+
+type StepPodPlacement = Pick<IPodSpec, "serviceAccountName" | "automountServiceAccountToken" | "enableServiceLinks" | "nodeSelector" | "tolerations" | "securityContext">;
+
+function placement(capacity: ResolvedStep["capacity"]): StepPodPlacement {
   return {
     serviceAccountName: STEPS_SERVICE_ACCOUNT,
     // Steps do not call the Kubernetes API. IRSA mounts its own web-identity token.
@@ -58,9 +86,9 @@ export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
       // Job fail with reason PodFailurePolicy, which the run manager reads as "interrupted, not
       // the step's fault": the attempt does not count against the step's retries.
       // https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-failure-policy
-      podFailurePolicy: failOnDisruption(),
+      podFailurePolicy: SHARED.podFailurePolicy,
       template: {
-        metadata: { labels, annotations: { [ANNOTATION.doNotDisrupt]: "true" } },
+        metadata: { labels, annotations: SHARED.annotations },
         spec: {
           restartPolicy: "Never",
           ...stepPodPlacement(step.capacity),
@@ -74,14 +102,14 @@ export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
               ...(step.args ? { args: [...step.args] } : {}),
               env,
               resources: { requests: { ...step.resources.requests }, ...(Object.keys(step.resources.limits).length ? { limits: { ...step.resources.limits } } : {}) },
-              securityContext: containerSecurityContext(),
-              volumeMounts: [tmpMount()],
+              securityContext: SHARED.containerSecurityContext,
+              volumeMounts: SHARED.volumeMounts,
               // A failed container's last log lines stay in its status (at most 2 KiB): the run
               // record keeps them after the pod is gone, with no log agent involved.
               terminationMessagePolicy: "FallbackToLogsOnError",
             },
           ],
-          volumes: [tmpVolume()],
+          volumes: SHARED.volumes,
         },
       },
     },

@@ -88,3 +88,25 @@ test("random strings with the characters Go treats specially round-trip and stay
 test("every committed generated file is Go-safe", async () => {
   for (const [path, text] of await snapshot(join(REPO, "generated"))) assert.deepEqual(goHazards(text), [], path);
 });
+
+test("a frozen part shared at several depths and positions is written as its unfrozen copy would be; a part not frozen all the way down is written afresh", () => {
+  const freeze = <T>(v: T): T => {
+    if (v !== null && typeof v === "object") {
+      for (const x of Object.values(v)) freeze(x);
+      Object.freeze(v);
+    }
+    return v;
+  };
+  const make = () => ({ name: "shared", b: [1, "two", { c: "line1\nline2\n" }], a: { z: null, y: ["yes"] } });
+  const shared = freeze(make());
+  const place = (part: unknown) => ({ kind: "X", top: part, deep: { deeper: { list: [part, part, [part]] } }, again: part });
+  assert.equal(toYaml(place(shared)), toYaml(place(make())));
+  // Written a second time from what was remembered, still the same.
+  assert.equal(toYaml(place(shared)), toYaml(place(make())));
+
+  // Frozen at the top only: its insides may change between two writes, and the text follows.
+  const shallow = Object.freeze({ inner: { value: "before" } });
+  assert.match(toYaml({ x: shallow }), /value: before/);
+  shallow.inner.value = "after";
+  assert.match(toYaml({ x: shallow }), /value: after/);
+});
