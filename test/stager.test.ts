@@ -54,14 +54,19 @@ test("while the writer is held up, write() waits rather than fill a slot still i
   for (const [path, content] of files) assert.equal(readFileSync(path, "utf8"), content, path);
 });
 
-test("a handful of files is written without a thread, the same way", async (t) => {
+test("a handful of files, one of them a megabyte (a one-pipeline change and the cache), is written without a thread, the same way", async (t) => {
   const dir = scratch(t);
   const stager = new Stager();
+  const big = `${"cache line\n".repeat(100_000)}`;
   stager.write(join(dir, "a/b/one.yaml"), "one: 1\n");
   stager.write(join(dir, "a/two.yaml"), "two: 2\n");
-  await stager.close();
+  stager.write(join(dir, "cache.json"), big);
+  const closed = await stager.close();
+  // No thread: a thread would report how long it was busy.
+  assert.deepEqual(closed, { files: 3 });
   assert.equal(readFileSync(join(dir, "a/b/one.yaml"), "utf8"), "one: 1\n");
   assert.equal(readFileSync(join(dir, "a/two.yaml"), "utf8"), "two: 2\n");
+  assert.equal(readFileSync(join(dir, "cache.json"), "utf8"), big);
 });
 
 test("a file that cannot be written fails close() with its path; nothing after the failure is written", async (t) => {

@@ -87,12 +87,12 @@ export class Stager {
     if (this.closed) throw new Error(`the stager is closed; ${path} was not written`);
     this.count++;
     if (this.worker) return this.put(path, content);
-    // The thread starts with the first full batch of files: a one-pipeline change (a handful of
-    // files and the cache, a megabyte) is written by close() in this thread, sooner than a
-    // thread could start.
+    // The thread starts with the first BATCH_FILES files (or once they are as large as the
+    // ring): a one-pipeline change (a handful of files and the cache, a megabyte) is written by
+    // close() in this thread, sooner than a thread could start.
     this.early.push({ path, content });
     this.earlyChars += content.length;
-    if (this.early.length < BATCH_FILES && this.earlyChars < BATCH_BYTES) return;
+    if (this.early.length < BATCH_FILES && this.earlyChars < SLOTS * SLOT_BYTES) return;
     this.start();
     for (const f of this.early) this.put(f.path, f.content);
     this.early = [];
