@@ -29,14 +29,15 @@ export function buildPlan(pipeline: ResolvedPipeline, placeholderImage: string =
     timeZone: pipeline.timeZone,
     ...(Object.keys(pipeline.params).length ? { params: pipeline.params } : {}),
     onDemandNodePool: STEP_POOL["on-demand"],
+    // In the order the serializer writes them, so that it need not sort each step's keys.
     steps: pipeline.steps.map((s) => ({
       name: s.name,
-      dependsOn: [...s.dependsOn],
       capacity: s.capacity,
-      retries: s.retries,
-      onDemandAfterInterruptions: s.capacity === "on-demand" ? null : s.onDemandAfterInterruptions,
+      dependsOn: [...s.dependsOn],
       estimateSeconds: s.estimateSeconds,
       job: stepJob(pipeline, s),
+      onDemandAfterInterruptions: s.capacity === "on-demand" ? null : s.onDemandAfterInterruptions,
+      retries: s.retries,
     })),
     ...(pipeline.prewarm ? { placeholders: placeholderJobs(pipeline, placeholderImage) } : {}),
   };

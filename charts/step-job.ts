@@ -73,42 +73,50 @@ export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
     { name: "DAGOPS_STEP", value: step.name },
     ...step.env.map((e) => ({ ...e })),
   ];
+  const placement = stepPodPlacement(step.capacity);
+  // Keys in the order the serializer writes them (charts/serialize.ts): it sorts any object
+  // that is not, and these are written ~15 times per plan.
   return {
     apiVersion: "batch/v1",
     kind: "Job",
     metadata: { namespace: pipelineNamespace(pipeline.name), labels },
     spec: {
+      activeDeadlineSeconds: step.timeoutSeconds,
       // One pod per Job: the run manager owns retries (plan `retries`) and creates a fresh Job
       // per attempt, so it can tell interruptions from failures and move an attempt on-demand.
       backoffLimit: 0,
-      activeDeadlineSeconds: step.timeoutSeconds,
       // A Spot interruption or a node drain marks the pod DisruptionTarget. This rule makes the
       // Job fail with reason PodFailurePolicy, which the run manager reads as "interrupted, not
       // the step's fault": the attempt does not count against the step's retries.
       // https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-failure-policy
       podFailurePolicy: SHARED.podFailurePolicy,
       template: {
-        metadata: { labels, annotations: SHARED.annotations },
+        metadata: { annotations: SHARED.annotations, labels },
         spec: {
-          restartPolicy: "Never",
-          ...stepPodPlacement(step.capacity),
-          terminationGracePeriodSeconds: 30,
+          automountServiceAccountToken: placement.automountServiceAccountToken,
           containers: [
             {
               name: step.name,
+              ...(step.args ? { args: [...step.args] } : {}),
+              ...(step.command ? { command: [...step.command] } : {}),
+              env,
               image: step.image,
               imagePullPolicy: "IfNotPresent",
-              ...(step.command ? { command: [...step.command] } : {}),
-              ...(step.args ? { args: [...step.args] } : {}),
-              env,
-              resources: { requests: { ...step.resources.requests }, ...(Object.keys(step.resources.limits).length ? { limits: { ...step.resources.limits } } : {}) },
+              resources: { ...(Object.keys(step.resources.limits).length ? { limits: { ...step.resources.limits } } : {}), requests: { ...step.resources.requests } },
               securityContext: SHARED.containerSecurityContext,
-              volumeMounts: SHARED.volumeMounts,
               // A failed container's last log lines stay in its status (at most 2 KiB): the run
               // record keeps them after the pod is gone, with no log agent involved.
               terminationMessagePolicy: "FallbackToLogsOnError",
+              volumeMounts: SHARED.volumeMounts,
             },
           ],
+          enableServiceLinks: placement.enableServiceLinks,
+          nodeSelector: placement.nodeSelector,
+          restartPolicy: "Never",
+          securityContext: placement.securityContext,
+          serviceAccountName: placement.serviceAccountName,
+          terminationGracePeriodSeconds: 30,
+          tolerations: placement.tolerations,
           volumes: SHARED.volumes,
         },
       },
