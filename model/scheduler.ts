@@ -59,7 +59,12 @@ export interface StepHistory {
 
 export type History = ReadonlyMap<string, StepHistory>;
 
-const count = (h: StepHistory | undefined, outcome: AttemptOutcome) => (h?.attempts ?? []).filter((a) => a.outcome === outcome).length;
+/** Attempts with this outcome (counted without a filtered copy: the cost simulation asks this for every step at every event). */
+function count(h: StepHistory | undefined, outcome: AttemptOutcome): number {
+  let n = 0;
+  for (const a of h?.attempts ?? []) if (a.outcome === outcome) n++;
+  return n;
+}
 
 /** When the next attempt of a step that last failed may start (ms since the epoch). */
 export function retryAt(h: StepHistory, delay: RetryDelay = RETRY_DELAY): number {
@@ -106,7 +111,8 @@ export type RunState =
  */
 export function decide(plan: Plan, history: History, now: number, delay: RetryDelay = RETRY_DELAY): RunState {
   const status = new Map(plan.steps.map((s) => [s.name, stepStatus(s, history, now, delay)]));
-  const running = [...status.values()].filter((s) => s === "running").length;
+  let running = 0;
+  for (const s of status.values()) if (s === "running") running++;
   const failed = plan.steps.filter((s) => status.get(s.name) === "failed").map((s) => s.name);
   if (failed.length > 0) return running > 0 ? { phase: "failing", failed } : { phase: "failed", failed };
   if (plan.steps.every((s) => status.get(s.name) === "succeeded")) return { phase: "succeeded" };

@@ -357,7 +357,7 @@ test("a step's Job carries every field of its pod placement, for both capacity t
   const def = { name: "adhoc", image: "r.example.com/a:1", defaults: { resources: { requests: { cpu: "100m", memory: "64Mi" } } }, steps: [{ name: "a", capacity: "spot" }, { name: "b", capacity: "on-demand" }] };
   const { pipeline } = resolvePipeline(def as never, "pipelines/adhoc.yaml", ["prod"]);
   for (const s of pipeline!.steps) {
-    const spec = stepJob(pipeline!, s).spec!.template.spec as Record<string, unknown>;
+    const spec = stepJob(pipeline!, s).spec!.template.spec as unknown as Record<string, unknown>;
     const placement = stepPodPlacement(s.capacity) as Record<string, unknown>;
     for (const [key, value] of Object.entries(placement)) assert.deepEqual(spec[key], value, `${s.capacity}: ${key}`);
     assert.ok(Object.isFrozen(spec.securityContext) && Object.isFrozen(spec.tolerations) && Object.isFrozen(spec.volumes), s.capacity);
