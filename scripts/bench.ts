@@ -23,6 +23,16 @@ const fullThreads = (n: number) => (n === 0 ? "in one thread (DAGOPS_WORKERS=<n>
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+/**
+ * The Node.js flags `npm run synth` gives the commands (package.json "scripts"): every process
+ * the bench measures, the floor's too, runs with them, as the commands run for a user.
+ */
+const NODE_FLAGS = ((): string[] => {
+  const script = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.synth ?? "";
+  const words = script.split(/\s+/);
+  return words.slice(words.indexOf("node") + 1, words.indexOf("bin/run.mjs")).filter((w) => w.startsWith("--"));
+})();
+
 const HELP = `Usage: npm run bench [-- --pipelines <n>] [--steps <n>] [--tenants <n>] [--keep]
 
 Generates <n> synthetic YAML pipelines (default 2000) of <steps> steps (default 15) in a temp
@@ -100,7 +110,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       await writeFile(join(root, "pipelines", "bench.yaml"), syntheticTemplate(steps));
       await writeFile(join(root, "pipelines", "bench.tenants.yaml"), syntheticTenants(tenants));
     } else for (let i = 0; i < pipelines; i++) await writeFile(join(root, "pipelines", `bench-${String(i).padStart(5, "0")}.yaml`), syntheticPipeline(i, steps));
-    io.stdout(`dagops bench: ${tenants !== undefined ? `1 template × ${tenants} tenants` : `${pipelines} pipelines`} × ${steps} steps, 2 clusters, node ${process.version}, in ${root}\n\n`);
+    io.stdout(`dagops bench: ${tenants !== undefined ? `1 template × ${tenants} tenants` : `${pipelines} pipelines`} × ${steps} steps, 2 clusters, node ${process.version}${NODE_FLAGS.length ? ` ${NODE_FLAGS.join(" ")}` : ""}, in ${root}\n\n`);
 
     // The commands run compiled (bin/run.mjs): build them now, so that no phase pays for it.
     const warm = spawnSync(process.execPath, [join(REPO, "bin/run.mjs"), "synth", "--help"], { cwd: root, encoding: "utf8" });
@@ -242,7 +252,7 @@ function spawnPhase(phase: string, root: string): PhaseResult {
   const rss = join(root, ".bench-rss");
   rmSync(rss, { force: true });
   const started = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ["--import", pathToFileURL(join(REPO, "scripts/bench-rss.mjs")).href, join(REPO, "bin/run.mjs"), ...command], {
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, "--import", pathToFileURL(join(REPO, "scripts/bench-rss.mjs")).href, join(REPO, "bin/run.mjs"), ...command], {
     cwd: root,
     encoding: "utf8",
     maxBuffer: 64 * 2 ** 20,
@@ -263,7 +273,7 @@ function spawnPhase(phase: string, root: string): PhaseResult {
 
 /** The floor runs in a process of its own too: this file, with --phase floor. */
 function spawnFloor(root: string): PhaseResult {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO, "scripts/bench.ts"), "--phase", "floor", "--root", root], { cwd: root, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, "--import", "tsx", join(REPO, "scripts/bench.ts"), "--phase", "floor", "--root", root], { cwd: root, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
   const report = /^BENCH (.*)$/m.exec(r.stdout ?? "");
   const inner = report ? (JSON.parse(report[1]!) as { maxRssKiB: number; ms: number; note?: string; both?: TwoCores }) : { maxRssKiB: 0, ms: 0, note: (r.stderr ?? "").split("\n").slice(-5).join(" ") };
   return { ms: inner.ms, maxRssMiB: inner.maxRssKiB / 1024, exitCode: r.status ?? 2, ...(inner.note ? { note: inner.note } : {}), ...(inner.both ? { both: inner.both } : {}) };
