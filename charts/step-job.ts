@@ -33,7 +33,7 @@ const SHARED = frozen({
   volumeMounts: [tmpMount()],
   volumes: [tmpVolume()],
 });
-const PLACEMENT = frozen({ spot: placement("spot"), "on-demand": placement("on-demand") });
+const PLACEMENT = frozen({ spot: placementOf("spot"), "on-demand": placementOf("on-demand") });
 
 export function stepLabels(pipeline: string, step: string): Record<string, string> {
   return { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: pipeline, [LABEL.role]: ROLE.step, [LABEL.step]: step };
@@ -49,7 +49,7 @@ export function stepPodPlacement(capacity: ResolvedStep["capacity"]): StepPodPla
 
 type StepPodPlacement = Pick<IPodSpec, "serviceAccountName" | "automountServiceAccountToken" | "enableServiceLinks" | "nodeSelector" | "tolerations" | "securityContext">;
 
-function placement(capacity: ResolvedStep["capacity"]): StepPodPlacement {
+function placementOf(capacity: ResolvedStep["capacity"]): StepPodPlacement {
   return {
     serviceAccountName: STEPS_SERVICE_ACCOUNT,
     // Steps do not call the Kubernetes API. IRSA mounts its own web-identity token.
