@@ -1,5 +1,5 @@
-import { ApiObject } from "cdk8s";
 import { Construct } from "constructs";
+import { KubeObject } from "./kube-object.ts";
 import type { IAppProject } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject";
 import type { ResolvedCluster } from "../model/platform.ts";
 import { LABEL, MANAGED_BY } from "./labels.ts";
@@ -44,6 +44,6 @@ export class ArgoCdAppProject extends Construct {
         orphanedResources: { warn: true },
       },
     };
-    new ApiObject(this, "appproject", manifest as never);
+    new KubeObject(this, "appproject", manifest);
   }
 }

@@ -1,5 +1,5 @@
-import { ApiObject } from "cdk8s";
 import { Construct } from "constructs";
+import { KubeObject } from "./kube-object.ts";
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import type { ResolvedCluster } from "../model/platform.ts";
 import { ANNOTATION, LABEL, MANAGED_BY } from "./labels.ts";
@@ -61,6 +61,6 @@ export class ArgoCdApplication extends Construct {
         },
       },
     };
-    new ApiObject(this, "application", manifest as never);
+    new KubeObject(this, "application", manifest);
   }
 }

@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
-import { k8s } from "cdk8s-plus-27";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { KubeObject } from "./kube-object.ts";
 import type { ResolvedCluster } from "../model/platform.ts";
 import { HEALTH_CHECKS } from "./argocd-health-checks.ts";
 
@@ -19,7 +20,9 @@ import { HEALTH_CHECKS } from "./argocd-health-checks.ts";
 export class ArgoCdHealthConfig extends Construct {
   constructor(scope: Construct, id: string, props: { readonly cluster: ResolvedCluster }) {
     super(scope, id);
-    new k8s.KubeConfigMap(this, "argocd-cm", {
+    new KubeObject<IConfigMap>(this, "argocd-cm", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
       metadata: {
         name: "argocd-cm",
         namespace: props.cluster.argocd.namespace,

@@ -1,5 +1,5 @@
-import { ApiObject } from "cdk8s";
 import { Construct } from "constructs";
+import { KubeObject } from "./kube-object.ts";
 import type { IEC2NodeClass } from "@kubernetes-models/karpenter/karpenter.k8s.aws/v1/EC2NodeClass";
 import type { ResolvedCluster } from "../model/platform.ts";
 import { LABEL, MANAGED_BY } from "./labels.ts";
@@ -37,6 +37,6 @@ export class Ec2NodeClass extends Construct {
         tags: { "dagops.dev/cluster": cluster.name, "app.kubernetes.io/managed-by": MANAGED_BY },
       },
     };
-    new ApiObject(this, "ec2nodeclass", manifest as never);
+    new KubeObject(this, "ec2nodeclass", manifest);
   }
 }

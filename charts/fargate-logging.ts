@@ -1,5 +1,7 @@
 import { Construct } from "constructs";
-import { k8s } from "cdk8s-plus-27";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import type { INamespace } from "kubernetes-models/v1/Namespace";
+import { KubeObject } from "./kube-object.ts";
 import type { ResolvedCluster } from "../model/platform.ts";
 import { LABEL, MANAGED_BY } from "./labels.ts";
 
@@ -20,7 +22,9 @@ export class FargateLogging extends Construct {
   constructor(scope: Construct, id: string, props: { readonly cluster: ResolvedCluster; readonly logGroup: string }) {
     super(scope, id);
     const labels = { [LABEL.managedBy]: MANAGED_BY };
-    new k8s.KubeNamespace(this, "namespace", {
+    new KubeObject<INamespace>(this, "namespace", {
+      apiVersion: "v1",
+      kind: "Namespace",
       metadata: {
         name: AWS_OBSERVABILITY,
         labels: {
@@ -32,7 +36,9 @@ export class FargateLogging extends Construct {
         },
       },
     });
-    new k8s.KubeConfigMap(this, "aws-logging", {
+    new KubeObject<IConfigMap>(this, "aws-logging", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
       metadata: { name: "aws-logging", namespace: AWS_OBSERVABILITY, labels },
       data: {
         // Fluent Bit's own logs stay out of the group.

@@ -1,5 +1,5 @@
-import { ApiObject } from "cdk8s";
 import { Construct } from "constructs";
+import { KubeObject } from "./kube-object.ts";
 import type { ResolvedCluster } from "../model/platform.ts";
 import { LABEL, MANAGED_BY } from "./labels.ts";
 import { PLATFORM_NAMESPACE, contentHash, setStableName } from "./names.ts";
@@ -39,7 +39,7 @@ export class FargateProfile extends Construct {
       subnets: [...cluster.fargate.subnets].sort(),
     });
     this.profileName = `dagops-${props.role}-${contentHash(JSON.stringify(body), 8)}`;
-    const apiObject = new ApiObject(this, "fargateprofile", {
+    const apiObject = new KubeObject(this, "fargateprofile", {
       apiVersion: "eks.services.k8s.aws/v1alpha1",
       kind: "FargateProfile",
       metadata: {

@@ -1,5 +1,5 @@
-import { ApiObject } from "cdk8s";
 import { Construct } from "constructs";
+import { KubeObject } from "./kube-object.ts";
 import type { INodePool } from "@kubernetes-models/karpenter/karpenter.sh/v1/NodePool";
 import { MAX_TIMEOUT_SECONDS } from "../model/pipeline.ts";
 import type { ResolvedCluster } from "../model/platform.ts";
@@ -60,6 +60,6 @@ export class KarpenterNodePool extends Construct {
         weight: props.capacity === "spot" ? 50 : 10,
       },
     };
-    new ApiObject(this, "nodepool", manifest as never);
+    new KubeObject(this, "nodepool", manifest);
   }
 }

@@ -1,6 +1,7 @@
-import { ApiObject } from "cdk8s";
+import type { ApiObject } from "cdk8s";
 import { Construct } from "constructs";
-import { k8s } from "cdk8s-plus-27";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { KubeObject } from "./kube-object.ts";
 import { ANNOTATION, LABEL, MANAGED_BY } from "./labels.ts";
 import { PLAN_KEY, setStableName } from "./names.ts";
 import type { Plan, PlanDocument } from "./plan.ts";
@@ -30,7 +31,9 @@ export class PlanConfigMap extends Construct {
     super(scope, id);
     const { plan, text, hash } = props.document;
     this.name = `${plan.pipeline}-plan-${hash}`;
-    this.apiObject = new k8s.KubeConfigMap(this, "plan", {
+    this.apiObject = new KubeObject<IConfigMap>(this, "plan", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
       metadata: {
         name: this.name,
         namespace: plan.namespace,

@@ -5,7 +5,8 @@ import { Ec2NodeClass } from "./ec2-node-class.ts";
 import { FargateLogging } from "./fargate-logging.ts";
 import { FargateProfile } from "./fargate-profile.ts";
 import { KarpenterNodePool } from "./karpenter-node-pool.ts";
-import { k8s } from "cdk8s-plus-27";
+import type { IPriorityClass } from "kubernetes-models/scheduling.k8s.io/v1/PriorityClass";
+import { KubeObject } from "./kube-object.ts";
 import { LABEL, MANAGED_BY, ROLE } from "./labels.ts";
 import { PIPELINE_NAMESPACE_PREFIX, PLACEHOLDER_PRIORITY_CLASS, PLATFORM_NAMESPACE, pipelineNamespace } from "./names.ts";
 import { RestrictedNamespace } from "./restricted-namespace.ts";
@@ -25,7 +26,9 @@ export class PlatformChart extends Chart {
     new KarpenterNodePool(this, "pool-spot", { cluster, capacity: "spot" });
     new KarpenterNodePool(this, "pool-on-demand", { cluster, capacity: "on-demand" });
     // Prewarm placeholders yield to every step (priority 0) and never preempt anything.
-    new k8s.KubePriorityClass(this, "placeholder-priority", {
+    new KubeObject<IPriorityClass>(this, "placeholder-priority", {
+      apiVersion: "scheduling.k8s.io/v1",
+      kind: "PriorityClass",
       metadata: { name: PLACEHOLDER_PRIORITY_CLASS, labels: { [LABEL.managedBy]: MANAGED_BY } },
       value: -10,
       preemptionPolicy: "Never",

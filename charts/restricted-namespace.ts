@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
-import { k8s } from "cdk8s-plus-27";
+import type { INamespace } from "kubernetes-models/v1/Namespace";
+import { KubeObject } from "./kube-object.ts";
 import { LABEL, MANAGED_BY } from "./labels.ts";
 
 /**
@@ -10,7 +11,9 @@ import { LABEL, MANAGED_BY } from "./labels.ts";
 export class RestrictedNamespace extends Construct {
   constructor(scope: Construct, id: string, props: { readonly name: string; readonly pipeline?: string }) {
     super(scope, id);
-    new k8s.KubeNamespace(this, "namespace", {
+    new KubeObject<INamespace>(this, "namespace", {
+      apiVersion: "v1",
+      kind: "Namespace",
       metadata: {
         name: props.name,
         labels: {

@@ -1,7 +1,8 @@
 import { Construct } from "constructs";
-import { k8s } from "cdk8s-plus-27";
+import type { ICronJob } from "kubernetes-models/batch/v1/CronJob";
 import type { ResolvedCluster } from "../model/platform.ts";
 import type { ResolvedPipeline } from "../model/resolve.ts";
+import { KubeObject } from "./kube-object.ts";
 import { ANNOTATION, LABEL, MANAGED_BY, ROLE } from "./labels.ts";
 import { PLAN_KEY, PLAN_MOUNT, RUN_MANAGER, pipelineNamespace } from "./names.ts";
 import { containerSecurityContext, podSecurityContext, TMP_SIZE_LIMIT, tmpMount } from "./security.ts";
@@ -50,8 +51,9 @@ export class RunManagerCronJob extends Construct {
     super(scope, id);
     const { pipeline, cluster } = props;
     const labels = runManagerPodLabels(pipeline.name);
-    const q = (v: string) => k8s.Quantity.fromString(v);
-    new k8s.KubeCronJob(this, "cronjob", {
+    new KubeObject<ICronJob>(this, "cronjob", {
+      apiVersion: "batch/v1",
+      kind: "CronJob",
       metadata: {
         name: pipeline.name,
         namespace: pipelineNamespace(pipeline.name),
@@ -84,9 +86,7 @@ export class RunManagerCronJob extends Construct {
             backoffLimit: 2,
             podFailurePolicy: {
               rules: [
-                // cdk8s-plus-27 types this from Kubernetes 1.27, where onPodConditions was required;
-                // the API has accepted a rule with onExitCodes alone since podFailurePolicy went beta.
-                { action: "FailJob", onExitCodes: { containerName: RUN_MANAGER, operator: "In", values: [RUN_FAILED_EXIT_CODE] } } as unknown as k8s.PodFailurePolicyRule,
+                { action: "FailJob", onExitCodes: { containerName: RUN_MANAGER, operator: "In", values: [RUN_FAILED_EXIT_CODE] } },
                 { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
               ],
             },
@@ -123,8 +123,8 @@ export class RunManagerCronJob extends Construct {
                       { name: "DAGOPS_JOB_UID", valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/controller-uid']" } } },
                     ],
                     resources: {
-                      requests: { cpu: q(RUN_MANAGER_RESOURCES.cpu), memory: q(RUN_MANAGER_RESOURCES.memory) },
-                      limits: { cpu: q(RUN_MANAGER_RESOURCES.cpu), memory: q(RUN_MANAGER_RESOURCES.memory) },
+                      requests: { ...RUN_MANAGER_RESOURCES },
+                      limits: { ...RUN_MANAGER_RESOURCES },
                     },
                     securityContext: containerSecurityContext(),
                     volumeMounts: [{ name: "plan", mountPath: PLAN_MOUNT, readOnly: true }, tmpMount()],
@@ -132,7 +132,7 @@ export class RunManagerCronJob extends Construct {
                 ],
                 volumes: [
                   { name: "plan", configMap: { name: props.planConfigMap, optional: true } },
-                  { name: tmpMount().name, emptyDir: { sizeLimit: q(TMP_SIZE_LIMIT) } },
+                  { name: tmpMount().name, emptyDir: { sizeLimit: TMP_SIZE_LIMIT } },
                 ],
               },
             },

@@ -1,5 +1,10 @@
 import { Construct } from "constructs";
-import { k8s } from "cdk8s-plus-27";
+import type { IClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import type { IClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import type { IRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { KubeObject } from "./kube-object.ts";
 import { LABEL, MANAGED_BY } from "./labels.ts";
 import { RUN_MANAGER, pipelineNamespace } from "./names.ts";
 
@@ -36,8 +41,10 @@ export class RunManagerNodeReader extends Construct {
   constructor(scope: Construct, id: string, props: { readonly pipelines: readonly string[] }) {
     super(scope, id);
     const metadata = { name: RUN_MANAGER_NODE_READER, labels: { [LABEL.managedBy]: MANAGED_BY } };
-    new k8s.KubeClusterRole(this, "clusterrole", { metadata, rules: RUN_MANAGER_NODE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) });
-    new k8s.KubeClusterRoleBinding(this, "clusterrolebinding", {
+    new KubeObject<IClusterRole>(this, "clusterrole", { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata, rules: RUN_MANAGER_NODE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) });
+    new KubeObject<IClusterRoleBinding>(this, "clusterrolebinding", {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
       metadata,
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: RUN_MANAGER_NODE_READER },
       subjects: [...props.pipelines].sort().map((p) => ({ kind: "ServiceAccount", name: RUN_MANAGER, namespace: pipelineNamespace(p) })),
@@ -63,10 +70,12 @@ export class RunManagerRbac extends Construct {
     super(scope, id);
     const namespace = pipelineNamespace(props.pipeline);
     const metadata = { name: RUN_MANAGER, namespace, labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.pipeline } };
-    new k8s.KubeServiceAccount(this, "serviceaccount", { metadata, automountServiceAccountToken: true });
+    new KubeObject<IServiceAccount>(this, "serviceaccount", { apiVersion: "v1", kind: "ServiceAccount", metadata, automountServiceAccountToken: true });
     const rules = runManagerRules(props.secrets ?? []).map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs], ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}) }));
-    new k8s.KubeRole(this, "role", { metadata, rules });
-    new k8s.KubeRoleBinding(this, "rolebinding", {
+    new KubeObject<IRole>(this, "role", { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata, rules });
+    new KubeObject<IRoleBinding>(this, "rolebinding", {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
       metadata,
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: RUN_MANAGER },
       subjects: [{ kind: "ServiceAccount", name: RUN_MANAGER, namespace }],

@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
-import { k8s } from "cdk8s-plus-27";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { KubeObject } from "./kube-object.ts";
 import { ANNOTATION, LABEL, MANAGED_BY } from "./labels.ts";
 import { STEPS_SERVICE_ACCOUNT, pipelineNamespace } from "./names.ts";
 
@@ -11,7 +12,9 @@ import { STEPS_SERVICE_ACCOUNT, pipelineNamespace } from "./names.ts";
 export class StepServiceAccount extends Construct {
   constructor(scope: Construct, id: string, props: { readonly pipeline: string; readonly iamRole?: string }) {
     super(scope, id);
-    new k8s.KubeServiceAccount(this, "serviceaccount", {
+    new KubeObject<IServiceAccount>(this, "serviceaccount", {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
       metadata: {
         name: STEPS_SERVICE_ACCOUNT,
         namespace: pipelineNamespace(props.pipeline),

@@ -1,0 +1,83 @@
+import { ApiObject, type ApiObjectProps } from "cdk8s";
+import type { Construct } from "constructs";
+
+/** What every manifest has; the kinds' own interfaces (kubernetes-models) give the rest its types. */
+export interface ManifestShape {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata?: object;
+}
+
+/**
+ * The one kind of API object dagops's charts make: a Kubernetes manifest given whole, as plain
+ * data, typed by its kind's interface from kubernetes-models (or its CRD's package), and written
+ * as given. Its metadata is cdk8s's (so a chart's name, namespace and labels apply as they do
+ * to any ApiObject); the rest is the manifest's own, with null and undefined values left out,
+ * which is all cdk8s's toJson does to plain data. cdk8s's toJson walks every value through its
+ * token resolvers (a context object and a copied key path for each), sanitizes and sorts a copy,
+ * and a generated `Kube*` class copies it once more to convert it: 3 of a 2,000-pipeline synth's
+ * 17 seconds went there (`npm run bench`, CPU profile). Plain data has nothing to resolve: no
+ * tokens, no lazy values, no quantities as objects (a value that is not plain data is refused
+ * below), so the output is the same, and test/objects.test.ts proves it against cdk8s's own
+ * toJson for every object the example pipelines render.
+ */
+export class KubeObject<M extends ManifestShape> extends ApiObject {
+  private readonly body: Readonly<Record<string, unknown>>;
+
+  constructor(scope: Construct, id: string, manifest: M) {
+    super(scope, id, manifest as unknown as ApiObjectProps);
+    const { apiVersion: _apiVersion, kind: _kind, metadata: _metadata, ...body } = manifest;
+    this.body = body;
+  }
+
+  override toJson(): any {
+    return { apiVersion: this.apiVersion, kind: this.kind, metadata: this.metadata.toJson(), ...(plainData(this.body, this.node.path) as object) };
+  }
+
+  /** Patches are not applied to a KubeObject: build the manifest you want instead. */
+  override addJsonPatch(): void {
+    throw new Error(`${this.node.path}: a KubeObject is written as given; build the manifest you want instead of patching it`);
+  }
+}
+
+/**
+ * `value` without null and undefined object values: the same value when it has none (shared,
+ * frozen parts stay shared, and the serializer writes each once), else a copy of the parts that
+ * do. Anything but plain objects, arrays, strings, numbers and booleans is refused, as cdk8s
+ * refuses it.
+ */
+export function plainData(value: unknown, at: string): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const p = plainData(v, at);
+      if (p !== v) (out ??= value.slice())[i] = p;
+    }
+    return out ?? value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw new Error(`${at}: cannot render a ${(value as object).constructor?.name ?? "non-plain object"} (a manifest holds plain data only)`);
+  let out: Record<string, unknown> | undefined;
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = (value as Record<string, unknown>)[k];
+    if (v === null || v === undefined) {
+      if (!out) {
+        out = {};
+        for (let j = 0; j < i; j++) out[keys[j]!] = (value as Record<string, unknown>)[keys[j]!];
+      }
+      continue;
+    }
+    const p = plainData(v, at);
+    if (out) out[k] = p;
+    else if (p !== v) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j]!] = (value as Record<string, unknown>)[keys[j]!];
+      out[k] = p;
+    }
+  }
+  return out ?? value;
+}
