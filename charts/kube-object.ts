@@ -18,7 +18,7 @@ export interface ManifestShape {
  * and a generated `Kube*` class copies it once more to convert it: 3 of a 2,000-pipeline synth's
  * 17 seconds went there (`npm run bench`, CPU profile). Plain data has nothing to resolve: no
  * tokens, no lazy values, no quantities as objects (a value that is not plain data is refused
- * below), so the output is the same, and test/objects.test.ts proves it against cdk8s's own
+ * below), so the output is the same, and test/kube-object.test.ts proves it against cdk8s's own
  * toJson for every object the example pipelines render.
  */
 export class KubeObject<M extends ManifestShape> extends ApiObject {
@@ -59,25 +59,21 @@ export function plainData(value: unknown, at: string): unknown {
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) throw new Error(`${at}: cannot render a ${(value as object).constructor?.name ?? "non-plain object"} (a manifest holds plain data only)`);
+  const obj = value as Record<string, unknown>;
   let out: Record<string, unknown> | undefined;
-  const keys = Object.keys(value);
+  const keys = Object.keys(obj);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
-    const v = (value as Record<string, unknown>)[k];
-    if (v === null || v === undefined) {
-      if (!out) {
-        out = {};
-        for (let j = 0; j < i; j++) out[keys[j]!] = (value as Record<string, unknown>)[keys[j]!];
-      }
-      continue;
-    }
-    const p = plainData(v, at);
-    if (out) out[k] = p;
-    else if (p !== v) {
+    const v = obj[k];
+    const drop = v === null || v === undefined;
+    const p = drop ? v : plainData(v, at);
+    if (!out) {
+      if (!drop && p === v) continue;
+      // The first change: a copy of the keys before it, then of everything after.
       out = {};
-      for (let j = 0; j < i; j++) out[keys[j]!] = (value as Record<string, unknown>)[keys[j]!];
-      out[k] = p;
+      for (let j = 0; j < i; j++) out[keys[j]!] = obj[keys[j]!];
     }
+    if (!drop) out[k] = p;
   }
   return out ?? value;
 }
