@@ -26,8 +26,8 @@ const COMMANDS = {
   diff: "scripts/diff.ts",
   "pr-comment": "scripts/pr-comment.ts",
 };
-/** Worker thread entries, plain JavaScript that the bundle starts by URL (new URL("./x.mjs", import.meta.url)). */
-const WORKERS = ["scripts/lib/units-worker.mjs", "scripts/lib/ts-load-worker.mjs"];
+/** Worker thread and helper process entries, plain JavaScript that the bundle starts by URL (new URL("./x.mjs", import.meta.url)). */
+const WORKERS = ["scripts/lib/units-worker.mjs", "scripts/lib/ts-load-worker.mjs", "scripts/lib/survey-process.mjs"];
 // DAGOPS_BUILD_CACHE moves the builds elsewhere (the launcher's own tests do); it must be a
 // folder from which this repository's node_modules/ resolves, that is, inside the repository.
 const CACHE = process.env.DAGOPS_BUILD_CACHE || join(ROOT, "node_modules", ".cache", "dagops");
@@ -112,10 +112,10 @@ async function build() {
   const tmp = `${out}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  // One entry per command, the CLI kit (runMain) and the worker threads' units; what they share
+  // One entry per command, the CLI kit (runMain), the worker threads' units and the survey helper's; what they share
   // goes into chunks beside them, flat, so that import.meta.url of any chunk finds the workers'
   // entry files (copied below) next to it.
-  const entryPoints = { kit: "cli/kit.ts", units: "scripts/lib/units.ts" };
+  const entryPoints = { kit: "cli/kit.ts", units: "scripts/lib/units.ts", "survey-helper": "scripts/lib/survey-helper.ts" };
   for (const [command, file] of Object.entries(COMMANDS)) entryPoints[command] = file;
   try {
     const esbuild = await import("esbuild");

@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
 import { writeHere } from "./lib/stager.ts";
+import { STAT_FILES } from "./lib/cache.ts";
 import { availableParallelism } from "node:os";
 
 const fullThreads = (n: number) => (n === 0 ? "in one thread (DAGOPS_WORKERS=<n> adds worker threads)" : `in this thread and ${n} worker thread${n === 1 ? "" : "s"}`);
@@ -143,7 +144,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       const r = spawnSync("git", ["-c", "gc.auto=0", "-c", "maintenance.auto=false", ...args], { cwd: root, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
       if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
     };
-    await writeFile(join(root, ".gitignore"), "node_modules\n.dagops-stat.json\n.bench-*\n");
+    await writeFile(join(root, ".gitignore"), "node_modules\n.dagops-stat*.json\n.bench-*\n");
     git("init", "-q");
     git("add", "-A");
     git("-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "base");
@@ -172,7 +173,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const full = rows[0]![1];
     io.stdout(`${"phase".padEnd(32)} ${"wall".padStart(9)} ${"CPU".padStart(9)} ${"peak RSS".padStart(10)}  note\n`);
     for (const [name, r] of rows) io.stdout(`${name.padEnd(32)} ${`${(r.ms / 1000).toFixed(2)} s`.padStart(9)} ${(r.cpuMs === undefined ? "" : `${(r.cpuMs / 1000).toFixed(2)} s`).padStart(9)} ${`${r.maxRssMiB.toFixed(0)} MiB`.padStart(10)}  ${r.note ?? ""}\n`);
-    io.stdout(`(CPU: user + system time of the command's process, all its threads: V8's collector and compiler threads and the file-writing thread included)\n`);
+    io.stdout(`(CPU: user + system time of the command's process, all its threads: V8's collector and compiler threads and the file-writing thread included; with the survey's helper process, its CPU time is added, and its peak RSS to the command's)\n`);
     io.stdout(`(phases marked "median of ${REPEAT}" ran ${REPEAT} times; wall is the median run's, peak RSS the largest)\n`);
     io.stdout(`\noutput: ${size.files} files, ${(size.bytes / 2 ** 20).toFixed(1)} MiB\n`);
     io.stdout(`full synth / floor: ${(full.ms / floor.ms).toFixed(1)}× (the floor excludes process start, loading, validation and creating the files)\n`);
@@ -196,6 +197,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
           `${(2 / ratio).toFixed(2)}× one core's throughput (2.00× on two real cores), so the floor on both cores would take ${((floor.ms * ratio) / 2 / 1000).toFixed(2)} s at best\n`,
       );
     }
+    const start = processStart();
+    io.stdout(
+      `process start: Node.js alone (node ${[...NODE_FLAGS, "-e", "0"].join(" ")}) takes ${(start.ms / 1000).toFixed(2)} s here (median of ${REPEAT}), part of every one-second target` +
+        (start.withoutCaMs !== undefined ? `; ${(start.withoutCaMs / 1000).toFixed(2)} s without NODE_EXTRA_CA_CERTS, which is set here and which Node.js 20 parses at every start (the survey's helper process starts without it)` : "") +
+        "\n",
+    );
     io.stdout("\n");
     if (pipelines !== 2000 || steps !== 15 || tenants !== undefined) io.stdout(`(the targets below are set for 2,000 pipelines × 15 steps)\n`);
     const peak = Math.max(...rows.filter(([n]) => !n.startsWith("floor")).map(([, r]) => r.maxRssMiB));
@@ -218,6 +225,24 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } finally {
     if (!values.keep) await rm(root, { recursive: true, force: true });
   }
+}
+
+/** How long Node.js takes to start and exit here, with the commands' flags: with this environment, and without NODE_EXTRA_CA_CERTS when it is set. */
+function processStart(): { ms: number; withoutCaMs?: number } {
+  const median = (env: NodeJS.ProcessEnv) => {
+    const times: number[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const started = process.hrtime.bigint();
+      spawnSync(process.execPath, [...NODE_FLAGS, "-e", "0"], { env });
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    return times.sort((a, b) => a - b)[Math.floor(REPEAT / 2)]!;
+  };
+  const ms = median(process.env);
+  if (!process.env.NODE_EXTRA_CA_CERTS) return { ms };
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return { ms, withoutCaMs: median(env) };
 }
 
 /** How many times a short phase runs (its median is reported). */
@@ -248,7 +273,7 @@ function spawnPhase(phase: string, root: string): PhaseResult {
   const command = COMMANDS[phase];
   if (!command) return spawnFloor(root);
   // A fresh clone: no local stat cache, so every output file is read and hashed.
-  if (phase === "check-fresh") rmSync(join(root, ".dagops-stat.json"), { force: true });
+  if (phase === "check-fresh") for (const f of Object.values(STAT_FILES)) rmSync(join(root, f), { force: true });
   const rss = join(root, ".bench-rss");
   rmSync(rss, { force: true });
   const started = process.hrtime.bigint();
@@ -259,15 +284,17 @@ function spawnPhase(phase: string, root: string): PhaseResult {
     env: { ...process.env, DAGOPS_BENCH_RSS: rss },
   });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const usage = existsSync(rss) ? (JSON.parse(readFileSync(rss, "utf8")) as { maxRssKiB: number; cpuMs: number; mainCpuMs?: number }) : { maxRssKiB: 0, cpuMs: 0 };
+  const usage = existsSync(rss) ? (JSON.parse(readFileSync(rss, "utf8")) as { maxRssKiB: number; cpuMs: number; mainCpuMs?: number; helpers?: number }) : { maxRssKiB: 0, cpuMs: 0 };
   const writer = /\(writing thread: (\d+) files, busy\)\s+([\d.]+) s/.exec(r.stderr ?? "");
   const first = (r.stdout ?? "").split("\n")[0] || (r.stderr ?? "").split("\n").slice(-5).join(" ");
-  const note =
+  let note =
     phase === "diff" && existsSync(join(root, ".bench-review.md"))
       ? `review of ${(statSync(join(root, ".bench-review.md")).size / 1024).toFixed(0)} KiB`
       : writer
         ? `${first} [the thread creating the ${writer[1]} files was busy ${writer[2]} s beside the compile]`
         : first;
+  // The survey's helper process ran beside it (its CPU and peak are in the figures).
+  if (usage.helpers) note = `${note} [with the survey's helper process]`;
   return { ms, cpuMs: usage.cpuMs, ...(usage.mainCpuMs !== undefined ? { mainCpuMs: usage.mainCpuMs } : {}), maxRssMiB: usage.maxRssKiB / 1024, exitCode: r.status ?? 2, note };
 }
 

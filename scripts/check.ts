@@ -41,9 +41,9 @@ export interface CheckResult {
 export async function runCheck(root: string, timings?: Timings, options: { full?: boolean } = {}): Promise<CheckResult> {
   // Nothing changed since the last synth (proved by hashes, see lib/cache.ts): done, without
   // loading cdk8s, ajv or a single definition.
-  const cacheLib = options.full === true || timings !== undefined ? undefined : await import("./lib/cache.ts");
-  const surveyed = await cacheLib?.survey(root);
-  const quick = surveyed && cacheLib!.unchangedTree(root, surveyed);
+  const surveys = options.full === true || timings !== undefined ? undefined : await import("./lib/survey-helper.ts");
+  const surveyed = await surveys?.beginSurvey(root);
+  const quick = surveyed && surveys!.noChange(root, surveyed);
   if (quick) {
     const { schemaFiles } = await import("./lib/schemas.ts");
     let schemasOk = true;

@@ -36,9 +36,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
   return withRepository("synth", values.root, io, "write", async (root) => {
     // Nothing changed since the last synth (proved by hashes, see lib/cache.ts): done, without
     // loading cdk8s, ajv or a single definition.
-    const cacheLib = values.full === true || values.timings === true ? undefined : await import("./lib/cache.ts");
-    const surveyed = await cacheLib?.survey(root);
-    const quick = surveyed && cacheLib!.unchangedTree(root, surveyed);
+    const surveys = values.full === true || values.timings === true ? undefined : await import("./lib/survey-helper.ts");
+    const surveyed = await surveys?.beginSurvey(root);
+    const quick = surveyed && surveys!.noChange(root, surveyed);
     if (quick) {
       const { schemaFiles } = await import("./lib/schemas.ts");
       let schemasUpToDate = true;

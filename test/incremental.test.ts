@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 import { DiskHashes, inputsKey, RACY_MS } from "../scripts/lib/cache.ts";
 import { main as check, runCheck } from "../scripts/check.ts";
@@ -88,8 +89,12 @@ test("random edit sequences: the incremental synth writes exactly what a full sy
   const b = await tempRepo({ generated: true });
   try {
     let broken = false;
-    // (Seed 13 adds a tenant with a warning at step 7, and removes another at step 8.)
+    // (Seed 13 adds a tenant with a warning at step 7, and removes another at step 8.) With seed
+    // 2026 the incremental synth proves the other definitions' output in its helper process
+    // (survey-helper.ts), as the built commands do, while it compiles what changed.
     for (const seed of [7, 2026, 13]) {
+      if (seed === 2026) process.env.DAGOPS_SURVEY_HELPER = "1";
+      else delete process.env.DAGOPS_SURVEY_HELPER;
       const next = random(seed);
       const addedA: string[] = [];
       const addedB: string[] = [];
@@ -114,6 +119,7 @@ test("random edit sequences: the incremental synth writes exactly what a full sy
       }
     }
   } finally {
+    delete process.env.DAGOPS_SURVEY_HELPER;
     await a.cleanup();
     await b.cleanup();
   }
@@ -150,6 +156,60 @@ test("a hand-edited file under generated/ is still caught, by check and by the n
   }
 });
 
+
+test("the survey's helper process: the same survey as made here; what it finds edited by hand is compiled again; a helper that fails changes nothing", { timeout: 120_000 }, async () => {
+  const { beginSurvey } = await import("../scripts/lib/survey-helper.ts");
+  const { survey } = await import("../scripts/lib/cache.ts");
+  const repo = await tempRepo({ generated: true });
+  const reference = await tempRepo({ generated: true });
+  const summary = (s: Awaited<ReturnType<typeof survey>>) => s && { kept: [...s.kept.keys()], changed: s.changed, previous: s.previous, sharedIntact: s.sharedIntact };
+  try {
+    assert.equal((await run(synth, repo)).code, 0);
+    // One definition changed; another definition's output and a shared file edited by hand.
+    for (const r of [repo, reference]) await r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
+    const edited = "generated/staging/pipelines/customer-classification/cronjob-customer-classification.yaml";
+    await repo.write(edited, (await repo.read(edited)).replace("concurrencyPolicy: Forbid", "concurrencyPolicy: Allow"));
+    await repo.write("generated/prod/apps/application-dagops-platform.yaml", "edited: by hand\n");
+    const here = summary(await survey(repo.root));
+    assert.deepEqual(here?.changed, ["pipelines/customer-classification.ts", "pipelines/daily-usage-report.yaml"]);
+    assert.equal(here?.sharedIntact, false);
+
+    const pending = await beginSurvey(repo.root, { use: true });
+    assert.ok(pending && "proved" in pending, "a definition's bytes changed: the survey is under way, the compile can start");
+    assert.deepEqual(pending.inputs.changed, ["pipelines/daily-usage-report.yaml"]);
+    assert.deepEqual(summary(await pending.proved), here, "the helper's proof makes the survey made here");
+    // A helper that fails, or prints something that is no report: the proof is made here.
+    for (const [name, text] of [["exits.mjs", "process.exit(3);\n"], ["garbage.mjs", "process.stdout.write('{not json');\n"], ["other-cache.mjs", `process.stdout.write(JSON.stringify({ report: { check: "0".repeat(64), broken: [], folders: {}, sharedIntact: true }, usage: { maxRssKiB: 1, cpuMs: 1 } }));\n`]] as const) {
+      await repo.write(name, text);
+      const failed = await beginSurvey(repo.root, { use: true, script: pathToFileURL(join(repo.root, name)) });
+      assert.ok(failed && "proved" in failed);
+      assert.deepEqual(summary(await failed.proved), here, name);
+    }
+    // Nothing changed in the definitions: nothing to compile meanwhile, proved here.
+    const none = await tempRepo({ generated: true });
+    try {
+      const whole = await beginSurvey(none.root, { use: true });
+      assert.ok(whole && !("proved" in whole) && whole.changed.length === 0 && whole.sharedIntact);
+    } finally {
+      await none.cleanup();
+    }
+
+    // synth with the helper compiles the changed definition first, then the two edited by hand:
+    // the same tree as a full synth.
+    process.env.DAGOPS_SURVEY_HELPER = "1";
+    const inc = await run(synth, repo);
+    delete process.env.DAGOPS_SURVEY_HELPER;
+    assert.equal(inc.code, 0, inc.err);
+    assert.match(inc.out, /~ staging\/pipelines\/customer-classification\/cronjob-customer-classification\.yaml\n/);
+    assert.match(inc.out, /~ prod\/apps\/application-dagops-platform\.yaml\n/);
+    assert.equal((await run(synth, reference, "--full")).code, 0);
+    assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(reference.root, "generated")));
+  } finally {
+    delete process.env.DAGOPS_SURVEY_HELPER;
+    await repo.cleanup();
+    await reference.cleanup();
+  }
+});
 
 test("a hand-edited cache file is not trusted: check reports it, and the next synth renders everything and writes it back", async () => {
   const repo = await tempRepo({ generated: true });
@@ -197,7 +257,8 @@ test("the stat cache is never fooled by times set back: an in-place edit of the 
     const stat = JSON.parse(await repo.read(".dagops-stat.json")) as { listings: Record<string, string>; entries: Record<string, unknown> };
     assert.ok(stat.listings["staging/pipelines/customer-classification"], "the folder's listing is remembered");
     assert.ok(stat.entries["pipelines/daily-usage-report.yaml"], "the output's hash is remembered");
-    assert.ok(stat.entries["file:platform.config.ts"], "the platform configuration's hash is remembered");
+    const inputs = JSON.parse(await repo.read(".dagops-stat-inputs.json")) as { entries: Record<string, unknown> };
+    assert.ok(inputs.entries["file:platform.config.ts"], "the platform configuration's hash is remembered");
     // Edited in place: the same size, the same inode, its modification time set back.
     const size = statSync(edited).size;
     writeFileSync(edited, readFileSync(edited, "utf8").replace("concurrencyPolicy: Forbid", "concurrencyPolicy: Forbix"));
@@ -234,17 +295,17 @@ test("the inputs' key is the same whether its files are read or proved by stat, 
     // Only what is older than RACY_MS is remembered by stat.
     await new Promise((r) => setTimeout(r, RACY_MS + 200));
     const read = inputsKey(repo.root, clusters, now);
-    const learning = new DiskHashes(repo.root);
+    const learning = new DiskHashes(repo.root, "inputs");
     assert.equal(inputsKey(repo.root, clusters, now, learning), read);
     learning.save();
-    const stat = JSON.parse(await repo.read(".dagops-stat.json")) as { entries: Record<string, unknown> };
+    const stat = JSON.parse(await repo.read(".dagops-stat-inputs.json")) as { entries: Record<string, unknown> };
     assert.ok(stat.entries["file:platform.config.ts"] && stat.entries["file:package-lock.json"], "the settled inputs are remembered");
-    assert.equal(inputsKey(repo.root, clusters, now, new DiskHashes(repo.root)), read, "proved by stat: the same key");
+    assert.equal(inputsKey(repo.root, clusters, now, new DiskHashes(repo.root, "inputs")), read, "proved by stat: the same key");
     await repo.write("pipelines/_helpers.ts", "export const x = 1;\n");
-    const helper = inputsKey(repo.root, clusters, now, new DiskHashes(repo.root));
+    const helper = inputsKey(repo.root, clusters, now, new DiskHashes(repo.root, "inputs"));
     assert.notEqual(helper, read, "a helper beside the definitions is an input");
     await repo.write("package.json", (await repo.read("package.json")).replace(/"version": "[^"]+"/, '"version": "9.9.9"'));
-    assert.notEqual(inputsKey(repo.root, clusters, now, new DiskHashes(repo.root)), helper, "a new dagops version");
+    assert.notEqual(inputsKey(repo.root, clusters, now, new DiskHashes(repo.root, "inputs")), helper, "a new dagops version");
   } finally {
     await repo.cleanup();
   }

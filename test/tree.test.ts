@@ -126,7 +126,7 @@ test("manifest-generate-paths: for a one-pipeline change, exactly one pipeline A
 /** A repository copy with its first synth committed as "A". */
 async function committedRepo() {
   const repo = await tempRepo();
-  await repo.write(".gitignore", "node_modules\nmodel\ncharts\nrender\nchecks\nscripts\n.generated.*\n.dagops-stat.json\n");
+  await repo.write(".gitignore", "node_modules\nmodel\ncharts\nrender\nchecks\nscripts\n.generated.*\n.dagops-stat*.json\n");
   assert.equal(await synth([], captureIo(repo.root)), 0);
   git(repo.root, "init", "-q", "-b", "main");
   git(repo.root, "add", "-A");

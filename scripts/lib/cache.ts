@@ -27,8 +27,12 @@ import { orphanTenantsFiles, pipelineFiles, tenantsFileOf, tenantsFiles } from "
 
 export { CACHE_FILE };
 export const CACHE_FORMAT = 3;
-/** Local, never committed (.gitignore): like git's index, it belongs to this checkout. */
-const STAT_FILE = ".dagops-stat.json";
+/**
+ * Local, never committed (.gitignore): like git's index, they belong to this checkout. Two files,
+ * each written by the one process that learns it (survey-helper.ts): the output files' (and
+ * folders' listings), and the inputs' (definitions, code, configuration, prices).
+ */
+export const STAT_FILES = { outputs: ".dagops-stat.json", inputs: ".dagops-stat-inputs.json" } as const;
 
 export interface CacheUnit {
   /** Hash of the definition file's bytes (and its tenants file's). */
@@ -224,6 +228,20 @@ interface Listing {
   readonly shape: string;
 }
 
+/** Where the process `pid` writes a stat file before renaming it into place. */
+export function statTempFile(file: string, pid: number): string {
+  return `${file}.${pid}`;
+}
+
+/** What filesIn lists: the files' full paths, the numbers that prove them the folders' names, and whether those numbers are settled. */
+interface Listed {
+  readonly full: readonly string[];
+  readonly proof: readonly number[];
+  readonly settled: boolean;
+}
+
+const NO_THROW = { throwIfNoEntry: false } as const;
+
 /** The stat file: `listings` maps a folder to "<sig>|<index in shapes>". */
 interface StatFile {
   readonly format: number;
@@ -249,9 +267,16 @@ export const RACY_MS = 2000;
 export class DiskHashes {
   private readonly seen: Record<string, Seen>;
   private readonly next: Record<string, Seen> = {};
-  private readonly seenListings: Record<string, Listing>;
+  /** The stat file's listings as stored ("<sig>|<shape index>"), read one by one as they are needed. */
+  private readonly savedListings: Record<string, string>;
+  private readonly shapes: readonly string[];
+  /** Each shape's names, split once: most pipeline folders share a few shapes. */
+  private readonly shapeNames = new Map<string, { names: readonly string[]; own: readonly boolean[] }>();
   private readonly nextListings: Record<string, Listing> = {};
   private readonly startedMs = Date.now();
+  /** generated/ with a slash: the files' full paths are this and their path under it. */
+  private readonly base: string;
+  private readonly file: string;
   /**
    * Whether something was learned that the stat file does not say yet. When not, the file is left
    * as it is, entries this survey did not use included: each says what some files hashed to
@@ -272,7 +297,7 @@ export class DiskHashes {
   private real(folder: string): Stats | null {
     let st = this.folders.get(folder);
     if (st === undefined) {
-      const own = lstatSync(join(this.root, GENERATED_DIR, folder), { throwIfNoEntry: false });
+      const own = lstatSync(this.base + folder, NO_THROW);
       const parent = folder.lastIndexOf("/");
       st = own?.isDirectory() && (parent < 0 || this.real(folder.slice(0, parent))) ? own : null;
       this.folders.set(folder, st);
@@ -280,25 +305,30 @@ export class DiskHashes {
     return st;
   }
 
-  constructor(private readonly root: string) {
+  /** `kind`: which stat file it reads and writes (STAT_FILES). */
+  constructor(
+    private readonly root: string,
+    kind: keyof typeof STAT_FILES,
+  ) {
+    this.file = join(root, STAT_FILES[kind]);
+    this.base = `${join(root, GENERATED_DIR)}/`;
     let seen: Record<string, Seen> = {};
-    let listings: Record<string, Listing> = {};
+    let listings: Record<string, string> = {};
+    let shapes: readonly string[] = [];
     try {
-      const saved = JSON.parse(readFileSync(join(root, STAT_FILE), "utf8")) as Partial<StatFile>;
+      const saved = JSON.parse(readFileSync(this.file, "utf8")) as Partial<StatFile>;
       // Hashes of another cache format mean something else: hash the files again.
-      if (saved.format === CACHE_FORMAT && saved.entries && saved.listings && saved.shapes) {
+      if (saved.format === CACHE_FORMAT && saved.entries && saved.listings && Array.isArray(saved.shapes)) {
         seen = saved.entries;
-        for (const [folder, value] of Object.entries(saved.listings)) {
-          const bar = value.lastIndexOf("|");
-          const shape = saved.shapes[Number(value.slice(bar + 1))];
-          if (shape !== undefined) listings[folder] = { sig: value.slice(0, bar), shape };
-        }
+        listings = saved.listings;
+        shapes = saved.shapes;
       }
     } catch {
       // none yet (a fresh clone): hash the files
     }
     this.seen = seen;
-    this.seenListings = listings;
+    this.savedListings = listings;
+    this.shapes = shapes;
   }
 
   /** Whether stats taken now may be trusted next time (see RACY_MS). */
@@ -306,19 +336,33 @@ export class DiskHashes {
     return mtimeMs < this.startedMs - RACY_MS && ctimeMs < this.startedMs - RACY_MS;
   }
 
+  /** A folder's listing as the stat file has it, when it does. */
+  private savedListing(folder: string): Listing | undefined {
+    const value = this.savedListings[folder];
+    if (value === undefined) return undefined;
+    const bar = value.lastIndexOf("|");
+    const shape = this.shapes[Number(value.slice(bar + 1))];
+    return shape === undefined ? undefined : { sig: value.slice(0, bar), shape };
+  }
+
   /** The names in a real folder, from the stat cache when the folder's ctime and inode are the ones seen then. */
   private names(folder: string, st: Stats): string[] | undefined {
     const sig = `${st.ctimeMs}:${st.ino}`;
     const own = folder.slice(folder.lastIndexOf("/") + 1);
-    const before = this.seenListings[folder];
+    const before = this.savedListing(folder);
     let names: string[];
     let shape: string;
     if (before && before.sig === sig) {
       shape = before.shape;
-      names = shape === "" ? [] : shape.split("/").map((n) => n.replaceAll("\0", own));
+      let split = this.shapeNames.get(shape);
+      if (!split) {
+        const parts = shape === "" ? [] : shape.split("/");
+        this.shapeNames.set(shape, (split = { names: parts, own: parts.map((n) => n.includes("\0")) }));
+      }
+      names = split.names.map((n, i) => (split!.own[i] ? n.replaceAll("\0", own) : n));
     } else {
       try {
-        names = readdirSync(join(this.root, GENERATED_DIR, folder)).sort();
+        names = readdirSync(this.base + folder).sort();
       } catch {
         return undefined;
       }
@@ -328,21 +372,29 @@ export class DiskHashes {
     return names;
   }
 
-  /** The files under some folders of generated/ (path relative to generated/). */
-  private filesIn(folders: readonly string[]): { path: string; full: string }[] {
-    const out: { path: string; full: string }[] = [];
+  /**
+   * The files under some folders of generated/ (full paths), and what proves that these are their
+   * names: each folder's ctime and inode (a name added, removed or renamed changes both).
+   */
+  private filesIn(folders: readonly string[]): Listed {
+    const full: string[] = [];
+    const proof: number[] = [];
+    let settled = true;
     for (const folder of folders) {
-      const full = join(this.root, GENERATED_DIR, folder);
       const st = this.real(folder);
       // A link on the way (a linked folder, or a linked cluster folder above it) is never followed:
       // it stands for itself, and is never a regular file, so the folder is never "unchanged".
       if (!st) {
-        if (lstatSync(full, { throwIfNoEntry: false })) out.push({ path: folder, full });
+        if (lstatSync(this.base + folder, NO_THROW)) full.push(this.base + folder);
+        proof.push(-1, -1);
         continue;
       }
-      for (const n of this.names(folder, st) ?? []) out.push({ path: `${folder}/${n}`, full: `${full}/${n}` });
+      proof.push(st.ctimeMs, st.ino);
+      settled &&= this.settled(st.mtimeMs, st.ctimeMs);
+      const prefix = `${this.base}${folder}/`;
+      for (const n of this.names(folder, st) ?? []) full.push(prefix + n);
     }
-    return out;
+    return { full, proof, settled };
   }
 
   /** The combined hash (combinedHash) of the files in some folders. */
@@ -355,33 +407,33 @@ export class DiskHashes {
     const out: Record<string, { hash: string; files: number }> = {};
     for (const folder of folders) {
       const files = this.filesIn([folder]);
-      if (files.length > 0) out[folder] = { hash: this.cached(`folder:${folder}`, files, (list) => folderHashes(list).get(folder)!.hash), files: files.length };
+      if (files.full.length > 0) out[folder] = { hash: this.cached(`folder:${folder}`, files, (list) => folderHashes(list).get(folder)!.hash), files: files.full.length };
     }
     return out;
   }
 
   /** `hash` of these files, by `stat` when the stat cache saw exactly these files under `key`. */
-  private cached(key: string, files: readonly { path: string; full: string }[], hash: (files: { path: string; content: Buffer }[]) => string): string {
-    // The signature: the paths, then each file's size, times and inode as raw numbers (no text
-    // is made of 30,000 files' numbers).
-    const numbers = new Float64Array(files.length * 4);
-    let settled = true;
-    for (let i = 0; i < files.length; i++) {
+  private cached(key: string, files: Listed, hash: (files: { path: string; content: Buffer }[]) => string): string {
+    // The signature: how many files, each one's size, times and inode, then the folders' proof of
+    // their names, as raw numbers (no text is made of 30,000 files' numbers).
+    const count = files.full.length;
+    const numbers = new Float64Array(1 + count * 4 + files.proof.length);
+    numbers[0] = count;
+    numbers.set(files.proof, 1 + count * 4);
+    let settled = files.settled;
+    for (let i = 0; i < count; i++) {
       // lstat: a link is never followed, so a symlinked file is irregular, never "unchanged".
-      const st = lstatSync(files[i]!.full, { throwIfNoEntry: false });
+      const st = lstatSync(files.full[i]!, NO_THROW);
       if (!st?.isFile()) return "(irregular)";
-      numbers[i * 4] = st.size;
-      numbers[i * 4 + 1] = st.mtimeMs;
-      numbers[i * 4 + 2] = st.ctimeMs;
-      numbers[i * 4 + 3] = st.ino;
+      const at = 1 + i * 4;
+      numbers[at] = st.size;
+      numbers[at + 1] = st.mtimeMs;
+      numbers[at + 2] = st.ctimeMs;
+      numbers[at + 3] = st.ino;
       settled &&= this.settled(st.mtimeMs, st.ctimeMs);
     }
-    const sig = createHash("sha256")
-      // NUL: the one character no path holds.
-      .update(`${files.map((f) => f.path).join("\0")}\0`)
-      .update(new Uint8Array(numbers.buffer))
-      .digest("hex");
-    return this.bySig(key, sig, settled, () => hash(files.map((f) => ({ path: f.path, content: readFileSync(f.full) }))));
+    const sig = createHash("sha256").update(new Uint8Array(numbers.buffer)).digest("hex");
+    return this.bySig(key, sig, settled, () => hash(files.full.map((f) => ({ path: f.slice(this.base.length), content: readFileSync(f) }))));
   }
 
   /**
@@ -408,13 +460,14 @@ export class DiskHashes {
   save(folders: readonly string[] = []): void {
     try {
       if (!this.dirty) return;
-      const file = join(this.root, STAT_FILE);
+      const file = this.file;
       const entries = { ...this.next };
       const listings = { ...this.nextListings };
       for (const folder of folders) {
         const key = `folder:${folder}`;
         if (!entries[key] && this.seen[key]) entries[key] = this.seen[key]!;
-        if (!listings[folder] && this.seenListings[folder]) listings[folder] = this.seenListings[folder]!;
+        const before = listings[folder] ? undefined : this.savedListing(folder);
+        if (before) listings[folder] = before;
       }
       const shapes = new Map<string, number>();
       const stored: Record<string, string> = {};
@@ -425,8 +478,8 @@ export class DiskHashes {
       }
       const content: StatFile = { format: CACHE_FORMAT, entries, listings: stored, shapes: [...shapes.keys()] };
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(`${file}.${process.pid}`, JSON.stringify(content));
-      renameSync(`${file}.${process.pid}`, file);
+      writeFileSync(statTempFile(file, process.pid), JSON.stringify(content));
+      renameSync(statTempFile(file, process.pid), file);
     } catch {
       // not worth failing a synth over
     }
@@ -573,6 +626,13 @@ export interface Survey {
  * clusters are what the platform configuration resolves to now); undefined otherwise.
  */
 export function trustedCache(root: string, disk?: DiskHashes): Cache | undefined {
+  const cache = readCache(root);
+  // Written under the same inputs: anything else is not to be trusted.
+  return cache && inputsKey(root, cache.clusters, new Date(), disk) === cache.inputs ? cache : undefined;
+}
+
+/** The cache, when it is exactly what synth writes (its check holds); its inputs are not looked at. */
+export function readCache(root: string): Cache | undefined {
   // generated/ itself must be a folder, not a link to one (synth refuses that, with its reason).
   if (!lstatSync(join(root, GENERATED_DIR), { throwIfNoEntry: false })?.isDirectory()) return undefined;
   let text: string;
@@ -584,13 +644,26 @@ export function trustedCache(root: string, disk?: DiskHashes): Cache | undefined
     return undefined;
   }
   if (cache === null || typeof cache !== "object" || cache.format !== CACHE_FORMAT || typeof cache.inputs !== "string" || !cache.units || !Array.isArray(cache.clusters)) return undefined;
-  // Exactly what synth writes, under the same inputs: anything else is not to be trusted.
-  if (!checkedText(text, cache) || inputsKey(root, cache.clusters, new Date(), disk) !== cache.inputs) return undefined;
-  return cache;
+  return checkedText(text, cache) ? cache : undefined;
 }
 
-export async function survey(root: string): Promise<Survey | undefined> {
-  const disk = new DiskHashes(root);
+/**
+ * The survey's first half, which reads only the cache and the definitions: which definitions'
+ * bytes changed (these are compiled whatever else the survey finds) and which did not (kept
+ * only once their output is proved intact, the second half). Undefined: no usable cache.
+ */
+export interface Inputs {
+  readonly cache: Cache;
+  readonly files: readonly string[];
+  readonly tenants: readonly string[];
+  /** The definitions whose bytes are the cache's, not yet proved by their output. */
+  readonly kept: ReadonlyMap<string, CacheUnit>;
+  /** The definitions whose bytes changed, and new ones. */
+  readonly changed: readonly string[];
+}
+
+export async function surveyInputs(root: string): Promise<Inputs | undefined> {
+  const disk = new DiskHashes(root, "inputs");
   const cache = trustedCache(root, disk);
   if (!cache) return undefined;
   const files = await pipelineFiles(root);
@@ -598,20 +671,72 @@ export async function survey(root: string): Promise<Survey | undefined> {
   if (orphanTenantsFiles(files, tenants).length) return undefined;
   const kept = new Map<string, CacheUnit>();
   const changed: string[] = [];
-  const previous: Record<string, Previous> = {};
   for (const f of files) {
     const unit = cache.units[f];
-    if (unit && unit.input === disk.inputOf(f, tenantsFileOf(f, tenants)) && disk.hashOf(f, unitFolders(unit)) === unit.output) kept.set(f, unit);
-    else {
-      changed.push(f);
-      if (unit?.members) previous[f] = { members: unit.members, clusters: Object.fromEntries(unit.pipelines.map((p) => [p.name, p.clusters])), facts: unit.facts, disk: disk.foldersOf(unitFolders(unit)) };
-    }
+    if (unit && unit.input === disk.inputOf(f, tenantsFileOf(f, tenants))) kept.set(f, unit);
+    else changed.push(f);
+  }
+  disk.save();
+  return { cache, files, tenants, kept, changed };
+}
+
+/**
+ * The survey's second half: which definitions' output folders no longer hash to what the cache
+ * recorded (a hand edit, a file added or removed), and whether the shared files are intact.
+ */
+export interface Proof {
+  /** Definitions whose output is not what the cache recorded. */
+  readonly broken: readonly string[];
+  /** Each template's folders on disk now (Previous.disk), by definition. */
+  readonly folders: Readonly<Record<string, Previous["disk"]>>;
+  readonly sharedIntact: boolean;
+}
+
+/**
+ * The Proof for some of the cache's definitions (`files`; those in `skip` are compiled anyway,
+ * and only a template's folders are looked at, for its tenants). A template is proved folder by
+ * folder: its tenants are compiled against their own folders (Previous).
+ */
+export function proveOutputs(root: string, cache: Cache, files: readonly string[], skip: ReadonlySet<string> = new Set()): Proof {
+  const disk = new DiskHashes(root, "outputs");
+  const broken: string[] = [];
+  const folders: Record<string, Previous["disk"]> = {};
+  for (const f of files) {
+    const unit = cache.units[f];
+    if (!unit) continue;
+    if (unit.members) {
+      const mine = (folders[f] = disk.foldersOf(unitFolders(unit)));
+      if (!skip.has(f) && combinedHash(new Map(Object.entries(mine))) !== unit.output) broken.push(f);
+    } else if (!skip.has(f) && disk.hashOf(f, unitFolders(unit)) !== unit.output) broken.push(f);
   }
   const sharedIntact = disk.hashOf("(shared)", sharedFolders(cache.clusters)) === cache.shared;
   // Like git status refreshing its index: what was hashed now is proved by stat next time. (A
   // file a synth rewrites after this gets a new inode and time, so it is hashed again.)
   disk.save(Object.values(cache.units).flatMap((u) => (u.members ? unitFolders(u) : [])));
-  return { cache, files, tenants, kept, changed, previous, sharedIntact };
+  return { broken, folders, sharedIntact };
+}
+
+/** The survey of its two halves. */
+export function surveyOf(inputs: Inputs, proof: Proof): Survey {
+  const broken = new Set(proof.broken);
+  const kept = new Map<string, CacheUnit>();
+  const changed: string[] = [];
+  const previous: Record<string, Previous> = {};
+  for (const f of inputs.files) {
+    const unit = inputs.kept.get(f);
+    if (unit && !broken.has(f)) kept.set(f, unit);
+    else {
+      changed.push(f);
+      const before = inputs.cache.units[f];
+      if (before?.members) previous[f] = { members: before.members, clusters: Object.fromEntries(before.pipelines.map((p) => [p.name, p.clusters])), facts: before.facts, disk: proof.folders[f] ?? {} };
+    }
+  }
+  return { ...inputs, kept, changed, previous, sharedIntact: proof.sharedIntact };
+}
+
+export async function survey(root: string): Promise<Survey | undefined> {
+  const inputs = await surveyInputs(root);
+  return inputs && surveyOf(inputs, proveOutputs(root, inputs.cache, inputs.files, new Set(inputs.changed)));
 }
 
 /**

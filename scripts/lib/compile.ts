@@ -11,6 +11,7 @@ import type { PriceData } from "../../cost/data.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
 import { duplicateNames, loadPlatform, type Project } from "./load.ts";
 import { CACHE_FILE, cacheText, treeHash, inputsKey, sharedFolders, survey, unitFolders, type Cache, type CacheUnit, type Previous, type Survey } from "./cache.ts";
+import type { PendingSurvey } from "./survey-helper.ts";
 import { orphanTenantsFiles, pipelineFiles, tenantsFiles } from "./definitions.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
 import { GENERATED_DIR } from "../../model/files.ts";
@@ -66,8 +67,12 @@ export interface CompileOptions {
    * compiled. Either way the files and problems are the same.
    */
   readonly incremental?: boolean;
-  /** The survey the caller already made (nothing is hashed twice). */
-  readonly survey?: Survey;
+  /**
+   * The survey the caller already made (nothing is hashed twice), or started (survey-helper.ts):
+   * then the definitions whose bytes changed are compiled while the rest are proved, and any
+   * the proof finds broken are compiled after them.
+   */
+  readonly survey?: Survey | PendingSurvey;
   /**
    * Where the files go: kept in `files` (default), compared with generated/ (`tree`), or also
    * staged for `commit` where they differ. Compare and stage hold no file contents: a tree of
@@ -79,11 +84,26 @@ export interface CompileOptions {
 }
 
 export async function compile(root: string, timings?: Timings, options: CompileOptions = {}): Promise<Compiled> {
+  const given = options.survey;
+  if (!given || !("proved" in given)) return compileFrom(root, timings, options, options.incremental ? (given ?? (await timed(timings, "hash definitions and output", () => survey(root)))) : undefined);
+  // A survey under way: compiled as if the proof will find every other definition's output and
+  // the shared files intact, as it does unless something under generated/ was edited by hand;
+  // when it does not, compiled again from the proof. A template's tenants are compiled against
+  // what the proof finds in their folders: a changed template waits for it.
+  const { inputs, proved } = given;
+  if (inputs.changed.some((f) => inputs.cache.units[f]?.members)) return compile(root, timings, { ...options, survey: await timed(timings, "hash definitions and output", () => proved) });
+  const guess: Survey = { ...inputs, previous: {}, sharedIntact: true };
+  const compiled = await compileFrom(root, timings, options, guess);
+  const proof = await timed(timings, "prove the other definitions' output", () => proved);
+  if (proof.sharedIntact && proof.changed.length === guess.changed.length) return compiled;
+  return compile(root, timings, { ...options, survey: proof });
+}
+
+async function compileFrom(root: string, timings: Timings | undefined, options: CompileOptions, s: Survey | undefined): Promise<Compiled> {
   const output = options.output ?? "memory";
-  const s = options.incremental ? (options.survey ?? (await timed(timings, "hash definitions and output", () => survey(root)))) : undefined;
   const start = await timed(timings, "load the platform", () => startingPoint(root, s));
   if ("failed" in start) return { project: { clusters: [], pipelines: [], problems: start.problems }, problems: start.problems };
-  const { clusters, files, tenants, kept } = start;
+  const { clusters, files, tenants, kept, sharedIntact } = start;
   const clusterNames = clusters.map((c) => c.name);
   const target = join(root, GENERATED_DIR);
   const staging = stagingDir(root);
@@ -127,7 +147,7 @@ export async function compile(root: string, timings?: Timings, options: CompileO
     const namesIn = (cluster: string) => all.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
     const before = start.cache ? Object.values(start.cache.units).flatMap((u) => u.pipelines) : [];
     const namesBefore = (cluster: string) => before.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
-    const withShared = !start.cache || !start.sharedIntact || clusterNames.some((c) => namesIn(c).join("\n") !== namesBefore(c).join("\n"));
+    const withShared = !start.cache || !sharedIntact || clusterNames.some((c) => namesIn(c).join("\n") !== namesBefore(c).join("\n"));
     const folders = new Set(all.flatMap((p) => p.clusters.map((c) => `${GENERATED_DIR}/${c}/pipelines/${p.name}`)));
     const shared = timed(timings, "render and check the shared files", () => {
       const objects = withShared ? renderShared(clusters, namesIn) : ctx.platform;
