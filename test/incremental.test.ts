@@ -190,6 +190,12 @@ test("the survey's helper process: the same survey as made here; what it finds e
     try {
       const whole = await beginSurvey(none.root, { use: true });
       assert.ok(whole && !("proved" in whole) && whole.changed.length === 0 && whole.sharedIntact);
+      // A changed template: its tenants are compiled against their folders, so the proof comes first, here.
+      await none.write("pipelines/tenant-export.tenants.yaml", `${await none.read("pipelines/tenant-export.tenants.yaml")}- { name: zeta, params: { tenant: zeta } }\n`);
+      const template = await beginSurvey(none.root, { use: true });
+      assert.ok(template && !("proved" in template), "a changed template: the whole survey");
+      assert.deepEqual(template.changed, ["pipelines/tenant-export.yaml"]);
+      assert.ok(Object.keys(template.previous["pipelines/tenant-export.yaml"]!.disk).length > 0, "its tenants' folders, proved");
     } finally {
       await none.cleanup();
     }

@@ -681,6 +681,15 @@ export async function surveyInputs(root: string): Promise<Inputs | undefined> {
 }
 
 /**
+ * Whether compiling the changed definitions needs the second half first: a changed template the
+ * cache knows tenant by tenant is compiled against what its tenants' folders hold now
+ * (Previous.disk), so that only the tenants that changed are rendered.
+ */
+export function waitsForProof(inputs: Inputs): boolean {
+  return inputs.changed.some((f) => inputs.cache.units[f]?.members !== undefined);
+}
+
+/**
  * The survey's second half: which definitions' output folders no longer hash to what the cache
  * recorded (a hand edit, a file added or removed), and whether the shared files are intact.
  */

@@ -10,7 +10,7 @@ import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import type { PriceData } from "../../cost/data.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
 import { duplicateNames, loadPlatform, type Project } from "./load.ts";
-import { CACHE_FILE, cacheText, treeHash, inputsKey, sharedFolders, survey, unitFolders, type Cache, type CacheUnit, type Previous, type Survey } from "./cache.ts";
+import { CACHE_FILE, cacheText, treeHash, inputsKey, sharedFolders, survey, unitFolders, waitsForProof, type Cache, type CacheUnit, type Previous, type Survey } from "./cache.ts";
 import type { PendingSurvey } from "./survey-helper.ts";
 import { orphanTenantsFiles, pipelineFiles, tenantsFiles } from "./definitions.ts";
 import type { ResolvedPipeline } from "../../model/resolve.ts";
@@ -88,10 +88,10 @@ export async function compile(root: string, timings?: Timings, options: CompileO
   if (!given || !("proved" in given)) return compileFrom(root, timings, options, options.incremental ? (given ?? (await timed(timings, "hash definitions and output", () => survey(root)))) : undefined);
   // A survey under way: compiled as if the proof will find every other definition's output and
   // the shared files intact, as it does unless something under generated/ was edited by hand;
-  // when it does not, compiled again from the proof. A template's tenants are compiled against
-  // what the proof finds in their folders: a changed template waits for it.
+  // when it does not, compiled again from the proof. (A changed template waits for the proof:
+  // beginSurvey makes that one here.)
   const { inputs, proved } = given;
-  if (inputs.changed.some((f) => inputs.cache.units[f]?.members)) return compile(root, timings, { ...options, survey: await timed(timings, "hash definitions and output", () => proved) });
+  if (waitsForProof(inputs)) return compile(root, timings, { ...options, survey: await timed(timings, "hash definitions and output", () => proved) });
   const guess: Survey = { ...inputs, previous: {}, sharedIntact: true };
   const compiled = await compileFrom(root, timings, options, guess);
   const proof = await timed(timings, "prove the other definitions' output", () => proved);

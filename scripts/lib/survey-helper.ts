@@ -20,7 +20,7 @@ import { existsSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { proveOutputs, readCache, STAT_FILES, statTempFile, surveyInputs, surveyOf, unchangedTree, type Inputs, type Proof, type Survey } from "./cache.ts";
+import { proveOutputs, readCache, STAT_FILES, statTempFile, surveyInputs, surveyOf, unchangedTree, waitsForProof, type Inputs, type Proof, type Survey } from "./cache.ts";
 
 /** What the helper prints: the proof, and the check of the cache it proved it against. */
 export interface Report extends Proof {
@@ -93,8 +93,9 @@ export async function beginSurvey(root: string, options: HelperOptions = {}): Pr
     return undefined;
   }
   const here = () => surveyOf(inputs, proveOutputs(root, inputs.cache, inputs.files, new Set(inputs.changed)));
-  if (!helper || inputs.changed.length === 0) {
-    // Nothing to compile meanwhile: proved here, sooner than by waiting for the helper.
+  if (!helper || inputs.changed.length === 0 || waitsForProof(inputs)) {
+    // Nothing to compile before the proof (a no-op, or a changed template, whose tenants are
+    // compiled against their folders): proved here, sooner than by waiting for the helper.
     helper?.stop();
     return here();
   }
