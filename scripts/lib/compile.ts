@@ -69,8 +69,8 @@ export interface CompileOptions {
   readonly incremental?: boolean;
   /**
    * The survey the caller already made (nothing is hashed twice), or started (survey-helper.ts):
-   * then the definitions whose bytes changed are compiled while the rest are proved, and any
-   * the proof finds broken are compiled after them.
+   * then the definitions whose bytes changed are compiled while the rest are proved, and when
+   * the proof finds more to compile (a hand edit), the compile starts again from the proof.
    */
   readonly survey?: Survey | PendingSurvey;
   /**
