@@ -610,12 +610,8 @@ export function sharedFolders(clusters: readonly { readonly name: string }[]): s
  * are intact. Every file is hashed (or proved by stat) once, here; the no-op proof and the
  * incremental compile both work from this. Undefined: compile everything.
  */
-export interface Survey {
-  readonly cache: Cache;
-  readonly files: readonly string[];
-  readonly tenants: readonly string[];
-  readonly kept: ReadonlyMap<string, CacheUnit>;
-  readonly changed: readonly string[];
+export interface Survey extends Inputs {
+  // kept: proved by their output too; changed: also those whose output was not intact.
   /** Of the changed definitions, the templates the cache knows tenant by tenant. */
   readonly previous: Readonly<Record<string, Previous>>;
   readonly sharedIntact: boolean;
