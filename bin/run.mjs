@@ -25,9 +25,11 @@ const COMMANDS = {
   cost: "scripts/cost.ts",
   diff: "scripts/diff.ts",
   "pr-comment": "scripts/pr-comment.ts",
+  // The operator's command (bin/dagops.mjs): its entry stops a backfill on Ctrl-C (processMain).
+  dagops: "ops/main.ts",
 };
 /** Worker thread and helper process entries, plain JavaScript that the bundle starts by URL (new URL("./x.mjs", import.meta.url)). */
-const WORKERS = ["scripts/lib/units-worker.mjs", "scripts/lib/ts-load-worker.mjs", "scripts/lib/survey-process.mjs"];
+const WORKERS = ["scripts/lib/ts-load-worker.mjs", "scripts/lib/import-hooks.mjs"];
 // DAGOPS_BUILD_CACHE moves the builds elsewhere (the launcher's own tests do); it must be a
 // folder from which this repository's node_modules/ resolves, that is, inside the repository.
 const CACHE = process.env.DAGOPS_BUILD_CACHE || join(ROOT, "node_modules", ".cache", "dagops");
@@ -47,7 +49,7 @@ if (!existsSync(join(out, ".complete"))) await build();
 process.argv.splice(2, 1);
 const command = await import(pathToFileURL(join(out, `${name}.mjs`)).href);
 const { runMain } = await import(pathToFileURL(join(out, "kit.mjs")).href);
-runMain(command.main);
+runMain(command.processMain ?? command.main);
 
 /**
  * The hash of every file the build may read: the folders of the commands and of all they import,
@@ -71,7 +73,8 @@ function sourcesHash() {
     // no memo yet, or an unreadable one: hash the sources
   }
   const started = Date.now();
-  const dirs = ["cli", "model", "charts", "render", "runner", "ops", "cost", "checks", "review", "scripts"];
+  // dagops's own folders: package.json "dagops.code", the one list (model/files.ts reads it too).
+  const dirs = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dagops.code.filter((d) => existsSync(join(ROOT, d)));
   const folders = [...dirs];
   const sources = [];
   for (const dir of dirs) {
@@ -85,7 +88,7 @@ function sourcesHash() {
   }
   const hash = createHash("sha256");
   hash.update(`node ${node}\0`);
-  const files = ["bin/run.mjs", "tsconfig.json", "package-lock.json", ...sources];
+  const files = ["package.json", "tsconfig.json", "package-lock.json", ...sources];
   for (const file of files) {
     hash.update(`${file}\0`);
     hash.update(existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file)) : "(missing)");
@@ -115,7 +118,7 @@ async function build() {
   // One entry per command, the CLI kit (runMain), the worker threads' units and the survey helper's; what they share
   // goes into chunks beside them, flat, so that import.meta.url of any chunk finds the workers'
   // entry files (copied below) next to it.
-  const entryPoints = { kit: "cli/kit.ts", units: "scripts/lib/units.ts", "survey-helper": "scripts/lib/survey-helper.ts" };
+  const entryPoints = { kit: "cli/kit.ts" };
   for (const [command, file] of Object.entries(COMMANDS)) entryPoints[command] = file;
   try {
     const esbuild = await import("esbuild");

@@ -15,12 +15,16 @@ export function repoPath(cluster: string, ...rest: string[]): string {
 /** Sync waves: the platform first, then every pipeline. */
 export const SYNC_WAVE = { platform: 0, pipelines: 10 } as const;
 
-/** The child Applications the root app syncs: `generated/<cluster>/apps/`. */
+/**
+ * The child Applications the root app syncs: `generated/<cluster>/apps/`. The platform's
+ * (`platform: true`) with the platform, each pipeline's with the pipeline.
+ */
 export class AppsChart extends Chart {
-  constructor(scope: Construct, id: string, props: { readonly cluster: ResolvedCluster; readonly pipelines: readonly string[] }) {
+  constructor(scope: Construct, id: string, props: { readonly cluster: ResolvedCluster; readonly platform: boolean; readonly pipelines: readonly string[] }) {
     super(scope, id, { disableResourceNameHashes: true });
     const { cluster } = props;
-    new ArgoCdApplication(this, PLATFORM_APP, {
+    if (props.platform)
+      new ArgoCdApplication(this, PLATFORM_APP, {
       cluster,
       name: PLATFORM_APP,
       project: PROJECT.platform,

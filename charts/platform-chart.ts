@@ -10,18 +10,19 @@ import { KubeObject } from "./kube-object.ts";
 import { LABEL, MANAGED_BY, ROLE } from "./labels.ts";
 import { PIPELINE_NAMESPACE_PREFIX, PLACEHOLDER_PRIORITY_CLASS, PLATFORM_NAMESPACE, pipelineNamespace } from "./names.ts";
 import { RestrictedNamespace } from "./restricted-namespace.ts";
-import { RunManagerNodeReader } from "./run-manager-rbac.ts";
+import { RunManagerNodeReader, RunManagerNodeReaderBinding } from "./run-manager-rbac.ts";
 
 /**
  * What every pipeline in a cluster shares: `generated/<cluster>/platform/`. It syncs before any
- * pipeline, so namespaces, node pools and Fargate profiles exist before a run can start.
+ * pipeline, so namespaces, node pools and Fargate profiles exist before a run can start. It
+ * depends on the platform configuration alone: each pipeline's own part of the platform app
+ * (PipelinePlatformChart) is rendered with the pipeline.
  */
 export class PlatformChart extends Chart {
-  constructor(scope: Construct, id: string, props: { readonly cluster: ResolvedCluster; readonly pipelines: readonly string[] }) {
+  constructor(scope: Construct, id: string, props: { readonly cluster: ResolvedCluster }) {
     super(scope, id, { disableResourceNameHashes: true });
     const { cluster } = props;
     new RestrictedNamespace(this, PLATFORM_NAMESPACE, { name: PLATFORM_NAMESPACE });
-    for (const p of props.pipelines) new RestrictedNamespace(this, pipelineNamespace(p), { name: pipelineNamespace(p), pipeline: p });
     new Ec2NodeClass(this, "node-class", { cluster });
     new KarpenterNodePool(this, "pool-spot", { cluster, capacity: "spot" });
     new KarpenterNodePool(this, "pool-on-demand", { cluster, capacity: "on-demand" });
@@ -35,7 +36,7 @@ export class PlatformChart extends Chart {
       globalDefault: false,
       description: "dagops prewarm placeholders: hold capacity for a run until its steps preempt them.",
     });
-    if (props.pipelines.length) new RunManagerNodeReader(this, "node-reader", { pipelines: props.pipelines });
+    new RunManagerNodeReader(this, "node-reader");
     new FargateProfile(this, "run-managers", {
       cluster,
       role: "run-managers",
@@ -48,5 +49,18 @@ export class PlatformChart extends Chart {
       role: "karpenter",
       selectors: [{ namespace: cluster.karpenter.namespace, labels: { "app.kubernetes.io/name": "karpenter" } }],
     });
+  }
+}
+
+/**
+ * One pipeline's part of the platform app (`generated/<cluster>/platform/`): its Namespace, which
+ * must exist before the pipeline's app syncs into it, and its run manager's node-reader binding.
+ */
+export class PipelinePlatformChart extends Chart {
+  constructor(scope: Construct, id: string, props: { readonly pipeline: string }) {
+    super(scope, id, { disableResourceNameHashes: true });
+    const p = props.pipeline;
+    new RestrictedNamespace(this, pipelineNamespace(p), { name: pipelineNamespace(p), pipeline: p });
+    new RunManagerNodeReaderBinding(this, "node-reader", { pipeline: p });
   }
 }

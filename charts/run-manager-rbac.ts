@@ -36,18 +36,28 @@ export const RUN_MANAGER_RULES = [
 export const RUN_MANAGER_NODE_RULES = [{ apiGroups: [""], resources: ["nodes"], verbs: ["get"] }] as const;
 export const RUN_MANAGER_NODE_READER = "dagops-run-manager-node-reader";
 
-/** One ClusterRole and one binding for every pipeline's run manager in the cluster (in the platform app). */
+/** The ClusterRole every pipeline's run manager is bound to (in the platform app). */
 export class RunManagerNodeReader extends Construct {
-  constructor(scope: Construct, id: string, props: { readonly pipelines: readonly string[] }) {
+  constructor(scope: Construct, id: string) {
     super(scope, id);
     const metadata = { name: RUN_MANAGER_NODE_READER, labels: { [LABEL.managedBy]: MANAGED_BY } };
     new KubeObject<IClusterRole>(this, "clusterrole", { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata, rules: RUN_MANAGER_NODE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) });
+  }
+}
+
+/**
+ * One pipeline's run manager bound to the node reader: a binding per pipeline, not one listing
+ * them all, so that two pull requests adding two pipelines never edit the same file.
+ */
+export class RunManagerNodeReaderBinding extends Construct {
+  constructor(scope: Construct, id: string, props: { readonly pipeline: string }) {
+    super(scope, id);
     new KubeObject<IClusterRoleBinding>(this, "clusterrolebinding", {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "ClusterRoleBinding",
-      metadata,
+      metadata: { name: `${RUN_MANAGER_NODE_READER}-${props.pipeline}`, labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.pipeline } },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: RUN_MANAGER_NODE_READER },
-      subjects: [...props.pipelines].sort().map((p) => ({ kind: "ServiceAccount", name: RUN_MANAGER, namespace: pipelineNamespace(p) })),
+      subjects: [{ kind: "ServiceAccount", name: RUN_MANAGER, namespace: pipelineNamespace(props.pipeline) }],
     });
   }
 }

@@ -77,42 +77,7 @@ export function capacity(objects: readonly RenderedObject[], pricesByCluster: Re
     const mineFacts = costs.map((c): CapacityFacts => ({ cluster, pipeline: c.pipeline, schedule: c.schedule ?? null, peak: c.run.peakCapacity }));
     facts.push(...mineFacts);
     if (options.shared === false) continue;
-    // Pipelines that can start in the same hour share the limits (in name order, whichever were rendered).
-    const all = [...mineFacts, ...known.filter((k) => k.cluster === cluster)].sort((a, b) => (a.pipeline < b.pipeline ? -1 : a.pipeline > b.pipeline ? 1 : 0));
-    const byHour = new Map<string, { pipelines: string[]; cpuMillis: number; memoryBytes: number }>();
-    for (const c of all) {
-      if (!c.schedule) continue;
-      for (const hour of firingHours(c.schedule)) {
-        for (const [pool, peak] of Object.entries(c.peak)) {
-          const key = `${pool}|${hour}`;
-          let sum = byHour.get(key);
-          if (!sum) byHour.set(key, (sum = { pipelines: [], cpuMillis: 0, memoryBytes: 0 }));
-          // Added to in place: thousands of pipelines may start in the same hour.
-          sum.pipelines.push(c.pipeline);
-          sum.cpuMillis += peak.cpuMillis;
-          sum.memoryBytes += peak.memoryBytes;
-        }
-      }
-    }
-    const warned = new Set<string>();
-    for (const [key, sum] of [...byHour].sort()) {
-      const [pool, hour] = key.split("|") as [string, string];
-      const limits = pools.get(pool)?.limits ?? {};
-      const over = (limits.cpuMillis !== undefined && sum.cpuMillis > limits.cpuMillis) || (limits.memoryBytes !== undefined && sum.memoryBytes > limits.memoryBytes);
-      const id = `${pool}|${sum.pipelines.join(",")}`;
-      if (over && sum.pipelines.length > 1 && !warned.has(id)) {
-        warned.add(id);
-        problems.push(
-          problem(
-            "POOL_LIMIT_SHARED",
-            PLATFORM_FILE,
-            limitsPath,
-            `cluster ${cluster}: ${sum.pipelines.join(", ")} can all start in hour ${hour} (schedule hours, each in its own time zone) and together peak at ${fmt(sum)} on ${pool}, over its limits (${fmtLimits(limits)}); runs would queue behind each other`,
-            "warning",
-          ),
-        );
-      }
-    }
+    problems.push(...sharedLimitProblems(cluster, clusterOrder.indexOf(cluster), [...mineFacts, ...known.filter((k) => k.cluster === cluster)], poolLimits(pools)));
   }
   // Clusters with the same pools report the same problem once.
   const seen = new Set<string>();
@@ -123,6 +88,60 @@ export function capacity(objects: readonly RenderedObject[], pricesByCluster: Re
     }),
     facts,
   };
+}
+
+/** What the shared-limit check needs of a NodePool: its limits. */
+export type PoolLimits = Pool["limits"];
+
+/** Each pool's limits, by pool name. */
+export function poolLimits(pools: ReadonlyMap<string, Pool>): Record<string, PoolLimits> {
+  return Object.fromEntries([...pools].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, p]) => [name, { ...p.limits }]));
+}
+
+/**
+ * Pipelines that can start in the same hour share the pool limits: a warning for every hour in
+ * which the peaks of several together are over them (in pipeline name order). Pure, so that a
+ * synth that rendered nothing checks it from the facts its stamps keep.
+ */
+export function sharedLimitProblems(cluster: string, index: number, facts: readonly CapacityFacts[], pools: Readonly<Record<string, PoolLimits>>): Problem[] {
+  const problems: Problem[] = [];
+  const limitsPath = `clusters[${index}].karpenter.pools.limits`;
+  const all = [...facts].sort((a, b) => (a.pipeline < b.pipeline ? -1 : a.pipeline > b.pipeline ? 1 : 0));
+  const byHour = new Map<string, { pipelines: string[]; cpuMillis: number; memoryBytes: number }>();
+  for (const c of all) {
+    if (!c.schedule) continue;
+    for (const hour of firingHours(c.schedule)) {
+      for (const [pool, peak] of Object.entries(c.peak)) {
+        const key = `${pool}|${hour}`;
+        let sum = byHour.get(key);
+        if (!sum) byHour.set(key, (sum = { pipelines: [], cpuMillis: 0, memoryBytes: 0 }));
+        // Added to in place: thousands of pipelines may start in the same hour.
+        sum.pipelines.push(c.pipeline);
+        sum.cpuMillis += peak.cpuMillis;
+        sum.memoryBytes += peak.memoryBytes;
+      }
+    }
+  }
+  const warned = new Set<string>();
+  for (const [key, sum] of [...byHour].sort()) {
+    const [pool, hour] = key.split("|") as [string, string];
+    const limits = pools[pool] ?? {};
+    const over = (limits.cpuMillis !== undefined && sum.cpuMillis > limits.cpuMillis) || (limits.memoryBytes !== undefined && sum.memoryBytes > limits.memoryBytes);
+    const id = `${pool}|${sum.pipelines.join(",")}`;
+    if (over && sum.pipelines.length > 1 && !warned.has(id)) {
+      warned.add(id);
+      problems.push(
+        problem(
+          "POOL_LIMIT_SHARED",
+          PLATFORM_FILE,
+          limitsPath,
+          `cluster ${cluster}: ${sum.pipelines.join(", ")} can all start in hour ${hour} (schedule hours, each in its own time zone) and together peak at ${fmt(sum)} on ${pool}, over its limits (${fmtLimits(limits)}); runs would queue behind each other`,
+          "warning",
+        ),
+      );
+    }
+  }
+  return problems;
 }
 
 function fmtLimits(l: Pool["limits"]): string {
@@ -140,6 +159,12 @@ function stepProblems(plan: Plan, pools: ReadonlyMap<string, Pool>, file: string
       const big = largest(pool.types);
       if (!big) {
         problems.push(problem("NO_INSTANCE_FITS", file, at, `step ${d.name}: NodePool ${pool.name} allows no instance type of the price snapshot at all; check its requirements (categories, generation, architectures) in platform.config.ts`));
+        return;
+      }
+      // One step over the pool's limits: the step is where the fix goes, not the platform.
+      const over = (pool.limits.cpuMillis !== undefined && d.request.cpuMillis > pool.limits.cpuMillis) || (pool.limits.memoryBytes !== undefined && d.request.memoryBytes > pool.limits.memoryBytes);
+      if (over) {
+        problems.push(problem("POOL_LIMIT", file, at, `step ${d.name} alone requests ${fmt(d.request)}${what}, over the limits of NodePool ${pool.name} (${fmtLimits(pool.limits)}); it could never start. Lower its requests, or raise karpenter.pools.limits in platform.config.ts`));
         return;
       }
       const { types: fit, families: fitFamilies } = fitting(pool, d.request, 1);

@@ -9,7 +9,7 @@ import { stableName } from "../charts/names.ts";
 import { PipelineChart } from "../charts/pipeline-chart.ts";
 import { planDocument, type Plan, type PlanDocument } from "../charts/plan.ts";
 import { planOf } from "../charts/plan-config-map.ts";
-import { PlatformChart } from "../charts/platform-chart.ts";
+import { PipelinePlatformChart, PlatformChart } from "../charts/platform-chart.ts";
 import { toYaml } from "../charts/serialize.ts";
 import { PLATFORM_FILE } from "../model/files.ts";
 import type { ResolvedCluster } from "../model/platform.ts";
@@ -28,6 +28,8 @@ export interface RenderedObject {
   readonly path: string;
   /** The definition file the object comes from. */
   readonly source: string;
+  /** The pipeline whose object it is; none for a cluster's own objects. */
+  readonly pipeline?: string;
   readonly manifest: Manifest;
   /** For plan ConfigMaps: the plan the `plan.yaml` text was written from. */
   readonly plan?: Plan;
@@ -38,29 +40,31 @@ export interface OutputFile {
   readonly content: string;
 }
 
-/**
- * Every object of these clusters and pipelines. `sharedNames`: the names of every pipeline per
- * cluster, when `pipelines` holds only some of them: the shared charts (Applications,
- * namespaces, the node reader's binding) still name them all.
- */
-export function render(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[], sharedNames?: (cluster: string) => readonly string[]): RenderedObject[] {
-  const byCluster = (cluster: string) => pipelines.filter((p) => p.clusters.includes(cluster)).map((p) => p.name);
-  return [...renderShared(clusters, sharedNames ?? byCluster), ...renderPipelines(clusters, pipelines)];
+/** Every object of these clusters and pipelines. */
+export function render(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[]): RenderedObject[] {
+  return [...renderShared(clusters), ...renderPipelines(clusters, pipelines)];
 }
 
-/** The shared charts of each cluster (bootstrap/, apps/, platform/), naming these pipelines. */
-export function renderShared(clusters: readonly ResolvedCluster[], names: (cluster: string) => readonly string[]): RenderedObject[] {
+/**
+ * The files of each cluster that no pipeline owns: bootstrap/, the platform's Application, and
+ * platform/ without the pipelines' namespaces and bindings. They depend on the platform
+ * configuration alone, so adding or changing a pipeline never touches them.
+ */
+export function renderShared(clusters: readonly ResolvedCluster[]): RenderedObject[] {
   const objects: RenderedObject[] = [];
   for (const cluster of clusters) {
     const add = chartAdder(objects, cluster);
     add("bootstrap", PLATFORM_FILE, (app) => new BootstrapChart(app, "bootstrap", { cluster }));
-    add("apps", PLATFORM_FILE, (app) => new AppsChart(app, "apps", { cluster, pipelines: [...names(cluster.name)] }));
-    add("platform", PLATFORM_FILE, (app) => new PlatformChart(app, "platform", { cluster, pipelines: [...names(cluster.name)] }));
+    add("apps", PLATFORM_FILE, (app) => new AppsChart(app, "apps", { cluster, platform: true, pipelines: [] }));
+    add("platform", PLATFORM_FILE, (app) => new PlatformChart(app, "platform", { cluster }));
   }
   return objects;
 }
 
-/** The folder of each pipeline in each of its clusters (pipelines/<name>/): its namespace's objects. */
+/**
+ * Each pipeline's files in each of its clusters: its folder (pipelines/<name>/, its namespace's
+ * objects), its Application (apps/) and its part of the platform (its Namespace and binding).
+ */
 export function renderPipelines(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[]): RenderedObject[] {
   const objects: RenderedObject[] = [];
   // A plan depends on the cluster only through overrides: build, serialize and hash it once per variant.
@@ -77,16 +81,18 @@ export function renderPipelines(clusters: readonly ResolvedCluster[], pipelines:
       if (!p.clusters.includes(cluster.name)) continue;
       // A cluster with overrides gets its own variant (and plan); the others share the pipeline's.
       const pipeline = forCluster(p, cluster.name);
-      add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline, cluster) }));
+      add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline, cluster) }), p.name);
+      add("apps", p.source, (app) => new AppsChart(app, "apps", { cluster, platform: false, pipelines: [p.name] }), p.name);
+      add("platform", p.source, (app) => new PipelinePlatformChart(app, "platform", { pipeline: p.name }), p.name);
     }
   }
   return objects;
 }
 
 function chartAdder(objects: RenderedObject[], cluster: ResolvedCluster) {
-  return (area: string, source: string, build: (app: App) => Chart) => {
+  return (area: string, source: string, build: (app: App) => Chart, pipeline?: string) => {
     for (const { manifest, fileName, plan } of synth(build(new App()))) {
-      objects.push({ cluster: cluster.name, path: `${cluster.name}/${area}/${fileName}`, source, manifest, ...(plan ? { plan } : {}) });
+      objects.push({ cluster: cluster.name, path: `${cluster.name}/${area}/${fileName}`, source, ...(pipeline ? { pipeline } : {}), manifest, ...(plan ? { plan } : {}) });
     }
   };
 }

@@ -4,7 +4,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
-import { CACHE_FILE } from "../model/files.ts";
+import { isStamp, STAMP_FILE } from "../model/files.ts";
 
 const run = promisify(execFile);
 
@@ -68,8 +68,8 @@ export async function readTreeAt(
   const files = new Map<string, string>();
   const links: { path: string; kind: string }[] = [];
   blobs.forEach((e, i) => {
-    // The synth cache is bookkeeping, synced by no Application: not part of what a change does.
-    if (e.path === CACHE_FILE) return;
+    // The stamps are bookkeeping, synced by no Application: not part of what a change does.
+    if (isStamp(e.path)) return;
     if (e.mode === "120000") links.push({ path: e.path, kind: `a symlink to ${contents[i]}` });
     else files.set(e.path, contents[i]!);
   });
@@ -115,7 +115,7 @@ function catFiles(root: string, shas: readonly string[]): Promise<string[]> {
  * reviewers know.
  */
 export async function unifiedDiff(root: string, base: string, head: string | undefined, dir: string): Promise<Map<string, string>> {
-  const text = await git(root, ["-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-renames", "-U3", base, ...(head ? [head] : []), "--", dir, `:(exclude)${dir}/${CACHE_FILE}`]);
+  const text = await git(root, ["-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-renames", "-U3", base, ...(head ? [head] : []), "--", dir, `:(exclude,glob)${dir}/**/${STAMP_FILE}`]);
   const out = new Map<string, string>();
   for (const part of text.split(/^(?=diff --git )/m).filter(Boolean)) {
     const path = diffPath(part);

@@ -16,11 +16,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
-import { writeHere } from "./lib/stager.ts";
-import { STAT_FILES } from "./lib/cache.ts";
 import { availableParallelism } from "node:os";
-
-const fullThreads = (n: number) => (n === 0 ? "in one thread (DAGOPS_WORKERS=<n> adds worker threads)" : `in this thread and ${n} worker thread${n === 1 ? "" : "s"}`);
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -39,7 +35,7 @@ const HELP = `Usage: npm run bench [-- --pipelines <n>] [--steps <n>] [--tenants
 Generates <n> synthetic YAML pipelines (default 2000) of <steps> steps (default 15) in a temp
 dir, then times a full synth (--full, nothing cached), a no-op re-synth, a re-synth after one
 pipeline changes, npm run diff of that change (in a git repository of the tree), a check in a
-fresh clone (no local stat cache), a check --full, and the floor (yaml.stringify of the same
+fresh clone (git clone of the committed tree), a check --full, and the floor (yaml.stringify of the same
 objects). Each command runs as npm runs it, in a process of its own: the wall time includes
 starting Node.js. The short phases (no-op, one change, diff, fresh-clone check) run 5 times and
 report the median. Prints wall time, CPU time (all threads) and peak RSS of each phase, the
@@ -135,19 +131,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
     };
     await phase("full synth (nothing cached)", "synth-full");
     const size = await treeSize(join(root, "generated"));
-    await phase("no-op re-synth (first: hashes all)", "synth");
-    // The stat cache remembers only what is older than two seconds (lib/cache.ts, RACY_MS).
-    const noop = await phase("no-op re-synth", "synth", REPEAT, async (i) => (i === 0 ? sleep(2100) : undefined));
-    // A git repository of the tree, so that the review of the change below can be measured.
+    // generated/ is committed, as in a dagops repository: git's index proves the tree unchanged.
     const git = (...args: string[]) => {
       // No automatic gc or maintenance: a background repack would take the cores the phases measure.
       const r = spawnSync("git", ["-c", "gc.auto=0", "-c", "maintenance.auto=false", ...args], { cwd: root, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
       if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
     };
-    await writeFile(join(root, ".gitignore"), "node_modules\n.dagops-stat*.json\n.bench-*\n");
+    await writeFile(join(root, ".gitignore"), "node_modules\n.bench-*\n");
     git("init", "-q");
     git("add", "-A");
     git("-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "base");
+    const noop = await phase("no-op re-synth", "synth", REPEAT);
     // One definition changes, REPEAT times, back and forth (an odd count: it ends changed, for
     // the review below).
     const change = async (i: number) => {
@@ -165,29 +159,28 @@ export async function main(argv: string[], io: Io): Promise<number> {
     git("add", "-A");
     git("-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "one change");
     const review = await phase("npm run diff, that change", "diff", REPEAT);
+    // A fresh clone, as CI makes it: its index is new, every file is as committed.
+    const clone = `${root}-clone`;
+    spawnSync("git", ["clone", "-q", root, clone]);
+    await symlink(join(REPO, "node_modules"), join(clone, "node_modules"), "dir");
     const fresh = await phase("check in a fresh clone", "check-fresh", REPEAT);
     await phase("check --full (nothing cached)", "check-full");
     const floor = await phase("floor: yaml.stringify", "floor");
-    const alone = createAlone(join(root, "generated"), join(root, ".bench-files"));
 
     const full = rows[0]![1];
     io.stdout(`${"phase".padEnd(32)} ${"wall".padStart(9)} ${"CPU".padStart(9)} ${"peak RSS".padStart(10)}  note\n`);
     for (const [name, r] of rows) io.stdout(`${name.padEnd(32)} ${`${(r.ms / 1000).toFixed(2)} s`.padStart(9)} ${(r.cpuMs === undefined ? "" : `${(r.cpuMs / 1000).toFixed(2)} s`).padStart(9)} ${`${r.maxRssMiB.toFixed(0)} MiB`.padStart(10)}  ${r.note ?? ""}\n`);
-    io.stdout(`(CPU: user + system time of the command's process, all its threads: V8's collector and compiler threads and the file-writing thread included; with the survey's helper process, its CPU time is added, and its peak RSS to the command's)\n`);
+    io.stdout(`(CPU: user + system time of the command's process, all its threads: V8's collector and compiler threads included)\n`);
     io.stdout(`(phases marked "median of ${REPEAT}" ran ${REPEAT} times; wall is the median run's, peak RSS the largest)\n`);
     io.stdout(`\noutput: ${size.files} files, ${(size.bytes / 2 ** 20).toFixed(1)} MiB\n`);
     io.stdout(`full synth / floor: ${(full.ms / floor.ms).toFixed(1)}× (the floor excludes process start, loading, validation and creating the files)\n`);
-    io.stdout(
-      `creating the files alone: ${alone.files} files of the output's sizes, in one thread with nothing else to do, took ${(alone.ms / 1000).toFixed(2)} s (${(alone.systemMs / 1000).toFixed(2)} s of it in the kernel)` +
-        ` (ext4 scans past inodes freed in the last 30 s: after a large tree is deleted this takes up to 20 times as long)\n`,
-    );
     if (full.cpuMs !== undefined) {
       // However its work were spread, a process cannot finish before its CPU time / the cores.
       const cores = availableParallelism();
       io.stdout(`full synth CPU: ${(full.cpuMs / 1000).toFixed(2)} s over ${(full.ms / 1000).toFixed(2)} s of wall (${(full.cpuMs / full.ms).toFixed(2)} cores busy on average); spread perfectly over ${cores} cores the same work would take ${(full.cpuMs / cores / 1000).toFixed(2)} s, ${(full.cpuMs / cores / floor.ms).toFixed(2)}× the floor\n`);
       // The compiling thread's own CPU time: no other thread can take its work, so no spreading
       // of the rest brings the synth below it.
-      if (full.mainCpuMs !== undefined) io.stdout(`full synth's compiling thread: ${(full.mainCpuMs / 1000).toFixed(2)} s of CPU, ${(full.mainCpuMs / floor.ms).toFixed(2)}× the floor (the rest, ${((full.cpuMs - full.mainCpuMs) / 1000).toFixed(2)} s, ran in V8's helper threads and the thread creating the files)\n`);
+      if (full.mainCpuMs !== undefined) io.stdout(`full synth's compiling thread: ${(full.mainCpuMs / 1000).toFixed(2)} s of CPU, ${(full.mainCpuMs / floor.ms).toFixed(2)}× the floor (the rest, ${((full.cpuMs - full.mainCpuMs) / 1000).toFixed(2)} s, ran in V8's helper threads)\n`);
     }
     if (floor.both) {
       // Two threads do twice the work; with two real cores they take as long as one.
@@ -200,7 +193,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const start = processStart();
     io.stdout(
       `process start: Node.js alone (node ${[...NODE_FLAGS, "-e", "0"].join(" ")}) takes ${(start.ms / 1000).toFixed(2)} s here (median of ${REPEAT}), part of every one-second target` +
-        (start.withoutCaMs !== undefined ? `; ${(start.withoutCaMs / 1000).toFixed(2)} s without NODE_EXTRA_CA_CERTS, which is set here and which Node.js 20 parses at every start (the survey's helper process starts without it)` : "") +
+        (start.withoutCaMs !== undefined ? `; ${(start.withoutCaMs / 1000).toFixed(2)} s without NODE_EXTRA_CA_CERTS, which is set here and which Node.js 20 parses at every start` : "") +
         "\n",
     );
     io.stdout("\n");
@@ -208,22 +201,19 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const peak = Math.max(...rows.filter(([n]) => !n.startsWith("floor")).map(([, r]) => r.maxRssMiB));
     const target = (label: string, value: string, goal: string, ok: boolean) => io.stdout(`${label.padEnd(40)} ${value.padStart(10)}   target ${goal.padEnd(12)} ${ok ? "met" : "MISSED"}\n`);
     target("re-synth, one pipeline changed", `${(one.ms / 1000).toFixed(2)} s`, "<= 1 s", one.ms <= 1000);
-    target("no-op re-synth (stat cache warm)", `${(noop.ms / 1000).toFixed(2)} s`, "<= 1 s", noop.ms <= 1000);
-    target("check in a fresh clone (no stat cache)", `${(fresh.ms / 1000).toFixed(2)} s`, "<= 3 s", fresh.ms <= 3000);
+    target("no-op re-synth", `${(noop.ms / 1000).toFixed(2)} s`, "<= 1 s", noop.ms <= 1000);
+    target("check in a fresh clone", `${(fresh.ms / 1000).toFixed(2)} s`, "<= 3 s", fresh.ms <= 3000);
     target("npm run diff, one pipeline changed", `${(review.ms / 1000).toFixed(2)} s`, "<= 2 s", review.ms <= 2000);
     target("full synth / floor", `${(full.ms / floor.ms).toFixed(2)}×`, "<= 1.0×", full.ms <= floor.ms);
     target("peak RSS, any phase", `${peak.toFixed(0)} MiB`, "<= 1024 MiB", peak <= 1024);
     if (pipelines >= 10_000) target(`${pipelines} × ${steps}: full synth completes`, `${(full.ms / 1000).toFixed(1)} s`, "peak <= 1 GiB", full.exitCode === 0 && full.maxRssMiB <= 1024);
-    // Imported here: the phases' own processes import this file and must not pay for the compiler.
-    const { workerCount } = await import("./lib/batches.ts");
-    io.stdout(`\nthreads: ${availableParallelism()} cores; a full synth compiled the definitions ${fullThreads(workerCount(pipelines))}\n`);
     if (values.keep) io.stdout(`kept: ${root}\n`);
     return EXIT.ok;
   } catch (e) {
     io.stderr(`dagops bench: ${(e as Error).message}\n`);
     return EXIT.usage;
   } finally {
-    if (!values.keep) await rm(root, { recursive: true, force: true });
+    if (!values.keep) for (const dir of [root, `${root}-clone`]) await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -272,29 +262,19 @@ const COMMANDS: Record<string, readonly string[]> = {
 function spawnPhase(phase: string, root: string): PhaseResult {
   const command = COMMANDS[phase];
   if (!command) return spawnFloor(root);
-  // A fresh clone: no local stat cache, so every output file is read and hashed.
-  if (phase === "check-fresh") for (const f of Object.values(STAT_FILES)) rmSync(join(root, f), { force: true });
   const rss = join(root, ".bench-rss");
   rmSync(rss, { force: true });
   const started = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [...NODE_FLAGS, "--import", pathToFileURL(join(REPO, "scripts/bench-rss.mjs")).href, join(REPO, "bin/run.mjs"), ...command], {
-    cwd: root,
+    cwd: phase === "check-fresh" ? `${root}-clone` : root,
     encoding: "utf8",
     maxBuffer: 64 * 2 ** 20,
     env: { ...process.env, DAGOPS_BENCH_RSS: rss },
   });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const usage = existsSync(rss) ? (JSON.parse(readFileSync(rss, "utf8")) as { maxRssKiB: number; cpuMs: number; mainCpuMs?: number; helpers?: number }) : { maxRssKiB: 0, cpuMs: 0 };
-  const writer = /\(writing thread: (\d+) files, busy\)\s+([\d.]+) s/.exec(r.stderr ?? "");
   const first = (r.stdout ?? "").split("\n")[0] || (r.stderr ?? "").split("\n").slice(-5).join(" ");
-  let note =
-    phase === "diff" && existsSync(join(root, ".bench-review.md"))
-      ? `review of ${(statSync(join(root, ".bench-review.md")).size / 1024).toFixed(0)} KiB`
-      : writer
-        ? `${first} [the thread creating the ${writer[1]} files was busy ${writer[2]} s beside the compile]`
-        : first;
-  // The survey's helper process ran beside it (its CPU and peak are in the figures).
-  if (usage.helpers) note = `${note} [with the survey's helper process]`;
+  const note = phase === "diff" && existsSync(join(root, ".bench-review.md")) ? `review of ${(statSync(join(root, ".bench-review.md")).size / 1024).toFixed(0)} KiB` : first;
   return { ms, cpuMs: usage.cpuMs, ...(usage.mainCpuMs !== undefined ? { mainCpuMs: usage.mainCpuMs } : {}), maxRssMiB: usage.maxRssKiB / 1024, exitCode: r.status ?? 2, note };
 }
 
@@ -344,7 +324,7 @@ async function runPhase(phase: string, root: string, io: Io): Promise<number> {
       time(renderPipelines(clusters, chunk).map((o) => o.manifest));
     }
   }
-  time(renderShared(clusters, (c) => names.get(c) ?? []).map((o) => o.manifest));
+  time(renderShared(clusters).map((o) => o.manifest));
   // The floor's own peak, before the threads below add theirs.
   const maxRssKiB = process.resourceUsage().maxRSS;
   const both = await twoCores(sample);
@@ -450,24 +430,6 @@ export function syntheticTenants(tenants: number): string {
  * the stager writes them in one thread (writeHere): what creating the output costs this
  * machine's kernel now, with no compile beside it.
  */
-function createAlone(from: string, into: string): { files: number; ms: number; systemMs: number } {
-  const paths: string[] = [];
-  const sizes: number[] = [];
-  for (const e of readdirSync(from, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
-    const path = join(e.parentPath, e.name);
-    paths.push(join(into, path.slice(from.length)));
-    sizes.push(statSync(path).size);
-  }
-  const bytes = Buffer.alloc(sizes.reduce((a, b) => Math.max(a, b), 0), "a");
-  const contents = sizes.map((n) => bytes.subarray(0, n));
-  const started = process.hrtime.bigint();
-  const cpu = process.cpuUsage();
-  writeHere(paths, contents);
-  const used = process.cpuUsage(cpu);
-  return { files: paths.length, ms: Number(process.hrtime.bigint() - started) / 1e6, systemMs: used.system / 1000 };
-}
-
 async function treeSize(dir: string): Promise<{ files: number; bytes: number }> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   let files = 0;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { GENERATED_DIR } from "../model/files.ts";
 import { formatProblems, hasErrors, problem, sortProblems, type Problem } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
-import type { Timings } from "./lib/compile.ts";
+import { formatTimings, timed, type Timings } from "./lib/timings.ts";
 import { irregularMessage, withRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run check [-- --root <dir>] [--json]
@@ -17,7 +17,7 @@ Options:
   --root <dir>   repository root (default: the current directory)
   --json         print the result as JSON on stdout
   --timings      print how long each phase took (stderr)
-  --full         ignore generated/.dagops-cache.json: load and render every pipeline
+  --full         ignore the stamps (dagops.stamp): load and render every pipeline
   -h, --help     show this help
 
 Examples:
@@ -39,23 +39,23 @@ export interface CheckResult {
 }
 
 export async function runCheck(root: string, timings?: Timings, options: { full?: boolean } = {}): Promise<CheckResult> {
-  // Nothing changed since the last synth (proved by hashes, see lib/cache.ts): done, without
-  // loading cdk8s, ajv or a single definition.
-  const surveys = options.full === true || timings !== undefined ? undefined : await import("./lib/survey-helper.ts");
-  const surveyed = await surveys?.beginSurvey(root);
-  const quick = surveyed && surveys!.noChange(root, surveyed);
+  // Nothing changed since the last synth (proved by the stamps, see lib/survey.ts): done,
+  // without loading cdk8s, ajv or a single definition.
+  const { noChange, survey } = await import("./lib/survey.ts");
+  const { schemaFiles } = await import("./lib/schemas.ts");
+  const surveyed = options.full ? undefined : await timed(timings, "survey the stamps", () => survey(root));
+  const quick = surveyed && noChange(surveyed);
   if (quick) {
-    const { schemaFiles } = await import("./lib/schemas.ts");
     let schemasOk = true;
     for (const [file, content] of schemaFiles()) schemasOk &&= (await readFile(join(root, file), "utf8").catch(() => undefined)) === content;
     if (schemasOk) return { ok: !hasErrors(quick.problems), pipelines: quick.counts.pipelines, clusters: quick.clusters, files: quick.counts.files, problems: sortProblems(quick.problems) };
   }
   // Loaded only when checking: a no-op, `--help` and usage errors need none of cdk8s, ajv or the schemas.
-  const { compile, schemaFiles, timed } = await import("./lib/compile.ts");
-  const compiled = await compile(root, timings, { incremental: !options.full, output: "compare", ...(surveyed ? { survey: surveyed } : {}) });
+  const { compile } = await import("./lib/compile.ts");
+  const compiled = await compile(root, timings, { output: "compare", ...(surveyed ? { survey: surveyed } : {}) });
   const problems: Problem[] = [...compiled.problems];
   if (compiled.tree) {
-    // Folders the incremental compile proved unchanged (by their hashes) are not compared again.
+    // Files the stamps proved unchanged are not compared again.
     const diff = compiled.tree;
     for (const i of diff.irregular) problems.push(problem("UNSAFE_ENTRY", i.path === "" ? GENERATED_DIR : `${GENERATED_DIR}/${i.path}`, "", irregularMessage(GENERATED_DIR, i)));
     const fix = "run `npm run synth` and commit the result";
@@ -90,7 +90,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   // Under the lock: a synth running now would swap generated/ under our feet.
   const code = await withRepository("check", values.root, io, "read", async (root) => ((result = await runCheck(root, timings, { full: values.full === true })), EXIT.ok));
   if (!result) return code;
-  if (timings) io.stderr((await import("./lib/compile.ts")).formatTimings(timings));
+  if (timings) io.stderr(formatTimings(timings));
   if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   else if (result.problems.length > 0) io.stderr(`${formatProblems(result.problems)}\n`);
   const errors = result.problems.filter((p) => p.severity === "error").length;

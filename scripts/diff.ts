@@ -1,7 +1,7 @@
 /** `npm run diff -- --base <ref>`: what a change to generated/ does to each cluster, for review. */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CACHE_FILE, GENERATED_DIR } from "../model/files.ts";
+import { GENERATED_DIR, isStamp } from "../model/files.ts";
 import { changedPaths, GitError, namesAt, readTreeAt, resolveCommit, unifiedDiff, untracked } from "../review/git.ts";
 import { renderMarkdown, type CheckSummary, type ReviewDocument } from "../review/markdown.ts";
 import { costSection } from "../review/cost.ts";
@@ -77,7 +77,7 @@ export async function review(root: string, base: string, head: string | undefine
   const baseTree = (await readTreeAt(root, baseCommit, GENERATED_DIR, wanted, scope?.paths)).files;
   const head_ = headCommit ? await readTreeAt(root, headCommit, GENERATED_DIR, wanted) : await readTreeEntries(join(root, GENERATED_DIR), new Set(), wanted);
   const headTree = head_.files;
-  headTree.delete(CACHE_FILE); // bookkeeping, synced by no Application
+  for (const path of headTree.keys()) if (isStamp(path)) headTree.delete(path); // bookkeeping, synced by no Application
   const built = buildReport(baseTree, headTree);
   // Links and other non-files in the head: Argo CD would apply what they point to, unseen.
   const unsafe = head_.irregular.map((i) => ({ level: "high" as const, cluster: i.path.split("/")[0] || "(all)", message: irregularMessage(GENERATED_DIR, i) }));
@@ -87,7 +87,7 @@ export async function review(root: string, base: string, head: string | undefine
     // New files git does not track yet appear in no git diff.
     for (const path of await untracked(root, GENERATED_DIR)) {
       const rel = path.slice(GENERATED_DIR.length + 1);
-      if (rel === CACHE_FILE) continue;
+      if (isStamp(rel)) continue;
       const text = headTree.get(rel) ?? "";
       const lines = text.split("\n");
       if (lines.at(-1) === "") lines.pop();
@@ -140,13 +140,13 @@ export async function reviewScope(root: string, base: string, head: string | und
 /** Each cluster's price snapshot, as the working tree's platform configuration names it. */
 async function clusterPrices(root: string): Promise<(cluster: string) => PriceData | undefined> {
   // The platform configuration alone: loading every pipeline here would only be thrown away.
-  // The synth cache knows it resolved, when it was written under the same configuration (and
-  // the same dagops): loading platform.config.ts through the TypeScript loader costs 0.3 s.
+  // The cluster stamps hold it resolved, when they prove it unchanged: loading platform.config.ts
+  // through the TypeScript loader takes longer.
   // Loaded only now: `--help` and usage errors need none of ajv or the schemas.
-  const { trustedCache } = await import("./lib/cache.ts");
+  const { provedPlatform } = await import("./lib/survey.ts");
   const { loadPrices } = await import("./lib/prices.ts");
   const { loadPriceData } = await import("../cost/data.ts");
-  const clusters = trustedCache(root)?.clusters ?? (await (await import("./lib/load.ts")).loadPlatform(root)).clusters;
+  const clusters = provedPlatform(root)?.clusters ?? (await (await import("./lib/load.ts")).loadPlatform(root)).clusters;
   const byCluster = loadPrices(root, clusters).byCluster;
   let fallback: PriceData | undefined;
   try {

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { GENERATED_DIR, SCHEMA_FILE, TENANTS_SCHEMA_FILE } from "../model/files.ts";
 import { formatProblems, hasErrors } from "../model/problems.ts";
 import { EXIT, parseCommand, plural, runIfMain, type Io } from "../cli/kit.ts";
-import type { Timings } from "./lib/compile.ts";
+import { formatTimings, timed, type Timings } from "./lib/timings.ts";
 import { UnsafeTreeError, withRepository } from "./lib/tree.ts";
 
 const HELP = `Usage: npm run synth [-- --root <dir>]
@@ -16,7 +16,7 @@ generated/ is written atomically (staged, then committed by one journal rename).
 Options:
   --root <dir>   repository root (default: the current directory)
   --timings      print how long each phase took (stderr)
-  --full         ignore generated/.dagops-cache.json: load and render every pipeline
+  --full         ignore the stamps (dagops.stamp): load and render every pipeline
   -h, --help     show this help
 
 Examples:
@@ -34,15 +34,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
   if ("exit" in parsed) return parsed.exit;
   const { values } = parsed;
   return withRepository("synth", values.root, io, "write", async (root) => {
-    // Nothing changed since the last synth (proved by hashes, see lib/cache.ts): done, without
-    // loading cdk8s, ajv or a single definition.
-    const surveys = values.full === true || values.timings === true ? undefined : await import("./lib/survey-helper.ts");
-    const surveyed = await surveys?.beginSurvey(root);
-    const quick = surveyed && surveys!.noChange(root, surveyed);
+    const timings: Timings | undefined = values.timings ? new Map() : undefined;
+    // Nothing changed since the last synth (proved by the stamps, see lib/survey.ts): done,
+    // without loading cdk8s, ajv or a single definition.
+    const { noChange, survey } = await import("./lib/survey.ts");
+    const surveyed = values.full ? undefined : await timed(timings, "survey the stamps", () => survey(root));
+    const quick = surveyed && noChange(surveyed);
     if (quick) {
       const { schemaFiles } = await import("./lib/schemas.ts");
       let schemasUpToDate = true;
       for (const [file, content] of schemaFiles()) if (await writeIfChanged(join(root, file), content)) schemasUpToDate = false;
+      if (timings) io.stderr(formatTimings(timings));
       if (quick.problems.length > 0) io.stderr(`${formatProblems(quick.problems)}\n`);
       if (schemasUpToDate) {
         io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(quick.counts.pipelines, "pipeline")}, ${plural(quick.clusters, "cluster")}, ${plural(quick.counts.files, "file")}).\n`);
@@ -50,13 +52,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
     }
     // Loaded only now: a no-op, `--help` and usage errors need none of cdk8s, ajv or the schemas.
-    const { compile, formatTimings, schemaFiles, timed } = await import("./lib/compile.ts");
-    const timings: Timings | undefined = values.timings ? new Map() : undefined;
+    const { compile } = await import("./lib/compile.ts");
+    const { schemaFiles } = await import("./lib/schemas.ts");
     let compiled;
     try {
-      // The survey's hashes are reused: nothing is hashed twice. The files are staged as they
-      // are rendered; nothing in generated/ changes before every check has passed.
-      compiled = await compile(root, timings, { incremental: !values.full, output: "stage", ...(surveyed ? { survey: surveyed } : {}) });
+      // The files are staged as they are rendered; nothing in generated/ changes before every check has passed.
+      compiled = await compile(root, timings, { output: "stage", ...(surveyed ? { survey: surveyed } : {}) });
     } catch (err) {
       if (!(err instanceof UnsafeTreeError)) throw err;
       io.stderr(`dagops synth: ${err.message}\n`);

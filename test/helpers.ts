@@ -1,16 +1,25 @@
 /** Test helpers: temp repositories with real files, real git, and an in-memory Io. */
 import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CODE_DIRS } from "../model/files.ts";
+import { CODE_DIRS, isStamp } from "../model/files.ts";
 import type { Io } from "../cli/kit.ts";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Folders of code a temp repository links to (so its TypeScript files import the real thing). */
 const CODE = [...CODE_DIRS, "node_modules"];
+
+/**
+ * The tests' own example repository: a platform configuration, pipelines (YAML, TypeScript
+ * importing helpers inside and outside pipelines/, a template with a tenants file) and the
+ * files they import. Never the repository's own pipelines/ or platform.config.ts: a team that
+ * deletes or edits those keeps a green `npm test`.
+ */
+export const EXAMPLE = join(REPO, "test", "fixtures", "example");
 
 export interface TempRepo {
   readonly root: string;
@@ -21,20 +30,31 @@ export interface TempRepo {
 }
 
 /**
- * A repository in a temp dir: the code linked from this checkout, and copies of the platform
- * configuration, the example pipelines and (with `generated: true`) the committed generated/ tree.
+ * A repository in a temp dir: the code linked from this checkout, and copies of the example's
+ * platform configuration, its helpers and its pipelines; with `generated: true`, also generated/
+ * and schema/ as synth writes them (synthesized once per test process, then copied); with
+ * `git: true`, all of it committed in a git repository of its own.
  */
-export async function tempRepo(options: { pipelines?: boolean; generated?: boolean } = {}): Promise<TempRepo> {
+export async function tempRepo(options: { pipelines?: boolean; generated?: boolean; git?: boolean } = {}): Promise<TempRepo> {
   const root = await mkdtemp(join(tmpdir(), "dagops-test-"));
   for (const d of CODE) await symlink(join(REPO, d), join(root, d), "dir");
-  await cp(join(REPO, "platform.config.ts"), join(root, "platform.config.ts"));
+  await cp(join(EXAMPLE, "platform.config.ts"), join(root, "platform.config.ts"));
+  await cp(join(EXAMPLE, "lib"), join(root, "lib"), { recursive: true });
   await cp(join(REPO, "package.json"), join(root, "package.json"));
   await cp(join(REPO, "package-lock.json"), join(root, "package-lock.json"));
-  if (options.pipelines !== false) await cp(join(REPO, "pipelines"), join(root, "pipelines"), { recursive: true });
+  await cp(join(REPO, "tsconfig.json"), join(root, "tsconfig.json"));
+  if (options.pipelines !== false) await cp(join(EXAMPLE, "pipelines"), join(root, "pipelines"), { recursive: true });
   else await writeFile(join(root, ".keep"), "");
   if (options.generated) {
-    await cp(join(REPO, "generated"), join(root, "generated"), { recursive: true });
-    await cp(join(REPO, "schema"), join(root, "schema"), { recursive: true });
+    const made = await exampleTree();
+    await cp(join(made, "generated"), join(root, "generated"), { recursive: true });
+    await cp(join(made, "schema"), join(root, "schema"), { recursive: true });
+  }
+  if (options.git) {
+    await writeFile(join(root, ".gitignore"), "node_modules\n.dagops.lock\n.generated.*\n");
+    git(root, "init", "-q");
+    git(root, "add", "-A");
+    git(root, "commit", "-q", "-m", "base");
   }
   return {
     root,
@@ -49,6 +69,24 @@ export async function tempRepo(options: { pipelines?: boolean; generated?: boole
   };
 }
 
+let example: Promise<string> | undefined;
+
+/**
+ * The example repository with generated/ and schema/ as `npm run synth` writes them, made once
+ * per test process (its folder is removed when the process exits). Read it; copy it to change it.
+ */
+export function exampleTree(): Promise<string> {
+  example ??= (async () => {
+    const repo = await tempRepo();
+    const { main } = await import("../scripts/synth.ts");
+    const io = captureIo(repo.root);
+    if ((await main(["--full"], io)) !== 0) throw new Error(`synth of the example failed:\n${io.text()}`);
+    process.once("exit", () => rmSync(repo.root, { recursive: true, force: true }));
+    return repo.root;
+  })();
+  return example;
+}
+
 export interface Captured extends Io {
   readonly out: string[];
   readonly err: string[];
@@ -59,6 +97,11 @@ export function captureIo(cwd: string, env: Record<string, string | undefined> =
   const out: string[] = [];
   const err: string[] = [];
   return { cwd, env, out, err, stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), text: () => out.join("") + err.join("") };
+}
+
+/** The manifests under a generated/ folder (its files without the stamps) as path → content. */
+export async function manifests(dir: string): Promise<Map<string, string>> {
+  return new Map([...(await snapshot(dir))].filter(([path]) => !isStamp(path)));
 }
 
 /** Every file under `dir` as path → content; equal maps mean byte-identical trees. */

@@ -1,19 +1,22 @@
 /**
- * The cache never changes output: random edit sequences (add, change, rename and delete
- * pipelines, tenants added, changed and removed, a tenant with a warning, a template changed, a
- * TypeScript pipeline changed, the platform configuration, dagops's own version, a definition
- * that breaks) applied to two copies of the example repository; one is synthesized
- * incrementally, the other with --full. After every step both trees must be byte for byte the
- * same, with the same exit code and the same problems, and check must pass on the incremental
- * one. A hand-edited file is still caught.
+ * The stamps never change output, and check never passes a stale tree: random edit sequences
+ * (add, change, rename and delete pipelines, tenants added, changed and removed, a tenant with a
+ * warning, a template changed, a TypeScript pipeline changed, a helper it imports inside and
+ * outside pipelines/, the platform configuration and a file only it imports, dagops's own
+ * version, a definition that breaks) applied to two copies of the example repository; one is
+ * synthesized incrementally, the other with --full. After every step both trees must be byte for
+ * byte the same, with the same exit code and the same problems; and after the same edit made
+ * without a synth, check in a fresh clone must agree with check --full. A hand-edited file is
+ * still caught.
  */
 import assert from "node:assert/strict";
-import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { test } from "node:test";
-import { DiskHashes, inputsKey, RACY_MS } from "../scripts/lib/cache.ts";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { main as check, runCheck } from "../scripts/check.ts";
 import { main as synth } from "../scripts/synth.ts";
 import { captureIo, REPO, snapshot, tempRepo, yamlPipeline, type TempRepo } from "./helpers.ts";
@@ -51,6 +54,9 @@ function edits(next: () => number, added: string[], broken: boolean): Edit {
         if (tenants.length > 1) await r.write("pipelines/tenant-export.tenants.yaml", lines.filter((l) => l !== tenants[0]).join("\n"));
       },
     },
+    { name: "change the image tag in a helper outside pipelines/", apply: async (r) => r.write("lib/images.ts", `export const classifierTag = "2.8.${n}";\n`) },
+    { name: "change a helper inside pipelines/", apply: async (r) => r.write("pipelines/_limits.ts", `export const classifyMemory = "${700 + (n % 5) * 10}Mi";\n`) },
+    { name: "change a file only platform.config.ts imports", apply: async (r) => r.write("lib/run-manager.ts", `export const runManagerTag = "0.1.${n}";\n`) },
     { name: "change the platform configuration", apply: async (r) => r.write("platform.config.ts", (await r.read("platform.config.ts")).replace(/cpu: "\d+", memory: "800Gi"/, `cpu: "${200 + (n % 50)}", memory: "800Gi"`)) },
     { name: "a new dagops version", apply: async (r) => r.write("package.json", (await r.read("package.json")).replace(/"version": "[^"]+"/, `"version": "0.1.${n}"`)) },
     { name: "break a pipeline", apply: async (r) => r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace(/cpu: 250m/, "cpu: lots")) },
@@ -84,17 +90,14 @@ async function run(main: typeof synth, repo: TempRepo, ...args: string[]) {
 /** The problems a synth printed, without their order. */
 const problemLines = (stderr: string) => stderr.split("\n").filter((l) => /^\s+\S+\s+[A-Z_]+( \(warning\))?\s/.test(l)).sort();
 
-test("random edit sequences: the incremental synth writes exactly what a full synth writes", async () => {
-  const a = await tempRepo({ generated: true });
+test("random edit sequences: the incremental synth writes exactly what a full synth writes, and check in a fresh clone agrees with check --full", { timeout: 600_000 }, async () => {
+  const a = await tempRepo({ generated: true, git: true });
   const b = await tempRepo({ generated: true });
+  const clones = await mkdtemp(join(tmpdir(), "dagops-clones-"));
   try {
     let broken = false;
-    // (Seed 13 adds a tenant with a warning at step 7, and removes another at step 8.) With seed
-    // 2026 the incremental synth proves the other definitions' output in its helper process
-    // (survey-helper.ts), as the built commands do, while it compiles what changed.
+    // (Seed 13 adds a tenant with a warning at step 7, and removes another at step 8.)
     for (const seed of [7, 2026, 13]) {
-      if (seed === 2026) process.env.DAGOPS_SURVEY_HELPER = "1";
-      else delete process.env.DAGOPS_SURVEY_HELPER;
       const next = random(seed);
       const addedA: string[] = [];
       const addedB: string[] = [];
@@ -104,14 +107,26 @@ test("random edit sequences: the incremental synth writes exactly what a full sy
         await edit.apply(a);
         // The same edit on the other copy (same PRNG value, same choices).
         await editsReplay(edit.name, b, state, addedB, broken);
+        const label = `seed ${seed} step ${step}: ${edit.name}`;
+        // The edit committed without a synth, as a pull request that forgot it: CI's fresh clone.
+        const edited = git(a.root, "status", "--porcelain").trim() !== "";
+        commitAll(a.root, label);
+        const clone = join(clones, `${seed}-${step}`);
+        execFileSync("git", ["clone", "-q", a.root, clone]);
+        const fresh = await runCheck(clone);
+        const full = await runCheck(clone, undefined, { full: true });
+        assert.deepEqual(fresh, full, `${label}: check in a fresh clone and check --full disagree`);
+        if (edited && !broken && edit.name !== "break a pipeline") assert.equal(fresh.ok, false, `${label}: the edit left generated/ stale, and check passed`);
+        await rm(clone, { recursive: true, force: true });
+
         broken = edit.name === "break a pipeline";
         const inc = await run(synth, a);
-        const full = await run(synth, b, "--full");
-        const label = `seed ${seed} step ${step}: ${edit.name}`;
+        const whole = await run(synth, b, "--full");
         if (process.env.DEBUG_INCREMENTAL) process.stderr.write(`${label}: exit ${inc.code}\n`);
-        assert.equal(inc.code, full.code, `${label}\nincremental:\n${inc.err}\nfull:\n${full.err}`);
-        assert.deepEqual(problemLines(inc.err), problemLines(full.err), label);
+        assert.equal(inc.code, whole.code, `${label}\nincremental:\n${inc.err}\nfull:\n${whole.err}`);
+        assert.deepEqual(problemLines(inc.err), problemLines(whole.err), label);
         assert.deepEqual(await snapshot(join(a.root, "generated")), await snapshot(join(b.root, "generated")), label);
+        commitAll(a.root, `${label}: synth`);
         if (inc.code === 0) {
           const checked = await runCheck(a.root);
           assert.ok(checked.ok, `${label}: ${JSON.stringify(checked.problems.filter((p) => p.severity === "error"))}`);
@@ -119,9 +134,9 @@ test("random edit sequences: the incremental synth writes exactly what a full sy
       }
     }
   } finally {
-    delete process.env.DAGOPS_SURVEY_HELPER;
     await a.cleanup();
     await b.cleanup();
+    await rm(clones, { recursive: true, force: true });
   }
 });
 
@@ -131,6 +146,12 @@ async function editsReplay(name: string, repo: TempRepo, state: number, added: s
   assert.equal(edit.name, name);
   await edit.apply(repo);
 }
+
+const git = (root: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: root, encoding: "utf8" });
+const commitAll = (root: string, message: string) => {
+  git(root, "add", "-A");
+  git(root, "commit", "-q", "--allow-empty", "-m", message);
+};
 
 test("a hand-edited file under generated/ is still caught, by check and by the next synth", async () => {
   const repo = await tempRepo({ generated: true });
@@ -156,168 +177,60 @@ test("a hand-edited file under generated/ is still caught, by check and by the n
   }
 });
 
-
-test("the survey's helper process: the same survey as made here; what it finds edited by hand is compiled again; a helper that fails changes nothing", { timeout: 120_000 }, async () => {
-  const { beginSurvey } = await import("../scripts/lib/survey-helper.ts");
-  const { survey } = await import("../scripts/lib/cache.ts");
-  const repo = await tempRepo({ generated: true });
-  const reference = await tempRepo({ generated: true });
-  const summary = (s: Awaited<ReturnType<typeof survey>>) => s && { kept: [...s.kept.keys()], changed: s.changed, previous: s.previous, sharedIntact: s.sharedIntact };
-  try {
-    assert.equal((await run(synth, repo)).code, 0);
-    // One definition changed; another definition's output and a shared file edited by hand.
-    for (const r of [repo, reference]) await r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
-    const edited = "generated/staging/pipelines/customer-classification/cronjob-customer-classification.yaml";
-    await repo.write(edited, (await repo.read(edited)).replace("concurrencyPolicy: Forbid", "concurrencyPolicy: Allow"));
-    await repo.write("generated/prod/apps/application-dagops-platform.yaml", "edited: by hand\n");
-    const here = summary(await survey(repo.root));
-    assert.deepEqual(here?.changed, ["pipelines/customer-classification.ts", "pipelines/daily-usage-report.yaml"]);
-    assert.equal(here?.sharedIntact, false);
-
-    const pending = await beginSurvey(repo.root, { use: true });
-    assert.ok(pending && "proved" in pending, "a definition's bytes changed: the survey is under way, the compile can start");
-    assert.deepEqual(pending.inputs.changed, ["pipelines/daily-usage-report.yaml"]);
-    assert.deepEqual(summary(await pending.proved), here, "the helper's proof makes the survey made here");
-    // A helper that fails, or prints something that is no report: the proof is made here.
-    for (const [name, text] of [["exits.mjs", "process.exit(3);\n"], ["garbage.mjs", "process.stdout.write('{not json');\n"], ["other-cache.mjs", `process.stdout.write(JSON.stringify({ report: { check: "0".repeat(64), broken: [], folders: {}, sharedIntact: true }, usage: { maxRssKiB: 1, cpuMs: 1 } }));\n`]] as const) {
-      await repo.write(name, text);
-      const failed = await beginSurvey(repo.root, { use: true, script: pathToFileURL(join(repo.root, name)) });
-      assert.ok(failed && "proved" in failed);
-      assert.deepEqual(summary(await failed.proved), here, name);
-    }
-    // Nothing changed in the definitions: nothing to compile meanwhile, proved here.
-    const none = await tempRepo({ generated: true });
-    try {
-      const whole = await beginSurvey(none.root, { use: true });
-      assert.ok(whole && !("proved" in whole) && whole.changed.length === 0 && whole.sharedIntact);
-      // A changed template: its tenants are compiled against their folders, so the proof comes first, here.
-      await none.write("pipelines/tenant-export.tenants.yaml", `${await none.read("pipelines/tenant-export.tenants.yaml")}- { name: zeta, params: { tenant: zeta } }\n`);
-      const template = await beginSurvey(none.root, { use: true });
-      assert.ok(template && !("proved" in template), "a changed template: the whole survey");
-      assert.deepEqual(template.changed, ["pipelines/tenant-export.yaml"]);
-      assert.ok(Object.keys(template.previous["pipelines/tenant-export.yaml"]!.disk).length > 0, "its tenants' folders, proved");
-    } finally {
-      await none.cleanup();
-    }
-
-    // synth with the helper compiles the changed definition first, then the two edited by hand:
-    // the same tree as a full synth.
-    process.env.DAGOPS_SURVEY_HELPER = "1";
-    const inc = await run(synth, repo);
-    delete process.env.DAGOPS_SURVEY_HELPER;
-    assert.equal(inc.code, 0, inc.err);
-    assert.match(inc.out, /~ staging\/pipelines\/customer-classification\/cronjob-customer-classification\.yaml\n/);
-    assert.match(inc.out, /~ prod\/apps\/application-dagops-platform\.yaml\n/);
-    assert.equal((await run(synth, reference, "--full")).code, 0);
-    assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(reference.root, "generated")));
-  } finally {
-    delete process.env.DAGOPS_SURVEY_HELPER;
-    await repo.cleanup();
-    await reference.cleanup();
-  }
-});
-
-test("a hand-edited cache file is not trusted: check reports it, and the next synth renders everything and writes it back", async () => {
+test("a hand-edited stamp proves nothing: check reports it stale, and the next synth renders that pipeline and writes it back", async () => {
   const repo = await tempRepo({ generated: true });
   try {
-    const file = "generated/.dagops-cache.json";
+    const file = "generated/prod/pipelines/daily-usage-report/dagops.stamp";
     const original = await repo.read(file);
-    // Valid JSON, every definition's hashes intact: only the check field can tell.
-    const edited = original.replace(/"sharedFiles": (\d+)/, (_, n: string) => `"sharedFiles": ${Number(n) + 1}`);
+    // Claims another definition: the stamp no longer proves the folder.
+    const edited = original.replace(/("pipelines\/daily-usage-report\.yaml": ")[0-9a-f]{40}/, (_, k: string) => `${k}${"0".repeat(40)}`);
     assert.notEqual(edited, original);
     await repo.write(file, edited);
     const checked = await run(check, repo);
     assert.equal(checked.code, 1);
-    assert.match(checked.err, /\.dagops-cache\.json[\s\S]*DRIFT_STALE/);
+    assert.match(checked.err, /daily-usage-report\/dagops\.stamp[\s\S]*DRIFT_STALE/);
     const timings = new Map<string, number>();
     const { compile } = await import("../scripts/lib/compile.ts");
-    const { pipelineFiles } = await import("../scripts/lib/definitions.ts");
     await compile(repo.root, timings, { incremental: true, output: "compare" });
-    const every = `compile ${(await pipelineFiles(repo.root)).length} definitions`;
-    assert.ok([...timings.keys()].some((k) => k.startsWith(every)), `${every}: ${[...timings.keys()].join(", ")}`);
+    assert.ok(timings.has("load 1 definitions"), [...timings.keys()].join(", "));
     const fixed = await run(synth, repo);
     assert.equal(fixed.code, 0, fixed.err);
-    assert.doesNotMatch(fixed.out, /is up to date/);
     assert.equal(await repo.read(file), original);
-    // The check field itself edited (the rest intact) is caught the same way.
-    await repo.write(file, original.replace(/"check": "([0-9a-f])/, (_, c: string) => `"check": "${c === "0" ? "1" : "0"}`));
+    // Not JSON at all, or another format: the same.
+    await repo.write(file, "{");
     assert.doesNotMatch((await run(synth, repo)).out, /is up to date/);
     assert.equal(await repo.read(file), original);
   } finally {
     await repo.cleanup();
   }
 });
-test("the stat cache is never fooled by times set back: an in-place edit of the same size, a file added to a folder", { timeout: 60_000 }, async () => {
-  const repo = await tempRepo({ generated: true });
+
+test("a file's id is the same whether git's index tells it or the file is read; an edit git was told to ignore is still read", async () => {
+  const { Blobs } = await import("../scripts/lib/blobs.ts");
+  const repo = await tempRepo({ generated: true, git: true });
   try {
-    // Times in whole seconds, which utimes sets back exactly.
-    const edited = join(repo.root, "generated/prod/pipelines/daily-usage-report/cronjob-daily-usage-report.yaml");
-    const folder = join(repo.root, "generated/staging/pipelines/customer-classification");
-    const platform = join(repo.root, "platform.config.ts");
-    const then = Math.floor(Date.now() / 1000) - 100;
-    for (const path of [edited, folder, platform]) utimesSync(path, then, then);
-    assert.match((await run(synth, repo)).out, /is up to date/);
-    // Only what is older than RACY_MS is remembered by stat: wait, and let a no-op remember it all.
-    await new Promise((r) => setTimeout(r, RACY_MS + 200));
-    assert.match((await run(synth, repo)).out, /is up to date/);
-    const stat = JSON.parse(await repo.read(".dagops-stat.json")) as { listings: Record<string, string>; entries: Record<string, unknown> };
-    assert.ok(stat.listings["staging/pipelines/customer-classification"], "the folder's listing is remembered");
-    assert.ok(stat.entries["pipelines/daily-usage-report.yaml"], "the output's hash is remembered");
-    const inputs = JSON.parse(await repo.read(".dagops-stat-inputs.json")) as { entries: Record<string, unknown> };
-    assert.ok(inputs.entries["file:platform.config.ts"], "the platform configuration's hash is remembered");
-    // Edited in place: the same size, the same inode, its modification time set back.
-    const size = statSync(edited).size;
-    writeFileSync(edited, readFileSync(edited, "utf8").replace("concurrencyPolicy: Forbid", "concurrencyPolicy: Forbix"));
-    utimesSync(edited, then, then);
-    assert.equal(statSync(edited).size, size);
-    assert.equal(statSync(edited).mtimeMs, then * 1000);
-    // A file added to a folder, the folder's modification time set back.
-    writeFileSync(join(folder, "configmap-extra.yaml"), "a: 1\n");
-    utimesSync(folder, then, then);
-    assert.equal(statSync(folder).mtimeMs, then * 1000);
-    const checked = await run(check, repo);
-    assert.equal(checked.code, 1);
-    assert.match(checked.err, /prod\/pipelines\/daily-usage-report\/cronjob-daily-usage-report\.yaml[\s\S]*DRIFT_STALE/);
-    assert.match(checked.err, /staging\/pipelines\/customer-classification\/configmap-extra\.yaml[\s\S]*DRIFT_EXTRA/);
-    assert.equal((await run(synth, repo)).code, 0);
-    assert.equal((await run(check, repo)).code, 0);
-    // The platform configuration edited in place, the same size and time: still a new
-    // configuration (its remembered hash is used only with the stats it had, and its ctime moved).
-    writeFileSync(platform, readFileSync(platform, "utf8").replace('cpu: "200", memory: "800Gi"', 'cpu: "300", memory: "800Gi"'));
-    utimesSync(platform, then, then);
-    const drift = await run(check, repo);
-    assert.equal(drift.code, 1, drift.err);
-    assert.match(drift.err, /nodepool-[^\n]*\.yaml: 1 problem[\s\S]*DRIFT_STALE/);
+    const paths = [...(await snapshot(join(repo.root, "generated"))).keys()].map((p) => `generated/${p}`);
+    const fromGit = Blobs.open(repo.root);
+    const read = Blobs.open(repo.root, { git: false });
+    assert.ok(fromGit.fromGit && !read.fromGit);
+    for (const p of paths) assert.equal(fromGit.id(p), read.id(p), p);
+    assert.equal(fromGit.id("generated/nothing-here.yaml"), undefined);
+    // assume-unchanged and skip-worktree: git does not look at these files; dagops does.
+    const [one, two, three] = paths;
+    git(repo.root, "update-index", "--assume-unchanged", one!);
+    git(repo.root, "update-index", "--skip-worktree", two!);
+    for (const p of [one!, two!, three!]) await repo.write(p, `${await repo.read(p)}# edited\n`);
+    const after = Blobs.open(repo.root);
+    const truth = Blobs.open(repo.root, { git: false });
+    for (const p of [one!, two!, three!]) assert.equal(after.id(p), truth.id(p), p);
+    const checked = await runCheck(repo.root);
+    assert.deepEqual(checked.problems.filter((p) => p.code === "DRIFT_STALE").map((p) => p.file).sort(), [one!, two!, three!].sort());
   } finally {
     await repo.cleanup();
   }
 });
 
-test("the inputs' key is the same whether its files are read or proved by stat, and a changed input changes it", async () => {
-  const repo = await tempRepo({ pipelines: false });
-  try {
-    const clusters = [{ prices: "data/aws-us-east-1.json" }];
-    const now = new Date();
-    // Only what is older than RACY_MS is remembered by stat.
-    await new Promise((r) => setTimeout(r, RACY_MS + 200));
-    const read = inputsKey(repo.root, clusters, now);
-    const learning = new DiskHashes(repo.root, "inputs");
-    assert.equal(inputsKey(repo.root, clusters, now, learning), read);
-    learning.save();
-    const stat = JSON.parse(await repo.read(".dagops-stat-inputs.json")) as { entries: Record<string, unknown> };
-    assert.ok(stat.entries["file:platform.config.ts"] && stat.entries["file:package-lock.json"], "the settled inputs are remembered");
-    assert.equal(inputsKey(repo.root, clusters, now, new DiskHashes(repo.root, "inputs")), read, "proved by stat: the same key");
-    await repo.write("pipelines/_helpers.ts", "export const x = 1;\n");
-    const helper = inputsKey(repo.root, clusters, now, new DiskHashes(repo.root, "inputs"));
-    assert.notEqual(helper, read, "a helper beside the definitions is an input");
-    await repo.write("package.json", (await repo.read("package.json")).replace(/"version": "[^"]+"/, '"version": "9.9.9"'));
-    assert.notEqual(inputsKey(repo.root, clusters, now, new DiskHashes(repo.root, "inputs")), helper, "a new dagops version");
-  } finally {
-    await repo.cleanup();
-  }
-});
-
-test("a price snapshot is validated again once its bytes change, though not under a cache written with it", async () => {
+test("a price snapshot is validated again once its bytes change, though not while the stamps prove it unchanged", async () => {
   const repo = await tempRepo();
   try {
     await repo.write("prices/custom.json", readFileSync(join(REPO, "data/aws-us-east-1.json"), "utf8"));
@@ -337,60 +250,86 @@ test("a price snapshot is validated again once its bytes change, though not unde
   }
 });
 
-test("one changed pipeline: only it is loaded and rendered; the rest is proved unchanged by hashes and kept", async () => {
+test("one changed pipeline: only it is loaded and rendered; the rest is proved unchanged by its stamps and kept", async () => {
   const { compile } = await import("../scripts/lib/compile.ts");
-  const { unchanged } = await import("../scripts/lib/cache.ts");
+  const { noChange, survey } = await import("../scripts/lib/survey.ts");
   const repo = await tempRepo({ generated: true });
   try {
-    assert.equal((await run(synth, repo)).code, 0);
-    assert.ok(await unchanged(repo.root), "nothing changed: proved without rendering");
+    assert.ok(noChange(await survey(repo.root)), "nothing changed: proved without rendering");
     await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
-    assert.equal(await unchanged(repo.root), undefined);
+    assert.equal(noChange(await survey(repo.root)), undefined);
     const c = await compile(repo.root, undefined, { incremental: true });
-    assert.deepEqual([...new Set(c.files!.map((f) => f.path.split("/").slice(0, 3).join("/")))].sort(), [".dagops-cache.json", "prod/pipelines/daily-usage-report"]);
+    const owners = (paths: readonly string[]) => [...new Set(paths.map((p) => /^prod\/(pipelines\/[^/]+|apps|platform)/.exec(p)?.[1] ?? p))].sort();
+    assert.deepEqual(owners(c.files!.map((f) => f.path)), ["apps", "pipelines/daily-usage-report", "platform"]);
     assert.deepEqual(c.project.pipelines.map((p) => p.name), ["daily-usage-report"], "only the changed definition was loaded");
-    assert.deepEqual(c.counts, { pipelines: 5, files: 82 });
-    // Compared with the tree: only that pipeline's files (and the cache) differ.
+    const all = await snapshot(join(repo.root, "generated"));
+    assert.deepEqual(c.counts, { pipelines: 5, files: all.size });
+    // Compared with the tree: only that pipeline's files (its plan and its stamp) differ.
     const compared = await compile(repo.root, undefined, { incremental: true, output: "compare" });
-    assert.ok(compared.tree && compared.tree.stale.length > 0, JSON.stringify(compared.tree));
-    assert.deepEqual([...new Set(compared.tree.stale.map((p) => p.split("/").slice(0, 3).join("/")))].sort(), [".dagops-cache.json", "prod/pipelines/daily-usage-report"]);
-    assert.deepEqual([compared.tree.missing, compared.tree.extra, compared.tree.irregular], [[], [], []]);
+    assert.deepEqual(compared.tree!.stale, ["prod/pipelines/daily-usage-report/configmap-plan.yaml", "prod/pipelines/daily-usage-report/cronjob-daily-usage-report.yaml", "prod/pipelines/daily-usage-report/dagops.stamp"].filter((p) => compared.tree!.stale.includes(p)));
+    assert.ok(compared.tree!.stale.includes("prod/pipelines/daily-usage-report/dagops.stamp"));
+    assert.deepEqual([compared.tree!.missing, compared.tree!.extra, compared.tree!.irregular], [[], [], []]);
   } finally {
     await repo.cleanup();
   }
 });
 
-test("worker threads change nothing: the same files and problems as one thread, and synth writes the same tree", { timeout: 120_000 }, async () => {
-  const { compile } = await import("../scripts/lib/compile.ts");
-  const repo = await tempRepo({ generated: true });
+test("two pull requests, one adding a pipeline and one changing another, merge without a conflict and the merge passes check without a synth; a merge resolved wrongly is caught", { timeout: 120_000 }, async () => {
+  const repo = await tempRepo({ generated: true, git: true });
   try {
-    // Enough definitions for several batches (of 4), one of them broken at the output tier.
-    for (let i = 0; i < 14; i++) await repo.write(`pipelines/gen-${i}.yaml`, yamlPipeline(`gen-${i}`, `schedule: "H ${i} * * *"\n`));
-    const one = await compile(repo.root, undefined, { workers: 0 });
-    const two = await compile(repo.root, undefined, { workers: 2 });
-    assert.ok(one.files && one.files.length > 100);
-    assert.deepEqual(two.files, one.files);
-    assert.deepEqual(two.problems, one.problems);
-    assert.deepEqual(two.counts, one.counts);
+    const root = repo.root;
+    git(root, "branch", "-M", "main");
+    // Branch one: a new pipeline.
+    git(root, "checkout", "-q", "-b", "add-pipeline");
+    await repo.write("pipelines/nightly-export.yaml", yamlPipeline("nightly-export", 'schedule: "0 2 * * *"\n'));
+    assert.equal((await run(synth, repo)).code, 0);
+    commitAll(root, "add nightly-export");
+    // Branch two, from the same base: a changed pipeline.
+    git(root, "checkout", "-q", "main");
+    git(root, "checkout", "-q", "-b", "change-pipeline");
+    await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
+    assert.equal((await run(synth, repo)).code, 0);
+    commitAll(root, "change daily-usage-report");
+    const touched = (branch: string) => git(root, "diff", "--name-only", "main", branch).trim().split("\n");
+    const one = touched("add-pipeline");
+    const two = touched("change-pipeline");
+    assert.deepEqual(one.filter((p) => two.includes(p)), [], "the two branches touch disjoint paths");
+    git(root, "checkout", "-q", "main");
+    git(root, "merge", "-q", "--no-edit", "add-pipeline");
+    const merged = git(root, "merge", "--no-edit", "change-pipeline");
+    assert.doesNotMatch(merged, /CONFLICT/);
+    const checked = await run(check, repo);
+    assert.equal(checked.code, 0, checked.err);
+    process.stdout.write(`# the two-branch merge: ${one.length} and ${two.length} paths, none shared; git merge:\n# ${merged.trim().split("\n").join("\n# ")}\n# ${checked.out.trim()}\n`);
 
-    process.env.DAGOPS_WORKERS = "2";
-    try {
-      assert.equal((await run(synth, repo, "--full")).code, 0);
-    } finally {
-      delete process.env.DAGOPS_WORKERS;
-    }
-    const threaded = await snapshot(join(repo.root, "generated"));
-    assert.equal((await run(synth, repo, "--full")).code, 0, "one thread finds the tree up to date");
-    assert.deepEqual(await snapshot(join(repo.root, "generated")), threaded);
-
-    // A definition that fails in a worker is reported as it is by one thread.
-    await repo.write("pipelines/gen-9.yaml", yamlPipeline("gen-9", "schedule: \"H 1 * * *\"\n").replace(/cpu: [^,}\n]+/, "cpu: 900"));
-    const brokenOne = await compile(repo.root, undefined, { workers: 0 });
-    const brokenTwo = await compile(repo.root, undefined, { workers: 2 });
-    assert.ok(brokenOne.problems.some((p) => p.severity === "error" && p.file === "pipelines/gen-9.yaml"), JSON.stringify(brokenOne.problems));
-    assert.deepEqual(brokenTwo.problems, brokenOne.problems);
+    // A merge resolved by hand, wrongly: the other branch's definition kept with this one's output.
+    git(root, "checkout", "-q", "-b", "wrong", "main~1");
+    await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 4"));
+    commitAll(root, "a definition changed without its output");
+    const wrong = await run(check, repo);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.err, /DRIFT_STALE/);
   } finally {
     await repo.cleanup();
+  }
+});
+
+test("a TypeScript pipeline that imports a file outside the repository is refused: nothing could tell when it changes", async () => {
+  const repo = await tempRepo({ pipelines: false });
+  const outside = await mkdtemp(join(tmpdir(), "dagops-outside-"));
+  try {
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(join(outside, "tag.ts"), 'export const tag = "1.0.0";\n');
+    await repo.write(
+      "pipelines/outsider.ts",
+      `import { definePipeline } from "../model/pipeline.ts";\nimport { tag } from ${JSON.stringify(join(outside, "tag.ts"))};\nexport default definePipeline({ name: "outsider", image: \`111122223333.dkr.ecr.us-east-1.amazonaws.com/x:\${tag}\`, steps: [{ name: "a", command: ["a"], resources: { requests: { cpu: "100m", memory: "128Mi" } } }] });\n`,
+    );
+    const r = await run(synth, repo);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.err, /MODULE_LOAD_FAILED[^\n]*outside the repository/);
+  } finally {
+    await repo.cleanup();
+    await rm(outside, { recursive: true, force: true });
   }
 });
 

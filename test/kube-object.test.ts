@@ -14,10 +14,13 @@ import { PlatformChart } from "../charts/platform-chart.ts";
 import { toYaml } from "../charts/serialize.ts";
 import { forCluster } from "../model/resolve.ts";
 import { loadProject } from "../scripts/lib/load.ts";
-import { REPO } from "./helpers.ts";
+import { REPO, exampleTree } from "./helpers.ts";
+
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
 
 test("every object the example pipelines render is a KubeObject, written as cdk8s's own toJson writes it", async () => {
-  const project = await loadProject(REPO);
+  const project = await loadProject(EXAMPLE_ROOT);
   assert.ok(project.pipelines.length >= 3);
   // Each chart in its own App, as render.ts makes them.
   const charts: Chart[] = [];
@@ -25,8 +28,8 @@ test("every object the example pipelines render is a KubeObject, written as cdk8
     const mine = project.pipelines.filter((p) => p.clusters.includes(cluster.name));
     const names = mine.map((p) => p.name);
     charts.push(new BootstrapChart(new App(), "bootstrap", { cluster }));
-    charts.push(new AppsChart(new App(), "apps", { cluster, pipelines: names }));
-    charts.push(new PlatformChart(new App(), "platform", { cluster, pipelines: names }));
+    charts.push(new AppsChart(new App(), "apps", { cluster, platform: true, pipelines: names }));
+    charts.push(new PlatformChart(new App(), "platform", { cluster }));
     for (const p of mine) {
       const pipeline = forCluster(p, cluster.name);
       charts.push(new PipelineChart(new App(), p.name, { pipeline, cluster, plan: planDocument(pipeline, cluster.placeholderImage) }));

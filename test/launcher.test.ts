@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { appendFile, cp, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -117,50 +117,36 @@ test("the built synth and check agree with the sources: the committed tree is up
   }
 });
 
-test("the bundle's worker threads: a synth helped by two writes the same tree, and its TypeScript pipeline loads", { timeout: 120_000 }, async () => {
-  const repo = await tempRepo({ generated: true });
-  try {
-    // Enough definitions for three batches: the two workers take the first two as they start.
-    for (let i = 1; i <= 6; i++) await repo.write(`pipelines/extra-${i}.yaml`, yamlPipeline(`extra-${i}`));
-    const one = launchWith({ DAGOPS_WORKERS: "0" }, REPO, repo.root, undefined, "synth", "--full");
-    assert.equal(one.status, 0, one.stderr);
-    const written = await snapshot(join(repo.root, "generated"));
-    const synth = launchWith({ DAGOPS_WORKERS: "2" }, REPO, repo.root, undefined, "synth", "--full");
-    assert.equal(synth.status, 0, synth.stderr);
-    assert.match(synth.stdout, /generated\/ is up to date \(\d+ pipelines/);
-    assert.deepEqual(await snapshot(join(repo.root, "generated")), written);
-    // A change the threads must render: the TypeScript pipeline's, loaded through tsx beside the bundle.
-    const file = join(repo.root, "pipelines", "customer-classification.ts");
-    await appendFile(file, "\n// touched\n");
-    const again = launchWith({ DAGOPS_WORKERS: "2" }, REPO, repo.root, undefined, "synth", "--full");
-    assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stdout, /\.dagops-cache\.json/);
-    assert.equal(launch(REPO, repo.root, undefined, "check").status, 0);
-  } finally {
-    await repo.cleanup();
-  }
-});
-
-test("the built synth proves the other definitions' output in its helper process: a changed definition and a hand edit elsewhere give the tree a full synth gives", { timeout: 120_000 }, async () => {
+test("the built synth traces a TypeScript pipeline's imports beside the bundle: a changed helper is rendered again, and equals a full synth", { timeout: 120_000 }, async () => {
   const repo = await tempRepo({ generated: true });
   const reference = await tempRepo({ generated: true });
   try {
-    for (const r of [repo, reference]) await r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
-    const edited = "generated/staging/pipelines/customer-classification/cronjob-customer-classification.yaml";
-    await repo.write(edited, (await repo.read(edited)).replace("concurrencyPolicy: Forbid", "concurrencyPolicy: Allow"));
-    // As the bench runs it (scripts/bench-rss.mjs reports how many helper processes reported).
-    const usage = join(repo.root, ".usage.json");
-    const env: Record<string, string | undefined> = { ...process.env, DAGOPS_SURVEY_HELPER: "1", DAGOPS_BENCH_RSS: usage };
-    delete env.DAGOPS_BUILD_CACHE;
-    const synth = spawnSync(process.execPath, ["--import", pathToFileURL(join(REPO, "scripts", "bench-rss.mjs")).href, join(REPO, "bin", "run.mjs"), "synth"], { cwd: repo.root, encoding: "utf8", env });
+    for (const r of [repo, reference]) await r.write("lib/images.ts", 'export const classifierTag = "2.9.0";\n');
+    const synth = launch(REPO, repo.root, undefined, "synth");
     assert.equal(synth.status, 0, synth.stderr);
-    assert.equal((JSON.parse(readFileSync(usage, "utf8")) as { helpers: number }).helpers, 1, "the helper reported");
-    assert.match(synth.stdout, /~ staging\/pipelines\/customer-classification\/cronjob-customer-classification\.yaml\n/);
-    await rm(usage);
+    assert.match(synth.stdout, /~ prod\/pipelines\/customer-classification\/configmap-plan\.yaml\n/);
+    const stamp = JSON.parse(await repo.read("generated/prod/pipelines/customer-classification/dagops.stamp")) as { inputs: Record<string, string> };
+    assert.deepEqual(Object.keys(stamp.inputs), ["lib/images.ts", "pipelines/_limits.ts", "pipelines/customer-classification.ts"]);
     assert.equal(launch(REPO, reference.root, undefined, "synth", "--full").status, 0);
     assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(reference.root, "generated")));
+    assert.equal(launch(REPO, repo.root, undefined, "check").status, 0);
   } finally {
     await repo.cleanup();
     await reference.cleanup();
   }
+});
+
+test("the operator's command runs built like the others: --help and a usage error answer without tsx", { timeout: 120_000 }, () => {
+  const help = spawnSync(process.execPath, [join(REPO, "bin", "dagops.mjs"), "--help"], { cwd: REPO, encoding: "utf8" });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: dagops <command>/);
+  const bad = spawnSync(process.execPath, [join(REPO, "bin", "dagops.mjs"), "statsu"], { cwd: REPO, encoding: "utf8" });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /did you mean status\?/);
+  // No TypeScript loader in the process: the command is the bundle's.
+  const traced = spawnSync(process.execPath, ["--import", pathToFileURL(join(REPO, "test/fixtures/trace-imports.mjs")).href, join(REPO, "bin", "dagops.mjs"), "--help"], { cwd: REPO, encoding: "utf8", env: { ...process.env, DAGOPS_TRACE_IMPORTS: join(REPO, "node_modules", ".cache", `trace-${process.pid}.txt`) } });
+  assert.equal(traced.status, 0, traced.stderr);
+  const imports = readFileSync(join(REPO, "node_modules", ".cache", `trace-${process.pid}.txt`), "utf8");
+  assert.doesNotMatch(imports, /tsx|ops\/main\.ts/);
+  rmSync(join(REPO, "node_modules", ".cache", `trace-${process.pid}.txt`), { force: true });
 });

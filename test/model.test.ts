@@ -12,13 +12,16 @@ import { dstClashes, FIXED_OFFSET_ZONE, scanTransitions } from "../model/dst.ts"
 import { PIPELINE_DEFAULTS } from "../model/pipeline.ts";
 import { timeZoneError } from "../model/resolve.ts";
 import { loadProject } from "../scripts/lib/load.ts";
-import { REPO, tempRepo, yamlPipeline } from "./helpers.ts";
+import { REPO, tempRepo, yamlPipeline, exampleTree } from "./helpers.ts";
 import { formatDuration, parseDuration } from "../model/duration.ts";
 import { findCycle, waves } from "../model/graph.ts";
 import { isPinned, parseImage } from "../model/image.ts";
 import { fieldPath, formatProblems, problem } from "../model/problems.ts";
 import { cpuMillis, memoryBytes } from "../model/quantity.ts";
 import { isSecretName, secretInValue } from "../model/secrets.ts";
+
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
 
 describe("cron", () => {
   for (const ok of ["* * * * *", "15 */6 * * *", "0 0 1 1 *", "0 9-17/2 * * MON-FRI", "30 2 1,15 * ?", "0 0 * JAN,JUL 0", "@daily", "@hourly", "5 4 * * sun"]) {
@@ -237,7 +240,7 @@ describe("H in schedules and tenant templates", async () => {
     assert.equal(minutes.size, 60);
   });
   test("the example template: one pipeline per tenant, with its params, role and overrides, marked with its template", () => {
-    const read = (path: string) => parse(readFileSync(join(REPO, "generated", path), "utf8"));
+    const read = (path: string) => parse(readFileSync(join(EXAMPLE_ROOT, "generated", path), "utf8"));
     const acme = read("prod/pipelines/tenant-export-acme/cronjob-tenant-export-acme.yaml");
     assert.equal(acme.metadata.annotations["dagops.dev/template"], "tenant-export");
     assert.match(acme.spec.schedule, /^\d+ [0-3]-23\/4 \* \* \*$/);
@@ -247,7 +250,7 @@ describe("H in schedules and tenant templates", async () => {
     assert.equal(plan("tenant-export-globex").maxParallel, 1, "globex's own override");
     assert.equal(plan("tenant-export-acme").maxParallel, 2);
     assert.equal(read("prod/pipelines/tenant-export-initech/serviceaccount-steps.yaml").metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::444455556666:role/tenant-export-initech");
-    assert.ok(!existsSync(join(REPO, "generated/staging/pipelines/tenant-export-acme")), "clusters: [prod]");
+    assert.ok(!existsSync(join(EXAMPLE_ROOT, "generated/staging/pipelines/tenant-export-acme")), "clusters: [prod]");
   });
 });
 

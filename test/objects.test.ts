@@ -4,10 +4,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { REPO, snapshot } from "./helpers.ts";
+import { REPO, snapshot, exampleTree, manifests } from "./helpers.ts";
 
-const read = (path: string): any => parse(readFileSync(join(REPO, "generated", path), "utf8"), { version: "1.1" });
-const tree = await snapshot(join(REPO, "generated"));
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
+
+const read = (path: string): any => parse(readFileSync(join(EXAMPLE_ROOT, "generated", path), "utf8"), { version: "1.1" });
+const tree = await manifests(join(EXAMPLE_ROOT, "generated"));
 // Every Kubernetes object file; the synth cache (.dagops-cache.json, synced by nothing) has its own tests.
 const all = [...tree].filter(([path]) => path !== ".dagops-cache.json").map(([path, text]) => ({ path, text, obj: parse(text, { version: "1.1" }) as any }));
 
@@ -123,7 +126,7 @@ test("a pipeline without a schedule gets a suspended CronJob", async () => {
   const { resolvePipeline } = await import("../model/resolve.ts");
   const { render } = await import("../render/render.ts");
   const { loadProject } = await import("../scripts/lib/load.ts");
-  const project = await loadProject(REPO);
+  const project = await loadProject(EXAMPLE_ROOT);
   const def = { name: "adhoc", image: "r.example.com/a:1", defaults: { resources: { requests: { cpu: "100m", memory: "64Mi" } } }, steps: [{ name: "a" }] };
   const { pipeline } = resolvePipeline(def, "pipelines/adhoc.yaml", ["prod"]);
   const objects = render(project.clusters.filter((c) => c.name === "prod"), [pipeline!]);
@@ -135,7 +138,7 @@ test("concurrency: forbid keeps the CronJob's Forbid; replace and allow leave it
   const { resolvePipeline } = await import("../model/resolve.ts");
   const { render } = await import("../render/render.ts");
   const { loadProject } = await import("../scripts/lib/load.ts");
-  const project = await loadProject(REPO);
+  const project = await loadProject(EXAMPLE_ROOT);
   for (const [concurrency, policy] of [["forbid", "Forbid"], ["replace", "Allow"], ["allow", "Allow"]] as const) {
     const def = { name: "adhoc", image: "r.example.com/a:1", concurrency, defaults: { resources: { requests: { cpu: "100m", memory: "64Mi" } } }, steps: [{ name: "a" }] };
     const { pipeline } = resolvePipeline(def, "pipelines/adhoc.yaml", ["prod"]);
@@ -171,13 +174,18 @@ describe("RBAC and ServiceAccounts", () => {
     const binding = read(`${CC}/rolebinding-run-manager.yaml`);
     assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "run-manager", namespace: "dagops-customer-classification" }]);
   });
-  test("cluster scope: the run managers may get nodes (instance and capacity type), nothing else, bound to exactly the cluster's run managers", () => {
+  test("cluster scope: the run managers may get nodes (instance and capacity type), nothing else, bound to exactly the cluster's run managers, one binding per pipeline", () => {
     const role = read("prod/platform/clusterrole-dagops-run-manager-node-reader.yaml");
     assert.deepEqual(role.rules, [{ apiGroups: [""], resources: ["nodes"], verbs: ["get"] }]);
-    const binding = read("prod/platform/clusterrolebinding-dagops-run-manager-node-reader.yaml");
-    assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "dagops-run-manager-node-reader" });
-    assert.deepEqual(binding.subjects, ["customer-classification", "daily-usage-report", "tenant-export-acme", "tenant-export-globex", "tenant-export-initech"].map((p) => ({ kind: "ServiceAccount", name: "run-manager", namespace: `dagops-${p}` })));
-    assert.deepEqual(read("staging/platform/clusterrolebinding-dagops-run-manager-node-reader.yaml").subjects.map((s: any) => s.namespace), ["dagops-customer-classification"]);
+    const bindings = (cluster: string) => [...tree.keys()].filter((p) => p.startsWith(`${cluster}/platform/clusterrolebinding-`)).map((p) => read(p));
+    for (const b of bindings("prod")) {
+      assert.deepEqual(b.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "dagops-run-manager-node-reader" });
+      assert.equal(b.subjects.length, 1, "a binding per pipeline: two pull requests adding pipelines never edit one file");
+      assert.equal(b.metadata.name, `dagops-run-manager-node-reader-${b.metadata.labels["dagops.dev/pipeline"] ?? b.subjects[0].namespace.slice("dagops-".length)}`);
+    }
+    const subjects = (cluster: string) => bindings(cluster).flatMap((b: any) => b.subjects).sort((a: any, b: any) => (a.namespace < b.namespace ? -1 : 1));
+    assert.deepEqual(subjects("prod"), ["customer-classification", "daily-usage-report", "tenant-export-acme", "tenant-export-globex", "tenant-export-initech"].map((p) => ({ kind: "ServiceAccount", name: "run-manager", namespace: `dagops-${p}` })));
+    assert.deepEqual(subjects("staging").map((s: any) => s.namespace), ["dagops-customer-classification"]);
   });
   test("the steps ServiceAccount is annotated with iamRole when set, and not otherwise", () => {
     assert.equal(read(`${CC}/serviceaccount-steps.yaml`).metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::444455556666:role/customer-classification-prod", "prod assumes its own role (overrides.prod.iamRole)");

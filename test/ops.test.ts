@@ -15,11 +15,14 @@ import { after, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { main as dagops } from "../ops/main.ts";
 import { FakeKube, type Outcome } from "./fake-kube.ts";
-import { captureIo, REPO } from "./helpers.ts";
+import { captureIo, REPO, exampleTree } from "./helpers.ts";
+
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
 
 const PIPELINE = "customer-classification";
 const NS = `dagops-${PIPELINE}`;
-const GENERATED = join(REPO, "generated/staging/pipelines", PIPELINE);
+const GENERATED = join(EXAMPLE_ROOT, "generated/staging/pipelines", PIPELINE);
 type Obj = Record<string, any>;
 
 interface Cluster {
@@ -108,7 +111,7 @@ async function cluster(options: { script?: FakeKube["script"]; edit?: (plan: Obj
     exits,
     output,
     async dagops(...args) {
-      const io = captureIo(REPO, { KUBECONFIG: kubeconfig });
+      const io = captureIo(EXAMPLE_ROOT, { KUBECONFIG: kubeconfig });
       const code = await dagops(args, io, { pollMs: 50 });
       return { code, out: io.out.join(""), err: io.err.join("") };
     },
@@ -195,7 +198,7 @@ describe("dagops start", () => {
   test("defaults: scheduled-date is the run's day (the start, for a manual run); a literal default as written", async () => {
     const c = await cluster();
     const now = Date.parse("2026-11-30T23:30:00Z");
-    const io = captureIo(REPO, { KUBECONFIG: c.kubeconfig });
+    const io = captureIo(EXAMPLE_ROOT, { KUBECONFIG: c.kubeconfig });
     assert.equal(await dagops(["start", PIPELINE], io, { pollMs: 50, now: () => now }), 0, io.text());
     const run = /started run (\S+)/.exec(io.out.join(""))![1]!;
     await c.waitFor(finished(c, run));
@@ -494,7 +497,7 @@ describe("dagops backfill", () => {
     const sampler = setInterval(() => (peak = Math.max(peak, active())), 10);
     // Interrupted (SIGINT) once two runs are created.
     const stop = new AbortController();
-    const io = captureIo(REPO, { KUBECONFIG: c.kubeconfig });
+    const io = captureIo(EXAMPLE_ROOT, { KUBECONFIG: c.kubeconfig });
     const watcher = setInterval(() => runJobs(c.kube).length >= 2 && stop.abort(), 5);
     const first = await dagops(["backfill", PIPELINE, "--param", "date=2026-11-01..2026-11-05", "--max-concurrent", "2"], io, { pollMs: 50, stop: stop.signal });
     clearInterval(watcher);
@@ -541,7 +544,7 @@ describe("dagops: access and errors", () => {
     const wrongToken = join(await scratch(), "config");
     await writeFile(wrongToken, bad.replace(c.kube.token, "expired-token"));
     const run = async (env: Record<string, string>, ...args: string[]) => {
-      const io = captureIo(REPO, env);
+      const io = captureIo(EXAMPLE_ROOT, env);
       const code = await dagops(args, io, { pollMs: 50 });
       return { code, err: io.err.join(""), out: io.out.join("") };
     };

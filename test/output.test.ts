@@ -10,9 +10,12 @@ import { validateManifest } from "../checks/output-schema.ts";
 import { loadProject } from "../scripts/lib/load.ts";
 import type { Problem } from "../model/problems.ts";
 import { render, toFiles, type RenderedObject } from "../render/render.ts";
-import { REPO } from "./helpers.ts";
+import { REPO, exampleTree } from "./helpers.ts";
 
-const project = await loadProject(REPO);
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
+
+const project = await loadProject(EXAMPLE_ROOT);
 const pristine = render(project.clusters, project.pipelines);
 
 /** A deep copy of the rendered objects with `edit` applied to the one at `path`. */

@@ -8,13 +8,16 @@ import { planDocument } from "../charts/plan.ts";
 import type { PipelineDefinition } from "../model/pipeline.ts";
 import { resolvePipeline } from "../model/resolve.ts";
 import { parsePlanText, planSections } from "../runner/plan-text.ts";
-import { REPO } from "./helpers.ts";
+import { REPO, exampleTree } from "./helpers.ts";
+
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
 
 const whole = (text: string) => parse(text, { version: "1.1" });
 
 test("every plan synth writes reads the same step by step as whole", async () => {
   for (const file of ["generated/prod/pipelines/customer-classification/configmap-plan.yaml", "generated/prod/pipelines/daily-usage-report/configmap-plan.yaml", "generated/staging/pipelines/customer-classification/configmap-plan.yaml"]) {
-    const text = (parse(await readFile(join(REPO, file), "utf8")) as { data: { "plan.yaml": string } }).data["plan.yaml"];
+    const text = (parse(await readFile(join(EXAMPLE_ROOT, file), "utf8")) as { data: { "plan.yaml": string } }).data["plan.yaml"];
     assert.deepStrictEqual(parsePlanText(text), whole(text), file);
     assert.equal(planSections(text)?.sequences[0]?.items.length, (whole(text) as { steps: unknown[] }).steps.length, "read step by step, not whole");
   }

@@ -5,7 +5,10 @@ import { executionPlan } from "../model/execution.ts";
 import type { PipelineDefinition } from "../model/pipeline.ts";
 import { resolvePipeline } from "../model/resolve.ts";
 import { main } from "../scripts/plan.ts";
-import { captureIo, REPO } from "./helpers.ts";
+import { captureIo, REPO, exampleTree } from "./helpers.ts";
+
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
 
 function resolved(steps: PipelineDefinition["steps"], maxParallel = 10) {
   const def: PipelineDefinition = { name: "p", image: "registry.example.com/a:1.0.0", maxParallel, defaults: { resources: { requests: { cpu: "100m", memory: "100Mi" } } }, steps };
@@ -54,7 +57,7 @@ describe("execution plan", () => {
   });
 
   test("npm run plan prints the example pipeline's plan", async () => {
-    const io = captureIo(REPO);
+    const io = captureIo(EXAMPLE_ROOT);
     assert.equal(await main(["customer-classification"], io), 0, io.text());
     const text = io.out.join("");
     assert.match(text, /^customer-classification: 13 steps, at most 6 at once/);
@@ -74,21 +77,21 @@ describe("execution plan", () => {
   });
 
   test("--json, and a clear error for an unknown pipeline", async () => {
-    const io = captureIo(REPO);
+    const io = captureIo(EXAMPLE_ROOT);
     assert.equal(await main(["daily-usage-report", "--json"], io), 0);
     assert.deepEqual(JSON.parse(io.out.join("")).waves, [["export-usage"], ["build-summary"], ["mail-finance"]]);
-    const bad = captureIo(REPO);
+    const bad = captureIo(EXAMPLE_ROOT);
     assert.equal(await main(["customer-clasification"], bad), 2);
     assert.match(bad.err.join(""), /no pipeline named "customer-clasification"; did you mean "customer-classification"\?/);
   });
 });
 
 test("npm run plan shows the schedule as the CronJob gets it (H resolved), per cluster, and the parameters", async () => {
-  const io = captureIo(REPO);
+  const io = captureIo(EXAMPLE_ROOT);
   assert.equal(await main(["tenant-export-acme"], io), 0, io.text());
   assert.match(io.out.join(""), /^Schedule: \d+ [0-3]-23\/4 \* \* \* \(Etc\/UTC\); a tenant of template tenant-export\.$/m);
   assert.match(io.out.join(""), /^Concurrency: forbid\. Parameters: date \(date, default scheduled-date\), tenant \(string, default acme\)\.$/m);
-  const cc = captureIo(REPO);
+  const cc = captureIo(EXAMPLE_ROOT);
   assert.equal(await main(["customer-classification"], cc), 0);
   assert.match(cc.out.join(""), /^Schedule: 15 \*\/6 \* \* \* \(Etc\/UTC\); staging: 15 3 \* \* \*\.$/m);
 });

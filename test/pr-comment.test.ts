@@ -13,7 +13,10 @@ import { buildReport } from "../review/report.ts";
 import { readTree } from "../scripts/lib/tree.ts";
 import { main } from "../scripts/pr-comment.ts";
 import { FakeGitHub } from "./fake-github.ts";
-import { captureIo, REPO } from "./helpers.ts";
+import { captureIo, REPO, exampleTree } from "./helpers.ts";
+
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
 
 let gh: FakeGitHub;
 let dir: string;
@@ -23,14 +26,14 @@ let eventPath: string;
 const outputs: string[] = [];
 
 async function document(edit: (tree: Map<string, string>) => void, files: ReviewDocument["files"]): Promise<ReviewDocument> {
-  const base = await readTree(join(REPO, "generated"));
+  const base = await readTree(join(EXAMPLE_ROOT, "generated"));
   const head = new Map(base);
   edit(head);
   return { base: { ref: "main", commit: "a".repeat(40) }, head: { ref: "working tree" }, ...buildReport(base, head), checks: { ran: true, ok: true, problems: [] }, files };
 }
 
 async function run(args: string[], env: Record<string, string | undefined> = {}) {
-  const io = captureIo(REPO, { GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${gh.owner}/${gh.repo}`, GITHUB_EVENT_PATH: eventPath, ...env });
+  const io = captureIo(EXAMPLE_ROOT, { GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${gh.owner}/${gh.repo}`, GITHUB_EVENT_PATH: eventPath, ...env });
   const code = await main(args, io, { retryBaseMs: 5 });
   outputs.push(io.text());
   return { code, out: io.out.join(""), err: io.err.join("") };
@@ -177,7 +180,7 @@ describe("npm run pr-comment against a misbehaving GitHub", () => {
     await gh.start();
   });
   const runWith = async (args: string[], env: Record<string, string> = {}, timeoutMs = 300) => {
-    const io = captureIo(REPO, { GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${gh.owner}/${gh.repo}`, GITHUB_EVENT_PATH: eventPath, ...env });
+    const io = captureIo(EXAMPLE_ROOT, { GITHUB_TOKEN: gh.token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${gh.owner}/${gh.repo}`, GITHUB_EVENT_PATH: eventPath, ...env });
     const code = await main(args, io, { retryBaseMs: 5, timeoutMs });
     assert.ok(!io.text().includes(gh.token), "the token is never printed");
     return { code, err: io.err.join(""), out: io.out.join("") };

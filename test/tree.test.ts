@@ -5,7 +5,10 @@ import { parse } from "yaml";
 import { test } from "node:test";
 import { main as check } from "../scripts/check.ts";
 import { main as synth } from "../scripts/synth.ts";
-import { captureIo, git, REPO, snapshot, tempRepo } from "./helpers.ts";
+import { captureIo, git, REPO, snapshot, tempRepo, exampleTree } from "./helpers.ts";
+
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
 
 test("determinism: two synths in two folders give identical bytes, equal to the committed tree", async () => {
   const a = await tempRepo();
@@ -16,7 +19,7 @@ test("determinism: two synths in two folders give identical bytes, equal to the 
     const treeA = await snapshot(join(a.root, "generated"));
     assert.ok(treeA.size > 40);
     assert.deepEqual(treeA, await snapshot(join(b.root, "generated")));
-    assert.deepEqual(treeA, await snapshot(join(REPO, "generated")));
+    assert.deepEqual(treeA, await snapshot(join(EXAMPLE_ROOT, "generated")));
     assert.equal(await a.read("schema/pipeline.schema.json"), await b.read("schema/pipeline.schema.json"));
   } finally {
     await a.cleanup();
@@ -68,7 +71,7 @@ test("drift: check lists stale, missing and extra files and the command that fix
     assert.match(out.out.join(""), /^  - prod\/platform\/hand-made\.yaml$/m);
     assert.match(out.out.join(""), /^  ~ prod\/platform\/nodepool-dagops-steps\.yaml$/m);
     assert.match(out.out.join(""), /^  \+ staging\/apps\/application-dagops-platform\.yaml$/m);
-    assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(REPO, "generated")));
+    assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(EXAMPLE_ROOT, "generated")));
     assert.equal(await check([], captureIo(repo.root)), 0);
   } finally {
     await repo.cleanup();

@@ -10,8 +10,9 @@ import ts from "typescript";
 import { REPO } from "./helpers.ts";
 
 async function diagnostics(source: string): Promise<string[]> {
-  // Inside the repository, so that `../model/pipeline.ts` resolves as it does from pipelines/.
-  const dir = await mkdtemp(join(REPO, "pipelines", ".typecheck-"));
+  // Inside the repository (two levels down, as pipelines/ is one), so that the import resolves;
+  // not in pipelines/, which is the team's own.
+  const dir = await mkdtemp(join(REPO, "test", ".typecheck-"));
   const file = join(dir, "candidate.ts");
   try {
     await writeFile(file, source.replaceAll("../model/", "../../model/"));

@@ -1,276 +1,304 @@
 /**
- * The check tiers (README, "Checks, in the order they run") up to, but not including, drift:
- * load → validate → render → check output. The definitions are compiled in batches, apart from
- * each other (units.ts, in worker threads when there are many); what needs every pipeline at
- * once is done here from what the batches report: duplicate names, the shared files
- * (Applications, namespaces, the node reader's binding), the shared pool limits, the cache.
+ * The check tiers (docs: checks, in the order they run) up to, but not including, drift: load →
+ * validate → render → check output, for the definitions a survey (survey.ts) could not prove
+ * unchanged, or for all of them. Each definition is compiled apart from the others, and its
+ * pipelines' stamps record what it became; what needs every pipeline at once (duplicate names,
+ * the limits of pipelines that start together) is checked here from the new results and the
+ * kept stamps.
  */
-import { capacity, type CapacityFacts } from "../../checks/capacity.ts";
+import { capacity, poolLimits, sharedLimitProblems, type CapacityFacts } from "../../checks/capacity.ts";
 import { checkOutput, checkSizes } from "../../checks/cross-object.ts";
 import type { PriceData } from "../../cost/data.ts";
+import { clusterPools } from "../../cost/estimate.ts";
+import { GENERATED_DIR, STAMP_FILE } from "../../model/files.ts";
+import { timed, type Timings } from "./timings.ts";
 import type { ResolvedCluster } from "../../model/platform.ts";
-import { duplicateNames, loadPlatform, type Project } from "./load.ts";
-import { CACHE_FILE, cacheText, treeHash, inputsKey, sharedFolders, survey, unitFolders, waitsForProof, type Cache, type CacheUnit, type Previous, type Survey } from "./cache.ts";
-import type { PendingSurvey } from "./survey-helper.ts";
-import { orphanTenantsFiles, pipelineFiles, tenantsFiles } from "./definitions.ts";
-import type { ResolvedPipeline } from "../../model/resolve.ts";
-import { GENERATED_DIR } from "../../model/files.ts";
 import { hasErrors, problem, type Problem } from "../../model/problems.ts";
-export { schemaFileContent, schemaFiles } from "./schemas.ts";
-import { renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
-import { compileBatches, workerCount } from "./batches.ts";
-import { unitsContext, type UnitsResult, type UnitsSetup } from "./units.ts";
-import { commitTree, irregularMessage, irregularTree, stagingDir, TreeSink, UnsafeTreeError, unwanted, type Irregular } from "./tree.ts";
-import { Stager } from "./stager.ts";
+import type { ResolvedPipeline } from "../../model/resolve.ts";
+import { renderPipelines, renderShared, toFiles, type OutputFile, type RenderedObject } from "../../render/render.ts";
+import { Blobs, blobId } from "./blobs.ts";
+import { orphanTenantsFiles, pipelineFiles, tenantsFiles } from "./definitions.ts";
+import { duplicateNames, loadPipeline, loadPlatform, pipelineWarnings, TsLoader, type Project } from "./load.ts";
+import { loadPrices } from "./prices.ts";
+import { clusterStampPath, pipelineStampPath, platformKey, problemsOf, stampText, type ClusterStamp, type Ids, type PipelineStamp } from "./stamps.ts";
+import { clusterOf, survey, type Survey } from "./survey.ts";
+import { commitTree, irregularMessage, irregularTree, listTree, stagingDir, TreeSink, UnsafeTreeError, type Irregular } from "./tree.ts";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 
-export { SCHEMA_FILE } from "../../model/files.ts";
 
 export interface Compiled {
   readonly project: Project;
   readonly problems: readonly Problem[];
-  /** With output `memory`, when no tier before output found an error: every object and file. */
+  /** With output `memory`, when no tier before output found an error: every object rendered, and every file (stamps included). */
   readonly objects?: readonly RenderedObject[];
   readonly files?: readonly OutputFile[];
   /** Each cluster's price snapshot, when it loaded. */
   readonly prices?: ReadonlyMap<string, PriceData>;
-  /** Every pipeline and every output file (without the cache file), rendered or not. */
+  /** Every pipeline, and every file of generated/ (stamps included), rendered or kept. */
   readonly counts?: { readonly pipelines: number; readonly files: number };
   /**
    * With output `compare` or `stage`, when nothing failed: how generated/ differs from the
-   * output (paths relative to it; an incremental compile does not look into the folders it
-   * proved unchanged). `extra` holds regular files only; `irregular` the rest (never wanted).
+   * output (paths relative to it). `extra` holds regular files; `irregular` the rest (never wanted).
    */
   readonly tree?: { readonly stale: readonly string[]; readonly missing: readonly string[]; readonly extra: readonly string[]; readonly irregular: readonly Irregular[] };
   /** With output `stage`: moves the staged files in and removes the unwanted ones (tree.ts, steps 2 and 3). */
   readonly commit?: () => Promise<void>;
 }
 
-/** Phase name → milliseconds, filled in when the caller asks for timings. */
-export type Timings = Map<string, number>;
-
-export function timed<T>(timings: Timings | undefined, phase: string, fn: () => T): T {
-  const start = performance.now();
-  const result = fn();
-  if (result instanceof Promise) {
-    return result.finally(() => timings?.set(phase, performance.now() - start)) as T;
-  }
-  timings?.set(phase, performance.now() - start);
-  return result;
-}
-
 export interface CompileOptions {
-  /**
-   * Use generated/.dagops-cache.json to compile only the definitions that changed (synth and
-   * check). Without a usable cache, or when anything besides definitions changed, everything is
-   * compiled. Either way the files and problems are the same.
-   */
+  /** Compile only what the stamps do not prove unchanged (synth and check). Either way the files and problems are the same. */
   readonly incremental?: boolean;
-  /**
-   * The survey the caller already made (nothing is hashed twice), or started (survey-helper.ts):
-   * then the definitions whose bytes changed are compiled while the rest are proved, and when
-   * the proof finds more to compile (a hand edit), the compile starts again from the proof.
-   */
-  readonly survey?: Survey | PendingSurvey;
+  /** The survey the caller already made (nothing is surveyed twice). */
+  readonly survey?: Survey;
   /**
    * Where the files go: kept in `files` (default), compared with generated/ (`tree`), or also
-   * staged for `commit` where they differ. Compare and stage hold no file contents: a tree of
-   * any size streams through.
+   * staged for `commit` where they differ. Compare and stage hold no file contents.
    */
   readonly output?: "memory" | "compare" | "stage";
-  /** Worker threads for the definitions (default: batches.ts workerCount). */
-  readonly workers?: number;
 }
+
+/** A template's pipelines rendered at once: few, so that a template of thousands is never held whole. */
+const CHUNK = 10;
 
 export async function compile(root: string, timings?: Timings, options: CompileOptions = {}): Promise<Compiled> {
-  const given = options.survey;
-  if (!given || !("proved" in given)) return compileFrom(root, timings, options, options.incremental ? (given ?? (await timed(timings, "hash definitions and output", () => survey(root)))) : undefined);
-  // A survey under way: compiled as if the proof will find every other definition's output and
-  // the shared files intact, as it does unless something under generated/ was edited by hand;
-  // when it does not, compiled again from the proof. (A changed template waits for the proof:
-  // beginSurvey makes that one here.)
-  const { inputs, proved } = given;
-  if (waitsForProof(inputs)) return compile(root, timings, { ...options, survey: await timed(timings, "hash definitions and output", () => proved) });
-  const guess: Survey = { ...inputs, previous: {}, sharedIntact: true };
-  const compiled = await compileFrom(root, timings, options, guess);
-  const proof = await timed(timings, "prove the other definitions' output", () => proved);
-  if (proof.sharedIntact && proof.changed.length === guess.changed.length) return compiled;
-  return compile(root, timings, { ...options, survey: proof });
+  const s = options.survey ?? (options.incremental ? await timed(timings, "survey the stamps", () => survey(root)) : undefined);
+  const loader = new TsLoader();
+  try {
+    return await compileFrom(root, timings, options.output ?? "memory", s, loader);
+  } finally {
+    loader.close();
+  }
 }
 
-async function compileFrom(root: string, timings: Timings | undefined, options: CompileOptions, s: Survey | undefined): Promise<Compiled> {
-  const output = options.output ?? "memory";
-  const start = await timed(timings, "load the platform", () => startingPoint(root, s));
+async function compileFrom(root: string, timings: Timings | undefined, output: NonNullable<CompileOptions["output"]>, s: Survey | undefined, loader: TsLoader): Promise<Compiled> {
+  // 1. The platform: as its stamps recorded it, or loaded.
+  const start = await timed(timings, "load the platform", () => platformOf(root, s, loader));
   if ("failed" in start) return { project: { clusters: [], pipelines: [], problems: start.problems }, problems: start.problems };
-  const { clusters, files, tenants, kept, sharedIntact } = start;
+  const { clusters, inputs, key, blobs } = start;
   const clusterNames = clusters.map((c) => c.name);
+  const files = s?.files ?? (await pipelineFiles(root));
+  const tenants = s?.tenants ?? (await tenantsFiles(root));
+  const kept = s?.platform ? s.kept : new Map<string, readonly PipelineStamp[]>();
+  const changed = s?.platform ? s.changed : files;
+  const problems: Problem[] = [...start.problems];
+  for (const t of orphanTenantsFiles(files, tenants)) {
+    problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${t.replace(/\.tenants\.ya?ml$/, "")}.yaml (or .ts) with template: true`));
+  }
+  const prices = loadPrices(root, clusters, s?.platform !== undefined);
+  const platform = renderShared(clusters);
+
+  // 2. Load every changed definition (a template's proved tenants are not resolved again).
+  const loadOne = async (file: string, keep: boolean): Promise<Loaded> => {
+    const proved = keep && s?.platform ? s.keptTenants.get(file) : undefined;
+    const r = await loadPipeline(root, file, clusterNames, loader, tenants, proved && ((instance) => (proved.has(instance.name) ? [...proved.get(instance.name)![0]!.clusters] : undefined)));
+    const names = r.listed?.map((p) => p.name) ?? r.pipelines.map((p) => p.name);
+    const keptTenants = (r.listed ?? []).filter((p) => p.kept).flatMap((p) => proved!.get(p.name)!);
+    return { file, inputs: r.inputs, pipelines: r.pipelines, names, kept: keptTenants, ...(r.tenants ? { tenants: r.tenants } : {}), problems: [...r.problems, ...pipelineWarnings(r.pipelines, clusters, new Date())] };
+  };
+  const loads = await timed(timings, `load ${changed.length} definitions`, async () => {
+    const out: Loaded[] = [];
+    for (const file of changed) out.push(await loadOne(file, true));
+    return out;
+  });
+  // Every stamp of a definition keeps all its problems, and a kept tenant's stamp has none: a
+  // template that reports one now is compiled whole, as a full synth compiles it.
+  for (const [i, l] of loads.entries()) if (l.kept.length && l.problems.length) loads[i] = await loadOne(l.file, false);
+  const byFile = new Map(loads.map((l) => [l.file, l]));
+  // Every pipeline, in file order, as a full load lists them (duplicate names are told in that order).
+  const all = files.flatMap((f) => (byFile.get(f)?.names ?? [...new Set(kept.get(f)?.map((p) => p.pipeline))]).map((name) => ({ name, source: f })));
+  const loadTier = [...problems, ...loads.flatMap((l) => l.problems), ...duplicateNames(all)];
+  const resolvedOf = () => loads.flatMap((l) => l.pipelines).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let project: Project = { clusters, pipelines: resolvedOf(), problems: loadTier };
+  // Every pipeline is counted, kept or loaded, as a full compile counts those that loaded; the
+  // kept ones' warnings of loading are told too, as a full compile tells them.
+  const keptLoad = [...(s?.platform ? s.platform.stamps.flatMap((c) => c.loadProblems) : []), ...[...kept.values()].flat().flatMap((p) => p.loadProblems)];
+  if (hasErrors(loadTier)) return { project, problems: unique([...loadTier, ...keptLoad]), counts: { pipelines: all.length, files: 0 } };
+
+  // 3. Render and check each definition's pipelines; each becomes a stamp per cluster.
+  const withShared = !s?.platform?.intact;
+  const sharedProblems = withShared ? [...prices.problems, ...checkOutput(platform)] : [];
+  let rendered = await timed(timings, "render and check", () => renderAll(loads, clusters, platform, prices.byCluster, output === "memory"));
+  // The same for a problem of the output.
+  const whole = loads.filter((l) => l.kept.length && rendered.pipelines.some((r) => r.source === l.file && r.outputProblems.length));
+  if (whole.length) {
+    for (const l of whole) loads[loads.indexOf(l)] = await loadOne(l.file, false);
+    rendered = renderAll(loads, clusters, platform, prices.byCluster, output === "memory");
+    project = { ...project, pipelines: resolvedOf() };
+  }
+  const outputTier = [...sharedProblems, ...rendered.problems];
+  const kepts = [...[...kept.values()].flat(), ...loads.flatMap((l) => l.kept)];
+  const facts: CapacityFacts[] = [...kepts.flatMap((p) => (p.facts ? [p.facts] : [])), ...rendered.facts];
+  clusters.forEach((c, i) => {
+    const data = prices.byCluster.get(c.name);
+    if (data) outputTier.push(...sharedLimitProblems(c.name, i, facts.filter((f) => f.cluster === c.name), poolLimitsOf(platform, c.name, data)));
+  });
+  const keptProblems = [...(s?.platform && !withShared ? s.platform.stamps.flatMap(problemsOf) : []), ...kepts.flatMap(problemsOf)];
+  const all_ = unique([...loadTier, ...outputTier, ...keptProblems]);
+  if (hasErrors(all_)) return { project, problems: all_, counts: { pipelines: all.length, files: 0 } };
+
+  // 4. The files: the pipelines' and their stamps; the clusters' own and theirs, when rendered.
+  const out: OutputFile[] = [];
+  for (const r of rendered.pipelines) {
+    const warnings = (ps: readonly Problem[]) => ps.filter((p) => p.severity !== "error");
+    for (const cluster of r.clusters) {
+      const mine = r.files.filter((f) => f.path.startsWith(`${cluster}/`));
+      out.push(...mine);
+      const stamp: Omit<PipelineStamp, "format" | "about"> = {
+        platform: key,
+        pipeline: r.name,
+        clusters: r.clusters,
+        source: r.source,
+        inputs: idsOf(blobs, r.inputs),
+        ...(r.tenant ? { tenant: r.tenant } : {}),
+        outputs: Object.fromEntries(mine.map((f) => [f.path.slice(cluster.length + 1), blobId(f.content)])),
+        loadProblems: warnings(r.loadProblems),
+        outputProblems: warnings(r.outputProblems),
+        facts: rendered.facts.find((f) => f.cluster === cluster && f.pipeline === r.name) ?? null,
+      };
+      out.push({ path: pipelineStampPath(cluster, r.name), content: stampText(stamp) });
+    }
+  }
+  if (withShared) {
+    const sharedFiles = toFiles(platform);
+    out.push(...sharedFiles);
+    const warnings = (ps: readonly Problem[]) => ps.filter((p) => p.severity !== "error");
+    clusters.forEach((cluster, index) => {
+      const mine = sharedFiles.filter((f) => f.path.startsWith(`${cluster.name}/`));
+      const data = prices.byCluster.get(cluster.name);
+      const stamp: Omit<ClusterStamp, "format" | "about"> = {
+        platform: key,
+        index,
+        inputs: idsOf(blobs, inputs),
+        cluster,
+        pools: data ? poolLimitsOf(platform, cluster.name, data) : {},
+        outputs: Object.fromEntries(mine.map((f) => [f.path.slice(cluster.name.length + 1), blobId(f.content)])),
+        loadProblems: warnings(start.problems),
+        outputProblems: warnings(sharedProblems),
+      };
+      out.push({ path: clusterStampPath(cluster.name), content: stampText(stamp) });
+    });
+  }
+  const keptPaths = [
+    ...kepts.flatMap((p) => [`${clusterOf(p)}/pipelines/${p.pipeline}/${STAMP_FILE}`, ...Object.keys(p.outputs).map((o) => `${clusterOf(p)}/${o}`)]),
+    ...(withShared ? [] : s!.platform!.stamps.flatMap((c) => [clusterStampPath(c.cluster.name), ...Object.keys(c.outputs).map((o) => `${c.cluster.name}/${o}`)])),
+  ];
+  const counts = { pipelines: all.length, files: out.length + keptPaths.length };
+  const base = { project, problems: all_, prices: prices.byCluster, counts };
+  if (output === "memory") return { ...base, objects: [...(withShared ? platform : []), ...rendered.objects], files: out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
+
+  // 5. Compared with generated/, and staged where it differs.
   const target = join(root, GENERATED_DIR);
-  const staging = stagingDir(root);
-  // generated/ as a link (or a file) is never read through, and never written to.
   const self = irregularTree(root, GENERATED_DIR);
   if (self && output === "stage") throw new UnsafeTreeError(irregularMessage(GENERATED_DIR, self));
-  const setup: UnitsSetup = {
-    root,
-    clusters,
-    tenants,
-    now: Date.now(),
-    previous: start.previous,
-    pricesChecked: s !== undefined,
-    output: output === "memory" ? { kind: "memory" } : output === "compare" ? { kind: "compare", target: self ? null : target } : { kind: "stage", target, staging },
-  };
+  const staging = stagingDir(root);
   if (output === "stage") rmSync(staging, { recursive: true, force: true });
-  // The files this thread stages are written by a thread of its own (stager.ts).
-  const stager = output === "stage" ? new Stager() : undefined;
-  const abort = async (c: Compiled): Promise<Compiled> => {
-    await stager?.abort();
-    if (output === "stage") rmSync(staging, { recursive: true, force: true });
-    return c;
-  };
-  try {
-    const workers = options.workers ?? workerCount(start.changed.length);
-    const ctx = { ...unitsContext(setup), ...(stager ? { stager } : {}) };
-    const batches = await timed(timings, `compile ${start.changed.length} definitions (${workers ? `this thread and ${workers} worker threads` : "this thread"})`, () => compileBatches(setup, ctx, start.changed, workers));
-    const fresh = merged(batches);
-
-    // Every pipeline, in file order, as a full load checks them.
-    const bySource = new Map<string, UnitsResult["pipelines"][number][]>();
-    for (const p of fresh.pipelines) (bySource.get(p.source) ?? bySource.set(p.source, []).get(p.source)!).push(p);
-    const all = files.flatMap((f) => kept.get(f)?.pipelines.map((p) => ({ ...p, source: f })) ?? bySource.get(f) ?? []);
-    const loadTier = [...start.problems, ...fresh.loadProblems, ...duplicateNames(all), ...[...kept.values()].flatMap((u) => u.problems)];
-    const loaded = [...(fresh.loaded ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const project: Project = { clusters, pipelines: loaded, problems: loadTier };
-    if (hasErrors(loadTier)) return abort({ project, problems: unique(loadTier) });
-
-    // The shared files change only with the set of pipelines (or when they were edited by hand);
-    // otherwise the platform is rendered without them, for the shared limits.
-    const namesIn = (cluster: string) => all.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
-    const before = start.cache ? Object.values(start.cache.units).flatMap((u) => u.pipelines) : [];
-    const namesBefore = (cluster: string) => before.filter((p) => p.clusters.includes(cluster)).map((p) => p.name).sort();
-    const withShared = !start.cache || !sharedIntact || clusterNames.some((c) => namesIn(c).join("\n") !== namesBefore(c).join("\n"));
-    const folders = new Set(all.flatMap((p) => p.clusters.map((c) => `${GENERATED_DIR}/${c}/pipelines/${p.name}`)));
-    const shared = timed(timings, "render and check the shared files", () => {
-      const objects = withShared ? renderShared(clusters, namesIn) : ctx.platform;
-      const problems = [...ctx.pricesProblems, ...fresh.outputProblems, ...(withShared ? checkOutput(objects, folders) : [])];
-      const facts: CapacityFacts[] = [...[...kept.values()].flatMap((u) => u.facts), ...fresh.facts];
-      problems.push(...capacity(objects, ctx.prices, clusterNames, facts).problems);
-      const sharedFiles = withShared ? toFiles(objects) : [];
-      problems.push(...checkSizes(sharedFiles));
-      return { objects, problems, files: sharedFiles };
-    });
-    const problems = unique([...loadTier, ...shared.problems]);
-    if (hasErrors(problems)) return abort({ project, problems });
-
-    const units: Record<string, CacheUnit> = {};
-    for (const f of files) units[f] = kept.get(f) ?? fresh.units[f]!;
-    const platformWarnings = start.problems.filter((p) => p.severity !== "error");
-    const cache = cacheFileOf({
-      inputs: start.cache?.inputs ?? inputsKey(root, clusters),
-      clusters,
-      problems: unique([...platformWarnings, ...globalWarnings(problems, units, platformWarnings)]),
-      shared: withShared ? treeHash(shared.files) : start.cache!.shared,
-      sharedFiles: withShared ? shared.files.length : start.cache!.sharedFiles,
-      units,
-    });
-    const counts = { pipelines: all.length, files: Object.values(units).reduce((n, u) => n + u.files, 0) + (withShared ? shared.files.length : start.cache!.sharedFiles) };
-    const base = { project, problems, prices: ctx.prices, counts };
-    if (output === "memory") {
-      const objects = [...(withShared ? shared.objects : []), ...(fresh.objects ?? [])];
-      const outputFiles = [...(fresh.files ?? []), ...shared.files, cache].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-      return { ...base, objects, files: outputFiles };
+  const tree = timed(timings, output === "stage" ? "compare and stage" : "compare with generated/", () => {
+    const sink = new TreeSink(self ? null : target, output === "stage" ? staging : undefined);
+    const wanted = new Set(keptPaths);
+    for (const f of out) {
+      if (wanted.has(f.path)) throw new Error(`two objects were rendered to ${GENERATED_DIR}/${f.path}`);
+      wanted.add(f.path);
+      sink.put(f.path, f.content);
     }
-
-    const tree = timed(timings, "compare with generated/", () => {
-      const sink = new TreeSink(self ? null : target, output === "stage" ? staging : undefined, stager);
-      for (const f of [...shared.files, cache]) sink.put(f.path, f.content);
-      const wanted = new Set<string>();
-      for (const p of [...fresh.paths, ...sink.paths]) {
-        if (wanted.has(p)) throw new Error(`two objects were rendered to ${GENERATED_DIR}/${p}`);
-        wanted.add(p);
-      }
-      const keep = [...[...kept.values()].flatMap(unitFolders), ...fresh.reused, ...(withShared ? [] : sharedFolders(clusters))];
-      const { extra, irregular } = self ? { extra: [], irregular: [self] } : unwanted(root, GENERATED_DIR, wanted, keep);
-      const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-      return { stale: [...fresh.stale, ...sink.stale].sort(order), missing: [...fresh.missing, ...sink.missing].sort(order), extra, irregular };
-    });
-    if (stager) {
-      const staged = await timed(timings, "finish writing the staged files", () => stager.close());
-      // Beside the phases above, not after them: the kernel's work of creating the files.
-      if (staged.threadMs !== undefined) timings?.set(`  (writing thread: ${staged.files} files, busy)`, staged.threadMs);
-    }
-    const commit = async () => {
-      await commitTree(root, GENERATED_DIR, [...tree.stale, ...tree.missing], [...tree.extra, ...tree.irregular.map((i) => i.path)]);
-    };
-    return { ...base, tree, ...(output === "stage" ? { commit } : {}) };
-  } catch (e) {
-    await abort({ project: { clusters, pipelines: [], problems: [] }, problems: [] });
-    throw e;
-  }
+    const listing = self ? { files: [], irregular: [self] } : s ? s.listing : listTree(target);
+    return { stale: sink.stale, missing: sink.missing, extra: listing.files.filter((f) => !wanted.has(f)), irregular: listing.irregular };
+  });
+  const commit = async () => commitTree(root, GENERATED_DIR, [...tree.stale, ...tree.missing], [...tree.extra, ...tree.irregular.map((i) => i.path)]);
+  return { ...base, tree, ...(output === "stage" ? { commit } : {}) };
 }
 
-/** Where a compile starts: the cache's view when the survey allows it, else the platform, loaded. */
-async function startingPoint(
+/** The platform as the survey proved it, or loaded: its clusters, its input files, today's key. */
+async function platformOf(
   root: string,
   s: Survey | undefined,
-): Promise<
-  | { clusters: readonly ResolvedCluster[]; problems: Problem[]; files: readonly string[]; tenants: readonly string[]; kept: ReadonlyMap<string, CacheUnit>; changed: readonly string[]; previous: Readonly<Record<string, Previous>>; cache?: Cache; sharedIntact: boolean }
-  | { failed: true; problems: Problem[] }
-> {
-  if (s) {
-    // The platform's own warnings; the shared limits are checked again below.
-    const problems = s.cache.problems.filter((p) => p.code !== "POOL_LIMIT_SHARED");
-    return { clusters: s.cache.clusters as ResolvedCluster[], problems, files: s.files, tenants: s.tenants, kept: s.kept, changed: s.changed, previous: s.previous, cache: s.cache, sharedIntact: s.sharedIntact };
-  }
-  const platform = await loadPlatform(root);
-  if (hasErrors(platform.problems)) return { failed: true, problems: platform.problems };
-  const files = await pipelineFiles(root);
-  const tenants = await tenantsFiles(root);
-  const problems = [...platform.problems];
-  // A tenants file needs its template next to it.
-  for (const t of orphanTenantsFiles(files, tenants)) {
-    const template = t.replace(/\.tenants\.ya?ml$/, "");
-    problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${template}.yaml (or .ts) with template: true`));
-  }
-  return { clusters: platform.clusters, problems, files, tenants, kept: new Map(), changed: files, previous: {}, sharedIntact: false };
+  loader: TsLoader,
+): Promise<{ clusters: readonly ResolvedCluster[]; inputs: readonly string[]; key: string; blobs: Blobs; problems: Problem[] } | { failed: true; problems: Problem[] }> {
+  if (s?.platform) return { clusters: s.platform.clusters, inputs: Object.keys(s.platform.stamps[0]!.inputs), key: s.platform.key, blobs: s.blobs, problems: [] };
+  const loaded = await loadPlatform(root, loader);
+  if (hasErrors(loaded.problems)) return { failed: true, problems: loaded.problems };
+  const inputs = [...new Set([...loaded.inputs, ...loaded.clusters.map((c) => c.prices)])].sort();
+  const blobs = s?.blobs ?? Blobs.open(root);
+  return { clusters: loaded.clusters, inputs, key: platformKey(root, blobs, inputs), blobs, problems: loaded.problems };
 }
 
-/** The batches' results as one, in file order. */
-function merged(results: readonly UnitsResult[]) {
-  const cat = <T>(pick: (r: UnitsResult) => readonly T[] | undefined): T[] => results.flatMap((r) => [...(pick(r) ?? [])]);
-  return {
-    pipelines: cat((r) => r.pipelines),
-    loadProblems: cat((r) => r.loadProblems),
-    outputProblems: cat((r) => r.outputProblems),
-    units: Object.assign({}, ...results.map((r) => r.units)) as Record<string, CacheUnit>,
-    facts: cat((r) => r.facts),
-    stale: cat((r) => r.stale),
-    missing: cat((r) => r.missing),
-    paths: cat((r) => r.paths),
-    reused: cat((r) => r.reused),
-    loaded: results.some((r) => r.loaded) ? cat<ResolvedPipeline>((r) => r.loaded) : undefined,
-    objects: results.some((r) => r.objects) ? cat<RenderedObject>((r) => r.objects) : undefined,
-    files: results.some((r) => r.files) ? cat<OutputFile>((r) => r.files) : undefined,
-  };
+/** A changed definition, loaded. */
+interface Loaded {
+  readonly file: string;
+  readonly inputs: readonly string[];
+  readonly pipelines: readonly ResolvedPipeline[];
+  /** Every pipeline's name, in order, kept tenants included. */
+  readonly names: readonly string[];
+  /** The stamps of a template's tenants kept without being resolved. */
+  readonly kept: readonly PipelineStamp[];
+  readonly tenants?: ReadonlyMap<string, NonNullable<PipelineStamp["tenant"]>>;
+  readonly problems: readonly Problem[];
 }
 
-/** Each problem once (batches that each see the platform may report the same platform problem). */
+/** What one definition's pipeline became, per cluster. */
+interface RenderedPipeline {
+  readonly name: string;
+  readonly source: string;
+  readonly clusters: readonly string[];
+  readonly inputs: readonly string[];
+  readonly tenant?: PipelineStamp["tenant"];
+  readonly files: readonly OutputFile[];
+  /** The definition's problems, of loading it and of its output (each of its pipelines' stamps keeps its warnings). */
+  readonly loadProblems: readonly Problem[];
+  readonly outputProblems: readonly Problem[];
+}
+
+function renderAll(
+  loads: readonly Loaded[],
+  clusters: readonly ResolvedCluster[],
+  platform: readonly RenderedObject[],
+  prices: ReadonlyMap<string, PriceData>,
+  keepObjects: boolean,
+): { pipelines: RenderedPipeline[]; problems: Problem[]; facts: CapacityFacts[]; objects: RenderedObject[] } {
+  const clusterNames = clusters.map((c) => c.name);
+  const pipelines: RenderedPipeline[] = [];
+  const problems: Problem[] = [];
+  const facts: CapacityFacts[] = [];
+  const objects: RenderedObject[] = [];
+  for (const l of loads) {
+    const mine: { p: ResolvedPipeline; files: OutputFile[] }[] = [];
+    const own: Problem[] = [...l.problems];
+    for (let i = 0; i < l.pipelines.length; i += CHUNK) {
+      const chunk = l.pipelines.slice(i, i + CHUNK);
+      const rendered = renderPipelines(clusters, chunk);
+      const found = checkOutput(rendered, new Set(), platform);
+      const cap = capacity([...platform, ...rendered], prices, clusterNames, [], { shared: false });
+      found.push(...cap.problems);
+      facts.push(...cap.facts);
+      const ok = !hasErrors(found);
+      for (const p of chunk) {
+        const files = ok ? toFiles(rendered.filter((o) => o.pipeline === p.name)) : [];
+        found.push(...checkSizes(files, new Map(rendered.map((o) => [o.path, o.source]))));
+        mine.push({ p, files });
+      }
+      own.push(...found);
+      if (keepObjects) objects.push(...rendered);
+    }
+    problems.push(...own.slice(l.problems.length));
+    for (const { p, files } of mine) {
+      const tenant = l.tenants?.get(p.name);
+      pipelines.push({ name: p.name, source: l.file, clusters: [...p.clusters].sort(), inputs: l.inputs, ...(tenant ? { tenant } : {}), files, loadProblems: l.problems, outputProblems: own.slice(l.problems.length) });
+    }
+  }
+  return { pipelines, problems, facts, objects };
+}
+
+const poolLimitsOf = (platform: readonly RenderedObject[], cluster: string, data: PriceData) =>
+  poolLimits(clusterPools(platform.filter((o) => o.cluster === cluster).map((o) => o.manifest as never), data).pools);
+
+const idsOf = (blobs: Blobs, paths: readonly string[]): Ids => Object.fromEntries(paths.map((p) => [p, blobs.id(p) ?? "(missing)"]));
+
+/** Each problem once (a template's tenants and several clusters may report the same one). */
 function unique(problems: readonly Problem[]): Problem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
     const key = JSON.stringify(p);
     return !seen.has(key) && seen.add(key);
   });
-}
-
-const cacheFileOf = (cache: Omit<Cache, "format" | "about" | "check">): OutputFile => ({ path: CACHE_FILE, content: cacheText(cache) });
-
-/** Warnings of no one definition (the shared checks'); the platform's are kept apart. */
-function globalWarnings(problems: readonly Problem[], units: Readonly<Record<string, CacheUnit>>, platform: readonly Problem[]): Problem[] {
-  const owned = new Set([...Object.values(units).flatMap((u) => u.problems), ...platform].map((p) => JSON.stringify(p)));
-  return problems.filter((p) => p.severity !== "error" && !owned.has(JSON.stringify(p)));
-}
-
-export function formatTimings(timings: Timings): string {
-  return [...timings].map(([phase, ms]) => `  ${phase.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s\n`).join("");
 }
 

@@ -7,10 +7,10 @@ import { createHash } from "node:crypto";
 import { closeSync, constants as fsConstants, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { basename, extname, join, sep } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { LineCounter, parseDocument, type Document } from "yaml";
-import { OUTSIDE, READ_OPTIONS, readPlainYaml } from "./plain-yaml.ts";
+import { OUTSIDE, READ_OPTIONS, readFastYaml } from "./fast-yaml.ts";
 import { dstProblems } from "../../model/dst.ts";
 import { graphProblems } from "../../model/graph.ts";
 import type { PipelineDefinition } from "../../model/pipeline.ts";
@@ -24,7 +24,8 @@ import { resolvePipeline, sharedRoleProblems, type ResolvedPipeline } from "../.
 import { validateAgainst } from "../../model/schema-validator.ts";
 import { unpairedSurrogates } from "../../model/text.ts";
 
-import { MAX_SOURCE_BYTES, PIPELINES_DIR, PLATFORM_FILE, RESERVED_PIPELINE_NAMES } from "../../model/files.ts";
+import { CODE_DIRS, MAX_SOURCE_BYTES, PIPELINES_DIR, PLATFORM_FILE, RESERVED_PIPELINE_NAMES } from "../../model/files.ts";
+import { jsonHash } from "./stamps.ts";
 
 export { PLATFORM_FILE, PIPELINES_DIR };
 
@@ -57,6 +58,7 @@ export async function loadProject(root: string, now: Date = new Date()): Promise
   problems.push(...duplicateNames(pipelines));
   pipelines.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   problems.push(...pipelineWarnings(pipelines, platform.clusters, now));
+  loader.close();
   return { clusters: platform.clusters, pipelines, problems };
 }
 
@@ -81,18 +83,19 @@ export function pipelineWarnings(pipelines: readonly ResolvedPipeline[], cluster
 export { pipelineFiles, tenantsFiles } from "./definitions.ts";
 
 /** The platform configuration alone: its clusters with defaults filled in, or its problems. */
-export async function loadPlatform(root: string, loader?: TsLoader): Promise<{ clusters: ResolvedCluster[]; problems: Problem[] }> {
+export async function loadPlatform(root: string, loader?: TsLoader): Promise<{ clusters: ResolvedCluster[]; problems: Problem[]; inputs: string[] }> {
   const loaded = await importDefault(root, PLATFORM_FILE, loader);
-  if ("problems" in loaded) return { clusters: [], problems: loaded.problems };
+  if ("problems" in loaded) return { clusters: [], problems: loaded.problems, inputs: [] };
+  const { inputs } = loaded;
   const problems = validateAgainst(platformSchema, loaded.value, PLATFORM_FILE);
-  if (problems.length > 0) return { clusters: [], problems };
+  if (problems.length > 0) return { clusters: [], problems, inputs };
   const config = loaded.value as PlatformConfig;
   const seen = new Set<string>();
   config.clusters.forEach((c, i) => {
     if (seen.has(c.name)) problems.push(problem("BAD_CONFIG", PLATFORM_FILE, `clusters[${i}].name`, `cluster ${JSON.stringify(c.name)} is defined twice`));
     seen.add(c.name);
   });
-  if (problems.length) return { clusters: [], problems };
+  if (problems.length) return { clusters: [], problems, inputs };
   config.clusters.forEach((c, i) => {
     if (c.logging === false) {
       problems.push(
@@ -106,7 +109,7 @@ export async function loadPlatform(root: string, loader?: TsLoader): Promise<{ c
       );
     }
   });
-  return { clusters: config.clusters.map(resolveCluster), problems };
+  return { clusters: config.clusters.map(resolveCluster), problems, inputs };
 }
 
 export async function loadPipeline(
@@ -118,10 +121,22 @@ export async function loadPipeline(
   keep?: KeepTenant,
 ): Promise<LoadResult> {
   const source: Source = extname(file) === ".ts" ? await importDefault(root, file, loader) : await readYaml(root, file);
-  if ("problems" in source) return { pipelines: [], problems: source.problems };
+  if ("problems" in source) return { pipelines: [], problems: source.problems, inputs: [] };
   const { yaml } = source;
   const withLines = (ps: Problem[]) => locateAll(ps, yaml);
+  const result = await definitionOf(root, file, source, withLines, clusterNames, tenantFiles, keep);
+  return { ...result, inputs: source.inputs ?? [file] };
+}
 
+async function definitionOf(
+  root: string,
+  file: string,
+  source: { value: unknown },
+  withLines: (ps: Problem[]) => Problem[],
+  clusterNames: readonly string[],
+  tenantFiles: readonly string[],
+  keep: KeepTenant | undefined,
+): Promise<Omit<LoadResult, "inputs">> {
   const unreadable = unpairedSurrogates(source.value, file);
   if (unreadable.length > 0) return { pipelines: [], problems: withLines(unreadable) };
   const schemaProblems = validateAgainst(pipelineSchema, source.value, file);
@@ -155,6 +170,14 @@ export interface LoadResult {
    * resolved (in `pipelines`) and those a KeepTenant kept (not resolved, not in `pipelines`).
    */
   readonly listed?: readonly { readonly name: string; readonly clusters: readonly string[]; readonly kept: boolean }[];
+  /**
+   * The files the definition was read from: the file itself and, for TypeScript, every file of
+   * the repository it imports (dagops's own code and node_modules/ are not listed: the stamps'
+   * key covers them). A template's tenants file is in `tenants`.
+   */
+  readonly inputs: readonly string[];
+  /** For a template with a tenants file: each pipeline's tenant, and the hash of its entry. */
+  readonly tenants?: ReadonlyMap<string, { readonly file: string; readonly name: string; readonly entry: string }>;
 }
 
 /**
@@ -178,7 +201,7 @@ async function loadTemplate(
   clusterNames: readonly string[],
   withLines: (ps: Problem[]) => Problem[],
   keep: KeepTenant | undefined,
-): Promise<LoadResult> {
+): Promise<Omit<LoadResult, "inputs">> {
   let tenants: readonly Tenant[] = def.tenants ?? [];
   let listFile = file;
   let at: (string | number)[] = ["tenants"];
@@ -203,7 +226,9 @@ async function loadTemplate(
   const seen = new Set(base.problems.map((p) => `${p.code}\u0000${p.path}`));
   const pipelines: ResolvedPipeline[] = [];
   const listed: { name: string; clusters: readonly string[]; kept: boolean }[] = [];
+  const entries = new Map<string, { file: string; name: string; entry: string }>();
   expanded.instances.forEach((instance, i) => {
+    if (tenantsFile) entries.set(instance.name, { file: tenantsFile, name: tenants[i]!.name, entry: jsonHash(tenants[i]) });
     const kept = keep?.(instance);
     if (kept) {
       listed.push({ name: instance.name, clusters: kept, kept: true });
@@ -221,12 +246,12 @@ async function loadTemplate(
       listed.push({ name: r.pipeline.name, clusters: [...r.pipeline.clusters].sort(), kept: false });
     }
   });
-  return { pipelines, problems, ...(keep ? { listed } : {}) };
+  return { pipelines, problems, ...(keep ? { listed } : {}), ...(tenantsFile ? { tenants: entries } : {}) };
 }
 
 type YamlDocument = { doc: Document; lines: LineCounter };
 /** A definition's value; for YAML, its document, made on demand (see readYaml). */
-type Source = { value: unknown; yaml?: () => YamlDocument } | { problems: Problem[] };
+type Source = { value: unknown; yaml?: () => YamlDocument; inputs?: string[] } | { problems: Problem[] };
 
 /**
  * A definition file's bytes, read safely: only a regular file (a FIFO would block, a device such
@@ -268,37 +293,43 @@ export function readSource(root: string, file: string): { bytes: Buffer } | { pr
   }
 }
 
-type Loaded = { json: string } | { loadError: string; code?: string } | { noDefault: string } | { dataError: string } | { timedOut: true } | { crashed: string };
+type Loaded = { json: string; imports: [string, string][] } | { loadError: string; code?: string } | { noDefault: string } | { dataError: string } | { timedOut: true } | { crashed: string };
 
 /**
  * Loads TypeScript definition files in a worker thread (`ts-load-worker.mjs`), one at a time,
  * each with a deadline: a file that hangs is named, its worker is terminated, and the rest
- * load in a fresh one. The worker is shared by every load of the process (module caching keeps
- * repeated loads of unchanged files cheap) and unreferenced, so it never keeps a command
- * alive; a file's leftover timer that throws ends only that worker.
+ * load in a fresh one. One worker per loader, so that a loader sees the files as they are when
+ * it starts (a module is loaded once per worker) and close() ends it; it is unreferenced, so it
+ * never keeps a command alive; a file's leftover timer that throws ends only that worker.
  */
 export class TsLoader {
-  private static shared: Worker | undefined;
+  private worker: Worker | undefined;
   private next = 0;
   constructor(readonly timeoutMs: number = loadTimeoutMs()) {}
 
-  private static worker(): Worker {
-    if (!TsLoader.shared) {
+  private thread(): Worker {
+    if (!this.worker) {
       const w = new Worker(new URL("./ts-load-worker.mjs", import.meta.url));
       w.unref();
       const drop = () => {
-        if (TsLoader.shared === w) TsLoader.shared = undefined;
+        if (this.worker === w) this.worker = undefined;
       };
       w.on("error", drop);
       w.on("exit", drop);
-      TsLoader.shared = w;
+      this.worker = w;
     }
-    return TsLoader.shared;
+    return this.worker;
+  }
+
+  /** Ends the worker (loading again starts a fresh one). */
+  close(): void {
+    void this.worker?.terminate();
+    this.worker = undefined;
   }
 
   load(url: string): Promise<Loaded> {
-    const worker = TsLoader.worker();
-    const id = `${process.pid}-${this.next++}-${Math.random()}`;
+    const worker = this.thread();
+    const id = `${process.pid}-${this.next++}`;
     return new Promise((resolve) => {
       const done = (result: Loaded) => {
         clearTimeout(timer);
@@ -308,7 +339,7 @@ export class TsLoader {
         resolve(result);
       };
       const discard = () => {
-        if (TsLoader.shared === worker) TsLoader.shared = undefined;
+        if (this.worker === worker) this.worker = undefined;
         void worker.terminate();
       };
       const onMessage = (m: Loaded & { id: string }) => m.id === id && done(m);
@@ -330,12 +361,14 @@ function loadTimeoutMs(): number {
   return Number.isFinite(s) && s > 0 ? s * 1000 : 30_000;
 }
 
-async function importDefault(root: string, file: string, loader?: TsLoader): Promise<{ value: unknown } | { problems: Problem[] }> {
+async function importDefault(root: string, file: string, given?: TsLoader): Promise<{ value: unknown; inputs: string[] } | { problems: Problem[] }> {
   const source = readSource(root, file);
   if ("problems" in source) return source;
-  // Keyed by content: a process that loads the same path twice (tests, a watcher) sees edits.
+  // Keyed by content: a loader that loads the same path twice sees edits.
   const version = createHash("sha256").update(source.bytes).digest("hex").slice(0, 16);
-  const r = await (loader ?? new TsLoader()).load(`${pathToFileURL(join(root, file)).href}?v=${version}`);
+  const loader = given ?? new TsLoader();
+  const r = await loader.load(`${pathToFileURL(join(root, file)).href}?v=${version}`);
+  if (!given) loader.close();
   const fail = (message: string, line?: number) => ({ problems: [{ ...problem("MODULE_LOAD_FAILED", file, "", message), ...(line ? { line } : {}) }] });
   if ("timedOut" in r) return fail(`${file} did not finish loading within ${Math.round((loader?.timeoutMs ?? loadTimeoutMs()) / 1000)} s: a top-level await that never settles, or an endless loop? Definitions must load at once`);
   if ("crashed" in r) return fail(`loading ${file} stopped: ${r.crashed.split("\n")[0]} (this file, or one loaded before it, called process.exit or left a timer that threw)`);
@@ -350,7 +383,49 @@ async function importDefault(root: string, file: string, loader?: TsLoader): Pro
     if (syntax) return { problems: [{ ...problem(code, file, "", `cannot compile ${file}: ${syntax[3]} at ${syntax[1]}:${syntax[2]}`), line: Number(syntax[1]) }] };
     return { problems: [problem(code, file, "", `cannot load ${file}: ${r.loadError.split("\n")[0]}`)] };
   }
-  return { value: JSON.parse(r.json) as unknown };
+  const inputs = importedFiles(root, file, r.imports, pathToFileURL(join(root, file)).href);
+  if ("problems" in inputs) return inputs;
+  return { value: JSON.parse(r.json) as unknown, inputs: inputs.files };
+}
+
+/**
+ * The files of the repository a definition imports, directly or through others (repository
+ * paths, sorted), from the imports its loader resolved (`imports`, [parent, child] URLs):
+ * dagops's own code folders and node_modules/ are left out, with all they import (the stamps'
+ * key holds them, package-lock.json for node_modules/), and a file outside the repository is
+ * refused, since nothing would notice it change.
+ */
+function importedFiles(root: string, file: string, imports: readonly (readonly [string, string])[], url: string): { files: string[] } | { problems: Problem[] } {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  const top = real(root);
+  // The folders are often links (a checkout's node_modules, a test's copy of the code): by both names.
+  const covered = [...CODE_DIRS, "node_modules"].flatMap((d) => [join(root, d), real(join(root, d))]).map((d) => `${d}${sep}`);
+  const children = new Map<string, string[]>();
+  for (const [from, to] of imports) (children.get(from) ?? children.set(from, []).get(from)!).push(to);
+  const files = new Set([file]);
+  const seen = new Set<string>();
+  const stack = [...imports.filter(([from]) => from.replace(/[?#].*$/, "") === url).map(([from]) => from)];
+  while (stack.length) {
+    for (const child of children.get(stack.pop()!) ?? []) {
+      if (seen.has(child) || !child.startsWith("file:")) continue; // node:fs and the like
+      seen.add(child);
+      const path = fileURLToPath(child.replace(/[?#].*$/, ""));
+      if (covered.some((d) => path.startsWith(d))) continue;
+      const rel = path.startsWith(`${top}${sep}`) ? path.slice(top.length + 1) : path.startsWith(`${root}${sep}`) ? path.slice(root.length + 1) : undefined;
+      if (rel === undefined) {
+        return { problems: [problem("MODULE_LOAD_FAILED", file, "", `${file} imports ${path}, which is outside the repository: synth and check could not tell when it changes. Move it into the repository (for example lib/) and import it from there`)] };
+      }
+      files.add(rel.split(sep).join("/"));
+      stack.push(child);
+    }
+  }
+  return { files: [...files].sort() };
 }
 
 async function readYaml(root: string, file: string): Promise<Source> {
@@ -358,9 +433,9 @@ async function readYaml(root: string, file: string): Promise<Source> {
   const source = readSource(root, file);
   if ("problems" in source) return source;
   const text = source.bytes.toString("utf8");
-  // Most definitions are plain YAML, which readPlainYaml reads as `yaml` does, 20 times faster;
-  // `yaml`'s document (for the lines of problems) is made only when there are problems to place.
-  const plain = readPlainYaml(text);
+  // Most definitions are plain data, which js-yaml reads as `yaml` does, and faster; `yaml`'s
+  // document (for the lines of problems) is made only when there are problems to place.
+  const plain = readFastYaml(text);
   if (plain !== OUTSIDE) return { value: plain, yaml: lazyDocument(text) };
   const yaml = documentOf(text);
   const { doc, lines } = yaml;
@@ -368,12 +443,14 @@ async function readYaml(root: string, file: string): Promise<Source> {
   const first = doc.errors[0] ?? doc.warnings[0];
   if (first) {
     const { line, col } = lines.linePos(first.pos[0]);
-    const at = { line, column: col };
+    // An unclosed quote is noticed where the document ends: point at the line that opened it.
+    const opened = first.code === "MISSING_CHAR" && /quote/.test(first.message) ? openingQuoteLine(text, line) : undefined;
+    const at = opened ? { line: opened } : { line, column: col };
     if (/call stack/i.test(first.message)) return { problems: [problem("YAML_UNSAFE", file, "", "collections are nested too deeply to read; a pipeline needs a handful of levels")] };
-    const text = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    const message = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
     return doc.errors.length
-      ? { problems: [{ ...problem("YAML_SYNTAX", file, "", text), ...at }] }
-      : { problems: [{ ...problem("YAML_UNSAFE", file, "", `${text}; dagops reads plain YAML only (no tags)`), ...at }] };
+      ? { problems: [{ ...problem("YAML_SYNTAX", file, "", opened ? `${message}: the quote opened on line ${opened} is never closed` : message), ...at }] }
+      : { problems: [{ ...problem("YAML_UNSAFE", file, "", `${message}; dagops reads plain YAML only (no tags)`), ...at }] };
   }
   let value: unknown;
   try {
@@ -393,6 +470,16 @@ async function readYaml(root: string, file: string): Promise<Source> {
 function documentOf(text: string): YamlDocument {
   const lines = new LineCounter();
   return { doc: parseDocument(text, { ...READ_OPTIONS, lineCounter: lines }), lines };
+}
+
+/** The last line up to `upTo` (1-based) with an odd number of unescaped double or single quotes: where an unclosed quote opened. */
+function openingQuoteLine(text: string, upTo: number): number | undefined {
+  let found: number | undefined;
+  text.split("\n").slice(0, upTo).forEach((l, i) => {
+    const code = l.replace(/\\./g, "").replace(/(^|\s)#.*$/, "");
+    if ((code.match(/"/g) ?? []).length % 2 === 1 || (code.replace(/''/g, "").match(/'/g) ?? []).length % 2 === 1) found = i + 1;
+  });
+  return found;
 }
 
 function lazyDocument(text: string): () => YamlDocument {

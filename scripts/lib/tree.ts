@@ -3,7 +3,7 @@
  * leaves either the old tree or the new one:
  *
  *   1. stage: every file that differs from the tree is written into `.generated.staging-<pid>`
- *      (by the command or by its worker threads, through a TreeSink); the tree is not touched;
+ *      (through a TreeSink); the tree is not touched;
  *   2. commit: a journal naming the files to move in and the entries to remove is written and
  *      renamed into place (`.generated.journal`), one atomic step;
  *   3. apply: the removals, then the staged files renamed into the tree; then the journal goes.
@@ -18,7 +18,6 @@ import { dirname, join, resolve } from "node:path";
 import { GENERATED_DIR } from "../../model/files.ts";
 import type { Io } from "../../cli/kit.ts";
 import { acquireLock, isAlive, LockTimeoutError } from "./lock.ts";
-import type { Stager } from "./stager.ts";
 
 const PREVIOUS = ".generated.previous";
 const STAGING = ".generated.staging-";
@@ -125,33 +124,25 @@ export async function recover(root: string, dirName: string): Promise<string | u
 }
 
 /**
- * Where a synth's files go, one at a time and from any thread: each is compared with the file in
- * the tree and, when it differs and a staging folder is given, written there (step 1). Holds
- * paths, never contents, so a tree of any size streams through it.
+ * Where a synth's files go, one at a time: each is compared with the file in the tree and, when
+ * it differs and a staging folder is given, written there (step 1). Holds paths, never
+ * contents, so a tree of any size streams through it.
  */
 export class TreeSink {
   /** Files whose content differs. */
   readonly stale: string[] = [];
   /** Files that should exist and do not (or are not regular files). */
   readonly missing: string[] = [];
-  /** Every path put, in order. */
-  readonly paths: string[] = [];
-
   private readonly folders = new Map<string, boolean>();
   private readonly made = new Set<string>();
 
-  /**
-   * `target` null: there is no tree (or none to trust); every file is missing. `stager`: writes
-   * the staged files from a thread of its own (else they are written here, at once).
-   */
+  /** `target` null: there is no tree (or none to trust); every file is missing. */
   constructor(
     private readonly target: string | null,
     private readonly staging?: string,
-    private readonly stager?: Stager,
   ) {}
 
   put(path: string, content: string): void {
-    this.paths.push(path);
     // lstat, and only below real folders: a link is never followed (nor its target read); the
     // file replaces it.
     const st = this.target !== null && this.realFolder(path.slice(0, Math.max(0, path.lastIndexOf("/")))) ? lstatSync(join(this.target, path), { throwIfNoEntry: false }) : undefined;
@@ -160,7 +151,6 @@ export class TreeSink {
     (st?.isFile() ? this.stale : this.missing).push(path);
     if (!this.staging) return;
     const staged = join(this.staging, path);
-    if (this.stager) return this.stager.write(staged, content);
     const folder = dirname(staged);
     if (!this.made.has(folder)) {
       mkdirSync(folder, { recursive: true });
@@ -180,18 +170,9 @@ export class TreeSink {
   }
 }
 
-/** The staging folder of this process's synth: its workers write into it, commitTree moves it in. */
+/** The staging folder of this process's synth: TreeSink writes into it, commitTree moves it in. */
 export function stagingDir(root: string): string {
   return join(root, `${STAGING}${process.pid}`);
-}
-
-/**
- * What is in the tree that nothing wants: regular files outside `keep` that are not `wanted`
- * (`extra`), and entries that are not regular files (`irregular`; never wanted). Throws UnsafeTreeError when the tree itself is not a folder.
- */
-export function unwanted(root: string, dirName: string, wanted: ReadonlySet<string>, keep: readonly string[] = []): { extra: string[]; irregular: Irregular[] } {
-  const { files, irregular } = listTree(join(root, dirName), new Set(keep));
-  return { extra: files.filter((f) => !wanted.has(f)), irregular };
 }
 
 /** The tree folder itself, when it is not a folder (a link to one, a file): what to tell people. */
