@@ -99,8 +99,10 @@ interface Node {
 export interface Simulation {
   readonly seconds: number;
   readonly nodes: readonly { type: string; capacity: "spot" | "on-demand"; pool: string; start: number; end: number }[];
+  /** The most nodes up at once, and what they were per NodePool at the first moment there were that many. */
   readonly peakNodes: number;
-  /** Per NodePool, the most vCPU and memory of nodes up at once: what counts against its limits. */
+  readonly peakAt: Readonly<Record<string, { readonly nodes: number; readonly cpuMillis: number; readonly memoryBytes: number }>>;
+  /** Per NodePool, the most vCPU and memory of nodes up at once (each pool at its own moment): what counts against its limits. */
   readonly peakCapacity: Readonly<Record<string, { readonly cpuMillis: number; readonly memoryBytes: number }>>;
   readonly utilisation: { readonly cpu: number; readonly memory: number };
 }
@@ -116,6 +118,8 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
   const ends = new Map<string, number>();
   let t = 0;
   let peakNodes = 0;
+  /** The nodes up at the first moment the most were up, per pool: what the peak line adds up. */
+  let peakAt: Record<string, { nodes: number; cpuMillis: number; memoryBytes: number }> = {};
   const peakCapacity: Record<string, { cpuMillis: number; memoryBytes: number }> = {};
   let requested = { cpu: 0, memory: 0 };
   const podRequests = new Map<string, Request>(demands(plan).map((d) => [d.name, d.request]));
@@ -141,6 +145,15 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
       for (const n of nodes) for (const pod of [...n.pods].filter(isPlaceholder)) evict(n, pod, t);
     }
     const up = nodes.filter((n) => n.end === undefined);
+    if (up.length > peakNodes) {
+      peakAt = {};
+      for (const n of up) {
+        const at = (peakAt[n.pool.name] ??= { nodes: 0, cpuMillis: 0, memoryBytes: 0 });
+        at.nodes++;
+        at.cpuMillis += n.type.vcpu * 1000;
+        at.memoryBytes += n.type.memoryMiB * MiB;
+      }
+    }
     peakNodes = Math.max(peakNodes, up.length);
     const now: Record<string, { cpuMillis: number; memoryBytes: number }> = {};
     for (const n of up) {
@@ -172,6 +185,7 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
     seconds: finish,
     nodes: nodes.map((n) => ({ type: n.type.name, capacity: n.pool.capacity, pool: n.pool.name, start: n.start, end: n.end! })),
     peakNodes,
+    peakAt,
     peakCapacity,
     utilisation: { cpu: allocatable.cpu ? requested.cpu / allocatable.cpu : 0, memory: allocatable.memory ? requested.memory / allocatable.memory : 0 },
   };
@@ -275,6 +289,7 @@ export interface RunCost {
   /** The same, with the run manager (the same either way) included. */
   readonly totalSavingPct: number;
   readonly peakNodes: number;
+  readonly peakAt: Simulation["peakAt"];
   readonly peakCapacity: Simulation["peakCapacity"];
   readonly utilisation: Simulation["utilisation"];
 }
@@ -313,6 +328,7 @@ export function runCost(plan: Plan, pools: ReadonlyMap<string, Pool>, onDemandPo
     savingPct: saving(nodes),
     totalSavingPct: saving(total),
     peakNodes: onPools.peakNodes,
+    peakAt: onPools.peakAt,
     peakCapacity: onPools.peakCapacity,
     utilisation: onPools.utilisation,
   };

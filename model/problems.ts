@@ -36,6 +36,7 @@ export const PROBLEM_CODES = [
   "MISSING_IMAGE",
   "SECRET_LITERAL",
   "RESERVED_ENV",
+  "UNKNOWN_PARAM",
   "DUPLICATE_ENV",
   "SHARED_ROLE",
   "DST_SCHEDULE",
@@ -122,7 +123,9 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    // A stem of a longer name (`retry` for `retries`, `depend` for `dependsOn`) counts as one edit.
+    const stem = word.length >= 4 && c.toLowerCase().startsWith(word.toLowerCase().slice(0, -1));
+    const d = stem ? 1 : editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) {
       best = c;
       bestDistance = d;

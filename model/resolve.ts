@@ -6,7 +6,7 @@
 import { cronError, resolveHashed } from "./cron.ts";
 import { parseDuration } from "./duration.ts";
 import { isPinned, parseImage } from "./image.ts";
-import { declarationProblems, type ParamDeclaration } from "./params.ts";
+import { declarationProblems, paramEnvName, type ParamDeclaration } from "./params.ts";
 import { MAX_RUN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type Concurrency, type EnvVar, type NotifyRule, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
 import { didYouMean, fieldPath, hasErrors, problem, type Problem } from "./problems.ts";
 import { cpuMillis, memoryBytes, quantitySuffix } from "./quantity.ts";
@@ -166,7 +166,7 @@ function resolveBase(
   const report = (code: Problem["code"], path: (string | number)[], message: string) => problems.push(problem(code, file, fieldPath(path), message));
 
   (def.clusters ?? []).forEach((c, i) => {
-    if (!knownClusters.includes(c)) report("UNKNOWN_CLUSTER", ["clusters", i], `unknown cluster ${JSON.stringify(c)}; the platform configuration defines: ${knownClusters.join(", ")}`);
+    if (!knownClusters.includes(c)) report("UNKNOWN_CLUSTER", ["clusters", i], `unknown cluster ${JSON.stringify(c)}; the platform configuration defines: ${knownClusters.join(", ")}.${didYouMean(c, knownClusters)}`);
   });
   // H in a field: a value from the hash of the pipeline's name (see resolveHashed).
   const schedule = def.schedule === undefined ? undefined : resolveHashed(def.schedule, def.name).trim();
@@ -204,6 +204,15 @@ function resolveBase(
     }
   }
 
+  // `$(DAGOPS_PARAM_X)` of a parameter nobody declared: Kubernetes would pass it on as literal text.
+  const declared = Object.keys(params).map(paramEnvName);
+  const paramReferences = (value: string, path: (string | number)[]) => {
+    for (const m of value.matchAll(/\$\((DAGOPS_PARAM_[A-Za-z0-9_]*)\)/g)) {
+      if (declared.includes(m[1]!)) continue;
+      const known = declared.length ? `declared: ${declared.join(", ")}.` : "the pipeline declares no params.";
+      report("UNKNOWN_PARAM", path, `$(${m[1]}) names no parameter of this pipeline; ${known}${didYouMean(m[1]!, declared)} Declare it under params:, or the step sees the text "$(${m[1]})" as it is`);
+    }
+  };
   const steps: ResolvedStep[] = def.steps.map((s, i) => {
     const at = (...rest: (string | number)[]) => ["steps", i, ...rest];
     const image = s.image ?? def.image;
@@ -215,7 +224,9 @@ function resolveBase(
     [...(s.command ?? []).map((v, j) => [v, "command", j] as const), ...(s.args ?? []).map((v, j) => [v, "args", j] as const)].forEach(([v, key, j]) => {
       const what = secretInValue(v);
       if (what) report("SECRET_LITERAL", at(key, j), `this looks like ${what}; never put credentials in git. Read it from a Secret through env[].valueFrom.secretKeyRef`);
+      paramReferences(v, at(key, j));
     });
+    (s.env ?? []).forEach((e, j) => typeof e.value === "string" && paramReferences(e.value, at("env", j, "value")));
     return {
       name: s.name,
       image: image ?? "",
@@ -389,7 +400,7 @@ export function timeZoneError(zone: string): string | undefined {
     canonical = undefined;
   }
   const expected = 'expected an IANA name such as "Etc/UTC" or "Europe/Berlin"';
-  if (canonical === undefined || !(zone.includes("/") || zone === "UTC")) error = `unknown time zone ${JSON.stringify(zone)}; ${expected}`;
+  if (canonical === undefined || !(zone.includes("/") || zone === "UTC")) error = `unknown time zone ${JSON.stringify(zone)}; ${expected}.${didYouMean(zone, Intl.supportedValuesOf("timeZone"))}`;
   else if (REMOVED_ZONES.test(zone)) error = `time zone ${JSON.stringify(zone)} was removed from the time-zone database in 2020 and Kubernetes does not know it; use ${canonical !== zone ? JSON.stringify(canonical) : 'the zone of a city, such as "America/Puerto_Rico"'}`;
   else if (!zone.split("/").every((part) => /^[A-Z]/.test(part)) || (canonical.toLowerCase() === zone.toLowerCase() && canonical !== zone)) {
     error = `unknown time zone ${JSON.stringify(zone)}: Kubernetes reads time zones from Go's database, where names are case-sensitive. Did you mean ${JSON.stringify(canonical)}?`;

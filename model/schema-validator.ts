@@ -136,9 +136,21 @@ function convert(e: ErrorObject, file: string): Problem {
         "INVALID_VALUE",
         file,
         fieldPath(at),
-        `expected ${expected ?? describeKeyword(e)}, found ${shown(e.data)}${expected ? "" : ` (${e.message ?? e.keyword})`}`,
+        `expected ${expected ?? describeKeyword(e)}, found ${shown(e.data)}${expected ? "" : ` (${e.message ?? e.keyword})`}${quantityHint(e.data)}`,
       );
   }
+}
+
+/**
+ * What a quantity written in another convention means in Kubernetes': `16GB` or `512mb` is
+ * `16Gi` or `512Mi` (a binary unit; `16G` would be 10^9 bytes), `2 cores` is `2`.
+ */
+function quantityHint(value: unknown): string {
+  if (typeof value !== "string") return "";
+  const bytes = /^\s*(\d+(?:\.\d+)?)\s*([kmgtpe])i?b?\s*$/i.exec(value);
+  if (bytes && /[a-z]/i.test(value)) return `. Did you mean "${bytes[1]}${bytes[2]!.toUpperCase().replace("K", "Ki").replace(/^([MGTPE])$/, "$1i")}"?`;
+  const cores = /^\s*(\d+(?:\.\d+)?)\s*(?:cores?|cpus?|vcpus?)\s*$/i.exec(value);
+  return cores ? `. Did you mean "${cores[1]}"?` : "";
 }
 
 function describeKeyword(e: ErrorObject): string {

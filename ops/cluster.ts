@@ -3,7 +3,8 @@
  * the operator's own kubeconfig. Errors come back as OpsError with the HTTP status, so every
  * command words 401, 403, 404 and an unreachable API server the same way (`explain`).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
 import { apiErrorParts } from "../model/api-error.ts";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -55,9 +56,13 @@ export interface Cluster {
 export async function loadCluster(env: Readonly<Record<string, string | undefined>>, cwd: string, options: { context?: string; cluster?: string }): Promise<Cluster> {
   const kc = new KubeConfig();
   const source = env.KUBECONFIG ? `KUBECONFIG ${env.KUBECONFIG}` : "~/.kube/config";
+  // Said plainly, never client-node's fallback (a context for localhost:8080 when there is no file).
+  const file = env.KUBECONFIG || join(env.HOME || homedir(), ".kube", "config");
+  const fix = "for EKS run `aws eks update-kubeconfig --name <cluster>`";
+  if (!existsSync(file)) throw new ConfigError(env.KUBECONFIG ? `KUBECONFIG names ${file}, which does not exist; ${fix}` : `KUBECONFIG is unset and ~/.kube/config does not exist; ${fix}`);
+  if (statSync(file).isFile() && readFileSync(file, "utf8").trim() === "") throw new ConfigError(`${source} is empty; ${fix}`);
   try {
-    if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
-    else kc.loadFromDefault();
+    kc.loadFromFile(file);
   } catch (err) {
     throw new ConfigError(`cannot load ${source}: ${(err as Error).message.split("\n")[0]}`);
   }

@@ -4,8 +4,6 @@
  * (from the pipeline's CronJob) and cancel requests. Exit codes: 0 done; 1 the run asked about
  * failed, or the request was refused; 2 usage, no access, or no API server.
  */
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { closest } from "../model/problems.ts";
 import { combinations, parseParamArgs } from "../model/params.ts";
 import { recordSelector, RUN_ANNOTATION, type RunHead } from "../model/record.ts";
@@ -42,6 +40,11 @@ Operate pipeline runs in a cluster:
   cancel <run> [--reason text]         stop a run: running steps are deleted, the record says cancelled
   backfill <pipeline> --param date=2026-11-01..2026-11-30 [--max-concurrent N] [--dry-run]
                                        one run per value, resumable, with a summary
+
+Make this repository your own (no cluster needed):
+  init --cluster <name>[=<eks>]… --account <id> --repo <url> --subnets <ids>
+                                       remove the examples, write platform.config.ts, synth
+  upgrade <git-ref>                    take a newer dagops: its own files become the ref's
 
 Run \`dagops <command> --help\` for a command's options.
 
@@ -177,6 +180,9 @@ export async function main(argv: string[], io: Io, options: OpsOptions = {}): Pr
     io.stderr(TOP);
     return EXIT.usage;
   }
+  // The one verb that works on the repository, not a cluster.
+  if (name === "init") return (await import("../scripts/init.ts")).main(rest, io);
+  if (name === "upgrade") return (await import("../scripts/upgrade.ts")).main(rest, io);
   const command = COMMANDS[name];
   if (!command) {
     const hint = closest(name, Object.keys(COMMANDS));
@@ -464,7 +470,7 @@ async function backfill(c: Context): Promise<number> {
 
   if (c.values["dry-run"]) {
     const fresh = runs.filter((r) => !state.has(r.name) || state.get(r.name)!.outcome === "skipped");
-    const cost = modelledCost(c.io.cwd, d);
+    const cost = await modelledCost(c.io.cwd, d);
     const perRun = typeof cost === "number" ? formatUsd(cost, "run") : "-";
     if (c.json) return print(c, { pipeline: d.pipeline, runs: runs.map((r) => ({ run: r.name, params: r.params, exists: state.get(r.name)?.outcome ?? null })), create: fresh.length, concurrent: limit, costPerRunUsd: typeof cost === "number" ? cost : null, costUsd: typeof cost === "number" ? cost * fresh.length : null, costNote: typeof cost === "number" ? null : cost });
     c.io.stdout(table(["RUN", "PARAMS", "STATUS", "COST"], runs.map((r) => [r.name, show(r.params), state.has(r.name) && state.get(r.name)!.outcome !== "skipped" ? `exists: ${state.get(r.name)!.outcome}` : "would start", state.has(r.name) && state.get(r.name)!.outcome !== "skipped" ? "-" : perRun])));
@@ -531,13 +537,15 @@ function clusterOf(d: Deployed): string | undefined {
   return d.cronJob.spec?.jobTemplate?.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === "DAGOPS_CLUSTER")?.value;
 }
 
-/** The cost of one run as `npm run cost` models it for the run's cluster, or why there is none. */
-function modelledCost(cwd: string, d: Deployed): number | string {
-  const script = fileURLToPath(new URL("../scripts/cost.ts", import.meta.url));
-  const run = spawnSync(process.execPath, ["--import", "tsx", script, d.pipeline, "--json", "--root", cwd], { cwd, encoding: "utf8", timeout: 120_000 });
-  if (run.status !== 0) return `npm run cost failed in ${cwd}: ${(run.stderr || run.stdout).trim().split("\n")[0] ?? ""}`;
+/** The cost of one run as `npm run cost` models it for the run's cluster, or why there is none (the cost command itself, in this process). */
+async function modelledCost(cwd: string, d: Deployed): Promise<number | string> {
+  const { main: cost } = await import("../scripts/cost.ts");
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await cost([d.pipeline, "--json", "--root", cwd], { cwd, env: {}, stdout: (t) => void out.push(t), stderr: (t) => void err.push(t) });
+  if (code !== 0) return `npm run cost failed in ${cwd}: ${(err.join("") || out.join("")).trim().split("\n")[0] ?? ""}`;
   try {
-    const costs = JSON.parse(run.stdout) as { cluster: string; run: { total: { pools: number } } }[];
+    const costs = JSON.parse(out.join("")) as { cluster: string; run: { total: { pools: number } } }[];
     const cluster = clusterOf(d);
     const mine = costs.find((x) => x.cluster === cluster) ?? costs[0];
     return mine ? mine.run.total.pools : `npm run cost knows no cluster ${cluster}`;

@@ -119,6 +119,18 @@ function fieldTable(rows: readonly (FieldChange & { step?: string })[], withStep
   return lines;
 }
 
+/** An added pipeline's steps, one row each: what a reviewer weighs before it runs (image, command, requests, limits, retries, capacity). */
+function stepsTable(steps: PipelineChange["steps"]): string[] {
+  const get = (s: PipelineChange["steps"][number], field: string) => s.fields.find((f) => f.field === field)?.after;
+  const pair = (a: string | undefined, b: string | undefined) => (a === undefined && b === undefined ? "-" : `${a ?? "-"} / ${b ?? "-"}`);
+  const lines = ["Steps:", "", "| step | image | command | requests (cpu / memory) | limits (cpu / memory) | retries | capacity |", "|---|---|---|---|---|---|---|"];
+  for (const s of steps) {
+    const command = [get(s, "command"), get(s, "args")].filter((x) => x !== undefined).join(" ");
+    lines.push(`| ${code(s.step)} | ${code(get(s, "image"))} | ${command ? code(command) : "-"} | ${code(pair(get(s, "cpu request"), get(s, "memory request")))} | ${code(pair(get(s, "cpu limit"), get(s, "memory limit")))} | ${esc(get(s, "retries") ?? "-")} | ${esc(get(s, "capacity") ?? "-")} |`);
+  }
+  return lines;
+}
+
 function pipelineSection(p: PipelineChange): string {
   const lines = [`### Pipeline \`${p.pipeline}\` — ${p.status} · ${p.clusters.join(", ")}`, ""];
   const names = (status: string) => p.steps.filter((s) => s.status === status);
@@ -130,7 +142,8 @@ function pipelineSection(p: PipelineChange): string {
   if (p.settings.length) lines.push(...fieldTable(p.settings, false), "");
   const rows = (status: string) => p.steps.filter((s) => s.status === status).flatMap((s) => s.fields.map((f) => ({ ...f, step: s.step })));
   if (rows("changed").length) lines.push("Changed steps:", "", ...fieldTable(rows("changed"), true), "");
-  if (p.status !== "added" && rows("added").length) lines.push("New steps:", "", ...fieldTable(rows("added"), true), "");
+  if (p.status === "added") lines.push(...stepsTable(p.steps), "");
+  else if (rows("added").length) lines.push("New steps:", "", ...fieldTable(rows("added"), true), "");
   if (p.status !== "removed") lines.push("```mermaid", p.mermaid, "```", "");
   return lines.join("\n") + "\n";
 }

@@ -188,7 +188,8 @@ export function buildReport(base: Tree, head: Tree): Report {
     if (c.prune >= MANY_PRUNES) risks.push({ level: "high", cluster: c.cluster, message: `${c.prune} objects will be pruned; check that every one of them is meant to go` });
   }
   for (const p of pipelines) {
-    const capacity = p.steps.filter((s) => s.fields.some((f) => f.field === "capacity" && f.after === "on-demand"));
+    // A step that moves: a new step on on-demand moves nothing (its cost is in the cost section).
+    const capacity = p.steps.filter((s) => s.status === "changed" && s.fields.some((f) => f.field === "capacity" && f.before !== undefined && f.after === "on-demand"));
     if (capacity.length) risks.push({ level: "medium", cluster: p.clusters.join(", "), message: `pipeline ${p.pipeline}: ${capacity.map((s) => s.step).join(", ")} move to on-demand capacity, which costs more than Spot` });
   }
   risks.push(...unreadable);

@@ -98,8 +98,9 @@ export function formatCosts(all: readonly (PipelineCost & { snapshot: string; pr
         ? "  per month       no schedule: runs only when started by hand"
         : `  per month       ${monthly(c.monthlyUsd!)} (${c.runsPerMonth.toFixed(1)} runs of ${c.schedule}; ${monthly(c.runsPerMonth * r.total.onDemand)} on-demand)`,
     );
-    const peaks = Object.entries(r.peakCapacity).map(([pool, p]) => `${p.cpuMillis / 1000} vCPU / ${Math.round(p.memoryBytes / 2 ** 30)} GiB on ${pool}`);
-    lines.push(`  peak            ${r.peakNodes} node${r.peakNodes === 1 ? "" : "s"} (${peaks.join("; ")}); requests use ${pct(r.utilisation.cpu * 100)} of node CPU, ${pct(r.utilisation.memory * 100)} of memory`);
+    // One moment: the nodes up when the most were, per pool, which add up to the count.
+    const peaks = Object.entries(r.peakAt).sort(([a], [b]) => (a < b ? -1 : 1)).map(([pool, p]) => `${p.nodes} on ${pool}: ${p.cpuMillis / 1000} vCPU / ${Math.round(p.memoryBytes / 2 ** 30)} GiB`);
+    lines.push(`  peak            ${r.peakNodes} node${r.peakNodes === 1 ? "" : "s"} at once (${peaks.join("; ")}); requests use ${pct(r.utilisation.cpu * 100)} of node CPU, ${pct(r.utilisation.memory * 100)} of memory`);
     lines.push(`  node-hours      ${r.nodeHours.map((h) => `${h.type} ${h.capacity} ${h.hours.toFixed(2)}${h.noSpotData ? " (no Spot data: priced on-demand)" : ""}`).join(", ")}`);
     for (const m of c.spotDataMissing) {
       const families = m.families.length > 8 ? `${m.families.slice(0, 8).join(", ")} and ${m.families.length - 8} more` : m.families.join(", ");

@@ -15,7 +15,10 @@ import { resolvePipeline } from "../model/resolve.ts";
 import { main as cost } from "../scripts/cost.ts";
 import { main as synth } from "../scripts/synth.ts";
 import { join } from "node:path";
-import { captureIo, REPO, tempRepo, yamlPipeline } from "./helpers.ts";
+import { captureIo, REPO, tempRepo, yamlPipeline, exampleTree } from "./helpers.ts";
+
+/** The tests' own example repository, synthesized (test/helpers.ts). */
+const EXAMPLE_ROOT = await exampleTree();
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -171,7 +174,7 @@ describe("cost model: hand-computed cases", () => {
 describe("cost model: the example pipelines", () => {
   test("deterministic, and the classification pipeline saves at least 57% on its step nodes", async () => {
     const run = async () => {
-      const io = captureIo(REPO);
+      const io = captureIo(EXAMPLE_ROOT);
       assert.equal(await cost(["--json"], io), 0, io.text());
       return io.out.join("");
     };
@@ -185,12 +188,43 @@ describe("cost model: the example pipelines", () => {
       assert.equal(r.run.estimated, "all");
       assert.equal(r.snapshot, "us-east-1 2026-12-01");
     }
-    const text = captureIo(REPO);
+    const text = captureIo(EXAMPLE_ROOT);
     await cost(["customer-classification"], text);
     assert.match(text.out.join(""), /^dagops cost: prices from the us-east-1 2026-12-01 \(data\/aws-us-east-1\.json\) snapshot/);
     assert.match(text.out.join(""), /Spot saves (5[7-9]|[6-9]\d)\.\d%/);
     // The pool allows generation-8 types that the Spot Advisor snapshot lacks: the report names them and how they were priced.
     assert.match(text.out.join(""), /spot data       dagops-steps: \d+ of its \d+ instance types have no Spot Advisor figure \(c8a, [^)]*\); they are priced at on-demand on Spot/);
+  });
+
+  test("the peak line adds up: the nodes up at one moment, per pool, sum to the count", async () => {
+    const text = captureIo(EXAMPLE_ROOT);
+    assert.equal(await cost([], text), 0, text.text());
+    const peaks = [...text.out.join("").matchAll(/^ {2}peak +(\d+) nodes? at once \(([^)]*)\)/gm)];
+    assert.ok(peaks.length >= 3, text.out.join(""));
+    for (const [line, count, parts] of peaks) {
+      const perPool = parts!.split("; ").map((p) => Number(/^(\d+) on /.exec(p)?.[1]));
+      assert.equal(perPool.reduce((a, b) => a + b, 0), Number(count), line);
+    }
+    // A hand-computed case: two spot nodes and one on-demand node up at once (each type holds one step).
+    const d = data([type("c9.small", 0.05, 50, 700, 1500)]);
+    const sim = simulate(plan([{ name: "a" }, { name: "b" }, { name: "c", capacity: "on-demand" }]), pools(d, STEP_POOLS));
+    assert.equal(sim.peakNodes, 3);
+    assert.deepEqual(Object.fromEntries(Object.entries(sim.peakAt).map(([pool, p]) => [pool, p.nodes])), { "dagops-steps": 2, "dagops-steps-on-demand": 1 });
+  });
+
+  test("one step over its pool's limits is blamed on the step, not on platform.config.ts", async () => {
+    const repo = await tempRepo({ generated: true });
+    try {
+      // Staging's pools are capped at 200 CPU; instance types with more exist.
+      const big = yamlPipeline("big").replace("cpu: 100m, memory: 128Mi", 'cpu: "250", memory: 128Mi').replace("limits: { cpu: 500m, memory: 256Mi }", 'limits: { cpu: "250", memory: 256Mi }');
+      await repo.write("pipelines/big.yaml", `${big}clusters: [staging]\n`);
+      const io = captureIo(repo.root);
+      assert.equal(await synth([], io), 1, io.text());
+      assert.match(io.err.join(""), /✖ pipelines\/big\.yaml: 2 problems\n {2}steps\[0\]\.resources\.requests +POOL_LIMIT +step extract alone requests 250000m CPU, 128Mi memory, over the limits of NodePool dagops-steps \(200 CPU, 800Gi memory\)/);
+      assert.doesNotMatch(io.err.join(""), /✖ platform\.config\.ts/, "nothing is blamed on the platform");
+    } finally {
+      await repo.cleanup();
+    }
   });
 
   test("the whole instance set: a 40 vCPU / 300Gi step is accepted; one beyond the largest allowed type is refused with its name", async () => {

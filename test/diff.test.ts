@@ -79,6 +79,7 @@ describe("npm run diff", () => {
       await repo.write("pipelines/export.tenants.yaml", "- { name: acme, params: { tenant: acme } }\n- { name: globex, params: { tenant: globex } }\n");
     });
     await commit("tenants changed", () => repo.write("pipelines/export.tenants.yaml", "- { name: acme, params: { tenant: acme } }\n- { name: hooli, params: { tenant: hooli } }\n- { name: initech, params: { tenant: initech } }\n"));
+    await commit("on-demand pipeline added", () => repo.write("pipelines/ondemand.yaml", demo(`  - name: settle\n    command: [settle, --all]\n    capacity: on-demand\n    retries: 1\n    resources: { requests: { cpu: 250m, memory: 16Gi }, limits: { memory: 16Gi } }\n`).replace("name: demo", "name: ondemand")));
   });
   after(() => repo.cleanup());
 
@@ -126,6 +127,16 @@ describe("npm run diff", () => {
     ]);
     // The plan ConfigMap is replaced (a new hashed name), and the CronJob is updated to mount it.
     assert.deepEqual(doc.objects.filter((o) => o.cluster === "prod").map((o) => [o.op, o.kind]), [["create", "ConfigMap"], ["prune", "ConfigMap"], ["update", "CronJob"]]);
+  });
+
+  test("an added pipeline: each step with image, command, requests, limits, retries and capacity; a new on-demand step is no move to on-demand", async () => {
+    const doc = await between("tenants changed", "on-demand pipeline added");
+    const md = renderMarkdown({ ...doc, checks: [] } as unknown as ReviewDocument);
+    const section = md.slice(md.indexOf("### Pipeline `ondemand` — added"));
+    assert.match(section, /\| step \| image \| command \| requests \(cpu \/ memory\) \| limits \(cpu \/ memory\) \| retries \| capacity \|/);
+    // The 16Gi request is in the table, not only in the folded raw diff.
+    assert.match(section, /\| `settle` \| `registry\.example\.com\/team\/app:1\.0\.0` \| `\["settle","--all"\]` \| `250m \/ 16Gi` \| `- \/ 16Gi` \| 1 \| on-demand \|/);
+    assert.ok(!doc.risks.some((r) => /move to on-demand/.test(r.message)), JSON.stringify(doc.risks));
   });
 
   test("a step removed", async () => {
