@@ -782,9 +782,20 @@ function untilStopped<T>(p: Promise<T>, stop: AbortSignal, what: string): Promis
   });
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Waits `ms`, or until `signal` aborts. The abort listener goes when the wait ends either way: a
+ * run that waits thousands of times on one signal (a long watch loop) must not pile them up
+ * (Node.js warns past ten, on stderr, into a log that is one JSON object per line).
+ */
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
   });
 }

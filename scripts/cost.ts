@@ -2,7 +2,8 @@
 import { clusterCosts, formatUsd, type PipelineCost } from "../cost/estimate.ts";
 import { ASSUMED_STEP_SECONDS } from "../cost/simulate.ts";
 import { formatDuration } from "../model/duration.ts";
-import { closest, formatProblems, hasErrors } from "../model/problems.ts";
+import { PIPELINES_DIR } from "../model/files.ts";
+import { closest, formatProblems, hasErrors, type Problem } from "../model/problems.ts";
 import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
 import { openRepository } from "./lib/tree.ts";
 
@@ -39,12 +40,22 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return EXIT.usage;
   }
   const root = await openRepository("cost", values.root, io);
-  const compiled = await compile(root);
+  const name = positionals[0];
+  let compiled = await compile(root);
+  // One pipeline asked for: the definitions that fail are left out, with a warning, unless it is one of them.
+  const broken = name === undefined ? [] : brokenDefinitions(compiled.problems);
+  if (broken.length) {
+    const again = await compile(root, undefined, { without: new Set(broken) });
+    if (again.project.pipelines.some((p) => p.name === name) && !hasErrors(again.problems)) {
+      const files = [...new Set(compiled.problems.filter((p) => p.severity === "error").map((p) => p.file))].sort();
+      io.stderr(`dagops cost: warning: ${files.join(", ")} ${files.length === 1 ? "has" : "have"} errors (npm run check shows them); the cost below is of ${name}, without ${files.length === 1 ? "that definition" : "those definitions"}\n`);
+      compiled = again;
+    }
+  }
   if (hasErrors(compiled.problems) || !compiled.objects || !compiled.prices) {
     io.stderr(`${formatProblems(compiled.problems)}\n`);
     return EXIT.problems;
   }
-  const name = positionals[0];
   const known = compiled.project.pipelines.map((p) => p.name);
   if (name !== undefined && !known.includes(name)) {
     const hint = closest(name, known);
@@ -67,6 +78,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   io.stdout(formatCosts(all));
   return EXIT.ok;
+}
+
+/** The definition files that have errors of their own (a tenants file's is its template's); none when the platform itself has one. */
+export function brokenDefinitions(problems: readonly Problem[]): string[] {
+  const errors = problems.filter((p) => p.severity === "error");
+  // The platform's own errors, and two definitions of one name, are everyone's.
+  if (errors.some((p) => !p.file.startsWith(`${PIPELINES_DIR}/`) || p.code === "DUPLICATE_PIPELINE")) return [];
+  const stem = (f: string) => f.replace(/\.tenants\.ya?ml$/, "").replace(/\.(ts|ya?ml)$/, "");
+  return [...new Set(errors.flatMap((p) => [p.file, ...["ts", "yaml", "yml"].map((x) => `${stem(p.file)}.${x}`)]))].sort();
 }
 
 /** One block per pipeline; clusters with the same result share it. */

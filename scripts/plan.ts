@@ -43,11 +43,24 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const root = await openRepository("plan", values.root, io);
   const { loadProject } = await import("./lib/load.ts"); // not needed for --help
   const project = await loadProject(root);
-  if (hasErrors(project.problems)) {
+  const pipeline = project.pipelines.find((p) => p.name === name);
+  const errors = project.problems.filter((p) => p.severity === "error");
+  // Errors of other definitions do not hide this one's plan: they are named, as a warning.
+  const mine = (p: (typeof errors)[number]) => !p.file.startsWith("pipelines/") || p.file === pipeline?.source || p.code === "DUPLICATE_PIPELINE" || (pipeline?.template !== undefined && p.file.startsWith(pipeline.source.replace(/\.(ts|ya?ml)$/, "")));
+  if (errors.length && (!pipeline || errors.some(mine))) {
     io.stderr(`${formatProblems(project.problems)}\n`);
     return EXIT.problems;
   }
-  const pipeline = project.pipelines.find((p) => p.name === name);
+  if (errors.length) {
+    const files = [...new Set(errors.map((p) => p.file))].sort();
+    io.stderr(`dagops plan: warning: ${files.join(", ")} ${files.length === 1 ? "has" : "have"} errors (npm run check shows them); this is the plan of ${name} alone\n`);
+  }
+  const tenants = project.pipelines.filter((p) => p.template === name);
+  if (!pipeline && tenants.length) {
+    // A template is no pipeline of its own: its tenants are, each with its plan.
+    io.stdout(values.json ? `${JSON.stringify({ template: name, tenants: tenants.map((t) => ({ pipeline: t.name, schedule: t.schedule ?? null, clusters: t.clusters })) }, null, 2)}\n` : `${name} is a template; its tenants (npm run plan -- <tenant>):\n${tenants.map((t) => `  ${t.name.padEnd(40)} ${t.schedule ?? "(no schedule)"}  ${t.clusters.join(", ")}`).join("\n")}\n`);
+    return EXIT.ok;
+  }
   if (!pipeline) {
     const known = project.pipelines.map((p) => p.name);
     const hint = closest(name, known);

@@ -80,3 +80,23 @@ test("check deletes nothing: another writer's staging folder stays", async () =>
     await repo.cleanup();
   }
 });
+
+test("Ctrl-C releases the lock: the interrupted synth ends as by the signal, and leaves no .dagops.lock", async () => {
+  const repo = await tempRepo({ generated: true });
+  try {
+    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "scripts/synth.ts"), "--full", "--root", repo.root], { cwd: REPO, stdio: "ignore" });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    const lock = join(repo.root, LOCK_FILE);
+    const { existsSync } = await import("node:fs");
+    for (let i = 0; i < 500 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(existsSync(lock), "synth took the lock");
+    child.kill("SIGINT");
+    assert.equal(await ended, "SIGINT");
+    assert.ok(!existsSync(lock), "the lock is released");
+    const next = captureIo(repo.root);
+    assert.equal(await synth([], next), 0, next.text());
+    assert.doesNotMatch(next.text(), /stale lock/);
+  } finally {
+    await repo.cleanup();
+  }
+});

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { appendFile, cp, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -149,4 +149,8 @@ test("the operator's command runs built like the others: --help and a usage erro
   const imports = readFileSync(join(REPO, "node_modules", ".cache", `trace-${process.pid}.txt`), "utf8");
   assert.doesNotMatch(imports, /tsx|ops\/main\.ts/);
   rmSync(join(REPO, "node_modules", ".cache", `trace-${process.pid}.txt`), { force: true });
+});
+
+test("the operator's command starts no process of its own: backfill --dry-run prices runs with the cost command in-process", () => {
+  for (const file of readdirSync(join(REPO, "ops"))) assert.doesNotMatch(readFileSync(join(REPO, "ops", file), "utf8"), /node:child_process/, `ops/${file}`);
 });

@@ -95,3 +95,30 @@ test("npm run plan shows the schedule as the CronJob gets it (H resolved), per c
   assert.equal(await main(["customer-classification"], cc), 0);
   assert.match(cc.out.join(""), /^Schedule: 15 \*\/6 \* \* \* \(Etc\/UTC\); staging: 15 3 \* \* \*\.$/m);
 });
+
+test("plan and cost of one pipeline while another is broken: shown, with a warning naming the broken file; a template lists its tenants", async () => {
+  const { tempRepo, yamlPipeline } = await import("./helpers.ts");
+  const { main: cost } = await import("../scripts/cost.ts");
+  const repo = await tempRepo();
+  try {
+    await repo.write("pipelines/broken.yaml", yamlPipeline("broken").replace("cpu: 100m", "cpu: lots"));
+    const p = captureIo(repo.root);
+    assert.equal(await main(["daily-usage-report"], p), 0, p.text());
+    assert.match(p.err.join(""), /^dagops plan: warning: pipelines\/broken\.yaml has errors \(npm run check shows them\); this is the plan of daily-usage-report alone\n$/);
+    assert.match(p.out.join(""), /daily-usage-report/);
+    const c = captureIo(repo.root);
+    assert.equal(await cost(["daily-usage-report"], c), 0, c.text());
+    assert.match(c.err.join(""), /^dagops cost: warning: pipelines\/broken\.yaml has errors[^\n]*without that definition\n$/);
+    assert.match(c.out.join(""), /daily-usage-report/);
+    // The broken pipeline itself, or all of them: the errors, exit 1.
+    assert.equal(await main(["broken"], captureIo(repo.root)), 1);
+    assert.equal(await cost([], captureIo(repo.root)), 1);
+    await repo.remove("pipelines/broken.yaml");
+    const t = captureIo(repo.root);
+    assert.equal(await main(["tenant-export"], t), 0, t.text());
+    assert.match(t.out.join(""), /^tenant-export is a template; its tenants \(npm run plan -- <tenant>\):\n {2}tenant-export-acme +\S/);
+    assert.match(t.out.join(""), /tenant-export-globex[\s\S]*tenant-export-initech/);
+  } finally {
+    await repo.cleanup();
+  }
+});

@@ -56,6 +56,8 @@ export interface CompileOptions {
    * staged for `commit` where they differ. Compare and stage hold no file contents.
    */
   readonly output?: "memory" | "compare" | "stage";
+  /** Definition files to leave out, as if they were not there (plan and cost of one pipeline beside a broken one). */
+  readonly without?: ReadonlySet<string>;
 }
 
 /** A template's pipelines rendered at once: few, so that a template of thousands is never held whole. */
@@ -65,19 +67,19 @@ export async function compile(root: string, timings?: Timings, options: CompileO
   const s = options.survey ?? (options.incremental ? await timed(timings, "survey the stamps", () => survey(root)) : undefined);
   const loader = new TsLoader();
   try {
-    return await compileFrom(root, timings, options.output ?? "memory", s, loader);
+    return await compileFrom(root, timings, options.output ?? "memory", s, loader, options.without);
   } finally {
     loader.close();
   }
 }
 
-async function compileFrom(root: string, timings: Timings | undefined, output: NonNullable<CompileOptions["output"]>, s: Survey | undefined, loader: TsLoader): Promise<Compiled> {
+async function compileFrom(root: string, timings: Timings | undefined, output: NonNullable<CompileOptions["output"]>, s: Survey | undefined, loader: TsLoader, without?: ReadonlySet<string>): Promise<Compiled> {
   // 1. The platform: as its stamps recorded it, or loaded.
   const start = await timed(timings, "load the platform", () => platformOf(root, s, loader));
   if ("failed" in start) return { project: { clusters: [], pipelines: [], problems: start.problems }, problems: start.problems };
   const { clusters, inputs, key, blobs } = start;
   const clusterNames = clusters.map((c) => c.name);
-  const files = s?.files ?? (await pipelineFiles(root));
+  const files = (s?.files ?? (await pipelineFiles(root))).filter((f) => !without?.has(f));
   const tenants = s?.tenants ?? (await tenantsFiles(root));
   const kept = s?.platform ? s.kept : new Map<string, readonly PipelineStamp[]>();
   const changed = s?.platform ? s.changed : files;

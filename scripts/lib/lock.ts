@@ -16,6 +16,8 @@ interface Holder {
 
 export class LockTimeoutError extends Error {}
 
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
 /** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
 export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
@@ -49,9 +51,18 @@ export async function acquireLock(root: string, command: string, io: Io, waitMs 
       const fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
       writeSync(fd, JSON.stringify({ pid: process.pid, command }));
       closeSync(fd);
-      return () => {
+      const release = () => {
+        for (const s of SIGNALS) process.off(s, onSignal);
         if (readHolder(path)?.pid === process.pid) unlinkSync(path);
       };
+      // Ctrl-C (or a kill) releases the lock, then ends the process as the signal would have:
+      // the writer's journal keeps generated/ whole either way (tree.ts).
+      const onSignal = (signal: NodeJS.Signals) => {
+        release();
+        process.kill(process.pid, signal);
+      };
+      for (const s of SIGNALS) process.once(s, onSignal);
+      return release;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
