@@ -28,8 +28,8 @@ const COMMANDS = {
   // The operator's command (bin/dagops.mjs): its entry stops a backfill on Ctrl-C (processMain).
   dagops: "ops/main.ts",
 };
-/** Worker thread and helper process entries, plain JavaScript that the bundle starts by URL (new URL("./x.mjs", import.meta.url)). */
-const WORKERS = ["scripts/lib/ts-load-worker.mjs", "scripts/lib/import-hooks.mjs"];
+/** Worker thread entries and module hooks, plain JavaScript that the bundle starts by URL (new URL("./x.mjs", import.meta.url)). */
+const WORKERS = ["scripts/lib/ts-load-worker.mjs", "scripts/lib/import-hooks.mjs", "scripts/lib/writer-worker.mjs"];
 // DAGOPS_BUILD_CACHE moves the builds elsewhere (the launcher's own tests do); it must be a
 // folder from which this repository's node_modules/ resolves, that is, inside the repository.
 const CACHE = process.env.DAGOPS_BUILD_CACHE || join(ROOT, "node_modules", ".cache", "dagops");

@@ -51,6 +51,9 @@ const poolsSeen = new WeakMap<PriceData, Map<string, { pools: ReadonlyMap<string
 /** The pools of a cluster's NodePools, with the instance types of the price snapshot each allows. Shared: do not change them. */
 export function clusterPools(manifests: readonly Manifest[], data: PriceData): { pools: ReadonlyMap<string, Pool>; onDemand: ReadonlyMap<string, Pool> } {
   const nodePools = manifests.filter((m) => m.kind === "NodePool") as unknown as NodePoolManifest[];
+  // The same NodePool objects (a synth checks each definition against its platform's): no need to read them again.
+  const same = nodePools.length ? byObjects.get(nodePools[0]!) : undefined;
+  if (same && same.list.length === nodePools.length && same.list.every((m, i) => m === nodePools[i]) && same.data === data) return same.found;
   const key = JSON.stringify(nodePools);
   const seen = poolsSeen.get(data) ?? poolsSeen.set(data, new Map()).get(data)!;
   let found = seen.get(key);
@@ -61,8 +64,11 @@ export function clusterPools(manifests: readonly Manifest[], data: PriceData): {
     };
     seen.set(key, found);
   }
+  if (nodePools.length) byObjects.set(nodePools[0]!, { list: nodePools, data, found });
   return found;
 }
+
+const byObjects = new WeakMap<object, { list: readonly NodePoolManifest[]; data: PriceData; found: ReturnType<typeof clusterPools> }>();
 
 export function planOfManifest(m: Manifest, plans?: ReadonlyMap<string, Plan>): Plan | undefined {
   if (m.kind !== "ConfigMap" || m.data?.[PLAN_KEY] === undefined) return undefined;
@@ -79,6 +85,15 @@ export const parsePlan = memoByText(1024, (text): unknown => parse(text, { versi
 const priced = new WeakMap<Plan, Map<string, RunCost>>();
 
 function poolSignature(pools: ReadonlyMap<string, Pool>, data: PriceData): string {
+  let known = signatures.get(pools);
+  if (known === undefined) signatures.set(pools, (known = signatureOf(pools, data)));
+  return known;
+}
+
+/** Pools are shared and never changed (clusterPools), and each is of one price snapshot. */
+const signatures = new WeakMap<ReadonlyMap<string, Pool>, string>();
+
+function signatureOf(pools: ReadonlyMap<string, Pool>, data: PriceData): string {
   return JSON.stringify([data.region, data.snapshot, [...pools.values()].map((p) => [p.name, p.capacity, p.minFamilies, p.consolidateAfterSeconds, p.types.map((t) => t.name)])]);
 }
 

@@ -81,9 +81,11 @@ export function renderPipelines(clusters: readonly ResolvedCluster[], pipelines:
       if (!p.clusters.includes(cluster.name)) continue;
       // A cluster with overrides gets its own variant (and plan); the others share the pipeline's.
       const pipeline = forCluster(p, cluster.name);
-      add(`pipelines/${p.name}`, p.source, (app) => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline, cluster) }), p.name);
-      add("apps", p.source, (app) => new AppsChart(app, "apps", { cluster, platform: false, pipelines: [p.name] }), p.name);
-      add("platform", p.source, (app) => new PipelinePlatformChart(app, "platform", { pipeline: p.name }), p.name);
+      // The pipeline's three charts share one App (an App costs as much as a small chart).
+      const app = new App();
+      add(`pipelines/${p.name}`, p.source, () => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline, cluster) }), p.name);
+      add("apps", p.source, () => new AppsChart(app, "apps", { cluster, platform: false, pipelines: [p.name] }), p.name);
+      add("platform", p.source, () => new PipelinePlatformChart(app, "platform", { pipeline: p.name }), p.name);
     }
   }
   return objects;

@@ -146,7 +146,7 @@ async function clusterPrices(root: string): Promise<(cluster: string) => PriceDa
   const { provedPlatform } = await import("./lib/survey.ts");
   const { loadPrices } = await import("./lib/prices.ts");
   const { loadPriceData } = await import("../cost/data.ts");
-  const clusters = provedPlatform(root)?.clusters ?? (await (await import("./lib/load.ts")).loadPlatform(root)).clusters;
+  const clusters = (await provedPlatform(root))?.clusters ?? (await (await import("./lib/load.ts")).loadPlatform(root)).clusters;
   const byCluster = loadPrices(root, clusters).byCluster;
   let fallback: PriceData | undefined;
   try {

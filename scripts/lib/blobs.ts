@@ -10,10 +10,13 @@
  * skip-worktree are read too: git does not look at them. Outside a work tree (or when git is
  * missing or fails) every file is read.
  */
-import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GENERATED_DIR } from "../../model/files.ts";
+import type { Irregular } from "./tree.ts";
 
 export class Blobs {
   private readonly known = new Map<string, string | undefined>();
@@ -22,35 +25,74 @@ export class Blobs {
   private constructor(
     private readonly root: string,
     private readonly indexed: ReadonlyMap<string, string>,
-    /** Whether git's index answered (for messages and tests). */
-    readonly fromGit: boolean,
+    /** What git says a folder of the work tree holds (see files), when git answered. */
+    private readonly git?: GitView,
   ) {}
 
-  /** Reads git's index once; `git: false` reads every file (what a tree outside git gets). */
-  static open(root: string, options: { git?: boolean } = {}): Blobs {
-    if (options.git === false) return new Blobs(root, new Map(), false);
-    const indexed = gitIndex(root);
-    return new Blobs(root, indexed ?? new Map(), indexed !== undefined);
+  /** Whether git's index answered (for messages and tests). */
+  get fromGit(): boolean {
+    return this.git !== undefined;
+  }
+
+  /**
+   * Asks git at once, in processes of their own that write to files (so they run on while this
+   * thread reads other files); the Blobs come when they are done. `git: false` reads every file
+   * (what a tree outside git gets).
+   */
+  static start(root: string, options: { git?: boolean } = {}): Promise<Blobs> {
+    if (options.git === false) return Promise.resolve(new Blobs(root, new Map()));
+    return gitView(root).then((view) => new Blobs(root, view?.ids ?? new Map(), view));
+  }
+
+  static open(root: string, options: { git?: boolean } = {}): Promise<Blobs> {
+    return Blobs.start(root, options);
   }
 
   /** The blob id of the regular file at `path` (relative to the root), or undefined when there is none. */
   id(path: string): string | undefined {
+    const indexed = this.indexed.get(path);
+    if (indexed !== undefined) return indexed;
     if (this.known.has(path)) return this.known.get(path);
-    let id = this.indexed.get(path);
-    if (id === undefined) {
-      try {
-        id = statSync(join(this.root, path)).isFile() ? blobId(readFileSync(join(this.root, path))) : undefined;
-      } catch {
-        id = undefined;
-      }
+    let id: string | undefined;
+    try {
+      id = statSync(join(this.root, path)).isFile() ? blobId(readFileSync(join(this.root, path))) : undefined;
+    } catch {
+      id = undefined;
     }
     this.known.set(path, id);
     return id;
   }
 
-  /** Tells the ids of files this process just wrote, so they are not read back. */
-  wrote(path: string, content: string | Buffer): void {
-    this.known.set(path, blobId(content));
+  /**
+   * The files under `dir` (generated/, the one folder whose untracked files git is asked for) as git sees them: tracked ones still there and
+   * untracked ones (ignored ones too), paths relative to `dir`; what git tracks that is no
+   * regular file (a symlink, a submodule) and untracked symlinks are irregular. Undefined outside
+   * git (then the folder is walked). git does not see FIFOs, sockets or devices, nor does Argo CD.
+   */
+  files(dir: string): { files: string[]; irregular: Irregular[] } | undefined {
+    if (!this.git) return undefined;
+    const prefix = `${dir}/`;
+    const files: string[] = [];
+    const irregular: Irregular[] = [];
+    const kind = (path: string) => {
+      const st = lstatSync(join(this.root, path), { throwIfNoEntry: false });
+      return !st ? undefined : st.isSymbolicLink() ? "a symlink" : st.isFile() ? "file" : st.isDirectory() ? "folder" : "not a regular file";
+    };
+    for (const [path, mode] of this.git.tracked) {
+      if (!path.startsWith(prefix)) continue;
+      const rel = path.slice(prefix.length);
+      // A changed entry may be gone, or be something else now.
+      const now = this.git.dirty.has(path) ? kind(path) : mode === "120000" ? "a symlink" : mode === "160000" ? "a submodule" : "file";
+      if (now === "file") files.push(rel);
+      else if (now !== undefined && now !== "folder") irregular.push({ path: rel, kind: now });
+    }
+    for (const path of this.git.untracked) {
+      if (!path.startsWith(prefix)) continue;
+      const now = kind(path);
+      if (now === "file") files.push(path.slice(prefix.length));
+      else if (now !== undefined && now !== "folder") irregular.push({ path: path.slice(prefix.length), kind: now });
+    }
+    return { files, irregular };
   }
 }
 
@@ -60,32 +102,64 @@ export function blobId(content: string | Buffer): string {
   return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
 }
 
+interface GitView {
+  /** Clean files' ids. */
+  readonly ids: Map<string, string>;
+  /** Every tracked path, with its mode. */
+  readonly tracked: Map<string, string>;
+  /** Tracked paths whose size or times changed. */
+  readonly dirty: Set<string>;
+  /** Untracked paths (ignored ones too). */
+  readonly untracked: readonly string[];
+}
+
 /**
- * The ids git's index holds for files that are clean in the work tree below `root` (paths
- * relative to it), or undefined outside a work tree. Symlinks (mode 120000) and submodules are
- * left out: their ids are not a file's bytes.
+ * git's index below `root` (paths relative to it), which of its files changed, and what it does
+ * not track; undefined outside a work tree (or without git). The three questions run at once.
  */
-function gitIndex(root: string): Map<string, string> | undefined {
-  const git = (...args: string[]) => execFileSync("git", ["-C", root, ...args], { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "ignore"] });
-  let listed: string;
-  let dirty: string;
+async function gitView(root: string): Promise<GitView | undefined> {
+  const scratch = mkdtempSync(join(tmpdir(), "dagops-git-"));
   try {
-    if (git("rev-parse", "--is-inside-work-tree").trim() !== "true") return undefined;
     // -v: a lowercase tag marks assume-unchanged, S skip-worktree; -s: mode, id and stage.
-    listed = git("ls-files", "-s", "-v", "-z");
-    dirty = git("diff-files", "--relative", "--name-only", "-z");
-  } catch {
-    return undefined;
+    const [listed, dirty, others] = await Promise.all([
+      git(root, scratch, "index", ["ls-files", "-s", "-v", "-z"]),
+      git(root, scratch, "dirty", ["diff-files", "--relative", "--name-only", "-z"]),
+      // Only below generated/: the rest of the work tree (node_modules/) is no one's business here.
+      git(root, scratch, "others", ["ls-files", "--others", "-z", "--", GENERATED_DIR]),
+    ]);
+    if (listed === undefined || dirty === undefined || others === undefined) return undefined;
+    const changed = new Set(dirty.split("\0").filter(Boolean));
+    const ids = new Map<string, string>();
+    const tracked = new Map<string, string>();
+    // "H 100644 <id> 0\t<path>\0", read in place: 40,000 entries, no split.
+    for (let at = 0; at < listed.length; ) {
+      const end = listed.indexOf("\0", at);
+      const stop = end < 0 ? listed.length : end;
+      const tab = listed.indexOf("\t", at);
+      if (tab > at && tab < stop) {
+        const path = listed.slice(tab + 1, stop);
+        const mode = listed.slice(at + 2, at + 8);
+        tracked.set(path, mode);
+        const regular = mode === "100644" || mode === "100755";
+        if (regular && listed[at] === "H" && listed[tab - 1] === "0" && !changed.has(path)) ids.set(path, listed.slice(at + 9, tab - 2));
+        // Assume-unchanged and skip-worktree entries: git does not look, so they count as changed.
+        else changed.add(path);
+      }
+      at = stop + 1;
+    }
+    return { ids, tracked, dirty: changed, untracked: others.split("\0").filter(Boolean) };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
-  const changed = new Set(dirty.split("\0"));
-  const ids = new Map<string, string>();
-  for (const entry of listed.split("\0")) {
-    // "H 100644 <id> 0\t<path>"
-    const tab = entry.indexOf("\t");
-    if (tab < 0 || entry[0] !== "H") continue;
-    const [, mode, id, stage] = entry.slice(0, tab).split(" ");
-    const path = entry.slice(tab + 1);
-    if ((mode === "100644" || mode === "100755") && stage === "0" && !changed.has(path)) ids.set(path, id!);
-  }
-  return ids;
+}
+
+/** A git command's output, written to a file (no pipe to fill while this thread is busy); undefined when it fails. */
+function git(root: string, scratch: string, name: string, args: string[]): Promise<string | undefined> {
+  const file = join(scratch, name);
+  const fd = openSync(file, "w");
+  return new Promise<string | undefined>((resolve) => {
+    const child = spawn("git", ["-C", root, ...args], { stdio: ["ignore", fd, "ignore"] });
+    child.on("error", () => resolve(undefined));
+    child.on("exit", (code) => resolve(code === 0 ? readFileSync(file, "utf8") : undefined));
+  }).finally(() => closeSync(fd));
 }

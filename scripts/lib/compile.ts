@@ -60,14 +60,19 @@ export interface CompileOptions {
   readonly without?: ReadonlySet<string>;
 }
 
-/** A template's pipelines rendered at once: few, so that a template of thousands is never held whole. */
+/** Pipelines rendered and checked at once (a template's among them), and definitions compiled together: few, so that their objects die young and a template of thousands is never held whole. */
 const CHUNK = 10;
+const BATCH = 10;
 
 export async function compile(root: string, timings?: Timings, options: CompileOptions = {}): Promise<Compiled> {
   const s = options.survey ?? (options.incremental ? await timed(timings, "survey the stamps", () => survey(root)) : undefined);
   const loader = new TsLoader();
   try {
     return await compileFrom(root, timings, options.output ?? "memory", s, loader, options.without);
+  } catch (e) {
+    // An internal error: nothing staged is kept.
+    if (options.output === "stage") rmSync(stagingDir(root), { recursive: true, force: true });
+    throw e;
   } finally {
     loader.close();
   }
@@ -90,7 +95,37 @@ async function compileFrom(root: string, timings: Timings | undefined, output: N
   const prices = loadPrices(root, clusters, s?.platform !== undefined);
   const platform = renderShared(clusters);
 
-  // 2. Load every changed definition (a template's proved tenants are not resolved again).
+  // Where the files go: in memory (returned), or compared with generated/ and staged where they differ.
+  const target = join(root, GENERATED_DIR);
+  const self = irregularTree(root, GENERATED_DIR);
+  if (self && output === "stage") throw new UnsafeTreeError(irregularMessage(GENERATED_DIR, self));
+  const staging = stagingDir(root);
+  if (output === "stage") rmSync(staging, { recursive: true, force: true });
+  const sink = output === "memory" ? undefined : new TreeSink(self ? null : target, output === "stage" ? staging : undefined);
+  const held: OutputFile[] = [];
+  const objects: RenderedObject[] = [];
+  const wanted = new Set<string>();
+  const emit = (f: OutputFile) => {
+    if (wanted.has(f.path)) throw new Error(`two objects were rendered to ${GENERATED_DIR}/${f.path}`);
+    wanted.add(f.path);
+    if (sink) sink.put(f.path, f.content);
+    else held.push(f);
+  };
+  const fail = async (c: Compiled): Promise<Compiled> => {
+    await sink?.settle().catch(() => undefined);
+    if (output === "stage") rmSync(staging, { recursive: true, force: true });
+    return c;
+  };
+  const warnings = (ps: readonly Problem[]) => ps.filter((p) => p.severity !== "error");
+
+  // 2. Each changed definition, one after another: loaded (a template's proved tenants are not
+  // resolved again), rendered, checked, and its files and stamps handed on; only paths, ids,
+  // warnings and capacity facts outlive it.
+  const withShared = !s?.platform?.intact;
+  const loads: Loaded[] = [];
+  const outputTier: Problem[] = withShared ? [...prices.problems, ...checkOutput(platform)] : [];
+  const sharedProblems = [...outputTier];
+  const facts: CapacityFacts[] = [];
   const loadOne = async (file: string, keep: boolean): Promise<Loaded> => {
     const proved = keep && s?.platform ? s.keptTenants.get(file) : undefined;
     const r = await loadPipeline(root, file, clusterNames, loader, tenants, proved && ((instance) => (proved.has(instance.name) ? [...proved.get(instance.name)![0]!.clusters] : undefined)));
@@ -98,73 +133,91 @@ async function compileFrom(root: string, timings: Timings | undefined, output: N
     const keptTenants = (r.listed ?? []).filter((p) => p.kept).flatMap((p) => proved!.get(p.name)!);
     return { file, inputs: r.inputs, pipelines: r.pipelines, names, kept: keptTenants, ...(r.tenants ? { tenants: r.tenants } : {}), problems: [...r.problems, ...pipelineWarnings(r.pipelines, clusters, new Date())] };
   };
-  const loads = await timed(timings, `load ${changed.length} definitions`, async () => {
-    const out: Loaded[] = [];
-    for (const file of changed) out.push(await loadOne(file, true));
-    return out;
+  // Rendered a batch of definitions at a time: the checks against the platform cost per call as
+  // much as per pipeline.
+  const handOn = (l: Loaded, r: Rendered) => {
+    outputTier.push(...r.outputProblems);
+    facts.push(...r.facts);
+    if (output === "memory") objects.push(...r.objects);
+    if (hasErrors(r.outputProblems)) return;
+    for (const p of r.pipelines) {
+      for (const cluster of p.clusters) {
+        const mine = p.files.filter((f) => f.path.startsWith(`${cluster}/`));
+        for (const f of mine) emit(f);
+        const stamp: Omit<PipelineStamp, "format" | "about"> = {
+          platform: key,
+          pipeline: p.name,
+          clusters: p.clusters,
+          source: l.file,
+          inputs: idsOf(blobs, l.inputs),
+          ...(p.tenant ? { tenant: p.tenant } : {}),
+          outputs: Object.fromEntries(mine.map((f) => [f.path.slice(cluster.length + 1), blobId(f.content)])),
+          loadProblems: warnings(l.problems),
+          outputProblems: warnings(r.outputProblems),
+          facts: r.facts.find((f) => f.cluster === cluster && f.pipeline === p.name) ?? null,
+        };
+        emit({ path: pipelineStampPath(cluster, p.name), content: stampText(stamp) });
+      }
+    }
+  };
+  const flush = async (batch: Loaded[]) => {
+    const results = renderBatch(batch, clusters, platform, prices.byCluster);
+    for (const [i, l0] of batch.entries()) {
+      let l = l0;
+      let r = results[i]!;
+      if (l.kept.length && r.outputProblems.length) {
+        l = await loadOne(l.file, false);
+        r = renderBatch([l], clusters, platform, prices.byCluster)[0]!;
+      }
+      loads.push(output === "memory" ? l : { ...l, pipelines: [] });
+      handOn(l, r);
+    }
+    await sink?.settle(4);
+  };
+  await timed(timings, `compile ${changed.length} definitions`, async () => {
+    let batch: Loaded[] = [];
+    for (const file of changed) {
+      let l = await loadOne(file, true);
+      // Every stamp of a definition keeps all its problems, and a kept tenant's stamp has none: a
+      // template that reports one now is compiled whole, as a full synth compiles it.
+      if (l.kept.length && l.problems.length) l = await loadOne(file, false);
+      if (hasErrors(l.problems)) {
+        loads.push(output === "memory" ? l : { ...l, pipelines: [] });
+        continue;
+      }
+      batch.push(l);
+      if (batch.length >= BATCH || batch.reduce((n, b) => n + b.pipelines.length, 0) >= CHUNK) {
+        await flush(batch);
+        batch = [];
+      }
+    }
+    await flush(batch);
   });
-  // Every stamp of a definition keeps all its problems, and a kept tenant's stamp has none: a
-  // template that reports one now is compiled whole, as a full synth compiles it.
-  for (const [i, l] of loads.entries()) if (l.kept.length && l.problems.length) loads[i] = await loadOne(l.file, false);
   const byFile = new Map(loads.map((l) => [l.file, l]));
   // Every pipeline, in file order, as a full load lists them (duplicate names are told in that order).
   const all = files.flatMap((f) => (byFile.get(f)?.names ?? [...new Set(kept.get(f)?.map((p) => p.pipeline))]).map((name) => ({ name, source: f })));
   const loadTier = [...problems, ...loads.flatMap((l) => l.problems), ...duplicateNames(all)];
-  const resolvedOf = () => loads.flatMap((l) => l.pipelines).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  let project: Project = { clusters, pipelines: resolvedOf(), problems: loadTier };
+  const project: Project = { clusters, pipelines: loads.flatMap((l) => l.pipelines).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), problems: loadTier };
   // Every pipeline is counted, kept or loaded, as a full compile counts those that loaded; the
   // kept ones' warnings of loading are told too, as a full compile tells them.
   const keptLoad = [...(s?.platform ? s.platform.stamps.flatMap((c) => c.loadProblems) : []), ...[...kept.values()].flat().flatMap((p) => p.loadProblems)];
-  if (hasErrors(loadTier)) return { project, problems: unique([...loadTier, ...keptLoad]), counts: { pipelines: all.length, files: 0 } };
+  if (hasErrors(loadTier)) return fail({ project, problems: unique([...loadTier, ...keptLoad]), counts: { pipelines: all.length, files: 0 } });
 
-  // 3. Render and check each definition's pipelines; each becomes a stamp per cluster.
-  const withShared = !s?.platform?.intact;
-  const sharedProblems = withShared ? [...prices.problems, ...checkOutput(platform)] : [];
-  let rendered = await timed(timings, "render and check", () => renderAll(loads, clusters, platform, prices.byCluster, output === "memory"));
-  // The same for a problem of the output.
-  const whole = loads.filter((l) => l.kept.length && rendered.pipelines.some((r) => r.source === l.file && r.outputProblems.length));
-  if (whole.length) {
-    for (const l of whole) loads[loads.indexOf(l)] = await loadOne(l.file, false);
-    rendered = renderAll(loads, clusters, platform, prices.byCluster, output === "memory");
-    project = { ...project, pipelines: resolvedOf() };
-  }
-  const outputTier = [...sharedProblems, ...rendered.problems];
+  // 3. What spans every pipeline: the limits of pipelines that start together, from the kept stamps too.
   const kepts = [...[...kept.values()].flat(), ...loads.flatMap((l) => l.kept)];
-  const facts: CapacityFacts[] = [...kepts.flatMap((p) => (p.facts ? [p.facts] : [])), ...rendered.facts];
+  facts.push(...kepts.flatMap((p) => (p.facts ? [p.facts] : [])));
   clusters.forEach((c, i) => {
     const data = prices.byCluster.get(c.name);
     if (data) outputTier.push(...sharedLimitProblems(c.name, i, facts.filter((f) => f.cluster === c.name), poolLimitsOf(platform, c.name, data)));
   });
   const keptProblems = [...(s?.platform && !withShared ? s.platform.stamps.flatMap(problemsOf) : []), ...kepts.flatMap(problemsOf)];
   const all_ = unique([...loadTier, ...outputTier, ...keptProblems]);
-  if (hasErrors(all_)) return { project, problems: all_, counts: { pipelines: all.length, files: 0 } };
+  if (hasErrors(all_)) return fail({ project, problems: all_, counts: { pipelines: all.length, files: 0 } });
 
-  // 4. The files: the pipelines' and their stamps; the clusters' own and theirs, when rendered.
-  const out: OutputFile[] = [];
-  for (const r of rendered.pipelines) {
-    const warnings = (ps: readonly Problem[]) => ps.filter((p) => p.severity !== "error");
-    for (const cluster of r.clusters) {
-      const mine = r.files.filter((f) => f.path.startsWith(`${cluster}/`));
-      out.push(...mine);
-      const stamp: Omit<PipelineStamp, "format" | "about"> = {
-        platform: key,
-        pipeline: r.name,
-        clusters: r.clusters,
-        source: r.source,
-        inputs: idsOf(blobs, r.inputs),
-        ...(r.tenant ? { tenant: r.tenant } : {}),
-        outputs: Object.fromEntries(mine.map((f) => [f.path.slice(cluster.length + 1), blobId(f.content)])),
-        loadProblems: warnings(r.loadProblems),
-        outputProblems: warnings(r.outputProblems),
-        facts: rendered.facts.find((f) => f.cluster === cluster && f.pipeline === r.name) ?? null,
-      };
-      out.push({ path: pipelineStampPath(cluster, r.name), content: stampText(stamp) });
-    }
-  }
+  // 4. The clusters' own files and their stamps, when rendered; what the kept stamps name stays.
   if (withShared) {
     const sharedFiles = toFiles(platform);
-    out.push(...sharedFiles);
-    const warnings = (ps: readonly Problem[]) => ps.filter((p) => p.severity !== "error");
+    for (const f of sharedFiles) emit(f);
     clusters.forEach((cluster, index) => {
       const mine = sharedFiles.filter((f) => f.path.startsWith(`${cluster.name}/`));
       const data = prices.byCluster.get(cluster.name);
@@ -178,34 +231,25 @@ async function compileFrom(root: string, timings: Timings | undefined, output: N
         loadProblems: warnings(start.problems),
         outputProblems: warnings(sharedProblems),
       };
-      out.push({ path: clusterStampPath(cluster.name), content: stampText(stamp) });
+      emit({ path: clusterStampPath(cluster.name), content: stampText(stamp) });
     });
   }
   const keptPaths = [
     ...kepts.flatMap((p) => [`${clusterOf(p)}/pipelines/${p.pipeline}/${STAMP_FILE}`, ...Object.keys(p.outputs).map((o) => `${clusterOf(p)}/${o}`)]),
     ...(withShared ? [] : s!.platform!.stamps.flatMap((c) => [clusterStampPath(c.cluster.name), ...Object.keys(c.outputs).map((o) => `${c.cluster.name}/${o}`)])),
   ];
-  const counts = { pipelines: all.length, files: out.length + keptPaths.length };
+  for (const p of keptPaths) {
+    if (wanted.has(p)) throw new Error(`two objects were rendered to ${GENERATED_DIR}/${p}`);
+    wanted.add(p);
+  }
+  const counts = { pipelines: all.length, files: wanted.size };
   const base = { project, problems: all_, prices: prices.byCluster, counts };
-  if (output === "memory") return { ...base, objects: [...(withShared ? platform : []), ...rendered.objects], files: out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
+  if (!sink) return { ...base, objects: [...(withShared ? platform : []), ...objects], files: held.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
 
-  // 5. Compared with generated/, and staged where it differs.
-  const target = join(root, GENERATED_DIR);
-  const self = irregularTree(root, GENERATED_DIR);
-  if (self && output === "stage") throw new UnsafeTreeError(irregularMessage(GENERATED_DIR, self));
-  const staging = stagingDir(root);
-  if (output === "stage") rmSync(staging, { recursive: true, force: true });
-  const tree = timed(timings, output === "stage" ? "compare and stage" : "compare with generated/", () => {
-    const sink = new TreeSink(self ? null : target, output === "stage" ? staging : undefined);
-    const wanted = new Set(keptPaths);
-    for (const f of out) {
-      if (wanted.has(f.path)) throw new Error(`two objects were rendered to ${GENERATED_DIR}/${f.path}`);
-      wanted.add(f.path);
-      sink.put(f.path, f.content);
-    }
-    const listing = self ? { files: [], irregular: [self] } : s ? s.listing : listTree(target);
-    return { stale: sink.stale, missing: sink.missing, extra: listing.files.filter((f) => !wanted.has(f)), irregular: listing.irregular };
-  });
+  // 5. Compared with generated/: what differs was staged; what no stamp names goes.
+  await timed(timings, "finish writing the staged files", () => sink.settle());
+  const listing = self ? { files: [], irregular: [self] } : s ? s.listing : listTree(target);
+  const tree = { stale: [...sink.stale].sort(), missing: [...sink.missing].sort(), extra: listing.files.filter((f) => !wanted.has(f)), irregular: listing.irregular };
   const commit = async () => commitTree(root, GENERATED_DIR, [...tree.stale, ...tree.missing], [...tree.extra, ...tree.irregular.map((i) => i.path)]);
   return { ...base, tree, ...(output === "stage" ? { commit } : {}) };
 }
@@ -220,7 +264,7 @@ async function platformOf(
   const loaded = await loadPlatform(root, loader);
   if (hasErrors(loaded.problems)) return { failed: true, problems: loaded.problems };
   const inputs = [...new Set([...loaded.inputs, ...loaded.clusters.map((c) => c.prices)])].sort();
-  const blobs = s?.blobs ?? Blobs.open(root);
+  const blobs = s?.blobs ?? (await Blobs.open(root));
   return { clusters: loaded.clusters, inputs, key: platformKey(root, blobs, inputs), blobs, problems: loaded.problems };
 }
 
@@ -237,57 +281,55 @@ interface Loaded {
   readonly problems: readonly Problem[];
 }
 
-/** What one definition's pipeline became, per cluster. */
-interface RenderedPipeline {
-  readonly name: string;
-  readonly source: string;
-  readonly clusters: readonly string[];
-  readonly inputs: readonly string[];
-  readonly tenant?: PipelineStamp["tenant"];
-  readonly files: readonly OutputFile[];
-  /** The definition's problems, of loading it and of its output (each of its pipelines' stamps keeps its warnings). */
-  readonly loadProblems: readonly Problem[];
+/** What one definition became: its pipelines' files per cluster, its output's problems and capacity facts. */
+interface Rendered {
+  readonly pipelines: readonly { readonly name: string; readonly clusters: readonly string[]; readonly tenant?: PipelineStamp["tenant"]; readonly files: readonly OutputFile[] }[];
   readonly outputProblems: readonly Problem[];
+  readonly facts: readonly CapacityFacts[];
+  readonly objects: readonly RenderedObject[];
 }
 
-function renderAll(
-  loads: readonly Loaded[],
-  clusters: readonly ResolvedCluster[],
-  platform: readonly RenderedObject[],
-  prices: ReadonlyMap<string, PriceData>,
-  keepObjects: boolean,
-): { pipelines: RenderedPipeline[]; problems: Problem[]; facts: CapacityFacts[]; objects: RenderedObject[] } {
+/**
+ * Renders and checks some loaded definitions' pipelines, CHUNK at a time (a template may hold
+ * thousands), and tells each definition its own: its pipelines' files, the problems of its
+ * files or its definition, its capacity facts. (A problem of the output that names neither is an
+ * error of the platform's limits for a run of one of them: each of the chunk's definitions gets it.)
+ */
+function renderBatch(batch: readonly Loaded[], clusters: readonly ResolvedCluster[], platform: readonly RenderedObject[], prices: ReadonlyMap<string, PriceData>): Rendered[] {
   const clusterNames = clusters.map((c) => c.name);
-  const pipelines: RenderedPipeline[] = [];
-  const problems: Problem[] = [];
-  const facts: CapacityFacts[] = [];
-  const objects: RenderedObject[] = [];
-  for (const l of loads) {
-    const mine: { p: ResolvedPipeline; files: OutputFile[] }[] = [];
-    const own: Problem[] = [...l.problems];
-    for (let i = 0; i < l.pipelines.length; i += CHUNK) {
-      const chunk = l.pipelines.slice(i, i + CHUNK);
-      const rendered = renderPipelines(clusters, chunk);
-      const found = checkOutput(rendered, new Set(), platform);
-      const cap = capacity([...platform, ...rendered], prices, clusterNames, [], { shared: false });
-      found.push(...cap.problems);
-      facts.push(...cap.facts);
-      const ok = !hasErrors(found);
-      for (const p of chunk) {
-        const files = ok ? toFiles(rendered.filter((o) => o.pipeline === p.name)) : [];
-        found.push(...checkSizes(files, new Map(rendered.map((o) => [o.path, o.source]))));
-        mine.push({ p, files });
-      }
-      own.push(...found);
-      if (keepObjects) objects.push(...rendered);
+  const results = batch.map(() => ({ pipelines: [] as Rendered["pipelines"][number][], outputProblems: [] as Problem[], facts: [] as CapacityFacts[], objects: [] as RenderedObject[] }));
+  const owner = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  batch.forEach((l, i) => {
+    byFile.set(l.file, i);
+    for (const t of l.tenants?.values() ?? []) byFile.set(t.file, i);
+    for (const p of l.pipelines) owner.set(p.name, i);
+  });
+  const all = batch.flatMap((l) => l.pipelines);
+  for (let at = 0; at < all.length; at += CHUNK) {
+    const chunk = all.slice(at, at + CHUNK);
+    const rendered = renderPipelines(clusters, chunk);
+    const byPath = new Map(rendered.map((o) => [`${GENERATED_DIR}/${o.path}`, owner.get(o.pipeline!)!]));
+    const found = checkOutput(rendered, new Set(), platform);
+    const cap = capacity([...platform, ...rendered], prices, clusterNames, [], { shared: false });
+    found.push(...cap.problems);
+    for (const f of cap.facts) results[owner.get(f.pipeline)!]!.facts.push(f);
+    const ok = !hasErrors(found);
+    for (const p of chunk) {
+      const files = ok ? toFiles(rendered.filter((o) => o.pipeline === p.name)) : [];
+      found.push(...checkSizes(files, new Map(rendered.map((o) => [o.path, o.source]))));
+      const i = owner.get(p.name)!;
+      const tenant = batch[i]!.tenants?.get(p.name);
+      results[i]!.pipelines.push({ name: p.name, clusters: [...p.clusters].sort(), ...(tenant ? { tenant } : {}), files });
     }
-    problems.push(...own.slice(l.problems.length));
-    for (const { p, files } of mine) {
-      const tenant = l.tenants?.get(p.name);
-      pipelines.push({ name: p.name, source: l.file, clusters: [...p.clusters].sort(), inputs: l.inputs, ...(tenant ? { tenant } : {}), files, loadProblems: l.problems, outputProblems: own.slice(l.problems.length) });
+    const inChunk = [...new Set(chunk.map((p) => owner.get(p.name)!))];
+    for (const problem of found) {
+      const i = byPath.get(problem.file) ?? byFile.get(problem.file);
+      for (const j of i !== undefined ? [i] : inChunk) results[j]!.outputProblems.push(problem);
     }
+    for (const o of rendered) results[owner.get(o.pipeline!)!]!.objects.push(o);
   }
-  return { pipelines, problems, facts, objects };
+  return results;
 }
 
 const poolLimitsOf = (platform: readonly RenderedObject[], cluster: string, data: PriceData) =>

@@ -5,7 +5,7 @@
  * inputs and outputs all still have their ids. Everything else is compiled. A stamp that is not
  * this version's, or not readable, proves nothing: what it would have proved is compiled.
  */
-import { readdirSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { sharedLimitProblems } from "../../checks/capacity.ts";
 import { GENERATED_DIR, STAMP_FILE } from "../../model/files.ts";
@@ -42,21 +42,19 @@ export interface Survey {
 }
 
 export async function survey(root: string, options: { git?: boolean } = {}): Promise<Survey> {
-  const blobs = Blobs.open(root, options);
-  const listing = listTree(join(root, GENERATED_DIR));
+  // git answers in processes of its own while this thread reads the stamps.
+  const asked = Blobs.start(root, options);
   const files = await pipelineFiles(root);
   const tenants = await tenantsFiles(root);
+  const top = lstatSync(join(root, GENERATED_DIR), { throwIfNoEntry: false });
+  // generated/ as a link (or a file) proves nothing, and is never read through.
+  const stamps = top?.isDirectory() ? readStamps(root) : new Map<string, PipelineStamp[]>();
+  const blobs = await asked;
+  const listing = (top?.isDirectory() && blobs.files(GENERATED_DIR)) || listTree(join(root, GENERATED_DIR));
   const none = { blobs, files, tenants, kept: new Map(), changed: files, keptTenants: new Map(), listing };
-  const platform = platformOf(root, blobs);
+  const platform = top?.isDirectory() ? platformOf(root, blobs) : undefined;
   if (!platform || orphanTenantsFiles(files, tenants).length) return none;
 
-  const stamps = new Map<string, PipelineStamp[]>();
-  for (const path of listing.files) {
-    if (!/^[^/]+\/pipelines\/[^/]+\/dagops\.stamp$/.test(path)) continue;
-    const stamp = readStamp<PipelineStamp>(root, path);
-    const cluster = path.slice(0, path.indexOf("/"));
-    if (stamp && `${cluster}/pipelines/${stamp.pipeline}/${STAMP_FILE}` === path) (stamps.get(stamp.source) ?? stamps.set(stamp.source, []).get(stamp.source)!).push({ ...stamp, cluster } as PipelineStamp);
-  }
   const fresh = (s: PipelineStamp) => s.platform === platform.key && unchanged(s.inputs, blobs) && unchanged(s.outputs, blobs, `${GENERATED_DIR}/${clusterOf(s)}/`);
 
   const kept = new Map<string, readonly PipelineStamp[]>();
@@ -87,12 +85,34 @@ export async function survey(root: string, options: { git?: boolean } = {}): Pro
   return { blobs, platform, files, tenants, kept, changed, keptTenants, listing };
 }
 
-/** The cluster a pipeline stamp was read from (survey adds it: the stamp's folder says it). */
-export const clusterOf = (s: PipelineStamp): string => (s as PipelineStamp & { cluster: string }).cluster;
+/** The cluster a pipeline stamp was read from (its folder says it). */
+export const clusterOf = (s: PipelineStamp): string => clusters.get(s)!;
+const clusters = new WeakMap<PipelineStamp, string>();
+
+/** Every pipeline stamp under generated/, by definition file: the folders of each cluster's pipelines/, read. */
+function readStamps(root: string): Map<string, PipelineStamp[]> {
+  const stamps = new Map<string, PipelineStamp[]>();
+  const names = (dir: string) => {
+    try {
+      return readdirSync(join(root, GENERATED_DIR, dir), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return [];
+    }
+  };
+  for (const cluster of names("")) {
+    for (const pipeline of names(`${cluster}/pipelines`)) {
+      const stamp = readStamp<PipelineStamp>(root, `${cluster}/pipelines/${pipeline}/${STAMP_FILE}`);
+      if (!stamp || stamp.pipeline !== pipeline) continue;
+      clusters.set(stamp, cluster);
+      (stamps.get(stamp.source) ?? stamps.set(stamp.source, []).get(stamp.source)!).push(stamp);
+    }
+  }
+  return stamps;
+}
 
 /** The platform as its stamps recorded it, when they prove it unchanged (see Survey.platform). */
-export function provedPlatform(root: string): Survey["platform"] {
-  return platformOf(root, Blobs.open(root));
+export async function provedPlatform(root: string): Promise<Survey["platform"]> {
+  return platformOf(root, await Blobs.start(root));
 }
 
 /** The platform, when every cluster folder has a stamp of today's key, in an order without gaps. */

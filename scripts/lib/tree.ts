@@ -14,6 +14,7 @@
  */
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { readdir, rename, rm } from "node:fs/promises";
+import { Worker } from "node:worker_threads";
 import { dirname, join, resolve } from "node:path";
 import { GENERATED_DIR } from "../../model/files.ts";
 import type { Io } from "../../cli/kit.ts";
@@ -125,8 +126,10 @@ export async function recover(root: string, dirName: string): Promise<string | u
 
 /**
  * Where a synth's files go, one at a time: each is compared with the file in the tree and, when
- * it differs and a staging folder is given, written there (step 1). Holds paths, never
- * contents, so a tree of any size streams through it.
+ * it differs and a staging folder is given, written there (step 1). The first few are written at
+ * once; past those, a thread of their own (writer-worker.mjs) creates them in batches beside the
+ * compile, and settle() waits for it (bounded by its caller). Holds paths, and the contents only
+ * of the batches in flight, so a tree of any size streams through it.
  */
 export class TreeSink {
   /** Files whose content differs. */
@@ -135,6 +138,12 @@ export class TreeSink {
   readonly missing: string[] = [];
   private readonly folders = new Map<string, boolean>();
   private readonly made = new Set<string>();
+  private writer: Worker | undefined;
+  private batch: [string, string][] = [];
+  private sent = 0;
+  private acked = 0;
+  private failed: string | undefined;
+  private waiting: (() => void) | undefined;
 
   /** `target` null: there is no tree (or none to trust); every file is missing. */
   constructor(
@@ -151,12 +160,44 @@ export class TreeSink {
     (st?.isFile() ? this.stale : this.missing).push(path);
     if (!this.staging) return;
     const staged = join(this.staging, path);
+    if (this.missing.length + this.stale.length > WRITE_HERE) {
+      this.batch.push([staged, content]);
+      if (this.batch.length >= BATCH) this.send();
+      return;
+    }
     const folder = dirname(staged);
     if (!this.made.has(folder)) {
       mkdirSync(folder, { recursive: true });
       this.made.add(folder);
     }
     writeFileSync(staged, content);
+  }
+
+  private send(): void {
+    if (this.batch.length === 0) return;
+    if (!this.writer) {
+      this.writer = new Worker(new URL("./writer-worker.mjs", import.meta.url));
+      this.writer.on("message", (m: { error?: string }) => {
+        if (m.error !== undefined) this.failed ??= m.error;
+        this.acked++;
+        this.waiting?.();
+      });
+      this.writer.on("error", (e) => ((this.failed ??= e.message), this.waiting?.()));
+    }
+    this.writer.postMessage({ id: this.sent++, files: this.batch });
+    this.batch = [];
+  }
+
+  /** Waits until at most `inFlight` batches are still being written (0: all written, and the thread ended); a write that failed fails it. */
+  async settle(inFlight = 0): Promise<void> {
+    if (inFlight === 0) this.send();
+    while (this.sent - this.acked > inFlight && this.failed === undefined) await new Promise<void>((resolve) => (this.waiting = resolve));
+    this.waiting = undefined;
+    if (inFlight === 0 && this.writer) {
+      await this.writer.terminate();
+      this.writer = undefined;
+    }
+    if (this.failed !== undefined) throw new Error(`writing the staged files failed: ${this.failed}`);
   }
 
   private realFolder(rel: string): boolean {
@@ -169,6 +210,10 @@ export class TreeSink {
     return real;
   }
 }
+
+/** Files a TreeSink writes itself before it hands the rest to its thread (a thread costs more than a few files), and files per batch. */
+const WRITE_HERE = 64;
+const BATCH = 200;
 
 /** The staging folder of this process's synth: TreeSink writes into it, commitTree moves it in. */
 export function stagingDir(root: string): string {
