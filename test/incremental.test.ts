@@ -192,7 +192,7 @@ test("a hand-edited stamp proves nothing: check reports it stale, and the next s
     const timings = new Map<string, number>();
     const { compile } = await import("../scripts/lib/compile.ts");
     await compile(repo.root, timings, { incremental: true, output: "compare" });
-    assert.ok(timings.has("load 1 definitions"), [...timings.keys()].join(", "));
+    assert.ok(timings.has("compile 1 definitions"), [...timings.keys()].join(", "));
     const fixed = await run(synth, repo);
     assert.equal(fixed.code, 0, fixed.err);
     assert.equal(await repo.read(file), original);

@@ -16,7 +16,7 @@ import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, stat
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GENERATED_DIR } from "../../model/files.ts";
-import type { Irregular } from "./tree.ts";
+import { kindOf, type Irregular } from "./tree.ts";
 
 export class Blobs {
   private readonly known = new Map<string, string | undefined>();
@@ -76,13 +76,13 @@ export class Blobs {
     const irregular: Irregular[] = [];
     const kind = (path: string) => {
       const st = lstatSync(join(this.root, path), { throwIfNoEntry: false });
-      return !st ? undefined : st.isSymbolicLink() ? "a symlink" : st.isFile() ? "file" : st.isDirectory() ? "folder" : "not a regular file";
+      return !st ? undefined : st.isFile() ? "file" : st.isDirectory() ? "folder" : kindOf(join(this.root, path), st);
     };
     for (const [path, mode] of this.git.tracked) {
       if (!path.startsWith(prefix)) continue;
       const rel = path.slice(prefix.length);
       // A changed entry may be gone, or be something else now.
-      const now = this.git.dirty.has(path) ? kind(path) : mode === "120000" ? "a symlink" : mode === "160000" ? "a submodule" : "file";
+      const now = this.git.dirty.has(path) || mode === "120000" ? kind(path) : mode === "160000" ? "a submodule" : "file";
       if (now === "file") files.push(rel);
       else if (now !== undefined && now !== "folder") irregular.push({ path: rel, kind: now });
     }

@@ -39,7 +39,7 @@ export interface Irregular {
 /** Thrown by the writer when the tree cannot be written safely; commands report it as a problem. */
 export class UnsafeTreeError extends Error {}
 
-function kindOf(full: string, e: { isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): string {
+export function kindOf(full: string, e: { isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): string {
   if (e.isSymbolicLink()) {
     try {
       return `a symlink to ${readlinkSync(full)}`;
