@@ -53,7 +53,7 @@ test("dagops init with a bad option, or beside pipelines that are not the exampl
 
 test("no test reads the repository's own pipelines/, platform.config.ts or generated/", () => {
   // Paths into the examples, and the commands that read a repository's definitions run on this one.
-  const own = [/join\(REPO, "(pipelines|generated|platform\.config\.ts)/, /(loadProject|compile|runCheck)\(REPO\b/, /main as (synth|check|plan|cost|diff)\b[\s\S]*captureIo\(REPO\b/];
+  const own = [/join\((REPO|ROOT), "(pipelines|generated|platform\.config\.ts)/, /(loadProject|compile|runCheck)\(REPO\b/, /main as (synth|check|plan|cost|diff)\b[\s\S]*captureIo\(REPO\b/];
   for (const file of readdirSync(join(REPO, "test")).filter((f) => f.endsWith(".ts") && f !== "init.test.ts")) {
     const text = readFileSync(join(REPO, "test", file), "utf8");
     for (const re of own) assert.doesNotMatch(text, re, `test/${file} reads the repository's own examples; use exampleTree() or tempRepo() (test/helpers.ts)`);

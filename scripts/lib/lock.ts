@@ -46,47 +46,65 @@ export async function acquireLock(root: string, command: string, io: Io, waitMs 
   const path = join(root, LOCK_FILE);
   const deadline = Date.now() + waitMs;
   let said = false;
-  for (;;) {
+  // Ctrl-C (or a kill) releases the lock, then ends the process as the signal would have: the
+  // writer's journal keeps generated/ whole either way (tree.ts). Listening before the lock is
+  // taken, so that no signal falls between taking it and listening.
+  let created = false;
+  const release = () => {
+    for (const s of SIGNALS) process.off(s, onSignal);
+    if (!created) return;
+    created = false;
     try {
-      const fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
-      writeSync(fd, JSON.stringify({ pid: process.pid, command }));
-      closeSync(fd);
-      const release = () => {
-        for (const s of SIGNALS) process.off(s, onSignal);
-        if (readHolder(path)?.pid === process.pid) unlinkSync(path);
-      };
-      // Ctrl-C (or a kill) releases the lock, then ends the process as the signal would have:
-      // the writer's journal keeps generated/ whole either way (tree.ts).
-      const onSignal = (signal: NodeJS.Signals) => {
-        release();
-        process.kill(process.pid, signal);
-      };
-      for (const s of SIGNALS) process.once(s, onSignal);
-      return release;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      unlinkSync(path);
+    } catch {
+      // gone already
     }
-    const holder = readHolder(path);
-    if (holder === undefined || !isAlive(holder.pid)) {
-      // Stale (its holder is gone) or half-written by a holder killed mid-write: take it over.
-      // A holder still writing its pid has had 200 ms; a live one is never removed.
-      if (holder !== undefined || (await ageMs(path)) > 200) {
-        try {
-          unlinkSync(path);
-        } catch {
-          // someone else took it over first
-        }
-        if (holder) io.stderr(`dagops ${command}: took over a stale lock of \`npm run ${holder.command}\` (pid ${holder.pid}, no longer running)\n`);
-        continue;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    release();
+    process.kill(process.pid, signal);
+  };
+  for (const s of SIGNALS) process.once(s, onSignal);
+  try {
+    return await take();
+  } catch (e) {
+    release();
+    throw e;
+  }
+
+  async function take(): Promise<() => void> {
+    for (;;) {
+      try {
+        const fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
+        created = true;
+        writeSync(fd, JSON.stringify({ pid: process.pid, command }));
+        closeSync(fd);
+        return release;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       }
-    } else if (!said) {
-      io.stderr(`dagops ${command}: waiting for \`npm run ${holder.command}\` (pid ${holder.pid}) to finish with this repository...\n`);
-      said = true;
+      const holder = readHolder(path);
+      if (holder === undefined || !isAlive(holder.pid)) {
+        // Stale (its holder is gone) or half-written by a holder killed mid-write: take it over.
+        // A holder still writing its pid has had 200 ms; a live one is never removed.
+        if (holder !== undefined || (await ageMs(path)) > 200) {
+          try {
+            unlinkSync(path);
+          } catch {
+            // someone else took it over first
+          }
+          if (holder) io.stderr(`dagops ${command}: took over a stale lock of \`npm run ${holder.command}\` (pid ${holder.pid}, no longer running)\n`);
+          continue;
+        }
+      } else if (!said) {
+        io.stderr(`dagops ${command}: waiting for \`npm run ${holder.command}\` (pid ${holder.pid}) to finish with this repository...\n`);
+        said = true;
+      }
+      if (Date.now() > deadline) {
+        throw new LockTimeoutError(`another dagops command (${holder ? `npm run ${holder.command}, pid ${holder.pid}` : "unknown"}) still holds ${LOCK_FILE} after ${Math.round(waitMs / 1000)} s; wait for it, or stop it`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (Date.now() > deadline) {
-      throw new LockTimeoutError(`another dagops command (${holder ? `npm run ${holder.command}, pid ${holder.pid}` : "unknown"}) still holds ${LOCK_FILE} after ${Math.round(waitMs / 1000)} s; wait for it, or stop it`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
