@@ -10,7 +10,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { MARKER } from "../review/github.ts";
 import type { ReviewDocument } from "../review/markdown.ts";
 import { buildReport } from "../review/report.ts";
-import { readTree } from "../scripts/lib/tree.ts";
+import { readTreeEntries } from "../scripts/lib/tree.ts";
 import { main } from "../scripts/pr-comment.ts";
 import { FakeGitHub } from "./fake-github.ts";
 import { captureIo, REPO, exampleTree } from "./helpers.ts";
@@ -26,7 +26,7 @@ let eventPath: string;
 const outputs: string[] = [];
 
 async function document(edit: (tree: Map<string, string>) => void, files: ReviewDocument["files"]): Promise<ReviewDocument> {
-  const base = await readTree(join(EXAMPLE_ROOT, "generated"));
+  const base = (await readTreeEntries(join(EXAMPLE_ROOT, "generated"))).files;
   const head = new Map(base);
   edit(head);
   return { base: { ref: "main", commit: "a".repeat(40) }, head: { ref: "working tree" }, ...buildReport(base, head), checks: { ran: true, ok: true, problems: [] }, files };

@@ -44,10 +44,6 @@ export class Blobs {
     return gitView(root).then((view) => new Blobs(root, view?.ids ?? new Map(), view));
   }
 
-  static open(root: string, options: { git?: boolean } = {}): Promise<Blobs> {
-    return Blobs.start(root, options);
-  }
-
   /** The blob id of the regular file at `path` (relative to the root), or undefined when there is none. */
   id(path: string): string | undefined {
     const indexed = this.indexed.get(path);

@@ -264,7 +264,7 @@ async function platformOf(
   const loaded = await loadPlatform(root, loader);
   if (hasErrors(loaded.problems)) return { failed: true, problems: loaded.problems };
   const inputs = [...new Set([...loaded.inputs, ...loaded.clusters.map((c) => c.prices)])].sort();
-  const blobs = s?.blobs ?? (await Blobs.open(root));
+  const blobs = s?.blobs ?? (await Blobs.start(root));
   return { clusters: loaded.clusters, inputs, key: platformKey(root, blobs, inputs), blobs, problems: loaded.problems };
 }
 

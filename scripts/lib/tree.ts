@@ -91,11 +91,6 @@ export function listTree(dir: string, keep: ReadonlySet<string> = new Set()): { 
   return { files, irregular };
 }
 
-/** The regular files under `dir` (see readTreeEntries). */
-export async function readTree(dir: string): Promise<Map<string, string>> {
-  return (await readTreeEntries(dir)).files;
-}
-
 /** "generated/x is a symlink to y: …" for people. */
 export function irregularMessage(dirName: string, i: Irregular): string {
   const where = i.path === "" ? `${dirName}/` : `${dirName}/${i.path}`;
