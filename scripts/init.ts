@@ -13,7 +13,7 @@ import { platformSchema } from "../model/platform-schema.ts";
 import { formatProblems } from "../model/problems.ts";
 import { validateAgainst } from "../model/schema-validator.ts";
 
-/** The AMI alias a new repository pins until the team chooses its own (docs/platform.md, "AMIs"). */
+/** The AMI alias a new repository pins until the team chooses its own (README, "Platform configuration"). */
 const DEFAULT_AMI_ALIAS = "al2023@v20251120";
 
 const HELP = `Usage: npx dagops init --cluster <name>[=<eks-cluster-name>]... --account <id> --repo <git-url> --subnets <ids> [options]
@@ -21,7 +21,7 @@ const HELP = `Usage: npx dagops init --cluster <name>[=<eks-cluster-name>]... --
 Makes this repository your own: removes the example pipelines in ${PIPELINES_DIR}/ and the
 generated/ tree made from them, writes a minimal ${PLATFORM_FILE} for your clusters, and runs
 synth. Review ${PLATFORM_FILE} before the first commit: the IAM roles are named by the
-conventions in docs/platform.md.
+conventions in the README ("Platform configuration").
 
 Options:
   --cluster <name>[=<eks>]  a cluster (repeatable): its name in dagops, and its EKS cluster's (default the same)
@@ -115,7 +115,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   io.stdout(`dagops init: removed the example pipelines; wrote ${PLATFORM_FILE} for ${clusters.map((c) => c.name).join(", ")}.\n`);
   const { main: synth } = await import("./synth.ts");
   const code = await synth(["--root", root], io);
-  if (code === 0) io.stdout(`Next: review ${PLATFORM_FILE}, add a pipeline to ${PIPELINES_DIR}/ (docs/pipelines.md), run \`npm run synth\`, and commit.\n`);
+  if (code === 0) io.stdout(`Next: review ${PLATFORM_FILE}, add a pipeline to ${PIPELINES_DIR}/ (README, "Add a pipeline"), run \`npm run synth\`, and commit.\n`);
   return code;
 }
 
@@ -125,7 +125,7 @@ function platformConfig(config: { clusters: readonly unknown[] }): string {
   return `/**
  * Platform configuration: the clusters dagops generates for (written by \`npx dagops init\`).
  * Pipelines choose a subset with \`clusters:\`; by default they go to every cluster here. Every
- * field is described in docs/platform.md; the Karpenter pool settings default to POOL_DEFAULTS.
+ * field is described in the README ("Platform configuration"); the Karpenter pool settings default to POOL_DEFAULTS.
  */
 import { definePlatform } from "./model/platform.ts";
 
