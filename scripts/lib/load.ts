@@ -4,8 +4,7 @@
  * messages would only echo the first problem); every file is checked, so all problems come at once.
  */
 import { createHash } from "node:crypto";
-import { closeSync, constants as fsConstants, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { realpathSync } from "node:fs";
 import { basename, extname, join, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -24,8 +23,9 @@ import { resolvePipeline, sharedRoleProblems, type ResolvedPipeline } from "../.
 import { validateAgainst } from "../../model/schema-validator.ts";
 import { unpairedSurrogates } from "../../model/text.ts";
 
-import { CODE_DIRS, MAX_SOURCE_BYTES, PIPELINES_DIR, PLATFORM_FILE, RESERVED_PIPELINE_NAMES } from "../../model/files.ts";
+import { CODE_DIRS, PIPELINES_DIR, PLATFORM_FILE, RESERVED_PIPELINE_NAMES } from "../../model/files.ts";
 import { jsonHash } from "./stamps.ts";
+import { firstLine, readSource } from "./source.ts";
 
 export { PLATFORM_FILE, PIPELINES_DIR };
 
@@ -253,46 +253,6 @@ type YamlDocument = { doc: Document; lines: LineCounter };
 /** A definition's value; for YAML, its document, made on demand (see readYaml). */
 type Source = { value: unknown; yaml?: () => YamlDocument; inputs?: string[] } | { problems: Problem[] };
 
-/**
- * A definition file's bytes, read safely: only a regular file (a FIFO would block, a device such
- * as /dev/zero never ends), inside the repository (a symlink may not lead out of it, and what it
- * points to is never echoed), and at most `MAX_SOURCE_BYTES`, enforced while reading, not only
- * by the size the file system reports.
- */
-export function readSource(root: string, file: string): { bytes: Buffer } | { problems: Problem[] } {
-  const full = join(root, file);
-  const refuse = (code: Problem["code"], message: string) => ({ problems: [problem(code, file, "", message)] });
-  let path = full;
-  let info;
-  try {
-    info = lstatSync(full);
-    if (info.isSymbolicLink()) {
-      path = realpathSync(full);
-      const inside = realpathSync(root);
-      if (path !== inside && !path.startsWith(`${inside}${sep}`)) return refuse("FILE_UNREADABLE", `${file} is a symlink that leads out of the repository; definitions must live in it (copy the file in instead)`);
-      info = statSync(path);
-    }
-  } catch (e) {
-    return refuse("FILE_UNREADABLE", `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "a symlink to nothing, or the file is gone" : firstLine(e)}`);
-  }
-  if (!info.isFile()) return refuse("FILE_UNREADABLE", `${file} is not a regular file (${info.isDirectory() ? "a folder" : info.isFIFO() ? "a FIFO" : info.isSocket() ? "a socket" : "a device"}); definitions are regular files`);
-  if (info.size > MAX_SOURCE_BYTES) return refuse("YAML_UNSAFE", `file is ${info.size} bytes; pipeline files are limited to ${MAX_SOURCE_BYTES} bytes`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-    // One byte more than the file should have: filling it means the file is larger than it said.
-    const buffer = Buffer.allocUnsafe(Math.min(MAX_SOURCE_BYTES, info.size) + 1);
-    let length = 0;
-    for (let n = 1; n > 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
-    if (length === buffer.length) return refuse("YAML_UNSAFE", `file grew while being read (past ${info.size} bytes); pipeline files are limited to ${MAX_SOURCE_BYTES} bytes and must not change during a synth`);
-    return { bytes: buffer.subarray(0, length) };
-  } catch (e) {
-    return refuse("FILE_UNREADABLE", `cannot read ${file}: ${firstLine(e)}`);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 type Loaded = { json: string; imports: [string, string][] } | { loadError: string; code?: string } | { noDefault: string } | { dataError: string } | { timedOut: true } | { crashed: string };
 
 /**
@@ -506,6 +466,3 @@ function locate(p: Problem, doc: Document, lines: LineCounter): Problem {
   return p;
 }
 
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
-}

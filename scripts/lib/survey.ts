@@ -14,7 +14,7 @@ import type { Problem } from "../../model/problems.ts";
 import { Blobs } from "./blobs.ts";
 import { orphanTenantsFiles, pipelineFiles, tenantsFileOf, tenantsFiles } from "./definitions.ts";
 import { OUTSIDE, readFastYaml } from "./fast-yaml.ts";
-import { readSource } from "./load.ts";
+import { readSource } from "./source.ts";
 import { clusterStampPath, jsonHash, platformKey, problemsOf, readStamp, unchanged, type ClusterStamp, type PipelineStamp } from "./stamps.ts";
 import { listTree, type Irregular } from "./tree.ts";
 
