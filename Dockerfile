@@ -16,28 +16,28 @@ ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
 FROM ${NODE_IMAGE} AS build
-WORKDIR /src
+WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.run-manager.json ./
-COPY runner runner
-COPY charts charts
-COPY model model
-COPY cli cli
+COPY src/contract src/contract
+COPY src/kube src/kube
+COPY src/cli src/cli
+COPY src/runner src/runner
 RUN npx tsc -p tsconfig.run-manager.json
 
 FROM ${NODE_IMAGE} AS deps
-WORKDIR /src
+WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${RUNTIME_IMAGE}
 WORKDIR /app
-COPY --from=deps /src/package.json ./
-COPY --from=deps /src/node_modules node_modules
-COPY --from=build /src/dist ./
+COPY --from=deps /build/package.json ./
+COPY --from=deps /build/node_modules node_modules
+COPY --from=build /build/dist ./
 USER 65532:65532
 ENV NODE_ENV=production
 # V8 sized for the pod (256 MiB on Fargate): old space 128 MiB and 4 MiB semi-spaces make it
-# collect before the kernel would kill the pod. scripts/bench-run-manager.ts runs with these flags.
+# collect before the kernel would kill the pod. src/bench/bench-run-manager.ts runs with these flags.
 ENTRYPOINT ["/nodejs/bin/node", "--max-old-space-size=128", "--max-semi-space-size=4", "runner/main.js"]

@@ -1,9 +1,9 @@
 /**
  * Platform configuration: the clusters dagops generates for. Pipelines choose a subset with
  * `clusters:`; by default they go to every cluster here. Karpenter pool settings default to the
- * values in `model/platform.ts` (POOL_DEFAULTS), each with its reason.
+ * values in `src/model/platform.ts` (POOL_DEFAULTS), each with its reason.
  */
-import { definePlatform } from "./model/platform.ts";
+import { definePlatform } from "#dagops/platform";
 
 const repoURL = "https://github.com/example-org/data-platform-gitops.git";
 const runManagerImage = "111122223333.dkr.ecr.us-east-1.amazonaws.com/dagops-run-manager:0.1.0";
@@ -26,7 +26,7 @@ export default definePlatform({
         podExecutionRoleArn: "arn:aws:iam::111122223333:role/data-staging-fargate-pod-execution",
         subnets: ["subnet-0a1b2c3d4e5f60718", "subnet-0b1c2d3e4f5a60718"],
       },
-      // Steps keep data between them under s3://…/<pipeline>/<run>/ (README, "Data between steps").
+      // Steps keep data between them under s3://…/<pipeline>/<run>/ (docs/operating.md, "Data between steps").
       artifacts: "s3://example-data-staging-artifacts/dagops",
       runManager: { image: runManagerImage },
     },

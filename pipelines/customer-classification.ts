@@ -4,7 +4,7 @@
  * in to scoring, reporting and alerting. Most steps request 200m / 300Mi with 500m / 600Mi
  * limits; the classifiers request 700Mi with a 1Gi limit.
  */
-import { definePipeline } from "../model/pipeline.ts";
+import { definePipeline } from "#dagops";
 
 const image = "111122223333.dkr.ecr.us-east-1.amazonaws.com/classifier:2.8.1";
 const heavy = { requests: { memory: "700Mi" }, limits: { memory: "1Gi" } };
