@@ -28,7 +28,9 @@ export default definePipeline({
     tenant: { type: "string", default: "all", pattern: "^[a-z0-9-]+$", description: "One tenant, or all." },
   },
   // A failed or timed-out run posts to Slack; the webhook URL lives in the Secret "alerts".
-  notify: [{ on: ["failed", "timed-out"], webhook: { secretKeyRef: { name: "alerts", key: "slack-url" } }, format: "slack" }],
+  notify: [
+    { on: ["failed", "timed-out"], webhook: { secretKeyRef: { name: "alerts", key: "slack-url" } }, format: "slack" },
+  ],
   // Staging and prod live in different AWS accounts, so each assumes a role of its own. Staging
   // runs once a day with debug logs: enough to catch a broken release, at a sixth of the cost.
   overrides: {

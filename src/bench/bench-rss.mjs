@@ -19,6 +19,13 @@ const file = process.env.DAGOPS_BENCH_RSS;
 if (file) {
   process.on("exit", () => {
     const usage = process.resourceUsage();
-    writeFileSync(file, JSON.stringify({ maxRssKiB: usage.maxRSS, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000, mainCpuMs: mainThreadMs() }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        maxRssKiB: usage.maxRSS,
+        cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+        mainCpuMs: mainThreadMs(),
+      }),
+    );
   });
 }

@@ -46,13 +46,25 @@ Exit codes:
 export const TARGETS = { rssMiB: 150, requestsPerAttempt: 3, p99DelayMs: 1000 } as const;
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  const parsed = parseCommand("bench:run-manager", argv, io, { steps: { type: "string" }, layers: { type: "string" }, "max-parallel": { type: "string" } } as const, HELP);
+  const parsed = parseCommand(
+    "bench:run-manager",
+    argv,
+    io,
+    { steps: { type: "string" }, layers: { type: "string" }, "max-parallel": { type: "string" } } as const,
+    HELP,
+  );
   if ("exit" in parsed) return parsed.exit;
   const steps = Number(parsed.values.steps ?? 1000);
   const layers = Number(parsed.values.layers ?? 10);
   const maxParallel = Number(parsed.values["max-parallel"] ?? 100);
-  if (![steps, layers, maxParallel].every((n) => Number.isInteger(n) && n >= 1) || steps % layers !== 0 || steps > 5000) {
-    io.stderr("dagops bench:run-manager: --steps (at most 5000, a multiple of --layers), --layers and --max-parallel must be positive integers\n");
+  if (
+    ![steps, layers, maxParallel].every((n) => Number.isInteger(n) && n >= 1) ||
+    steps % layers !== 0 ||
+    steps > 5000
+  ) {
+    io.stderr(
+      "dagops bench:run-manager: --steps (at most 5000, a multiple of --layers), --layers and --max-parallel must be positive integers\n",
+    );
     return EXIT.usage;
   }
   const width = steps / layers;
@@ -78,12 +90,37 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const kube = new FakeKube();
   try {
     io.stderr(`compiling the run manager (tsc -p tsconfig.run-manager.json)…\n`);
-    execFileSync(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", join(REPO, "tsconfig.run-manager.json"), "--outDir", join(dir, "dist")], { cwd: REPO, stdio: "pipe" });
+    execFileSync(
+      process.execPath,
+      [
+        join(REPO, "node_modules/typescript/bin/tsc"),
+        "-p",
+        join(REPO, "tsconfig.run-manager.json"),
+        "--outDir",
+        join(dir, "dist"),
+      ],
+      { cwd: REPO, stdio: "pipe" },
+    );
     await symlink(join(REPO, "node_modules"), join(dir, "node_modules"), "dir"); // the image's node_modules
     await writeFile(join(dir, "plan.yaml"), text);
-    await writeFile(join(dir, "rss.mjs"), 'process.on("exit", () => process.stderr.write(`BENCH_RSS ${process.resourceUsage().maxRSS}\\n`));\n');
+    await writeFile(
+      join(dir, "rss.mjs"),
+      'process.on("exit", () => process.stderr.write(`BENCH_RSS ${process.resourceUsage().maxRSS}\\n`));\n',
+    );
     // Steps take 100 to 300 ms, the same for every run of the bench.
-    kube.script = (step) => ({ outcome: "succeed", afterMs: 100 + (parseInt(createHash("sha256").update(step ?? "").digest("hex").slice(0, 4), 16) % 201) });
+    kube.script = (step) => ({
+      outcome: "succeed",
+      afterMs:
+        100 +
+        (parseInt(
+          createHash("sha256")
+            .update(step ?? "")
+            .digest("hex")
+            .slice(0, 4),
+          16,
+        ) %
+          201),
+    });
     const url = await kube.start();
     const namespace = "dagops-bench";
     const run = kube.addRunJob(namespace, "bench-1");
@@ -100,7 +137,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stderr(`running ${steps} steps, maxParallel ${maxParallel}…\n`);
     const started = Date.now();
     const flags = await imageNodeFlags();
-    const child = spawn(process.execPath, [...flags, ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean), "--import", join(dir, "rss.mjs"), join(dir, "dist/runner/main.js"), "run", "--plan", join(dir, "plan.yaml")], { env, cwd: dir });
+    const child = spawn(
+      process.execPath,
+      [
+        ...flags,
+        ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+        "--import",
+        join(dir, "rss.mjs"),
+        join(dir, "dist/runner/main.js"),
+        "run",
+        "--plan",
+        join(dir, "plan.yaml"),
+      ],
+      { env, cwd: dir },
+    );
     let err = "";
     let out = "";
     child.stdout.on("data", (d) => (out = (out + d).slice(-20_000)));
@@ -108,7 +158,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const code = await new Promise<number | null>((r) => child.on("exit", r));
     const wallMs = Date.now() - started;
     if (code !== 0) {
-      io.stderr(`dagops bench:run-manager: the run manager exited ${code}:\n${out.split("\n").slice(-10).join("\n")}\n${err}`);
+      io.stderr(
+        `dagops bench:run-manager: the run manager exited ${code}:\n${out.split("\n").slice(-10).join("\n")}\n${err}`,
+      );
       return EXIT.usage;
     }
     const rssMiB = Number(/BENCH_RSS (\d+)/.exec(err)?.[1] ?? 0) / 1024;
@@ -119,15 +171,37 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const perAttempt = requests.length / attempts;
     const delays = dependentDelays(kube, def);
     const pct = (p: number) => delays[Math.min(delays.length - 1, Math.ceil((p / 100) * delays.length) - 1)] ?? 0;
-    const row = (label: string, value: string, target: string, ok: boolean) => io.stdout(`${label.padEnd(34)} ${value.padStart(12)}   target ${target.padEnd(10)} ${ok ? "met" : "MISSED"}\n`);
-    io.stdout(`run manager at scale: ${steps} steps in ${layers} layers, maxParallel ${maxParallel}, ${attempts} attempts, run took ${(wallMs / 1000).toFixed(1)} s (steps last 100-300 ms)\n`);
-    io.stdout(`compiled run manager, node ${process.version} ${flags.join(" ")} (the image's flags, from the Dockerfile)\n\n`);
+    const row = (label: string, value: string, target: string, ok: boolean) =>
+      io.stdout(`${label.padEnd(34)} ${value.padStart(12)}   target ${target.padEnd(10)} ${ok ? "met" : "MISSED"}\n`);
+    io.stdout(
+      `run manager at scale: ${steps} steps in ${layers} layers, maxParallel ${maxParallel}, ${attempts} attempts, run took ${(wallMs / 1000).toFixed(1)} s (steps last 100-300 ms)\n`,
+    );
+    io.stdout(
+      `compiled run manager, node ${process.version} ${flags.join(" ")} (the image's flags, from the Dockerfile)\n\n`,
+    );
     row("peak RSS", `${rssMiB.toFixed(0)} MiB`, `<= ${TARGETS.rssMiB} MiB`, rssMiB <= TARGETS.rssMiB);
-    row("API requests per attempt", perAttempt.toFixed(2), `<= ${TARGETS.requestsPerAttempt}`, perAttempt <= TARGETS.requestsPerAttempt);
-    row("dependent created after success, p99", `${pct(99)} ms`, `<= ${TARGETS.p99DelayMs} ms`, pct(99) <= TARGETS.p99DelayMs);
+    row(
+      "API requests per attempt",
+      perAttempt.toFixed(2),
+      `<= ${TARGETS.requestsPerAttempt}`,
+      perAttempt <= TARGETS.requestsPerAttempt,
+    );
+    row(
+      "dependent created after success, p99",
+      `${pct(99)} ms`,
+      `<= ${TARGETS.p99DelayMs} ms`,
+      pct(99) <= TARGETS.p99DelayMs,
+    );
     io.stdout(`${"  p50 / max".padEnd(34)} ${`${pct(50)} / ${delays.at(-1) ?? 0} ms`.padStart(12)}\n\n`);
-    io.stdout(`requests besides watches (${requests.length}): ${[...byKind].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ")}\n`);
-    return rssMiB <= TARGETS.rssMiB && perAttempt <= TARGETS.requestsPerAttempt && pct(99) <= TARGETS.p99DelayMs ? EXIT.ok : EXIT.problems;
+    io.stdout(
+      `requests besides watches (${requests.length}): ${[...byKind]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ")}\n`,
+    );
+    return rssMiB <= TARGETS.rssMiB && perAttempt <= TARGETS.requestsPerAttempt && pct(99) <= TARGETS.p99DelayMs
+      ? EXIT.ok
+      : EXIT.problems;
   } finally {
     await kube.stop();
     await rm(dir, { recursive: true, force: true });
@@ -145,7 +219,11 @@ async function imageNodeFlags(): Promise<string[]> {
 function dependentDelays(kube: FakeKube, def: PipelineDefinition): number[] {
   const jobs = kube.stepJobs();
   const byStep = new Map(jobs.map((j) => [j.metadata.labels["dagops.dev/step"] as string, j]));
-  const finished = (step: string) => Date.parse(byStep.get(step)?.status?.conditions?.find((c: { type: string }) => c.type === "Complete")?.lastTransitionTime ?? "");
+  const finished = (step: string) =>
+    Date.parse(
+      byStep.get(step)?.status?.conditions?.find((c: { type: string }) => c.type === "Complete")?.lastTransitionTime ??
+        "",
+    );
   const delays: number[] = [];
   for (const s of def.steps) {
     if (!s.dependsOn?.length) continue;

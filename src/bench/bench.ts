@@ -26,7 +26,9 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
  * the bench measures, the floor's too, runs with them, as the commands run for a user.
  */
 const NODE_FLAGS = ((): string[] => {
-  const script = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.synth ?? "";
+  const script =
+    (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts
+      .synth ?? "";
   const words = script.split(/\s+/);
   return words.slice(words.indexOf("node") + 1, words.indexOf("src/cli/run.mjs")).filter((w) => w.startsWith("--"));
 })();
@@ -80,7 +82,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     "bench",
     argv,
     io,
-    { pipelines: { type: "string" }, steps: { type: "string" }, tenants: { type: "string" }, keep: { type: "boolean" }, phase: { type: "string" }, root: { type: "string" } } as const,
+    {
+      pipelines: { type: "string" },
+      steps: { type: "string" },
+      tenants: { type: "string" },
+      keep: { type: "boolean" },
+      phase: { type: "string" },
+      root: { type: "string" },
+    } as const,
     HELP,
   );
   if ("exit" in parsed) return parsed.exit;
@@ -107,11 +116,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (tenants !== undefined) {
       await writeFile(join(root, "pipelines", "bench.yaml"), syntheticTemplate(steps));
       await writeFile(join(root, "pipelines", "bench.tenants.yaml"), syntheticTenants(tenants));
-    } else for (let i = 0; i < pipelines; i++) await writeFile(join(root, "pipelines", `bench-${String(i).padStart(5, "0")}.yaml`), syntheticPipeline(i, steps));
-    io.stdout(`dagops bench: ${tenants !== undefined ? `1 template × ${tenants} tenants` : `${pipelines} pipelines`} × ${steps} steps, 2 clusters, node ${process.version}${NODE_FLAGS.length ? ` ${NODE_FLAGS.join(" ")}` : ""}, in ${root}\n\n`);
+    } else
+      for (let i = 0; i < pipelines; i++)
+        await writeFile(
+          join(root, "pipelines", `bench-${String(i).padStart(5, "0")}.yaml`),
+          syntheticPipeline(i, steps),
+        );
+    io.stdout(
+      `dagops bench: ${tenants !== undefined ? `1 template × ${tenants} tenants` : `${pipelines} pipelines`} × ${steps} steps, 2 clusters, node ${process.version}${NODE_FLAGS.length ? ` ${NODE_FLAGS.join(" ")}` : ""}, in ${root}\n\n`,
+    );
 
     // The commands run compiled (src/cli/run.mjs): build them now, so that no phase pays for it.
-    const warm = spawnSync(process.execPath, [join(REPO, "src/cli/run.mjs"), "synth", "--help"], { cwd: root, encoding: "utf8" });
+    const warm = spawnSync(process.execPath, [join(REPO, "src/cli/run.mjs"), "synth", "--help"], {
+      cwd: root,
+      encoding: "utf8",
+    });
     if (warm.status !== 0) throw new Error(`src/cli/run.mjs synth --help: ${warm.stderr}`);
     const rows: [string, PhaseResult][] = [];
     // A short phase is run `repeat` times (`before` runs before each) and its median kept: a
@@ -135,7 +154,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     // generated/ is committed, as in a dagops repository: git's index proves the tree unchanged.
     const git = (...args: string[]) => {
       // No automatic gc or maintenance: a background repack would take the cores the phases measure.
-      const r = spawnSync("git", ["-c", "gc.auto=0", "-c", "maintenance.auto=false", ...args], { cwd: root, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+      const r = spawnSync("git", ["-c", "gc.auto=0", "-c", "maintenance.auto=false", ...args], {
+        cwd: root,
+        encoding: "utf8",
+        maxBuffer: 64 * 2 ** 20,
+      });
       if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
     };
     await writeFile(join(root, ".gitignore"), "node_modules\n.bench-*\n");
@@ -149,11 +172,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (tenants !== undefined) {
         // One tenant changes: it is suspended, then resumed.
         const list = join(root, "pipelines", "bench.tenants.yaml");
-        const [from, to] = ["- { name: t00000, params: { tenant: t00000 } }", "- { name: t00000, params: { tenant: t00000 }, suspend: true }"];
+        const [from, to] = [
+          "- { name: t00000, params: { tenant: t00000 } }",
+          "- { name: t00000, params: { tenant: t00000 }, suspend: true }",
+        ];
         await writeFile(list, (await readFile(list, "utf8")).replace(i % 2 === 0 ? from : to, i % 2 === 0 ? to : from));
       } else {
         const one = join(root, "pipelines", "bench-00000.yaml");
-        await writeFile(one, (await readFile(one, "utf8")).replace(i % 2 === 0 ? "memory: 300Mi" : "memory: 320Mi", i % 2 === 0 ? "memory: 320Mi" : "memory: 300Mi"));
+        await writeFile(
+          one,
+          (await readFile(one, "utf8")).replace(
+            i % 2 === 0 ? "memory: 300Mi" : "memory: 320Mi",
+            i % 2 === 0 ? "memory: 320Mi" : "memory: 300Mi",
+          ),
+        );
       }
     };
     const one = await phase("re-synth, one pipeline changed", "synth", REPEAT, change);
@@ -170,18 +202,32 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
     const full = rows[0]![1];
     io.stdout(`${"phase".padEnd(32)} ${"wall".padStart(9)} ${"CPU".padStart(9)} ${"peak RSS".padStart(10)}  note\n`);
-    for (const [name, r] of rows) io.stdout(`${name.padEnd(32)} ${`${(r.ms / 1000).toFixed(2)} s`.padStart(9)} ${(r.cpuMs === undefined ? "" : `${(r.cpuMs / 1000).toFixed(2)} s`).padStart(9)} ${`${r.maxRssMiB.toFixed(0)} MiB`.padStart(10)}  ${r.note ?? ""}\n`);
-    io.stdout(`(CPU: user + system time of the command's process, all its threads: V8's collector and compiler threads included)\n`);
-    io.stdout(`(phases marked "median of ${REPEAT}" ran ${REPEAT} times; wall is the median run's, peak RSS the largest)\n`);
+    for (const [name, r] of rows)
+      io.stdout(
+        `${name.padEnd(32)} ${`${(r.ms / 1000).toFixed(2)} s`.padStart(9)} ${(r.cpuMs === undefined ? "" : `${(r.cpuMs / 1000).toFixed(2)} s`).padStart(9)} ${`${r.maxRssMiB.toFixed(0)} MiB`.padStart(10)}  ${r.note ?? ""}\n`,
+      );
+    io.stdout(
+      `(CPU: user + system time of the command's process, all its threads: V8's collector and compiler threads included)\n`,
+    );
+    io.stdout(
+      `(phases marked "median of ${REPEAT}" ran ${REPEAT} times; wall is the median run's, peak RSS the largest)\n`,
+    );
     io.stdout(`\noutput: ${size.files} files, ${(size.bytes / 2 ** 20).toFixed(1)} MiB\n`);
-    io.stdout(`full synth / floor: ${(full.ms / floor.ms).toFixed(1)}× (the floor excludes process start, loading, validation and creating the files)\n`);
+    io.stdout(
+      `full synth / floor: ${(full.ms / floor.ms).toFixed(1)}× (the floor excludes process start, loading, validation and creating the files)\n`,
+    );
     if (full.cpuMs !== undefined) {
       // However its work were spread, a process cannot finish before its CPU time / the cores.
       const cores = availableParallelism();
-      io.stdout(`full synth CPU: ${(full.cpuMs / 1000).toFixed(2)} s over ${(full.ms / 1000).toFixed(2)} s of wall (${(full.cpuMs / full.ms).toFixed(2)} cores busy on average); spread perfectly over ${cores} cores the same work would take ${(full.cpuMs / cores / 1000).toFixed(2)} s, ${(full.cpuMs / cores / floor.ms).toFixed(2)}× the floor\n`);
+      io.stdout(
+        `full synth CPU: ${(full.cpuMs / 1000).toFixed(2)} s over ${(full.ms / 1000).toFixed(2)} s of wall (${(full.cpuMs / full.ms).toFixed(2)} cores busy on average); spread perfectly over ${cores} cores the same work would take ${(full.cpuMs / cores / 1000).toFixed(2)} s, ${(full.cpuMs / cores / floor.ms).toFixed(2)}× the floor\n`,
+      );
       // The compiling thread's own CPU time: no other thread can take its work, so no spreading
       // of the rest brings the synth below it.
-      if (full.mainCpuMs !== undefined) io.stdout(`full synth's compiling thread: ${(full.mainCpuMs / 1000).toFixed(2)} s of CPU, ${(full.mainCpuMs / floor.ms).toFixed(2)}× the floor (the rest, ${((full.cpuMs - full.mainCpuMs) / 1000).toFixed(2)} s, ran in V8's helper threads)\n`);
+      if (full.mainCpuMs !== undefined)
+        io.stdout(
+          `full synth's compiling thread: ${(full.mainCpuMs / 1000).toFixed(2)} s of CPU, ${(full.mainCpuMs / floor.ms).toFixed(2)}× the floor (the rest, ${((full.cpuMs - full.mainCpuMs) / 1000).toFixed(2)} s, ran in V8's helper threads)\n`,
+        );
     }
     if (floor.both) {
       // Two threads do twice the work; with two real cores they take as long as one.
@@ -194,20 +240,30 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const start = processStart();
     io.stdout(
       `process start: Node.js alone (node ${[...NODE_FLAGS, "-e", "0"].join(" ")}) takes ${(start.ms / 1000).toFixed(2)} s here (median of ${REPEAT}), part of every one-second target` +
-        (start.withoutCaMs !== undefined ? `; ${(start.withoutCaMs / 1000).toFixed(2)} s without NODE_EXTRA_CA_CERTS, which is set here and which Node.js 20 parses at every start` : "") +
+        (start.withoutCaMs !== undefined
+          ? `; ${(start.withoutCaMs / 1000).toFixed(2)} s without NODE_EXTRA_CA_CERTS, which is set here and which Node.js 20 parses at every start`
+          : "") +
         "\n",
     );
     io.stdout("\n");
-    if (pipelines !== 2000 || steps !== 15 || tenants !== undefined) io.stdout(`(the targets below are set for 2,000 pipelines × 15 steps)\n`);
+    if (pipelines !== 2000 || steps !== 15 || tenants !== undefined)
+      io.stdout(`(the targets below are set for 2,000 pipelines × 15 steps)\n`);
     const peak = Math.max(...rows.filter(([n]) => !n.startsWith("floor")).map(([, r]) => r.maxRssMiB));
-    const target = (label: string, value: string, goal: string, ok: boolean) => io.stdout(`${label.padEnd(40)} ${value.padStart(10)}   target ${goal.padEnd(12)} ${ok ? "met" : "MISSED"}\n`);
+    const target = (label: string, value: string, goal: string, ok: boolean) =>
+      io.stdout(`${label.padEnd(40)} ${value.padStart(10)}   target ${goal.padEnd(12)} ${ok ? "met" : "MISSED"}\n`);
     target("re-synth, one pipeline changed", `${(one.ms / 1000).toFixed(2)} s`, "<= 1 s", one.ms <= 1000);
     target("no-op re-synth", `${(noop.ms / 1000).toFixed(2)} s`, "<= 1 s", noop.ms <= 1000);
     target("check in a fresh clone", `${(fresh.ms / 1000).toFixed(2)} s`, "<= 3 s", fresh.ms <= 3000);
     target("npm run diff, one pipeline changed", `${(review.ms / 1000).toFixed(2)} s`, "<= 2 s", review.ms <= 2000);
     target("full synth / floor", `${(full.ms / floor.ms).toFixed(2)}×`, "<= 1.0×", full.ms <= floor.ms);
     target("peak RSS, any phase", `${peak.toFixed(0)} MiB`, "<= 1024 MiB", peak <= 1024);
-    if (pipelines >= 10_000) target(`${pipelines} × ${steps}: full synth completes`, `${(full.ms / 1000).toFixed(1)} s`, "peak <= 1 GiB", full.exitCode === 0 && full.maxRssMiB <= 1024);
+    if (pipelines >= 10_000)
+      target(
+        `${pipelines} × ${steps}: full synth completes`,
+        `${(full.ms / 1000).toFixed(1)} s`,
+        "peak <= 1 GiB",
+        full.exitCode === 0 && full.maxRssMiB <= 1024,
+      );
     if (values.keep) io.stdout(`kept: ${root}\n`);
     return EXIT.ok;
   } catch (e) {
@@ -246,7 +302,11 @@ function medianOf(runs: readonly PhaseResult[]): PhaseResult {
   const sorted = [...runs].sort((a, b) => a.ms - b.ms);
   const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
   const spread = `median of ${runs.length}: ${(sorted[0]!.ms / 1000).toFixed(2)}–${(sorted.at(-1)!.ms / 1000).toFixed(2)} s`;
-  return { ...median, maxRssMiB: Math.max(...runs.map((r) => r.maxRssMiB)), note: median.note ? `${spread}; ${median.note}` : spread };
+  return {
+    ...median,
+    maxRssMiB: Math.max(...runs.map((r) => r.maxRssMiB)),
+    note: median.note ? `${spread}; ${median.note}` : spread,
+  };
 }
 
 /** The commands measured, as `npm run <command>` runs them (src/cli/run.mjs), each in its own process. */
@@ -266,25 +326,59 @@ function spawnPhase(phase: string, root: string): PhaseResult {
   const rss = join(root, ".bench-rss");
   rmSync(rss, { force: true });
   const started = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, "--import", pathToFileURL(join(REPO, "src/bench/bench-rss.mjs")).href, join(REPO, "src/cli/run.mjs"), ...command], {
-    cwd: phase === "check-fresh" ? `${root}-clone` : root,
-    encoding: "utf8",
-    maxBuffer: 64 * 2 ** 20,
-    env: { ...process.env, DAGOPS_BENCH_RSS: rss },
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      ...NODE_FLAGS,
+      "--import",
+      pathToFileURL(join(REPO, "src/bench/bench-rss.mjs")).href,
+      join(REPO, "src/cli/run.mjs"),
+      ...command,
+    ],
+    {
+      cwd: phase === "check-fresh" ? `${root}-clone` : root,
+      encoding: "utf8",
+      maxBuffer: 64 * 2 ** 20,
+      env: { ...process.env, DAGOPS_BENCH_RSS: rss },
+    },
+  );
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const usage = existsSync(rss) ? (JSON.parse(readFileSync(rss, "utf8")) as { maxRssKiB: number; cpuMs: number; mainCpuMs?: number }) : { maxRssKiB: 0, cpuMs: 0 };
+  const usage = existsSync(rss)
+    ? (JSON.parse(readFileSync(rss, "utf8")) as { maxRssKiB: number; cpuMs: number; mainCpuMs?: number })
+    : { maxRssKiB: 0, cpuMs: 0 };
   const first = (r.stdout ?? "").split("\n")[0] || (r.stderr ?? "").split("\n").slice(-5).join(" ");
-  const note = phase === "diff" && existsSync(join(root, ".bench-review.md")) ? `review of ${(statSync(join(root, ".bench-review.md")).size / 1024).toFixed(0)} KiB` : first;
-  return { ms, cpuMs: usage.cpuMs, ...(usage.mainCpuMs !== undefined ? { mainCpuMs: usage.mainCpuMs } : {}), maxRssMiB: usage.maxRssKiB / 1024, exitCode: r.status ?? 2, note };
+  const note =
+    phase === "diff" && existsSync(join(root, ".bench-review.md"))
+      ? `review of ${(statSync(join(root, ".bench-review.md")).size / 1024).toFixed(0)} KiB`
+      : first;
+  return {
+    ms,
+    cpuMs: usage.cpuMs,
+    ...(usage.mainCpuMs !== undefined ? { mainCpuMs: usage.mainCpuMs } : {}),
+    maxRssMiB: usage.maxRssKiB / 1024,
+    exitCode: r.status ?? 2,
+    note,
+  };
 }
 
 /** The floor runs in a process of its own too: this file, with --phase floor. */
 function spawnFloor(root: string): PhaseResult {
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, "--import", "tsx", join(REPO, "src/bench/bench.ts"), "--phase", "floor", "--root", root], { cwd: root, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+  const r = spawnSync(
+    process.execPath,
+    [...NODE_FLAGS, "--import", "tsx", join(REPO, "src/bench/bench.ts"), "--phase", "floor", "--root", root],
+    { cwd: root, encoding: "utf8", maxBuffer: 64 * 2 ** 20 },
+  );
   const report = /^BENCH (.*)$/m.exec(r.stdout ?? "");
-  const inner = report ? (JSON.parse(report[1]!) as { maxRssKiB: number; ms: number; note?: string; both?: TwoCores }) : { maxRssKiB: 0, ms: 0, note: (r.stderr ?? "").split("\n").slice(-5).join(" ") };
-  return { ms: inner.ms, maxRssMiB: inner.maxRssKiB / 1024, exitCode: r.status ?? 2, ...(inner.note ? { note: inner.note } : {}), ...(inner.both ? { both: inner.both } : {}) };
+  const inner = report
+    ? (JSON.parse(report[1]!) as { maxRssKiB: number; ms: number; note?: string; both?: TwoCores })
+    : { maxRssKiB: 0, ms: 0, note: (r.stderr ?? "").split("\n").slice(-5).join(" ") };
+  return {
+    ms: inner.ms,
+    maxRssMiB: inner.maxRssKiB / 1024,
+    exitCode: r.status ?? 2,
+    ...(inner.note ? { note: inner.note } : {}),
+    ...(inner.both ? { both: inner.both } : {}),
+  };
 }
 
 /** The floor, inside its own process: yaml.stringify of every object a full compile renders. */
@@ -317,8 +411,15 @@ async function runPhase(phase: string, root: string, io: Io): Promise<number> {
   const pending: Awaited<ReturnType<typeof loadPipeline>>["pipelines"] = [];
   const files = await pipelineFiles(root);
   for (const [i, file] of files.entries()) {
-    const r = await loadPipeline(root, file, clusters.map((c) => c.name), loader, tenants);
-    if (!r.pipelines.length) throw new Error(`the floor's pipelines did not load: ${JSON.stringify(r.problems.slice(0, 3))}`);
+    const r = await loadPipeline(
+      root,
+      file,
+      clusters.map((c) => c.name),
+      loader,
+      tenants,
+    );
+    if (!r.pipelines.length)
+      throw new Error(`the floor's pipelines did not load: ${JSON.stringify(r.problems.slice(0, 3))}`);
     pending.push(...r.pipelines);
     while (pending.length >= 50 || (i === files.length - 1 && pending.length)) {
       const chunk = pending.splice(0, 50);
@@ -363,8 +464,12 @@ parentPort.once("message", () => {
 });
 parentPort.postMessage("ready");`;
   const run = async (threads: number): Promise<number> => {
-    const workers = Array.from({ length: threads }, () => new Worker(code, { eval: true, execArgv: [], workerData: { sample, passes: PASSES, yamlPath } }));
-    const next = (w: InstanceType<typeof Worker>) => new Promise<unknown>((resolve, reject) => (w.once("message", resolve), w.once("error", reject)));
+    const workers = Array.from(
+      { length: threads },
+      () => new Worker(code, { eval: true, execArgv: [], workerData: { sample, passes: PASSES, yamlPath } }),
+    );
+    const next = (w: InstanceType<typeof Worker>) =>
+      new Promise<unknown>((resolve, reject) => (w.once("message", resolve), w.once("error", reject)));
     try {
       await Promise.all(workers.map(next));
       const done = workers.map(next) as Promise<{ ms: number }>[];
@@ -393,7 +498,9 @@ export function syntheticPipeline(i: number, steps: number): string {
     `schedule: "${i % 60} ${i % 24} * * *"`,
     "image: 111122223333.dkr.ecr.us-east-1.amazonaws.com/bench:1.0.0",
     // Every third pipeline assumes a role per cluster (staging and prod are different accounts).
-    i % 3 === 0 ? "overrides:\n  staging: { iamRole: arn:aws:iam::111122223333:role/bench-steps }\n  prod: { iamRole: arn:aws:iam::444455556666:role/bench-steps }" : "",
+    i % 3 === 0
+      ? "overrides:\n  staging: { iamRole: arn:aws:iam::111122223333:role/bench-steps }\n  prod: { iamRole: arn:aws:iam::444455556666:role/bench-steps }"
+      : "",
     `maxParallel: ${2 + (i % 7)}`,
     "defaults:",
     "  resources:",
@@ -407,7 +514,10 @@ export function syntheticPipeline(i: number, steps: number): string {
   const width = 2 + (i % 4);
   for (let s = 1; s < steps; s++) {
     const name = `s${String(s).padStart(2, "0")}`;
-    const deps = s === steps - 1 ? Array.from({ length: Math.min(width, s) }, (_, k) => `s${String(s - 1 - k).padStart(2, "0")}`) : [`s${String(Math.max(0, s - width)).padStart(2, "0")}`];
+    const deps =
+      s === steps - 1
+        ? Array.from({ length: Math.min(width, s) }, (_, k) => `s${String(s - 1 - k).padStart(2, "0")}`)
+        : [`s${String(Math.max(0, s - width)).padStart(2, "0")}`];
     lines.push(`  - name: ${name}`, `    command: [run, ${name}]`, `    dependsOn: [${[...new Set(deps)].join(", ")}]`);
     if (s % 5 === 0) lines.push("    resources: { requests: { memory: 700Mi }, limits: { memory: 1Gi } }");
     if (s % 7 === 0) lines.push("    env: [{ name: MODE, value: full }]");
@@ -419,12 +529,18 @@ export function syntheticPipeline(i: number, steps: number): string {
 export function syntheticTemplate(steps: number): string {
   return syntheticPipeline(0, steps)
     .replace("name: bench-00000", "name: bench")
-    .replace(/^schedule: .*$/m, 'schedule: "H H * * *"\ntemplate: true\nparams: { tenant: { type: string, default: none } }');
+    .replace(
+      /^schedule: .*$/m,
+      'schedule: "H H * * *"\ntemplate: true\nparams: { tenant: { type: string, default: none } }',
+    );
 }
 
 /** The tenants file of `--tenants`: one line per tenant. */
 export function syntheticTenants(tenants: number): string {
-  return Array.from({ length: tenants }, (_, i) => `- { name: t${String(i).padStart(5, "0")}, params: { tenant: t${String(i).padStart(5, "0")} } }\n`).join("");
+  return Array.from(
+    { length: tenants },
+    (_, i) => `- { name: t${String(i).padStart(5, "0")}, params: { tenant: t${String(i).padStart(5, "0")} } }\n`,
+  ).join("");
 }
 
 /**

@@ -20,20 +20,24 @@ export const SYNC_WAVE = { platform: 0, pipelines: 10 } as const;
  * (`platform: true`) with the platform, each pipeline's with the pipeline.
  */
 export class AppsChart extends Chart {
-  constructor(scope: Construct, id: string, props: { readonly cluster: ResolvedCluster; readonly platform: boolean; readonly pipelines: readonly string[] }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { readonly cluster: ResolvedCluster; readonly platform: boolean; readonly pipelines: readonly string[] },
+  ) {
     super(scope, id, { disableResourceNameHashes: true });
     const { cluster } = props;
     if (props.platform)
       new ArgoCdApplication(this, PLATFORM_APP, {
-      cluster,
-      name: PLATFORM_APP,
-      project: PROJECT.platform,
-      path: repoPath(cluster.name, "platform"),
-      namespace: PLATFORM_NAMESPACE,
-      syncWave: SYNC_WAVE.platform,
-      serverSideApply: false,
-      cascadeDelete: true,
-    });
+        cluster,
+        name: PLATFORM_APP,
+        project: PROJECT.platform,
+        path: repoPath(cluster.name, "platform"),
+        namespace: PLATFORM_NAMESPACE,
+        syncWave: SYNC_WAVE.platform,
+        serverSideApply: false,
+        cascadeDelete: true,
+      });
     for (const p of props.pipelines) {
       new ArgoCdApplication(this, pipelineApp(p), {
         cluster,

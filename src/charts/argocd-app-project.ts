@@ -29,7 +29,9 @@ export class ArgoCdAppProject extends Construct {
     super(scope, id);
     const { cluster } = props;
     const sortKinds = (list: readonly GroupKind[]) =>
-      [...list].sort((a, b) => `${a.group}/${a.kind}`.localeCompare(`${b.group}/${b.kind}`, "en")).map((g) => ({ ...g }));
+      [...list]
+        .sort((a, b) => `${a.group}/${a.kind}`.localeCompare(`${b.group}/${b.kind}`, "en"))
+        .map((g) => ({ ...g }));
     const manifest: IAppProject = {
       apiVersion: "argoproj.io/v1alpha1",
       kind: "AppProject",
@@ -37,7 +39,10 @@ export class ArgoCdAppProject extends Construct {
       spec: {
         description: props.description,
         sourceRepos: [cluster.argocd.repoURL],
-        destinations: props.destinationNamespaces.map((namespace) => ({ server: cluster.argocd.destinationServer, namespace })),
+        destinations: props.destinationNamespaces.map((namespace) => ({
+          server: cluster.argocd.destinationServer,
+          namespace,
+        })),
         clusterResourceWhitelist: sortKinds(props.clusterResources),
         namespaceResourceWhitelist: sortKinds(props.namespaceResources),
         // Orphans are reported, so a hand-made object in a dagops namespace shows up in the UI.

@@ -56,7 +56,11 @@ export class ArgoCdApplication extends Construct {
         destination: { server: cluster.argocd.destinationServer, namespace: props.namespace },
         syncPolicy: {
           automated: { prune: true, selfHeal: true },
-          syncOptions: ["PruneLast=true", "FailOnSharedResource=true", ...(props.serverSideApply ? ["ServerSideApply=true"] : [])],
+          syncOptions: [
+            "PruneLast=true",
+            "FailOnSharedResource=true",
+            ...(props.serverSideApply ? ["ServerSideApply=true"] : []),
+          ],
           retry: { limit: 5, backoff: { duration: "10s", factor: 2, maxDuration: "5m" } },
         },
       },

@@ -57,7 +57,8 @@ export class BootstrapChart extends Chart {
     new ArgoCdAppProject(this, PROJECT.platform, {
       cluster,
       name: PROJECT.platform,
-      description: "dagops platform: namespaces, node pools, Fargate profiles, log routing; only the kinds dagops emits.",
+      description:
+        "dagops platform: namespaces, node pools, Fargate profiles, log routing; only the kinds dagops emits.",
       destinationNamespaces: [PLATFORM_NAMESPACE, ...(cluster.logging ? [AWS_OBSERVABILITY] : [])],
       clusterResources: PLATFORM_CLUSTER_KINDS,
       namespaceResources: PLATFORM_NAMESPACED_KINDS,
@@ -65,7 +66,8 @@ export class BootstrapChart extends Chart {
     new ArgoCdAppProject(this, PROJECT.apps, {
       cluster,
       name: PROJECT.apps,
-      description: "dagops pipelines: only the kinds dagops emits, only in pipeline namespaces, nothing cluster-scoped.",
+      description:
+        "dagops pipelines: only the kinds dagops emits, only in pipeline namespaces, nothing cluster-scoped.",
       destinationNamespaces: [`${PIPELINE_NAMESPACE_PREFIX}*`],
       clusterResources: [],
       namespaceResources: PIPELINE_NAMESPACED_KINDS,

@@ -27,11 +27,21 @@ export class Ec2NodeClass extends Construct {
         securityGroupSelectorTerms: [{ tags: discovery }],
         // IMDSv2 only, and a hop limit of 1: containers cannot reach the node's instance
         // credentials, so steps get AWS access only through their own IRSA role.
-        metadataOptions: { httpEndpoint: "enabled", httpProtocolIPv6: "disabled", httpPutResponseHopLimit: 1, httpTokens: "required" },
+        metadataOptions: {
+          httpEndpoint: "enabled",
+          httpProtocolIPv6: "disabled",
+          httpPutResponseHopLimit: 1,
+          httpTokens: "required",
+        },
         blockDeviceMappings: [
           {
             deviceName: "/dev/xvda",
-            ebs: { volumeSize: cluster.karpenter.pools.rootVolumeSize, volumeType: "gp3", encrypted: true, deleteOnTermination: true },
+            ebs: {
+              volumeSize: cluster.karpenter.pools.rootVolumeSize,
+              volumeType: "gp3",
+              encrypted: true,
+              deleteOnTermination: true,
+            },
           },
         ],
         tags: { "dagops.dev/cluster": cluster.name, "app.kubernetes.io/managed-by": MANAGED_BY },

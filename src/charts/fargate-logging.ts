@@ -43,7 +43,16 @@ export class FargateLogging extends Construct {
       data: {
         // Fluent Bit's own logs stay out of the group.
         flb_log_cw: "false",
-        "filters.conf": ["[FILTER]", "    Name kubernetes", "    Match kube.*", "    Merge_Log On", "    Keep_Log Off", "    Buffer_Size 0", "    Kube_Meta_Cache_TTL 300s", ""].join("\n"),
+        "filters.conf": [
+          "[FILTER]",
+          "    Name kubernetes",
+          "    Match kube.*",
+          "    Merge_Log On",
+          "    Keep_Log Off",
+          "    Buffer_Size 0",
+          "    Kube_Meta_Cache_TTL 300s",
+          "",
+        ].join("\n"),
         "output.conf": [
           "[OUTPUT]",
           "    Name cloudwatch_logs",

@@ -39,19 +39,24 @@ export class FargateProfile extends Construct {
       subnets: [...cluster.fargate.subnets].sort(),
     });
     this.profileName = `dagops-${props.role}-${contentHash(JSON.stringify(body), 8)}`;
-    new KubeObject(this, "fargateprofile", {
-      apiVersion: "eks.services.k8s.aws/v1alpha1",
-      kind: "FargateProfile",
-      metadata: {
-        name: this.profileName,
-        namespace: PLATFORM_NAMESPACE,
-        labels: { [LABEL.managedBy]: MANAGED_BY },
+    new KubeObject(
+      this,
+      "fargateprofile",
+      {
+        apiVersion: "eks.services.k8s.aws/v1alpha1",
+        kind: "FargateProfile",
+        metadata: {
+          name: this.profileName,
+          namespace: PLATFORM_NAMESPACE,
+          labels: { [LABEL.managedBy]: MANAGED_BY },
+        },
+        spec: {
+          name: this.profileName,
+          ...body,
+          tags: { "dagops.dev/cluster": cluster.name, "app.kubernetes.io/managed-by": MANAGED_BY },
+        },
       },
-      spec: {
-        name: this.profileName,
-        ...body,
-        tags: { "dagops.dev/cluster": cluster.name, "app.kubernetes.io/managed-by": MANAGED_BY },
-      },
-    }, { fileStem: props.role });
+      { fileStem: props.role },
+    );
   }
 }

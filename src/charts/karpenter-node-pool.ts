@@ -34,15 +34,31 @@ export class KarpenterNodePool extends Construct {
             nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass", name: NODE_CLASS },
             taints: [{ ...STEP_TAINT }],
             requirements: [
-              { key: LABEL.capacityType, operator: "In", values: props.capacity === "spot" ? ["spot", "on-demand"] : ["on-demand"] },
+              {
+                key: LABEL.capacityType,
+                operator: "In",
+                values: props.capacity === "spot" ? ["spot", "on-demand"] : ["on-demand"],
+              },
               { key: "kubernetes.io/arch", operator: "In", values: [...pools.architectures] },
               { key: "kubernetes.io/os", operator: "In", values: ["linux"] },
               { key: "karpenter.k8s.aws/instance-category", operator: "In", values: [...pools.categories] },
               // Gt is exclusive: "4" admits generation 5 and newer.
-              { key: "karpenter.k8s.aws/instance-generation", operator: "Gt", values: [String(pools.minGeneration - 1)] },
+              {
+                key: "karpenter.k8s.aws/instance-generation",
+                operator: "Gt",
+                values: [String(pools.minGeneration - 1)],
+              },
               // Spot best practice: stay flexible across families, so one exhausted pool never blocks a run.
               { key: "karpenter.k8s.aws/instance-family", operator: "Exists", minValues: pools.minFamilies },
-              ...(pools.excludedSizes.length ? [{ key: "karpenter.k8s.aws/instance-size", operator: "NotIn" as const, values: [...pools.excludedSizes] }] : []),
+              ...(pools.excludedSizes.length
+                ? [
+                    {
+                      key: "karpenter.k8s.aws/instance-size",
+                      operator: "NotIn" as const,
+                      values: [...pools.excludedSizes],
+                    },
+                  ]
+                : []),
             ],
             // Nodes are replaced monthly to pick up patched AMIs.
             expireAfter: pools.expireAfter,

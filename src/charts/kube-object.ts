@@ -38,7 +38,12 @@ export class KubeObject<M extends ManifestShape> extends ApiObject {
   }
 
   override toJson(): any {
-    return { apiVersion: this.apiVersion, kind: this.kind, metadata: this.metadata.toJson(), ...(plainData(this.body, this.node.path) as object) };
+    return {
+      apiVersion: this.apiVersion,
+      kind: this.kind,
+      metadata: this.metadata.toJson(),
+      ...(plainData(this.body, this.node.path) as object),
+    };
   }
 
   /**
@@ -52,7 +57,9 @@ export class KubeObject<M extends ManifestShape> extends ApiObject {
 
   /** Patches are not applied to a KubeObject: build the manifest you want instead. */
   override addJsonPatch(): void {
-    throw new Error(`${this.node.path}: a KubeObject is written as given; build the manifest you want instead of patching it`);
+    throw new Error(
+      `${this.node.path}: a KubeObject is written as given; build the manifest you want instead of patching it`,
+    );
   }
 }
 
@@ -74,7 +81,10 @@ export function plainData(value: unknown, at: string): unknown {
     return out ?? value;
   }
   const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) throw new Error(`${at}: cannot render a ${(value as object).constructor?.name ?? "non-plain object"} (a manifest holds plain data only)`);
+  if (proto !== Object.prototype && proto !== null)
+    throw new Error(
+      `${at}: cannot render a ${(value as object).constructor?.name ?? "non-plain object"} (a manifest holds plain data only)`,
+    );
   const obj = value as Record<string, unknown>;
   let out: Record<string, unknown> | undefined;
   const keys = Object.keys(obj);

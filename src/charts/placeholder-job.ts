@@ -36,7 +36,15 @@ export function placeholderJobs(pipeline: ResolvedPipeline, image: string = DEFA
             priorityClassName: PLACEHOLDER_PRIORITY_CLASS,
             ...stepPodPlacement(s.capacity),
             terminationGracePeriodSeconds: 0,
-            containers: [{ name: "placeholder", image, imagePullPolicy: "IfNotPresent", resources: { requests: { ...s.resources.requests } }, securityContext: containerSecurityContext() }],
+            containers: [
+              {
+                name: "placeholder",
+                image,
+                imagePullPolicy: "IfNotPresent",
+                resources: { requests: { ...s.resources.requests } },
+                securityContext: containerSecurityContext(),
+              },
+            ],
           },
         },
       },

@@ -8,7 +8,12 @@ import type { PlanDocument } from "./plan.ts";
 
 /** The plan ConfigMap's object, with the plan it was built from, so checks need not parse the YAML back. */
 export class PlanObject extends KubeObject<IConfigMap> {
-  constructor(scope: Construct, id: string, manifest: IConfigMap, readonly plan: Plan) {
+  constructor(
+    scope: Construct,
+    id: string,
+    manifest: IConfigMap,
+    readonly plan: Plan,
+  ) {
     super(scope, id, manifest, { fileStem: "plan" });
   }
 }
@@ -31,17 +36,22 @@ export class PlanConfigMap extends Construct {
     super(scope, id);
     const { plan, text, hash } = props.document;
     this.name = `${plan.pipeline}-plan-${hash}`;
-    this.apiObject = new PlanObject(this, "plan", {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: {
-        name: this.name,
-        namespace: plan.namespace,
-        labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: plan.pipeline },
-        annotations: { [ANNOTATION.source]: plan.source },
+    this.apiObject = new PlanObject(
+      this,
+      "plan",
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: {
+          name: this.name,
+          namespace: plan.namespace,
+          labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: plan.pipeline },
+          annotations: { [ANNOTATION.source]: plan.source },
+        },
+        immutable: true,
+        data: { [PLAN_KEY]: text },
       },
-      immutable: true,
-      data: { [PLAN_KEY]: text },
-    }, plan);
+      plan,
+    );
   }
 }

@@ -10,7 +10,6 @@ import { PLAN_API_VERSION, type Plan } from "../contract/plan-format.ts";
 import { placeholderJobs } from "./placeholder-job.ts";
 import { stepJob } from "./step-job.ts";
 
-
 /** `placeholderImage`: the cluster's pause image for `prewarm` placeholders (only prewarm plans carry it). */
 export function buildPlan(pipeline: ResolvedPipeline, placeholderImage: string = DEFAULT_PLACEHOLDER_IMAGE): Plan {
   return {
@@ -23,7 +22,15 @@ export function buildPlan(pipeline: ResolvedPipeline, placeholderImage: string =
     runTimeoutSeconds: pipeline.runTimeoutSeconds,
     historyKeep: pipeline.historyKeep,
     schedulingTimeoutSeconds: pipeline.schedulingTimeoutSeconds,
-    ...(pipeline.notify.length ? { notify: pipeline.notify.map((n) => ({ on: [...n.on], secret: { ...n.webhook.secretKeyRef }, format: n.format ?? "json" })) } : {}),
+    ...(pipeline.notify.length
+      ? {
+          notify: pipeline.notify.map((n) => ({
+            on: [...n.on],
+            secret: { ...n.webhook.secretKeyRef },
+            format: n.format ?? "json",
+          })),
+        }
+      : {}),
     concurrency: pipeline.concurrency,
     timeZone: pipeline.timeZone,
     ...(Object.keys(pipeline.params).length ? { params: pipeline.params } : {}),
@@ -53,7 +60,10 @@ export interface PlanDocument {
   readonly hash: string;
 }
 
-export function planDocument(pipeline: ResolvedPipeline, placeholderImage: string = DEFAULT_PLACEHOLDER_IMAGE): PlanDocument {
+export function planDocument(
+  pipeline: ResolvedPipeline,
+  placeholderImage: string = DEFAULT_PLACEHOLDER_IMAGE,
+): PlanDocument {
   const plan = buildPlan(pipeline, placeholderImage);
   const text = planText(plan);
   return { plan, text, hash: contentHash(text) };

@@ -8,7 +8,12 @@ import { KarpenterNodePool } from "./karpenter-node-pool.ts";
 import type { IPriorityClass } from "kubernetes-models/scheduling.k8s.io/v1/PriorityClass";
 import { KubeObject } from "./kube-object.ts";
 import { LABEL, MANAGED_BY, ROLE } from "../contract/labels.ts";
-import { PIPELINE_NAMESPACE_PREFIX, PLACEHOLDER_PRIORITY_CLASS, PLATFORM_NAMESPACE, pipelineNamespace } from "../contract/names.ts";
+import {
+  PIPELINE_NAMESPACE_PREFIX,
+  PLACEHOLDER_PRIORITY_CLASS,
+  PLATFORM_NAMESPACE,
+  pipelineNamespace,
+} from "../contract/names.ts";
 import { RestrictedNamespace } from "./restricted-namespace.ts";
 import { RunManagerNodeReader, RunManagerNodeReaderBinding } from "./run-manager-rbac.ts";
 

@@ -86,7 +86,10 @@ export class RunManagerCronJob extends Construct {
             backoffLimit: 2,
             podFailurePolicy: {
               rules: [
-                { action: "FailJob", onExitCodes: { containerName: RUN_MANAGER, operator: "In", values: [RUN_FAILED_EXIT_CODE] } },
+                {
+                  action: "FailJob",
+                  onExitCodes: { containerName: RUN_MANAGER, operator: "In", values: [RUN_FAILED_EXIT_CODE] },
+                },
                 { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
               ],
             },
@@ -119,8 +122,14 @@ export class RunManagerCronJob extends Construct {
                       { name: "DAGOPS_PLAN_CONFIGMAP", value: props.planConfigMap },
                       { name: "DAGOPS_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                       { name: "DAGOPS_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-                      { name: "DAGOPS_JOB_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } } },
-                      { name: "DAGOPS_JOB_UID", valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/controller-uid']" } } },
+                      {
+                        name: "DAGOPS_JOB_NAME",
+                        valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } },
+                      },
+                      {
+                        name: "DAGOPS_JOB_UID",
+                        valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/controller-uid']" } },
+                      },
                     ],
                     resources: {
                       requests: { ...RUN_MANAGER_RESOURCES },

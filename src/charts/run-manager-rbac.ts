@@ -41,7 +41,16 @@ export class RunManagerNodeReader extends Construct {
   constructor(scope: Construct, id: string) {
     super(scope, id);
     const metadata = { name: RUN_MANAGER_NODE_READER, labels: { [LABEL.managedBy]: MANAGED_BY } };
-    new KubeObject<IClusterRole>(this, "clusterrole", { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata, rules: RUN_MANAGER_NODE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) });
+    new KubeObject<IClusterRole>(this, "clusterrole", {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata,
+      rules: RUN_MANAGER_NODE_RULES.map((r) => ({
+        apiGroups: [...r.apiGroups],
+        resources: [...r.resources],
+        verbs: [...r.verbs],
+      })),
+    });
   }
 }
 
@@ -55,7 +64,10 @@ export class RunManagerNodeReaderBinding extends Construct {
     new KubeObject<IClusterRoleBinding>(this, "clusterrolebinding", {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "ClusterRoleBinding",
-      metadata: { name: `${RUN_MANAGER_NODE_READER}-${props.pipeline}`, labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.pipeline } },
+      metadata: {
+        name: `${RUN_MANAGER_NODE_READER}-${props.pipeline}`,
+        labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.pipeline },
+      },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: RUN_MANAGER_NODE_READER },
       subjects: [{ kind: "ServiceAccount", name: RUN_MANAGER, namespace: pipelineNamespace(props.pipeline) }],
     });
@@ -72,16 +84,37 @@ export interface PolicyRule {
 /** The Role's rules: RUN_MANAGER_RULES, plus `get` on exactly the Secrets the pipeline's alerts read. */
 export function runManagerRules(secrets: readonly string[]): PolicyRule[] {
   const names = [...new Set(secrets)].sort();
-  return [...RUN_MANAGER_RULES, ...(names.length ? [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: names }] : [])];
+  return [
+    ...RUN_MANAGER_RULES,
+    ...(names.length ? [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: names }] : []),
+  ];
 }
 
 export class RunManagerRbac extends Construct {
-  constructor(scope: Construct, id: string, props: { readonly pipeline: string; readonly secrets?: readonly string[] }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { readonly pipeline: string; readonly secrets?: readonly string[] },
+  ) {
     super(scope, id);
     const namespace = pipelineNamespace(props.pipeline);
-    const metadata = { name: RUN_MANAGER, namespace, labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.pipeline } };
-    new KubeObject<IServiceAccount>(this, "serviceaccount", { apiVersion: "v1", kind: "ServiceAccount", metadata, automountServiceAccountToken: true });
-    const rules = runManagerRules(props.secrets ?? []).map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs], ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}) }));
+    const metadata = {
+      name: RUN_MANAGER,
+      namespace,
+      labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: props.pipeline },
+    };
+    new KubeObject<IServiceAccount>(this, "serviceaccount", {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata,
+      automountServiceAccountToken: true,
+    });
+    const rules = runManagerRules(props.secrets ?? []).map((r) => ({
+      apiGroups: [...r.apiGroups],
+      resources: [...r.resources],
+      verbs: [...r.verbs],
+      ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}),
+    }));
     new KubeObject<IRole>(this, "role", { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata, rules });
     new KubeObject<IRoleBinding>(this, "rolebinding", {
       apiVersion: "rbac.authorization.k8s.io/v1",

@@ -47,7 +47,15 @@ export function stepPodPlacement(capacity: ResolvedStep["capacity"]): StepPodPla
   return PLACEMENT[capacity];
 }
 
-type StepPodPlacement = Pick<IPodSpec, "serviceAccountName" | "automountServiceAccountToken" | "enableServiceLinks" | "nodeSelector" | "tolerations" | "securityContext">;
+type StepPodPlacement = Pick<
+  IPodSpec,
+  | "serviceAccountName"
+  | "automountServiceAccountToken"
+  | "enableServiceLinks"
+  | "nodeSelector"
+  | "tolerations"
+  | "securityContext"
+>;
 
 function placementOf(capacity: ResolvedStep["capacity"]): StepPodPlacement {
   return {
@@ -102,7 +110,10 @@ export function stepJob(pipeline: ResolvedPipeline, step: ResolvedStep): IJob {
               env,
               image: step.image,
               imagePullPolicy: "IfNotPresent",
-              resources: { ...(Object.keys(step.resources.limits).length ? { limits: { ...step.resources.limits } } : {}), requests: { ...step.resources.requests } },
+              resources: {
+                ...(Object.keys(step.resources.limits).length ? { limits: { ...step.resources.limits } } : {}),
+                requests: { ...step.resources.requests },
+              },
               securityContext: SHARED.containerSecurityContext,
               // A failed container's last log lines stay in its status (at most 2 KiB): the run
               // record keeps them after the pod is gone, with no log agent involved.

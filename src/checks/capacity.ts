@@ -16,7 +16,8 @@ import { PLATFORM_FILE } from "../model/files.ts";
 import { byKey } from "../contract/order.ts";
 
 const MiB = 2 ** 20;
-const fmt = (r: { cpuMillis: number; memoryBytes: number }) => `${r.cpuMillis}m CPU, ${Math.round(r.memoryBytes / MiB)}Mi memory`;
+const fmt = (r: { cpuMillis: number; memoryBytes: number }) =>
+  `${r.cpuMillis}m CPU, ${Math.round(r.memoryBytes / MiB)}Mi memory`;
 
 /**
  * What the shared-limit check needs of one pipeline in one cluster: when it can start and what
@@ -30,7 +31,12 @@ export interface CapacityFacts {
   readonly peak: Readonly<Record<string, { readonly cpuMillis: number; readonly memoryBytes: number }>>;
 }
 
-export function capacityProblems(objects: readonly RenderedObject[], pricesByCluster: ReadonlyMap<string, PriceData>, clusterOrder: readonly string[], known: readonly CapacityFacts[] = []): Problem[] {
+export function capacityProblems(
+  objects: readonly RenderedObject[],
+  pricesByCluster: ReadonlyMap<string, PriceData>,
+  clusterOrder: readonly string[],
+  known: readonly CapacityFacts[] = [],
+): Problem[] {
   return capacity(objects, pricesByCluster, clusterOrder, known).problems;
 }
 
@@ -39,7 +45,13 @@ export function capacityProblems(objects: readonly RenderedObject[], pricesByClu
  * pipeline of a cluster: a synth checks its pipelines in batches, then the shared limits once,
  * from the objects of the platform and the facts of every batch (`known`).
  */
-export function capacity(objects: readonly RenderedObject[], pricesByCluster: ReadonlyMap<string, PriceData>, clusterOrder: readonly string[], known: readonly CapacityFacts[] = [], options: { shared?: boolean } = {}): { problems: Problem[]; facts: CapacityFacts[] } {
+export function capacity(
+  objects: readonly RenderedObject[],
+  pricesByCluster: ReadonlyMap<string, PriceData>,
+  clusterOrder: readonly string[],
+  known: readonly CapacityFacts[] = [],
+  options: { shared?: boolean } = {},
+): { problems: Problem[]; facts: CapacityFacts[] } {
   const problems: Problem[] = [];
   const facts: CapacityFacts[] = [];
   const clusters = [...new Set(objects.map((o) => o.cluster))];
@@ -47,7 +59,10 @@ export function capacity(objects: readonly RenderedObject[], pricesByCluster: Re
     const data = pricesByCluster.get(cluster);
     if (!data) continue;
     const mine = objects.filter((o) => o.cluster === cluster);
-    const { pools } = clusterPools(mine.map((o) => o.manifest as never), data);
+    const { pools } = clusterPools(
+      mine.map((o) => o.manifest as never),
+      data,
+    );
     let fits = true;
     for (const o of mine) {
       if (!o.plan) continue;
@@ -58,10 +73,28 @@ export function capacity(objects: readonly RenderedObject[], pricesByCluster: Re
     if (!fits) continue; // the simulation needs every step to fit somewhere
     let costs;
     try {
-      costs = clusterCosts({ cluster, manifests: mine.map((o) => o.manifest as never), plans: new Map(mine.filter((o) => o.plan).map((o) => [(o.manifest as { metadata: { name: string } }).metadata.name, o.plan!])) }, data);
+      costs = clusterCosts(
+        {
+          cluster,
+          manifests: mine.map((o) => o.manifest as never),
+          plans: new Map(
+            mine
+              .filter((o) => o.plan)
+              .map((o) => [(o.manifest as { metadata: { name: string } }).metadata.name, o.plan!]),
+          ),
+        },
+        data,
+      );
     } catch (err) {
       if (!(err instanceof UnschedulableError)) throw err;
-      problems.push(problem("FARGATE_TOO_LARGE", PLATFORM_FILE, `clusters[${clusterOrder.indexOf(cluster)}].runManager`, err.message));
+      problems.push(
+        problem(
+          "FARGATE_TOO_LARGE",
+          PLATFORM_FILE,
+          `clusters[${clusterOrder.indexOf(cluster)}].runManager`,
+          err.message,
+        ),
+      );
       continue;
     }
     // One run's peak must fit the pool limits, or the run stalls at the limit.
@@ -69,16 +102,34 @@ export function capacity(objects: readonly RenderedObject[], pricesByCluster: Re
     for (const c of costs) {
       for (const [pool, peak] of Object.entries(c.run.peakCapacity)) {
         const limits = pools.get(pool)?.limits ?? {};
-        const over = (limits.cpuMillis !== undefined && peak.cpuMillis > limits.cpuMillis) || (limits.memoryBytes !== undefined && peak.memoryBytes > limits.memoryBytes);
+        const over =
+          (limits.cpuMillis !== undefined && peak.cpuMillis > limits.cpuMillis) ||
+          (limits.memoryBytes !== undefined && peak.memoryBytes > limits.memoryBytes);
         if (over) {
-          problems.push(problem("POOL_LIMIT", PLATFORM_FILE, limitsPath, `cluster ${cluster}: one run of ${c.pipeline} peaks at nodes with ${fmt(peak)} on ${pool}, over its limits (${fmtLimits(limits)}); the run would wait at the limit. Raise karpenter.pools.limits for ${cluster} in platform.config.ts, or lower the pipeline's maxParallel`));
+          problems.push(
+            problem(
+              "POOL_LIMIT",
+              PLATFORM_FILE,
+              limitsPath,
+              `cluster ${cluster}: one run of ${c.pipeline} peaks at nodes with ${fmt(peak)} on ${pool}, over its limits (${fmtLimits(limits)}); the run would wait at the limit. Raise karpenter.pools.limits for ${cluster} in platform.config.ts, or lower the pipeline's maxParallel`,
+            ),
+          );
         }
       }
     }
-    const mineFacts = costs.map((c): CapacityFacts => ({ cluster, pipeline: c.pipeline, schedule: c.schedule ?? null, peak: c.run.peakCapacity }));
+    const mineFacts = costs.map(
+      (c): CapacityFacts => ({ cluster, pipeline: c.pipeline, schedule: c.schedule ?? null, peak: c.run.peakCapacity }),
+    );
     facts.push(...mineFacts);
     if (options.shared === false) continue;
-    problems.push(...sharedLimitProblems(cluster, clusterOrder.indexOf(cluster), [...mineFacts, ...known.filter((k) => k.cluster === cluster)], poolLimits(pools)));
+    problems.push(
+      ...sharedLimitProblems(
+        cluster,
+        clusterOrder.indexOf(cluster),
+        [...mineFacts, ...known.filter((k) => k.cluster === cluster)],
+        poolLimits(pools),
+      ),
+    );
   }
   // Clusters with the same pools report the same problem once.
   const seen = new Set<string>();
@@ -104,7 +155,12 @@ export function poolLimits(pools: ReadonlyMap<string, Pool>): Record<string, Poo
  * which the peaks of several together are over them (in pipeline name order). Pure, so that a
  * synth that rendered nothing checks it from the facts its stamps keep.
  */
-export function sharedLimitProblems(cluster: string, index: number, facts: readonly CapacityFacts[], pools: Readonly<Record<string, PoolLimits>>): Problem[] {
+export function sharedLimitProblems(
+  cluster: string,
+  index: number,
+  facts: readonly CapacityFacts[],
+  pools: Readonly<Record<string, PoolLimits>>,
+): Problem[] {
   const problems: Problem[] = [];
   const limitsPath = `clusters[${index}].karpenter.pools.limits`;
   const all = [...facts].sort((a, b) => (a.pipeline < b.pipeline ? -1 : a.pipeline > b.pipeline ? 1 : 0));
@@ -127,7 +183,9 @@ export function sharedLimitProblems(cluster: string, index: number, facts: reado
   for (const [key, sum] of [...byHour].sort()) {
     const [pool, hour] = key.split("|") as [string, string];
     const limits = pools[pool] ?? {};
-    const over = (limits.cpuMillis !== undefined && sum.cpuMillis > limits.cpuMillis) || (limits.memoryBytes !== undefined && sum.memoryBytes > limits.memoryBytes);
+    const over =
+      (limits.cpuMillis !== undefined && sum.cpuMillis > limits.cpuMillis) ||
+      (limits.memoryBytes !== undefined && sum.memoryBytes > limits.memoryBytes);
     const id = `${pool}|${sum.pipelines.join(",")}`;
     if (over && sum.pipelines.length > 1 && !warned.has(id)) {
       warned.add(id);
@@ -146,7 +204,12 @@ export function sharedLimitProblems(cluster: string, index: number, facts: reado
 }
 
 function fmtLimits(l: Pool["limits"]): string {
-  return [l.cpuMillis !== undefined ? `${l.cpuMillis / 1000} CPU` : undefined, l.memoryBytes !== undefined ? `${Math.round(l.memoryBytes / 2 ** 30)}Gi memory` : undefined].filter(Boolean).join(", ");
+  return [
+    l.cpuMillis !== undefined ? `${l.cpuMillis / 1000} CPU` : undefined,
+    l.memoryBytes !== undefined ? `${Math.round(l.memoryBytes / 2 ** 30)}Gi memory` : undefined,
+  ]
+    .filter(Boolean)
+    .join(", ");
 }
 
 function stepProblems(plan: Plan, pools: ReadonlyMap<string, Pool>, file: string): Problem[] {
@@ -159,13 +222,29 @@ function stepProblems(plan: Plan, pools: ReadonlyMap<string, Pool>, file: string
       if (!pool) return; // NO_NODEPOOL reports a missing pool
       const big = largest(pool.types);
       if (!big) {
-        problems.push(problem("NO_INSTANCE_FITS", file, at, `step ${d.name}: NodePool ${pool.name} allows no instance type of the price snapshot at all; check its requirements (categories, generation, architectures) in platform.config.ts`));
+        problems.push(
+          problem(
+            "NO_INSTANCE_FITS",
+            file,
+            at,
+            `step ${d.name}: NodePool ${pool.name} allows no instance type of the price snapshot at all; check its requirements (categories, generation, architectures) in platform.config.ts`,
+          ),
+        );
         return;
       }
       // One step over the pool's limits: the step is where the fix goes, not the platform.
-      const over = (pool.limits.cpuMillis !== undefined && d.request.cpuMillis > pool.limits.cpuMillis) || (pool.limits.memoryBytes !== undefined && d.request.memoryBytes > pool.limits.memoryBytes);
+      const over =
+        (pool.limits.cpuMillis !== undefined && d.request.cpuMillis > pool.limits.cpuMillis) ||
+        (pool.limits.memoryBytes !== undefined && d.request.memoryBytes > pool.limits.memoryBytes);
       if (over) {
-        problems.push(problem("POOL_LIMIT", file, at, `step ${d.name} alone requests ${fmt(d.request)}${what}, over the limits of NodePool ${pool.name} (${fmtLimits(pool.limits)}); it could never start. Lower its requests, or raise karpenter.pools.limits in platform.config.ts`));
+        problems.push(
+          problem(
+            "POOL_LIMIT",
+            file,
+            at,
+            `step ${d.name} alone requests ${fmt(d.request)}${what}, over the limits of NodePool ${pool.name} (${fmtLimits(pool.limits)}); it could never start. Lower its requests, or raise karpenter.pools.limits in platform.config.ts`,
+          ),
+        );
         return;
       }
       const { types: fit, families: fitFamilies } = fitting(pool, d.request, 1);
@@ -191,7 +270,8 @@ function stepProblems(plan: Plan, pools: ReadonlyMap<string, Pool>, file: string
     };
     const before = problems.length;
     check(d.pool, "");
-    if (problems.length === before && step.onDemandAfterInterruptions !== null && plan.onDemandNodePool !== d.pool) check(plan.onDemandNodePool, ` (on its on-demand fallback pool)`);
+    if (problems.length === before && step.onDemandAfterInterruptions !== null && plan.onDemandNodePool !== d.pool)
+      check(plan.onDemandNodePool, ` (on its on-demand fallback pool)`);
   });
   return problems;
 }

@@ -8,7 +8,13 @@
 const ref = {
   type: "object",
   additionalProperties: false,
-  properties: { from: { type: "object", additionalProperties: false, properties: { name: { type: "string" }, namespace: { type: "string" } } } },
+  properties: {
+    from: {
+      type: "object",
+      additionalProperties: false,
+      properties: { name: { type: "string" }, namespace: { type: "string" } },
+    },
+  },
 } as const;
 
 export const fargateProfileSchema = {

@@ -34,8 +34,10 @@ function restrictedKey(key: string): string | undefined {
   const domain = key.includes("/") ? key.slice(0, key.indexOf("/")) : "";
   if (key === "karpenter.sh/nodepool") return 'label "karpenter.sh/nodepool" is restricted';
   if (key === "kubernetes.io/hostname") return 'label "kubernetes.io/hostname" is restricted';
-  if (domain.endsWith("karpenter.sh") && key !== "karpenter.sh/capacity-type") return 'label domain "karpenter.sh" is restricted';
-  if (domain.endsWith("karpenter.k8s.aws") && !AWS_KEYS.has(key)) return 'label domain "karpenter.k8s.aws" is restricted';
+  if (domain.endsWith("karpenter.sh") && key !== "karpenter.sh/capacity-type")
+    return 'label domain "karpenter.sh" is restricted';
+  if (domain.endsWith("karpenter.k8s.aws") && !AWS_KEYS.has(key))
+    return 'label domain "karpenter.k8s.aws" is restricted';
   return undefined;
 }
 
@@ -51,16 +53,24 @@ export function nodePoolViolations(pool: INodePool): RuleViolation[] {
     const why = restrictedKey(r.key);
     if (why) out.push({ path: `${at}.key`, message: why });
     const values = r.values ?? [];
-    if (r.operator === "In" && values.length === 0) out.push({ path: `${at}.values`, message: "requirements with operator 'In' must have a value defined" });
+    if (r.operator === "In" && values.length === 0)
+      out.push({ path: `${at}.values`, message: "requirements with operator 'In' must have a value defined" });
     if ((r.operator === "Gt" || r.operator === "Lt") && !(values.length === 1 && /^[0-9]+$/.test(values[0]!))) {
-      out.push({ path: `${at}.values`, message: "requirements operator 'Gt' or 'Lt' must have a single positive integer value" });
+      out.push({
+        path: `${at}.values`,
+        message: "requirements operator 'Gt' or 'Lt' must have a single positive integer value",
+      });
     }
     if (r.operator === "In" && r.minValues !== undefined && values.length < r.minValues) {
-      out.push({ path: `${at}.minValues`, message: "requirements with 'minValues' must have at least that many values specified in the 'values' field" });
+      out.push({
+        path: `${at}.minValues`,
+        message: "requirements with 'minValues' must have at least that many values specified in the 'values' field",
+      });
     }
   });
   (pool.spec?.disruption?.budgets ?? []).forEach((b, i) => {
-    if ((b.schedule === undefined) !== (b.duration === undefined)) out.push({ path: `spec.disruption.budgets[${i}]`, message: "'schedule' must be set with 'duration'" });
+    if ((b.schedule === undefined) !== (b.duration === undefined))
+      out.push({ path: `spec.disruption.budgets[${i}]`, message: "'schedule' must be set with 'duration'" });
   });
   return out;
 }
@@ -73,20 +83,33 @@ export function ec2NodeClassViolations(nodeClass: IEC2NodeClass): RuleViolation[
   terms.forEach((t, i) => {
     if (t.alias === undefined) return;
     const at = `spec.amiSelectorTerms[${i}].alias`;
-    if (!/^[a-zA-Z0-9]+@.+$/.test(t.alias)) out.push({ path: at, message: "'alias' is improperly formatted, must match the format 'family@version'" });
-    else if (!AMI_FAMILIES.includes(t.alias.split("@")[0]!)) out.push({ path: at, message: `family is not supported, must be one of the following: ${AMI_FAMILIES.join(", ")}` });
+    if (!/^[a-zA-Z0-9]+@.+$/.test(t.alias))
+      out.push({ path: at, message: "'alias' is improperly formatted, must match the format 'family@version'" });
+    else if (!AMI_FAMILIES.includes(t.alias.split("@")[0]!))
+      out.push({
+        path: at,
+        message: `family is not supported, must be one of the following: ${AMI_FAMILIES.join(", ")}`,
+      });
     if (t.id !== undefined || t.tags !== undefined || t.name !== undefined || t.owner !== undefined) {
-      out.push({ path: `spec.amiSelectorTerms[${i}]`, message: "'alias' is mutually exclusive, cannot be set with a combination of other fields in amiSelectorTerms" });
+      out.push({
+        path: `spec.amiSelectorTerms[${i}]`,
+        message: "'alias' is mutually exclusive, cannot be set with a combination of other fields in amiSelectorTerms",
+      });
     }
   });
   if (terms.some((t) => t.alias !== undefined) && terms.length !== 1) {
-    out.push({ path: "spec.amiSelectorTerms", message: "'alias' is mutually exclusive, cannot be set with a combination of other amiSelectorTerms" });
+    out.push({
+      path: "spec.amiSelectorTerms",
+      message: "'alias' is mutually exclusive, cannot be set with a combination of other amiSelectorTerms",
+    });
   }
   for (const field of ["subnetSelectorTerms", "securityGroupSelectorTerms"] as const) {
     const list = nodeClass.spec?.[field] ?? [];
     if (list.length === 0) out.push({ path: `spec.${field}`, message: `${field} cannot be empty` });
     list.forEach((t, i) => {
-      for (const [k, v] of Object.entries(t.tags ?? {})) if (k === "" || v === "") out.push({ path: `spec.${field}[${i}].tags`, message: "empty tag keys or values aren't supported" });
+      for (const [k, v] of Object.entries(t.tags ?? {}))
+        if (k === "" || v === "")
+          out.push({ path: `spec.${field}[${i}].tags`, message: "empty tag keys or values aren't supported" });
     });
   }
   return out;

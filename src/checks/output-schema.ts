@@ -40,7 +40,9 @@ function viaModel(Model: new (data: never) => { validate(): void }): ValidateFun
       fn.errors = null;
       return true;
     } catch (e) {
-      fn.errors = (e as { errors?: ErrorObject[] }).errors ?? [{ instancePath: "", schemaPath: "", keyword: "model", params: {}, message: (e as Error).message }];
+      fn.errors = (e as { errors?: ErrorObject[] }).errors ?? [
+        { instancePath: "", schemaPath: "", keyword: "model", params: {}, message: (e as Error).message },
+      ];
       return false;
     }
   };
@@ -69,20 +71,45 @@ const OWN_SCHEMAS: Record<string, object> = {
 };
 
 /** Validates one manifest; `file` and `prefix` say where it is, for messages. */
-export function validateManifest(manifest: { apiVersion?: unknown; kind?: unknown }, file: string, prefix: (string | number)[] = []): Problem[] {
+export function validateManifest(
+  manifest: { apiVersion?: unknown; kind?: unknown },
+  file: string,
+  prefix: (string | number)[] = [],
+): Problem[] {
   const key = `${String(manifest.apiVersion)}/${String(manifest.kind)}`;
   const own = OWN_SCHEMAS[key];
   if (own) {
-    return validateAgainst(own, manifest, file).map((p) => ({ ...p, code: "OUTPUT_SCHEMA", path: join(prefix, p.path), message: `${key}: ${p.message}` }));
+    return validateAgainst(own, manifest, file).map((p) => ({
+      ...p,
+      code: "OUTPUT_SCHEMA",
+      path: join(prefix, p.path),
+      message: `${key}: ${p.message}`,
+    }));
   }
   const validate = VALIDATORS[key];
-  if (!validate) return [problem("OUTPUT_SCHEMA", file, fieldPath(prefix), `no schema for ${key}; dagops must not emit kinds it cannot validate`)];
+  if (!validate)
+    return [
+      problem(
+        "OUTPUT_SCHEMA",
+        file,
+        fieldPath(prefix),
+        `no schema for ${key}; dagops must not emit kinds it cannot validate`,
+      ),
+    ];
   if (validate(manifest)) return [];
   {
     const errors = validate.errors ?? [];
     return errors.map((err) => {
-      const at = err.instancePath.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
-      return problem("OUTPUT_SCHEMA", file, fieldPath([...prefix, ...at]), `${key} ${err.message ?? err.keyword}${err.params && Object.keys(err.params).length ? ` ${JSON.stringify(err.params)}` : ""}`);
+      const at = err.instancePath
+        .split("/")
+        .slice(1)
+        .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+      return problem(
+        "OUTPUT_SCHEMA",
+        file,
+        fieldPath([...prefix, ...at]),
+        `${key} ${err.message ?? err.keyword}${err.params && Object.keys(err.params).length ? ` ${JSON.stringify(err.params)}` : ""}`,
+      );
     });
   }
 }

@@ -68,7 +68,9 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
  * Parses a command's flags (strict, no positionals) and handles `--help`. Returns the values,
  * or the exit code when the command is already done (help shown, or a usage error reported).
  */
-export type Values<O extends Options> = { readonly [K in keyof O]?: O[K] extends { type: "boolean" } ? boolean : string };
+export type Values<O extends Options> = {
+  readonly [K in keyof O]?: O[K] extends { type: "boolean" } ? boolean : string;
+};
 
 export function parseCommand<O extends Options>(
   name: string,
@@ -79,7 +81,12 @@ export function parseCommand<O extends Options>(
   allowPositionals = false,
 ): { values: Values<O>; positionals: string[] } | { exit: number } {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals,
+    });
     if ((values as { help?: boolean }).help) {
       io.stdout(help);
       return { exit: EXIT.ok };

@@ -8,7 +8,13 @@ export function whyNoAnswer(err: unknown, fallback = "no response"): string {
   let e: unknown = err;
   for (let i = 0; i < 4 && e && typeof e === "object"; i++) {
     const x = e as { code?: string; name?: string; cause?: unknown };
-    if (x.name === "TimeoutError" || x.name === "AbortError" || x.code === "UND_ERR_CONNECT_TIMEOUT" || x.code === "ETIMEDOUT") return "no answer in time";
+    if (
+      x.name === "TimeoutError" ||
+      x.name === "AbortError" ||
+      x.code === "UND_ERR_CONNECT_TIMEOUT" ||
+      x.code === "ETIMEDOUT"
+    )
+      return "no answer in time";
     if (x.code === "ECONNREFUSED") return "connection refused";
     if (x.code === "ECONNRESET" || x.code === "UND_ERR_SOCKET") return "connection reset";
     if (x.code === "ENOTFOUND" || x.code === "EAI_AGAIN") return "host not found";

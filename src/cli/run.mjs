@@ -13,7 +13,17 @@
 // never see half a build. Tests run the same sources through tsx; TypeScript pipelines are
 // loaded through tsx either way (src/load/ts-load-worker.mjs).
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -38,7 +48,9 @@ const KEEP = 3;
 
 const [name, ...args] = process.argv.slice(2);
 if (!Object.hasOwn(COMMANDS, name ?? "")) {
-  process.stderr.write(`dagops: unknown command ${JSON.stringify(name ?? "")}; expected one of ${Object.keys(COMMANDS).join(", ")}\n`);
+  process.stderr.write(
+    `dagops: unknown command ${JSON.stringify(name ?? "")}; expected one of ${Object.keys(COMMANDS).join(", ")}\n`,
+  );
   process.exit(2);
 }
 
@@ -68,13 +80,21 @@ function sourcesHash() {
   };
   try {
     const memo = JSON.parse(readFileSync(memoFile, "utf8"));
-    if (memo.root === ROOT && memo.node === node && Array.isArray(memo.entries) && memo.entries.every(([path, was]) => sig(path) === was)) return memo.hash;
+    if (
+      memo.root === ROOT &&
+      memo.node === node &&
+      Array.isArray(memo.entries) &&
+      memo.entries.every(([path, was]) => sig(path) === was)
+    )
+      return memo.hash;
   } catch {
     // no memo yet, or an unreadable one: hash the sources
   }
   const started = Date.now();
   // dagops's own folders: package.json "dagops.code", the one list (src/model/files.ts reads it too).
-  const dirs = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dagops.code.filter((d) => existsSync(join(ROOT, d)));
+  const dirs = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dagops.code.filter((d) =>
+    existsSync(join(ROOT, d)),
+  );
   const folders = [...dirs];
   const sources = [];
   for (const dir of dirs) {
@@ -98,7 +118,14 @@ function sourcesHash() {
   // Remembered only when every time is older than the clock's reach around now: a file changed
   // again in the same tick as the memo saw it would keep its times (git guards its index alike).
   const entries = [...folders, ...files].map((path) => [path, sig(path)]);
-  const settled = entries.every(([, s]) => s === "-" || s.split(":").slice(2, 4).every((t) => Number(t) < started - 2000));
+  const settled = entries.every(
+    ([, s]) =>
+      s === "-" ||
+      s
+        .split(":")
+        .slice(2, 4)
+        .every((t) => Number(t) < started - 2000),
+  );
   if (settled) {
     try {
       mkdirSync(CACHE, { recursive: true });
@@ -136,7 +163,9 @@ async function build() {
       // tsx stays a package of its own: the TypeScript loader's worker imports it at run time.
       external: ["tsx", "tsx/*"],
       // The CommonJS libraries in the bundle call require() for Node's own modules.
-      banner: { js: 'import { createRequire as __dagopsCreateRequire } from "node:module"; const require = __dagopsCreateRequire(import.meta.url);' },
+      banner: {
+        js: 'import { createRequire as __dagopsCreateRequire } from "node:module"; const require = __dagopsCreateRequire(import.meta.url);',
+      },
       legalComments: "none",
       // Whitespace and comments only (names stay, for stack traces), and ASCII only (the comments
       // held a few curly quotes, which made Node.js decode the chunk and V8 hold it as two-byte
@@ -146,8 +175,12 @@ async function build() {
     });
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
-    const messages = (err.errors ?? []).map((e) => `${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : ""}${e.text}`);
-    process.stderr.write(`dagops: building the commands with esbuild failed:\n${messages.length ? messages.join("\n") : err.message}\n`);
+    const messages = (err.errors ?? []).map(
+      (e) => `${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : ""}${e.text}`,
+    );
+    process.stderr.write(
+      `dagops: building the commands with esbuild failed:\n${messages.length ? messages.join("\n") : err.message}\n`,
+    );
     process.exit(2);
   }
   // The worker threads' entries (plain JavaScript, found by import.meta.url) go beside the bundle.

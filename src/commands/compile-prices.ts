@@ -14,14 +14,23 @@ import { EXIT, parseCommand, runIfMain, type Io } from "../cli/kit.ts";
 const HELP = `Usage: node --import tsx src/commands/compile-prices.ts --from <dir> [--out <file>] [--snapshot YYYY-MM-DD]\n`;
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  const parsed = parseCommand("compile-prices", argv, io, { from: { type: "string" }, out: { type: "string" }, snapshot: { type: "string" } } as const, HELP);
+  const parsed = parseCommand(
+    "compile-prices",
+    argv,
+    io,
+    { from: { type: "string" }, out: { type: "string" }, snapshot: { type: "string" } } as const,
+    HELP,
+  );
   if ("exit" in parsed) return parsed.exit;
   const { from, out = DEFAULT_PRICES_FILE, snapshot = "2026-12-01" } = parsed.values;
   if (!from) {
     io.stderr(HELP);
     return EXIT.usage;
   }
-  const [header, ...rows] = readFileSync(join(from, "ec2-instance-types-us-east-1.csv"), "utf8").trim().split("\n").map((l) => l.split(","));
+  const [header, ...rows] = readFileSync(join(from, "ec2-instance-types-us-east-1.csv"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => l.split(","));
   const col = (row: string[], name: string) => {
     const i = header!.indexOf(name);
     if (i < 0) throw new Error(`the CSV has no column ${name}`);
@@ -46,13 +55,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
       vcpu: Number(col(r, "vcpu")),
       memoryMiB: Number(col(r, "memory_gib")) * 1024,
       maxPods: Number(col(r, "max_pods")),
-      allocatable: { cpuMillis: Number(col(r, "karpenter_alloc_cpu_millicores")), memoryMiB: Number(col(r, "karpenter_alloc_memory_mib")) },
+      allocatable: {
+        cpuMillis: Number(col(r, "karpenter_alloc_cpu_millicores")),
+        memoryMiB: Number(col(r, "karpenter_alloc_memory_mib")),
+      },
       onDemandUsdPerHour: Number(col(r, "od_usd_per_hour")),
       spot: savings === "" ? null : { savingsPct: Number(savings), interruption: col(r, "interruption_band") },
     };
     const computed = karpenterAllocatable(t);
     if (computed.cpuMillis !== t.allocatable.cpuMillis || computed.memoryMiB !== t.allocatable.memoryMiB) {
-      throw new Error(`${t.name}: allocatable ${JSON.stringify(t.allocatable)} in the CSV, ${JSON.stringify(computed)} by Karpenter's rules`);
+      throw new Error(
+        `${t.name}: allocatable ${JSON.stringify(t.allocatable)} in the CSV, ${JSON.stringify(computed)} by Karpenter's rules`,
+      );
     }
     types.push(t);
   }
@@ -63,11 +77,30 @@ export async function main(argv: string[], io: Io): Promise<number> {
     region: "us-east-1",
     currency: "USD",
     sources: [
-      { what: "instance types (every Linux type Karpenter documents: all families and sizes), max pods, Karpenter allocatable", source: "aws/karpenter-provider-aws website/content/en/docs/reference/instance-types.md @ 692ccdd0629e488300821443f0fa0bc3c3e08047 (v1.14.0, 2026-07-11); max pods cross-checked with pkg/providers/instancetype/zz_generated.vpclimits.go @ 7f27b4e85d3157418ab84eb04a3c91da7cb8fbba" },
-      { what: "on-demand prices (Linux, USD/h)", source: "aws/karpenter-provider-aws pkg/providers/pricing/zz_generated.pricing_aws.go @ 6fc13b5236fd04fd16ff3f9dc7490d0813994099 (generated 2026-07-20 for us-east-1)" },
-      { what: "Spot savings and interruption bands", source: "AWS Spot Advisor feed (spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json) as vendored by alexei-led/spotinfo internal/spot/data/spot-advisor-data.json @ 5eedf20a99614443af215f4aaf09bd10805cac72 (payload of 2025-06-28), key spot_advisor[us-east-1][Linux]; 30-day averages across AZs" },
-      { what: "allocatable rules (kube-reserved, eviction, VM overhead)", source: "aws/karpenter-provider-aws pkg/providers/instancetype/types.go @ 7695b3c49c78efe10bb823213b3888330182a40e; awslabs/amazon-eks-ami nodeadm config.go" },
-      { what: "Fargate rates and sizes", source: `AWS Price List offer AmazonECS us-east-1 ${fargate.price_source.offer_version} (via opencost/opencost testdata @ ${fargate.price_source.commit}); sizes from the EKS user guide fargate-pod-configuration` },
+      {
+        what: "instance types (every Linux type Karpenter documents: all families and sizes), max pods, Karpenter allocatable",
+        source:
+          "aws/karpenter-provider-aws website/content/en/docs/reference/instance-types.md @ 692ccdd0629e488300821443f0fa0bc3c3e08047 (v1.14.0, 2026-07-11); max pods cross-checked with pkg/providers/instancetype/zz_generated.vpclimits.go @ 7f27b4e85d3157418ab84eb04a3c91da7cb8fbba",
+      },
+      {
+        what: "on-demand prices (Linux, USD/h)",
+        source:
+          "aws/karpenter-provider-aws pkg/providers/pricing/zz_generated.pricing_aws.go @ 6fc13b5236fd04fd16ff3f9dc7490d0813994099 (generated 2026-07-20 for us-east-1)",
+      },
+      {
+        what: "Spot savings and interruption bands",
+        source:
+          "AWS Spot Advisor feed (spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json) as vendored by alexei-led/spotinfo internal/spot/data/spot-advisor-data.json @ 5eedf20a99614443af215f4aaf09bd10805cac72 (payload of 2025-06-28), key spot_advisor[us-east-1][Linux]; 30-day averages across AZs",
+      },
+      {
+        what: "allocatable rules (kube-reserved, eviction, VM overhead)",
+        source:
+          "aws/karpenter-provider-aws pkg/providers/instancetype/types.go @ 7695b3c49c78efe10bb823213b3888330182a40e; awslabs/amazon-eks-ami nodeadm config.go",
+      },
+      {
+        what: "Fargate rates and sizes",
+        source: `AWS Price List offer AmazonECS us-east-1 ${fargate.price_source.offer_version} (via opencost/opencost testdata @ ${fargate.price_source.commit}); sizes from the EKS user guide fargate-pod-configuration`,
+      },
     ],
     notes: [
       "Prices are a snapshot: on-demand from 2026-07-20, Fargate from an offer published 2025-08-28. Check them against the AWS Pricing API before quoting a bill.",
@@ -84,13 +117,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
       usdPerGbHour: fargate.on_demand.linux_x86.usd_per_gb_hour,
       memoryOverheadMb: fargate.pod_sizing.k8s_components_memory_overhead_mb,
       minimumBilledSeconds: fargate.billing.minimum_billed_seconds_linux,
-      sizes: fargate.pod_sizing.combinations.map((c: { vcpu: number; memory_gb: number[] }) => ({ vcpu: c.vcpu, memoryGb: c.memory_gb })),
+      sizes: fargate.pod_sizing.combinations.map((c: { vcpu: number; memory_gb: number[] }) => ({
+        vcpu: c.vcpu,
+        memoryGb: c.memory_gb,
+      })),
     },
   };
   // One instance type per line: a refreshed snapshot diffs as one line per changed type.
-  const text = JSON.stringify({ ...data, instanceTypes: [] }, null, 2).replace('"instanceTypes": []', `"instanceTypes": [\n${types.map((t) => `    ${JSON.stringify(t)}`).join(",\n")}\n  ]`);
+  const text = JSON.stringify({ ...data, instanceTypes: [] }, null, 2).replace(
+    '"instanceTypes": []',
+    `"instanceTypes": [\n${types.map((t) => `    ${JSON.stringify(t)}`).join(",\n")}\n  ]`,
+  );
   writeFileSync(out, `${text}\n`);
-  io.stdout(`wrote ${out}: ${types.length} instance types (${noSpot} without Spot data; ${unpricedTypes.length} unpriced, left out), snapshot ${snapshot}\n`);
+  io.stdout(
+    `wrote ${out}: ${types.length} instance types (${noSpot} without Spot data; ${unpricedTypes.length} unpriced, left out), snapshot ${snapshot}\n`,
+  );
   return EXIT.ok;
 }
 

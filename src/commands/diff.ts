@@ -44,7 +44,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     "diff",
     argv,
     io,
-    { base: { type: "string" }, head: { type: "string" }, out: { type: "string" }, json: { type: "boolean" }, "check-report": { type: "string" }, root: { type: "string" } } as const,
+    {
+      base: { type: "string" },
+      head: { type: "string" },
+      out: { type: "string" },
+      json: { type: "boolean" },
+      "check-report": { type: "string" },
+      root: { type: "string" },
+    } as const,
     HELP,
   );
   if ("exit" in parsed) return parsed.exit;
@@ -67,7 +74,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export async function review(root: string, base: string, head: string | undefined, checkReport?: string): Promise<ReviewDocument> {
+export async function review(
+  root: string,
+  base: string,
+  head: string | undefined,
+  checkReport?: string,
+): Promise<ReviewDocument> {
   const baseCommit = await resolveCommit(root, base);
   const headCommit = head === undefined ? undefined : await resolveCommit(root, head);
   // Only what the change touched is read: its files, every file of the pipelines it touched, and
@@ -76,12 +88,18 @@ export async function review(root: string, base: string, head: string | undefine
   const wanted = scope?.wanted;
   // The base is read only where the change is; the head is listed whole, to find its links.
   const baseTree = (await readTreeAt(root, baseCommit, GENERATED_DIR, wanted, scope?.paths)).files;
-  const head_ = headCommit ? await readTreeAt(root, headCommit, GENERATED_DIR, wanted) : await readTreeEntries(join(root, GENERATED_DIR), new Set(), wanted);
+  const head_ = headCommit
+    ? await readTreeAt(root, headCommit, GENERATED_DIR, wanted)
+    : await readTreeEntries(join(root, GENERATED_DIR), new Set(), wanted);
   const headTree = head_.files;
   for (const path of headTree.keys()) if (isStamp(path)) headTree.delete(path); // bookkeeping, synced by no Application
   const built = buildReport(baseTree, headTree);
   // Links and other non-files in the head: Argo CD would apply what they point to, unseen.
-  const unsafe = head_.irregular.map((i) => ({ level: "high" as const, cluster: i.path.split("/")[0] || "(all)", message: irregularMessage(GENERATED_DIR, i) }));
+  const unsafe = head_.irregular.map((i) => ({
+    level: "high" as const,
+    cluster: i.path.split("/")[0] || "(all)",
+    message: irregularMessage(GENERATED_DIR, i),
+  }));
   const report = unsafe.length ? { ...built, risks: [...unsafe, ...built.risks] } : built;
   const diffs = await unifiedDiff(root, baseCommit, headCommit, GENERATED_DIR);
   if (!headCommit) {
@@ -92,18 +110,23 @@ export async function review(root: string, base: string, head: string | undefine
       const text = headTree.get(rel) ?? "";
       const lines = text.split("\n");
       if (lines.at(-1) === "") lines.pop();
-      diffs.set(rel, `diff --git a/${path} b/${path}\nnew file (not yet tracked by git)\n--- /dev/null\n+++ b/${path}\n@@ -0,0 +1,${lines.length} @@\n${lines.map((l) => `+${l}`).join("\n")}`);
+      diffs.set(
+        rel,
+        `diff --git a/${path} b/${path}\nnew file (not yet tracked by git)\n--- /dev/null\n+++ b/${path}\n@@ -0,0 +1,${lines.length} @@\n${lines.map((l) => `+${l}`).join("\n")}`,
+      );
     }
   }
   const files = [...diffs].sort(byKey).map(([path, diff]) => ({ path, diff }));
   // Cost: the changed pipelines, and every pipeline of a cluster whose node pools changed.
   // A pipeline whose clusters changed differently appears once per group of clusters: merge them.
   const targets = new Map<string, string[]>();
-  for (const p of report.pipelines) targets.set(p.pipeline, [...new Set([...(targets.get(p.pipeline) ?? []), ...p.clusters])]);
+  for (const p of report.pipelines)
+    targets.set(p.pipeline, [...new Set([...(targets.get(p.pipeline) ?? []), ...p.clusters])]);
   for (const change of report.platform.filter((c) => c.kind === "NodePool" || c.kind === "EC2NodeClass")) {
     for (const path of headTree.keys()) {
       const [cluster, area, pipeline] = path.split("/");
-      if (cluster === change.cluster && area === "pipelines" && pipeline) targets.set(pipeline, [...new Set([...(targets.get(pipeline) ?? []), cluster])]);
+      if (cluster === change.cluster && area === "pipelines" && pipeline)
+        targets.set(pipeline, [...new Set([...(targets.get(pipeline) ?? []), cluster])]);
     }
   }
   const prices = await clusterPrices(root);
@@ -123,9 +146,18 @@ export async function review(root: string, base: string, head: string | undefine
  * and the node pools (for the cost), as a test and as the paths that hold them (relative to
  * generated/); undefined: everything (a node pool changed, which reprices every pipeline).
  */
-export async function reviewScope(root: string, base: string, head: string | undefined): Promise<{ wanted: (path: string) => boolean; paths?: string[] } | undefined> {
+export async function reviewScope(
+  root: string,
+  base: string,
+  head: string | undefined,
+): Promise<{ wanted: (path: string) => boolean; paths?: string[] } | undefined> {
   const rel = (p: string) => p.slice(GENERATED_DIR.length + 1);
-  const changed = new Set([...(await changedPaths(root, base, head, GENERATED_DIR)), ...(head ? [] : await untracked(root, GENERATED_DIR))].map(rel));
+  const changed = new Set(
+    [
+      ...(await changedPaths(root, base, head, GENERATED_DIR)),
+      ...(head ? [] : await untracked(root, GENERATED_DIR)),
+    ].map(rel),
+  );
   if ([...changed].some((p) => /^[^/]+\/platform\/(nodepool|ec2nodeclass)-/.test(p))) return undefined;
   // A pipeline's folder, "<cluster>/pipelines/<name>/", of a path in it.
   const folderOf = (p: string) => /^[^/]+\/pipelines\/[^/]+\//.exec(p)?.[0] ?? "";
@@ -147,7 +179,8 @@ async function clusterPrices(root: string): Promise<(cluster: string) => PriceDa
   const { provedPlatform } = await import("../incremental/survey.ts");
   const { loadPrices } = await import("../cost/prices.ts");
   const { loadPriceData } = await import("../cost/data.ts");
-  const clusters = (await provedPlatform(root))?.clusters ?? (await (await import("../load/load.ts")).loadPlatform(root)).clusters;
+  const clusters =
+    (await provedPlatform(root))?.clusters ?? (await (await import("../load/load.ts")).loadPlatform(root)).clusters;
   const byCluster = loadPrices(root, clusters).byCluster;
   let fallback: PriceData | undefined;
   try {
@@ -158,7 +191,11 @@ async function clusterPrices(root: string): Promise<(cluster: string) => PriceDa
   return (cluster) => byCluster.get(cluster) ?? fallback;
 }
 
-async function checks(root: string, headCommit: string | undefined, checkReport: string | undefined): Promise<CheckSummary> {
+async function checks(
+  root: string,
+  headCommit: string | undefined,
+  checkReport: string | undefined,
+): Promise<CheckSummary> {
   if (checkReport) {
     // An empty or broken report (check crashed, or was killed) is itself a failed check, not a crash here.
     const text = await readFile(checkReport, "utf8");
@@ -170,13 +207,29 @@ async function checks(root: string, headCommit: string | undefined, checkReport:
     }
     if (!r || typeof r !== "object" || typeof r.ok !== "boolean" || !Array.isArray(r.problems)) {
       const what = text.trim() === "" ? "is empty" : "is not the JSON that `npm run check -- --json` writes";
-      return { ran: true, ok: false, problems: [{ severity: "error", code: "CHECK_REPORT", file: checkReport, path: "", message: `the check report ${what}: the checks did not finish. Run \`npm run check\` to see why` }] };
+      return {
+        ran: true,
+        ok: false,
+        problems: [
+          {
+            severity: "error",
+            code: "CHECK_REPORT",
+            file: checkReport,
+            path: "",
+            message: `the check report ${what}: the checks did not finish. Run \`npm run check\` to see why`,
+          },
+        ],
+      };
     }
     return { ran: true, ok: r.ok, problems: r.problems as NonNullable<CheckSummary["problems"]> };
   }
   if (headCommit) return { ran: false };
   const r = await runCheck(root);
-  return { ran: true, ok: r.ok, problems: r.problems.map(({ severity, code, file, path, message }) => ({ severity, code, file, path, message })) };
+  return {
+    ran: true,
+    ok: r.ok,
+    problems: r.problems.map(({ severity, code, file, path, message }) => ({ severity, code, file, path, message })),
+  };
 }
 
 runIfMain(import.meta, main);

@@ -47,17 +47,43 @@ const LEAVES = new Set(["resources", "env", "notify", "overrides", "tenants"]);
 export function fieldsRows(): { field: string; means: string; default: string }[] {
   const rows: { field: string; means: string; default: string }[] = [];
   const visit = (node: SchemaNode, path: string, required = false) => {
-    const means = [node.description, node["x-expected"] ? `Expected: ${node["x-expected"]}.` : "", node.enum ? `One of ${node.enum.map((v) => `\`${String(v)}\``).join(", ")}.` : ""].filter(Boolean).join(" ");
-    const inherited = path.startsWith("steps[].") && defaults?.[path.slice("steps[].".length)] ? `from \`defaults.${path.slice("steps[].".length)}\`` : "";
-    if (path) rows.push({ field: `\`${path}\``, means, default: required ? "required" : node.default === undefined ? inherited : `\`${JSON.stringify(node.default)}\`` });
+    const means = [
+      node.description,
+      node["x-expected"] ? `Expected: ${node["x-expected"]}.` : "",
+      node.enum ? `One of ${node.enum.map((v) => `\`${String(v)}\``).join(", ")}.` : "",
+    ]
+      .filter(Boolean)
+      .join(" ");
+    const inherited =
+      path.startsWith("steps[].") && defaults?.[path.slice("steps[].".length)]
+        ? `from \`defaults.${path.slice("steps[].".length)}\``
+        : "";
+    if (path)
+      rows.push({
+        field: `\`${path}\``,
+        means,
+        default: required ? "required" : node.default === undefined ? inherited : `\`${JSON.stringify(node.default)}\``,
+      });
     // Nested fields: an object's properties, a map's values, a list's items; the fields of
     // resources, env, notify, overrides and tenants are told in their own rows' words.
     if (LEAVES.has(path.replace(/^steps\[\]\.|^defaults\./, ""))) return;
-    const children = node.properties ?? (typeof node.additionalProperties === "object" ? node.additionalProperties.properties : undefined) ?? node.items?.properties;
+    const children =
+      node.properties ??
+      (typeof node.additionalProperties === "object" ? node.additionalProperties.properties : undefined) ??
+      node.items?.properties;
     if (!children) return;
-    const prefix = node.properties ? `${path}${path ? "." : ""}` : typeof node.additionalProperties === "object" ? `${path}.<${path === "overrides" ? "cluster" : "name"}>.` : `${path}[].`;
-    const parent = node.properties ? node : typeof node.additionalProperties === "object" ? node.additionalProperties : node.items;
-    for (const [name, child] of Object.entries(children)) if (name !== "$schema") visit(child, `${prefix}${name}`, parent?.required?.includes(name) ?? false);
+    const prefix = node.properties
+      ? `${path}${path ? "." : ""}`
+      : typeof node.additionalProperties === "object"
+        ? `${path}.<${path === "overrides" ? "cluster" : "name"}>.`
+        : `${path}[].`;
+    const parent = node.properties
+      ? node
+      : typeof node.additionalProperties === "object"
+        ? node.additionalProperties
+        : node.items;
+    for (const [name, child] of Object.entries(children))
+      if (name !== "$schema") visit(child, `${prefix}${name}`, parent?.required?.includes(name) ?? false);
   };
   const defaults = (pipelineSchema as SchemaNode).properties?.defaults?.properties;
   visit(pipelineSchema as SchemaNode, "");
@@ -67,11 +93,21 @@ export function fieldsRows(): { field: string; means: string; default: string }[
 const cell = (text: string) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
 
 function fieldsTable(): string {
-  return ["| field | what it holds | default |", "|---|---|---|", ...fieldsRows().map((r) => `| ${r.field} | ${cell(r.means)} | ${r.default} |`)].join("\n");
+  return [
+    "| field | what it holds | default |",
+    "|---|---|---|",
+    ...fieldsRows().map((r) => `| ${r.field} | ${cell(r.means)} | ${r.default} |`),
+  ].join("\n");
 }
 
 function problemCodesTable(): string {
-  return ["| code | stage | meaning |", "|---|---|---|", ...Object.entries(PROBLEM_CODE_MEANINGS).map(([code, [stage, meaning]]) => `| \`${code}\` | ${stage} | ${cell(meaning)} |`)].join("\n");
+  return [
+    "| code | stage | meaning |",
+    "|---|---|---|",
+    ...Object.entries(PROBLEM_CODE_MEANINGS).map(
+      ([code, [stage, meaning]]) => `| \`${code}\` | ${stage} | ${cell(meaning)} |`,
+    ),
+  ].join("\n");
 }
 
 /** `text` with the region `name` replaced by `content`, or an error naming what is missing. */
@@ -85,7 +121,13 @@ export function withRegion(text: string, name: string, content: string): string 
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  const parsed = parseCommand("docs", argv, io, { check: { type: "boolean" }, root: { type: "string" } } as const, HELP);
+  const parsed = parseCommand(
+    "docs",
+    argv,
+    io,
+    { check: { type: "boolean" }, root: { type: "string" } } as const,
+    HELP,
+  );
   if ("exit" in parsed) return parsed.exit;
   const root = (parsed.values.root as string | undefined) ?? io.cwd;
   let stale = 0;
@@ -105,7 +147,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (parsed.values.check) io.stderr(`dagops docs: ${file}: the ${name} table is out of date; run npm run docs\n`);
     else await writeFile(join(root, file), next);
   }
-  io.stdout(parsed.values.check ? (stale ? "" : "docs: up to date\n") : `docs: ${stale ? `${stale} table${stale === 1 ? "" : "s"} written` : "up to date"}\n`);
+  io.stdout(
+    parsed.values.check
+      ? stale
+        ? ""
+        : "docs: up to date\n"
+      : `docs: ${stale ? `${stale} table${stale === 1 ? "" : "s"} written` : "up to date"}\n`,
+  );
   return parsed.values.check && stale ? EXIT.problems : EXIT.ok;
 }
 

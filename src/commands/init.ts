@@ -45,7 +45,12 @@ Exit codes:
 `;
 
 /** The example pipelines a fresh clone of dagops ships; anything else in pipelines/ is the team's. */
-const EXAMPLES = ["customer-classification.ts", "daily-usage-report.yaml", "tenant-export.yaml", "tenant-export.tenants.yaml"];
+const EXAMPLES = [
+  "customer-classification.ts",
+  "daily-usage-report.yaml",
+  "tenant-export.yaml",
+  "tenant-export.tenants.yaml",
+];
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const parsed = parseCommand(
@@ -74,21 +79,33 @@ export async function main(argv: string[], io: Io): Promise<number> {
   });
   if (clusters.length === 0) return fail("name at least one cluster: --cluster prod=data-prod");
   const bad = clusters.find((c) => !/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/.test(c.name));
-  if (bad) return fail(`cluster name ${JSON.stringify(bad.name)}: expected a DNS label (lowercase letters, digits and -), as Argo CD and the folders under generated/ use it`);
-  if (!/^\d{12}$/.test(values.account ?? "")) return fail(`--account: expected a 12-digit AWS account id, found ${JSON.stringify(values.account ?? "")}`);
-  if (!values.repo) return fail("--repo: the URL Argo CD clones this repository from, for example https://github.com/acme/data-gitops.git");
+  if (bad)
+    return fail(
+      `cluster name ${JSON.stringify(bad.name)}: expected a DNS label (lowercase letters, digits and -), as Argo CD and the folders under generated/ use it`,
+    );
+  if (!/^\d{12}$/.test(values.account ?? ""))
+    return fail(`--account: expected a 12-digit AWS account id, found ${JSON.stringify(values.account ?? "")}`);
+  if (!values.repo)
+    return fail(
+      "--repo: the URL Argo CD clones this repository from, for example https://github.com/acme/data-gitops.git",
+    );
   const subnets = (values.subnets ?? "").split(",").filter(Boolean);
   if (subnets.length === 0) return fail(`--subnets: expected subnet ids (subnet-…), comma-separated`);
   const region = values.region ?? "us-east-1";
   const root = resolve(io.cwd, values.root ?? ".");
-  const image = values["run-manager-image"] ?? `${values.account}.dkr.ecr.${region}.amazonaws.com/dagops-run-manager:0.1.0`;
+  const image =
+    values["run-manager-image"] ?? `${values.account}.dkr.ecr.${region}.amazonaws.com/dagops-run-manager:0.1.0`;
   const config = {
     clusters: clusters.map((c) => ({
       name: c.name,
       eksClusterName: c.eks,
       argocd: { repoURL: values.repo!, targetRevision: "main" },
       aws: { region, accountId: values.account! },
-      karpenter: { discoveryTag: c.eks, nodeRole: `KarpenterNodeRole-${c.eks}`, amiAlias: values["ami-alias"] ?? DEFAULT_AMI_ALIAS },
+      karpenter: {
+        discoveryTag: c.eks,
+        nodeRole: `KarpenterNodeRole-${c.eks}`,
+        amiAlias: values["ami-alias"] ?? DEFAULT_AMI_ALIAS,
+      },
       fargate: { podExecutionRoleArn: `arn:aws:iam::${values.account}:role/${c.eks}-fargate-pod-execution`, subnets },
       runManager: { image },
     })),
@@ -96,7 +113,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
   // Checked as synth will check it, before anything is removed: bad input loses nothing.
   const problems = validateAgainst(platformSchema, config, PLATFORM_FILE);
   if (problems.length) {
-    io.stderr(`${formatProblems(problems.map((p) => ({ ...p, message: `${p.message} (from the options of dagops init)` })))}\ndagops init: nothing was changed.\n`);
+    io.stderr(
+      `${formatProblems(problems.map((p) => ({ ...p, message: `${p.message} (from the options of dagops init)` })))}\ndagops init: nothing was changed.\n`,
+    );
     return EXIT.usage;
   }
 
@@ -107,15 +126,23 @@ export async function main(argv: string[], io: Io): Promise<number> {
     // no pipelines/ yet
   }
   const theirs = entries.filter((f) => !EXAMPLES.includes(f));
-  if (theirs.length && !values.force) return fail(`${PIPELINES_DIR}/ holds files that are not dagops's examples (${theirs.join(", ")}); init removes everything in it. Pass --force to go on`);
+  if (theirs.length && !values.force)
+    return fail(
+      `${PIPELINES_DIR}/ holds files that are not dagops's examples (${theirs.join(", ")}); init removes everything in it. Pass --force to go on`,
+    );
   for (const f of entries) await rm(join(root, PIPELINES_DIR, f), { recursive: true, force: true });
   await writeFile(join(root, PIPELINES_DIR, ".gitkeep"), "");
   await rm(join(root, GENERATED_DIR), { recursive: true, force: true });
   await writeFile(join(root, PLATFORM_FILE), platformConfig(config));
-  io.stdout(`dagops init: removed the example pipelines; wrote ${PLATFORM_FILE} for ${clusters.map((c) => c.name).join(", ")}.\n`);
+  io.stdout(
+    `dagops init: removed the example pipelines; wrote ${PLATFORM_FILE} for ${clusters.map((c) => c.name).join(", ")}.\n`,
+  );
   const { main: synth } = await import("./synth.ts");
   const code = await synth(["--root", root], io);
-  if (code === 0) io.stdout(`Next: review ${PLATFORM_FILE}, add a pipeline to ${PIPELINES_DIR}/ (docs/pipelines.md, "Add a pipeline"), run \`npm run synth\`, and commit.\n`);
+  if (code === 0)
+    io.stdout(
+      `Next: review ${PLATFORM_FILE}, add a pipeline to ${PIPELINES_DIR}/ (docs/pipelines.md, "Add a pipeline"), run \`npm run synth\`, and commit.\n`,
+    );
   return code;
 }
 

@@ -45,7 +45,14 @@ export async function main(argv: string[], io: Io, options: PrCommentOptions = {
     "pr-comment",
     argv,
     io,
-    { base: { type: "string" }, report: { type: "string" }, "check-report": { type: "string" }, repo: { type: "string" }, pr: { type: "string" }, root: { type: "string" } } as const,
+    {
+      base: { type: "string" },
+      report: { type: "string" },
+      "check-report": { type: "string" },
+      repo: { type: "string" },
+      pr: { type: "string" },
+      root: { type: "string" },
+    } as const,
     HELP,
   );
   if ("exit" in parsed) return parsed.exit;
@@ -56,25 +63,45 @@ export async function main(argv: string[], io: Io, options: PrCommentOptions = {
   const fail = (code: number, message: string) => (say(io.stderr, `dagops pr-comment: ${message}\n`), code);
 
   if (!values.base === !values.report) return fail(EXIT.usage, "give exactly one of --base <ref> or --report <file>");
-  if (!token) return fail(EXIT.usage, "no token: set GITHUB_TOKEN (in GitHub Actions: env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }})");
+  if (!token)
+    return fail(
+      EXIT.usage,
+      "no token: set GITHUB_TOKEN (in GitHub Actions: env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }})",
+    );
   const target = await resolveTarget(values.repo, values.pr, env);
   if (typeof target === "string") return fail(EXIT.usage, target);
 
   let doc: ReviewDocument;
   try {
     if (values.report) doc = JSON.parse(await readFile(values.report, "utf8")) as ReviewDocument;
-    else doc = await review(await openRepository("pr-comment", values.root, io), values.base!, undefined, values["check-report"]);
+    else
+      doc = await review(
+        await openRepository("pr-comment", values.root, io),
+        values.base!,
+        undefined,
+        values["check-report"],
+      );
   } catch (err) {
-    if (err instanceof GitError || (err as NodeJS.ErrnoException).code === "ENOENT" || err instanceof SyntaxError) return fail(EXIT.usage, (err as Error).message);
+    if (err instanceof GitError || (err as NodeJS.ErrnoException).code === "ENOENT" || err instanceof SyntaxError)
+      return fail(EXIT.usage, (err as Error).message);
     throw err;
   }
   // Octokit is loaded only now: `--help` and usage errors do not need it.
   const { client, GitHubError, MARKER, upsertComment } = await import("../review/github.ts");
   const body = `${MARKER}\n${renderMarkdown(doc, GITHUB_COMMENT_LIMIT - MARKER.length - 1)}`;
-  const github = { token, apiUrl: env.GITHUB_API_URL || "https://api.github.com", ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}), log: (t: string) => say(io.stderr, t) };
+  const github = {
+    token,
+    apiUrl: env.GITHUB_API_URL || "https://api.github.com",
+    ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    log: (t: string) => say(io.stderr, t),
+  };
   try {
     const result = await upsertComment(client(github), target, body, github);
-    say(io.stdout, `dagops pr-comment: ${result.action} ${result.url} (${body.length} characters${result.deleted ? `; deleted ${result.deleted} duplicate${result.deleted === 1 ? "" : "s"}` : ""})\n`);
+    say(
+      io.stdout,
+      `dagops pr-comment: ${result.action} ${result.url} (${body.length} characters${result.deleted ? `; deleted ${result.deleted} duplicate${result.deleted === 1 ? "" : "s"}` : ""})\n`,
+    );
     return EXIT.ok;
   } catch (err) {
     if (err instanceof GitHubError) return fail(EXIT.problems, err.message);
@@ -82,21 +109,31 @@ export async function main(argv: string[], io: Io, options: PrCommentOptions = {
   }
 }
 
-async function resolveTarget(repoFlag: string | undefined, prFlag: string | undefined, env: Io["env"]): Promise<Target | string> {
+async function resolveTarget(
+  repoFlag: string | undefined,
+  prFlag: string | undefined,
+  env: Io["env"],
+): Promise<Target | string> {
   const repo = repoFlag ?? env.GITHUB_REPOSITORY;
   const m = repo ? /^([\w.-]+)\/([\w.-]+)$/.exec(repo) : null;
-  if (!m) return `no repository: pass --repo <owner/name> or set GITHUB_REPOSITORY (found ${JSON.stringify(repo ?? null)})`;
+  if (!m)
+    return `no repository: pass --repo <owner/name> or set GITHUB_REPOSITORY (found ${JSON.stringify(repo ?? null)})`;
   let pr = prFlag !== undefined ? Number(prFlag) : undefined;
   if (pr === undefined && env.GITHUB_EVENT_PATH) {
     try {
-      const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, "utf8")) as { pull_request?: { number?: number }; number?: number };
+      const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, "utf8")) as {
+        pull_request?: { number?: number };
+        number?: number;
+      };
       pr = event.pull_request?.number ?? event.number;
     } catch (err) {
       return `cannot read the GitHub event at GITHUB_EVENT_PATH=${env.GITHUB_EVENT_PATH}: ${(err as Error).message}`;
     }
   }
-  if (pr === undefined) return "no pull request: pass --pr <number>, or run on a pull_request event (GITHUB_EVENT_PATH)";
-  if (!Number.isInteger(pr) || pr < 1) return `the pull request number must be a positive integer, found ${JSON.stringify(prFlag ?? pr)}`;
+  if (pr === undefined)
+    return "no pull request: pass --pr <number>, or run on a pull_request event (GITHUB_EVENT_PATH)";
+  if (!Number.isInteger(pr) || pr < 1)
+    return `the pull request number must be a positive integer, found ${JSON.stringify(prFlag ?? pr)}`;
   return { owner: m[1]!, repo: m[2]!, pr };
 }
 

@@ -30,7 +30,13 @@ Exit codes:
 `;
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  const parsed = parseCommand("synth", argv, io, { root: { type: "string" }, timings: { type: "boolean" }, full: { type: "boolean" } } as const, HELP);
+  const parsed = parseCommand(
+    "synth",
+    argv,
+    io,
+    { root: { type: "string" }, timings: { type: "boolean" }, full: { type: "boolean" } } as const,
+    HELP,
+  );
   if ("exit" in parsed) return parsed.exit;
   const { values } = parsed;
   return withRepository("synth", values.root, io, "write", async (root) => {
@@ -43,11 +49,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (quick) {
       const { schemaFiles } = await import("../synth/schemas.ts");
       let schemasUpToDate = true;
-      for (const [file, content] of schemaFiles()) if (await writeIfChanged(join(root, file), content)) schemasUpToDate = false;
+      for (const [file, content] of schemaFiles())
+        if (await writeIfChanged(join(root, file), content)) schemasUpToDate = false;
       if (timings) io.stderr(formatTimings(timings));
       if (quick.problems.length > 0) io.stderr(`${formatProblems(quick.problems)}\n`);
       if (schemasUpToDate) {
-        io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(quick.counts.pipelines, "pipeline")}, ${plural(quick.clusters, "cluster")}, ${plural(quick.counts.files, "file")}).\n`);
+        io.stdout(
+          `dagops synth: ${GENERATED_DIR}/ is up to date (${plural(quick.counts.pipelines, "pipeline")}, ${plural(quick.clusters, "cluster")}, ${plural(quick.counts.files, "file")}).\n`,
+        );
         return EXIT.ok;
       }
     }
@@ -57,7 +66,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     let compiled;
     try {
       // The files are staged as they are rendered; nothing in generated/ changes before every check has passed.
-      compiled = await compile(root, timings, { output: "stage", env: io.env, ...(surveyed ? { survey: surveyed } : {}) });
+      compiled = await compile(root, timings, {
+        output: "stage",
+        env: io.env,
+        ...(surveyed ? { survey: surveyed } : {}),
+      });
     } catch (err) {
       if (!(err instanceof UnsafeTreeError)) throw err;
       io.stderr(`dagops synth: ${err.message}\n`);
@@ -71,25 +84,39 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     const tree = compiled.tree;
     await timed(timings, "write generated/", compiled.commit);
-    const diff = { missing: tree.missing, stale: tree.stale, extra: [...tree.extra, ...tree.irregular.map((i) => i.path)].sort() };
+    const diff = {
+      missing: tree.missing,
+      stale: tree.stale,
+      extra: [...tree.extra, ...tree.irregular.map((i) => i.path)].sort(),
+    };
     if (timings) io.stderr(formatTimings(timings));
     const schemasChanged: string[] = [];
-    for (const [file, content] of schemaFiles()) if (await writeIfChanged(join(root, file), content)) schemasChanged.push(file);
+    for (const [file, content] of schemaFiles())
+      if (await writeIfChanged(join(root, file), content)) schemasChanged.push(file);
     const schemaChanged = schemasChanged.length > 0;
     const clusters = compiled.project.clusters;
     const pipelines = { length: compiled.counts?.pipelines ?? compiled.project.pipelines.length };
     const fileCount = compiled.counts?.files ?? 0;
     if (diff.missing.length + diff.stale.length + diff.extra.length === 0 && !schemaChanged) {
-      io.stdout(`dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(fileCount, "file")}).\n`);
+      io.stdout(
+        `dagops synth: ${GENERATED_DIR}/ is up to date (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(fileCount, "file")}).\n`,
+      );
     } else {
       io.stdout(
         `dagops synth: wrote ${GENERATED_DIR}/ (${plural(pipelines.length, "pipeline")}, ${plural(clusters.length, "cluster")}, ${plural(fileCount, "file")}): ` +
           `${diff.missing.length} added, ${diff.stale.length} changed, ${diff.extra.length} removed${schemaChanged ? `; updated ${schemasChanged.join(", ")}` : ""}.\n`,
       );
       // What changed, so that the commit that follows holds no surprise.
-      const lines = [...diff.missing.map((p) => `  + ${p}`), ...diff.stale.map((p) => `  ~ ${p}`), ...diff.extra.map((p) => `  - ${p}`)].sort((a, b) => (a.slice(4) < b.slice(4) ? -1 : 1));
+      const lines = [
+        ...diff.missing.map((p) => `  + ${p}`),
+        ...diff.stale.map((p) => `  ~ ${p}`),
+        ...diff.extra.map((p) => `  - ${p}`),
+      ].sort((a, b) => (a.slice(4) < b.slice(4) ? -1 : 1));
       const shown = lines.slice(0, 40);
-      if (shown.length) io.stdout(`${shown.join("\n")}\n${lines.length > shown.length ? `  ... and ${lines.length - shown.length} more (git status -- ${GENERATED_DIR})\n` : ""}`);
+      if (shown.length)
+        io.stdout(
+          `${shown.join("\n")}\n${lines.length > shown.length ? `  ... and ${lines.length - shown.length} more (git status -- ${GENERATED_DIR})\n` : ""}`,
+        );
     }
     return EXIT.ok;
   });

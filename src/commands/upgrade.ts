@@ -35,14 +35,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
   if ("exit" in parsed) return parsed.exit;
   const [ref, ...more] = parsed.positionals;
   const fail = (message: string) => (io.stderr(`dagops upgrade: ${message}\n`), EXIT.usage);
-  if (!ref || more.length) return fail(`expected one git ref (a commit of dagops you fetched, such as FETCH_HEAD)\n\n${HELP}`);
+  if (!ref || more.length)
+    return fail(`expected one git ref (a commit of dagops you fetched, such as FETCH_HEAD)\n\n${HELP}`);
   const root = resolve(io.cwd, parsed.values.root ?? ".");
-  const git = (...args: string[]) => execFileSync("git", ["-C", root, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", root, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   let commit: string;
   try {
     commit = git("rev-parse", "--verify", "--quiet", `${ref}^{commit}`).trim();
   } catch {
-    return fail(`${JSON.stringify(ref)} is not a commit here (not a git work tree, or not fetched: git fetch <dagops repository> <tag>)`);
+    return fail(
+      `${JSON.stringify(ref)} is not a commit here (not a git work tree, or not fetched: git fetch <dagops repository> <tag>)`,
+    );
   }
   const owned = (text: string) => {
     const m = JSON.parse(text) as Manifest;
@@ -66,9 +70,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
   if (dirty) return fail(`dagops's own files have uncommitted changes; commit or stash them first:\n${dirty}`);
   // The ref's files, exactly: what it does not have goes.
   git("rm", "-r", "-q", "--ignore-unmatch", "--", ...paths);
-  const present = git("ls-tree", "--name-only", commit, "--", ...paths).split("\n").filter(Boolean);
+  const present = git("ls-tree", "--name-only", commit, "--", ...paths)
+    .split("\n")
+    .filter(Boolean);
   if (present.length) git("checkout", commit, "--", ...present);
   const changed = git("diff", "--cached", "--stat", "HEAD", "--", ...paths).trim();
-  io.stdout(changed ? `dagops upgrade: dagops's files are ${ref}'s (${commit.slice(0, 12)}):\n${changed}\nNext: npm ci && npm run synth, then review and commit.\n` : `dagops upgrade: dagops's files are already ${ref}'s.\n`);
+  io.stdout(
+    changed
+      ? `dagops upgrade: dagops's files are ${ref}'s (${commit.slice(0, 12)}):\n${changed}\nNext: npm ci && npm run synth, then review and commit.\n`
+      : `dagops upgrade: dagops's files are already ${ref}'s.\n`,
+  );
   return EXIT.ok;
 }

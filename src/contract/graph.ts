@@ -12,20 +12,44 @@ export function graphProblems(steps: readonly GraphStep[], file: string): Proble
   steps.forEach((s, i) => {
     const first = firstIndex.get(s.name);
     if (first === undefined) firstIndex.set(s.name, i);
-    else problems.push(problem("DUPLICATE_STEP", file, fieldPath(["steps", i, "name"]), `step ${JSON.stringify(s.name)} is already defined at steps[${first}]; step names must be unique`));
+    else
+      problems.push(
+        problem(
+          "DUPLICATE_STEP",
+          file,
+          fieldPath(["steps", i, "name"]),
+          `step ${JSON.stringify(s.name)} is already defined at steps[${first}]; step names must be unique`,
+        ),
+      );
   });
   const names = [...firstIndex.keys()];
   steps.forEach((s, i) => {
     (s.dependsOn ?? []).forEach((d, j) => {
       const path = fieldPath(["steps", i, "dependsOn", j]);
-      if (d === s.name) problems.push(problem("SELF_DEPENDENCY", file, path, `step ${JSON.stringify(s.name)} depends on itself; remove it from its own dependsOn`));
+      if (d === s.name)
+        problems.push(
+          problem(
+            "SELF_DEPENDENCY",
+            file,
+            path,
+            `step ${JSON.stringify(s.name)} depends on itself; remove it from its own dependsOn`,
+          ),
+        );
       else if (!firstIndex.has(d)) {
-        problems.push(problem("UNKNOWN_STEP", file, path, `unknown step ${JSON.stringify(d)}; known: ${names.join(", ")}.${didYouMean(d, names)}`));
+        problems.push(
+          problem(
+            "UNKNOWN_STEP",
+            file,
+            path,
+            `unknown step ${JSON.stringify(d)}; known: ${names.join(", ")}.${didYouMean(d, names)}`,
+          ),
+        );
       }
     });
   });
   const cycle = findCycle(steps);
-  if (cycle) problems.push(problem("CYCLE", file, "steps", `dependency cycle: ${cycle.join(" → ")}; a pipeline must be a DAG`));
+  if (cycle)
+    problems.push(problem("CYCLE", file, "steps", `dependency cycle: ${cycle.join(" → ")}; a pipeline must be a DAG`));
   return problems;
 }
 
@@ -79,7 +103,10 @@ export function waves(steps: readonly GraphStep[]): string[][] {
  * The critical path: the chain of dependencies with the largest total weight (a duration), and
  * that total. Ties go to the step listed first, so the answer is deterministic. Assumes a DAG.
  */
-export function criticalPath(steps: readonly GraphStep[], weight: (step: string) => number): { path: string[]; total: number } {
+export function criticalPath(
+  steps: readonly GraphStep[],
+  weight: (step: string) => number,
+): { path: string[]; total: number } {
   const byName = new Map(steps.map((s) => [s.name, s]));
   const best = new Map<string, { total: number; via?: string }>();
   const bestOf = (n: string): { total: number; via?: string } => {

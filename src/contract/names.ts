@@ -32,4 +32,3 @@ export function pipelineApp(pipeline: string): string {
 export function contentHash(content: string, length = 10): string {
   return createHash("sha256").update(content).digest("hex").slice(0, length);
 }
-

@@ -15,7 +15,11 @@ export function byKey(a: readonly [string, unknown], b: readonly [string, unknow
 }
 
 /** The value of `key` in `map`, or the one `make` gives, stored first. */
-export function getOrSet<K, V>(map: { get(key: K): V | undefined; set(key: K, value: V): unknown }, key: K, make: () => V): V {
+export function getOrSet<K, V>(
+  map: { get(key: K): V | undefined; set(key: K, value: V): unknown },
+  key: K,
+  make: () => V,
+): V {
   let value = map.get(key);
   if (value === undefined) map.set(key, (value = make()));
   return value;

@@ -35,20 +35,31 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
  * The canonical text of a value of `type`, or an error saying what was expected. Canonical:
  * integers in decimal, booleans `true`/`false`, dates `YYYY-MM-DD` (a real day).
  */
-export function checkValue(name: string, decl: ParamDeclaration, raw: string | number | boolean): { value: string } | { error: string } {
+export function checkValue(
+  name: string,
+  decl: ParamDeclaration,
+  raw: string | number | boolean,
+): { value: string } | { error: string } {
   const text = String(raw);
   const found = JSON.stringify(raw);
   switch (decl.type) {
     case "int":
-      return /^-?\d{1,15}$/.test(text) ? { value: String(Number(text)) } : { error: `parameter ${name} is an int: expected a whole number such as 7, found ${found}` };
+      return /^-?\d{1,15}$/.test(text)
+        ? { value: String(Number(text)) }
+        : { error: `parameter ${name} is an int: expected a whole number such as 7, found ${found}` };
     case "bool":
-      return text === "true" || text === "false" ? { value: text } : { error: `parameter ${name} is a bool: expected true or false, found ${found}` };
+      return text === "true" || text === "false"
+        ? { value: text }
+        : { error: `parameter ${name} is a bool: expected true or false, found ${found}` };
     case "date":
-      return isDate(text) ? { value: text } : { error: `parameter ${name} is a date: expected a day as YYYY-MM-DD such as 2026-11-30, found ${found}` };
+      return isDate(text)
+        ? { value: text }
+        : { error: `parameter ${name} is a date: expected a day as YYYY-MM-DD such as 2026-11-30, found ${found}` };
     case "string": {
       if (typeof raw !== "string") return { error: `parameter ${name} is a string: expected text, found ${found}` };
       if (text.length > 1024) return { error: `parameter ${name}: at most 1024 characters, found ${text.length}` };
-      if (decl.pattern !== undefined && !new RegExp(decl.pattern, "u").test(text)) return { error: `parameter ${name} must match ${decl.pattern}, found ${found}` };
+      if (decl.pattern !== undefined && !new RegExp(decl.pattern, "u").test(text))
+        return { error: `parameter ${name} must match ${decl.pattern}, found ${found}` };
       return { value: text };
     }
   }
@@ -64,9 +75,17 @@ export function isDate(text: string): boolean {
 /** Problems of a declaration, as (field, message) pairs: synth reports them with the file and path. */
 export function declarationProblems(name: string, decl: ParamDeclaration): { field: string; message: string }[] {
   const problems: { field: string; message: string }[] = [];
-  if (!PARAM_NAME.test(name)) problems.push({ field: "", message: `parameter names are lower-case letters, digits and _, starting with a letter (at most 31), so that each maps to one env variable; found ${JSON.stringify(name)}` });
+  if (!PARAM_NAME.test(name))
+    problems.push({
+      field: "",
+      message: `parameter names are lower-case letters, digits and _, starting with a letter (at most 31), so that each maps to one env variable; found ${JSON.stringify(name)}`,
+    });
   if (decl.pattern !== undefined) {
-    if (decl.type !== "string") problems.push({ field: "pattern", message: `pattern applies to string parameters only; ${name} is ${decl.type}` });
+    if (decl.type !== "string")
+      problems.push({
+        field: "pattern",
+        message: `pattern applies to string parameters only; ${name} is ${decl.type}`,
+      });
     try {
       new RegExp(decl.pattern, "u");
     } catch (err) {
@@ -77,10 +96,15 @@ export function declarationProblems(name: string, decl: ParamDeclaration): { fie
   if (d !== undefined) {
     if (DYNAMIC_DEFAULTS.includes(d as DynamicDefault)) {
       const fits = d === "scheduled-date" ? decl.type === "date" || decl.type === "string" : decl.type === "string";
-      if (!fits) problems.push({ field: "default", message: `${d} gives a ${d === "scheduled-date" ? "date" : "timestamp (string)"}; ${name} is ${decl.type}` });
+      if (!fits)
+        problems.push({
+          field: "default",
+          message: `${d} gives a ${d === "scheduled-date" ? "date" : "timestamp (string)"}; ${name} is ${decl.type}`,
+        });
     } else if (problems.every((p) => p.field !== "pattern")) {
       const checked = checkValue(name, decl, d);
-      if ("error" in checked) problems.push({ field: "default", message: `the default does not fit the declaration: ${checked.error}` });
+      if ("error" in checked)
+        problems.push({ field: "default", message: `the default does not fit the declaration: ${checked.error}` });
     }
   }
   return problems;
@@ -96,7 +120,12 @@ export interface RunClock {
 
 /** The day `at` falls on in `timeZone`, as YYYY-MM-DD. */
 export function dayIn(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(at);
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+  }).formatToParts(at);
   const get = (t: string) => parts.find((p) => p.type === t)!.value;
   return `${get("year")}-${get("month")}-${get("day")}`;
 }
@@ -114,7 +143,10 @@ export function settleParams(
   const values: Record<string, string> = {};
   const names = Object.keys(declared).sort();
   for (const name of Object.keys(given).sort()) {
-    if (!(name in declared)) errors.push(`unknown parameter ${name}; ${names.length ? `the pipeline declares: ${names.join(", ")}` : "the pipeline declares no params"}`);
+    if (!(name in declared))
+      errors.push(
+        `unknown parameter ${name}; ${names.length ? `the pipeline declares: ${names.join(", ")}` : "the pipeline declares no params"}`,
+      );
   }
   for (const name of names) {
     const decl = declared[name]!;
@@ -128,8 +160,7 @@ export function settleParams(
       const checked = checkValue(name, decl, decl.default);
       if ("error" in checked) errors.push(checked.error);
       else values[name] = checked.value;
-    }
-    else errors.push(`parameter ${name} has no default: give it with --param ${name}=<${decl.type}>`);
+    } else errors.push(`parameter ${name} has no default: give it with --param ${name}=<${decl.type}>`);
   }
   return { values, errors };
 }
@@ -138,7 +169,10 @@ export function settleParams(
  * `k=v` arguments as given values. `k=A..B` (date or int) and `k=a,b,c` expand to several values:
  * backfills use them; `dagops start` refuses more than one.
  */
-export function parseParamArgs(args: readonly string[], declared: Readonly<Record<string, ParamDeclaration>>): { values: Record<string, string[]>; errors: string[] } {
+export function parseParamArgs(
+  args: readonly string[],
+  declared: Readonly<Record<string, ParamDeclaration>>,
+): { values: Record<string, string[]>; errors: string[] } {
   const values: Record<string, string[]> = {};
   const errors: string[] = [];
   for (const arg of args) {
@@ -164,27 +198,41 @@ export function parseParamArgs(args: readonly string[], declared: Readonly<Recor
 /** At most this many runs from one range: a typo such as 2026..2206 must not start ten thousand runs. */
 export const MAX_EXPANSION = 1000;
 
-function expandRange(name: string, type: "date" | "int", from: string, to: string): { values: string[] } | { error: string } {
+function expandRange(
+  name: string,
+  type: "date" | "int",
+  from: string,
+  to: string,
+): { values: string[] } | { error: string } {
   if (type === "int") {
     const a = Number(from);
     const b = Number(to);
-    if (!Number.isInteger(a) || !Number.isInteger(b)) return { error: `parameter ${name}: expected a range of whole numbers such as 1..10, found ${from}..${to}` };
+    if (!Number.isInteger(a) || !Number.isInteger(b))
+      return { error: `parameter ${name}: expected a range of whole numbers such as 1..10, found ${from}..${to}` };
     if (b < a) return { error: `parameter ${name}: the range ${from}..${to} runs backwards` };
-    if (b - a + 1 > MAX_EXPANSION) return { error: `parameter ${name}: ${from}..${to} is ${b - a + 1} values; at most ${MAX_EXPANSION} at once` };
+    if (b - a + 1 > MAX_EXPANSION)
+      return { error: `parameter ${name}: ${from}..${to} is ${b - a + 1} values; at most ${MAX_EXPANSION} at once` };
     return { values: Array.from({ length: b - a + 1 }, (_, i) => String(a + i)) };
   }
-  if (!isDate(from) || !isDate(to)) return { error: `parameter ${name}: expected a range of days such as 2026-11-01..2026-11-30, found ${from}..${to}` };
+  if (!isDate(from) || !isDate(to))
+    return {
+      error: `parameter ${name}: expected a range of days such as 2026-11-01..2026-11-30, found ${from}..${to}`,
+    };
   const start = Date.parse(`${from}T00:00:00Z`);
   const end = Date.parse(`${to}T00:00:00Z`);
   if (end < start) return { error: `parameter ${name}: the range ${from}..${to} runs backwards` };
   const days = Math.round((end - start) / 86_400_000) + 1;
-  if (days > MAX_EXPANSION) return { error: `parameter ${name}: ${from}..${to} is ${days} days; at most ${MAX_EXPANSION} at once` };
-  return { values: Array.from({ length: days }, (_, i) => new Date(start + i * 86_400_000).toISOString().slice(0, 10)) };
+  if (days > MAX_EXPANSION)
+    return { error: `parameter ${name}: ${from}..${to} is ${days} days; at most ${MAX_EXPANSION} at once` };
+  return {
+    values: Array.from({ length: days }, (_, i) => new Date(start + i * 86_400_000).toISOString().slice(0, 10)),
+  };
 }
 
 /** Every combination of the given values, in order (the first parameter varies slowest). */
 export function combinations(values: Readonly<Record<string, readonly string[]>>): Record<string, string>[] {
   let out: Record<string, string>[] = [{}];
-  for (const name of Object.keys(values).sort()) out = out.flatMap((o) => values[name]!.map((v) => ({ ...o, [name]: v })));
+  for (const name of Object.keys(values).sort())
+    out = out.flatMap((o) => values[name]!.map((v) => ({ ...o, [name]: v })));
   return out;
 }

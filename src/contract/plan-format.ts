@@ -36,7 +36,11 @@ export interface Plan {
   /** An attempt whose pod stays unschedulable this long fails (spending a retry). Absent in older plans: 900. */
   readonly schedulingTimeoutSeconds?: number;
   /** Alerts at the end of a run. Absent in older plans: none. */
-  readonly notify?: readonly { readonly on: readonly string[]; readonly secret: { readonly name: string; readonly key: string }; readonly format: "slack" | "json" }[];
+  readonly notify?: readonly {
+    readonly on: readonly string[];
+    readonly secret: { readonly name: string; readonly key: string };
+    readonly format: "slack" | "json";
+  }[];
   /** Overlapping runs: `forbid`, `allow` or `replace`, enforced with a Lease per pipeline. Absent in older plans: forbid. */
   readonly concurrency?: "forbid" | "allow" | "replace";
   /** The schedule's time zone: the day of `scheduled-date`. Absent in older plans: Etc/UTC. */

@@ -8,15 +8,30 @@
  * docs/checks.md's table is generated from this (`npm run docs`), and a test keeps the two equal.
  */
 export const PROBLEM_CODE_MEANINGS = {
-  FILE_UNREADABLE: ["reading", "A definition could not be read: gone, unreadable, not a regular file, or a symlink that leads out of the repository."],
+  FILE_UNREADABLE: [
+    "reading",
+    "A definition could not be read: gone, unreadable, not a regular file, or a symlink that leads out of the repository.",
+  ],
   YAML_SYNTAX: ["reading", "The YAML does not parse; the message gives the line and column of the first error."],
-  YAML_UNSAFE: ["reading", "YAML dagops refuses to read: a tag, a merge key, a duplicate key, more than 20 aliases, or a file over 1 MiB."],
-  MODULE_LOAD_FAILED: ["reading", "A TypeScript definition did not load: it threw, timed out, exited, exported something that is not plain data, or imports a file outside the repository."],
-  NO_DEFAULT_EXPORT: ["reading", "A TypeScript definition has no default export (`export default definePipeline({...})`)."],
+  YAML_UNSAFE: [
+    "reading",
+    "YAML dagops refuses to read: a tag, a merge key, a duplicate key, more than 20 aliases, or a file over 1 MiB.",
+  ],
+  MODULE_LOAD_FAILED: [
+    "reading",
+    "A TypeScript definition did not load: it threw, timed out, exited, exported something that is not plain data, or imports a file outside the repository.",
+  ],
+  NO_DEFAULT_EXPORT: [
+    "reading",
+    "A TypeScript definition has no default export (`export default definePipeline({...})`).",
+  ],
   UNKNOWN_FIELD: ["schema", "A field the schema does not have; the message suggests the closest one."],
   MISSING_FIELD: ["schema", "A required field is absent."],
   WRONG_TYPE: ["schema", "A field holds the wrong type (a number where a quoted quantity belongs, for one)."],
-  INVALID_VALUE: ["schema", "A value outside what the field allows: a pattern, an enum, a range, or text no YAML reader can carry."],
+  INVALID_VALUE: [
+    "schema",
+    "A value outside what the field allows: a pattern, an enum, a range, or text no YAML reader can carry.",
+  ],
   DUPLICATE_PIPELINE: ["graph", "Two definitions (or a pipeline and a template's tenant) give the same pipeline name."],
   NAME_MISMATCH: ["graph", "A pipeline's name differs from its file's name."],
   RESERVED_NAME: ["graph", "A pipeline name dagops uses itself (its namespace would clash)."],
@@ -25,38 +40,74 @@ export const PROBLEM_CODE_MEANINGS = {
   SELF_DEPENDENCY: ["graph", "A step depends on itself."],
   CYCLE: ["graph", "The steps' dependencies form a cycle; the message gives its path."],
   UNKNOWN_CLUSTER: ["semantics", "A cluster (in `clusters` or `overrides`) that platform.config.ts does not define."],
-  BAD_QUANTITY: ["semantics", "A CPU or memory quantity that does not parse, or memory in thousandths of a byte (`300m`)."],
-  MISSING_REQUESTS: ["semantics", "A step with no CPU or memory request, from itself or `defaults`: Karpenter could not size its node."],
+  BAD_QUANTITY: [
+    "semantics",
+    "A CPU or memory quantity that does not parse, or memory in thousandths of a byte (`300m`).",
+  ],
+  MISSING_REQUESTS: [
+    "semantics",
+    "A step with no CPU or memory request, from itself or `defaults`: Karpenter could not size its node.",
+  ],
   LIMIT_BELOW_REQUEST: ["semantics", "A limit below its request, which the API server refuses."],
-  BAD_CRON: ["semantics", "A schedule the CronJob controller would refuse (robfig/cron v3 rules: day of week 0-6, five fields)."],
+  BAD_CRON: [
+    "semantics",
+    "A schedule the CronJob controller would refuse (robfig/cron v3 rules: day of week 0-6, five fields).",
+  ],
   BAD_TIME_ZONE: ["semantics", "A time zone that Go's time zone database does not have, spelled as it spells it."],
   BAD_DURATION: ["semantics", "A timeout or estimate outside 1 s to 24 h (a run timeout: up to 168 h)."],
   BAD_IMAGE: ["semantics", "An image reference that does not parse."],
-  UNPINNED_IMAGE: ["semantics", "An image without a tag, or tagged `latest`: `git revert` would not restore the same code."],
+  UNPINNED_IMAGE: [
+    "semantics",
+    "An image without a tag, or tagged `latest`: `git revert` would not restore the same code.",
+  ],
   MISSING_IMAGE: ["semantics", "A step with no image, from itself or the pipeline."],
-  SECRET_LITERAL: ["semantics", "A credential written as a literal value (an AWS key, a token, a password in a URL); use `valueFrom.secretKeyRef`."],
+  SECRET_LITERAL: [
+    "semantics",
+    "A credential written as a literal value (an AWS key, a token, a password in a URL); use `valueFrom.secretKeyRef`.",
+  ],
   RESERVED_ENV: ["semantics", "An env name dagops sets itself (`DAGOPS_*`)."],
   UNKNOWN_PARAM: ["semantics", "A value for a parameter the pipeline (or template) does not declare."],
   DUPLICATE_ENV: ["semantics", "Two env entries of one step with the same name."],
-  SHARED_ROLE: ["semantics", "Warning: one IAM role for clusters in different AWS accounts (IRSA trusts one account's OIDC providers)."],
-  DST_SCHEDULE: ["semantics", "Warning: a schedule whose time a daylight-saving change skips or repeats in its time zone."],
+  SHARED_ROLE: [
+    "semantics",
+    "Warning: one IAM role for clusters in different AWS accounts (IRSA trusts one account's OIDC providers).",
+  ],
+  DST_SCHEDULE: [
+    "semantics",
+    "Warning: a schedule whose time a daylight-saving change skips or repeats in its time zone.",
+  ],
   BAD_CONFIG: ["semantics", "platform.config.ts is invalid: a field of a cluster, or a cluster defined twice."],
   NO_LOG_DESTINATION: ["semantics", "Warning: a cluster routes no logs, so a step's log goes with its pod."],
-  OUTPUT_SCHEMA: ["output", "A generated object fails its kind's schema (kubernetes-models, Karpenter, Argo CD, ACK): a dagops bug or a value the model let through."],
+  OUTPUT_SCHEMA: [
+    "output",
+    "A generated object fails its kind's schema (kubernetes-models, Karpenter, Argo CD, ACK): a dagops bug or a value the model let through.",
+  ],
   OBJECT_TOO_LARGE: ["output", "A generated object over 1 MiB, which etcd refuses."],
   DUPLICATE_OBJECT: ["output", "Two generated objects with the same kind, namespace and name."],
   DUPLICATE_PATH: ["output", "Two generated objects written to the same file."],
   FARGATE_UNMATCHED: ["output", "A run-manager pod that no Fargate profile selects: it would stay Pending."],
-  FARGATE_MATCHES_STEP: ["output", "A step pod that a Fargate profile selects: it would run on Fargate, not on the NodePools."],
+  FARGATE_MATCHES_STEP: [
+    "output",
+    "A step pod that a Fargate profile selects: it would run on Fargate, not on the NodePools.",
+  ],
   NO_NODEPOOL: ["output", "A step pod that no NodePool admits (taints not tolerated, requirements not satisfiable)."],
   APP_PATH_MISSING: ["output", "An Application whose path holds no generated object."],
-  POD_SECURITY: ["output", "A pod that does not meet Pod Security \"restricted\"."],
+  POD_SECURITY: ["output", 'A pod that does not meet Pod Security "restricted".'],
   KARPENTER_RULE: ["output", "A NodePool or EC2NodeClass that breaks a CEL rule of Karpenter's CRDs."],
-  NO_INSTANCE_FITS: ["capacity", "A step no instance type of its NodePool can hold, after Karpenter's and the kubelet's overheads."],
-  TOO_FEW_FAMILIES: ["capacity", "A step that fits fewer instance families than the pool's `minValues`: Karpenter would not launch for it."],
+  NO_INSTANCE_FITS: [
+    "capacity",
+    "A step no instance type of its NodePool can hold, after Karpenter's and the kubelet's overheads.",
+  ],
+  TOO_FEW_FAMILIES: [
+    "capacity",
+    "A step that fits fewer instance families than the pool's `minValues`: Karpenter would not launch for it.",
+  ],
   FARGATE_TOO_LARGE: ["capacity", "A run manager larger than Fargate's largest size."],
   POOL_LIMIT: ["capacity", "One run's peak (or one step) exceeds its NodePool's limits."],
-  POOL_LIMIT_SHARED: ["capacity", "Warning: pipelines that start at the same time together exceed a NodePool's limits."],
+  POOL_LIMIT_SHARED: [
+    "capacity",
+    "Warning: pipelines that start at the same time together exceed a NodePool's limits.",
+  ],
   BAD_PRICE_DATA: ["capacity", "A price snapshot that is missing or does not match its schema."],
   DRIFT_STALE: ["drift", "A file under generated/ differs from a fresh render: run `npm run synth`."],
   DRIFT_MISSING: ["drift", "A file a fresh render writes is missing from generated/."],
@@ -168,7 +219,8 @@ export function formatProblems(problems: readonly Problem[]): string {
     const errors = list.filter((p) => p.severity === "error").length;
     const mark = errors > 0 ? "✖" : "⚠";
     lines.push(`${mark} ${file || "(no file)"}: ${list.length} problem${list.length === 1 ? "" : "s"}`);
-    const where = (p: Problem) => (p.path || "(file)") + (p.line ? ` (line ${p.line}${p.column ? `, column ${p.column}` : ""})` : "");
+    const where = (p: Problem) =>
+      (p.path || "(file)") + (p.line ? ` (line ${p.line}${p.column ? `, column ${p.column}` : ""})` : "");
     const width = Math.min(48, Math.max(...list.map((p) => where(p).length)));
     for (const p of list) {
       const tag = p.severity === "warning" ? `${p.code} (warning)` : p.code;

@@ -86,7 +86,8 @@ export function runIntent(annotations: Readonly<Record<string, string>> | undefi
     if (a[key] === undefined) return {};
     try {
       const v = JSON.parse(a[key]!) as unknown;
-      if (v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string")) return v as Record<string, string>;
+      if (v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string"))
+        return v as Record<string, string>;
     } catch {
       // reported below
     }
@@ -140,7 +141,9 @@ export interface RunHead {
   readonly cluster: string | null;
   /** The plan ConfigMap the run was started from (its name carries the plan's hash). */
   readonly planRevision: string | null;
-  readonly trigger: { readonly kind: "schedule"; readonly scheduledAt: string } | { readonly kind: "manual"; readonly by?: string; readonly reason?: string; readonly backfill?: string };
+  readonly trigger:
+    | { readonly kind: "schedule"; readonly scheduledAt: string }
+    | { readonly kind: "manual"; readonly by?: string; readonly reason?: string; readonly backfill?: string };
   /** Every parameter's value for this run (given or default). */
   readonly params: Readonly<Record<string, string>>;
   /** The run this one re-runs, and the steps it took as done (step → the run whose output it keeps). */
@@ -198,7 +201,13 @@ export function messageCap(steps: number): number {
 }
 
 export function recordLabels(plan: Plan, run: Run, outcome: RecordOutcome): Record<string, string> {
-  return { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: plan.pipeline, [LABEL.run]: run.name, [RECORD_LABEL]: "true", [OUTCOME_LABEL]: outcome };
+  return {
+    [LABEL.managedBy]: MANAGED_BY,
+    [LABEL.pipeline]: plan.pipeline,
+    [LABEL.run]: run.name,
+    [RECORD_LABEL]: "true",
+    [OUTCOME_LABEL]: outcome,
+  };
 }
 
 /** The label selector of a pipeline's run records. */
@@ -215,7 +224,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export const MAX_REASON = 48;
 
-export function stepRecord(step: string, attempts: readonly Attempt[], jobName: (attempt: number) => string, cap = 2048): string {
+export function stepRecord(
+  step: string,
+  attempts: readonly Attempt[],
+  jobName: (attempt: number) => string,
+  cap = 2048,
+): string {
   // Only the last attempt keeps its message: earlier ones are usually the same failure again.
   const last = attempts.at(-1)?.attempt;
   const cut = (m: string) => (m.length > cap ? `…${m.slice(-(cap - 1))}` : m);
@@ -226,7 +240,9 @@ export function stepRecord(step: string, attempts: readonly Attempt[], jobName: 
       job: a.doneIn ? "" : jobName(a.attempt),
       capacity: a.capacity,
       outcome: a.outcome,
-      ...(a.reason ? { reason: a.reason.length > MAX_REASON ? `${a.reason.slice(0, MAX_REASON - 1)}…` : a.reason } : {}),
+      ...(a.reason
+        ? { reason: a.reason.length > MAX_REASON ? `${a.reason.slice(0, MAX_REASON - 1)}…` : a.reason }
+        : {}),
       ...(a.message && a.attempt === last ? { message: cut(a.message) } : {}),
       ...(a.exitCode !== undefined ? { exitCode: a.exitCode } : {}),
       ...(a.node ? { node: a.node } : {}),
@@ -268,7 +284,12 @@ export function runHead(options: {
     planRevision: options.planRevision ?? null,
     trigger: options.scheduledAt
       ? { kind: "schedule", scheduledAt: options.scheduledAt }
-      : { kind: "manual", ...(intent?.startedBy ? { by: intent.startedBy } : {}), ...(intent?.reason ? { reason: intent.reason } : {}), ...(intent?.backfill ? { backfill: intent.backfill } : {}) },
+      : {
+          kind: "manual",
+          ...(intent?.startedBy ? { by: intent.startedBy } : {}),
+          ...(intent?.reason ? { reason: intent.reason } : {}),
+          ...(intent?.backfill ? { backfill: intent.backfill } : {}),
+        },
     params: options.params ?? {},
     rerunOf: intent?.rerunOf ?? null,
     doneSteps: intent?.doneSteps ?? {},
@@ -280,9 +301,19 @@ export function runHead(options: {
     failedSteps: options.failedSteps ?? [],
     logs: {
       // Fargate's router (aws-logging) names streams after the pod's log file.
-      runManager: options.logs?.runManagerGroup ? { logGroup: options.logs.runManagerGroup, streams: `run-manager-kube.var.log.containers.${options.run.name}-*_${ns}_run-manager-*.log` } : null,
+      runManager: options.logs?.runManagerGroup
+        ? {
+            logGroup: options.logs.runManagerGroup,
+            streams: `run-manager-kube.var.log.containers.${options.run.name}-*_${ns}_run-manager-*.log`,
+          }
+        : null,
       // The CloudWatch Observability add-on names streams after the node and the pod's log file.
-      steps: options.logs?.stepsGroup ? { logGroup: options.logs.stepsGroup, streams: `<node>-application.var.log.containers.${options.run.name}-<step>-*_${ns}_<step>-*.log` } : null,
+      steps: options.logs?.stepsGroup
+        ? {
+            logGroup: options.logs.stepsGroup,
+            streams: `<node>-application.var.log.containers.${options.run.name}-<step>-*_${ns}_<step>-*.log`,
+          }
+        : null,
     },
   };
 }
@@ -291,8 +322,14 @@ export function runHead(options: {
  * The records to delete so that `keep` remain: the oldest first by creation time (then name),
  * never the current run's.
  */
-export function beyondRetention(records: readonly { name: string; createdAt: string }[], keep: number, current: string): string[] {
-  const sorted = [...records].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.name < b.name ? 1 : -1));
+export function beyondRetention(
+  records: readonly { name: string; createdAt: string }[],
+  keep: number,
+  current: string,
+): string[] {
+  const sorted = [...records].sort((a, b) =>
+    a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.name < b.name ? 1 : -1,
+  );
   return sorted
     .slice(keep)
     .map((r) => r.name)

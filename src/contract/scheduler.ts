@@ -80,7 +80,12 @@ export function stepStatus(step: PlanStep, history: History, now: number, delay:
   const last = h?.attempts.at(-1);
   if (last?.outcome === "running") return "running";
   if (last?.outcome === "succeeded") return "succeeded";
-  if (count(h, "failed") > step.retries || count(h, "interrupted") >= MAX_INTERRUPTIONS || (h?.attempts ?? []).some((a) => a.final)) return "failed";
+  if (
+    count(h, "failed") > step.retries ||
+    count(h, "interrupted") >= MAX_INTERRUPTIONS ||
+    (h?.attempts ?? []).some((a) => a.final)
+  )
+    return "failed";
   if (!step.dependsOn.every((d) => history.get(d)?.attempts.at(-1)?.outcome === "succeeded")) return "waiting";
   if (h && retryAt(h, delay) > now) return "backoff";
   return "ready";
@@ -123,6 +128,8 @@ export function decide(plan: Plan, history: History, now: number, delay: RetryDe
     const h = history.get(s.name);
     start.push({ step: s.name, attempt: (h?.attempts.at(-1)?.attempt ?? 0) + 1, capacity: nextCapacity(s, h) });
   }
-  const waits = plan.steps.filter((s) => status.get(s.name) === "backoff").map((s) => retryAt(history.get(s.name)!, delay));
+  const waits = plan.steps
+    .filter((s) => status.get(s.name) === "backoff")
+    .map((s) => retryAt(history.get(s.name)!, delay));
   return { phase: "running", start, ...(waits.length ? { wakeAt: Math.min(...waits) } : {}) };
 }

@@ -13,12 +13,26 @@ export interface JobCondition {
 }
 
 /** The Job's `Complete` or `Failed` condition when it has ended, else undefined. */
-export function finishedCondition(job: { readonly status?: { readonly conditions?: readonly JobCondition[] } } | undefined): JobCondition | undefined {
+export function finishedCondition(
+  job: { readonly status?: { readonly conditions?: readonly JobCondition[] } } | undefined,
+): JobCondition | undefined {
   return job?.status?.conditions?.find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
 }
 
 /** A Lease nobody renewed within its duration (`fallbackSeconds` when it names none): free to take. */
-export function leaseLapsed(spec: { readonly renewTime?: string | Date; readonly acquireTime?: string | Date; readonly leaseDurationSeconds?: number } | undefined, now: number, fallbackSeconds: number): boolean {
+export function leaseLapsed(
+  spec:
+    | {
+        readonly renewTime?: string | Date;
+        readonly acquireTime?: string | Date;
+        readonly leaseDurationSeconds?: number;
+      }
+    | undefined,
+  now: number,
+  fallbackSeconds: number,
+): boolean {
   const renewed = spec?.renewTime ?? spec?.acquireTime;
-  return renewed === undefined || new Date(renewed).getTime() + (spec?.leaseDurationSeconds ?? fallbackSeconds) * 1000 < now;
+  return (
+    renewed === undefined || new Date(renewed).getTime() + (spec?.leaseDurationSeconds ?? fallbackSeconds) * 1000 < now
+  );
 }

@@ -54,7 +54,9 @@ export const YAML_OPTIONS = { version: "1.1" } as const;
  */
 export function toYaml(value: unknown, prefix = ""): string {
   const keys = value !== null && typeof value === "object" ? entriesOf(value as Collection) : undefined;
-  return keys !== undefined ? emitBlock(value as Collection, keys, 0, prefix, "", true) : `${prefix}${scalar(value, 0)}\n`;
+  return keys !== undefined
+    ? emitBlock(value as Collection, keys, 0, prefix, "", true)
+    : `${prefix}${scalar(value, 0)}\n`;
 }
 
 type Collection = readonly unknown[] | Record<string, unknown>;
@@ -81,13 +83,21 @@ const dashOf = (depth: number) => DASH[depth] ?? (DASH[depth] = `${"  ".repeat(d
  * item's "- "). The text grows by `+=`: V8 links the pieces and copies them once, when the text
  * is first read, about twice as fast as collecting them in an array and joining it.
  */
-function emitBlock(value: Collection, keys: string[] | null, depth: number, out: string, first: string, top = false): string {
+function emitBlock(
+  value: Collection,
+  keys: string[] | null,
+  depth: number,
+  out: string,
+  first: string,
+  top = false,
+): string {
   let prefix = first;
   const indent = indentOf(depth);
   if (keys === null) {
     for (const item of value as readonly unknown[]) {
       const inner = item !== null && typeof item === "object" ? entriesOf(item as Collection) : undefined;
-      if (inner !== undefined) out = nested(item as Collection, inner, depth + 1, out, prefix === indent ? dashOf(depth) : `${prefix}- `);
+      if (inner !== undefined)
+        out = nested(item as Collection, inner, depth + 1, out, prefix === indent ? dashOf(depth) : `${prefix}- `);
       else out += `${prefix}- ${scalar(item, depth + 1)}\n`;
       prefix = indent;
     }
@@ -157,7 +167,8 @@ const GO_SPECIAL = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
 /** A double-quoted scalar: JSON's escapes, plus YAML's for what Go's parser treats specially. */
 function quoted(s: string): string {
   // Go's parser refuses a \uD800-\uDFFF escape, and no raw form exists: validation refuses these first.
-  if (LONE_SURROGATE.test(s)) throw new Error(`cannot serialize a string with an unpaired UTF-16 surrogate: ${JSON.stringify(s.slice(0, 40))}`);
+  if (LONE_SURROGATE.test(s))
+    throw new Error(`cannot serialize a string with an unpaired UTF-16 surrogate: ${JSON.stringify(s.slice(0, 40))}`);
   return JSON.stringify(s).replace(GO_SPECIAL, (c) => {
     const code = c.charCodeAt(0);
     if (code === 0x85) return "\\N";
@@ -200,10 +211,16 @@ function literalUncached(s: string, indent: string): string | undefined {
 function literalSafe(s: string): boolean {
   // A leading space would need an indentation indicator; control characters need escapes.
   // Go's parser also breaks lines at NEL, LS and PS and refuses DEL, C1 controls and U+FFFE/FFFF.
-  return !s.startsWith(" ") && !s.startsWith("\n") && !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/.test(s) && !LONE_SURROGATE.test(s);
+  return (
+    !s.startsWith(" ") &&
+    !s.startsWith("\n") &&
+    !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/.test(s) &&
+    !LONE_SURROGATE.test(s)
+  );
 }
 
-const BOOL_NULL_1_1 = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/;
+const BOOL_NULL_1_1 =
+  /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/;
 /** Anything that starts like a number and uses only number-ish characters: ints, floats, hex, octal, sexagesimal, dates. */
 const NUMBER_LIKE = /^[-+]?[.]?[0-9][0-9a-fA-FxXoObBeE._:+-]*$/;
 const SPECIAL_FLOAT = /^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$|^[-+._]+$/;

@@ -64,7 +64,14 @@ const schema = {
     snapshot: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" },
     region: { type: "string", minLength: 1 },
     currency: { type: "string", minLength: 1 },
-    sources: { type: "array", items: { type: "object", required: ["what", "source"], properties: { what: { type: "string" }, source: { type: "string" } } } },
+    sources: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["what", "source"],
+        properties: { what: { type: "string" }, source: { type: "string" } },
+      },
+    },
     notes: { type: "array", items: { type: "string" } },
     unpricedTypes: { type: "array", items: { type: "string" } },
     instanceTypes: {
@@ -72,7 +79,19 @@ const schema = {
       minItems: 1,
       items: {
         type: "object",
-        required: ["name", "family", "category", "generation", "arch", "vcpu", "memoryMiB", "maxPods", "allocatable", "onDemandUsdPerHour", "spot"],
+        required: [
+          "name",
+          "family",
+          "category",
+          "generation",
+          "arch",
+          "vcpu",
+          "memoryMiB",
+          "maxPods",
+          "allocatable",
+          "onDemandUsdPerHour",
+          "spot",
+        ],
         properties: {
           name: { type: "string", pattern: "^[a-z0-9-]+\\.[a-z0-9-]+$" },
           family: { type: "string" },
@@ -82,12 +101,23 @@ const schema = {
           vcpu: num,
           memoryMiB: num,
           maxPods: { type: "integer", minimum: 1 },
-          allocatable: { type: "object", required: ["cpuMillis", "memoryMiB"], properties: { cpuMillis: num, memoryMiB: num } },
+          allocatable: {
+            type: "object",
+            required: ["cpuMillis", "memoryMiB"],
+            properties: { cpuMillis: num, memoryMiB: num },
+          },
           onDemandUsdPerHour: num,
           spot: {
             oneOf: [
               { type: "null" },
-              { type: "object", required: ["savingsPct", "interruption"], properties: { savingsPct: { type: "number", minimum: 0, maximum: 100 }, interruption: { type: "string" } } },
+              {
+                type: "object",
+                required: ["savingsPct", "interruption"],
+                properties: {
+                  savingsPct: { type: "number", minimum: 0, maximum: 100 },
+                  interruption: { type: "string" },
+                },
+              },
             ],
           },
         },
@@ -101,7 +131,15 @@ const schema = {
         usdPerGbHour: num,
         memoryOverheadMb: num,
         minimumBilledSeconds: num,
-        sizes: { type: "array", minItems: 1, items: { type: "object", required: ["vcpu", "memoryGb"], properties: { vcpu: num, memoryGb: { type: "array", minItems: 1, items: num } } } },
+        sizes: {
+          type: "array",
+          minItems: 1,
+          items: {
+            type: "object",
+            required: ["vcpu", "memoryGb"],
+            properties: { vcpu: num, memoryGb: { type: "array", minItems: 1, items: num } },
+          },
+        },
       },
     },
   },
@@ -122,13 +160,18 @@ export function loadPriceData(file: string, checked = false): PriceData {
   const validate = validatorOf(schema);
   if (!validate(data)) {
     const e = validate.errors![0]!;
-    throw new Error(`${file}: ${e.instancePath || "(root)"} ${e.message} (expected the shape of ${DEFAULT_PRICES_FILE}, documented in src/cost/data.ts)`);
+    throw new Error(
+      `${file}: ${e.instancePath || "(root)"} ${e.message} (expected the shape of ${DEFAULT_PRICES_FILE}, documented in src/cost/data.ts)`,
+    );
   }
   return data as unknown as PriceData;
 }
 
 /** Karpenter's allocatable for an AL2023 node (VPC CNI, no prefix delegation), from the rules in the snapshot's sources. */
-export function karpenterAllocatable(t: Pick<InstanceType, "vcpu" | "memoryMiB" | "maxPods" | "arch">): { cpuMillis: number; memoryMiB: number } {
+export function karpenterAllocatable(t: Pick<InstanceType, "vcpu" | "memoryMiB" | "maxPods" | "arch">): {
+  cpuMillis: number;
+  memoryMiB: number;
+} {
   const tiers: [number, number, number][] = [
     [0, 1000, 0.06],
     [1000, 2000, 0.01],

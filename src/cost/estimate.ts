@@ -19,7 +19,9 @@ import { getOrSet } from "../contract/order.ts";
  * an hour) costs cents, so four decimals; a month, two decimals with thousands separators.
  */
 export function formatUsd(n: number, per: "run" | "month"): string {
-  return per === "run" ? `$${n.toFixed(4)}` : `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  return per === "run"
+    ? `$${n.toFixed(4)}`
+    : `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }
 
 export interface PipelineCost {
@@ -34,10 +36,20 @@ export interface PipelineCost {
    * Spot pools the run uses whose allowed types include some without Spot Advisor data: how many,
    * and their families. Those types are priced at on-demand on Spot (see `spotPrice`).
    */
-  readonly spotDataMissing: readonly { readonly pool: string; readonly types: number; readonly of: number; readonly families: readonly string[] }[];
+  readonly spotDataMissing: readonly {
+    readonly pool: string;
+    readonly types: number;
+    readonly of: number;
+    readonly families: readonly string[];
+  }[];
 }
 
-type Manifest = { kind?: string; metadata?: { name?: string; labels?: Record<string, string> }; data?: Record<string, string>; spec?: any };
+type Manifest = {
+  kind?: string;
+  metadata?: { name?: string; labels?: Record<string, string> };
+  data?: Record<string, string>;
+  spec?: any;
+};
 
 export interface ClusterObjects {
   readonly cluster: string;
@@ -47,14 +59,26 @@ export interface ClusterObjects {
 }
 
 /** Pools by price snapshot and NodePools: a synth checks its pipelines in batches against the same few. */
-const poolsSeen = new WeakMap<PriceData, Map<string, { pools: ReadonlyMap<string, Pool>; onDemand: ReadonlyMap<string, Pool> }>>();
+const poolsSeen = new WeakMap<
+  PriceData,
+  Map<string, { pools: ReadonlyMap<string, Pool>; onDemand: ReadonlyMap<string, Pool> }>
+>();
 
 /** The pools of a cluster's NodePools, with the instance types of the price snapshot each allows. Shared: do not change them. */
-export function clusterPools(manifests: readonly Manifest[], data: PriceData): { pools: ReadonlyMap<string, Pool>; onDemand: ReadonlyMap<string, Pool> } {
+export function clusterPools(
+  manifests: readonly Manifest[],
+  data: PriceData,
+): { pools: ReadonlyMap<string, Pool>; onDemand: ReadonlyMap<string, Pool> } {
   const nodePools = manifests.filter((m) => m.kind === "NodePool") as unknown as NodePoolManifest[];
   // The same NodePool objects (a synth checks each definition against its platform's): no need to read them again.
   const same = nodePools.length ? byObjects.get(nodePools[0]!) : undefined;
-  if (same && same.list.length === nodePools.length && same.list.every((m, i) => m === nodePools[i]) && same.data === data) return same.found;
+  if (
+    same &&
+    same.list.length === nodePools.length &&
+    same.list.every((m, i) => m === nodePools[i]) &&
+    same.data === data
+  )
+    return same.found;
   const key = JSON.stringify(nodePools);
   const seen = getOrSet(poolsSeen, data, () => new Map());
   let found = seen.get(key);
@@ -69,7 +93,10 @@ export function clusterPools(manifests: readonly Manifest[], data: PriceData): {
   return found;
 }
 
-const byObjects = new WeakMap<object, { list: readonly NodePoolManifest[]; data: PriceData; found: ReturnType<typeof clusterPools> }>();
+const byObjects = new WeakMap<
+  object,
+  { list: readonly NodePoolManifest[]; data: PriceData; found: ReturnType<typeof clusterPools> }
+>();
 
 export function planOfManifest(m: Manifest, plans?: ReadonlyMap<string, Plan>): Plan | undefined {
   if (m.kind !== "ConfigMap" || m.data?.[PLAN_KEY] === undefined) return undefined;
@@ -95,21 +122,36 @@ function poolSignature(pools: ReadonlyMap<string, Pool>, data: PriceData): strin
 const signatures = new WeakMap<ReadonlyMap<string, Pool>, string>();
 
 function signatureOf(pools: ReadonlyMap<string, Pool>, data: PriceData): string {
-  return JSON.stringify([data.region, data.snapshot, [...pools.values()].map((p) => [p.name, p.capacity, p.minFamilies, p.consolidateAfterSeconds, p.types.map((t) => t.name)])]);
+  return JSON.stringify([
+    data.region,
+    data.snapshot,
+    [...pools.values()].map((p) => [
+      p.name,
+      p.capacity,
+      p.minFamilies,
+      p.consolidateAfterSeconds,
+      p.types.map((t) => t.name),
+    ]),
+  ]);
 }
 
 export function clusterCosts(objects: ClusterObjects, data: PriceData): PipelineCost[] {
   const { pools, onDemand } = clusterPools(objects.manifests, data);
   const signature = poolSignature(pools, data);
   const out: PipelineCost[] = [];
-  const cronJobs = new Map(objects.manifests.filter((c) => c.kind === "CronJob").map((c) => [c.metadata?.labels?.["dagops.dev/pipeline"], c]));
+  const cronJobs = new Map(
+    objects.manifests.filter((c) => c.kind === "CronJob").map((c) => [c.metadata?.labels?.["dagops.dev/pipeline"], c]),
+  );
   for (const m of objects.manifests) {
     const plan = planOfManifest(m, objects.plans);
     if (!plan) continue;
     const cron = cronJobs.get(plan.pipeline);
     const container = cron?.spec?.jobTemplate?.spec?.template?.spec?.containers?.[0];
     const requests = (container?.resources?.requests ?? {}) as Record<string, string>;
-    const runManager = { cpuMillis: cpuMillis(String(requests.cpu ?? "250m")) ?? 250, memoryBytes: memoryBytes(String(requests.memory ?? "256Mi")) ?? 256 * 2 ** 20 };
+    const runManager = {
+      cpuMillis: cpuMillis(String(requests.cpu ?? "250m")) ?? 250,
+      memoryBytes: memoryBytes(String(requests.memory ?? "256Mi")) ?? 256 * 2 ** 20,
+    };
     const cache = getOrSet(priced, plan, () => new Map());
     const key = `${signature}|${runManager.cpuMillis}|${runManager.memoryBytes}`;
     const run = cache.get(key) ?? runCost(plan, pools, onDemand, runManager, data);
@@ -121,10 +163,23 @@ export function clusterCosts(objects: ClusterObjects, data: PriceData): Pipeline
       .filter((p) => p.capacity === "spot")
       .map((p) => {
         const missing = p.types.filter((t) => t.spot === null);
-        return { pool: p.name, types: missing.length, of: p.types.length, families: [...new Set(missing.map((t) => t.family))].sort() };
+        return {
+          pool: p.name,
+          types: missing.length,
+          of: p.types.length,
+          families: [...new Set(missing.map((t) => t.family))].sort(),
+        };
       })
       .filter((m) => m.types > 0);
-    out.push({ pipeline: plan.pipeline, cluster: objects.cluster, ...(scheduled ? { schedule: scheduled } : {}), run, runsPerMonth: perMonth, monthlyUsd: perMonth === null ? null : perMonth * run.total.pools, spotDataMissing });
+    out.push({
+      pipeline: plan.pipeline,
+      cluster: objects.cluster,
+      ...(scheduled ? { schedule: scheduled } : {}),
+      run,
+      runsPerMonth: perMonth,
+      monthlyUsd: perMonth === null ? null : perMonth * run.total.pools,
+      spotDataMissing,
+    });
   }
   return out.sort((a, b) => (a.pipeline < b.pipeline ? -1 : a.pipeline > b.pipeline ? 1 : 0));
 }

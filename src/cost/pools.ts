@@ -44,7 +44,10 @@ function labels(t: InstanceType, capacity: "spot" | "on-demand"): Readonly<Recor
   return l;
 }
 
-const labelsMade = { spot: new WeakMap<InstanceType, Readonly<Record<string, string>>>(), "on-demand": new WeakMap<InstanceType, Readonly<Record<string, string>>>() };
+const labelsMade = {
+  spot: new WeakMap<InstanceType, Readonly<Record<string, string>>>(),
+  "on-demand": new WeakMap<InstanceType, Readonly<Record<string, string>>>(),
+};
 
 function labelsOf(t: InstanceType, capacity: string): Record<string, string> {
   return {
@@ -130,7 +133,11 @@ const MiB = 2 ** 20;
 
 /** Whether a set of pods (their summed requests, their count) fits one node of this type. */
 export function fitsOn(t: InstanceType, total: Request, pods: number): boolean {
-  return total.cpuMillis <= t.allocatable.cpuMillis && total.memoryBytes <= t.allocatable.memoryMiB * MiB && pods <= t.maxPods;
+  return (
+    total.cpuMillis <= t.allocatable.cpuMillis &&
+    total.memoryBytes <= t.allocatable.memoryMiB * MiB &&
+    pods <= t.maxPods
+  );
 }
 
 /** Distinct families among types. */
@@ -145,7 +152,12 @@ export function largest(types: readonly InstanceType[]): InstanceType | undefine
   if (largestOf.has(types)) return largestOf.get(types);
   let best: InstanceType | undefined;
   for (const t of types) {
-    if (!best || t.allocatable.memoryMiB > best.allocatable.memoryMiB || (t.allocatable.memoryMiB === best.allocatable.memoryMiB && t.allocatable.cpuMillis > best.allocatable.cpuMillis)) best = t;
+    if (
+      !best ||
+      t.allocatable.memoryMiB > best.allocatable.memoryMiB ||
+      (t.allocatable.memoryMiB === best.allocatable.memoryMiB && t.allocatable.cpuMillis > best.allocatable.cpuMillis)
+    )
+      best = t;
   }
   largestOf.set(types, best);
   return best;
@@ -154,7 +166,11 @@ export function largest(types: readonly InstanceType[]): InstanceType | undefine
 const fitCache = new WeakMap<Pool, Map<string, { types: readonly InstanceType[]; families: number }>>();
 
 /** The pool's types that hold these pods together, cheapest first, and how many families they span (memoized: many steps ask the same). */
-export function fitting(pool: Pool, total: Request, pods: number): { types: readonly InstanceType[]; families: number } {
+export function fitting(
+  pool: Pool,
+  total: Request,
+  pods: number,
+): { types: readonly InstanceType[]; families: number } {
   let cache = fitCache.get(pool);
   if (!cache) fitCache.set(pool, (cache = new Map()));
   const key = `${total.cpuMillis}/${total.memoryBytes}/${pods}`;

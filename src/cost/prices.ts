@@ -6,7 +6,11 @@ import type { ResolvedCluster } from "../model/platform.ts";
 import { problem, type Problem } from "../contract/problems.ts";
 
 /** Each cluster's price snapshot (loaded once per file), or a problem naming the cluster's `prices`; `checked`: see UnitsSetup.pricesChecked. */
-export function loadPrices(root: string, clusters: readonly ResolvedCluster[], checked = false): { byCluster: Map<string, PriceData>; problems: Problem[] } {
+export function loadPrices(
+  root: string,
+  clusters: readonly ResolvedCluster[],
+  checked = false,
+): { byCluster: Map<string, PriceData>; problems: Problem[] } {
   const files = new Map<string, PriceData | Error>();
   const byCluster = new Map<string, PriceData>();
   const problems: Problem[] = [];
@@ -19,7 +23,10 @@ export function loadPrices(root: string, clusters: readonly ResolvedCluster[], c
       }
     }
     const data = files.get(c.prices)!;
-    if (data instanceof Error) problems.push(problem("BAD_PRICE_DATA", PLATFORM_FILE, `clusters[${i}].prices`, data.message.replace(join(root, ""), "")));
+    if (data instanceof Error)
+      problems.push(
+        problem("BAD_PRICE_DATA", PLATFORM_FILE, `clusters[${i}].prices`, data.message.replace(join(root, ""), "")),
+      );
     else byCluster.set(c.name, data);
   });
   return { byCluster, problems };

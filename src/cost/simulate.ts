@@ -67,12 +67,21 @@ export function demands(plan: Plan): StepDemand[] {
     const total = pod.containers.reduce(
       (sum, c) => {
         const r = (c.resources?.requests ?? {}) as Record<string, string>;
-        return { cpuMillis: sum.cpuMillis + (cpuMillis(r.cpu ?? "0") ?? 0), memoryBytes: sum.memoryBytes + (memoryBytes(r.memory ?? "0") ?? 0) };
+        return {
+          cpuMillis: sum.cpuMillis + (cpuMillis(r.cpu ?? "0") ?? 0),
+          memoryBytes: sum.memoryBytes + (memoryBytes(r.memory ?? "0") ?? 0),
+        };
       },
       { cpuMillis: 0, memoryBytes: 0 },
     );
     const estimate = s.estimateSeconds;
-    return { name: s.name, pool: pod.nodeSelector?.["karpenter.sh/nodepool"] ?? "", request: total, seconds: estimate ?? ASSUMED_STEP_SECONDS, estimated: estimate != null };
+    return {
+      name: s.name,
+      pool: pod.nodeSelector?.["karpenter.sh/nodepool"] ?? "",
+      request: total,
+      seconds: estimate ?? ASSUMED_STEP_SECONDS,
+      estimated: estimate != null,
+    };
   });
 }
 
@@ -81,7 +90,13 @@ function placeholderDemands(plan: Plan): StepDemand[] {
   return (plan.placeholders ?? []).map((job, i) => {
     const pod = job.spec!.template.spec!;
     const r = (pod.containers[0]!.resources?.requests ?? {}) as Record<string, string>;
-    return { name: `~placeholder-${i}`, pool: pod.nodeSelector?.["karpenter.sh/nodepool"] ?? "", request: { cpuMillis: cpuMillis(r.cpu ?? "0") ?? 0, memoryBytes: memoryBytes(r.memory ?? "0") ?? 0 }, seconds: 0, estimated: true };
+    return {
+      name: `~placeholder-${i}`,
+      pool: pod.nodeSelector?.["karpenter.sh/nodepool"] ?? "",
+      request: { cpuMillis: cpuMillis(r.cpu ?? "0") ?? 0, memoryBytes: memoryBytes(r.memory ?? "0") ?? 0 },
+      seconds: 0,
+      estimated: true,
+    };
   });
 }
 
@@ -102,7 +117,9 @@ export interface Simulation {
   readonly nodes: readonly { type: string; capacity: "spot" | "on-demand"; pool: string; start: number; end: number }[];
   /** The most nodes up at once, and what they were per NodePool at the first moment there were that many. */
   readonly peakNodes: number;
-  readonly peakAt: Readonly<Record<string, { readonly nodes: number; readonly cpuMillis: number; readonly memoryBytes: number }>>;
+  readonly peakAt: Readonly<
+    Record<string, { readonly nodes: number; readonly cpuMillis: number; readonly memoryBytes: number }>
+  >;
   /** Per NodePool, the most vCPU and memory of nodes up at once (each pool at its own moment): what counts against its limits. */
   readonly peakCapacity: Readonly<Record<string, { readonly cpuMillis: number; readonly memoryBytes: number }>>;
   readonly utilisation: { readonly cpu: number; readonly memory: number };
@@ -133,7 +150,8 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
 
   // Every pass starts at least one step or finishes one, so a plan of n steps takes at most 2n passes.
   for (let pass = 0; ; pass++) {
-    if (pass > 2 * plan.steps.length + 1) throw new Error(`simulation of ${plan.pipeline}: no progress after ${pass} passes`);
+    if (pass > 2 * plan.steps.length + 1)
+      throw new Error(`simulation of ${plan.pipeline}: no progress after ${pass} passes`);
     const state = decide(plan, history, t * 1000);
     if (state.phase === "succeeded") break;
     if (state.phase !== "running") throw new Error(`simulation of ${plan.pipeline}: unexpected phase ${state.phase}`);
@@ -141,7 +159,10 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
     for (const s of pending) {
       history.get(s.name)!.attempts.push({ attempt: 1, capacity: "spot", outcome: "running", startedAt: t * 1000 });
       ends.set(s.name, t + s.seconds);
-      requested = { cpu: requested.cpu + s.request.cpuMillis * s.seconds, memory: requested.memory + s.request.memoryBytes * s.seconds };
+      requested = {
+        cpu: requested.cpu + s.request.cpuMillis * s.seconds,
+        memory: requested.memory + s.request.memoryBytes * s.seconds,
+      };
     }
     place(pending, t);
     // Every step has started: the run manager deletes the placeholders.
@@ -184,18 +205,40 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
   }
   const finish = t;
   for (const n of nodes) if (n.end === undefined) n.end = (n.emptySince ?? finish) + n.pool.consolidateAfterSeconds;
-  const allocatable = nodes.reduce((a, n) => ({ cpu: a.cpu + n.type.allocatable.cpuMillis * (n.end! - n.start), memory: a.memory + n.type.allocatable.memoryMiB * MiB * (n.end! - n.start) }), { cpu: 0, memory: 0 });
+  const allocatable = nodes.reduce(
+    (a, n) => ({
+      cpu: a.cpu + n.type.allocatable.cpuMillis * (n.end! - n.start),
+      memory: a.memory + n.type.allocatable.memoryMiB * MiB * (n.end! - n.start),
+    }),
+    { cpu: 0, memory: 0 },
+  );
   return {
     seconds: finish,
-    nodes: nodes.map((n) => ({ type: n.type.name, capacity: n.pool.capacity, pool: n.pool.name, start: n.start, end: n.end! })),
+    nodes: nodes.map((n) => ({
+      type: n.type.name,
+      capacity: n.pool.capacity,
+      pool: n.pool.name,
+      start: n.start,
+      end: n.end!,
+    })),
     peakNodes,
     peakAt,
     peakCapacity,
-    utilisation: { cpu: allocatable.cpu ? requested.cpu / allocatable.cpu : 0, memory: allocatable.memory ? requested.memory / allocatable.memory : 0 },
+    utilisation: {
+      cpu: allocatable.cpu ? requested.cpu / allocatable.cpu : 0,
+      memory: allocatable.memory ? requested.memory / allocatable.memory : 0,
+    },
   };
 
   function retire(now: number): void {
-    for (const n of nodes) if (n.end === undefined && n.emptySince !== undefined && n.pods.size === 0 && n.emptySince + n.pool.consolidateAfterSeconds <= now) n.end = n.emptySince + n.pool.consolidateAfterSeconds;
+    for (const n of nodes)
+      if (
+        n.end === undefined &&
+        n.emptySince !== undefined &&
+        n.pods.size === 0 &&
+        n.emptySince + n.pool.consolidateAfterSeconds <= now
+      )
+        n.end = n.emptySince + n.pool.consolidateAfterSeconds;
   }
 
   function evict(node: Node, pod: string, now: number): void {
@@ -209,7 +252,9 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
   function preempt(s: StepDemand, now: number): Node | undefined {
     for (const n of nodes) {
       if (n.end !== undefined || n.pool.name !== s.pool) continue;
-      const warmPods = [...n.pods].filter(isPlaceholder).sort((a, b) => podRequests.get(b)!.memoryBytes - podRequests.get(a)!.memoryBytes);
+      const warmPods = [...n.pods]
+        .filter(isPlaceholder)
+        .sort((a, b) => podRequests.get(b)!.memoryBytes - podRequests.get(a)!.memoryBytes);
       let used = n.used;
       let count = n.pods.size;
       const victims: string[] = [];
@@ -230,7 +275,10 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
 
   function put(node: Node, s: StepDemand): void {
     node.pods.add(s.name);
-    node.used = { cpuMillis: node.used.cpuMillis + s.request.cpuMillis, memoryBytes: node.used.memoryBytes + s.request.memoryBytes };
+    node.used = {
+      cpuMillis: node.used.cpuMillis + s.request.cpuMillis,
+      memoryBytes: node.used.memoryBytes + s.request.memoryBytes,
+    };
     delete node.emptySince;
     placed.set(s.name, node);
   }
@@ -239,7 +287,11 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
     retire(now);
     const left: StepDemand[] = [];
     for (const s of pending) {
-      const node = nodes.find((n) => n.end === undefined && n.pool.name === s.pool && fitsOn(n.type, add(n.used, s.request), n.pods.size + 1)) ?? (isPlaceholder(s.name) ? undefined : preempt(s, now));
+      const node =
+        nodes.find(
+          (n) =>
+            n.end === undefined && n.pool.name === s.pool && fitsOn(n.type, add(n.used, s.request), n.pods.size + 1),
+        ) ?? (isPlaceholder(s.name) ? undefined : preempt(s, now));
       if (node) put(node, s);
       else left.push(s);
     }
@@ -248,10 +300,12 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
     while (left.length) {
       const first = left.shift()!;
       const pool = pools.get(first.pool);
-      if (!pool) throw new UnschedulableError(`step ${first.name}: its NodePool ${JSON.stringify(first.pool)} does not exist`);
+      if (!pool)
+        throw new UnschedulableError(`step ${first.name}: its NodePool ${JSON.stringify(first.pool)} does not exist`);
       const start = fitting(pool, first.request, 1);
       let candidates = start.types;
-      if (candidates.length === 0 || start.families < pool.minFamilies) throw new UnschedulableError(`step ${first.name} fits no node of NodePool ${pool.name}`);
+      if (candidates.length === 0 || start.families < pool.minFamilies)
+        throw new UnschedulableError(`step ${first.name} fits no node of NodePool ${pool.name}`);
       const claim = [first];
       let total = first.request;
       for (let i = 0; i < left.length; ) {
@@ -267,7 +321,13 @@ export function simulate(plan: Plan, pools: ReadonlyMap<string, Pool>): Simulati
           left.splice(i, 1);
         } else i++;
       }
-      const node: Node = { type: candidates[0]!, pool, start: now, pods: new Set(), used: { cpuMillis: 0, memoryBytes: 0 } };
+      const node: Node = {
+        type: candidates[0]!,
+        pool,
+        start: now,
+        pods: new Set(),
+        used: { cpuMillis: 0, memoryBytes: 0 },
+      };
       nodes.push(node);
       for (const s of claim) put(node, s);
     }
@@ -282,7 +342,12 @@ export interface RunCost {
   readonly seconds: number;
   readonly estimated: "all" | "some" | "none";
   /** Node-hours per instance type and capacity type, on the generated pools. */
-  readonly nodeHours: readonly { readonly type: string; readonly capacity: string; readonly hours: number; readonly noSpotData?: true }[];
+  readonly nodeHours: readonly {
+    readonly type: string;
+    readonly capacity: string;
+    readonly hours: number;
+    readonly noSpotData?: true;
+  }[];
   readonly runManager: FargateSize & { readonly usd: number };
   /** The step nodes: on the generated pools (Spot where allowed), and with every pool on-demand. */
   readonly nodes: { readonly pools: number; readonly onDemand: number };
@@ -301,19 +366,34 @@ export interface RunCost {
 /** The run-manager pod's requests: what the generated CronJob asks Fargate for. */
 export interface RunManagerRequest extends Request {}
 
-export function runCost(plan: Plan, pools: ReadonlyMap<string, Pool>, onDemandPools: ReadonlyMap<string, Pool>, runManager: RunManagerRequest, data: PriceData): RunCost {
+export function runCost(
+  plan: Plan,
+  pools: ReadonlyMap<string, Pool>,
+  onDemandPools: ReadonlyMap<string, Pool>,
+  runManager: RunManagerRequest,
+  data: PriceData,
+): RunCost {
   const onPools = simulate(plan, pools);
   const allOnDemand = simulate(plan, onDemandPools);
   const size = fargateSize(runManager, data.fargate);
-  if (!size) throw new UnschedulableError(`the run manager (${runManager.cpuMillis}m, ${Math.round(runManager.memoryBytes / MiB)}Mi) is larger than Fargate's largest size`);
+  if (!size)
+    throw new UnschedulableError(
+      `the run manager (${runManager.cpuMillis}m, ${Math.round(runManager.memoryBytes / MiB)}Mi) is larger than Fargate's largest size`,
+    );
   const types = typesByName(data);
-  const nodeUsd = (sim: Simulation) => sim.nodes.reduce((sum, n) => sum + ((n.end - n.start) / 3600) * price(types.get(n.type)!, n.capacity), 0);
+  const nodeUsd = (sim: Simulation) =>
+    sim.nodes.reduce((sum, n) => sum + ((n.end - n.start) / 3600) * price(types.get(n.type)!, n.capacity), 0);
   const fargateUsd = fargateCost(size, onPools.seconds, data.fargate);
   const fargateOnDemandUsd = fargateCost(size, allOnDemand.seconds, data.fargate);
   const hours = new Map<string, { type: string; capacity: string; hours: number; noSpotData?: true }>();
   for (const n of onPools.nodes) {
     const key = `${n.type}/${n.capacity}`;
-    const h = hours.get(key) ?? { type: n.type, capacity: n.capacity, hours: 0, ...(n.capacity === "spot" && types.get(n.type)!.spot === null ? { noSpotData: true as const } : {}) };
+    const h = hours.get(key) ?? {
+      type: n.type,
+      capacity: n.capacity,
+      hours: 0,
+      ...(n.capacity === "spot" && types.get(n.type)!.spot === null ? { noSpotData: true as const } : {}),
+    };
     h.hours += (n.end - n.start) / 3600;
     hours.set(key, h);
   }

@@ -78,7 +78,8 @@ export class Blobs {
       if (!path.startsWith(prefix)) continue;
       const rel = path.slice(prefix.length);
       // A changed entry may be gone, or be something else now.
-      const now = this.git.dirty.has(path) || mode === "120000" ? kind(path) : mode === "160000" ? "a submodule" : "file";
+      const now =
+        this.git.dirty.has(path) || mode === "120000" ? kind(path) : mode === "160000" ? "a submodule" : "file";
       if (now === "file") files.push(rel);
       else if (now !== undefined && now !== "folder") irregular.push({ path: rel, kind: now });
     }
@@ -137,7 +138,8 @@ async function gitView(root: string): Promise<GitView | undefined> {
         const mode = listed.slice(at + 2, at + 8);
         tracked.set(path, mode);
         const regular = mode === "100644" || mode === "100755";
-        if (regular && listed[at] === "H" && listed[tab - 1] === "0" && !changed.has(path)) ids.set(path, listed.slice(at + 9, tab - 2));
+        if (regular && listed[at] === "H" && listed[tab - 1] === "0" && !changed.has(path))
+          ids.set(path, listed.slice(at + 9, tab - 2));
         // Assume-unchanged and skip-worktree entries: git does not look, so they count as changed.
         else changed.add(path);
       }

@@ -24,7 +24,8 @@ import { sortProblems, type Problem } from "../contract/problems.ts";
 import type { Blobs } from "./blobs.ts";
 
 export const STAMP_FORMAT = 1;
-const ABOUT = "Written by npm run synth: what the files beside it were rendered from, by git blob id. npm run check proves them fresh with it. Do not edit; run npm run synth.";
+const ABOUT =
+  "Written by npm run synth: what the files beside it were rendered from, by git blob id. npm run check proves them fresh with it. Do not edit; run npm run synth.";
 
 /** path → blob id, sorted by path. */
 export type Ids = Readonly<Record<string, string>>;
@@ -70,12 +71,28 @@ export interface ClusterStamp {
 
 /** Where a stamp lives, under generated/. */
 export const clusterStampPath = (cluster: string) => `${cluster}/${STAMP_FILE}`;
-export const pipelineStampPath = (cluster: string, pipeline: string) => `${cluster}/pipelines/${pipeline}/${STAMP_FILE}`;
+export const pipelineStampPath = (cluster: string, pipeline: string) =>
+  `${cluster}/pipelines/${pipeline}/${STAMP_FILE}`;
 
 /** A stamp's text: fixed key order, one id per line, so that a pull request's diff of it reads. */
-export function stampText(stamp: Omit<PipelineStamp, "format" | "about"> | Omit<ClusterStamp, "format" | "about">): string {
-  const sorted = (ids: Ids) => Object.fromEntries(Object.keys(ids).sort().map((k) => [k, ids[k]!]));
-  const body = { format: STAMP_FORMAT, about: ABOUT, ...stamp, inputs: sorted(stamp.inputs), outputs: sorted(stamp.outputs), loadProblems: sortProblems(stamp.loadProblems), outputProblems: sortProblems(stamp.outputProblems) };
+export function stampText(
+  stamp: Omit<PipelineStamp, "format" | "about"> | Omit<ClusterStamp, "format" | "about">,
+): string {
+  const sorted = (ids: Ids) =>
+    Object.fromEntries(
+      Object.keys(ids)
+        .sort()
+        .map((k) => [k, ids[k]!]),
+    );
+  const body = {
+    format: STAMP_FORMAT,
+    about: ABOUT,
+    ...stamp,
+    inputs: sorted(stamp.inputs),
+    outputs: sorted(stamp.outputs),
+    loadProblems: sortProblems(stamp.loadProblems),
+    outputProblems: sortProblems(stamp.outputProblems),
+  };
   return `${JSON.stringify(body, null, 2)}\n`;
 }
 
@@ -83,14 +100,24 @@ export function stampText(stamp: Omit<PipelineStamp, "format" | "about"> | Omit<
 export function readStamp<T extends PipelineStamp | ClusterStamp>(root: string, path: string): T | undefined {
   try {
     const stamp = JSON.parse(readFileSync(join(root, GENERATED_DIR, path), "utf8")) as T;
-    return stamp?.format === STAMP_FORMAT && typeof stamp.platform === "string" && stamp.inputs && stamp.outputs && Array.isArray(stamp.loadProblems) && Array.isArray(stamp.outputProblems) ? stamp : undefined;
+    return stamp?.format === STAMP_FORMAT &&
+      typeof stamp.platform === "string" &&
+      stamp.inputs &&
+      stamp.outputs &&
+      Array.isArray(stamp.loadProblems) &&
+      Array.isArray(stamp.outputProblems)
+      ? stamp
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
 /** A stamp's warnings, both tiers. */
-export const problemsOf = (stamp: Pick<PipelineStamp, "loadProblems" | "outputProblems">): Problem[] => [...stamp.loadProblems, ...stamp.outputProblems];
+export const problemsOf = (stamp: Pick<PipelineStamp, "loadProblems" | "outputProblems">): Problem[] => [
+  ...stamp.loadProblems,
+  ...stamp.outputProblems,
+];
 
 /** Whether every path still has its id. */
 export function unchanged(ids: Ids, blobs: Blobs, prefix = ""): boolean {
@@ -127,4 +154,3 @@ export function platformKey(root: string, blobs: Blobs, platform: Iterable<strin
   }
   return h.digest("hex");
 }
-

@@ -15,7 +15,15 @@ import { Blobs } from "./blobs.ts";
 import { jsonHash, orphanTenantsFiles, pipelineFiles, tenantsFileOf, tenantsFiles } from "../load/definitions.ts";
 import { OUTSIDE, readFastYaml } from "../load/fast-yaml.ts";
 import { readSource } from "../load/source.ts";
-import { clusterStampPath, platformKey, problemsOf, readStamp, unchanged, type ClusterStamp, type PipelineStamp } from "./stamps.ts";
+import {
+  clusterStampPath,
+  platformKey,
+  problemsOf,
+  readStamp,
+  unchanged,
+  type ClusterStamp,
+  type PipelineStamp,
+} from "./stamps.ts";
 import { listTree, type Irregular } from "../write/tree.ts";
 import { getOrSet } from "../contract/order.ts";
 
@@ -56,7 +64,10 @@ export async function survey(root: string, options: { git?: boolean } = {}): Pro
   const platform = top?.isDirectory() ? platformOf(root, blobs) : undefined;
   if (!platform || orphanTenantsFiles(files, tenants).length) return none;
 
-  const fresh = (s: PipelineStamp) => s.platform === platform.key && unchanged(s.inputs, blobs) && unchanged(s.outputs, blobs, `${GENERATED_DIR}/${clusterOf(s)}/`);
+  const fresh = (s: PipelineStamp) =>
+    s.platform === platform.key &&
+    unchanged(s.inputs, blobs) &&
+    unchanged(s.outputs, blobs, `${GENERATED_DIR}/${clusterOf(s)}/`);
 
   const kept = new Map<string, readonly PipelineStamp[]>();
   const changed: string[] = [];
@@ -71,8 +82,14 @@ export async function survey(root: string, options: { git?: boolean } = {}): Pro
     const proved = new Map<string, PipelineStamp[]>();
     for (const [name, list] of byPipeline) {
       const clusters = new Set(list.map(clusterOf));
-      const complete = list.every((s) => s.clusters.length === clusters.size && s.clusters.every((c) => clusters.has(c)));
-      const entryOk = list.every((s) => (s.tenant ? entries?.get(s.tenant.name) === s.tenant.entry && s.tenant.file === tenantsFile : tenantsFile === undefined));
+      const complete = list.every(
+        (s) => s.clusters.length === clusters.size && s.clusters.every((c) => clusters.has(c)),
+      );
+      const entryOk = list.every((s) =>
+        s.tenant
+          ? entries?.get(s.tenant.name) === s.tenant.entry && s.tenant.file === tenantsFile
+          : tenantsFile === undefined,
+      );
       if (complete && entryOk && list.every(fresh)) proved.set(name, list);
     }
     const expected = entries ? entries.size : byPipeline.size;
@@ -95,7 +112,9 @@ function readStamps(root: string): Map<string, PipelineStamp[]> {
   const stamps = new Map<string, PipelineStamp[]>();
   const names = (dir: string) => {
     try {
-      return readdirSync(join(root, GENERATED_DIR, dir), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      return readdirSync(join(root, GENERATED_DIR, dir), { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       return [];
     }
@@ -151,7 +170,13 @@ function tenantEntries(root: string, file: string): Map<string, string> | undefi
   if (list === OUTSIDE || !Array.isArray(list)) return undefined;
   const entries = new Map<string, string>();
   for (const t of list) {
-    if (t === null || typeof t !== "object" || typeof (t as { name?: unknown }).name !== "string" || entries.has((t as { name: string }).name)) return undefined;
+    if (
+      t === null ||
+      typeof t !== "object" ||
+      typeof (t as { name?: unknown }).name !== "string" ||
+      entries.has((t as { name: string }).name)
+    )
+      return undefined;
     entries.set((t as { name: string }).name, jsonHash(t));
   }
   return entries;
@@ -162,7 +187,9 @@ function tenantEntries(root: string, file: string): Map<string, string> | undefi
  * but what the stamps name. The problems are what a compile would report: the stamps', and the
  * limits of pipelines that start together, from their facts.
  */
-export function noChange(s: Survey): { problems: Problem[]; counts: { pipelines: number; files: number }; clusters: number } | undefined {
+export function noChange(
+  s: Survey,
+): { problems: Problem[]; counts: { pipelines: number; files: number }; clusters: number } | undefined {
   if (!s.platform?.intact || s.changed.length || s.listing.irregular.length) return undefined;
   const stamps = [...s.kept.values()].flat();
   const named = new Set<string>();
@@ -182,5 +209,9 @@ export function noChange(s: Survey): { problems: Problem[]; counts: { pipelines:
   }
   const seen = new Set<string>();
   const once = problems.filter((p) => !seen.has(JSON.stringify(p)) && seen.add(JSON.stringify(p)));
-  return { problems: once, counts: { pipelines: new Set(stamps.map((p) => p.pipeline)).size, files: named.size }, clusters: s.platform.stamps.length };
+  return {
+    problems: once,
+    counts: { pipelines: new Set(stamps.map((p) => p.pipeline)).size, files: named.size },
+    clusters: s.platform.stamps.length,
+  };
 }

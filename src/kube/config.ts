@@ -21,15 +21,27 @@ const FIX = "for EKS run `aws eks update-kubeconfig --name <cluster>`";
 
 export function loadKubeConfig(
   env: Readonly<Record<string, string | undefined>>,
-  options: { readonly without: "in-cluster" | "home"; readonly context?: string; readonly contextOf?: string } = { without: "in-cluster" },
+  options: { readonly without: "in-cluster" | "home"; readonly context?: string; readonly contextOf?: string } = {
+    without: "in-cluster",
+  },
 ): LoadedKubeConfig {
   const kc = new KubeConfig();
   const inCluster = !env.KUBECONFIG && options.without === "in-cluster";
   const file = env.KUBECONFIG || join(env.HOME || homedir(), ".kube", "config");
-  const source = env.KUBECONFIG ? `KUBECONFIG ${env.KUBECONFIG}` : inCluster ? "the in-cluster ServiceAccount" : "~/.kube/config";
+  const source = env.KUBECONFIG
+    ? `KUBECONFIG ${env.KUBECONFIG}`
+    : inCluster
+      ? "the in-cluster ServiceAccount"
+      : "~/.kube/config";
   if (!inCluster) {
-    if (!existsSync(file)) throw new KubeConfigError(env.KUBECONFIG ? `KUBECONFIG names ${file}, which does not exist; ${FIX}` : `KUBECONFIG is unset and ~/.kube/config does not exist; ${FIX}`);
-    if (statSync(file).isFile() && readFileSync(file, "utf8").trim() === "") throw new KubeConfigError(`${source} is empty; ${FIX}`);
+    if (!existsSync(file))
+      throw new KubeConfigError(
+        env.KUBECONFIG
+          ? `KUBECONFIG names ${file}, which does not exist; ${FIX}`
+          : `KUBECONFIG is unset and ~/.kube/config does not exist; ${FIX}`,
+      );
+    if (statSync(file).isFile() && readFileSync(file, "utf8").trim() === "")
+      throw new KubeConfigError(`${source} is empty; ${FIX}`);
   }
   try {
     if (inCluster) kc.loadFromCluster();
@@ -39,11 +51,15 @@ export function loadKubeConfig(
   }
   if (options.context !== undefined) {
     const known = kc.getContexts().map((c) => c.name);
-    if (!known.includes(options.context)) throw new KubeConfigError(`${source} has no context ${JSON.stringify(options.context)}${options.contextOf ? ` (${options.contextOf})` : ""}; it has: ${known.join(", ") || "none"}`);
+    if (!known.includes(options.context))
+      throw new KubeConfigError(
+        `${source} has no context ${JSON.stringify(options.context)}${options.contextOf ? ` (${options.contextOf})` : ""}; it has: ${known.join(", ") || "none"}`,
+      );
     kc.setCurrentContext(options.context);
   }
   const at = inCluster ? "" : ` for context ${JSON.stringify(kc.getCurrentContext())}`;
-  if (!kc.getCurrentCluster()?.server) throw new KubeConfigError(`${source} names no cluster with a server${at}; ${FIX}`);
+  if (!kc.getCurrentCluster()?.server)
+    throw new KubeConfigError(`${source} names no cluster with a server${at}; ${FIX}`);
   const user = kc.getCurrentUser();
   if (!user) throw new KubeConfigError(`${source} names no user to authenticate as${at}`);
   return { kc, user: user.name };

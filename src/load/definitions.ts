@@ -7,7 +7,9 @@ import { TENANTS_SUFFIX } from "../model/template.ts";
 
 /** Pipeline files, sorted: `*.ts`, `*.yaml`, `*.yml`; names starting with `_` or `.` are helpers and skipped. */
 export async function pipelineFiles(root: string): Promise<string[]> {
-  return (await definitionEntries(root)).filter((f) => /\.(ts|ya?ml)$/.test(f) && !f.endsWith(".d.ts") && !isTenantsFile(f)).map((f) => `${PIPELINES_DIR}/${f}`);
+  return (await definitionEntries(root))
+    .filter((f) => /\.(ts|ya?ml)$/.test(f) && !f.endsWith(".d.ts") && !isTenantsFile(f))
+    .map((f) => `${PIPELINES_DIR}/${f}`);
 }
 
 /** `pipelines/<template>.tenants.yaml` files, sorted. */

@@ -12,13 +12,21 @@
 import { CORE_SCHEMA, constructFromEvents, EVENT_ID, parseEvents, SCALAR_STYLE_PLAIN } from "js-yaml";
 
 /** Plain scalars the core schema reads as something else than a string: as mapping keys the two libraries name them differently. */
-const NOT_A_STRING = /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?(?:[0-9][0-9_]*|0o[0-7]+|0x[0-9a-fA-F]+|\.[0-9]+|[0-9]+\.[0-9]*|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+)|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))?$/;
+const NOT_A_STRING =
+  /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?(?:[0-9][0-9_]*|0o[0-7]+|0x[0-9a-fA-F]+|\.[0-9]+|[0-9]+\.[0-9]*|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+)|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))?$/;
 
 /**
  * The options definitions are read with by `yaml` (the YAML 1.2 core schema: no custom tags, no
  * merge keys, duplicate keys refused; its warnings are the loader's to report, not printed).
  */
-export const READ_OPTIONS = { schema: "core", merge: false, uniqueKeys: true, strict: true, prettyErrors: false, logLevel: "error" } as const;
+export const READ_OPTIONS = {
+  schema: "core",
+  merge: false,
+  uniqueKeys: true,
+  strict: true,
+  prettyErrors: false,
+  logLevel: "error",
+} as const;
 
 /** What readFastYaml answers for a text it leaves to `yaml`. */
 export const OUTSIDE: unique symbol = Symbol("outside plain data");
@@ -46,7 +54,8 @@ export function readFastYaml(text: string): unknown {
       if (parent) parent.nodes++;
       if (e.type === EVENT_ID.SCALAR) {
         // A key such as `null` or `1`: js-yaml and `yaml` turn it into different strings.
-        if (key && e.style === SCALAR_STYLE_PLAIN && NOT_A_STRING.test(text.slice(e.valueStart, e.valueEnd))) return OUTSIDE;
+        if (key && e.style === SCALAR_STYLE_PLAIN && NOT_A_STRING.test(text.slice(e.valueStart, e.valueEnd)))
+          return OUTSIDE;
         // YAML limits an implicit key to 1024 characters; `yaml` holds to it, js-yaml does not.
         if (key && e.valueEnd - e.valueStart > 1000) return OUTSIDE;
       } else {

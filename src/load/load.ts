@@ -53,7 +53,14 @@ export async function loadProject(root: string, now: Date = new Date()): Promise
   // A tenants file needs its template next to it.
   for (const t of orphanTenantsFiles(files, tenantFiles)) {
     const template = t.replace(/\.tenants\.ya?ml$/, "");
-    problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${template}.yaml (or .ts) with template: true`));
+    problems.push(
+      problem(
+        "INVALID_VALUE",
+        t,
+        "",
+        `a tenants file without its template: expected ${template}.yaml (or .ts) with template: true`,
+      ),
+    );
   }
   problems.push(...duplicateNames(pipelines));
   pipelines.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -68,21 +75,35 @@ export function duplicateNames(pipelines: readonly { readonly name: string; read
   const byName = new Map<string, string>();
   for (const p of pipelines) {
     const other = byName.get(p.name);
-    if (other) problems.push(problem("DUPLICATE_PIPELINE", p.source, "name", `pipeline ${JSON.stringify(p.name)} is also defined in ${other}; keep one of the two files`));
+    if (other)
+      problems.push(
+        problem(
+          "DUPLICATE_PIPELINE",
+          p.source,
+          "name",
+          `pipeline ${JSON.stringify(p.name)} is also defined in ${other}; keep one of the two files`,
+        ),
+      );
     else byName.set(p.name, p.source);
   }
   return problems;
 }
 
 /** A pipeline's warnings that need the platform: one IAM role across accounts, daylight saving. */
-export function pipelineWarnings(pipelines: readonly ResolvedPipeline[], clusters: readonly ResolvedCluster[], now: Date): Problem[] {
+export function pipelineWarnings(
+  pipelines: readonly ResolvedPipeline[],
+  clusters: readonly ResolvedCluster[],
+  now: Date,
+): Problem[] {
   const accountOf = new Map(clusters.map((c) => [c.name, c.aws.accountId]));
   return pipelines.flatMap((p) => [...sharedRoleProblems(p, accountOf), ...dstProblems(p, now)]);
 }
 
-
 /** The platform configuration alone: its clusters with defaults filled in, or its problems. */
-export async function loadPlatform(root: string, loader?: TsLoader): Promise<{ clusters: ResolvedCluster[]; problems: Problem[]; inputs: string[] }> {
+export async function loadPlatform(
+  root: string,
+  loader?: TsLoader,
+): Promise<{ clusters: ResolvedCluster[]; problems: Problem[]; inputs: string[] }> {
   const loaded = await importDefault(root, PLATFORM_FILE, loader);
   if ("problems" in loaded) return { clusters: [], problems: loaded.problems, inputs: [] };
   const { inputs } = loaded;
@@ -91,7 +112,15 @@ export async function loadPlatform(root: string, loader?: TsLoader): Promise<{ c
   const config = loaded.value as PlatformConfig;
   const seen = new Set<string>();
   config.clusters.forEach((c, i) => {
-    if (seen.has(c.name)) problems.push(problem("BAD_CONFIG", PLATFORM_FILE, `clusters[${i}].name`, `cluster ${JSON.stringify(c.name)} is defined twice`));
+    if (seen.has(c.name))
+      problems.push(
+        problem(
+          "BAD_CONFIG",
+          PLATFORM_FILE,
+          `clusters[${i}].name`,
+          `cluster ${JSON.stringify(c.name)} is defined twice`,
+        ),
+      );
     seen.add(c.name);
   });
   if (problems.length) return { clusters: [], problems, inputs };
@@ -145,15 +174,40 @@ async function definitionOf(
   const expected = basename(file, extname(file));
   const structural = graphProblems(def.steps, file);
   if (def.name !== expected) {
-    structural.push(problem("NAME_MISMATCH", file, "name", `pipeline name ${JSON.stringify(def.name)} does not match the file name; expected ${JSON.stringify(expected)} (rename the file or the pipeline)`));
+    structural.push(
+      problem(
+        "NAME_MISMATCH",
+        file,
+        "name",
+        `pipeline name ${JSON.stringify(def.name)} does not match the file name; expected ${JSON.stringify(expected)} (rename the file or the pipeline)`,
+      ),
+    );
   }
   if (RESERVED_PIPELINE_NAMES.includes(def.name)) {
-    structural.push(problem("RESERVED_NAME", file, "name", `pipeline name ${JSON.stringify(def.name)} is reserved (its namespace would be dagops-${def.name}, which dagops itself uses); choose another name`));
+    structural.push(
+      problem(
+        "RESERVED_NAME",
+        file,
+        "name",
+        `pipeline name ${JSON.stringify(def.name)} is reserved (its namespace would be dagops-${def.name}, which dagops itself uses); choose another name`,
+      ),
+    );
   }
   if (hasErrors(structural)) return { pipelines: [], problems: withLines(structural) };
   const ownTenants = tenantsFileOf(file, tenantFiles);
   if (!def.template) {
-    if (def.tenants) return { pipelines: [], problems: withLines([problem("INVALID_VALUE", file, "tenants", "tenants belong to a template: add template: true, or remove tenants")]) };
+    if (def.tenants)
+      return {
+        pipelines: [],
+        problems: withLines([
+          problem(
+            "INVALID_VALUE",
+            file,
+            "tenants",
+            "tenants belong to a template: add template: true, or remove tenants",
+          ),
+        ]),
+      };
     const r = resolvePipeline(def, file, clusterNames);
     return { pipelines: r.pipeline ? [r.pipeline] : [], problems: withLines(r.problems) };
   }
@@ -206,7 +260,13 @@ async function loadTemplate(
   let at: (string | number)[] = ["tenants"];
   let listLines = withLines;
   if (tenantsFile) {
-    if (def.tenants) return { pipelines: [], problems: withLines([problem("INVALID_VALUE", file, "tenants", `tenants are listed here and in ${tenantsFile}; keep one list`)]) };
+    if (def.tenants)
+      return {
+        pipelines: [],
+        problems: withLines([
+          problem("INVALID_VALUE", file, "tenants", `tenants are listed here and in ${tenantsFile}; keep one list`),
+        ]),
+      };
     const list = await readYaml(root, tenantsFile);
     if ("problems" in list) return { pipelines: [], problems: list.problems };
     listLines = (ps) => locateAll(ps, list.yaml);
@@ -227,7 +287,8 @@ async function loadTemplate(
   const listed: { name: string; clusters: readonly string[]; kept: boolean }[] = [];
   const entries = new Map<string, { file: string; name: string; entry: string }>();
   expanded.instances.forEach((instance, i) => {
-    if (tenantsFile) entries.set(instance.name, { file: tenantsFile, name: tenants[i]!.name, entry: jsonHash(tenants[i]) });
+    if (tenantsFile)
+      entries.set(instance.name, { file: tenantsFile, name: tenants[i]!.name, entry: jsonHash(tenants[i]) });
     const kept = keep?.(instance);
     if (kept) {
       listed.push({ name: instance.name, clusters: kept, kept: true });
@@ -238,10 +299,25 @@ async function loadTemplate(
       if (p.severity !== "error" && seen.has(`${p.code}\u0000${p.path}`)) continue;
       // What a tenant can get wrong is what it sets itself: the same path under its entry.
       const own = p.path.replace(/^params\.([^.]+)\.default$/, "params.$1");
-      problems.push(...listLines([{ ...p, file: listFile, path: own ? `${fieldPath([...at, i])}.${own}` : fieldPath([...at, i]), message: `tenant ${tenants[i]!.name} (pipeline ${instance.name}): ${p.message}` }]));
+      problems.push(
+        ...listLines([
+          {
+            ...p,
+            file: listFile,
+            path: own ? `${fieldPath([...at, i])}.${own}` : fieldPath([...at, i]),
+            message: `tenant ${tenants[i]!.name} (pipeline ${instance.name}): ${p.message}`,
+          },
+        ]),
+      );
     }
     if (r.pipeline) {
-      pipelines.push({ ...r.pipeline, template: def.name, overridden: Object.fromEntries(Object.entries(r.pipeline.overridden).map(([c, v]) => [c, { ...v, template: def.name }])) });
+      pipelines.push({
+        ...r.pipeline,
+        template: def.name,
+        overridden: Object.fromEntries(
+          Object.entries(r.pipeline.overridden).map(([c, v]) => [c, { ...v, template: def.name }]),
+        ),
+      });
       listed.push({ name: r.pipeline.name, clusters: [...r.pipeline.clusters].sort(), kept: false });
     }
   });
@@ -252,7 +328,13 @@ type YamlDocument = { doc: Document; lines: LineCounter };
 /** A definition's value; for YAML, its document, made on demand (see readYaml). */
 type Source = { value: unknown; yaml?: () => YamlDocument; inputs?: string[] } | { problems: Problem[] };
 
-type Loaded = { json: string; imports: [string, string][] } | { loadError: string; code?: string } | { noDefault: string } | { dataError: string } | { timedOut: true } | { crashed: string };
+type Loaded =
+  | { json: string; imports: [string, string][] }
+  | { loadError: string; code?: string }
+  | { noDefault: string }
+  | { dataError: string }
+  | { timedOut: true }
+  | { crashed: string };
 
 /**
  * Loads TypeScript definition files in a worker thread (`ts-load-worker.mjs`), one at a time,
@@ -320,7 +402,11 @@ export function loadTimeoutMs(env: Readonly<Record<string, string | undefined>> 
   return Number.isFinite(s) && s > 0 ? s * 1000 : 30_000;
 }
 
-async function importDefault(root: string, file: string, given?: TsLoader): Promise<{ value: unknown; inputs: string[] } | { problems: Problem[] }> {
+async function importDefault(
+  root: string,
+  file: string,
+  given?: TsLoader,
+): Promise<{ value: unknown; inputs: string[] } | { problems: Problem[] }> {
   const source = readSource(root, file);
   if ("problems" in source) return source;
   // Keyed by content: a loader that loads the same path twice sees edits.
@@ -328,18 +414,46 @@ async function importDefault(root: string, file: string, given?: TsLoader): Prom
   const loader = given ?? new TsLoader();
   const r = await loader.load(`${pathToFileURL(join(root, file)).href}?v=${version}`);
   if (!given) loader.close();
-  const fail = (message: string, line?: number) => ({ problems: [{ ...problem("MODULE_LOAD_FAILED", file, "", message), ...(line ? { line } : {}) }] });
-  if ("timedOut" in r) return fail(`${file} did not finish loading within ${Math.round((loader?.timeoutMs ?? loadTimeoutMs()) / 1000)} s: a top-level await that never settles, or an endless loop? Definitions must load at once`);
-  if ("crashed" in r) return fail(`loading ${file} stopped: ${r.crashed.split("\n")[0]} (this file, or one loaded before it, called process.exit or left a timer that threw)`);
-  if ("dataError" in r) return fail(`the default export of ${file} is not plain data: ${r.dataError.split("\n")[0]}; export objects, arrays, strings, numbers and booleans only`);
+  const fail = (message: string, line?: number) => ({
+    problems: [{ ...problem("MODULE_LOAD_FAILED", file, "", message), ...(line ? { line } : {}) }],
+  });
+  if ("timedOut" in r)
+    return fail(
+      `${file} did not finish loading within ${Math.round((loader?.timeoutMs ?? loadTimeoutMs()) / 1000)} s: a top-level await that never settles, or an endless loop? Definitions must load at once`,
+    );
+  if ("crashed" in r)
+    return fail(
+      `loading ${file} stopped: ${r.crashed.split("\n")[0]} (this file, or one loaded before it, called process.exit or left a timer that threw)`,
+    );
+  if ("dataError" in r)
+    return fail(
+      `the default export of ${file} is not plain data: ${r.dataError.split("\n")[0]}; export objects, arrays, strings, numbers and booleans only`,
+    );
   if ("noDefault" in r) {
-    return { problems: [problem("NO_DEFAULT_EXPORT", file, "", `expected \`export default definePipeline({...})\` (or definePlatform for ${PLATFORM_FILE}), found ${r.noDefault}`)] };
+    return {
+      problems: [
+        problem(
+          "NO_DEFAULT_EXPORT",
+          file,
+          "",
+          `expected \`export default definePipeline({...})\` (or definePlatform for ${PLATFORM_FILE}), found ${r.noDefault}`,
+        ),
+      ],
+    };
   }
   if ("loadError" in r) {
     const code = r.code === "ENOENT" ? "FILE_UNREADABLE" : "MODULE_LOAD_FAILED";
     // esbuild (through tsx) puts the location on the second line: "<path>:<line>:<col>: ERROR: <text>".
     const syntax = /:(\d+):(\d+): ERROR: (.*)/.exec(r.loadError);
-    if (syntax) return { problems: [{ ...problem(code, file, "", `cannot compile ${file}: ${syntax[3]} at ${syntax[1]}:${syntax[2]}`), line: Number(syntax[1]) }] };
+    if (syntax)
+      return {
+        problems: [
+          {
+            ...problem(code, file, "", `cannot compile ${file}: ${syntax[3]} at ${syntax[1]}:${syntax[2]}`),
+            line: Number(syntax[1]),
+          },
+        ],
+      };
     return { problems: [problem(code, file, "", `cannot load ${file}: ${r.loadError.split("\n")[0]}`)] };
   }
   const inputs = importedFiles(root, file, r.imports, pathToFileURL(join(root, file)).href);
@@ -354,7 +468,12 @@ async function importDefault(root: string, file: string, given?: TsLoader): Prom
  * key holds them, package-lock.json for node_modules/), and a file outside the repository is
  * refused, since nothing would notice it change.
  */
-function importedFiles(root: string, file: string, imports: readonly (readonly [string, string])[], url: string): { files: string[] } | { problems: Problem[] } {
+function importedFiles(
+  root: string,
+  file: string,
+  imports: readonly (readonly [string, string])[],
+  url: string,
+): { files: string[] } | { problems: Problem[] } {
   const real = (p: string) => {
     try {
       return realpathSync(p);
@@ -364,7 +483,9 @@ function importedFiles(root: string, file: string, imports: readonly (readonly [
   };
   const top = real(root);
   // The folders are often links (a checkout's node_modules, a test's copy of the code): by both names.
-  const covered = [...CODE_DIRS, "node_modules"].flatMap((d) => [join(root, d), real(join(root, d))]).map((d) => `${d}${sep}`);
+  const covered = [...CODE_DIRS, "node_modules"]
+    .flatMap((d) => [join(root, d), real(join(root, d))])
+    .map((d) => `${d}${sep}`);
   const children = new Map<string, string[]>();
   for (const [from, to] of imports) getOrSet(children, from, () => []).push(to);
   const files = new Set([file]);
@@ -376,9 +497,22 @@ function importedFiles(root: string, file: string, imports: readonly (readonly [
       seen.add(child);
       const path = fileURLToPath(child.replace(/[?#].*$/, ""));
       if (covered.some((d) => path.startsWith(d))) continue;
-      const rel = path.startsWith(`${top}${sep}`) ? path.slice(top.length + 1) : path.startsWith(`${root}${sep}`) ? path.slice(root.length + 1) : undefined;
+      const rel = path.startsWith(`${top}${sep}`)
+        ? path.slice(top.length + 1)
+        : path.startsWith(`${root}${sep}`)
+          ? path.slice(root.length + 1)
+          : undefined;
       if (rel === undefined) {
-        return { problems: [problem("MODULE_LOAD_FAILED", file, "", `${file} imports ${path}, which is outside the repository: synth and check could not tell when it changes. Move it into the repository (for example lib/) and import it from there`)] };
+        return {
+          problems: [
+            problem(
+              "MODULE_LOAD_FAILED",
+              file,
+              "",
+              `${file} imports ${path}, which is outside the repository: synth and check could not tell when it changes. Move it into the repository (for example lib/) and import it from there`,
+            ),
+          ],
+        };
       }
       files.add(rel.split(sep).join("/"));
       stack.push(child);
@@ -403,13 +537,40 @@ async function readYaml(root: string, file: string): Promise<Source> {
   if (first) {
     const { line, col } = lines.linePos(first.pos[0]);
     // An unclosed quote is noticed where the document ends: point at the line that opened it.
-    const opened = first.code === "MISSING_CHAR" && /quote/.test(first.message) ? openingQuoteLine(text, line) : undefined;
+    const opened =
+      first.code === "MISSING_CHAR" && /quote/.test(first.message) ? openingQuoteLine(text, line) : undefined;
     const at = opened ? { line: opened } : { line, column: col };
-    if (/call stack/i.test(first.message)) return { problems: [problem("YAML_UNSAFE", file, "", "collections are nested too deeply to read; a pipeline needs a handful of levels")] };
+    if (/call stack/i.test(first.message))
+      return {
+        problems: [
+          problem(
+            "YAML_UNSAFE",
+            file,
+            "",
+            "collections are nested too deeply to read; a pipeline needs a handful of levels",
+          ),
+        ],
+      };
     const message = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
     return doc.errors.length
-      ? { problems: [{ ...problem("YAML_SYNTAX", file, "", opened ? `${message}: the quote opened on line ${opened} is never closed` : message), ...at }] }
-      : { problems: [{ ...problem("YAML_UNSAFE", file, "", `${message}; dagops reads plain YAML only (no tags)`), ...at }] };
+      ? {
+          problems: [
+            {
+              ...problem(
+                "YAML_SYNTAX",
+                file,
+                "",
+                opened ? `${message}: the quote opened on line ${opened} is never closed` : message,
+              ),
+              ...at,
+            },
+          ],
+        }
+      : {
+          problems: [
+            { ...problem("YAML_UNSAFE", file, "", `${message}; dagops reads plain YAML only (no tags)`), ...at },
+          ],
+        };
   }
   let value: unknown;
   try {
@@ -417,7 +578,8 @@ async function readYaml(root: string, file: string): Promise<Source> {
   } catch (e) {
     return { problems: [problem("YAML_UNSAFE", file, "", firstLine(e))] };
   }
-  if (value === null || value === undefined) return { problems: [problem("YAML_SYNTAX", file, "", "the file is empty; expected a pipeline definition")] };
+  if (value === null || value === undefined)
+    return { problems: [problem("YAML_SYNTAX", file, "", "the file is empty; expected a pipeline definition")] };
   return { value, yaml: () => yaml };
 }
 
@@ -434,10 +596,14 @@ function documentOf(text: string): YamlDocument {
 /** The last line up to `upTo` (1-based) with an odd number of unescaped double or single quotes: where an unclosed quote opened. */
 function openingQuoteLine(text: string, upTo: number): number | undefined {
   let found: number | undefined;
-  text.split("\n").slice(0, upTo).forEach((l, i) => {
-    const code = l.replace(/\\./g, "").replace(/(^|\s)#.*$/, "");
-    if ((code.match(/"/g) ?? []).length % 2 === 1 || (code.replace(/''/g, "").match(/'/g) ?? []).length % 2 === 1) found = i + 1;
-  });
+  text
+    .split("\n")
+    .slice(0, upTo)
+    .forEach((l, i) => {
+      const code = l.replace(/\\./g, "").replace(/(^|\s)#.*$/, "");
+      if ((code.match(/"/g) ?? []).length % 2 === 1 || (code.replace(/''/g, "").match(/'/g) ?? []).length % 2 === 1)
+        found = i + 1;
+    });
   return found;
 }
 
@@ -457,11 +623,11 @@ function locateAll(ps: Problem[], yaml: (() => YamlDocument) | undefined): Probl
 function locate(p: Problem, doc: Document, lines: LineCounter): Problem {
   const segments: (string | number)[] = [];
   const re = /([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g;
-  for (const m of p.path.matchAll(re)) segments.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]!) as string)));
+  for (const m of p.path.matchAll(re))
+    segments.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]!) as string)));
   for (let n = segments.length; n >= 0; n--) {
     const node = doc.getIn(segments.slice(0, n), true) as { range?: [number, number, number] } | undefined;
     if (node && typeof node === "object" && node.range) return { ...p, line: lines.linePos(node.range[0]).line };
   }
   return p;
 }
-

@@ -23,22 +23,39 @@ export function readSource(root: string, file: string): { bytes: Buffer } | { pr
     if (info.isSymbolicLink()) {
       path = realpathSync(full);
       const inside = realpathSync(root);
-      if (path !== inside && !path.startsWith(`${inside}${sep}`)) return refuse("FILE_UNREADABLE", `${file} is a symlink that leads out of the repository; definitions must live in it (copy the file in instead)`);
+      if (path !== inside && !path.startsWith(`${inside}${sep}`))
+        return refuse(
+          "FILE_UNREADABLE",
+          `${file} is a symlink that leads out of the repository; definitions must live in it (copy the file in instead)`,
+        );
       info = statSync(path);
     }
   } catch (e) {
-    return refuse("FILE_UNREADABLE", `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "a symlink to nothing, or the file is gone" : firstLine(e)}`);
+    return refuse(
+      "FILE_UNREADABLE",
+      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "a symlink to nothing, or the file is gone" : firstLine(e)}`,
+    );
   }
-  if (!info.isFile()) return refuse("FILE_UNREADABLE", `${file} is not a regular file (${info.isDirectory() ? "a folder" : info.isFIFO() ? "a FIFO" : info.isSocket() ? "a socket" : "a device"}); definitions are regular files`);
-  if (info.size > MAX_SOURCE_BYTES) return refuse("YAML_UNSAFE", `file is ${info.size} bytes; pipeline files are limited to ${MAX_SOURCE_BYTES} bytes`);
+  if (!info.isFile())
+    return refuse(
+      "FILE_UNREADABLE",
+      `${file} is not a regular file (${info.isDirectory() ? "a folder" : info.isFIFO() ? "a FIFO" : info.isSocket() ? "a socket" : "a device"}); definitions are regular files`,
+    );
+  if (info.size > MAX_SOURCE_BYTES)
+    return refuse("YAML_UNSAFE", `file is ${info.size} bytes; pipeline files are limited to ${MAX_SOURCE_BYTES} bytes`);
   let fd: number | undefined;
   try {
     fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     // One byte more than the file should have: filling it means the file is larger than it said.
     const buffer = Buffer.allocUnsafe(Math.min(MAX_SOURCE_BYTES, info.size) + 1);
     let length = 0;
-    for (let n = 1; n > 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
-    if (length === buffer.length) return refuse("YAML_UNSAFE", `file grew while being read (past ${info.size} bytes); pipeline files are limited to ${MAX_SOURCE_BYTES} bytes and must not change during a synth`);
+    for (let n = 1; n > 0 && length < buffer.length; length += n)
+      n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length === buffer.length)
+      return refuse(
+        "YAML_UNSAFE",
+        `file grew while being read (past ${info.size} bytes); pipeline files are limited to ${MAX_SOURCE_BYTES} bytes and must not change during a synth`,
+      );
     return { bytes: buffer.subarray(0, length) };
   } catch (e) {
     return refuse("FILE_UNREADABLE", `cannot read ${file}: ${firstLine(e)}`);

@@ -42,15 +42,28 @@ parentPort.on("message", async ({ id, url }) => {
   try {
     mod = await import(url);
   } catch (e) {
-    parentPort.postMessage({ id, loadError: e instanceof Error ? e.message : String(e), code: e && typeof e === "object" ? e.code : undefined });
+    parentPort.postMessage({
+      id,
+      loadError: e instanceof Error ? e.message : String(e),
+      code: e && typeof e === "object" ? e.code : undefined,
+    });
     return;
   }
   let value = mod.default;
   // Outside a `"type": "module"` package tsx compiles the file to CommonJS, and `import()` then
   // sees its exports object ({ default: … }) as the default: unwrap it.
-  if (value && typeof value === "object" && Object.keys(value).every((k) => k === "default" || k === "__esModule") && "default" in value) value = value.default;
+  if (
+    value &&
+    typeof value === "object" &&
+    Object.keys(value).every((k) => k === "default" || k === "__esModule") &&
+    "default" in value
+  )
+    value = value.default;
   if (value === undefined || value === null || typeof value !== "object") {
-    parentPort.postMessage({ id, noDefault: value === undefined ? "no default export" : value === null ? "null" : typeof value });
+    parentPort.postMessage({
+      id,
+      noDefault: value === undefined ? "no default export" : value === null ? "null" : typeof value,
+    });
     return;
   }
   // Plain data from here on: what YAML pipelines can express, nothing more (drops undefined and

@@ -22,7 +22,12 @@ const FIELDS: readonly FieldSpec[] = [
   { name: "minute", min: 0, max: 59 },
   { name: "hour", min: 0, max: 23 },
   { name: "day of month", min: 1, max: 31 },
-  { name: "month", min: 1, max: 12, names: ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"] },
+  {
+    name: "month",
+    min: 1,
+    max: 12,
+    names: ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
+  },
   // 0–6: the API server parses schedules with robfig/cron v3, which refuses 7 (Sunday is 0 only).
   { name: "day of week", min: 0, max: 6, names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] },
 ];
@@ -51,9 +56,11 @@ function fieldError(field: string, spec: FieldSpec): string | undefined {
   for (const part of field.split(",")) {
     const [range, step, extra] = part.split("/");
     if (extra !== undefined) return "more than one '/'";
-    if (step !== undefined && !/^[1-9][0-9]*$/.test(step)) return `step ${JSON.stringify(step)} is not a positive number`;
+    if (step !== undefined && !/^[1-9][0-9]*$/.test(step))
+      return `step ${JSON.stringify(step)} is not a positive number`;
     if (range === "*" || range === "?") {
-      if (range === "?" && spec.name !== "day of month" && spec.name !== "day of week") return "'?' is only allowed in day of month and day of week";
+      if (range === "?" && spec.name !== "day of month" && spec.name !== "day of week")
+        return "'?' is only allowed in day of month and day of week";
       continue;
     }
     const bounds = (range ?? "").split("-");
@@ -62,7 +69,8 @@ function fieldError(field: string, spec: FieldSpec): string | undefined {
     for (const b of bounds) {
       const v = valueOf(b, spec);
       if (v === undefined) {
-        const sunday = spec.name === "day of week" && b === "7" ? "; Kubernetes' cron parser has no 7 for Sunday: use 0 or SUN" : "";
+        const sunday =
+          spec.name === "day of week" && b === "7" ? "; Kubernetes' cron parser has no 7 for Sunday: use 0 or SUN" : "";
         return `${JSON.stringify(b)} is not a number from ${spec.min} to ${spec.max}${spec.names ? ` or a name (${spec.names[0]}...)` : ""}${sunday}`;
       }
       values.push(v);
@@ -125,7 +133,13 @@ const expanded = memoByText(10_000, expand);
  */
 export const runsPerMonth = memoByText(10_000, (schedule): number => {
   const { sets, domStar, dowStar } = expanded(schedule);
-  const [minutes, hours, doms, months, dows] = sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
+  const [minutes, hours, doms, months, dows] = sets as [
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+  ];
   let days = 0;
   for (let d = new Date(Date.UTC(2026, 0, 1)); d.getUTCFullYear() === 2026; d.setUTCDate(d.getUTCDate() + 1)) {
     if (!months.has(d.getUTCMonth() + 1)) continue;
@@ -140,12 +154,23 @@ export const runsPerMonth = memoByText(10_000, (schedule): number => {
  * The hours of the day (0–23) in which a valid schedule can fire. By schedule: the shared limits
  * ask for every pipeline's, and thousands share a few hundred schedules.
  */
-export const firingHours = memoByText(10_000, (schedule): readonly number[] => Object.freeze([...expanded(schedule).sets[1]!].sort((a, b) => a - b)));
+export const firingHours = memoByText(10_000, (schedule): readonly number[] =>
+  Object.freeze([...expanded(schedule).sets[1]!].sort((a, b) => a - b)),
+);
 
 /** Whether a valid schedule fires at this wall-clock minute (month 1–12, day of week 0 = Sunday). */
-export function firesAt(schedule: string, t: { month: number; day: number; weekday: number; hour: number; minute: number }): boolean {
+export function firesAt(
+  schedule: string,
+  t: { month: number; day: number; weekday: number; hour: number; minute: number },
+): boolean {
   const e = expanded(schedule);
-  const [minutes, hours, doms, months, dows] = e.sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
+  const [minutes, hours, doms, months, dows] = e.sets as [
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+  ];
   if (!minutes.has(t.minute) || !hours.has(t.hour) || !months.has(t.month)) return false;
   const dom = doms.has(t.day);
   const dow = dows.has(t.weekday);
@@ -164,7 +189,8 @@ export function resolveHashed(schedule: string, seed: string): string {
   if (!text.includes("H") || text.startsWith("@")) return schedule;
   const fields = text.split(/\s+/);
   if (fields.length !== 5) return schedule;
-  const hash = (i: number, n: number) => parseInt(createHash("sha256").update(`${seed}\n${i}`).digest("hex").slice(0, 8), 16) % n;
+  const hash = (i: number, n: number) =>
+    parseInt(createHash("sha256").update(`${seed}\n${i}`).digest("hex").slice(0, 8), 16) % n;
   return fields
     .map((field, i) => {
       const spec = FIELDS[i]!;
@@ -178,7 +204,8 @@ export function resolveHashed(schedule: string, seed: string): string {
             return `${spec.min + hash(i, Math.min(n, max - spec.min + 1))}-${spec.max}/${n}`;
           }
           const range = /^H\((\d+)-(\d+)\)$/.exec(part);
-          if (range && Number(range[2]) >= Number(range[1])) return String(Number(range[1]) + hash(i, Number(range[2]) - Number(range[1]) + 1));
+          if (range && Number(range[2]) >= Number(range[1]))
+            return String(Number(range[1]) + hash(i, Number(range[2]) - Number(range[1]) + 1));
           return part === "H" ? String(spec.min + hash(i, max - spec.min + 1)) : part;
         })
         .join(",");

@@ -27,7 +27,15 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function offsetMinutes(zone: string, t: number): number {
   let f = formatters.get(zone);
   if (!f) {
-    f = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric" });
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+    });
     formatters.set(zone, f);
   }
   const p = Object.fromEntries(f.formatToParts(t).map((x) => [x.type, Number(x.value)]));
@@ -84,12 +92,26 @@ export function dstClashes(schedule: string, zone: string, start: Date): DstClas
     const times: string[] = [];
     for (let w = lo; w < hi; w += MINUTE) {
       const d = new Date(w);
-      if (firesAt(schedule, { month: d.getUTCMonth() + 1, day: d.getUTCDate(), weekday: d.getUTCDay(), hour: d.getUTCHours(), minute: d.getUTCMinutes() })) {
+      if (
+        firesAt(schedule, {
+          month: d.getUTCMonth() + 1,
+          day: d.getUTCDate(),
+          weekday: d.getUTCDay(),
+          hour: d.getUTCHours(),
+          minute: d.getUTCMinutes(),
+        })
+      ) {
         times.push(d.toISOString().slice(11, 16));
       }
     }
     const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
-    if (times.length) out.push({ date: new Date(lo).toISOString().slice(0, 10), kind: to > from ? "gap" : "overlap", times, window: `${hhmm(lo)}–${hhmm(hi)}` });
+    if (times.length)
+      out.push({
+        date: new Date(lo).toISOString().slice(0, 10),
+        kind: to > from ? "gap" : "overlap",
+        times,
+        window: `${hhmm(lo)}–${hhmm(hi)}`,
+      });
   }
   return out;
 }
@@ -111,9 +133,15 @@ export function dstProblems(p: ResolvedPipeline, start: Date): Problem[] {
     if (!clashes.length) continue;
     const ownSchedule = cluster !== undefined && v.schedule !== p.schedule;
     const ownZone = cluster !== undefined && v.timeZone !== p.timeZone;
-    const path = ownSchedule ? ["overrides", cluster, "schedule"] : ownZone ? ["overrides", cluster, "timeZone"] : ["schedule"];
+    const path = ownSchedule
+      ? ["overrides", cluster, "schedule"]
+      : ownZone
+        ? ["overrides", cluster, "timeZone"]
+        : ["schedule"];
     const said = clashes.map((c) =>
-      c.kind === "gap" ? `${c.date} (${c.times.join(", ")} does not exist: clocks jump forward, so no run)` : `${c.date} (${c.times.join(", ")} happens twice: clocks go back, so the run can start twice)`,
+      c.kind === "gap"
+        ? `${c.date} (${c.times.join(", ")} does not exist: clocks jump forward, so no run)`
+        : `${c.date} (${c.times.join(", ")} happens twice: clocks go back, so the run can start twice)`,
     );
     problems.push(
       problem(

@@ -32,7 +32,11 @@ export interface ExecutionPlan {
    * Longest chain by the steps' `estimate`s (a step without one counts ASSUMED_STEP_SECONDS):
    * a typical run, the length `npm run cost` prices (before node launches and maxParallel).
    */
-  readonly typicalPath: { readonly steps: readonly string[]; readonly seconds: number; readonly estimated: "all" | "some" | "none" };
+  readonly typicalPath: {
+    readonly steps: readonly string[];
+    readonly seconds: number;
+    readonly estimated: "all" | "some" | "none";
+  };
   readonly peak: { readonly cpuMillis: Peak; readonly memoryBytes: Peak; readonly steps: number };
 }
 
@@ -42,14 +46,27 @@ export function executionPlan(p: ResolvedPipeline): ExecutionPlan {
   const typical = criticalPath(p.steps, (n) => byName.get(n)!.estimateSeconds ?? ASSUMED_STEP_SECONDS);
   const withEstimate = p.steps.filter((s) => s.estimateSeconds !== null).length;
   const independent = independence(p.steps);
-  const weigh = (f: (s: (typeof p.steps)[number]) => number) => heaviestIndependentSet(p.steps.map((s) => ({ name: s.name, weight: f(s) })), independent, p.maxParallel);
-  const count = heaviestIndependentSet(p.steps.map((s) => ({ name: s.name, weight: 1 })), independent, p.maxParallel);
+  const weigh = (f: (s: (typeof p.steps)[number]) => number) =>
+    heaviestIndependentSet(
+      p.steps.map((s) => ({ name: s.name, weight: f(s) })),
+      independent,
+      p.maxParallel,
+    );
+  const count = heaviestIndependentSet(
+    p.steps.map((s) => ({ name: s.name, weight: 1 })),
+    independent,
+    p.maxParallel,
+  );
   return {
     pipeline: p.name,
     maxParallel: p.maxParallel,
     waves: waves(p.steps),
     criticalPath: { steps: path.path, seconds: path.total },
-    typicalPath: { steps: typical.path, seconds: typical.total, estimated: withEstimate === p.steps.length ? "all" : withEstimate > 0 ? "some" : "none" },
+    typicalPath: {
+      steps: typical.path,
+      seconds: typical.total,
+      estimated: withEstimate === p.steps.length ? "all" : withEstimate > 0 ? "some" : "none",
+    },
     peak: {
       cpuMillis: weigh((s) => cpuMillis(s.resources.requests.cpu)!),
       memoryBytes: weigh((s) => memoryBytes(s.resources.requests.memory)!),
@@ -59,7 +76,9 @@ export function executionPlan(p: ResolvedPipeline): ExecutionPlan {
 }
 
 /** independent(a, b): neither step is an ancestor of the other. */
-function independence(steps: readonly { name: string; dependsOn: readonly string[] }[]): (a: string, b: string) => boolean {
+function independence(
+  steps: readonly { name: string; dependsOn: readonly string[] }[],
+): (a: string, b: string) => boolean {
   const deps = new Map(steps.map((s) => [s.name, s.dependsOn]));
   const ancestors = new Map<string, Set<string>>();
   const of = (n: string): Set<string> => {
@@ -79,7 +98,11 @@ function independence(steps: readonly { name: string; dependsOn: readonly string
 
 const SEARCH_BUDGET = 200_000;
 
-function heaviestIndependentSet(items: readonly { name: string; weight: number }[], independent: (a: string, b: string) => boolean, limit: number): Peak {
+function heaviestIndependentSet(
+  items: readonly { name: string; weight: number }[],
+  independent: (a: string, b: string) => boolean,
+  limit: number,
+): Peak {
   // Heaviest first (ties by plan order), so the first answers are good and the bound prunes early.
   const sorted = items.map((it, i) => ({ ...it, i })).sort((a, b) => b.weight - a.weight || a.i - b.i);
   const upperBound = sorted.slice(0, limit).reduce((sum, it) => sum + it.weight, 0);
@@ -92,7 +115,8 @@ function heaviestIndependentSet(items: readonly { name: string; weight: number }
     if (chosen.length === limit || best.amount === upperBound) return;
     // Bound: even the heaviest remaining items cannot beat the best set found.
     let optimistic = amount;
-    for (let j = from, taken = chosen.length; j < sorted.length && taken < limit; j++, taken++) optimistic += sorted[j]!.weight;
+    for (let j = from, taken = chosen.length; j < sorted.length && taken < limit; j++, taken++)
+      optimistic += sorted[j]!.weight;
     if (optimistic <= best.amount) return;
     for (let j = from; j < sorted.length; j++) {
       const candidate = sorted[j]!;
@@ -103,7 +127,8 @@ function heaviestIndependentSet(items: readonly { name: string; weight: number }
     }
   };
   search(0, 0);
-  if (visited > SEARCH_BUDGET) return { amount: upperBound, steps: sorted.slice(0, limit).map((s) => s.name), exact: false };
+  if (visited > SEARCH_BUDGET)
+    return { amount: upperBound, steps: sorted.slice(0, limit).map((s) => s.name), exact: false };
   const order = new Map(items.map((it, i) => [it.name, i]));
   return { amount: best.amount, steps: best.steps.sort((a, b) => order.get(a)! - order.get(b)!), exact: true };
 }

@@ -30,8 +30,20 @@ const resourceList = {
   properties: {
     // A number of cores is a valid CPU quantity (Kubernetes accepts `cpu: 2`); a bare number of
     // bytes almost never is what was meant for memory, so memory must be a quoted quantity.
-    cpu: { ...quantity, type: ["string", "number"], exclusiveMinimum: 0, maximum: 100000, description: 'CPU: "500m" is half a core; a number is cores.', examples: ["200m", "1", 2] },
-    memory: { ...quantity, description: 'Memory: "300Mi", "1Gi".', examples: ["300Mi", "1Gi"], "x-wrong-type": 'quote it and give a unit, e.g. "300Mi" (a bare number would be bytes)' },
+    cpu: {
+      ...quantity,
+      type: ["string", "number"],
+      exclusiveMinimum: 0,
+      maximum: 100000,
+      description: 'CPU: "500m" is half a core; a number is cores.',
+      examples: ["200m", "1", 2],
+    },
+    memory: {
+      ...quantity,
+      description: 'Memory: "300Mi", "1Gi".',
+      examples: ["300Mi", "1Gi"],
+      "x-wrong-type": 'quote it and give a unit, e.g. "300Mi" (a bare number would be bytes)',
+    },
   },
 } as const;
 
@@ -54,10 +66,7 @@ const runDuration = {
 } as const;
 
 const onDemandAfterInterruptions = {
-  oneOf: [
-    { type: "integer", minimum: 1, maximum: 10 },
-    { const: "never" },
-  ],
+  oneOf: [{ type: "integer", minimum: 1, maximum: 10 }, { const: "never" }],
   "x-expected": 'a number of Spot interruptions from 1 to 10, or "never"',
   description: "After this many Spot interruptions of a step, its next attempts run on the on-demand NodePool.",
 } as const;
@@ -68,7 +77,13 @@ const keyRef = {
   required: ["name", "key"],
   properties: {
     name: { ...dnsSubdomain(), description: "Name of the object in the pipeline's namespace." },
-    key: { type: "string", minLength: 1, maxLength: 253, pattern: "^[-._a-zA-Z0-9]+$", "x-expected": "a ConfigMap/Secret key: letters, digits, '-', '_' and '.'" },
+    key: {
+      type: "string",
+      minLength: 1,
+      maxLength: 253,
+      pattern: "^[-._a-zA-Z0-9]+$",
+      "x-expected": "a ConfigMap/Secret key: letters, digits, '-', '_' and '.'",
+    },
     optional: { type: "boolean", default: false },
   },
 } as const;
@@ -95,7 +110,11 @@ const envVar = {
       pattern: "^[-._a-zA-Z][-._a-zA-Z0-9]*$",
       "x-expected": "an environment variable name: letters, digits, '_', '-' and '.', not starting with a digit",
     },
-    value: { type: "string", maxLength: 32768, description: "A literal value. Never a credential: use valueFrom.secretKeyRef." },
+    value: {
+      type: "string",
+      maxLength: 32768,
+      description: "A literal value. Never a credential: use valueFrom.secretKeyRef.",
+    },
     valueFrom: {
       type: "object",
       additionalProperties: false,
@@ -112,7 +131,8 @@ const envVar = {
 const capacity = {
   type: "string",
   enum: ["spot", "on-demand"],
-  description: "spot: the Spot-first step NodePool (falls back to on-demand when Spot is short). on-demand: the on-demand-only NodePool.",
+  description:
+    "spot: the Spot-first step NodePool (falls back to on-demand when Spot is short). on-demand: the on-demand-only NodePool.",
 } as const;
 
 const retries = {
@@ -149,11 +169,24 @@ const schedule = {
 
 const timeZone = { type: "string", minLength: 1, maxLength: 64, description: "IANA time zone for schedule." } as const;
 
-const maxParallel = { type: "integer", minimum: 1, maximum: 1000, description: "Most steps of one run that run at once." } as const;
+const maxParallel = {
+  type: "integer",
+  minimum: 1,
+  maximum: 1000,
+  description: "Most steps of one run that run at once.",
+} as const;
 
-const suspend = { type: "boolean", description: "Suspend the CronJob: the pipeline runs only when started by hand." } as const;
+const suspend = {
+  type: "boolean",
+  description: "Suspend the CronJob: the pipeline runs only when started by hand.",
+} as const;
 
-const envList = { type: "array", items: envVar, maxItems: 256, description: "Environment variables: { name, value } or { name, valueFrom: { secretKeyRef | configMapKeyRef } }." } as const;
+const envList = {
+  type: "array",
+  items: envVar,
+  maxItems: 256,
+  description: "Environment variables: { name, value } or { name, valueFrom: { secretKeyRef | configMapKeyRef } }.",
+} as const;
 
 const notify = {
   type: "array",
@@ -164,12 +197,19 @@ const notify = {
     additionalProperties: false,
     required: ["on", "webhook"],
     properties: {
-      on: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", enum: ["succeeded", "failed", "timed-out"] } },
+      on: {
+        type: "array",
+        minItems: 1,
+        uniqueItems: true,
+        items: { type: "string", enum: ["succeeded", "failed", "timed-out"] },
+      },
       webhook: {
         type: "object",
         additionalProperties: false,
         required: ["secretKeyRef"],
-        properties: { secretKeyRef: { ...keyRef, properties: { name: keyRef.properties.name, key: keyRef.properties.key } } },
+        properties: {
+          secretKeyRef: { ...keyRef, properties: { name: keyRef.properties.name, key: keyRef.properties.key } },
+        },
       },
       format: { type: "string", enum: ["slack", "json"], default: "json" },
     },
@@ -179,7 +219,8 @@ const notify = {
 const clusterOverride = {
   type: "object",
   additionalProperties: false,
-  description: "Settings for one cluster; each replaces the pipeline's own field there. env is merged by name over every step's env.",
+  description:
+    "Settings for one cluster; each replaces the pipeline's own field there. env is merged by name over every step's env.",
   properties: { iamRole, schedule, suspend, timeZone, image, maxParallel, env: envList, notify },
 } as const;
 
@@ -190,12 +231,21 @@ const tenant = {
   required: ["name"],
   properties: {
     name: { ...dnsLabel(NAME_BUDGET.pipeline), description: "The tenant; its pipeline is <template>-<name>." },
-    params: { type: "object", additionalProperties: { type: ["string", "integer", "boolean"] }, description: "Values of the template's params; each becomes this tenant's default." },
+    params: {
+      type: "object",
+      additionalProperties: { type: ["string", "integer", "boolean"] },
+      description: "Values of the template's params; each becomes this tenant's default.",
+    },
     iamRole,
     schedule,
     suspend,
     clusters: { type: "array", items: dnsLabel(63), minItems: 1, uniqueItems: true },
-    overrides: { type: "object", propertyNames: dnsLabel(63), additionalProperties: clusterOverride, description: "Merged over the template's overrides, per cluster and field." },
+    overrides: {
+      type: "object",
+      propertyNames: dnsLabel(63),
+      additionalProperties: clusterOverride,
+      description: "Merged over the template's overrides, per cluster and field.",
+    },
   },
 } as const;
 
@@ -212,7 +262,8 @@ export const pipelineSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: SCHEMA_ID,
   title: "dagops pipeline",
-  description: "A DAG of steps that dagops compiles into a run-manager CronJob on Fargate and per-step Jobs on Karpenter Spot nodes.",
+  description:
+    "A DAG of steps that dagops compiles into a run-manager CronJob on Fargate and per-step Jobs on Karpenter Spot nodes.",
   type: "object",
   additionalProperties: false,
   required: ["name", "steps"],
@@ -238,9 +289,16 @@ export const pipelineSchema = {
       properties: {
         resources,
         retries: { ...retries, default: PIPELINE_DEFAULTS.retries },
-        timeout: { ...duration, default: PIPELINE_DEFAULTS.timeout, description: "Longest one attempt of a step may run (the Job's activeDeadlineSeconds)." },
+        timeout: {
+          ...duration,
+          default: PIPELINE_DEFAULTS.timeout,
+          description: "Longest one attempt of a step may run (the Job's activeDeadlineSeconds).",
+        },
         capacity: { ...capacity, default: PIPELINE_DEFAULTS.capacity },
-        onDemandAfterInterruptions: { ...onDemandAfterInterruptions, default: PIPELINE_DEFAULTS.onDemandAfterInterruptions },
+        onDemandAfterInterruptions: {
+          ...onDemandAfterInterruptions,
+          default: PIPELINE_DEFAULTS.onDemandAfterInterruptions,
+        },
         estimate: { ...duration, description: "How long a step usually runs: the cost model's input." },
       },
     },
@@ -257,7 +315,15 @@ export const pipelineSchema = {
       type: "object",
       additionalProperties: false,
       description: "Run records kept in the cluster for this pipeline.",
-      properties: { keep: { type: "integer", minimum: 1, maximum: 1000, default: PIPELINE_DEFAULTS.historyKeep, description: "How many run records to keep; the oldest beyond it are deleted when a run ends." } },
+      properties: {
+        keep: {
+          type: "integer",
+          minimum: 1,
+          maximum: 1000,
+          default: PIPELINE_DEFAULTS.historyKeep,
+          description: "How many run records to keep; the oldest beyond it are deleted when a run ends.",
+        },
+      },
     },
     params: {
       type: "object",
@@ -268,19 +334,57 @@ export const pipelineSchema = {
         additionalProperties: false,
         required: ["type"],
         properties: {
-          type: { type: "string", enum: ["string", "int", "bool", "date"], description: "The value's type, checked before a run starts." },
-          default: { type: ["string", "integer", "boolean"], description: "A literal of the type, or scheduled-date / scheduled-time." },
-          pattern: { type: "string", minLength: 1, maxLength: 256, description: "string only: a regular expression the whole value must match." },
-          description: { type: "string", maxLength: 1024, description: "What the parameter means, for whoever starts a run." },
+          type: {
+            type: "string",
+            enum: ["string", "int", "bool", "date"],
+            description: "The value's type, checked before a run starts.",
+          },
+          default: {
+            type: ["string", "integer", "boolean"],
+            description: "A literal of the type, or scheduled-date / scheduled-time.",
+          },
+          pattern: {
+            type: "string",
+            minLength: 1,
+            maxLength: 256,
+            description: "string only: a regular expression the whole value must match.",
+          },
+          description: {
+            type: "string",
+            maxLength: 1024,
+            description: "What the parameter means, for whoever starts a run.",
+          },
         },
       },
     },
-    template: { type: "boolean", default: false, description: "A template: each tenant (tenants, or pipelines/<name>.tenants.yaml) becomes a pipeline <name>-<tenant>." },
+    template: {
+      type: "boolean",
+      default: false,
+      description:
+        "A template: each tenant (tenants, or pipelines/<name>.tenants.yaml) becomes a pipeline <name>-<tenant>.",
+    },
     tenants: { type: "array", maxItems: 10000, items: tenant, description: "The tenants of a template." },
-    concurrency: { type: "string", enum: ["forbid", "allow", "replace"], default: PIPELINE_DEFAULTS.concurrency, description: "Overlapping runs: forbid (the newcomer is skipped), replace (the older run is cancelled) or allow." },
-    prewarm: { type: "boolean", default: false, description: "Pre-provision the run's peak capacity at start with low-priority placeholder pods." },
-    schedulingTimeout: { ...duration, default: PIPELINE_DEFAULTS.schedulingTimeout, description: "How long a step's pod may stay unschedulable before its attempt fails (spending a retry)." },
-    runTimeout: { ...runDuration, default: PIPELINE_DEFAULTS.runTimeout, description: "Longest a whole run may take; the run manager then cancels it." },
+    concurrency: {
+      type: "string",
+      enum: ["forbid", "allow", "replace"],
+      default: PIPELINE_DEFAULTS.concurrency,
+      description: "Overlapping runs: forbid (the newcomer is skipped), replace (the older run is cancelled) or allow.",
+    },
+    prewarm: {
+      type: "boolean",
+      default: false,
+      description: "Pre-provision the run's peak capacity at start with low-priority placeholder pods.",
+    },
+    schedulingTimeout: {
+      ...duration,
+      default: PIPELINE_DEFAULTS.schedulingTimeout,
+      description: "How long a step's pod may stay unschedulable before its attempt fails (spending a retry).",
+    },
+    runTimeout: {
+      ...runDuration,
+      default: PIPELINE_DEFAULTS.runTimeout,
+      description: "Longest a whole run may take; the run manager then cancels it.",
+    },
     steps: {
       type: "array",
       description: "The steps of the DAG, each a Kubernetes Job per attempt.",
@@ -304,7 +408,10 @@ export const pipelineSchema = {
           },
           resources,
           retries,
-          timeout: { ...duration, description: "Longest one attempt of this step may run (the Job's activeDeadlineSeconds)." },
+          timeout: {
+            ...duration,
+            description: "Longest one attempt of this step may run (the Job's activeDeadlineSeconds).",
+          },
           capacity,
           onDemandAfterInterruptions,
           estimate: { ...duration, description: "How long this step usually runs: the cost model's input." },

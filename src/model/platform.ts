@@ -95,15 +95,17 @@ export interface ClusterConfig {
   readonly artifacts?: string;
   /** The kubeconfig context of this cluster, for `dagops --cluster <name>`. Default: a context named like the cluster. */
   readonly kubeContext?: string;
-  readonly logging?: false | {
-    readonly logGroup?: string;
-    /**
-     * Where the node log agent sends step logs, named in run records so a reader knows where to
-     * look. Default: `/aws/containerinsights/<eksClusterName>/application`, the group of the
-     * Amazon CloudWatch Observability add-on.
-     */
-    readonly stepsLogGroup?: string;
-  };
+  readonly logging?:
+    | false
+    | {
+        readonly logGroup?: string;
+        /**
+         * Where the node log agent sends step logs, named in run records so a reader knows where to
+         * look. Default: `/aws/containerinsights/<eksClusterName>/application`, the group of the
+         * Amazon CloudWatch Observability add-on.
+         */
+        readonly stepsLogGroup?: string;
+      };
 }
 
 export interface PlatformConfig {
@@ -116,14 +118,26 @@ export function definePlatform(config: PlatformConfig): PlatformConfig {
 }
 
 /** The pause image, pinned by digest: a placeholder pod only holds capacity, and a digest cannot change under it. */
-export const DEFAULT_PLACEHOLDER_IMAGE = "registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a";
+export const DEFAULT_PLACEHOLDER_IMAGE =
+  "registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a";
 
 export const POOL_DEFAULTS: Required<PoolSettings> = {
   categories: ["c", "m", "r"],
   minGeneration: 5,
   architectures: ["amd64"],
   minFamilies: 5,
-  excludedSizes: ["nano", "micro", "small", "metal", "metal-12xl", "metal-16xl", "metal-24xl", "metal-32xl", "metal-48xl", "metal-96xl"],
+  excludedSizes: [
+    "nano",
+    "micro",
+    "small",
+    "metal",
+    "metal-12xl",
+    "metal-16xl",
+    "metal-24xl",
+    "metal-32xl",
+    "metal-48xl",
+    "metal-96xl",
+  ],
   consolidateAfter: "1m",
   expireAfter: "720h",
   disruptionBudget: "10%",
@@ -135,7 +149,12 @@ export const POOL_DEFAULTS: Required<PoolSettings> = {
 export interface ResolvedCluster {
   readonly name: string;
   readonly eksClusterName: string;
-  readonly argocd: { readonly repoURL: string; readonly targetRevision: string; readonly namespace: string; readonly destinationServer: string };
+  readonly argocd: {
+    readonly repoURL: string;
+    readonly targetRevision: string;
+    readonly namespace: string;
+    readonly destinationServer: string;
+  };
   readonly aws: { readonly region: string; readonly accountId: string };
   readonly karpenter: {
     readonly discoveryTag: string;
@@ -184,7 +203,8 @@ export function resolveCluster(c: ClusterConfig): ResolvedCluster {
         ? null
         : {
             logGroup: c.logging?.logGroup ?? `/dagops/${c.eksClusterName ?? c.name}/run-managers`,
-            stepsLogGroup: c.logging?.stepsLogGroup ?? `/aws/containerinsights/${c.eksClusterName ?? c.name}/application`,
+            stepsLogGroup:
+              c.logging?.stepsLogGroup ?? `/aws/containerinsights/${c.eksClusterName ?? c.name}/application`,
           },
   };
 }

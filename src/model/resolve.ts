@@ -7,7 +7,17 @@ import { cronError, resolveHashed } from "./cron.ts";
 import { parseDuration } from "../contract/duration.ts";
 import { isPinned, parseImage } from "./image.ts";
 import { declarationProblems, paramEnvName, type ParamDeclaration } from "../contract/params.ts";
-import { MAX_RUN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, PIPELINE_DEFAULTS, type Capacity, type Concurrency, type EnvVar, type NotifyRule, type PipelineDefinition, type ResourceList } from "./pipeline.ts";
+import {
+  MAX_RUN_TIMEOUT_SECONDS,
+  MAX_TIMEOUT_SECONDS,
+  PIPELINE_DEFAULTS,
+  type Capacity,
+  type Concurrency,
+  type EnvVar,
+  type NotifyRule,
+  type PipelineDefinition,
+  type ResourceList,
+} from "./pipeline.ts";
 import { didYouMean, fieldPath, hasErrors, problem, type Problem } from "../contract/problems.ts";
 import { cpuMillis, memoryBytes, quantitySuffix } from "./quantity.ts";
 import { isSecretName, secretInValue } from "./secrets.ts";
@@ -77,17 +87,31 @@ export function resolvePipeline(
 ): { pipeline?: ResolvedPipeline; problems: Problem[] } {
   const base = resolveBase(def, file, knownClusters);
   const problems = [...base.problems];
-  const report = (code: Problem["code"], path: (string | number)[], message: string, severity: Problem["severity"] = "error") =>
-    problems.push(problem(code, file, fieldPath(path), message, severity));
+  const report = (
+    code: Problem["code"],
+    path: (string | number)[],
+    message: string,
+    severity: Problem["severity"] = "error",
+  ) => problems.push(problem(code, file, fieldPath(path), message, severity));
   const targets = def.clusters ?? knownClusters;
   const overrides = Object.entries(def.overrides ?? {});
   for (const [cluster, o] of overrides) {
     const at = (...rest: (string | number)[]) => ["overrides", cluster, ...rest];
     if (!knownClusters.includes(cluster)) {
-      report("UNKNOWN_CLUSTER", at(), `unknown cluster ${JSON.stringify(cluster)} in overrides; the platform configuration defines: ${knownClusters.join(", ")}.${didYouMean(cluster, knownClusters)}`);
+      report(
+        "UNKNOWN_CLUSTER",
+        at(),
+        `unknown cluster ${JSON.stringify(cluster)} in overrides; the platform configuration defines: ${knownClusters.join(", ")}.${didYouMean(cluster, knownClusters)}`,
+      );
       continue;
     }
-    if (!targets.includes(cluster)) report("UNKNOWN_CLUSTER", at(), `the pipeline does not deploy to ${cluster} (clusters: ${targets.join(", ")}), so this override has no effect; add ${cluster} to clusters or remove the override`, "warning");
+    if (!targets.includes(cluster))
+      report(
+        "UNKNOWN_CLUSTER",
+        at(),
+        `the pipeline does not deploy to ${cluster} (clusters: ${targets.join(", ")}), so this override has no effect; add ${cluster} to clusters or remove the override`,
+        "warning",
+      );
     if (o.schedule !== undefined) {
       const err = cronError(resolveHashed(o.schedule, def.name));
       if (err) report("BAD_CRON", at("schedule"), `invalid cron schedule ${JSON.stringify(o.schedule)}: ${err}`);
@@ -108,7 +132,8 @@ export function resolvePipeline(
     };
     const variant = resolveBase(merged, file, knownClusters);
     // Every override field was checked above; anything else would be a dagops bug, reported where it came from.
-    for (const p of variant.problems) problems.push({ ...p, path: fieldPath(["overrides", cluster]), message: `in cluster ${cluster}: ${p.message}` });
+    for (const p of variant.problems)
+      problems.push({ ...p, path: fieldPath(["overrides", cluster]), message: `in cluster ${cluster}: ${p.message}` });
     if (variant.pipeline) overridden[cluster] = variant.pipeline;
   }
   if (hasErrors(problems)) return { problems };
@@ -164,16 +189,27 @@ function resolveBase(
   knownClusters: readonly string[],
 ): { pipeline?: ResolvedPipeline; problems: Problem[] } {
   const problems: Problem[] = [];
-  const report = (code: Problem["code"], path: (string | number)[], message: string) => problems.push(problem(code, file, fieldPath(path), message));
+  const report = (code: Problem["code"], path: (string | number)[], message: string) =>
+    problems.push(problem(code, file, fieldPath(path), message));
 
   (def.clusters ?? []).forEach((c, i) => {
-    if (!knownClusters.includes(c)) report("UNKNOWN_CLUSTER", ["clusters", i], `unknown cluster ${JSON.stringify(c)}; the platform configuration defines: ${knownClusters.join(", ")}.${didYouMean(c, knownClusters)}`);
+    if (!knownClusters.includes(c))
+      report(
+        "UNKNOWN_CLUSTER",
+        ["clusters", i],
+        `unknown cluster ${JSON.stringify(c)}; the platform configuration defines: ${knownClusters.join(", ")}.${didYouMean(c, knownClusters)}`,
+      );
   });
   // H in a field: a value from the hash of the pipeline's name (see resolveHashed).
   const schedule = def.schedule === undefined ? undefined : resolveHashed(def.schedule, def.name).trim();
   if (def.schedule !== undefined) {
     const err = cronError(schedule!);
-    if (err) report("BAD_CRON", ["schedule"], `invalid cron schedule ${JSON.stringify(def.schedule)}${schedule !== def.schedule.trim() ? ` (${schedule})` : ""}: ${err}`);
+    if (err)
+      report(
+        "BAD_CRON",
+        ["schedule"],
+        `invalid cron schedule ${JSON.stringify(def.schedule)}${schedule !== def.schedule.trim() ? ` (${schedule})` : ""}: ${err}`,
+      );
   }
   const timeZone = def.timeZone ?? PIPELINE_DEFAULTS.timeZone;
   // The default is ours, and valid (a test holds it): only a zone the definition names is checked
@@ -184,24 +220,41 @@ function resolveBase(
   const seconds = (text: string, path: (string | number)[], max: number, example: string): number => {
     const value = parseDuration(text);
     if (value === undefined || value <= 0 || value > max) {
-      report("BAD_DURATION", path, `expected a duration from 1s to ${max / 3600}h such as ${example}, found ${JSON.stringify(text)}`);
+      report(
+        "BAD_DURATION",
+        path,
+        `expected a duration from 1s to ${max / 3600}h such as ${example}, found ${JSON.stringify(text)}`,
+      );
       return 0;
     }
     return value;
   };
-  const timeout = (text: string | undefined, path: (string | number)[]) => seconds(text ?? PIPELINE_DEFAULTS.timeout, path, MAX_TIMEOUT_SECONDS, '"45m" or "2h"');
+  const timeout = (text: string | undefined, path: (string | number)[]) =>
+    seconds(text ?? PIPELINE_DEFAULTS.timeout, path, MAX_TIMEOUT_SECONDS, '"45m" or "2h"');
   const defaults = def.defaults ?? {};
   const defaultTimeout = timeout(defaults.timeout, ["defaults", "timeout"]);
   const defaultEstimate = defaults.estimate !== undefined ? timeout(defaults.estimate, ["defaults", "estimate"]) : null;
-  const schedulingTimeoutSeconds = timeout(def.schedulingTimeout ?? PIPELINE_DEFAULTS.schedulingTimeout, ["schedulingTimeout"]);
-  const runTimeoutSeconds = seconds(def.runTimeout ?? PIPELINE_DEFAULTS.runTimeout, ["runTimeout"], MAX_RUN_TIMEOUT_SECONDS, '"6h" or "1h30m"');
+  const schedulingTimeoutSeconds = timeout(def.schedulingTimeout ?? PIPELINE_DEFAULTS.schedulingTimeout, [
+    "schedulingTimeout",
+  ]);
+  const runTimeoutSeconds = seconds(
+    def.runTimeout ?? PIPELINE_DEFAULTS.runTimeout,
+    ["runTimeout"],
+    MAX_RUN_TIMEOUT_SECONDS,
+    '"6h" or "1h30m"',
+  );
 
   const params = Object.fromEntries(Object.entries(def.params ?? {}).sort(byKey));
   for (const [name, decl] of Object.entries(params)) {
-    for (const p of declarationProblems(name, decl)) report("INVALID_VALUE", p.field ? ["params", name, p.field] : ["params", name], p.message);
+    for (const p of declarationProblems(name, decl))
+      report("INVALID_VALUE", p.field ? ["params", name, p.field] : ["params", name], p.message);
     const scheduled = def.schedule !== undefined && def.suspend !== true;
     if (decl.default === undefined && scheduled) {
-      report("INVALID_VALUE", ["params", name], `parameter ${name} has no default, but the pipeline runs on a schedule, which gives no values: add a default (a literal, scheduled-date or scheduled-time)`);
+      report(
+        "INVALID_VALUE",
+        ["params", name],
+        `parameter ${name} has no default, but the pipeline runs on a schedule, which gives no values: add a default (a literal, scheduled-date or scheduled-time)`,
+      );
     }
   }
 
@@ -211,20 +264,37 @@ function resolveBase(
     for (const m of value.matchAll(/\$\((DAGOPS_PARAM_[A-Za-z0-9_]*)\)/g)) {
       if (declared.includes(m[1]!)) continue;
       const known = declared.length ? `declared: ${declared.join(", ")}.` : "the pipeline declares no params.";
-      report("UNKNOWN_PARAM", path, `$(${m[1]}) names no parameter of this pipeline; ${known}${didYouMean(m[1]!, declared)} Declare it under params:, or the step sees the text "$(${m[1]})" as it is`);
+      report(
+        "UNKNOWN_PARAM",
+        path,
+        `$(${m[1]}) names no parameter of this pipeline; ${known}${didYouMean(m[1]!, declared)} Declare it under params:, or the step sees the text "$(${m[1]})" as it is`,
+      );
     }
   };
   const steps: ResolvedStep[] = def.steps.map((s, i) => {
     const at = (...rest: (string | number)[]) => ["steps", i, ...rest];
     const image = s.image ?? def.image;
-    if (image === undefined) report("MISSING_IMAGE", at("image"), `step ${JSON.stringify(s.name)} has no image; set steps[${i}].image or the pipeline's image`);
+    if (image === undefined)
+      report(
+        "MISSING_IMAGE",
+        at("image"),
+        `step ${JSON.stringify(s.name)} has no image; set steps[${i}].image or the pipeline's image`,
+      );
     else checkImage(image, s.image !== undefined ? at("image") : ["image"], report);
 
     const resources = resolveResources(s.resources, defaults.resources, i, report);
     checkEnv(s.env ?? [], at("env"), report);
-    [...(s.command ?? []).map((v, j) => [v, "command", j] as const), ...(s.args ?? []).map((v, j) => [v, "args", j] as const)].forEach(([v, key, j]) => {
+    [
+      ...(s.command ?? []).map((v, j) => [v, "command", j] as const),
+      ...(s.args ?? []).map((v, j) => [v, "args", j] as const),
+    ].forEach(([v, key, j]) => {
       const what = secretInValue(v);
-      if (what) report("SECRET_LITERAL", at(key, j), `this looks like ${what}; never put credentials in git. Read it from a Secret through env[].valueFrom.secretKeyRef`);
+      if (what)
+        report(
+          "SECRET_LITERAL",
+          at(key, j),
+          `this looks like ${what}; never put credentials in git. Read it from a Secret through env[].valueFrom.secretKeyRef`,
+        );
       paramReferences(v, at(key, j));
     });
     (s.env ?? []).forEach((e, j) => typeof e.value === "string" && paramReferences(e.value, at("env", j, "value")));
@@ -239,8 +309,17 @@ function resolveBase(
       retries: s.retries ?? defaults.retries ?? PIPELINE_DEFAULTS.retries,
       timeoutSeconds: s.timeout !== undefined ? timeout(s.timeout, at("timeout")) : defaultTimeout,
       capacity: s.capacity ?? defaults.capacity ?? PIPELINE_DEFAULTS.capacity,
-      onDemandAfterInterruptions: countOrNever(s.onDemandAfterInterruptions ?? defaults.onDemandAfterInterruptions ?? PIPELINE_DEFAULTS.onDemandAfterInterruptions),
-      estimateSeconds: s.estimate !== undefined ? timeout(s.estimate, at("estimate")) : defaults.estimate !== undefined ? defaultEstimate : null,
+      onDemandAfterInterruptions: countOrNever(
+        s.onDemandAfterInterruptions ??
+          defaults.onDemandAfterInterruptions ??
+          PIPELINE_DEFAULTS.onDemandAfterInterruptions,
+      ),
+      estimateSeconds:
+        s.estimate !== undefined
+          ? timeout(s.estimate, at("estimate"))
+          : defaults.estimate !== undefined
+            ? defaultEstimate
+            : null,
     };
   });
 
@@ -298,9 +377,18 @@ type Report = (code: Problem["code"], path: (string | number)[], message: string
 
 function checkImage(image: string, path: (string | number)[], report: Report): void {
   const ref = parseImage(image);
-  if (!ref) report("BAD_IMAGE", path, `invalid image reference ${JSON.stringify(image)}; expected [registry/]repository[:tag][@sha256:digest] in lowercase`);
+  if (!ref)
+    report(
+      "BAD_IMAGE",
+      path,
+      `invalid image reference ${JSON.stringify(image)}; expected [registry/]repository[:tag][@sha256:digest] in lowercase`,
+    );
   else if (!isPinned(ref)) {
-    report("UNPINNED_IMAGE", path, `image ${JSON.stringify(image)} is not pinned; add a version tag or @sha256 digest (not "latest") so that a git revert restores the same code`);
+    report(
+      "UNPINNED_IMAGE",
+      path,
+      `image ${JSON.stringify(image)} is not pinned; add a version tag or @sha256 digest (not "latest") so that a git revert restores the same code`,
+    );
   }
 }
 
@@ -317,30 +405,48 @@ function resolveResources(
     const mine = own?.[kind]?.[res];
     if (mine !== undefined) return { value: String(mine), path: ["steps", i, "resources", kind, res] };
     const inherited = defaults?.[kind]?.[res];
-    return inherited !== undefined ? { value: String(inherited), path: ["defaults", "resources", kind, res] } : { path: ["steps", i, "resources", kind, res] };
+    return inherited !== undefined
+      ? { value: String(inherited), path: ["defaults", "resources", kind, res] }
+      : { path: ["steps", i, "resources", kind, res] };
   };
   const amount = (res: Res, v: { value?: string; path: (string | number)[] }): number | undefined => {
     if (v.value === undefined) return undefined;
     const suffix = quantitySuffix(v.value);
     if (res === "memory") {
       if (suffix === "m") {
-        report("BAD_QUANTITY", v.path, `memory ${JSON.stringify(v.value)} means ${v.value.slice(0, -1)} thousandths of a byte; did you mean "${v.value.slice(0, -1)}Mi"?`);
+        report(
+          "BAD_QUANTITY",
+          v.path,
+          `memory ${JSON.stringify(v.value)} means ${v.value.slice(0, -1)} thousandths of a byte; did you mean "${v.value.slice(0, -1)}Mi"?`,
+        );
         return undefined;
       }
       const bytes = memoryBytes(v.value)!;
       if (bytes < 4 * 2 ** 20) {
-        report("BAD_QUANTITY", v.path, `memory ${JSON.stringify(v.value)} is below 4Mi, too little for any container; use a binary suffix such as "300Mi"`);
+        report(
+          "BAD_QUANTITY",
+          v.path,
+          `memory ${JSON.stringify(v.value)} is below 4Mi, too little for any container; use a binary suffix such as "300Mi"`,
+        );
         return undefined;
       }
       return bytes;
     }
     if (/i$/.test(suffix)) {
-      report("BAD_QUANTITY", v.path, `cpu ${JSON.stringify(v.value)} has a memory suffix; CPU is in cores ("1") or millicores ("500m")`);
+      report(
+        "BAD_QUANTITY",
+        v.path,
+        `cpu ${JSON.stringify(v.value)} has a memory suffix; CPU is in cores ("1") or millicores ("500m")`,
+      );
       return undefined;
     }
     const millis = cpuMillis(v.value)!;
     if (millis < 1) {
-      report("BAD_QUANTITY", v.path, `cpu ${JSON.stringify(v.value)} is below 1m, the smallest CPU amount Kubernetes can express`);
+      report(
+        "BAD_QUANTITY",
+        v.path,
+        `cpu ${JSON.stringify(v.value)} is below 1m, the smallest CPU amount Kubernetes can express`,
+      );
       return undefined;
     }
     return millis;
@@ -354,11 +460,19 @@ function resolveResources(
     const r = amount(res, req);
     const l = amount(res, lim);
     if (req.value === undefined) {
-      report("MISSING_REQUESTS", req.path, `no ${res} request; set steps[${i}].resources.requests.${res} or defaults.resources.requests.${res} (Karpenter sizes nodes from requests)`);
+      report(
+        "MISSING_REQUESTS",
+        req.path,
+        `no ${res} request; set steps[${i}].resources.requests.${res} or defaults.resources.requests.${res} (Karpenter sizes nodes from requests)`,
+      );
     } else requests[res] = req.value;
     if (lim.value !== undefined) limits[res] = lim.value;
     if (r !== undefined && l !== undefined && l < r) {
-      report("LIMIT_BELOW_REQUEST", lim.path, `${res} limit ${JSON.stringify(lim.value)} is below the request ${JSON.stringify(req.value)} (from ${fieldPath(req.path)}); a limit must be at least the request`);
+      report(
+        "LIMIT_BELOW_REQUEST",
+        lim.path,
+        `${res} limit ${JSON.stringify(lim.value)} is below the request ${JSON.stringify(req.value)} (from ${fieldPath(req.path)}); a limit must be at least the request`,
+      );
     }
   }
   return { requests: requests as ResolvedResources["requests"], limits };
@@ -369,14 +483,33 @@ function checkEnv(env: readonly EnvVar[], path: (string | number)[], report: Rep
   env.forEach((e, j) => {
     const at = [...path, j];
     const first = seen.get(e.name);
-    if (first !== undefined) report("DUPLICATE_ENV", [...at, "name"], `env ${JSON.stringify(e.name)} is already set at ${fieldPath([...path, first])}`);
+    if (first !== undefined)
+      report(
+        "DUPLICATE_ENV",
+        [...at, "name"],
+        `env ${JSON.stringify(e.name)} is already set at ${fieldPath([...path, first])}`,
+      );
     else seen.set(e.name, j);
-    if (e.name.startsWith(RESERVED_ENV_PREFIX)) report("RESERVED_ENV", [...at, "name"], `env names starting with ${RESERVED_ENV_PREFIX} are set by dagops; rename ${JSON.stringify(e.name)}`);
+    if (e.name.startsWith(RESERVED_ENV_PREFIX))
+      report(
+        "RESERVED_ENV",
+        [...at, "name"],
+        `env names starting with ${RESERVED_ENV_PREFIX} are set by dagops; rename ${JSON.stringify(e.name)}`,
+      );
     if (e.value !== undefined && e.value !== "") {
       const what = secretInValue(e.value);
-      if (what) report("SECRET_LITERAL", [...at, "value"], `this looks like ${what}; never put credentials in git. Use valueFrom.secretKeyRef`);
+      if (what)
+        report(
+          "SECRET_LITERAL",
+          [...at, "value"],
+          `this looks like ${what}; never put credentials in git. Use valueFrom.secretKeyRef`,
+        );
       else if (isSecretName(e.name)) {
-        report("SECRET_LITERAL", [...at, "value"], `${JSON.stringify(e.name)} looks like a credential but has a literal value; use valueFrom.secretKeyRef (rename the variable if it is not a secret)`);
+        report(
+          "SECRET_LITERAL",
+          [...at, "value"],
+          `${JSON.stringify(e.name)} looks like a credential but has a literal value; use valueFrom.secretKeyRef (rename the variable if it is not a secret)`,
+        );
       }
     }
   });
@@ -401,9 +534,14 @@ export function timeZoneError(zone: string): string | undefined {
     canonical = undefined;
   }
   const expected = 'expected an IANA name such as "Etc/UTC" or "Europe/Berlin"';
-  if (canonical === undefined || !(zone.includes("/") || zone === "UTC")) error = `unknown time zone ${JSON.stringify(zone)}; ${expected}.${didYouMean(zone, Intl.supportedValuesOf("timeZone"))}`;
-  else if (REMOVED_ZONES.test(zone)) error = `time zone ${JSON.stringify(zone)} was removed from the time-zone database in 2020 and Kubernetes does not know it; use ${canonical !== zone ? JSON.stringify(canonical) : 'the zone of a city, such as "America/Puerto_Rico"'}`;
-  else if (!zone.split("/").every((part) => /^[A-Z]/.test(part)) || (canonical.toLowerCase() === zone.toLowerCase() && canonical !== zone)) {
+  if (canonical === undefined || !(zone.includes("/") || zone === "UTC"))
+    error = `unknown time zone ${JSON.stringify(zone)}; ${expected}.${didYouMean(zone, Intl.supportedValuesOf("timeZone"))}`;
+  else if (REMOVED_ZONES.test(zone))
+    error = `time zone ${JSON.stringify(zone)} was removed from the time-zone database in 2020 and Kubernetes does not know it; use ${canonical !== zone ? JSON.stringify(canonical) : 'the zone of a city, such as "America/Puerto_Rico"'}`;
+  else if (
+    !zone.split("/").every((part) => /^[A-Z]/.test(part)) ||
+    (canonical.toLowerCase() === zone.toLowerCase() && canonical !== zone)
+  ) {
     error = `unknown time zone ${JSON.stringify(zone)}: Kubernetes reads time zones from Go's database, where names are case-sensitive. Did you mean ${JSON.stringify(canonical)}?`;
   }
   zoneCache.set(zone, error);

@@ -29,7 +29,9 @@ const compiled = new WeakMap<object, ValidateFunction>();
 
 /** Where the compiled validator of a schema is kept. */
 export function validatorFile(schema: object): string {
-  const key = createHash("sha256").update(`ajv ${AJV_VERSION}\0${JSON.stringify(OPTIONS)}\0${VOCABULARY.join(",")}\0${JSON.stringify(schema)}`).digest("hex");
+  const key = createHash("sha256")
+    .update(`ajv ${AJV_VERSION}\0${JSON.stringify(OPTIONS)}\0${VOCABULARY.join(",")}\0${JSON.stringify(schema)}`)
+    .digest("hex");
   return join(CACHE_DIR, `${key.slice(0, 32)}.cjs`);
 }
 
@@ -94,12 +96,22 @@ function toProblems(errors: readonly ErrorObject[], file: string): Problem[] {
 }
 
 function segments(pointer: string): string[] {
-  return pointer === "" ? [] : pointer.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+  return pointer === ""
+    ? []
+    : pointer
+        .slice(1)
+        .split("/")
+        .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
 function convert(e: ErrorObject, file: string): Problem {
   const at = segments(e.instancePath);
-  const parent = (e.parentSchema ?? {}) as { "x-expected"?: string; "x-wrong-type"?: string; properties?: Record<string, unknown>; enum?: unknown[] };
+  const parent = (e.parentSchema ?? {}) as {
+    "x-expected"?: string;
+    "x-wrong-type"?: string;
+    properties?: Record<string, unknown>;
+    enum?: unknown[];
+  };
   const expected = parent["x-expected"];
   switch (e.keyword) {
     case "additionalProperties": {
@@ -115,7 +127,12 @@ function convert(e: ErrorObject, file: string): Problem {
     }
     case "required": {
       const key = String((e.params as { missingProperty: string }).missingProperty);
-      return problem("MISSING_FIELD", file, fieldPath([...at, key]), `required field ${JSON.stringify(key)} is missing`);
+      return problem(
+        "MISSING_FIELD",
+        file,
+        fieldPath([...at, key]),
+        `required field ${JSON.stringify(key)} is missing`,
+      );
     }
     case "type":
       return problem(
@@ -148,7 +165,11 @@ function convert(e: ErrorObject, file: string): Problem {
 function quantityHint(value: unknown): string {
   if (typeof value !== "string") return "";
   const bytes = /^\s*(\d+(?:\.\d+)?)\s*([kmgtpe])i?b?\s*$/i.exec(value);
-  if (bytes && /[a-z]/i.test(value)) return `. Did you mean "${bytes[1]}${bytes[2]!.toUpperCase().replace("K", "Ki").replace(/^([MGTPE])$/, "$1i")}"?`;
+  if (bytes && /[a-z]/i.test(value))
+    return `. Did you mean "${bytes[1]}${bytes[2]!
+      .toUpperCase()
+      .replace("K", "Ki")
+      .replace(/^([MGTPE])$/, "$1i")}"?`;
   const cores = /^\s*(\d+(?:\.\d+)?)\s*(?:cores?|cpus?|vcpus?)\s*$/i.exec(value);
   return cores ? `. Did you mean "${cores[1]}"?` : "";
 }
@@ -177,7 +198,10 @@ function describeKeyword(e: ErrorObject): string {
 
 function enumHint(found: unknown, allowed: readonly unknown[]): string {
   if (typeof found !== "string") return "";
-  const hint = closest(found, allowed.filter((v): v is string => typeof v === "string"));
+  const hint = closest(
+    found,
+    allowed.filter((v): v is string => typeof v === "string"),
+  );
   return hint ? `. Did you mean "${hint}"?` : "";
 }
 

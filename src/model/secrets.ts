@@ -59,7 +59,8 @@ function jwtIn(value: string): boolean {
     const signature = segments[i + 2]!;
     let sigRun = 0;
     while (sigRun < signature.length && /[A-Za-z0-9_-]/.test(signature[sigRun]!)) sigRun++;
-    if (tail.length >= 13 && payload.startsWith("eyJ") && payload.length >= 13 && B64URL.test(payload) && sigRun >= 10) return true;
+    if (tail.length >= 13 && payload.startsWith("eyJ") && payload.length >= 13 && B64URL.test(payload) && sigRun >= 10)
+      return true;
   }
   return false;
 }

@@ -46,7 +46,8 @@ export function runJob(d: Deployed, r: NewRun): V1Job {
   const spec = template.spec!;
   if (r.planRevision && r.planRevision !== d.planRevision) {
     const pod = spec.template.spec!;
-    for (const c of pod.containers) for (const e of c.env ?? []) if (e.name === "DAGOPS_PLAN_CONFIGMAP") e.value = r.planRevision;
+    for (const c of pod.containers)
+      for (const e of c.env ?? []) if (e.name === "DAGOPS_PLAN_CONFIGMAP") e.value = r.planRevision;
     for (const v of pod.volumes ?? []) if (v.configMap?.name === d.planRevision) v.configMap.name = r.planRevision;
   }
   const annotations: Record<string, string> = {
@@ -56,7 +57,9 @@ export function runJob(d: Deployed, r: NewRun): V1Job {
     ...(r.reason ? { [RUN_ANNOTATION.reason]: r.reason } : {}),
     ...(Object.keys(r.params).length ? { [RUN_ANNOTATION.params]: JSON.stringify(r.params) } : {}),
     ...(r.rerunOf ? { [RUN_ANNOTATION.rerunOf]: r.rerunOf } : {}),
-    ...(r.doneSteps && Object.keys(r.doneSteps).length ? { [RUN_ANNOTATION.doneSteps]: JSON.stringify(r.doneSteps) } : {}),
+    ...(r.doneSteps && Object.keys(r.doneSteps).length
+      ? { [RUN_ANNOTATION.doneSteps]: JSON.stringify(r.doneSteps) }
+      : {}),
     ...(r.backfill ? { [RUN_ANNOTATION.backfill]: r.backfill } : {}),
   };
   return {
@@ -67,7 +70,15 @@ export function runJob(d: Deployed, r: NewRun): V1Job {
       namespace: d.namespace,
       labels: { ...template.metadata?.labels, [LABEL.pipeline]: d.pipeline },
       annotations,
-      ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: d.cronJob.metadata!.name!, uid: d.cronJob.metadata!.uid!, controller: true }],
+      ownerReferences: [
+        {
+          apiVersion: "batch/v1",
+          kind: "CronJob",
+          name: d.cronJob.metadata!.name!,
+          uid: d.cronJob.metadata!.uid!,
+          controller: true,
+        },
+      ],
     },
     spec,
   };

@@ -10,7 +10,21 @@ import { asKubeError, KubeConfigError, type KubeError } from "../kube/errors.ts"
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Writable } from "node:stream";
-import { AuthenticationV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, Log, PatchStrategy, setHeaderOptions, type V1ConfigMap, type V1CronJob, type V1Job, type V1Lease, type V1Pod } from "@kubernetes/client-node";
+import {
+  AuthenticationV1Api,
+  BatchV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  Log,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1ConfigMap,
+  type V1CronJob,
+  type V1Job,
+  type V1Lease,
+  type V1Pod,
+} from "@kubernetes/client-node";
 
 export interface Cluster {
   /** The API server's URL and the context used, for messages. */
@@ -32,7 +46,13 @@ export interface Cluster {
   listPods(ns: string, labelSelector: string): Promise<V1Pod[]>;
   getLease(ns: string, name: string): Promise<V1Lease>;
   /** Writes the container's log to `out`; with `follow`, until the container ends. */
-  podLog(ns: string, pod: string, container: string, out: (text: string) => void, options: { follow: boolean; tailLines?: number }): Promise<void>;
+  podLog(
+    ns: string,
+    pod: string,
+    container: string,
+    out: (text: string) => void,
+    options: { follow: boolean; tailLines?: number },
+  ): Promise<void>;
 }
 
 /**
@@ -40,9 +60,20 @@ export interface Cluster {
  * context `--cluster <name>` maps to in platform.config.ts (`kubeContext`, default the cluster's
  * name), or the current one.
  */
-export async function loadCluster(env: Readonly<Record<string, string | undefined>>, cwd: string, options: { context?: string; cluster?: string }): Promise<Cluster> {
-  const context = options.context ?? (options.cluster !== undefined ? await contextOfCluster(cwd, options.cluster) : undefined);
-  const { kc, user } = loadKubeConfig(env, { without: "home", ...(context !== undefined ? { context } : {}), ...(options.cluster !== undefined && !options.context ? { contextOf: `the context of cluster ${options.cluster}` } : {}) });
+export async function loadCluster(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+  options: { context?: string; cluster?: string },
+): Promise<Cluster> {
+  const context =
+    options.context ?? (options.cluster !== undefined ? await contextOfCluster(cwd, options.cluster) : undefined);
+  const { kc, user } = loadKubeConfig(env, {
+    without: "home",
+    ...(context !== undefined ? { context } : {}),
+    ...(options.cluster !== undefined && !options.context
+      ? { contextOf: `the context of cluster ${options.cluster}` }
+      : {}),
+  });
   return clusterApi(kc, user);
 }
 
@@ -54,11 +85,16 @@ async function contextOfCluster(cwd: string, name: string): Promise<string> {
   try {
     config = ((await import(pathToFileURL(file).href)) as { default?: typeof config }).default;
   } catch (err) {
-    throw new KubeConfigError(`cannot read ${file} for the context of cluster ${name}: ${(err as Error).message.split("\n")[0]}`);
+    throw new KubeConfigError(
+      `cannot read ${file} for the context of cluster ${name}: ${(err as Error).message.split("\n")[0]}`,
+    );
   }
   const clusters = config?.clusters ?? [];
   const found = clusters.find((c) => c.name === name);
-  if (!found) throw new KubeConfigError(`platform.config.ts has no cluster ${JSON.stringify(name)}; it has: ${clusters.map((c) => c.name).join(", ")}`);
+  if (!found)
+    throw new KubeConfigError(
+      `platform.config.ts has no cluster ${JSON.stringify(name)}; it has: ${clusters.map((c) => c.name).join(", ")}`,
+    );
   return found.kubeContext ?? name;
 }
 
@@ -79,11 +115,30 @@ function clusterApi(kc: KubeConfig, kubeUser: string): Cluster {
     server: kc.getCurrentCluster()!.server,
     context: kc.getCurrentContext(),
     kubeUser,
-    whoami: () => call("who am I (SelfSubjectReview)", async () => (await auth.createSelfSubjectReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" } })).status?.userInfo?.username ?? kubeUser),
-    getCronJob: (ns, name) => call(`get cronjob ${ns}/${name}`, () => batch.readNamespacedCronJob({ name, namespace: ns })),
+    whoami: () =>
+      call(
+        "who am I (SelfSubjectReview)",
+        async () =>
+          (
+            await auth.createSelfSubjectReview({
+              body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+            })
+          ).status?.userInfo?.username ?? kubeUser,
+      ),
+    getCronJob: (ns, name) =>
+      call(`get cronjob ${ns}/${name}`, () => batch.readNamespacedCronJob({ name, namespace: ns })),
     getJob: (ns, name) => call(`get job ${ns}/${name}`, () => batch.readNamespacedJob({ name, namespace: ns })),
-    listJobs: (ns, labelSelector) => call(`list jobs${ns ? ` in ${ns}` : " in all namespaces"}`, async () => (ns ? await batch.listNamespacedJob({ namespace: ns, labelSelector }) : await batch.listJobForAllNamespaces({ labelSelector })).items),
-    createJob: (ns, job) => call(`create job ${ns}/${job.metadata?.name}`, () => batch.createNamespacedJob({ namespace: ns, body: job })),
+    listJobs: (ns, labelSelector) =>
+      call(
+        `list jobs${ns ? ` in ${ns}` : " in all namespaces"}`,
+        async () =>
+          (ns
+            ? await batch.listNamespacedJob({ namespace: ns, labelSelector })
+            : await batch.listJobForAllNamespaces({ labelSelector })
+          ).items,
+      ),
+    createJob: (ns, job) =>
+      call(`create job ${ns}/${job.metadata?.name}`, () => batch.createNamespacedJob({ namespace: ns, body: job })),
     deleteJob: (ns, name) =>
       call(`delete job ${ns}/${name}`, async () => {
         await batch.deleteNamespacedJob({ name, namespace: ns, propagationPolicy: "Background" });
@@ -94,14 +149,25 @@ function clusterApi(kc: KubeConfig, kubeUser: string): Cluster {
         if (kind === "job") await batch.patchNamespacedJob({ name, namespace: ns, body }, merge);
         else await core.patchNamespacedConfigMap({ name, namespace: ns, body }, merge);
       }),
-    getConfigMap: (ns, name) => call(`get configmap ${ns}/${name}`, () => core.readNamespacedConfigMap({ name, namespace: ns })),
-    listConfigMaps: (ns, labelSelector) => call(`list configmaps${ns ? ` in ${ns}` : " in all namespaces"}`, async () => (ns ? await core.listNamespacedConfigMap({ namespace: ns, labelSelector }) : await core.listConfigMapForAllNamespaces({ labelSelector })).items),
+    getConfigMap: (ns, name) =>
+      call(`get configmap ${ns}/${name}`, () => core.readNamespacedConfigMap({ name, namespace: ns })),
+    listConfigMaps: (ns, labelSelector) =>
+      call(
+        `list configmaps${ns ? ` in ${ns}` : " in all namespaces"}`,
+        async () =>
+          (ns
+            ? await core.listNamespacedConfigMap({ namespace: ns, labelSelector })
+            : await core.listConfigMapForAllNamespaces({ labelSelector })
+          ).items,
+      ),
     deleteConfigMap: (ns, name) =>
       call(`delete configmap ${ns}/${name}`, async () => {
         await core.deleteNamespacedConfigMap({ name, namespace: ns });
       }),
-    listPods: (ns, labelSelector) => call(`list pods in ${ns}`, async () => (await core.listNamespacedPod({ namespace: ns, labelSelector })).items),
-    getLease: (ns, name) => call(`get lease ${ns}/${name}`, () => coordination.readNamespacedLease({ name, namespace: ns })),
+    listPods: (ns, labelSelector) =>
+      call(`list pods in ${ns}`, async () => (await core.listNamespacedPod({ namespace: ns, labelSelector })).items),
+    getLease: (ns, name) =>
+      call(`get lease ${ns}/${name}`, () => coordination.readNamespacedLease({ name, namespace: ns })),
     podLog: (ns, pod, container, out, options) =>
       call(`read the log of pod ${ns}/${pod}`, async () => {
         const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (out(chunk.toString("utf8")), done()) });
@@ -110,7 +176,10 @@ function clusterApi(kc: KubeConfig, kubeUser: string): Cluster {
           sink.on("error", reject);
         });
         // Resolves once the stream is open; `sink` finishes when the log ends.
-        await new Log(kc).log(ns, pod, container, sink, { follow: options.follow, ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}) });
+        await new Log(kc).log(ns, pod, container, sink, {
+          follow: options.follow,
+          ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}),
+        });
         await ended;
       }),
   };

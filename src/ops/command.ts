@@ -15,8 +15,8 @@ Exit codes: 0 done; 1 the run failed, or the request was refused; 2 usage error,
 (401, 403) or no API server.
 `;
 
-export const help = (usage: string, text: string, options = "") => `Usage: dagops ${usage}\n\n${text}\n${options ? `\nOptions:\n${options}` : ""}\n${COMMON}`;
-
+export const help = (usage: string, text: string, options = "") =>
+  `Usage: dagops ${usage}\n\n${text}\n${options ? `\nOptions:\n${options}` : ""}\n${COMMON}`;
 
 export const RUN_LOOKUP = "  -p, --pipeline <name>  the run's pipeline (default: found from the run's name)\n";
 
@@ -69,7 +69,10 @@ export function summaryOf(v: RunView) {
 export async function lookUp(c: Context): Promise<RunView | undefined> {
   const run = c.positionals[0]!;
   const view = await findRun(c.cluster, run, c.values.pipeline as string | undefined);
-  if (!view) c.io.stderr(`dagops: no run ${run} (no record ${run}-record and no Job ${run}${c.values.pipeline ? ` in ${c.values.pipeline}'s namespace` : " in the namespace of any pipeline its name could belong to"}, context ${c.cluster.context}); list runs with: dagops runs <pipeline>\n`);
+  if (!view)
+    c.io.stderr(
+      `dagops: no run ${run} (no record ${run}-record and no Job ${run}${c.values.pipeline ? ` in ${c.values.pipeline}'s namespace` : " in the namespace of any pipeline its name could belong to"}, context ${c.cluster.context}); list runs with: dagops runs <pipeline>\n`,
+    );
   return view;
 }
 
@@ -78,15 +81,26 @@ export async function create(c: Context, d: Deployed, r: Omit<Parameters<typeof 
   const policy = d.plan.concurrency ?? "forbid";
   const holder = policy === "allow" ? undefined : await runningHolder(c.cluster, d, c.now());
   if (holder && policy === "forbid") {
-    c.io.stderr(`dagops: refused: run ${holder} of ${d.pipeline} is going on, and the pipeline's concurrency is forbid. Wait for it (dagops status ${holder}) or cancel it (dagops cancel ${holder})\n`);
+    c.io.stderr(
+      `dagops: refused: run ${holder} of ${d.pipeline} is going on, and the pipeline's concurrency is forbid. Wait for it (dagops status ${holder}) or cancel it (dagops cancel ${holder})\n`,
+    );
     return EXIT.problems;
   }
   const by = await whoami(c.cluster);
   const job = await c.cluster.createJob(d.namespace, runJob(d, { ...r, by }));
   const name = job.metadata!.name!;
-  if (c.json && !c.values.wait) print(c, { run: name, pipeline: d.pipeline, namespace: d.namespace, params: r.params, ...(r.rerunOf ? { rerunOf: r.rerunOf, doneSteps: r.doneSteps ?? {} } : {}) });
+  if (c.json && !c.values.wait)
+    print(c, {
+      run: name,
+      pipeline: d.pipeline,
+      namespace: d.namespace,
+      params: r.params,
+      ...(r.rerunOf ? { rerunOf: r.rerunOf, doneSteps: r.doneSteps ?? {} } : {}),
+    });
   else if (!c.json) {
-    const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(" ");
+    const params = Object.entries(r.params)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
     const done = Object.keys(r.doneSteps ?? {});
     c.io.stdout(
       `started run ${name} of ${d.pipeline}${params ? ` (${params})` : ""}${r.rerunOf ? `, a re-run of ${r.rerunOf}${done.length ? ` taking ${plural(done.length, "step")} as done: ${done.join(", ")}` : ""}` : ""}\n` +
@@ -101,7 +115,13 @@ export async function create(c: Context, d: Deployed, r: Omit<Parameters<typeof 
   return view && ["succeeded", "skipped"].includes(outcomeOf(view)) ? EXIT.ok : EXIT.problems;
 }
 
-export async function waitForEnd(c: Context, ns: string, run: string, pipeline: string, timeoutMs = Infinity): Promise<RunView | undefined> {
+export async function waitForEnd(
+  c: Context,
+  ns: string,
+  run: string,
+  pipeline: string,
+  timeoutMs = Infinity,
+): Promise<RunView | undefined> {
   const until = c.now() + timeoutMs;
   for (;;) {
     const record = await orMissing(c.cluster.getConfigMap(ns, `${run}-record`));
@@ -112,5 +132,7 @@ export async function waitForEnd(c: Context, ns: string, run: string, pipeline: 
   }
 }
 
-export const show = (params: Readonly<Record<string, string>>) => Object.entries(params).map(([k, v]) => `${k}=${v}`).join(" ");
-
+export const show = (params: Readonly<Record<string, string>>) =>
+  Object.entries(params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");

@@ -72,16 +72,33 @@ export async function main(argv: string[], io: Io, options: OpsOptions = {}): Pr
     io.stderr(`dagops: no command ${JSON.stringify(name)}${hint ? `; did you mean ${hint}?` : ""}\n\n${TOP}`);
     return EXIT.usage;
   }
-  const parsed = parseCommand(name, rest, io, { context: { type: "string" }, cluster: { type: "string" }, json: { type: "boolean" }, ...command.options }, command.help, true);
+  const parsed = parseCommand(
+    name,
+    rest,
+    io,
+    { context: { type: "string" }, cluster: { type: "string" }, json: { type: "boolean" }, ...command.options },
+    command.help,
+    true,
+  );
   if ("exit" in parsed) return parsed.exit;
   const { values, positionals } = parsed;
   const [min, max] = command.args;
   if (positionals.length < min || positionals.length > max) {
-    return usage(io, name, positionals.length < min ? `missing ${min === 1 && max === 1 ? "an argument" : "arguments"}` : `unexpected ${positionals.slice(max).join(" ")}`, command.help);
+    return usage(
+      io,
+      name,
+      positionals.length < min
+        ? `missing ${min === 1 && max === 1 ? "an argument" : "arguments"}`
+        : `unexpected ${positionals.slice(max).join(" ")}`,
+      command.help,
+    );
   }
   let cluster: Cluster;
   try {
-    cluster = await loadCluster(io.env, io.cwd, { ...(values.context ? { context: values.context as string } : {}), ...(values.cluster ? { cluster: values.cluster as string } : {}) });
+    cluster = await loadCluster(io.env, io.cwd, {
+      ...(values.context ? { context: values.context as string } : {}),
+      ...(values.cluster ? { cluster: values.cluster as string } : {}),
+    });
   } catch (err) {
     if (!(err instanceof KubeConfigError)) throw err;
     io.stderr(`dagops ${name}: ${err.message}\n`);

@@ -33,9 +33,14 @@ export function outcomeOf(v: RunView): Outcome {
   return finishedCondition(v.job) ? "unknown" : "starting";
 }
 
-const stepKeys = (data: Record<string, string>) => Object.keys(data).filter((k) => k.startsWith("step.") && k.endsWith(".json"));
+const stepKeys = (data: Record<string, string>) =>
+  Object.keys(data).filter((k) => k.startsWith("step.") && k.endsWith(".json"));
 
-export function viewOf(record: V1ConfigMap | undefined, job: V1Job | undefined, fallback: { pipeline: string; namespace: string; run: string }): RunView {
+export function viewOf(
+  record: V1ConfigMap | undefined,
+  job: V1Job | undefined,
+  fallback: { pipeline: string; namespace: string; run: string },
+): RunView {
   const data = record?.data ?? {};
   let head: RunHead | undefined;
   try {
@@ -65,7 +70,11 @@ export function viewOf(record: V1ConfigMap | undefined, job: V1Job | undefined, 
  * The pipeline a run belongs to: `--pipeline`, or tried from its name's prefixes, longest first
  * (runs are named `<pipeline>-<suffix>`): the first namespace with its record or Job wins.
  */
-export async function findRun(cluster: Cluster, run: string, pipeline: string | undefined): Promise<RunView | undefined> {
+export async function findRun(
+  cluster: Cluster,
+  run: string,
+  pipeline: string | undefined,
+): Promise<RunView | undefined> {
   const candidates = pipeline !== undefined ? [pipeline] : prefixes(run);
   for (const p of candidates) {
     const ns = pipelineNamespace(p);
@@ -74,7 +83,9 @@ export async function findRun(cluster: Cluster, run: string, pipeline: string | 
     if (!record && !job) continue;
     const view = viewOf(record, job, { pipeline: p, namespace: ns, run });
     // The record gets an attempt when it ends: while the run goes on, its step Jobs say what runs now.
-    return outcomeOf(view) === "running" || outcomeOf(view) === "starting" ? withLiveAttempts(view, await cluster.listJobs(ns, `${LABEL.run}=${run},${LABEL.role}=${ROLE.step}`)) : view;
+    return outcomeOf(view) === "running" || outcomeOf(view) === "starting"
+      ? withLiveAttempts(view, await cluster.listJobs(ns, `${LABEL.run}=${run},${LABEL.role}=${ROLE.step}`))
+      : view;
   }
   return undefined;
 }
@@ -129,18 +140,33 @@ export async function orMissing<T>(p: Promise<T>): Promise<T | undefined> {
 /** Recent runs of one pipeline (or every pipeline): records, and run Jobs that have none yet. */
 export async function listRuns(cluster: Cluster, pipeline: string | undefined): Promise<RunView[]> {
   const ns = pipeline === undefined ? undefined : pipelineNamespace(pipeline);
-  const recordSelector = pipeline === undefined ? `${RECORD_LABEL}=true` : `${LABEL.pipeline}=${pipeline},${RECORD_LABEL}=true`;
+  const recordSelector =
+    pipeline === undefined ? `${RECORD_LABEL}=true` : `${LABEL.pipeline}=${pipeline},${RECORD_LABEL}=true`;
   const jobSelector = `${LABEL.role}=${ROLE.runManager}${pipeline === undefined ? "" : `,${LABEL.pipeline}=${pipeline}`}`;
-  const [records, jobs] = await Promise.all([cluster.listConfigMaps(ns, recordSelector), cluster.listJobs(ns, jobSelector)]);
+  const [records, jobs] = await Promise.all([
+    cluster.listConfigMaps(ns, recordSelector),
+    cluster.listJobs(ns, jobSelector),
+  ]);
   const jobByRun = new Map(jobs.map((j) => [`${j.metadata?.namespace}/${j.metadata?.name}`, j]));
   const views = records.map((r) => {
     const run = r.metadata?.labels?.[LABEL.run] ?? r.metadata?.name?.replace(/-record$/, "") ?? "";
     const key = `${r.metadata?.namespace}/${run}`;
     const job = jobByRun.get(key);
     jobByRun.delete(key);
-    return viewOf(r, job, { pipeline: r.metadata?.labels?.[LABEL.pipeline] ?? "", namespace: r.metadata?.namespace ?? "", run });
+    return viewOf(r, job, {
+      pipeline: r.metadata?.labels?.[LABEL.pipeline] ?? "",
+      namespace: r.metadata?.namespace ?? "",
+      run,
+    });
   });
-  for (const job of jobByRun.values()) views.push(viewOf(undefined, job, { pipeline: job.metadata?.labels?.[LABEL.pipeline] ?? "", namespace: job.metadata?.namespace ?? "", run: job.metadata?.name ?? "" }));
+  for (const job of jobByRun.values())
+    views.push(
+      viewOf(undefined, job, {
+        pipeline: job.metadata?.labels?.[LABEL.pipeline] ?? "",
+        namespace: job.metadata?.namespace ?? "",
+        run: job.metadata?.name ?? "",
+      }),
+    );
   const start = (v: RunView) => v.head?.startedAt ?? v.createdAt;
   return views.sort((a, b) => (start(a) < start(b) ? 1 : start(a) > start(b) ? -1 : a.run < b.run ? 1 : -1));
 }
@@ -163,12 +189,21 @@ export class NotDeployed extends DagopsError {
 export async function deployed(cluster: Cluster, pipeline: string): Promise<Deployed> {
   const namespace = pipelineNamespace(pipeline);
   const cronJob = await orMissing(cluster.getCronJob(namespace, pipeline));
-  if (!cronJob) throw new NotDeployed(`no pipeline ${pipeline} in this cluster (no CronJob ${namespace}/${pipeline}, context ${cluster.context}): is it deployed here? Check its clusters: and the Argo CD app pipeline-${pipeline}`);
+  if (!cronJob)
+    throw new NotDeployed(
+      `no pipeline ${pipeline} in this cluster (no CronJob ${namespace}/${pipeline}, context ${cluster.context}): is it deployed here? Check its clusters: and the Argo CD app pipeline-${pipeline}`,
+    );
   const env = cronJob.spec?.jobTemplate?.spec?.template?.spec?.containers?.[0]?.env ?? [];
   const planRevision = env.find((e) => e.name === "DAGOPS_PLAN_CONFIGMAP")?.value;
-  if (!planRevision) throw new NotDeployed(`CronJob ${namespace}/${pipeline} names no plan (env DAGOPS_PLAN_CONFIGMAP): it was not generated by dagops`);
+  if (!planRevision)
+    throw new NotDeployed(
+      `CronJob ${namespace}/${pipeline} names no plan (env DAGOPS_PLAN_CONFIGMAP): it was not generated by dagops`,
+    );
   const cm = await orMissing(cluster.getConfigMap(namespace, planRevision));
   const text = cm?.data?.["plan.yaml"];
-  if (text === undefined) throw new NotDeployed(`plan ConfigMap ${namespace}/${planRevision}, named by the CronJob, is missing: the pipeline's Argo CD app is not synced yet`);
+  if (text === undefined)
+    throw new NotDeployed(
+      `plan ConfigMap ${namespace}/${planRevision}, named by the CronJob, is missing: the pipeline's Argo CD app is not synced yet`,
+    );
   return { pipeline, namespace, cronJob, planRevision, plan: parse(text) as Plan };
 }

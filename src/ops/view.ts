@@ -50,7 +50,10 @@ export function runsTable(views: readonly RunView[], now: number, withPipeline: 
     outcomeOf(v),
     v.head?.failedSteps.join(", ") || "",
   ]);
-  return table(["RUN", ...(withPipeline ? ["PIPELINE"] : []), "TRIGGER", "STARTED", "DURATION", "OUTCOME", "FAILED STEP"], rows);
+  return table(
+    ["RUN", ...(withPipeline ? ["PIPELINE"] : []), "TRIGGER", "STARTED", "DURATION", "OUTCOME", "FAILED STEP"],
+    rows,
+  );
 }
 
 type Attempt = StepRecord["attempts"][number];
@@ -72,24 +75,57 @@ function capacityOf(a: Attempt | undefined): string {
 export function statusText(v: RunView, now: number, width = 48): string {
   const h = v.head;
   const lines: string[] = [];
-  const field = (name: string, value: string | null | undefined) => value && lines.push(`${`${name}:`.padEnd(12)}${value}`);
+  const field = (name: string, value: string | null | undefined) =>
+    value && lines.push(`${`${name}:`.padEnd(12)}${value}`);
   field("Run", v.run);
   field("Pipeline", `${v.pipeline} (namespace ${v.namespace}${h?.cluster ? `, cluster ${h.cluster}` : ""})`);
   field("Outcome", outcomeOf(v) + (h?.message ? `: ${h.message}` : ""));
-  field("Trigger", trigger(h) + (h?.trigger.kind === "schedule" ? ` at ${when(h.trigger.scheduledAt)}` : h?.trigger.kind === "manual" && h.trigger.reason ? `: ${h.trigger.reason}` : ""));
-  if (h && Object.keys(h.params).length) field("Params", Object.entries(h.params).map(([k, val]) => `${k}=${val}`).join(" "));
+  field(
+    "Trigger",
+    trigger(h) +
+      (h?.trigger.kind === "schedule"
+        ? ` at ${when(h.trigger.scheduledAt)}`
+        : h?.trigger.kind === "manual" && h.trigger.reason
+          ? `: ${h.trigger.reason}`
+          : ""),
+  );
+  if (h && Object.keys(h.params).length)
+    field(
+      "Params",
+      Object.entries(h.params)
+        .map(([k, val]) => `${k}=${val}`)
+        .join(" "),
+    );
   field("Started", when(h?.startedAt ?? v.createdAt));
   if (h) field("Duration", duration(h.startedAt, h.finishedAt, now) + (h.finishedAt ? "" : " so far"));
   field("Plan", h?.planRevision ?? undefined);
-  if (h && Object.keys(h.doneSteps).length) field("Taken done", Object.entries(h.doneSteps).map(([s, r]) => `${s} (from ${r})`).join(", "));
+  if (h && Object.keys(h.doneSteps).length)
+    field(
+      "Taken done",
+      Object.entries(h.doneSteps)
+        .map(([s, r]) => `${s} (from ${r})`)
+        .join(", "),
+    );
   field("Data", h?.uri ?? undefined);
-  if (!h) lines.push("", "The run manager has not written a record yet: the run is starting (its Fargate pod can take a minute).");
+  if (!h)
+    lines.push(
+      "",
+      "The run manager has not written a record yet: the run is starting (its Fargate pod can take a minute).",
+    );
   const out = [lines.join("\n"), ""];
   if (v.steps.length) {
     const rows = v.steps.map((s) => {
       const last = s.attempts.at(-1);
       const tries = s.attempts.filter((a) => !a.from).length;
-      return [s.step, String(tries), capacityOf(last), last?.instanceType ?? "-", last ? duration(s.attempts[0]!.startedAt, last.finishedAt, now) : "-", stepOutcome(s), last?.reason && !last.from ? last.reason : ""];
+      return [
+        s.step,
+        String(tries),
+        capacityOf(last),
+        last?.instanceType ?? "-",
+        last ? duration(s.attempts[0]!.startedAt, last.finishedAt, now) : "-",
+        stepOutcome(s),
+        last?.reason && !last.from ? last.reason : "",
+      ];
     });
     out.push(table(["STEP", "ATTEMPTS", "CAPACITY", "INSTANCE", "DURATION", "OUTCOME", "REASON"], rows));
     out.push(timeline(v, now, width));
@@ -104,7 +140,11 @@ export function statusText(v: RunView, now: number, width = 48): string {
  */
 export function timeline(v: RunView, now: number, width = 48): string {
   const start = ms(v.head?.startedAt) ?? ms(v.createdAt)!;
-  const end = Math.max(ms(v.head?.finishedAt) ?? now, start + 1000, ...v.steps.flatMap((s) => s.attempts.map((a) => ms(a.finishedAt) ?? now)));
+  const end = Math.max(
+    ms(v.head?.finishedAt) ?? now,
+    start + 1000,
+    ...v.steps.flatMap((s) => s.attempts.map((a) => ms(a.finishedAt) ?? now)),
+  );
   const span = end - start;
   const col = (t: number) => Math.min(width - 1, Math.max(0, Math.floor(((t - start) / span) * width)));
   const mark: Record<string, string> = { succeeded: "#", failed: "x", interrupted: "~", running: ">" };
@@ -124,5 +164,11 @@ export function timeline(v: RunView, now: number, width = 48): string {
   });
   const total = formatDuration(Math.max(1, Math.round(span / 1000)));
   const axis = `${"".padEnd(name)} 0${total.padStart(width + 1)}`;
-  return [...rows, axis, `${"".padEnd(name)} # succeeded  x failed  ~ interrupted  > running  = done in an earlier run`].join("\n") + "\n";
+  return (
+    [
+      ...rows,
+      axis,
+      `${"".padEnd(name)} # succeeded  x failed  ~ interrupted  > running  = done in an earlier run`,
+    ].join("\n") + "\n"
+  );
 }

@@ -20,7 +20,12 @@ import { getOrSet } from "../contract/order.ts";
 export interface Manifest {
   readonly apiVersion: string;
   readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string>; readonly annotations?: Record<string, string> };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Record<string, string>;
+    readonly annotations?: Record<string, string>;
+  };
   readonly [key: string]: unknown;
 }
 
@@ -67,7 +72,10 @@ export function renderShared(clusters: readonly ResolvedCluster[]): RenderedObje
  * Each pipeline's files in each of its clusters: its folder (pipelines/<name>/, its namespace's
  * objects), its Application (apps/) and its part of the platform (its Namespace and binding).
  */
-export function renderPipelines(clusters: readonly ResolvedCluster[], pipelines: readonly ResolvedPipeline[]): RenderedObject[] {
+export function renderPipelines(
+  clusters: readonly ResolvedCluster[],
+  pipelines: readonly ResolvedPipeline[],
+): RenderedObject[] {
   const objects: RenderedObject[] = [];
   // A plan depends on the cluster only through overrides: build, serialize and hash it once per variant.
   // Only prewarm plans depend on the cluster's placeholder image.
@@ -85,8 +93,18 @@ export function renderPipelines(clusters: readonly ResolvedCluster[], pipelines:
       const pipeline = forCluster(p, cluster.name);
       // The pipeline's three charts share one App (an App costs as much as a small chart).
       const app = new App();
-      add(`pipelines/${p.name}`, p.source, () => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline, cluster) }), p.name);
-      add("apps", p.source, () => new AppsChart(app, "apps", { cluster, platform: false, pipelines: [p.name] }), p.name);
+      add(
+        `pipelines/${p.name}`,
+        p.source,
+        () => new PipelineChart(app, p.name, { pipeline, cluster, plan: planFor(pipeline, cluster) }),
+        p.name,
+      );
+      add(
+        "apps",
+        p.source,
+        () => new AppsChart(app, "apps", { cluster, platform: false, pipelines: [p.name] }),
+        p.name,
+      );
       add("platform", p.source, () => new PipelinePlatformChart(app, "platform", { pipeline: p.name }), p.name);
     }
   }
@@ -96,7 +114,14 @@ export function renderPipelines(clusters: readonly ResolvedCluster[], pipelines:
 function chartAdder(objects: RenderedObject[], cluster: ResolvedCluster) {
   return (area: string, source: string, build: (app: App) => Chart, pipeline?: string) => {
     for (const { manifest, fileName, plan } of synth(build(new App()))) {
-      objects.push({ cluster: cluster.name, path: `${cluster.name}/${area}/${fileName}`, source, ...(pipeline ? { pipeline } : {}), manifest, ...(plan ? { plan } : {}) });
+      objects.push({
+        cluster: cluster.name,
+        path: `${cluster.name}/${area}/${fileName}`,
+        source,
+        ...(pipeline ? { pipeline } : {}),
+        manifest,
+        ...(plan ? { plan } : {}),
+      });
     }
   };
 }
@@ -106,7 +131,8 @@ function synth(chart: Chart): { manifest: Manifest; fileName: string; plan?: Pla
     .findAll()
     .filter((c): c is KubeObject<ManifestShape> => {
       if (c instanceof KubeObject) return true;
-      if (c instanceof ApiObject) throw new Error(`${c.node.path}: every object a chart makes is a KubeObject (charts/kube-object.ts)`);
+      if (c instanceof ApiObject)
+        throw new Error(`${c.node.path}: every object a chart makes is a KubeObject (charts/kube-object.ts)`);
       return false;
     })
     .map((o) => {

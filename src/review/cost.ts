@@ -32,15 +32,24 @@ export interface CostSection {
 }
 
 function side(tree: Tree, cluster: string, pipeline: string, data: PriceData): CostSide | undefined {
-  const files = [...tree.keys()].filter((p) => p.startsWith(`${cluster}/platform/nodepool-`) || p.startsWith(`${cluster}/pipelines/${pipeline}/`));
+  const files = [...tree.keys()].filter(
+    (p) => p.startsWith(`${cluster}/platform/nodepool-`) || p.startsWith(`${cluster}/pipelines/${pipeline}/`),
+  );
   if (!files.some((p) => p.startsWith(`${cluster}/pipelines/${pipeline}/`))) return undefined;
   const manifests = files.map((p) => readManifest(tree.get(p)!).obj).filter((m) => m !== undefined);
   const [c] = clusterCosts({ cluster, manifests }, data) as PipelineCost[];
-  return c && { perRun: c.run.total.pools, perMonth: c.monthlyUsd, savingPct: c.run.savingPct, estimated: c.run.estimated };
+  return (
+    c && { perRun: c.run.total.pools, perMonth: c.monthlyUsd, savingPct: c.run.savingPct, estimated: c.run.estimated }
+  );
 }
 
 /** `targets`: pipeline → clusters whose cost may have changed. */
-export function costSection(base: Tree, head: Tree, targets: ReadonlyMap<string, readonly string[]>, prices: (cluster: string) => PriceData | undefined): CostSection | undefined {
+export function costSection(
+  base: Tree,
+  head: Tree,
+  targets: ReadonlyMap<string, readonly string[]>,
+  prices: (cluster: string) => PriceData | undefined,
+): CostSection | undefined {
   const byChange = new Map<string, { change: Omit<CostChange, "clusters">; clusters: string[] }>();
   const snapshots = new Set<string>();
   for (const [pipeline, clusters] of [...targets].sort(byKey)) {
@@ -55,12 +64,21 @@ export function costSection(base: Tree, head: Tree, targets: ReadonlyMap<string,
         change = { pipeline, ...(before ? { before } : {}), ...(after ? { after } : {}) };
       } catch (err) {
         // A step that fits nowhere, or a hand-altered plan that cannot be read: say so, do not crash.
-        change = { pipeline, error: err instanceof UnschedulableError ? err.message : `cannot be priced: ${(err as Error).message.split("\n")[0]}` };
+        change = {
+          pipeline,
+          error:
+            err instanceof UnschedulableError
+              ? err.message
+              : `cannot be priced: ${(err as Error).message.split("\n")[0]}`,
+        };
       }
       const key = JSON.stringify(change);
       getOrSet(byChange, key, () => ({ change, clusters: [] })).clusters.push(cluster);
     }
   }
   if (byChange.size === 0) return undefined;
-  return { snapshot: [...snapshots].join(", "), changes: [...byChange.values()].map(({ change, clusters }) => ({ ...change, clusters })) };
+  return {
+    snapshot: [...snapshots].join(", "),
+    changes: [...byChange.values()].map(({ change, clusters }) => ({ ...change, clusters })),
+  };
 }

@@ -30,7 +30,9 @@ export async function resolveCommit(root: string, ref: string): Promise<string> 
   try {
     return (await git(root, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`])).trim();
   } catch {
-    throw new GitError(`unknown git ref ${JSON.stringify(ref)} in ${root}: not a branch, tag or commit here (in CI, fetch it first: git fetch origin ${ref})`);
+    throw new GitError(
+      `unknown git ref ${JSON.stringify(ref)} in ${root}: not a branch, tag or commit here (in CI, fetch it first: git fetch origin ${ref})`,
+    );
   }
 }
 
@@ -51,7 +53,15 @@ export async function readTreeAt(
   only?: readonly string[],
 ): Promise<{ files: Map<string, string>; irregular: { path: string; kind: string }[] }> {
   if (only && only.length === 0) return { files: new Map(), irregular: [] };
-  const listing = await git(root, ["ls-tree", "-r", "-z", "--full-tree", commit, "--", ...(only ? only.map((p) => `${dir}/${p}`) : [dir])]);
+  const listing = await git(root, [
+    "ls-tree",
+    "-r",
+    "-z",
+    "--full-tree",
+    commit,
+    "--",
+    ...(only ? only.map((p) => `${dir}/${p}`) : [dir]),
+  ]);
   // One pass, no object for an entry that is neither wanted nor irregular: a tree of 30,000
   // files is listed in full for the head (to find its links).
   const blobs: { mode: string; sha: string; path: string }[] = [];
@@ -68,7 +78,10 @@ export async function readTreeAt(
     if (type !== "blob") irregular.push({ path, kind: `a ${type === "commit" ? "submodule" : type}` });
     else if (!wanted || mode === "120000" || wanted(path)) blobs.push({ mode, sha, path });
   }
-  const contents = await catFiles(root, blobs.map((e) => e.sha));
+  const contents = await catFiles(
+    root,
+    blobs.map((e) => e.sha),
+  );
   const files = new Map<string, string>();
   const links: { path: string; kind: string }[] = [];
   blobs.forEach((e, i) => {
@@ -83,7 +96,10 @@ export async function readTreeAt(
 /** The names of the entries right under `dir` at `commit` (not recursive). */
 export async function namesAt(root: string, commit: string, dir: string): Promise<string[]> {
   const listing = await git(root, ["ls-tree", "-z", "--full-tree", "--name-only", commit, "--", `${dir}/`]);
-  return listing.split("\0").filter(Boolean).map((p) => p.slice(dir.length + 1));
+  return listing
+    .split("\0")
+    .filter(Boolean)
+    .map((p) => p.slice(dir.length + 1));
 }
 
 function catFiles(root: string, shas: readonly string[]): Promise<string[]> {
@@ -118,8 +134,26 @@ function catFiles(root: string, shas: readonly string[]): Promise<string[]> {
  * undefined), split per file (paths relative to `dir`). Git computes it, so it is the diff
  * reviewers know.
  */
-export async function unifiedDiff(root: string, base: string, head: string | undefined, dir: string): Promise<Map<string, string>> {
-  const text = await git(root, ["-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-renames", "-U3", base, ...(head ? [head] : []), "--", dir, `:(exclude,glob)${dir}/**/${STAMP_FILE}`]);
+export async function unifiedDiff(
+  root: string,
+  base: string,
+  head: string | undefined,
+  dir: string,
+): Promise<Map<string, string>> {
+  const text = await git(root, [
+    "-c",
+    "core.quotePath=false",
+    "diff",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-renames",
+    "-U3",
+    base,
+    ...(head ? [head] : []),
+    "--",
+    dir,
+    `:(exclude,glob)${dir}/**/${STAMP_FILE}`,
+  ]);
   const out = new Map<string, string>();
   for (const part of text.split(/^(?=diff --git )/m).filter(Boolean)) {
     const path = diffPath(part);
@@ -143,7 +177,9 @@ export function diffPath(part: string): string | undefined {
   const named = plus && plus !== "/dev/null" ? plus : minus && minus !== "/dev/null" ? minus : undefined;
   if (named) return named.replace(/^[ab]\//, "");
   // No content lines (a mode change): "diff --git a/<p> b/<p>" with both halves equal.
-  const header = unquoteHeader(part.slice("diff --git ".length, part.indexOf("\n") < 0 ? undefined : part.indexOf("\n")));
+  const header = unquoteHeader(
+    part.slice("diff --git ".length, part.indexOf("\n") < 0 ? undefined : part.indexOf("\n")),
+  );
   return header;
 }
 
@@ -154,7 +190,9 @@ function unquoteHeader(header: string): string | undefined {
   }
   // Unquoted: "a/<p> b/<p>", so <p> is half of what remains.
   const len = (header.length - 5) / 2;
-  return Number.isInteger(len) && header.startsWith("a/") && header.slice(2, 2 + len) === header.slice(5 + len) ? header.slice(2, 2 + len) : undefined;
+  return Number.isInteger(len) && header.startsWith("a/") && header.slice(2, 2 + len) === header.slice(5 + len)
+    ? header.slice(2, 2 + len)
+    : undefined;
 }
 
 /** Git's C-style quoting of a path: "\t", "\n", "\"", "\\", and octal bytes. */
@@ -172,15 +210,36 @@ function unquote(s: string): string {
     if (/[0-7]/.test(n)) {
       bytes.push(parseInt(body.slice(i, i + 3), 8));
       i += 2;
-    } else bytes.push(({ t: 9, n: 10, r: 13, a: 7, b: 8, f: 12, v: 11 } as Record<string, number>)[n] ?? n.charCodeAt(0));
+    } else
+      bytes.push(({ t: 9, n: 10, r: 13, a: 7, b: 8, f: 12, v: 11 } as Record<string, number>)[n] ?? n.charCodeAt(0));
   }
   return Buffer.from(bytes).toString("utf8");
 }
 
 /** Files under `dir` in the working tree that git does not track yet appear in no diff: list them. */
 /** Paths under `dir` that differ between `base` and `head` (or the working tree), as git sees them. */
-export async function changedPaths(root: string, base: string, head: string | undefined, dir: string): Promise<string[]> {
-  return (await git(root, ["-c", "core.quotePath=false", "diff", "--name-only", "--no-renames", "-z", base, ...(head ? [head] : []), "--", dir])).split("\0").filter(Boolean);
+export async function changedPaths(
+  root: string,
+  base: string,
+  head: string | undefined,
+  dir: string,
+): Promise<string[]> {
+  return (
+    await git(root, [
+      "-c",
+      "core.quotePath=false",
+      "diff",
+      "--name-only",
+      "--no-renames",
+      "-z",
+      base,
+      ...(head ? [head] : []),
+      "--",
+      dir,
+    ])
+  )
+    .split("\0")
+    .filter(Boolean);
 }
 
 export async function untracked(root: string, dir: string): Promise<string[]> {

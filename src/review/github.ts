@@ -48,38 +48,80 @@ export function client(options: Options): Octokit {
   const quiet = () => {};
   const timeoutMs = options.timeoutMs ?? 30_000;
   // Every request with a deadline: a server that never answers must not hang the job.
-  const timedFetch = (url: string | URL | Request, init?: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-  return new Octokit({ auth: options.token, baseUrl: options.apiUrl.replace(/\/+$/, ""), userAgent: "dagops-pr-comment", log: { debug: quiet, info: quiet, warn: quiet, error: quiet }, request: { fetch: timedFetch } });
+  const timedFetch = (url: string | URL | Request, init?: RequestInit) =>
+    fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  return new Octokit({
+    auth: options.token,
+    baseUrl: options.apiUrl.replace(/\/+$/, ""),
+    userAgent: "dagops-pr-comment",
+    log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
+    request: { fetch: timedFetch },
+  });
 }
 
 /** What GitHub returned for a comment, checked: an answer without an id and a URL is no comment. */
 function comment(what: string, data: unknown, target: Target): { id: number; url: string } {
   const c = data as { id?: unknown; html_url?: unknown } | null;
   if (!c || typeof c.id !== "number" || typeof c.html_url !== "string") {
-    throw new GitHubError(`cannot ${what} on ${target.owner}/${target.repo}#${target.pr}: GitHub answered without the comment (no id or URL), so it may not exist. Re-run the job`);
+    throw new GitHubError(
+      `cannot ${what} on ${target.owner}/${target.repo}#${target.pr}: GitHub answered without the comment (no id or URL), so it may not exist. Re-run the job`,
+    );
   }
   return { id: c.id, url: c.html_url };
 }
 
-export async function upsertComment(octokit: Octokit, target: Target, body: string, options: Options): Promise<{ action: "created" | "updated" | "unchanged"; id: number; url: string; deleted: number }> {
+export async function upsertComment(
+  octokit: Octokit,
+  target: Target,
+  body: string,
+  options: Options,
+): Promise<{ action: "created" | "updated" | "unchanged"; id: number; url: string; deleted: number }> {
   const call = <T>(what: string, f: () => Promise<T>) => withRetries(what, f, target, options);
   const where = { owner: target.owner, repo: target.repo };
-  const comments = await call("list the pull request's comments", () => octokit.paginate(octokit.rest.issues.listComments, { ...where, issue_number: target.pr, per_page: 100 }));
-  if (!Array.isArray(comments)) throw new GitHubError(`cannot list the comments of ${target.owner}/${target.repo}#${target.pr}: GitHub answered with something that is not a list. Re-run the job`);
+  const comments = await call("list the pull request's comments", () =>
+    octokit.paginate(octokit.rest.issues.listComments, { ...where, issue_number: target.pr, per_page: 100 }),
+  );
+  if (!Array.isArray(comments))
+    throw new GitHubError(
+      `cannot list the comments of ${target.owner}/${target.repo}#${target.pr}: GitHub answered with something that is not a list. Re-run the job`,
+    );
   // Entries that are not comments (null, no id) are skipped, never taken for ours.
-  const ours = comments.filter((c) => c && typeof c === "object" && typeof c.id === "number" && typeof c.body === "string" && c.body.includes(MARKER)).sort((a, b) => a.id - b.id);
+  const ours = comments
+    .filter(
+      (c) =>
+        c && typeof c === "object" && typeof c.id === "number" && typeof c.body === "string" && c.body.includes(MARKER),
+    )
+    .sort((a, b) => a.id - b.id);
   let deleted = 0;
   for (const extra of ours.slice(1)) {
-    await call(`delete duplicate comment ${extra.id}`, () => octokit.rest.issues.deleteComment({ ...where, comment_id: extra.id }));
+    await call(`delete duplicate comment ${extra.id}`, () =>
+      octokit.rest.issues.deleteComment({ ...where, comment_id: extra.id }),
+    );
     deleted++;
   }
   const first = ours[0];
   if (!first) {
-    const created = comment("create the comment", (await call("create the comment", () => octokit.rest.issues.createComment({ ...where, issue_number: target.pr, body }))).data, target);
+    const created = comment(
+      "create the comment",
+      (
+        await call("create the comment", () =>
+          octokit.rest.issues.createComment({ ...where, issue_number: target.pr, body }),
+        )
+      ).data,
+      target,
+    );
     return { action: "created", ...created, deleted };
   }
   if (first.body === body) return { action: "unchanged", id: first.id, url: first.html_url, deleted };
-  const updated = comment("update the comment", (await call("update the comment", () => octokit.rest.issues.updateComment({ ...where, comment_id: first.id, body }))).data, target);
+  const updated = comment(
+    "update the comment",
+    (
+      await call("update the comment", () =>
+        octokit.rest.issues.updateComment({ ...where, comment_id: first.id, body }),
+      )
+    ).data,
+    target,
+  );
   return { action: "updated", ...updated, deleted };
 }
 
@@ -98,16 +140,22 @@ async function withRetries<T>(what: string, f: () => Promise<T>, target: Target,
       const status = answered ? e.status : undefined;
       const headers = e.response?.headers ?? {};
       const message = e.response?.data?.message ?? e.message ?? "";
-      const secondary = (status === 403 || status === 429) && (headers["retry-after"] !== undefined || /secondary rate limit/i.test(message));
+      const secondary =
+        (status === 403 || status === 429) &&
+        (headers["retry-after"] !== undefined || /secondary rate limit/i.test(message));
       const primary = (status === 403 || status === 429) && headers["x-ratelimit-remaining"] === "0" && !secondary;
       const transient = status === undefined || status >= 500 || secondary;
       const after = Number(headers["retry-after"]);
       if (transient && Number.isFinite(after) && after > MAX_RETRY_AFTER_SECONDS) {
-        throw new GitHubError(`cannot ${what} on ${target.owner}/${target.repo}#${target.pr}: GitHub asked to wait ${after} s before trying again (${status}${secondary ? ", secondary rate limit" : ""}), longer than the ${MAX_RETRY_AFTER_SECONDS} s this job waits. Re-run the job after ${new Date(Date.now() + after * 1000).toISOString()}`);
+        throw new GitHubError(
+          `cannot ${what} on ${target.owner}/${target.repo}#${target.pr}: GitHub asked to wait ${after} s before trying again (${status}${secondary ? ", secondary rate limit" : ""}), longer than the ${MAX_RETRY_AFTER_SECONDS} s this job waits. Re-run the job after ${new Date(Date.now() + after * 1000).toISOString()}`,
+        );
       }
       if (transient && !primary && attempt < retries) {
         const wait = Number.isFinite(after) && after >= 0 ? after * 1000 : base * 2 ** attempt;
-        options.log?.(`dagops pr-comment: ${what}: ${status ?? "network error"}${secondary ? " (secondary rate limit)" : ""}; retrying in ${Math.round(wait / 100) / 10}s\n`);
+        options.log?.(
+          `dagops pr-comment: ${what}: ${status ?? "network error"}${secondary ? " (secondary rate limit)" : ""}; retrying in ${Math.round(wait / 100) / 10}s\n`,
+        );
         await new Promise((r) => setTimeout(r, wait));
         continue;
       }
@@ -117,7 +165,14 @@ async function withRetries<T>(what: string, f: () => Promise<T>, target: Target,
   }
 }
 
-function explain(what: string, status: number | undefined, message: string, headers: Record<string, string | undefined>, t: Target, primaryRateLimit: boolean): string {
+function explain(
+  what: string,
+  status: number | undefined,
+  message: string,
+  headers: Record<string, string | undefined>,
+  t: Target,
+  primaryRateLimit: boolean,
+): string {
   const pr = `${t.owner}/${t.repo}#${t.pr}`;
   const said = message ? ` GitHub said: "${message}".` : "";
   if (primaryRateLimit) {

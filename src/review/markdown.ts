@@ -29,13 +29,18 @@ export interface ReviewDocument extends Report {
 export const GITHUB_COMMENT_LIMIT = 65_536;
 
 const esc = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-const code = (s: string | undefined) => (s === undefined ? "—" : s === "" ? '`""`' : `\`${esc(s).replace(/`/g, "'")}\``);
+const code = (s: string | undefined) =>
+  s === undefined ? "—" : s === "" ? '`""`' : `\`${esc(s).replace(/`/g, "'")}\``;
 const short = (c: string | undefined) => (c ? c.slice(0, 7) : "working tree");
 
 export function renderMarkdown(doc: ReviewDocument, limit = Infinity): string {
   const rest = `npm run diff -- --base ${doc.base.commit.slice(0, 12)}`;
   const head = headerSection(doc);
-  const sections = [...doc.pipelines.map(pipelineSection), platformSection(doc.platform), checksSection(doc.checks)].filter(Boolean) as string[];
+  const sections = [
+    ...doc.pipelines.map(pipelineSection),
+    platformSection(doc.platform),
+    checksSection(doc.checks),
+  ].filter(Boolean) as string[];
   let out = head;
   const budget = (extra = 0) => limit - out.length - extra - 400; // room for the notes
   let dropped = 0;
@@ -43,21 +48,30 @@ export function renderMarkdown(doc: ReviewDocument, limit = Infinity): string {
     if (s.length <= budget()) out += s;
     else dropped++;
   }
-  if (dropped) out += `\n> ${dropped} section${dropped === 1 ? "" : "s"} left out to fit GitHub's comment limit. The full report: \`${rest}\`, or the workflow's \`dagops-review\` artifact.\n`;
+  if (dropped)
+    out += `\n> ${dropped} section${dropped === 1 ? "" : "s"} left out to fit GitHub's comment limit. The full report: \`${rest}\`, or the workflow's \`dagops-review\` artifact.\n`;
   out += rawDiffSection(doc.files, budget(), rest);
   return out;
 }
 
 function headerSection(doc: ReviewDocument): string {
   const lines: string[] = ["## dagops: what this change does to the clusters", ""];
-  const checks = !doc.checks.ran ? "not run (head is a git ref, not a checkout)" : doc.checks.ok ? "✅ pass" : `❌ fail (${(doc.checks.problems ?? []).filter((p) => p.severity === "error").length} errors)`;
-  lines.push(`base \`${short(doc.base.commit)}\` → head \`${doc.head.commit ? short(doc.head.commit) : doc.head.ref}\` · checks: ${checks}`, "");
+  const checks = !doc.checks.ran
+    ? "not run (head is a git ref, not a checkout)"
+    : doc.checks.ok
+      ? "✅ pass"
+      : `❌ fail (${(doc.checks.problems ?? []).filter((p) => p.severity === "error").length} errors)`;
+  lines.push(
+    `base \`${short(doc.base.commit)}\` → head \`${doc.head.commit ? short(doc.head.commit) : doc.head.ref}\` · checks: ${checks}`,
+    "",
+  );
   if (doc.clusters.length === 0) {
     lines.push("No change to `generated/`: nothing changes in any cluster.", "");
     return lines.join("\n") + "\n";
   }
   lines.push("| cluster | create | update | prune | Argo CD applications |", "|---|--:|--:|--:|---|");
-  for (const c of doc.clusters) lines.push(`| ${c.cluster} | ${c.create} | ${c.update} | ${c.prune} | ${c.applications.map(code).join(", ")} |`);
+  for (const c of doc.clusters)
+    lines.push(`| ${c.cluster} | ${c.create} | ${c.update} | ${c.prune} | ${c.applications.map(code).join(", ")} |`);
   lines.push("");
   if (doc.risks.length) {
     lines.push("### ⚠️ Operational risk", "");
@@ -65,7 +79,10 @@ function headerSection(doc: ReviewDocument): string {
     lines.push("");
   }
   if (doc.pipelines.length) {
-    lines.push(`Pipelines: ${doc.pipelines.map((p) => `\`${p.pipeline}\` (${p.status}, ${p.clusters.join(", ")})`).join(" · ")}`, "");
+    lines.push(
+      `Pipelines: ${doc.pipelines.map((p) => `\`${p.pipeline}\` (${p.status}, ${p.clusters.join(", ")})`).join(" · ")}`,
+      "",
+    );
   }
   lines.push(...tenantLines(doc.pipelines));
   if (doc.cost) lines.push(...costLines(doc.cost));
@@ -82,13 +99,18 @@ function tenantLines(pipelines: readonly PipelineChange[]): string[] {
     const list = p.status === "added" ? entry.added : entry.removed;
     if (!list.includes(tenant)) list.push(tenant);
   }
-  const names = (list: string[]) => (list.length > 50 ? `${list.slice(0, 50).join(", ")} and ${list.length - 50} more` : list.join(", "));
+  const names = (list: string[]) =>
+    list.length > 50 ? `${list.slice(0, 50).join(", ")} and ${list.length - 50} more` : list.join(", ");
   return [...byTemplate]
     .sort(byKey)
-    .map(([template, { added, removed }]) => `Tenants of template \`${template}\`: ${[added.length ? `added ${names(added.sort())}` : "", removed.length ? `removed ${names(removed.sort())}` : ""].filter(Boolean).join("; ")}\n`);
+    .map(
+      ([template, { added, removed }]) =>
+        `Tenants of template \`${template}\`: ${[added.length ? `added ${names(added.sort())}` : "", removed.length ? `removed ${names(removed.sort())}` : ""].filter(Boolean).join("; ")}\n`,
+    );
 }
 
-const money = (n: number | null | undefined, per: "run" | "month") => (n === null || n === undefined ? "—" : formatUsd(n, per));
+const money = (n: number | null | undefined, per: "run" | "month") =>
+  n === null || n === undefined ? "—" : formatUsd(n, per);
 
 function delta(before: number | null | undefined, after: number | null | undefined): string {
   if (before == null || after == null) return "";
@@ -98,7 +120,12 @@ function delta(before: number | null | undefined, after: number | null | undefin
 }
 
 function costLines(cost: CostSection): string[] {
-  const lines = [`### Cost (prices: ${cost.snapshot} snapshot, USD)`, "", "| pipeline | clusters | per run | per month | Spot saves on step nodes |", "|---|---|---|---|---|"];
+  const lines = [
+    `### Cost (prices: ${cost.snapshot} snapshot, USD)`,
+    "",
+    "| pipeline | clusters | per run | per month | Spot saves on step nodes |",
+    "|---|---|---|---|---|",
+  ];
   for (const c of cost.changes) {
     if (c.error) {
       lines.push(`| \`${c.pipeline}\` | ${c.clusters.join(", ")} | cannot be priced: ${esc(c.error)} | | |`);
@@ -109,25 +136,43 @@ function costLines(cost: CostSection): string[] {
     const saving = `${c.before ? `${c.before.savingPct.toFixed(1)}%` : "—"} → ${c.after ? `${c.after.savingPct.toFixed(1)}%` : "—"}`;
     lines.push(`| \`${c.pipeline}\` | ${c.clusters.join(", ")} | ${run} | ${month} | ${saving} |`);
   }
-  const assumed = cost.changes.some((c) => c.after?.estimated === "none" || c.after?.estimated === "some" || c.before?.estimated === "none");
-  lines.push("", `Per run: step nodes on the generated pools plus the run manager on Fargate, simulated from the steps' estimates${assumed ? " (steps without one count 1 h)" : ""}. \`npm run cost\` explains the figures.`, "");
+  const assumed = cost.changes.some(
+    (c) => c.after?.estimated === "none" || c.after?.estimated === "some" || c.before?.estimated === "none",
+  );
+  lines.push(
+    "",
+    `Per run: step nodes on the generated pools plus the run manager on Fargate, simulated from the steps' estimates${assumed ? " (steps without one count 1 h)" : ""}. \`npm run cost\` explains the figures.`,
+    "",
+  );
   return lines;
 }
 
 function fieldTable(rows: readonly (FieldChange & { step?: string })[], withStep: boolean): string[] {
-  const lines = [withStep ? "| step | field | before | after |" : "| field | before | after |", withStep ? "|---|---|---|---|" : "|---|---|---|"];
-  for (const r of rows) lines.push(`| ${withStep ? `${code(r.step)} | ` : ""}${esc(r.field)} | ${code(r.before)} | ${code(r.after)} |`);
+  const lines = [
+    withStep ? "| step | field | before | after |" : "| field | before | after |",
+    withStep ? "|---|---|---|---|" : "|---|---|---|",
+  ];
+  for (const r of rows)
+    lines.push(`| ${withStep ? `${code(r.step)} | ` : ""}${esc(r.field)} | ${code(r.before)} | ${code(r.after)} |`);
   return lines;
 }
 
 /** An added pipeline's steps, one row each: what a reviewer weighs before it runs (image, command, requests, limits, retries, capacity). */
 function stepsTable(steps: PipelineChange["steps"]): string[] {
   const get = (s: PipelineChange["steps"][number], field: string) => s.fields.find((f) => f.field === field)?.after;
-  const pair = (a: string | undefined, b: string | undefined) => (a === undefined && b === undefined ? "-" : `${a ?? "-"} / ${b ?? "-"}`);
-  const lines = ["Steps:", "", "| step | image | command | requests (cpu / memory) | limits (cpu / memory) | retries | capacity |", "|---|---|---|---|---|---|---|"];
+  const pair = (a: string | undefined, b: string | undefined) =>
+    a === undefined && b === undefined ? "-" : `${a ?? "-"} / ${b ?? "-"}`;
+  const lines = [
+    "Steps:",
+    "",
+    "| step | image | command | requests (cpu / memory) | limits (cpu / memory) | retries | capacity |",
+    "|---|---|---|---|---|---|---|",
+  ];
   for (const s of steps) {
     const command = [get(s, "command"), get(s, "args")].filter((x) => x !== undefined).join(" ");
-    lines.push(`| ${code(s.step)} | ${code(get(s, "image"))} | ${command ? code(command) : "-"} | ${code(pair(get(s, "cpu request"), get(s, "memory request")))} | ${code(pair(get(s, "cpu limit"), get(s, "memory limit")))} | ${esc(get(s, "retries") ?? "-")} | ${esc(get(s, "capacity") ?? "-")} |`);
+    lines.push(
+      `| ${code(s.step)} | ${code(get(s, "image"))} | ${command ? code(command) : "-"} | ${code(pair(get(s, "cpu request"), get(s, "memory request")))} | ${code(pair(get(s, "cpu limit"), get(s, "memory limit")))} | ${esc(get(s, "retries") ?? "-")} | ${esc(get(s, "capacity") ?? "-")} |`,
+    );
   }
   return lines;
 }
@@ -136,12 +181,28 @@ function pipelineSection(p: PipelineChange): string {
   const lines = [`### Pipeline \`${p.pipeline}\` — ${p.status} · ${p.clusters.join(", ")}`, ""];
   const names = (status: string) => p.steps.filter((s) => s.status === status);
   const list: string[] = [];
-  if (names("added").length) list.push(`- steps added: ${names("added").map((s) => code(s.step)).join(", ")}`);
-  if (names("removed").length) list.push(`- steps removed: ${names("removed").map((s) => code(s.step)).join(", ")}`);
-  if (names("renamed").length) list.push(`- steps renamed: ${names("renamed").map((s) => `${code(s.renamedFrom)} → ${code(s.step)}`).join(", ")}`);
+  if (names("added").length)
+    list.push(
+      `- steps added: ${names("added")
+        .map((s) => code(s.step))
+        .join(", ")}`,
+    );
+  if (names("removed").length)
+    list.push(
+      `- steps removed: ${names("removed")
+        .map((s) => code(s.step))
+        .join(", ")}`,
+    );
+  if (names("renamed").length)
+    list.push(
+      `- steps renamed: ${names("renamed")
+        .map((s) => `${code(s.renamedFrom)} → ${code(s.step)}`)
+        .join(", ")}`,
+    );
   if (list.length) lines.push(...list, "");
   if (p.settings.length) lines.push(...fieldTable(p.settings, false), "");
-  const rows = (status: string) => p.steps.filter((s) => s.status === status).flatMap((s) => s.fields.map((f) => ({ ...f, step: s.step })));
+  const rows = (status: string) =>
+    p.steps.filter((s) => s.status === status).flatMap((s) => s.fields.map((f) => ({ ...f, step: s.step })));
   if (rows("changed").length) lines.push("Changed steps:", "", ...fieldTable(rows("changed"), true), "");
   if (p.status === "added") lines.push(...stepsTable(p.steps), "");
   else if (rows("added").length) lines.push("New steps:", "", ...fieldTable(rows("added"), true), "");
@@ -153,7 +214,9 @@ function platformSection(changes: readonly PlatformChange[]): string | undefined
   if (changes.length === 0) return undefined;
   const lines = ["### Platform", ""];
   for (const c of changes) {
-    lines.push(`- **${c.kind} \`${c.name}\`** (${c.cluster}, ${c.op})${c.risk ? ` · risk: **${c.risk}**` : ""}: ${c.consequence}`);
+    lines.push(
+      `- **${c.kind} \`${c.name}\`** (${c.cluster}, ${c.op})${c.risk ? ` · risk: **${c.risk}**` : ""}: ${c.consequence}`,
+    );
     if (c.fields.length) lines.push("", ...fieldTable(c.fields.slice(0, 40), false).map((l) => `  ${l}`), "");
   }
   return lines.join("\n") + "\n\n";
@@ -162,7 +225,10 @@ function platformSection(changes: readonly PlatformChange[]): string | undefined
 function checksSection(checks: CheckSummary): string | undefined {
   if (!checks.ran || !checks.problems?.length) return undefined;
   const lines = ["### Checks", ""];
-  for (const p of checks.problems.slice(0, 50)) lines.push(`- ${p.severity === "error" ? "❌" : "⚠️"} \`${p.code}\` ${p.file}${p.path ? ` · \`${p.path}\`` : ""}: ${esc(p.message)}`);
+  for (const p of checks.problems.slice(0, 50))
+    lines.push(
+      `- ${p.severity === "error" ? "❌" : "⚠️"} \`${p.code}\` ${p.file}${p.path ? ` · \`${p.path}\`` : ""}: ${esc(p.message)}`,
+    );
   if (checks.problems.length > 50) lines.push(`- … and ${checks.problems.length - 50} more: run \`npm run check\``);
   return lines.join("\n") + "\n\n";
 }
@@ -180,6 +246,8 @@ function rawDiffSection(files: ReviewDocument["files"], budget: number, rest: st
     shown++;
   }
   const left = files.length - shown;
-  const note = left ? `> The raw diff of ${left} more file${left === 1 ? "" : "s"} did not fit in this comment. Run \`${rest}\` locally, or download the workflow's \`dagops-review\` artifact.\n\n` : "";
+  const note = left
+    ? `> The raw diff of ${left} more file${left === 1 ? "" : "s"} did not fit in this comment. Run \`${rest}\` locally, or download the workflow's \`dagops-review\` artifact.\n\n`
+    : "";
   return open + body + note + close;
 }

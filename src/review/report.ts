@@ -85,9 +85,16 @@ export interface Report {
 export const MANY_PRUNES = 10;
 
 type Tree = ReadonlyMap<string, string>;
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: unknown; data?: Record<string, string> };
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: unknown;
+  data?: Record<string, string>;
+};
 
-const isPlan = (o: Obj) => o.kind === "ConfigMap" && o.data?.[PLAN_KEY] !== undefined && /-plan-[0-9a-f]{10}$/.test(o.metadata.name);
+const isPlan = (o: Obj) =>
+  o.kind === "ConfigMap" && o.data?.[PLAN_KEY] !== undefined && /-plan-[0-9a-f]{10}$/.test(o.metadata.name);
 
 /** An object's identity; plan ConfigMaps pair by pipeline, since their names change with every revision. */
 function identity(cluster: string, o: Obj): string {
@@ -124,7 +131,14 @@ function parseManifest(text: string): { obj?: Obj; error?: string } {
     return { error: `cannot be read as YAML: ${(err as Error).message.split("\n")[0]}` };
   }
   const m = o as Partial<Obj> | null;
-  if (!m || typeof m !== "object" || Array.isArray(m) || typeof m.kind !== "string" || typeof m.metadata?.name !== "string") return { error: "holds no Kubernetes object (kind and metadata.name)" };
+  if (
+    !m ||
+    typeof m !== "object" ||
+    Array.isArray(m) ||
+    typeof m.kind !== "string" ||
+    typeof m.metadata?.name !== "string"
+  )
+    return { error: "holds no Kubernetes object (kind and metadata.name)" };
   return { obj: o as Obj };
 }
 
@@ -141,7 +155,12 @@ export function buildReport(base: Tree, head: Tree): Report {
   for (const path of [...changed].sort()) {
     const text = head.get(path);
     const error = text === undefined ? undefined : readManifest(text).error;
-    if (error) unreadable.push({ level: "high", cluster: clusterOf(path), message: `generated/${path} ${error}: Argo CD cannot apply it. Run \`npm run synth\` and commit the result` });
+    if (error)
+      unreadable.push({
+        level: "high",
+        cluster: clusterOf(path),
+        message: `generated/${path} ${error}: Argo CD cannot apply it. Run \`npm run synth\` and commit the result`,
+      });
   }
 
   const side = (tree: Tree) => {
@@ -159,7 +178,14 @@ export function buildReport(base: Tree, head: Tree): Report {
   const objects: ObjectChange[] = [];
   const entry = (op: Op, id: string, x: { obj: Obj; path: string }) => {
     const cluster = id.split("|")[0]!;
-    objects.push({ op, cluster, kind: x.obj.kind, ...(x.obj.metadata.namespace ? { namespace: x.obj.metadata.namespace } : {}), name: x.obj.metadata.name, path: x.path });
+    objects.push({
+      op,
+      cluster,
+      kind: x.obj.kind,
+      ...(x.obj.metadata.namespace ? { namespace: x.obj.metadata.namespace } : {}),
+      name: x.obj.metadata.name,
+      path: x.path,
+    });
   };
   for (const [id, b] of before) {
     const a = after.get(id);
@@ -184,14 +210,30 @@ export function buildReport(base: Tree, head: Tree): Report {
 
   const platform = platformChanges(before, after);
   const pipelines = pipelineChanges(base, head, changed);
-  const risks: Risk[] = platform.filter((p) => p.risk).map((p) => ({ level: p.risk!, cluster: p.cluster, message: `${p.kind} ${p.name}: ${p.consequence}` }));
+  const risks: Risk[] = platform
+    .filter((p) => p.risk)
+    .map((p) => ({ level: p.risk!, cluster: p.cluster, message: `${p.kind} ${p.name}: ${p.consequence}` }));
   for (const c of clusters) {
-    if (c.prune >= MANY_PRUNES) risks.push({ level: "high", cluster: c.cluster, message: `${c.prune} objects will be pruned; check that every one of them is meant to go` });
+    if (c.prune >= MANY_PRUNES)
+      risks.push({
+        level: "high",
+        cluster: c.cluster,
+        message: `${c.prune} objects will be pruned; check that every one of them is meant to go`,
+      });
   }
   for (const p of pipelines) {
     // A step that moves: a new step on on-demand moves nothing (its cost is in the cost section).
-    const capacity = p.steps.filter((s) => s.status === "changed" && s.fields.some((f) => f.field === "capacity" && f.before !== undefined && f.after === "on-demand"));
-    if (capacity.length) risks.push({ level: "medium", cluster: p.clusters.join(", "), message: `pipeline ${p.pipeline}: ${capacity.map((s) => s.step).join(", ")} move to on-demand capacity, which costs more than Spot` });
+    const capacity = p.steps.filter(
+      (s) =>
+        s.status === "changed" &&
+        s.fields.some((f) => f.field === "capacity" && f.before !== undefined && f.after === "on-demand"),
+    );
+    if (capacity.length)
+      risks.push({
+        level: "medium",
+        cluster: p.clusters.join(", "),
+        message: `pipeline ${p.pipeline}: ${capacity.map((s) => s.step).join(", ")} move to on-demand capacity, which costs more than Spot`,
+      });
   }
   risks.push(...unreadable);
   risks.sort((x, y) => cmp(x.level, y.level) || cmp(x.cluster, y.cluster) || cmp(x.message, y.message));
@@ -213,7 +255,10 @@ function applicationOf(path: string): string {
 
 // ---------------------------------------------------------------- platform
 
-function platformChanges(before: Map<string, { obj: Obj; path: string }>, after: Map<string, { obj: Obj; path: string }>): PlatformChange[] {
+function platformChanges(
+  before: Map<string, { obj: Obj; path: string }>,
+  after: Map<string, { obj: Obj; path: string }>,
+): PlatformChange[] {
   const out: PlatformChange[] = [];
   const kinds = new Set(["NodePool", "EC2NodeClass", "FargateProfile", "Namespace"]);
   const ids = [...new Set([...before.keys(), ...after.keys()])].sort();
@@ -221,7 +266,10 @@ function platformChanges(before: Map<string, { obj: Obj; path: string }>, after:
   // Fargate profiles are content-named: pair the old and the new one by file path.
   for (const id of ids) {
     const b = before.get(id);
-    const a = b && b.obj.kind === "FargateProfile" && !after.has(id) ? [...after.values()].find((x) => x.path === b.path && x.obj.kind === "FargateProfile") : undefined;
+    const a =
+      b && b.obj.kind === "FargateProfile" && !after.has(id)
+        ? [...after.values()].find((x) => x.path === b.path && x.obj.kind === "FargateProfile")
+        : undefined;
     if (b && a) {
       pairedProfiles.add(b.path);
       out.push({
@@ -242,20 +290,37 @@ function platformChanges(before: Map<string, { obj: Obj; path: string }>, after:
     if (!kinds.has(x.obj.kind) || pairedProfiles.has(x.path)) continue;
     const cluster = clusterOf(x.path);
     const name = x.obj.metadata.name;
-    const change = (op: Op, consequence: string, risk?: RiskLevel, fields: FieldChange[] = []) => out.push({ cluster, kind: x.obj.kind, name, op, fields, consequence, ...(risk ? { risk } : {}) });
+    const change = (op: Op, consequence: string, risk?: RiskLevel, fields: FieldChange[] = []) =>
+      out.push({ cluster, kind: x.obj.kind, name, op, fields, consequence, ...(risk ? { risk } : {}) });
     if (a && b && JSON.stringify(a.obj) === JSON.stringify(b.obj)) continue;
     switch (x.obj.kind) {
       case "Namespace":
-        if (!a) change("prune", `deleting the namespace deletes everything in it, running step Jobs and their pods included`, "high");
+        if (!a)
+          change(
+            "prune",
+            `deleting the namespace deletes everything in it, running step Jobs and their pods included`,
+            "high",
+          );
         else if (!b) change("create", "a new namespace");
-        else change("update", "labels or annotations only", undefined, fieldChanges(b.obj.metadata, a.obj.metadata, "metadata"));
+        else
+          change(
+            "update",
+            "labels or annotations only",
+            undefined,
+            fieldChanges(b.obj.metadata, a.obj.metadata, "metadata"),
+          );
         break;
       case "FargateProfile":
         if (!a) change("prune", FARGATE_DELETE, "high");
         else if (!b) change("create", "a new Fargate profile; EKS creates one profile at a time", "medium");
         break;
       case "NodePool": {
-        if (!a) change("prune", "Karpenter drains and deletes every node of this pool; steps on them are interrupted", "high");
+        if (!a)
+          change(
+            "prune",
+            "Karpenter drains and deletes every node of this pool; steps on them are interrupted",
+            "high",
+          );
         else if (!b) change("create", "a new pool: no nodes until pods need them");
         else {
           const fields = fieldChanges(b.obj.spec, a.obj.spec, "spec");
@@ -274,7 +339,13 @@ function platformChanges(before: Map<string, { obj: Obj; path: string }>, after:
       case "EC2NodeClass":
         if (!a) change("prune", "NodePools that use this class can launch no nodes", "high");
         else if (!b) change("create", "a new node class");
-        else change("update", "every node launched from this class drifts and is replaced, within the pools' disruption budgets", "medium", fieldChanges(b.obj.spec, a.obj.spec, "spec"));
+        else
+          change(
+            "update",
+            "every node launched from this class drifts and is replaced, within the pools' disruption budgets",
+            "medium",
+            fieldChanges(b.obj.spec, a.obj.spec, "spec"),
+          );
         break;
     }
   }
@@ -289,21 +360,32 @@ const FARGATE_REPLACE = `EKS Fargate profiles are immutable, so a new profile is
 export function fieldChanges(before: unknown, after: unknown, prefix: string): FieldChange[] {
   const flat = (v: unknown, at: string, out: Map<string, string>) => {
     if (v !== null && typeof v === "object" && !(Array.isArray(v) && v.every((x) => typeof x !== "object"))) {
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) flat(x, Array.isArray(v) ? `${at}[${k}]` : `${at}.${k}`, out);
+      for (const [k, x] of Object.entries(v as Record<string, unknown>))
+        flat(x, Array.isArray(v) ? `${at}[${k}]` : `${at}.${k}`, out);
     } else if (v !== undefined) out.set(at, typeof v === "string" ? v : JSON.stringify(v));
     return out;
   };
   const b = flat(before, prefix, new Map());
   const a = flat(after, prefix, new Map());
   const keys = [...new Set([...b.keys(), ...a.keys()])].sort();
-  return keys.filter((k) => b.get(k) !== a.get(k)).map((k) => ({ field: k, ...(b.has(k) ? { before: b.get(k)! } : {}), ...(a.has(k) ? { after: a.get(k)! } : {}) }));
+  return keys
+    .filter((k) => b.get(k) !== a.get(k))
+    .map((k) => ({ field: k, ...(b.has(k) ? { before: b.get(k)! } : {}), ...(a.has(k) ? { after: a.get(k)! } : {}) }));
 }
 
 // ---------------------------------------------------------------- pipelines
 
 interface PipelineSide {
   readonly plan?: Plan;
-  readonly cron?: { metadata?: { annotations?: Record<string, string> }; spec: { schedule: string; timeZone?: string; suspend?: boolean; jobTemplate: { spec: { template: { spec: { containers: { image: string }[] } } } } } };
+  readonly cron?: {
+    metadata?: { annotations?: Record<string, string> };
+    spec: {
+      schedule: string;
+      timeZone?: string;
+      suspend?: boolean;
+      jobTemplate: { spec: { template: { spec: { containers: { image: string }[] } } } };
+    };
+  };
   /** The IAM role the steps assume (the steps ServiceAccount's IRSA annotation). */
   readonly iamRole?: string;
 }
@@ -316,7 +398,11 @@ function pipelineSide(tree: Tree, cluster: string, pipeline: string): PipelineSi
   const cronText = tree.get(`${dir}cronjob-${pipeline}.yaml`);
   const planObj = planText ? parseFile(planText) : undefined;
   const accountText = tree.get(`${dir}serviceaccount-${STEPS_SERVICE_ACCOUNT}.yaml`);
-  const iamRole = accountText ? (parseFile(accountText) as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[ANNOTATION.irsaRole] : undefined;
+  const iamRole = accountText
+    ? (parseFile(accountText) as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[
+        ANNOTATION.irsaRole
+      ]
+    : undefined;
   return {
     ...(iamRole ? { iamRole } : {}),
     ...(planObj?.data?.[PLAN_KEY] ? planOf(planObj.data[PLAN_KEY]) : {}),
@@ -335,7 +421,11 @@ function pipelineChanges(base: Tree, head: Tree, changed: Set<string>): Pipeline
     // The same change in several clusters is reported once, with the list of clusters.
     const byChange = new Map<string, { change: Omit<PipelineChange, "clusters">; clusters: string[] }>();
     for (const cluster of [...clusters].sort()) {
-      const change = pipelineChange(pipeline, pipelineSide(base, cluster, pipeline), pipelineSide(head, cluster, pipeline));
+      const change = pipelineChange(
+        pipeline,
+        pipelineSide(base, cluster, pipeline),
+        pipelineSide(head, cluster, pipeline),
+      );
       if (!change) continue;
       const key = JSON.stringify(change);
       getOrSet(byChange, key, () => ({ change, clusters: [] })).clusters.push(cluster);
@@ -345,7 +435,11 @@ function pipelineChanges(base: Tree, head: Tree, changed: Set<string>): Pipeline
   return out;
 }
 
-function pipelineChange(pipeline: string, b: PipelineSide | undefined, a: PipelineSide | undefined): Omit<PipelineChange, "clusters"> | undefined {
+function pipelineChange(
+  pipeline: string,
+  b: PipelineSide | undefined,
+  a: PipelineSide | undefined,
+): Omit<PipelineChange, "clusters"> | undefined {
   const status = !b ? "added" : !a ? "removed" : "changed";
   const settings = [
     ...compare("schedule", scheduleOf(b), scheduleOf(a)),
@@ -353,13 +447,25 @@ function pipelineChange(pipeline: string, b: PipelineSide | undefined, a: Pipeli
     ...compare("iamRole", b?.iamRole, a?.iamRole),
     ...compare("maxParallel", b?.plan?.maxParallel, a?.plan?.maxParallel),
     ...compare("runTimeout", seconds(b?.plan?.runTimeoutSeconds), seconds(a?.plan?.runTimeoutSeconds)),
-    ...compare("run-manager image", b?.cron?.spec.jobTemplate.spec.template.spec.containers[0]?.image, a?.cron?.spec.jobTemplate.spec.template.spec.containers[0]?.image),
+    ...compare(
+      "run-manager image",
+      b?.cron?.spec.jobTemplate.spec.template.spec.containers[0]?.image,
+      a?.cron?.spec.jobTemplate.spec.template.spec.containers[0]?.image,
+    ),
   ];
   const steps = stepChanges(b?.plan?.steps ?? [], a?.plan?.steps ?? []);
   // Only other objects of the pipeline changed (its Role, a ServiceAccount): point at the raw diff.
-  if (status === "changed" && settings.length === 0 && steps.length === 0) settings.push({ field: "other objects", before: "see the raw diff", after: "see the raw diff" });
+  if (status === "changed" && settings.length === 0 && steps.length === 0)
+    settings.push({ field: "other objects", before: "see the raw diff", after: "see the raw diff" });
   const template = (a ?? b)?.cron?.metadata?.annotations?.["dagops.dev/template"];
-  return { pipeline, status, ...(template ? { template } : {}), settings, steps, mermaid: mermaid(b?.plan?.steps ?? [], a?.plan?.steps ?? [], steps) };
+  return {
+    pipeline,
+    status,
+    ...(template ? { template } : {}),
+    settings,
+    steps,
+    mermaid: mermaid(b?.plan?.steps ?? [], a?.plan?.steps ?? [], steps),
+  };
 }
 
 /** The plan in a plan ConfigMap's text, or nothing when it was altered into something unreadable (reported as such elsewhere). */
@@ -384,7 +490,9 @@ function seconds(v: number | undefined): string | undefined {
 function compare(field: string, before: unknown, after: unknown): FieldChange[] {
   const show = (v: unknown) => (v === undefined ? undefined : typeof v === "string" ? v : JSON.stringify(v));
   const [x, y] = [show(before), show(after)];
-  return x === y ? [] : [{ field, ...(x !== undefined ? { before: x } : {}), ...(y !== undefined ? { after: y } : {}) }];
+  return x === y
+    ? []
+    : [{ field, ...(x !== undefined ? { before: x } : {}), ...(y !== undefined ? { after: y } : {}) }];
 }
 
 /** The fields a reviewer reads, per step, as text. */
@@ -393,7 +501,13 @@ function stepFields(s: PlanStep): Record<string, string | undefined> {
   const r = (c?.resources ?? {}) as { requests?: Record<string, string>; limits?: Record<string, string> };
   const env = (c?.env ?? [])
     .filter((e) => !e.name.startsWith("DAGOPS_"))
-    .map((e) => (e.valueFrom?.secretKeyRef ? `${e.name}←secret ${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}` : e.valueFrom?.configMapKeyRef ? `${e.name}←configmap ${e.valueFrom.configMapKeyRef.name}/${e.valueFrom.configMapKeyRef.key}` : `${e.name}=${e.value ?? ""}`));
+    .map((e) =>
+      e.valueFrom?.secretKeyRef
+        ? `${e.name}←secret ${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`
+        : e.valueFrom?.configMapKeyRef
+          ? `${e.name}←configmap ${e.valueFrom.configMapKeyRef.name}/${e.valueFrom.configMapKeyRef.key}`
+          : `${e.name}=${e.value ?? ""}`,
+    );
   return {
     image: c?.image,
     command: c?.command ? JSON.stringify(c.command) : undefined,
@@ -406,7 +520,12 @@ function stepFields(s: PlanStep): Record<string, string | undefined> {
     timeout: seconds(s.job.spec?.activeDeadlineSeconds ?? undefined),
     estimate: s.estimateSeconds == null ? undefined : seconds(s.estimateSeconds),
     capacity: s.capacity,
-    "on-demand after interruptions": s.onDemandAfterInterruptions === undefined ? undefined : s.onDemandAfterInterruptions === null ? "never" : String(s.onDemandAfterInterruptions),
+    "on-demand after interruptions":
+      s.onDemandAfterInterruptions === undefined
+        ? undefined
+        : s.onDemandAfterInterruptions === null
+          ? "never"
+          : String(s.onDemandAfterInterruptions),
     dependsOn: s.dependsOn.length ? s.dependsOn.join(", ") : "(none)",
     env: env.length ? env.join("; ") : undefined,
   };
@@ -428,18 +547,23 @@ function stepChanges(before: readonly PlanStep[], after: readonly PlanStep[]): S
   const out: StepChange[] = [];
   for (const s of after) {
     const old = b.get(s.name);
-    if (renames.has(s.name)) out.push({ step: s.name, status: "renamed", renamedFrom: renames.get(s.name)!, fields: [] });
+    if (renames.has(s.name))
+      out.push({ step: s.name, status: "renamed", renamedFrom: renames.get(s.name)!, fields: [] });
     else if (!old) out.push({ step: s.name, status: "added", fields: diffFields({}, stepFields(s)) });
     else {
       const fields = diffFields(stepFields(old), stepFields(s));
       if (fields.length) out.push({ step: s.name, status: "changed", fields });
     }
   }
-  for (const s of removed) if (!renamedOld.has(s.name)) out.push({ step: s.name, status: "removed", fields: diffFields(stepFields(s), {}) });
+  for (const s of removed)
+    if (!renamedOld.has(s.name)) out.push({ step: s.name, status: "removed", fields: diffFields(stepFields(s), {}) });
   return out;
 }
 
-function diffFields(before: Record<string, string | undefined>, after: Record<string, string | undefined>): FieldChange[] {
+function diffFields(
+  before: Record<string, string | undefined>,
+  after: Record<string, string | undefined>,
+): FieldChange[] {
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
   return keys.flatMap((k) => compare(k, before[k], after[k]));
 }
@@ -457,7 +581,11 @@ function mermaid(before: readonly PlanStep[], after: readonly PlanStep[], change
     lines.push(`  ${id.get(s.name)}["${label}"]${cls ? `:::${cls}` : ""}`);
   }
   for (const s of nodes) for (const d of s.dependsOn) if (id.has(d)) lines.push(`  ${id.get(d)} --> ${id.get(s.name)}`);
-  lines.push("  classDef added fill:#dafbe1,stroke:#1a7f37", "  classDef changed fill:#fff8c5,stroke:#9a6700", "  classDef removed fill:#ffebe9,stroke:#cf222e,stroke-dasharray: 4 3");
+  lines.push(
+    "  classDef added fill:#dafbe1,stroke:#1a7f37",
+    "  classDef changed fill:#fff8c5,stroke:#9a6700",
+    "  classDef removed fill:#ffebe9,stroke:#cf222e,stroke-dasharray: 4 3",
+  );
   return lines.join("\n");
 }
 

@@ -30,11 +30,18 @@ export function attemptJobName(run: Run, step: string, attempt: number): string 
 }
 
 /** Labels and annotations that would make Argo CD adopt (and then prune) a step Job. */
-const ARGO_TRACKING = { labels: ["app.kubernetes.io/instance", "argocd.argoproj.io/instance"], annotationPrefix: "argocd.argoproj.io/" };
+const ARGO_TRACKING = {
+  labels: ["app.kubernetes.io/instance", "argocd.argoproj.io/instance"],
+  annotationPrefix: "argocd.argoproj.io/",
+};
 
 function withoutArgoTracking(metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }) {
-  const labels = Object.fromEntries(Object.entries(metadata.labels ?? {}).filter(([k]) => !ARGO_TRACKING.labels.includes(k)));
-  const annotations = Object.fromEntries(Object.entries(metadata.annotations ?? {}).filter(([k]) => !k.startsWith(ARGO_TRACKING.annotationPrefix)));
+  const labels = Object.fromEntries(
+    Object.entries(metadata.labels ?? {}).filter(([k]) => !ARGO_TRACKING.labels.includes(k)),
+  );
+  const annotations = Object.fromEntries(
+    Object.entries(metadata.annotations ?? {}).filter(([k]) => !k.startsWith(ARGO_TRACKING.annotationPrefix)),
+  );
   return { labels, ...(Object.keys(annotations).length ? { annotations } : {}) };
 }
 
@@ -42,17 +49,29 @@ function withoutArgoTracking(metadata: { labels?: Record<string, string>; annota
  * A fresh Job for one attempt, from the plan's template (never from an object read back from
  * the server: its selector and controller labels were defaulted and would be refused).
  */
-export function attemptJob(plan: Plan, step: PlanStep, run: Run, start: Start, env: readonly { readonly name: string; readonly value: string }[] = []): IJob {
+export function attemptJob(
+  plan: Plan,
+  step: PlanStep,
+  run: Run,
+  start: Start,
+  env: readonly { readonly name: string; readonly value: string }[] = [],
+): IJob {
   const template = structuredClone(step.job) as IJob & { spec: NonNullable<IJob["spec"]> };
   const runLabels = { [LABEL.run]: run.name, [LABEL.runUid]: run.uid, [LABEL.attempt]: String(start.attempt) };
   const meta = withoutArgoTracking(template.metadata ?? {});
   const podMeta = withoutArgoTracking(template.spec.template.metadata ?? {});
   const pod = template.spec.template.spec!;
-  if (start.capacity === "on-demand") pod.nodeSelector = { ...pod.nodeSelector, [LABEL.karpenterNodePool]: plan.onDemandNodePool };
+  if (start.capacity === "on-demand")
+    pod.nodeSelector = { ...pod.nodeSelector, [LABEL.karpenterNodePool]: plan.onDemandNodePool };
   for (const c of pod.containers) {
     // The run's own variables first: a `$(DAGOPS_PARAM_DATE)` in the step's own env values can
     // then refer to them (Kubernetes expands references to variables defined earlier only).
-    c.env = [{ name: "DAGOPS_RUN", value: run.name }, { name: "DAGOPS_ATTEMPT", value: String(start.attempt) }, ...env.map((e) => ({ ...e })), ...(c.env ?? [])];
+    c.env = [
+      { name: "DAGOPS_RUN", value: run.name },
+      { name: "DAGOPS_ATTEMPT", value: String(start.attempt) },
+      ...env.map((e) => ({ ...e })),
+      ...(c.env ?? []),
+    ];
   }
   return {
     ...template,
@@ -65,7 +84,10 @@ export function attemptJob(plan: Plan, step: PlanStep, run: Run, start: Start, e
       // on the owner's finalizers, and nothing here needs foreground deletion of the run.
       ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: run.name, uid: run.uid }],
     },
-    spec: { ...template.spec, template: { ...template.spec.template, metadata: { ...podMeta, labels: { ...podMeta.labels, ...runLabels } } } },
+    spec: {
+      ...template.spec,
+      template: { ...template.spec.template, metadata: { ...podMeta, labels: { ...podMeta.labels, ...runLabels } } },
+    },
   };
 }
 
@@ -82,8 +104,17 @@ export function placeholderJob(plan: Plan, run: Run, i: number): IJob {
   const podMeta = withoutArgoTracking(template.spec.template.metadata ?? {});
   return {
     ...template,
-    metadata: { ...meta, name: placeholderJobName(run, i), namespace: run.namespace, labels: { ...meta.labels, ...runLabels }, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: run.name, uid: run.uid }] },
-    spec: { ...template.spec, template: { ...template.spec.template, metadata: { ...podMeta, labels: { ...podMeta.labels, ...runLabels } } } },
+    metadata: {
+      ...meta,
+      name: placeholderJobName(run, i),
+      namespace: run.namespace,
+      labels: { ...meta.labels, ...runLabels },
+      ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: run.name, uid: run.uid }],
+    },
+    spec: {
+      ...template.spec,
+      template: { ...template.spec.template, metadata: { ...podMeta, labels: { ...podMeta.labels, ...runLabels } } },
+    },
   };
 }
 
@@ -102,7 +133,11 @@ interface Condition {
 }
 
 export interface ObservedJob {
-  readonly metadata?: { readonly name?: string; readonly labels?: Record<string, string>; readonly creationTimestamp?: string | Date };
+  readonly metadata?: {
+    readonly name?: string;
+    readonly labels?: Record<string, string>;
+    readonly creationTimestamp?: string | Date;
+  };
   readonly spec?: { readonly template?: { readonly spec?: { readonly nodeSelector?: Record<string, string> } } };
   readonly status?: { readonly startTime?: string | Date; readonly conditions?: readonly Condition[] };
 }
@@ -130,7 +165,8 @@ export function attemptOf(job: ObservedJob, plan: Plan, now: number): { step: st
   const step = labels[LABEL.step];
   const n = Number(labels[LABEL.attempt]);
   if (step === undefined || !plan.steps.some((s) => s.name === step) || !Number.isInteger(n) || n < 1) return undefined;
-  const capacity: Capacity = job.spec?.template?.spec?.nodeSelector?.[LABEL.karpenterNodePool] === plan.onDemandNodePool ? "on-demand" : "spot";
+  const capacity: Capacity =
+    job.spec?.template?.spec?.nodeSelector?.[LABEL.karpenterNodePool] === plan.onDemandNodePool ? "on-demand" : "spot";
   const startedAt = ms(job.status?.startTime) ?? ms(job.metadata?.creationTimestamp) ?? now;
   return { step, attempt: { attempt: n, capacity, startedAt, ...outcomeOf(job) } };
 }

@@ -35,7 +35,9 @@ function statuses(pod: V1Pod): V1ContainerStatus[] {
 }
 
 export function podFacts(pod: V1Pod): PodFacts {
-  const ended = statuses(pod).map((s) => s.state?.terminated ?? s.lastState?.terminated).filter((t) => t !== undefined);
+  const ended = statuses(pod)
+    .map((s) => s.state?.terminated ?? s.lastState?.terminated)
+    .filter((t) => t !== undefined);
   const failed = ended.find((t) => (t!.exitCode ?? 0) !== 0) ?? ended[0];
   const tail = failed && (failed.exitCode ?? 0) !== 0 && failed.message ? failed.message.slice(-MAX_TAIL) : undefined;
   return {
@@ -51,22 +53,40 @@ export function podFacts(pod: V1Pod): PodFacts {
  * per pod, since when the current waiting reason has been observed (the API gives no time for
  * it); the scheduler's condition carries its own.
  */
-export function diagnose(pod: V1Pod, now: number, seen: Map<string, { reason: string; since: number }>, limits: { imagePullMs: number; configMs: number; schedulingMs: number; schedulingText: string }): { verdict?: Verdict; checkAt?: number } {
+export function diagnose(
+  pod: V1Pod,
+  now: number,
+  seen: Map<string, { reason: string; since: number }>,
+  limits: { imagePullMs: number; configMs: number; schedulingMs: number; schedulingText: string },
+): { verdict?: Verdict; checkAt?: number } {
   const key = pod.metadata?.uid ?? pod.metadata?.name ?? "";
-  const waiting = statuses(pod).map((s) => ({ image: s.image, w: s.state?.waiting })).find((x) => x.w?.reason && (IMAGE_REASONS.has(x.w.reason) || x.w.reason === "CreateContainerConfigError"));
+  const waiting = statuses(pod)
+    .map((s) => ({ image: s.image, w: s.state?.waiting }))
+    .find((x) => x.w?.reason && (IMAGE_REASONS.has(x.w.reason) || x.w.reason === "CreateContainerConfigError"));
   if (waiting) {
     const reason = waiting.w!.reason!;
     const kind = IMAGE_REASONS.has(reason) ? "image" : "config";
     const before = seen.get(key);
-    const since = before && (before.reason === reason || (IMAGE_REASONS.has(before.reason) && kind === "image")) ? before.since : now;
+    const since =
+      before && (before.reason === reason || (IMAGE_REASONS.has(before.reason) && kind === "image"))
+        ? before.since
+        : now;
     seen.set(key, { reason, since });
     const limit = kind === "image" ? limits.imagePullMs : limits.configMs;
     if (now - since < limit) return { checkAt: since + limit };
     return {
       verdict:
         kind === "image"
-          ? { reason: "ImagePullFailed", message: `image ${waiting.image ?? "(unknown)"} cannot be pulled: ${waiting.w!.message ?? reason}`, final: true }
-          : { reason: "ContainerConfigError", message: `the container cannot be created: ${waiting.w!.message ?? reason}`, final: true },
+          ? {
+              reason: "ImagePullFailed",
+              message: `image ${waiting.image ?? "(unknown)"} cannot be pulled: ${waiting.w!.message ?? reason}`,
+              final: true,
+            }
+          : {
+              reason: "ContainerConfigError",
+              message: `the container cannot be created: ${waiting.w!.message ?? reason}`,
+              final: true,
+            },
     };
   }
   seen.delete(key);
@@ -74,7 +94,13 @@ export function diagnose(pod: V1Pod, now: number, seen: Map<string, { reason: st
   if (pod.status?.phase === "Pending" && scheduled?.status === "False" && scheduled.reason === "Unschedulable") {
     const since = scheduled.lastTransitionTime ? new Date(scheduled.lastTransitionTime).getTime() : now;
     if (now - since < limits.schedulingMs) return { checkAt: since + limits.schedulingMs };
-    return { verdict: { reason: "Unschedulable", message: `no node could take the pod within schedulingTimeout (${limits.schedulingText}): ${scheduled.message ?? "unschedulable"}`, final: false } };
+    return {
+      verdict: {
+        reason: "Unschedulable",
+        message: `no node could take the pod within schedulingTimeout (${limits.schedulingText}): ${scheduled.message ?? "unschedulable"}`,
+        final: false,
+      },
+    };
   }
   return {};
 }

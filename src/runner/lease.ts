@@ -17,7 +17,9 @@ import { LABEL, MANAGED_BY } from "../contract/labels.ts";
 import { leaseLapsed } from "../contract/status.ts";
 import type { Logger } from "./log.ts";
 
-export type Acquired = { readonly acquired: true } | { readonly acquired: false; readonly holder: string; readonly message: string };
+export type Acquired =
+  | { readonly acquired: true }
+  | { readonly acquired: false; readonly holder: string; readonly message: string };
 
 /** MicroTime as the API server parses it (RFC 3339 with exactly six fractional digits); client-node would send milliseconds. */
 export function microTime(ms: number): Date {
@@ -55,37 +57,62 @@ export class LeaseHolder {
     let askedToCancel: string | undefined;
     const giveUpAt = now() + seconds * 3 * 1000;
     for (;;) {
-      if (this.o.stop.aborted) return { acquired: false, holder: "", message: "stopped before the pipeline's Lease was taken" };
-      const current = await this.o.call(`read lease ${this.name}`, () => api.getLease(this.name)).catch((err: unknown) => {
-        if (err instanceof KubeError && err.status === 404) return undefined;
-        throw err;
-      });
-      if (!current) {
-        const created = await this.o.call(`create lease ${this.name}`, () => api.createLease(this.lease(undefined, 0))).catch((err: unknown) => {
-          if (err instanceof KubeError && err.status === 409) return undefined; // another run created it first: read it again
+      if (this.o.stop.aborted)
+        return { acquired: false, holder: "", message: "stopped before the pipeline's Lease was taken" };
+      const current = await this.o
+        .call(`read lease ${this.name}`, () => api.getLease(this.name))
+        .catch((err: unknown) => {
+          if (err instanceof KubeError && err.status === 404) return undefined;
           throw err;
         });
+      if (!current) {
+        const created = await this.o
+          .call(`create lease ${this.name}`, () => api.createLease(this.lease(undefined, 0)))
+          .catch((err: unknown) => {
+            if (err instanceof KubeError && err.status === 409) return undefined; // another run created it first: read it again
+            throw err;
+          });
         if (created) return this.took(undefined);
         continue;
       }
       const holder = current.spec?.holderIdentity ?? "";
       const free = holder === "" || holder === run || this.expired(current) || (await this.ended(holder));
       if (free) {
-        const taken = await this.o.call(`update lease ${this.name}`, () => api.replaceLease(this.name, this.lease(current, holder === run || holder === "" ? 0 : 1))).catch((err: unknown) => {
-          if (err instanceof KubeError && err.status === 409) return undefined; // raced: read it again
-          throw err;
-        });
+        const taken = await this.o
+          .call(`update lease ${this.name}`, () =>
+            api.replaceLease(this.name, this.lease(current, holder === run || holder === "" ? 0 : 1)),
+          )
+          .catch((err: unknown) => {
+            if (err instanceof KubeError && err.status === 409) return undefined; // raced: read it again
+            throw err;
+          });
         if (taken) return this.took(holder);
         continue;
       }
-      if (policy === "forbid") return { acquired: false, holder, message: `run ${holder} of ${this.o.pipeline} is going on, and the pipeline's concurrency is forbid: this run did nothing` };
+      if (policy === "forbid")
+        return {
+          acquired: false,
+          holder,
+          message: `run ${holder} of ${this.o.pipeline} is going on, and the pipeline's concurrency is forbid: this run did nothing`,
+        };
       if (askedToCancel !== holder) {
         askedToCancel = holder;
-        const request = JSON.stringify({ by: `run ${run}`, reason: "replaced by a newer run (concurrency: replace)", at: new Date(now()).toISOString() });
-        await api.annotateJob(holder, { [RUN_ANNOTATION.cancel]: request }).catch((err: Error) => log.warn("lease.cancel-failed", { holder, error: err.message }));
+        const request = JSON.stringify({
+          by: `run ${run}`,
+          reason: "replaced by a newer run (concurrency: replace)",
+          at: new Date(now()).toISOString(),
+        });
+        await api
+          .annotateJob(holder, { [RUN_ANNOTATION.cancel]: request })
+          .catch((err: Error) => log.warn("lease.cancel-failed", { holder, error: err.message }));
         log.info("lease.replacing", { holder, message: `asked run ${holder} to cancel; waiting for it to end` });
       }
-      if (now() >= giveUpAt) return { acquired: false, holder, message: `run ${holder} of ${this.o.pipeline} was asked to cancel (concurrency: replace) but still holds the pipeline after ${seconds * 3}s: this run did nothing` };
+      if (now() >= giveUpAt)
+        return {
+          acquired: false,
+          holder,
+          message: `run ${holder} of ${this.o.pipeline} was asked to cancel (concurrency: replace) but still holds the pipeline after ${seconds * 3}s: this run did nothing`,
+        };
       await new Promise((r) => setTimeout(r, Math.min(1000, (seconds * 1000) / 4)));
     }
   }
@@ -97,10 +124,17 @@ export class LeaseHolder {
     try {
       const current = await api.getLease(this.name);
       if (current.spec?.holderIdentity !== run) return;
-      await api.replaceLease(this.name, { ...current, spec: { ...current.spec, holderIdentity: "", leaseDurationSeconds: 1 } });
+      await api.replaceLease(this.name, {
+        ...current,
+        spec: { ...current.spec, holderIdentity: "", leaseDurationSeconds: 1 },
+      });
       log.info("lease.released", { lease: this.name });
     } catch (err) {
-      log.warn("lease.release-failed", { lease: this.name, error: (err as Error).message, message: "the next run waits for the Lease to expire" });
+      log.warn("lease.release-failed", {
+        lease: this.name,
+        error: (err as Error).message,
+        message: "the next run waits for the Lease to expire",
+      });
     }
   }
 
@@ -110,7 +144,11 @@ export class LeaseHolder {
   }
 
   private took(from: string | undefined): Acquired {
-    this.o.log.info("lease.acquired", { lease: this.name, ...(from && from !== this.o.run ? { from } : {}), seconds: this.o.seconds });
+    this.o.log.info("lease.acquired", {
+      lease: this.name,
+      ...(from && from !== this.o.run ? { from } : {}),
+      seconds: this.o.seconds,
+    });
     this.renewTimer = setInterval(() => void this.renew(), (this.o.seconds * 1000) / 3);
     this.renewTimer.unref();
     return { acquired: true };
@@ -121,7 +159,11 @@ export class LeaseHolder {
     try {
       const current = await api.getLease(this.name);
       if (current.spec?.holderIdentity !== run) {
-        log.warn("lease.lost", { lease: this.name, holder: current.spec?.holderIdentity, message: "another run took the pipeline's Lease after it expired (was the API server unreachable?)" });
+        log.warn("lease.lost", {
+          lease: this.name,
+          holder: current.spec?.holderIdentity,
+          message: "another run took the pipeline's Lease after it expired (was the API server unreachable?)",
+        });
         return this.stopRenewing();
       }
       await api.replaceLease(this.name, { ...current, spec: { ...current.spec, renewTime: microTime(this.o.now()) } });
@@ -148,7 +190,10 @@ export class LeaseHolder {
     return {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
-      metadata: current?.metadata ?? { name: this.name, labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: this.o.pipeline } },
+      metadata: current?.metadata ?? {
+        name: this.name,
+        labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: this.o.pipeline },
+      },
       spec: {
         holderIdentity: this.o.run,
         leaseDurationSeconds: this.o.seconds,

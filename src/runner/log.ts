@@ -5,8 +5,14 @@ export interface Logger {
   error(event: string, fields?: Record<string, unknown>): void;
 }
 
-export function jsonLogger(write: (line: string) => void, now: () => number = Date.now, base: Record<string, unknown> = {}): Logger {
-  const emit = (level: string) => (event: string, fields: Record<string, unknown> = {}) =>
-    write(JSON.stringify({ time: new Date(now()).toISOString(), level, event, ...base, ...fields }) + "\n");
+export function jsonLogger(
+  write: (line: string) => void,
+  now: () => number = Date.now,
+  base: Record<string, unknown> = {},
+): Logger {
+  const emit =
+    (level: string) =>
+    (event: string, fields: Record<string, unknown> = {}) =>
+      write(JSON.stringify({ time: new Date(now()).toISOString(), level, event, ...base, ...fields }) + "\n");
   return { info: emit("info"), warn: emit("warn"), error: emit("error") };
 }

@@ -24,7 +24,16 @@ import { jsonLogger, type Logger } from "./log.ts";
 import { IntentError, runPipeline, StoppedError, TransientError, type RunOutcome } from "./run.ts";
 import { RETRY_DELAY, type RetryDelay } from "../contract/scheduler.ts";
 
-export const RUN_EXIT: Record<RunOutcome, number> & { unusable: number; transient: number } = { succeeded: 0, failed: 1, "timed-out": 1, cancelled: 1, skipped: 0, unusable: 1, stopped: 143, transient: 2 };
+export const RUN_EXIT: Record<RunOutcome, number> & { unusable: number; transient: number } = {
+  succeeded: 0,
+  failed: 1,
+  "timed-out": 1,
+  cancelled: 1,
+  skipped: 0,
+  unusable: 1,
+  stopped: 143,
+  transient: 2,
+};
 
 const USAGE = "usage: run-manager run --plan <file>\n";
 
@@ -57,12 +66,17 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
   }
   const missing = ["DAGOPS_PIPELINE", "DAGOPS_NAMESPACE", "DAGOPS_JOB_NAME", "DAGOPS_JOB_UID"].filter((k) => !env[k]);
   if (missing.length) {
-    log.error("run.unusable", { reason: "environment", message: `${missing.join(", ")} not set; the generated CronJob sets them from the pod's metadata` });
+    log.error("run.unusable", {
+      reason: "environment",
+      message: `${missing.join(", ")} not set; the generated CronJob sets them from the pod's metadata`,
+    });
     return RUN_EXIT.unusable;
   }
   const run: Run = { name: env.DAGOPS_JOB_NAME!, uid: env.DAGOPS_JOB_UID!, namespace: env.DAGOPS_NAMESPACE! };
   const scale = backoffScale(env);
-  const retryDelay = options.retryDelay ?? (scale !== 1 ? { first: RETRY_DELAY.first * scale, max: RETRY_DELAY.max * scale } : undefined);
+  const retryDelay =
+    options.retryDelay ??
+    (scale !== 1 ? { first: RETRY_DELAY.first * scale, max: RETRY_DELAY.max * scale } : undefined);
   let api: RunApi;
   try {
     api = options.api ? options.api(run.namespace) : kubeApi(loadKubeConfig(env).kc, run.namespace);
@@ -87,7 +101,10 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
       ...(env.DAGOPS_PLAN_CONFIGMAP ? { planRevision: env.DAGOPS_PLAN_CONFIGMAP } : {}),
       ...(env.DAGOPS_CLUSTER ? { cluster: env.DAGOPS_CLUSTER } : {}),
       ...(env.DAGOPS_ARTIFACTS ? { artifacts: env.DAGOPS_ARTIFACTS } : {}),
-      logs: { ...(env.DAGOPS_LOG_GROUP ? { runManagerGroup: env.DAGOPS_LOG_GROUP } : {}), ...(env.DAGOPS_STEPS_LOG_GROUP ? { stepsGroup: env.DAGOPS_STEPS_LOG_GROUP } : {}) },
+      logs: {
+        ...(env.DAGOPS_LOG_GROUP ? { runManagerGroup: env.DAGOPS_LOG_GROUP } : {}),
+        ...(env.DAGOPS_STEPS_LOG_GROUP ? { stepsGroup: env.DAGOPS_STEPS_LOG_GROUP } : {}),
+      },
       ...(retryDelay ? { retryDelay } : {}),
       ...(env.DAGOPS_POD_NAME ? { instance: env.DAGOPS_POD_NAME } : {}),
     });
@@ -120,22 +137,35 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
  * that never started says so and runs nothing. The ConfigMap's name carries the hash of the
  * plan text, so a partial or altered plan, wherever it was read from, is caught.
  */
-export async function loadPlan(file: string, env: Io["env"], log: Logger, api?: RunApi): Promise<{ plan: Plan; text: string } | undefined> {
+export async function loadPlan(
+  file: string,
+  env: Io["env"],
+  log: Logger,
+  api?: RunApi,
+): Promise<{ plan: Plan; text: string } | undefined> {
   const configMap = env.DAGOPS_PLAN_CONFIGMAP;
-  const fail = (reason: string, message: string) => (log.error("run.unusable", { reason, message, plan: file, ...(configMap ? { configMap } : {}) }), undefined);
+  const fail = (reason: string, message: string) => (
+    log.error("run.unusable", { reason, message, plan: file, ...(configMap ? { configMap } : {}) }), undefined
+  );
   let text: string | undefined;
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return fail("plan-unreadable", `cannot read ${file}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+      return fail("plan-unreadable", `cannot read ${file}: ${(err as Error).message}`);
   }
   if (text === undefined && api && env.DAGOPS_JOB_NAME) {
     const copy = `${env.DAGOPS_JOB_NAME}-plan`;
     try {
       text = (await api.getConfigMap(copy)).data?.["plan.yaml"];
-      if (text !== undefined) log.info("plan.from-copy", { configMap: copy, message: `the plan mount is empty (a sync pruned ${configMap}); using the copy this run made at its start` });
+      if (text !== undefined)
+        log.info("plan.from-copy", {
+          configMap: copy,
+          message: `the plan mount is empty (a sync pruned ${configMap}); using the copy this run made at its start`,
+        });
     } catch (err) {
-      if (!(err instanceof KubeError) || err.status !== 404) log.warn("plan.copy-unreadable", { configMap: copy, error: (err as Error).message });
+      if (!(err instanceof KubeError) || err.status !== 404)
+        log.warn("plan.copy-unreadable", { configMap: copy, error: (err as Error).message });
     }
   }
   if (text === undefined) {
@@ -147,7 +177,11 @@ export async function loadPlan(file: string, env: Io["env"], log: Logger, api?: 
   }
   const expected = configMap?.match(/-plan-([0-9a-f]{10})$/)?.[1];
   const actual = createHash("sha256").update(text).digest("hex").slice(0, 10);
-  if (expected && expected !== actual) return fail("plan-altered", `${file} hashes to ${actual}, but its ConfigMap ${configMap} was named for ${expected}: the plan is partial or was altered; not running it`);
+  if (expected && expected !== actual)
+    return fail(
+      "plan-altered",
+      `${file} hashes to ${actual}, but its ConfigMap ${configMap} was named for ${expected}: the plan is partial or was altered; not running it`,
+    );
   let plan: Plan;
   try {
     plan = parsePlanText(text) as Plan;
@@ -159,22 +193,29 @@ export async function loadPlan(file: string, env: Io["env"], log: Logger, api?: 
 }
 
 function planProblems(plan: Plan, env: Io["env"]): string[] {
-  if (plan?.apiVersion !== PLAN_API_VERSION || plan.kind !== "Plan") return [`expected apiVersion ${PLAN_API_VERSION} kind Plan, found ${plan?.apiVersion} ${plan?.kind}`];
+  if (plan?.apiVersion !== PLAN_API_VERSION || plan.kind !== "Plan")
+    return [`expected apiVersion ${PLAN_API_VERSION} kind Plan, found ${plan?.apiVersion} ${plan?.kind}`];
   const problems: string[] = [];
-  if (plan.pipeline !== env.DAGOPS_PIPELINE) problems.push(`plan is for pipeline ${plan.pipeline}, this run is for ${env.DAGOPS_PIPELINE}`);
-  if (plan.namespace !== env.DAGOPS_NAMESPACE) problems.push(`plan is for namespace ${plan.namespace}, this pod runs in ${env.DAGOPS_NAMESPACE}`);
+  if (plan.pipeline !== env.DAGOPS_PIPELINE)
+    problems.push(`plan is for pipeline ${plan.pipeline}, this run is for ${env.DAGOPS_PIPELINE}`);
+  if (plan.namespace !== env.DAGOPS_NAMESPACE)
+    problems.push(`plan is for namespace ${plan.namespace}, this pod runs in ${env.DAGOPS_NAMESPACE}`);
   if (!Array.isArray(plan.steps) || plan.steps.length === 0) return [...problems, "plan has no steps"];
   // The shape graphProblems relies on, checked first so that a damaged plan is plan-invalid, not a TypeError.
   const shape: string[] = [];
   plan.steps.forEach((s: unknown, i) => {
     const step = s as { name?: unknown; dependsOn?: unknown } | null;
-    if (step === null || typeof step !== "object" || Array.isArray(step)) return void shape.push(`steps[${i}] is ${step === null ? "null" : typeof step}, not a step`);
+    if (step === null || typeof step !== "object" || Array.isArray(step))
+      return void shape.push(`steps[${i}] is ${step === null ? "null" : typeof step}, not a step`);
     if (typeof step.name !== "string" || step.name === "") shape.push(`steps[${i}].name must be a non-empty string`);
-    if (!Array.isArray(step.dependsOn) || !step.dependsOn.every((d) => typeof d === "string")) shape.push(`steps[${i}].dependsOn must be a list of step names`);
+    if (!Array.isArray(step.dependsOn) || !step.dependsOn.every((d) => typeof d === "string"))
+      shape.push(`steps[${i}].dependsOn must be a list of step names`);
   });
   if (shape.length) return [...problems, ...shape];
-  if (!(Number.isInteger(plan.maxParallel) && plan.maxParallel >= 1)) problems.push(`maxParallel must be a positive integer, found ${plan.maxParallel}`);
-  if (!(Number.isInteger(plan.runTimeoutSeconds) && plan.runTimeoutSeconds >= 1)) problems.push(`runTimeoutSeconds must be a positive integer, found ${plan.runTimeoutSeconds}`);
+  if (!(Number.isInteger(plan.maxParallel) && plan.maxParallel >= 1))
+    problems.push(`maxParallel must be a positive integer, found ${plan.maxParallel}`);
+  if (!(Number.isInteger(plan.runTimeoutSeconds) && plan.runTimeoutSeconds >= 1))
+    problems.push(`runTimeoutSeconds must be a positive integer, found ${plan.runTimeoutSeconds}`);
   plan.steps.forEach((s, i) => {
     if (!s?.job?.spec?.template?.spec) problems.push(`steps[${i}] has no Job template`);
   });

@@ -10,14 +10,31 @@ import type { RunSummary } from "./summary.ts";
 export const METRICS_NAMESPACE = "dagops";
 
 /** Dimension sets: per pipeline and cluster, and per outcome as well (steps also per step). */
-const RUN_DIMENSIONS = [["Pipeline", "Cluster"], ["Pipeline", "Cluster", "Outcome"]];
+const RUN_DIMENSIONS = [
+  ["Pipeline", "Cluster"],
+  ["Pipeline", "Cluster", "Outcome"],
+];
 const STEP_DIMENSIONS = [["Pipeline", "Cluster", "Step"]];
 
 export type EmfRecord = Record<string, unknown>;
 
-function line(timestamp: number, dimensions: string[][], metrics: Record<string, { value: number; unit: string }>, properties: Record<string, string | number>): EmfRecord {
+function line(
+  timestamp: number,
+  dimensions: string[][],
+  metrics: Record<string, { value: number; unit: string }>,
+  properties: Record<string, string | number>,
+): EmfRecord {
   return {
-    _aws: { Timestamp: timestamp, CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: dimensions, Metrics: Object.entries(metrics).map(([Name, m]) => ({ Name, Unit: m.unit })) }] },
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: dimensions,
+          Metrics: Object.entries(metrics).map(([Name, m]) => ({ Name, Unit: m.unit })),
+        },
+      ],
+    },
     ...properties,
     ...Object.fromEntries(Object.entries(metrics).map(([name, m]) => [name, m.value])),
   };
@@ -30,7 +47,9 @@ function line(timestamp: number, dimensions: string[][], metrics: Record<string,
 export function emfLines(summary: RunSummary, cluster: string, timestamp: number): EmfRecord[] {
   const attempts = summary.steps.flatMap((s) => s.attempts);
   const interrupted = attempts.filter((a) => a.outcome === "interrupted").length;
-  const onDemandFallbacks = summary.steps.filter((s) => s.attempts.some((a, i) => a.capacity === "on-demand" && i > 0 && s.attempts[i - 1]!.capacity === "spot")).length;
+  const onDemandFallbacks = summary.steps.filter((s) =>
+    s.attempts.some((a, i) => a.capacity === "on-demand" && i > 0 && s.attempts[i - 1]!.capacity === "spot"),
+  ).length;
   const run = line(
     timestamp,
     RUN_DIMENSIONS,

@@ -41,13 +41,26 @@ export function alertBody(format: "slack" | "json", f: AlertFacts): string {
   if (format === "json") return JSON.stringify({ ...f, lookFurther: lookFurther(f) });
   const mark = f.outcome === "succeeded" ? ":white_check_mark:" : ":x:";
   const tail = f.failedStep?.logTail ? `\n\`\`\`${f.failedStep.logTail.slice(-1500)}\`\`\`` : "";
-  const step = f.failedStep ? `\nFailed step: *${f.failedStep.name}*${f.failedStep.reason ? ` (${f.failedStep.reason})` : ""}${tail}` : "";
-  return JSON.stringify({ text: `${mark} dagops: *${f.pipeline}* run \`${f.run}\` ${f.outcome} on *${f.cluster}* after ${duration(f.seconds)}.${step}\nMore: \`${lookFurther(f)}\`` });
+  const step = f.failedStep
+    ? `\nFailed step: *${f.failedStep.name}*${f.failedStep.reason ? ` (${f.failedStep.reason})` : ""}${tail}`
+    : "";
+  return JSON.stringify({
+    text: `${mark} dagops: *${f.pipeline}* run \`${f.run}\` ${f.outcome} on *${f.cluster}* after ${duration(f.seconds)}.${step}\nMore: \`${lookFurther(f)}\``,
+  });
 }
 
-type Fetch = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<{ ok: boolean; status: number }>;
+type Fetch = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<{ ok: boolean; status: number }>;
 
-export async function sendAlerts(plan: Plan, facts: AlertFacts, api: RunApi, log: Logger, options: { scale?: number; fetch?: Fetch } = {}): Promise<void> {
+export async function sendAlerts(
+  plan: Plan,
+  facts: AlertFacts,
+  api: RunApi,
+  log: Logger,
+  options: { scale?: number; fetch?: Fetch } = {},
+): Promise<void> {
   const rules = (plan.notify ?? []).map((r, i) => ({ ...r, index: i })).filter((r) => r.on.includes(facts.outcome));
   const scale = options.scale ?? 1;
   const doFetch = options.fetch ?? (fetch as unknown as Fetch);
@@ -71,7 +84,12 @@ export async function sendAlerts(plan: Plan, facts: AlertFacts, api: RunApi, log
       let why: string;
       try {
         const remaining = Math.max(1, giveUpAt - Date.now());
-        const res = await doFetch(url, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(Math.min(ALERT_REQUEST_TIMEOUT_MS * Math.max(scale, 0.05), remaining)) });
+        const res = await doFetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+          signal: AbortSignal.timeout(Math.min(ALERT_REQUEST_TIMEOUT_MS * Math.max(scale, 0.05), remaining)),
+        });
         if (res.ok) {
           log.info("alert.sent", { ...id, tries });
           break;
@@ -82,7 +100,11 @@ export async function sendAlerts(plan: Plan, facts: AlertFacts, api: RunApi, log
       }
       const wait = Math.min(30_000, 1000 * 2 ** (tries - 1)) * scale;
       if (Date.now() + wait >= giveUpAt) {
-        log.warn("alert.failed", { ...id, tries, error: `${why}; gave up after ${Math.round((ALERT_BUDGET_MS * scale) / 1000)} s of tries` });
+        log.warn("alert.failed", {
+          ...id,
+          tries,
+          error: `${why}; gave up after ${Math.round((ALERT_BUDGET_MS * scale) / 1000)} s of tries`,
+        });
         break;
       }
       log.warn("alert.retry", { ...id, tries, error: why });

@@ -15,7 +15,9 @@ const OPTIONS = { version: "1.1" } as const;
 const SPLIT_KEYS = new Set(["steps", "placeholders"]);
 
 /** The text split into its top-level lines and, per split key, one text per item; undefined when the layout is not the serializer's. */
-export function planSections(text: string): { rest: string; sequences: { key: string; items: string[] }[] } | undefined {
+export function planSections(
+  text: string,
+): { rest: string; sequences: { key: string; items: string[] }[] } | undefined {
   const rest: string[] = [];
   const sequences: { key: string; items: string[][] }[] = [];
   let current: { key: string; items: string[][] } | undefined;
@@ -42,7 +44,10 @@ export function planSections(text: string): { rest: string; sequences: { key: st
     rest.push(line);
   }
   if (!sequences.length) return undefined;
-  return { rest: rest.join("\n"), sequences: sequences.map((q) => ({ key: q.key, items: q.items.map((i) => i.join("\n")) })) };
+  return {
+    rest: rest.join("\n"),
+    sequences: sequences.map((q) => ({ key: q.key, items: q.items.map((i) => i.join("\n")) })),
+  };
 }
 
 export function parsePlanText(text: string): unknown {

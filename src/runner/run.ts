@@ -17,10 +17,41 @@
 import type { CoreV1Event, V1Job, V1Pod } from "@kubernetes/client-node";
 import { ANNOTATION, LABEL, MANAGED_BY } from "../contract/labels.ts";
 import type { Plan, PlanStep } from "../contract/plan-format.ts";
-import { attemptJob, attemptJobName, attemptOf, placeholderJob, placeholderJobName, runSelector, type Run } from "./attempt.ts";
+import {
+  attemptJob,
+  attemptJobName,
+  attemptOf,
+  placeholderJob,
+  placeholderJobName,
+  runSelector,
+  type Run,
+} from "./attempt.ts";
 import { isTransient, KubeError } from "../kube/errors.ts";
 import type { RunApi, WatchEvent } from "../kube/kube.ts";
-import { cancelRequest, inputEnvName, leaseName, runIntent, runUri, type CancelRequest, beyondRetention, DEFAULT_HISTORY_KEEP, messageCap, OUTCOME_LABEL, PLAN_COPY_KEY, planCopyName, recordLabels, recordName, recordSelector, RUN_KEY, runHead, SCHEDULED_ANNOTATION, stepKey, stepRecord, type LogPlaces, type RecordOutcome } from "../contract/record.ts";
+import {
+  cancelRequest,
+  inputEnvName,
+  leaseName,
+  runIntent,
+  runUri,
+  type CancelRequest,
+  beyondRetention,
+  DEFAULT_HISTORY_KEEP,
+  messageCap,
+  OUTCOME_LABEL,
+  PLAN_COPY_KEY,
+  planCopyName,
+  recordLabels,
+  recordName,
+  recordSelector,
+  RUN_KEY,
+  runHead,
+  SCHEDULED_ANNOTATION,
+  stepKey,
+  stepRecord,
+  type LogPlaces,
+  type RecordOutcome,
+} from "../contract/record.ts";
 import type { Logger } from "./log.ts";
 import { decide, RETRY_DELAY, type Attempt, type History, type RetryDelay, type Start } from "../contract/scheduler.ts";
 import { CONTAINER_CONFIG_MS, diagnose, IMAGE_PULL_MS, podFacts, type PodFacts, type Verdict } from "./diagnose.ts";
@@ -113,7 +144,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         return await untilStopped(call(), stop, what);
       } catch (err) {
         if (err instanceof StoppedError || !isTransient(err)) throw err;
-        if (now() >= giveUpAt) throw new TransientError(`${(err as Error).message} (still failing after ${Math.round((RETRY_BUDGET_MS * scale) / 1000)} s of retries)`);
+        if (now() >= giveUpAt)
+          throw new TransientError(
+            `${(err as Error).message} (still failing after ${Math.round((RETRY_BUDGET_MS * scale) / 1000)} s of retries)`,
+          );
         log.warn("api.retry", { call: what, error: (err as Error).message, failures });
         await delay(backoffAfter(failures), stop);
       }
@@ -172,13 +206,21 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     enrich(job.metadata!.name!);
   };
   // --- pods: failures named early, and what a failed container left behind.
-  const limits = { imagePullMs: IMAGE_PULL_MS * scale, configMs: CONTAINER_CONFIG_MS * scale, schedulingMs: (plan.schedulingTimeoutSeconds ?? 900) * 1000 * scale, schedulingText: formatDuration(plan.schedulingTimeoutSeconds ?? 900) };
+  const limits = {
+    imagePullMs: IMAGE_PULL_MS * scale,
+    configMs: CONTAINER_CONFIG_MS * scale,
+    schedulingMs: (plan.schedulingTimeoutSeconds ?? 900) * 1000 * scale,
+    schedulingText: formatDuration(plan.schedulingTimeoutSeconds ?? 900),
+  };
   const waitingSince = new Map<string, { reason: string; since: number }>();
   const podTimers = new Map<string, NodeJS.Timeout>();
   const podFactsOf = new Map<string, PodFacts>(); // step Job name → what its pod said
   const attemptAt = (job: string): { step: string; i: number } | undefined => {
     const step = jobSteps.get(job);
-    const i = step === undefined ? -1 : history.get(step)!.attempts.findIndex((a) => attemptJobName(run, step, a.attempt) === job);
+    const i =
+      step === undefined
+        ? -1
+        : history.get(step)!.attempts.findIndex((a) => attemptJobName(run, step, a.attempt) === job);
     return step !== undefined && i >= 0 ? { step, i } : undefined;
   };
   function seePod(pod: V1Pod): void {
@@ -192,7 +234,11 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     const { verdict, checkAt } = diagnose(pod, now(), waitingSince, limits);
     if (verdict) void endEarly(job, verdict);
     // No event comes when a waiting state simply lasts: look again when its limit is reached.
-    else if (checkAt !== undefined) podTimers.set(key, setTimeout(() => seePod(pod), Math.max(0, checkAt - now()) + 5));
+    else if (checkAt !== undefined)
+      podTimers.set(
+        key,
+        setTimeout(() => seePod(pod), Math.max(0, checkAt - now()) + 5),
+      );
   }
   function forgetPod(pod: V1Pod): void {
     const key = pod.metadata?.uid ?? pod.metadata?.name ?? "";
@@ -205,9 +251,29 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     const at = attemptAt(job);
     const a = at && history.get(at.step)!.attempts[at.i];
     if (!at || !a || a.outcome !== "running") return;
-    log.warn("step.cannot-start", { step: at.step, attempt: a.attempt, job, reason: verdict.reason, message: verdict.message, spendsRetry: !verdict.final });
-    record(at.step, { ...a, outcome: "failed", reason: verdict.reason, message: verdict.message, ...(verdict.final ? { final: true } : {}), finishedAt: now() }, true);
-    await api.deleteJob(job).catch((err: KubeError) => err.status !== 404 && log.warn("step.delete-failed", { job, error: err.message }));
+    log.warn("step.cannot-start", {
+      step: at.step,
+      attempt: a.attempt,
+      job,
+      reason: verdict.reason,
+      message: verdict.message,
+      spendsRetry: !verdict.final,
+    });
+    record(
+      at.step,
+      {
+        ...a,
+        outcome: "failed",
+        reason: verdict.reason,
+        message: verdict.message,
+        ...(verdict.final ? { final: true } : {}),
+        finishedAt: now(),
+      },
+      true,
+    );
+    await api
+      .deleteJob(job)
+      .catch((err: KubeError) => err.status !== 404 && log.warn("step.delete-failed", { job, error: err.message }));
   }
   // Nodes: instance type and capacity type, from the node's labels (a ClusterRole allows get on
   // nodes and nothing else). One read per node; without the permission, records just lack them.
@@ -221,14 +287,22 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     api.getNode(name).then(
       (node) => {
         const labels = node.metadata?.labels ?? {};
-        nodes.set(name, { ...(labels["node.kubernetes.io/instance-type"] ? { instanceType: labels["node.kubernetes.io/instance-type"] } : {}), ...(labels[LABEL.capacityType] ? { capacityType: labels[LABEL.capacityType] } : {}) });
+        nodes.set(name, {
+          ...(labels["node.kubernetes.io/instance-type"]
+            ? { instanceType: labels["node.kubernetes.io/instance-type"] }
+            : {}),
+          ...(labels[LABEL.capacityType] ? { capacityType: labels[LABEL.capacityType] } : {}),
+        });
         for (const [j, f] of podFactsOf) if (f.node === name) enrich(j);
       },
       (err: KubeError) => {
         nodes.set(name, {});
         if (err.status === 403 || err.status === 401) {
           nodesForbidden = true;
-          log.warn("nodes.unavailable", { error: err.message, message: "run records will not name instance types (the run manager's ClusterRole allows get on nodes)" });
+          log.warn("nodes.unavailable", {
+            error: err.message,
+            message: "run records will not name instance types (the run manager's ClusterRole allows get on nodes)",
+          });
         }
       },
     );
@@ -243,7 +317,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     const attempts = history.get(at.step)!.attempts as Attempt[];
     const a = attempts[at.i]!;
     const ended = a.outcome !== "running";
-    const limit = plan.steps.find((s) => s.name === at.step)?.job.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory;
+    const limit = plan.steps.find((s) => s.name === at.step)?.job.spec?.template?.spec?.containers?.[0]?.resources
+      ?.limits?.memory;
     const node = f.node ? nodeOf(f.node) : undefined;
     const details: Partial<Attempt> = {
       ...(f.node && !a.node ? { node: f.node } : {}),
@@ -252,7 +327,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       ...(ended && f.exitCode !== undefined && a.exitCode === undefined ? { exitCode: f.exitCode } : {}),
       ...(a.outcome === "failed" && !a.message
         ? f.oomKilled
-          ? { reason: "OOMKilled", message: `the container was killed for using more memory than its limit (${limit ?? "none set"}); raise resources.limits.memory` }
+          ? {
+              reason: "OOMKilled",
+              message: `the container was killed for using more memory than its limit (${limit ?? "none set"}); raise resources.limits.memory`,
+            }
           : f.tail
             ? { message: f.tail }
             : {}
@@ -265,8 +343,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
 
   const lost = (name: string, why: string) => {
     const step = jobSteps.get(name);
-    const last = step === undefined ? undefined : history.get(step)!.attempts.find((a) => attemptJobName(run, step, a.attempt) === name);
-    if (step !== undefined && last?.outcome === "running") record(step, { ...last, outcome: "failed", reason: why, finishedAt: now() }, true);
+    const last =
+      step === undefined
+        ? undefined
+        : history.get(step)!.attempts.find((a) => attemptJobName(run, step, a.attempt) === name);
+    if (step !== undefined && last?.outcome === "running")
+      record(step, { ...last, outcome: "failed", reason: why, finishedAt: now() }, true);
   };
 
   // --- reporting: JSON logs always; Events and the progress annotation when the API allows.
@@ -289,16 +371,30 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   };
   let eventSeq = 0;
   const reportAttempt = async (step: string, a: Attempt) => {
-    const fields = { step, attempt: a.attempt, capacity: a.capacity, job: attemptJobName(run, step, a.attempt), ...(a.reason ? { reason: a.reason } : {}) };
+    const fields = {
+      step,
+      attempt: a.attempt,
+      capacity: a.capacity,
+      job: attemptJobName(run, step, a.attempt),
+      ...(a.reason ? { reason: a.reason } : {}),
+    };
     // Successes go to the log and the record; Events are for what needs a look (a 1,000-step run
     // would otherwise write two Events per attempt, and wait on them).
     if (a.outcome === "succeeded") log.info("step.succeeded", { ...fields, seconds: seconds(a) });
     else if (a.outcome === "interrupted") {
       log.warn("step.interrupted", fields);
-      await event("Warning", "StepInterrupted", `step ${step} attempt ${a.attempt} lost its ${a.capacity} node (${a.reason}); it will run again without using a retry`);
+      await event(
+        "Warning",
+        "StepInterrupted",
+        `step ${step} attempt ${a.attempt} lost its ${a.capacity} node (${a.reason}); it will run again without using a retry`,
+      );
     } else {
       log.warn("step.failed", fields);
-      await event("Warning", "StepFailed", `step ${step} attempt ${a.attempt} failed (${a.reason})${a.message ? `: ${a.message.split("\n")[0]!.slice(0, 300)}` : ""}`);
+      await event(
+        "Warning",
+        "StepFailed",
+        `step ${step} attempt ${a.attempt} failed (${a.reason})${a.message ? `: ${a.message.split("\n")[0]!.slice(0, 300)}` : ""}`,
+      );
     }
     // The record after the log and the Event: what the run does next never waits on it.
     recordStep(step);
@@ -310,31 +406,55 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     if (text === progress) return;
     // At most every PROGRESS_MS: a large run changes its progress with every attempt.
     if (now() - progressAt < PROGRESS_MS * scale) {
-      progressTimer ??= setTimeout(() => ((progressTimer = undefined), poke()), progressAt + PROGRESS_MS * scale - now());
+      progressTimer ??= setTimeout(
+        () => ((progressTimer = undefined), poke()),
+        progressAt + PROGRESS_MS * scale - now(),
+      );
       return;
     }
     progress = text;
     progressAt = now();
-    await api.annotateJob(run.name, { [ANNOTATION.progress]: text }).catch((err: Error) => log.warn("progress.failed", { error: err.message }));
+    await api
+      .annotateJob(run.name, { [ANNOTATION.progress]: text })
+      .catch((err: Error) => log.warn("progress.failed", { error: err.message }));
   };
 
   // --- the run: its owner, its deadline, and what already exists.
   const owner = await essential("read the run's own Job", () => api.getJob(run.name));
   if (owner.metadata?.uid !== run.uid) {
-    throw new KubeError(undefined, `get job ${run.name}`, `its uid is ${owner.metadata?.uid}, not ${run.uid}: step Jobs owned by the wrong uid would be garbage-collected at once`);
+    throw new KubeError(
+      undefined,
+      `get job ${run.name}`,
+      `its uid is ${owner.metadata?.uid}, not ${run.uid}: step Jobs owned by the wrong uid would be garbage-collected at once`,
+    );
   }
   const startedAt = owner.metadata?.creationTimestamp ? new Date(owner.metadata.creationTimestamp).getTime() : now();
   const deadline = startedAt + plan.runTimeoutSeconds * 1000;
   const scheduledAt = owner.metadata?.annotations?.[SCHEDULED_ANNOTATION];
   // What the run Job asks: parameter values, steps taken as done (a re-run), who started it.
   const intent = runIntent(owner.metadata?.annotations);
-  const settled = settleParams(plan.params ?? {}, intent.params, { at: new Date(scheduledAt ?? startedAt), timeZone: plan.timeZone ?? "Etc/UTC" });
+  const settled = settleParams(plan.params ?? {}, intent.params, {
+    at: new Date(scheduledAt ?? startedAt),
+    timeZone: plan.timeZone ?? "Etc/UTC",
+  });
   const unknownDone = Object.keys(intent.doneSteps).filter((step) => !history.has(step));
-  const refusals = [...intent.problems, ...settled.errors, ...unknownDone.map((step) => `step ${step}, taken as done, is not in this plan`)];
+  const refusals = [
+    ...intent.problems,
+    ...settled.errors,
+    ...unknownDone.map((step) => `step ${step}, taken as done, is not in this plan`),
+  ];
   if (refusals.length) throw new IntentError(`run Job ${run.name}: ${refusals.join("; ")}`);
   const uri = options.artifacts ? runUri(options.artifacts, plan.pipeline, run.name) : undefined;
   for (const [step, from] of Object.entries(intent.doneSteps)) {
-    history.get(step)!.attempts.push({ attempt: 0, capacity: "spot", outcome: "succeeded", startedAt, finishedAt: startedAt, doneIn: from, reason: `done in ${from}` });
+    history.get(step)!.attempts.push({
+      attempt: 0,
+      capacity: "spot",
+      outcome: "succeeded",
+      startedAt,
+      finishedAt: startedAt,
+      doneIn: from,
+      reason: `done in ${from}`,
+    });
   }
   /** What every attempt of a step gets besides its template: parameters, and where its data and its inputs' live. */
   const stepEnv = (step: PlanStep) => [
@@ -343,7 +463,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     ...(options.artifacts
       ? [
           { name: "DAGOPS_RUN_URI", value: uri! },
-          ...step.dependsOn.map((dep) => ({ name: inputEnvName(dep), value: `${runUri(options.artifacts!, plan.pipeline, intent.doneSteps[dep] ?? run.name)}${dep}/` })),
+          ...step.dependsOn.map((dep) => ({
+            name: inputEnvName(dep),
+            value: `${runUri(options.artifacts!, plan.pipeline, intent.doneSteps[dep] ?? run.name)}${dep}/`,
+          })),
         ]
       : []),
   ];
@@ -370,7 +493,19 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
 
   // One run at a time (concurrency forbid / replace): the pipeline's Lease, taken before anything
   // else. A newcomer that may not run leaves a record saying which run holds the pipeline.
-  const lease = plan.concurrency === "allow" ? undefined : new LeaseHolder({ api, log, pipeline: plan.pipeline, run: run.name, now, seconds: options.leaseSeconds ?? Math.max(1, Math.round(60 * scale)), stop, call: essential });
+  const lease =
+    plan.concurrency === "allow"
+      ? undefined
+      : new LeaseHolder({
+          api,
+          log,
+          pipeline: plan.pipeline,
+          run: run.name,
+          now,
+          seconds: options.leaseSeconds ?? Math.max(1, Math.round(60 * scale)),
+          stop,
+          call: essential,
+        });
   let got = lease ? await lease.acquire(plan.concurrency === "replace" ? "replace" : "forbid") : undefined;
   if (got && !got.acquired) {
     // A pod of this run restarted after its Lease expired (a slow Fargate restart) and another
@@ -384,7 +519,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       }
     })();
     if (running) {
-      log.warn("lease.lost", { holder: got.holder, message: `run ${got.holder} took the pipeline's Lease while this run's pod restarted; this run was already under way and goes on` });
+      log.warn("lease.lost", {
+        holder: got.holder,
+        message: `run ${got.holder} took the pipeline's Lease while this run's pod restarted; this run was already under way and goes on`,
+      });
       got = undefined;
     }
   }
@@ -393,14 +531,27 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       endMessage = got.message;
       log.warn("run.skipped", { holder: got.holder, message: got.message });
       await bestEffort("the skipped run's record", () =>
-        api.createConfigMap({ metadata: { name: recordName(run), namespace: run.namespace, labels: recordLabels(plan, run, "skipped") }, data: { [RUN_KEY]: head("skipped", now()) } }).catch((err: KubeError) => {
-          if (err.status !== 409) throw err;
-          return api.patchConfigMap(recordName(run), { data: { [RUN_KEY]: head("skipped", now()) }, metadata: { labels: { [OUTCOME_LABEL]: "skipped" } } });
-        }),
+        api
+          .createConfigMap({
+            metadata: { name: recordName(run), namespace: run.namespace, labels: recordLabels(plan, run, "skipped") },
+            data: { [RUN_KEY]: head("skipped", now()) },
+          })
+          .catch((err: KubeError) => {
+            if (err.status !== 409) throw err;
+            return api.patchConfigMap(recordName(run), {
+              data: { [RUN_KEY]: head("skipped", now()) },
+              metadata: { labels: { [OUTCOME_LABEL]: "skipped" } },
+            });
+          }),
       );
-      await api.annotateJob(run.name, { [ANNOTATION.progress]: `skipped: ${got.message}` }).catch((err: Error) => log.warn("progress.failed", { error: err.message }));
+      await api
+        .annotateJob(run.name, { [ANNOTATION.progress]: `skipped: ${got.message}` })
+        .catch((err: Error) => log.warn("progress.failed", { error: err.message }));
       await event("Normal", "RunSkipped", got.message);
-      return { outcome: "skipped", summary: runSummary(plan, history as History, { startedAt, finishedAt: now(), outcome: "skipped" }) };
+      return {
+        outcome: "skipped",
+        summary: runSummary(plan, history as History, { startedAt, finishedAt: now(), outcome: "skipped" }),
+      };
     }
   }
   // A cancel request: read from the run's own Job as it is now, and as it changes.
@@ -412,7 +563,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     await bestEffort("plan copy", () =>
       api
         .createConfigMap({
-          metadata: { name: planCopyName(run), namespace: run.namespace, labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: plan.pipeline, [LABEL.run]: run.name }, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: run.name, uid: run.uid }] },
+          metadata: {
+            name: planCopyName(run),
+            namespace: run.namespace,
+            labels: { [LABEL.managedBy]: MANAGED_BY, [LABEL.pipeline]: plan.pipeline, [LABEL.run]: run.name },
+            ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: run.name, uid: run.uid }],
+          },
           data: { [PLAN_COPY_KEY]: options.planText! },
         })
         .catch((err: KubeError) => {
@@ -427,14 +583,24 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const allSteps = () => Object.fromEntries(plan.steps.map((s) => [stepKey(s.name), stepRecordOf(s.name)]));
   await bestEffort("create the run record", () =>
     api
-      .createConfigMap({ metadata: { name: recordName(run), namespace: run.namespace, labels: recordLabels(plan, run, "running") }, data: { [RUN_KEY]: head("running"), ...allSteps() } })
+      .createConfigMap({
+        metadata: { name: recordName(run), namespace: run.namespace, labels: recordLabels(plan, run, "running") },
+        data: { [RUN_KEY]: head("running"), ...allSteps() },
+      })
       .catch((err: KubeError) => {
         if (err.status !== 409) throw err;
         return api.patchConfigMap(recordName(run), { data: { [RUN_KEY]: head("running"), ...allSteps() } });
       }),
   );
   const adopted = listed.items.length;
-  log.info("run.started", { pipeline: plan.pipeline, run: run.name, steps: plan.steps.length, maxParallel: plan.maxParallel, deadline: new Date(deadline).toISOString(), adopted });
+  log.info("run.started", {
+    pipeline: plan.pipeline,
+    run: run.name,
+    steps: plan.steps.length,
+    maxParallel: plan.maxParallel,
+    deadline: new Date(deadline).toISOString(),
+    adopted,
+  });
   if (adopted > 0) await event("Normal", "RunResumed", `resumed with ${adopted} existing step Jobs`);
   else await event("Normal", "RunStarted", `running ${plan.steps.length} steps, at most ${plan.maxParallel} at once`);
 
@@ -471,14 +637,25 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   if (warm) {
     for (let i = 0; i < placeholders.length; i++) {
       if (listedNames.has(placeholders[i])) continue;
-      await api.createJob(placeholderJob(plan, run, i)).catch((err: KubeError) => err.status !== 409 && log.warn("prewarm.create-failed", { job: placeholders[i], error: err.message }));
+      await api
+        .createJob(placeholderJob(plan, run, i))
+        .catch(
+          (err: KubeError) =>
+            err.status !== 409 && log.warn("prewarm.create-failed", { job: placeholders[i], error: err.message }),
+        );
     }
     log.info("prewarm.started", { placeholders: placeholders.length });
   }
   const release = async (why: string) => {
     if (!warm) return;
     warm = false;
-    for (const name of placeholders) await api.deleteJob(name).catch((err: KubeError) => err.status !== 404 && log.warn("prewarm.delete-failed", { job: name, error: err.message }));
+    for (const name of placeholders)
+      await api
+        .deleteJob(name)
+        .catch(
+          (err: KubeError) =>
+            err.status !== 404 && log.warn("prewarm.delete-failed", { job: name, error: err.message }),
+        );
     log.info("prewarm.released", { placeholders: placeholders.length, reason: why });
   };
 
@@ -492,7 +669,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   }
   // The pods' last word: a container's end (out of memory, its last log lines) can arrive after
   // its Job's failure, and the watch is over. One list settles it before the record is closed.
-  if (outcome !== "stopped" && [...history.values()].some((h) => h.attempts.some((a) => a.outcome === "failed" && !a.message))) {
+  if (
+    outcome !== "stopped" &&
+    [...history.values()].some((h) => h.attempts.some((a) => a.outcome === "failed" && !a.message))
+  ) {
     const pods = await api.listPods(runSelector(run)).catch(() => undefined);
     for (const pod of pods?.items ?? []) {
       const job = pod.metadata?.labels?.["batch.kubernetes.io/job-name"];
@@ -508,26 +688,57 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   clearTimeout(recordTimer);
   recordTimer = undefined;
   // A stopped run writes no outcome: what is still pending goes now, for the next pod to build on.
-  if (outcome === "stopped" && dirtySteps.size) await updateRecord("steps", { data: Object.fromEntries([...dirtySteps].map((s) => [stepKey(s), stepRecordOf(s)])) });
+  if (outcome === "stopped" && dirtySteps.size)
+    await updateRecord("steps", {
+      data: Object.fromEntries([...dirtySteps].map((s) => [stepKey(s), stepRecordOf(s)])),
+    });
   const summary = runSummary(plan, history as History, { startedAt, finishedAt: now(), outcome });
   // A stopped run goes on in the next pod: its record stays "running".
   if (outcome !== "stopped") {
     const failed = summary.steps.filter((s) => s.outcome === "failed").map((s) => s.name);
-    await updateRecord("the run's outcome", { data: { [RUN_KEY]: head(outcome, now(), failed), ...allSteps() }, metadata: { labels: { [OUTCOME_LABEL]: outcome } } });
+    await updateRecord("the run's outcome", {
+      data: { [RUN_KEY]: head(outcome, now(), failed), ...allSteps() },
+      metadata: { labels: { [OUTCOME_LABEL]: outcome } },
+    });
     await bestEffort("retention", async () => {
       const records = await api.listConfigMaps(recordSelector(plan.pipeline));
-      const old = beyondRetention(records.map((r) => ({ name: r.metadata?.name ?? "", createdAt: r.metadata?.creationTimestamp ? new Date(r.metadata.creationTimestamp).toISOString() : "" })), plan.historyKeep ?? DEFAULT_HISTORY_KEEP, recordName(run));
-      for (const name of old) await api.deleteConfigMap(name).catch((err: KubeError) => err.status !== 404 && log.warn("record.delete-failed", { record: name, error: err.message }));
-      if (old.length) log.info("records.pruned", { deleted: old.length, keep: plan.historyKeep ?? DEFAULT_HISTORY_KEEP });
+      const old = beyondRetention(
+        records.map((r) => ({
+          name: r.metadata?.name ?? "",
+          createdAt: r.metadata?.creationTimestamp ? new Date(r.metadata.creationTimestamp).toISOString() : "",
+        })),
+        plan.historyKeep ?? DEFAULT_HISTORY_KEEP,
+        recordName(run),
+      );
+      for (const name of old)
+        await api
+          .deleteConfigMap(name)
+          .catch(
+            (err: KubeError) =>
+              err.status !== 404 && log.warn("record.delete-failed", { record: name, error: err.message }),
+          );
+      if (old.length)
+        log.info("records.pruned", { deleted: old.length, keep: plan.historyKeep ?? DEFAULT_HISTORY_KEEP });
     });
   }
   log.info("run.summary", summary as unknown as Record<string, unknown>);
   // Metrics for CloudWatch, as log lines it reads by itself (Embedded Metric Format).
-  if (outcome !== "stopped") for (const m of emfLines(summary, options.cluster ?? "unknown", now())) log.info("Step" in m ? "step.metrics" : "run.metrics", m);
-  await api.annotateJob(run.name, { [ANNOTATION.progress]: progressText(outcome), [ANNOTATION.summary]: JSON.stringify(compact(summary)) }).catch((err: Error) => log.warn("summary.failed", { error: err.message }));
+  if (outcome !== "stopped")
+    for (const m of emfLines(summary, options.cluster ?? "unknown", now()))
+      log.info("Step" in m ? "step.metrics" : "run.metrics", m);
+  await api
+    .annotateJob(run.name, {
+      [ANNOTATION.progress]: progressText(outcome),
+      [ANNOTATION.summary]: JSON.stringify(compact(summary)),
+    })
+    .catch((err: Error) => log.warn("summary.failed", { error: err.message }));
   const failedSteps = summary.steps.filter((s) => s.outcome === "failed").map((s) => s.name);
   const message = `run ${outcome} after ${summary.seconds}s${failedSteps.length ? `; failed: ${failedSteps.join(", ")}` : ""}`;
-  await event(outcome === "succeeded" ? "Normal" : "Warning", `Run${outcome === "timed-out" ? "TimedOut" : outcome[0]!.toUpperCase() + outcome.slice(1)}`, message);
+  await event(
+    outcome === "succeeded" ? "Normal" : "Warning",
+    `Run${outcome === "timed-out" ? "TimedOut" : outcome[0]!.toUpperCase() + outcome.slice(1)}`,
+    message,
+  );
   if (outcome !== "stopped" && plan.notify?.length) {
     const failed = summary.steps.find((s) => s.outcome === "failed");
     const reason = failed?.attempts.at(-1)?.reason;
@@ -544,7 +755,15 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         seconds: summary.seconds,
         startedAt: new Date(startedAt).toISOString(),
         finishedAt: new Date(now()).toISOString(),
-        ...(failed ? { failedStep: { name: failed.name, ...(reason ? { reason } : {}), ...(logTail ? { logTail: logTail.slice(-2048) } : {}) } } : {}),
+        ...(failed
+          ? {
+              failedStep: {
+                name: failed.name,
+                ...(reason ? { reason } : {}),
+                ...(logTail ? { logTail: logTail.slice(-2048) } : {}),
+              },
+            }
+          : {}),
       },
       api,
       log,
@@ -554,7 +773,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   return { outcome, summary };
 
   function stepRecordOf(step: string): string {
-    return stepRecord(step, history.get(step)!.attempts, (attempt) => attemptJobName(run, step, attempt), messageCap(plan.steps.length));
+    return stepRecord(
+      step,
+      history.get(step)!.attempts,
+      (attempt) => attemptJobName(run, step, attempt),
+      messageCap(plan.steps.length),
+    );
   }
   async function bestEffort(what: string, f: () => Promise<unknown>): Promise<void> {
     try {
@@ -582,7 +806,9 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       lastRecordFlush = now();
       const steps = [...dirtySteps];
       dirtySteps.clear();
-      const flush = updateRecord(`steps ${steps.join(", ").slice(0, 200)}`, { data: Object.fromEntries(steps.map((s) => [stepKey(s), stepRecordOf(s)])) }).finally(() => reports.delete(flush));
+      const flush = updateRecord(`steps ${steps.join(", ").slice(0, 200)}`, {
+        data: Object.fromEntries(steps.map((s) => [stepKey(s), stepRecordOf(s)])),
+      }).finally(() => reports.delete(flush));
       reports.add(flush);
     }, wait);
   }
@@ -596,7 +822,9 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       if (stop.aborted) {
         const running = runningJobs();
         log.warn("run.stopping", { reason: "SIGTERM", running });
-        await reportProgress(`stopped with ${running.length} steps running; the next run-manager pod of this run adopts them`);
+        await reportProgress(
+          `stopped with ${running.length} steps running; the next run-manager pod of this run adopts them`,
+        );
         return "stopped";
       }
       if (cancel) {
@@ -604,7 +832,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         endMessage = `cancelled by ${cancel.by}${cancel.reason ? `: ${cancel.reason}` : ""}`;
         log.warn("run.cancelled", { by: cancel.by, reason: cancel.reason, cancelling: running });
         for (const name of running) {
-          await api.deleteJob(name).catch((err: KubeError) => err.status !== 404 && log.error("step.delete-failed", { job: name, error: err.message }));
+          await api
+            .deleteJob(name)
+            .catch(
+              (err: KubeError) =>
+                err.status !== 404 && log.error("step.delete-failed", { job: name, error: err.message }),
+            );
           lost(name, "Cancelled");
         }
         return "cancelled";
@@ -613,7 +846,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         const running = runningJobs();
         log.warn("run.timed-out", { runTimeoutSeconds: plan.runTimeoutSeconds, cancelling: running });
         for (const name of running) {
-          await api.deleteJob(name).catch((err: KubeError) => err.status !== 404 && log.error("step.delete-failed", { job: name, error: err.message }));
+          await api
+            .deleteJob(name)
+            .catch(
+              (err: KubeError) =>
+                err.status !== 404 && log.error("step.delete-failed", { job: name, error: err.message }),
+            );
           lost(name, "RunTimeout");
         }
         return "timed-out";
@@ -635,11 +873,17 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         }
         if (!paused && createsResumeAt <= now()) backoffTries = 0;
         if (allStarted()) await release("every step has started");
-        const wakeAt = Math.min(deadline, state.wakeAt ?? Infinity, createsResumeAt > now() ? createsResumeAt : Infinity);
+        const wakeAt = Math.min(
+          deadline,
+          state.wakeAt ?? Infinity,
+          createsResumeAt > now() ? createsResumeAt : Infinity,
+        );
         await reportProgress(progressOf());
         if (!dirty) await sleepUntil(wakeAt);
       } else {
-        await reportProgress(`failing: ${state.failed.join(", ")} failed; waiting for ${runningJobs().length} running steps`);
+        await reportProgress(
+          `failing: ${state.failed.join(", ")} failed; waiting for ${runningJobs().length} running steps`,
+        );
         await sleepUntil(deadline);
       }
     }
@@ -661,7 +905,18 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         log.info("step.adopted", { step: start.step, attempt: start.attempt, job: name });
       } else if (e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 429) {
         // The API refused the Job itself (invalid, forbidden, quota): retrying will not help.
-        record(start.step, { attempt: start.attempt, capacity: start.capacity, outcome: "failed", reason: `CreateRejected: ${e.message}`, startedAt: now(), finishedAt: now() }, true);
+        record(
+          start.step,
+          {
+            attempt: start.attempt,
+            capacity: start.capacity,
+            outcome: "failed",
+            reason: `CreateRejected: ${e.message}`,
+            startedAt: now(),
+            finishedAt: now(),
+          },
+          true,
+        );
       } else {
         log.warn("step.create-failed", { step: start.step, job: name, error: e.message });
         return "retry-later";
@@ -671,7 +926,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   }
 
   function runningJobs(): string[] {
-    return plan.steps.flatMap((s) => history.get(s.name)!.attempts.filter((a) => a.outcome === "running").map((a) => attemptJobName(run, s.name, a.attempt)));
+    return plan.steps.flatMap((s) =>
+      history
+        .get(s.name)!
+        .attempts.filter((a) => a.outcome === "running")
+        .map((a) => attemptJobName(run, s.name, a.attempt)),
+    );
   }
 
   function progressOf(): string {
@@ -774,7 +1034,9 @@ function progressText(outcome: RunOutcome): string {
 /** The summary without per-attempt detail when it would make a large annotation. */
 function compact(summary: RunSummary): unknown {
   const full = JSON.stringify(summary);
-  return full.length <= 32 * 1024 ? summary : { ...summary, steps: summary.steps.map(({ attempts, ...rest }) => ({ ...rest, attempts: attempts.length })) };
+  return full.length <= 32 * 1024
+    ? summary
+    : { ...summary, steps: summary.steps.map(({ attempts, ...rest }) => ({ ...rest, attempts: attempts.length })) };
 }
 
 /** `p`, or a StoppedError as soon as `stop` fires: a call that never answers cannot hold up a SIGTERM. */

@@ -9,7 +9,14 @@ export interface StepSummary {
   readonly outcome: "succeeded" | "failed" | "running" | "not-run";
   /** From the first attempt's start to the last attempt's end, in seconds. */
   readonly seconds: number;
-  readonly attempts: readonly { attempt: number; capacity: string; outcome: string; reason?: string; message?: string; seconds: number }[];
+  readonly attempts: readonly {
+    attempt: number;
+    capacity: string;
+    outcome: string;
+    reason?: string;
+    message?: string;
+    seconds: number;
+  }[];
 }
 
 export interface RunSummary {
@@ -23,7 +30,11 @@ export interface RunSummary {
 
 const secs = (ms: number) => Math.round(ms / 1000);
 
-export function runSummary(plan: Plan, history: History, run: { startedAt: number; finishedAt: number; outcome: string }): RunSummary {
+export function runSummary(
+  plan: Plan,
+  history: History,
+  run: { startedAt: number; finishedAt: number; outcome: string },
+): RunSummary {
   const steps = plan.steps.map((s): StepSummary => {
     const attempts: readonly Attempt[] = history.get(s.name)?.attempts ?? [];
     const last = attempts.at(-1);

@@ -18,14 +18,39 @@ import type { ResolvedPipeline } from "../model/resolve.ts";
 import { renderPipelines, renderShared, toFiles, type OutputFile, type RenderedObject } from "../render/render.ts";
 import { Blobs, blobId } from "../incremental/blobs.ts";
 import { orphanTenantsFiles, pipelineFiles, tenantsFiles } from "../load/definitions.ts";
-import { duplicateNames, loadPipeline, loadPlatform, pipelineWarnings, loadTimeoutMs, TsLoader, type Project } from "../load/load.ts";
+import {
+  duplicateNames,
+  loadPipeline,
+  loadPlatform,
+  pipelineWarnings,
+  loadTimeoutMs,
+  TsLoader,
+  type Project,
+} from "../load/load.ts";
 import { loadPrices } from "../cost/prices.ts";
-import { clusterStampPath, pipelineStampPath, platformKey, problemsOf, stampText, type ClusterStamp, type Ids, type PipelineStamp } from "../incremental/stamps.ts";
+import {
+  clusterStampPath,
+  pipelineStampPath,
+  platformKey,
+  problemsOf,
+  stampText,
+  type ClusterStamp,
+  type Ids,
+  type PipelineStamp,
+} from "../incremental/stamps.ts";
 import { clusterOf, survey, type Survey } from "../incremental/survey.ts";
-import { commitTree, irregularMessage, irregularTree, listTree, stagingDir, TreeSink, UnsafeTreeError, type Irregular } from "../write/tree.ts";
+import {
+  commitTree,
+  irregularMessage,
+  irregularTree,
+  listTree,
+  stagingDir,
+  TreeSink,
+  UnsafeTreeError,
+  type Irregular,
+} from "../write/tree.ts";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-
 
 export interface Compiled {
   readonly project: Project;
@@ -41,7 +66,12 @@ export interface Compiled {
    * With output `compare` or `stage`, when nothing failed: how generated/ differs from the
    * output (paths relative to it). `extra` holds regular files; `irregular` the rest (never wanted).
    */
-  readonly tree?: { readonly stale: readonly string[]; readonly missing: readonly string[]; readonly extra: readonly string[]; readonly irregular: readonly Irregular[] };
+  readonly tree?: {
+    readonly stale: readonly string[];
+    readonly missing: readonly string[];
+    readonly extra: readonly string[];
+    readonly irregular: readonly Irregular[];
+  };
   /** With output `stage`: moves the staged files in and removes the unwanted ones (tree.ts, steps 2 and 3). */
   readonly commit?: () => Promise<void>;
 }
@@ -67,7 +97,8 @@ const CHUNK = 10;
 const BATCH = 10;
 
 export async function compile(root: string, timings?: Timings, options: CompileOptions = {}): Promise<Compiled> {
-  const s = options.survey ?? (options.incremental ? await timed(timings, "survey the stamps", () => survey(root)) : undefined);
+  const s =
+    options.survey ?? (options.incremental ? await timed(timings, "survey the stamps", () => survey(root)) : undefined);
   const loader = new TsLoader(loadTimeoutMs(options.env));
   try {
     return await compileFrom(root, timings, options.output ?? "memory", s, loader, options.without);
@@ -80,10 +111,18 @@ export async function compile(root: string, timings?: Timings, options: CompileO
   }
 }
 
-async function compileFrom(root: string, timings: Timings | undefined, output: NonNullable<CompileOptions["output"]>, s: Survey | undefined, loader: TsLoader, without?: ReadonlySet<string>): Promise<Compiled> {
+async function compileFrom(
+  root: string,
+  timings: Timings | undefined,
+  output: NonNullable<CompileOptions["output"]>,
+  s: Survey | undefined,
+  loader: TsLoader,
+  without?: ReadonlySet<string>,
+): Promise<Compiled> {
   // 1. The platform: as its stamps recorded it, or loaded.
   const start = await timed(timings, "load the platform", () => platformOf(root, s, loader));
-  if ("failed" in start) return { project: { clusters: [], pipelines: [], problems: start.problems }, problems: start.problems };
+  if ("failed" in start)
+    return { project: { clusters: [], pipelines: [], problems: start.problems }, problems: start.problems };
   const { clusters, inputs, key, blobs } = start;
   const clusterNames = clusters.map((c) => c.name);
   const files = (s?.files ?? (await pipelineFiles(root))).filter((f) => !without?.has(f));
@@ -92,7 +131,14 @@ async function compileFrom(root: string, timings: Timings | undefined, output: N
   const changed = s?.platform ? s.changed : files;
   const problems: Problem[] = [...start.problems];
   for (const t of orphanTenantsFiles(files, tenants)) {
-    problems.push(problem("INVALID_VALUE", t, "", `a tenants file without its template: expected ${t.replace(/\.tenants\.ya?ml$/, "")}.yaml (or .ts) with template: true`));
+    problems.push(
+      problem(
+        "INVALID_VALUE",
+        t,
+        "",
+        `a tenants file without its template: expected ${t.replace(/\.tenants\.ya?ml$/, "")}.yaml (or .ts) with template: true`,
+      ),
+    );
   }
   const prices = loadPrices(root, clusters, s?.platform !== undefined);
   const platform = renderShared(clusters);
@@ -103,7 +149,8 @@ async function compileFrom(root: string, timings: Timings | undefined, output: N
   if (self && output === "stage") throw new UnsafeTreeError(irregularMessage(GENERATED_DIR, self));
   const staging = stagingDir(root);
   if (output === "stage") rmSync(staging, { recursive: true, force: true });
-  const sink = output === "memory" ? undefined : new TreeSink(self ? null : target, output === "stage" ? staging : undefined);
+  const sink =
+    output === "memory" ? undefined : new TreeSink(self ? null : target, output === "stage" ? staging : undefined);
   const held: OutputFile[] = [];
   const objects: RenderedObject[] = [];
   const wanted = new Set<string>();
@@ -130,10 +177,25 @@ async function compileFrom(root: string, timings: Timings | undefined, output: N
   const facts: CapacityFacts[] = [];
   const loadOne = async (file: string, keep: boolean): Promise<Loaded> => {
     const proved = keep && s?.platform ? s.keptTenants.get(file) : undefined;
-    const r = await loadPipeline(root, file, clusterNames, loader, tenants, proved && ((instance) => (proved.has(instance.name) ? [...proved.get(instance.name)![0]!.clusters] : undefined)));
+    const r = await loadPipeline(
+      root,
+      file,
+      clusterNames,
+      loader,
+      tenants,
+      proved && ((instance) => (proved.has(instance.name) ? [...proved.get(instance.name)![0]!.clusters] : undefined)),
+    );
     const names = r.listed?.map((p) => p.name) ?? r.pipelines.map((p) => p.name);
     const keptTenants = (r.listed ?? []).filter((p) => p.kept).flatMap((p) => proved!.get(p.name)!);
-    return { file, inputs: r.inputs, pipelines: r.pipelines, names, kept: keptTenants, ...(r.tenants ? { tenants: r.tenants } : {}), problems: [...r.problems, ...pipelineWarnings(r.pipelines, clusters, new Date())] };
+    return {
+      file,
+      inputs: r.inputs,
+      pipelines: r.pipelines,
+      names,
+      kept: keptTenants,
+      ...(r.tenants ? { tenants: r.tenants } : {}),
+      problems: [...r.problems, ...pipelineWarnings(r.pipelines, clusters, new Date())],
+    };
   };
   // Rendered a batch of definitions at a time: the checks against the platform cost per call as
   // much as per pipeline.
@@ -197,22 +259,43 @@ async function compileFrom(root: string, timings: Timings | undefined, output: N
   });
   const byFile = new Map(loads.map((l) => [l.file, l]));
   // Every pipeline, in file order, as a full load lists them (duplicate names are told in that order).
-  const all = files.flatMap((f) => (byFile.get(f)?.names ?? [...new Set(kept.get(f)?.map((p) => p.pipeline))]).map((name) => ({ name, source: f })));
+  const all = files.flatMap((f) =>
+    (byFile.get(f)?.names ?? [...new Set(kept.get(f)?.map((p) => p.pipeline))]).map((name) => ({ name, source: f })),
+  );
   const loadTier = [...problems, ...loads.flatMap((l) => l.problems), ...duplicateNames(all)];
-  const project: Project = { clusters, pipelines: loads.flatMap((l) => l.pipelines).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), problems: loadTier };
+  const project: Project = {
+    clusters,
+    pipelines: loads.flatMap((l) => l.pipelines).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    problems: loadTier,
+  };
   // Every pipeline is counted, kept or loaded, as a full compile counts those that loaded; the
   // kept ones' warnings of loading are told too, as a full compile tells them.
-  const keptLoad = [...(s?.platform ? s.platform.stamps.flatMap((c) => c.loadProblems) : []), ...[...kept.values()].flat().flatMap((p) => p.loadProblems)];
-  if (hasErrors(loadTier)) return fail({ project, problems: unique([...loadTier, ...keptLoad]), counts: { pipelines: all.length, files: 0 } });
+  const keptLoad = [
+    ...(s?.platform ? s.platform.stamps.flatMap((c) => c.loadProblems) : []),
+    ...[...kept.values()].flat().flatMap((p) => p.loadProblems),
+  ];
+  if (hasErrors(loadTier))
+    return fail({ project, problems: unique([...loadTier, ...keptLoad]), counts: { pipelines: all.length, files: 0 } });
 
   // 3. What spans every pipeline: the limits of pipelines that start together, from the kept stamps too.
   const kepts = [...[...kept.values()].flat(), ...loads.flatMap((l) => l.kept)];
   facts.push(...kepts.flatMap((p) => (p.facts ? [p.facts] : [])));
   clusters.forEach((c, i) => {
     const data = prices.byCluster.get(c.name);
-    if (data) outputTier.push(...sharedLimitProblems(c.name, i, facts.filter((f) => f.cluster === c.name), poolLimitsOf(platform, c.name, data)));
+    if (data)
+      outputTier.push(
+        ...sharedLimitProblems(
+          c.name,
+          i,
+          facts.filter((f) => f.cluster === c.name),
+          poolLimitsOf(platform, c.name, data),
+        ),
+      );
   });
-  const keptProblems = [...(s?.platform && !withShared ? s.platform.stamps.flatMap(problemsOf) : []), ...kepts.flatMap(problemsOf)];
+  const keptProblems = [
+    ...(s?.platform && !withShared ? s.platform.stamps.flatMap(problemsOf) : []),
+    ...kepts.flatMap(problemsOf),
+  ];
   const all_ = unique([...loadTier, ...outputTier, ...keptProblems]);
   if (hasErrors(all_)) return fail({ project, problems: all_, counts: { pipelines: all.length, files: 0 } });
 
@@ -237,8 +320,16 @@ async function compileFrom(root: string, timings: Timings | undefined, output: N
     });
   }
   const keptPaths = [
-    ...kepts.flatMap((p) => [`${clusterOf(p)}/pipelines/${p.pipeline}/${STAMP_FILE}`, ...Object.keys(p.outputs).map((o) => `${clusterOf(p)}/${o}`)]),
-    ...(withShared ? [] : s!.platform!.stamps.flatMap((c) => [clusterStampPath(c.cluster.name), ...Object.keys(c.outputs).map((o) => `${c.cluster.name}/${o}`)])),
+    ...kepts.flatMap((p) => [
+      `${clusterOf(p)}/pipelines/${p.pipeline}/${STAMP_FILE}`,
+      ...Object.keys(p.outputs).map((o) => `${clusterOf(p)}/${o}`),
+    ]),
+    ...(withShared
+      ? []
+      : s!.platform!.stamps.flatMap((c) => [
+          clusterStampPath(c.cluster.name),
+          ...Object.keys(c.outputs).map((o) => `${c.cluster.name}/${o}`),
+        ])),
   ];
   for (const p of keptPaths) {
     if (wanted.has(p)) throw new Error(`two objects were rendered to ${GENERATED_DIR}/${p}`);
@@ -246,13 +337,29 @@ async function compileFrom(root: string, timings: Timings | undefined, output: N
   }
   const counts = { pipelines: all.length, files: wanted.size };
   const base = { project, problems: all_, prices: prices.byCluster, counts };
-  if (!sink) return { ...base, objects: [...(withShared ? platform : []), ...objects], files: held.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
+  if (!sink)
+    return {
+      ...base,
+      objects: [...(withShared ? platform : []), ...objects],
+      files: held.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    };
 
   // 5. Compared with generated/: what differs was staged; what no stamp names goes.
   await timed(timings, "finish writing the staged files", () => sink.settle());
   const listing = self ? { files: [], irregular: [self] } : s ? s.listing : listTree(target);
-  const tree = { stale: [...sink.stale].sort(), missing: [...sink.missing].sort(), extra: listing.files.filter((f) => !wanted.has(f)), irregular: listing.irregular };
-  const commit = async () => commitTree(root, GENERATED_DIR, [...tree.stale, ...tree.missing], [...tree.extra, ...tree.irregular.map((i) => i.path)]);
+  const tree = {
+    stale: [...sink.stale].sort(),
+    missing: [...sink.missing].sort(),
+    extra: listing.files.filter((f) => !wanted.has(f)),
+    irregular: listing.irregular,
+  };
+  const commit = async () =>
+    commitTree(
+      root,
+      GENERATED_DIR,
+      [...tree.stale, ...tree.missing],
+      [...tree.extra, ...tree.irregular.map((i) => i.path)],
+    );
   return { ...base, tree, ...(output === "stage" ? { commit } : {}) };
 }
 
@@ -261,8 +368,18 @@ async function platformOf(
   root: string,
   s: Survey | undefined,
   loader: TsLoader,
-): Promise<{ clusters: readonly ResolvedCluster[]; inputs: readonly string[]; key: string; blobs: Blobs; problems: Problem[] } | { failed: true; problems: Problem[] }> {
-  if (s?.platform) return { clusters: s.platform.clusters, inputs: Object.keys(s.platform.stamps[0]!.inputs), key: s.platform.key, blobs: s.blobs, problems: [] };
+): Promise<
+  | { clusters: readonly ResolvedCluster[]; inputs: readonly string[]; key: string; blobs: Blobs; problems: Problem[] }
+  | { failed: true; problems: Problem[] }
+> {
+  if (s?.platform)
+    return {
+      clusters: s.platform.clusters,
+      inputs: Object.keys(s.platform.stamps[0]!.inputs),
+      key: s.platform.key,
+      blobs: s.blobs,
+      problems: [],
+    };
   const loaded = await loadPlatform(root, loader);
   if (hasErrors(loaded.problems)) return { failed: true, problems: loaded.problems };
   const inputs = [...new Set([...loaded.inputs, ...loaded.clusters.map((c) => c.prices)])].sort();
@@ -285,7 +402,12 @@ interface Loaded {
 
 /** What one definition became: its pipelines' files per cluster, its output's problems and capacity facts. */
 interface Rendered {
-  readonly pipelines: readonly { readonly name: string; readonly clusters: readonly string[]; readonly tenant?: PipelineStamp["tenant"]; readonly files: readonly OutputFile[] }[];
+  readonly pipelines: readonly {
+    readonly name: string;
+    readonly clusters: readonly string[];
+    readonly tenant?: PipelineStamp["tenant"];
+    readonly files: readonly OutputFile[];
+  }[];
   readonly outputProblems: readonly Problem[];
   readonly facts: readonly CapacityFacts[];
   readonly objects: readonly RenderedObject[];
@@ -297,9 +419,19 @@ interface Rendered {
  * files or its definition, its capacity facts. (A problem of the output that names neither is an
  * error of the platform's limits for a run of one of them: each of the chunk's definitions gets it.)
  */
-function renderBatch(batch: readonly Loaded[], clusters: readonly ResolvedCluster[], platform: readonly RenderedObject[], prices: ReadonlyMap<string, PriceData>): Rendered[] {
+function renderBatch(
+  batch: readonly Loaded[],
+  clusters: readonly ResolvedCluster[],
+  platform: readonly RenderedObject[],
+  prices: ReadonlyMap<string, PriceData>,
+): Rendered[] {
   const clusterNames = clusters.map((c) => c.name);
-  const results = batch.map(() => ({ pipelines: [] as Rendered["pipelines"][number][], outputProblems: [] as Problem[], facts: [] as CapacityFacts[], objects: [] as RenderedObject[] }));
+  const results = batch.map(() => ({
+    pipelines: [] as Rendered["pipelines"][number][],
+    outputProblems: [] as Problem[],
+    facts: [] as CapacityFacts[],
+    objects: [] as RenderedObject[],
+  }));
   const owner = new Map<string, number>();
   const byFile = new Map<string, number>();
   batch.forEach((l, i) => {
@@ -322,7 +454,12 @@ function renderBatch(batch: readonly Loaded[], clusters: readonly ResolvedCluste
       found.push(...checkSizes(files, new Map(rendered.map((o) => [o.path, o.source]))));
       const i = owner.get(p.name)!;
       const tenant = batch[i]!.tenants?.get(p.name);
-      results[i]!.pipelines.push({ name: p.name, clusters: [...p.clusters].sort(), ...(tenant ? { tenant } : {}), files });
+      results[i]!.pipelines.push({
+        name: p.name,
+        clusters: [...p.clusters].sort(),
+        ...(tenant ? { tenant } : {}),
+        files,
+      });
     }
     const inChunk = [...new Set(chunk.map((p) => owner.get(p.name)!))];
     for (const problem of found) {
@@ -335,9 +472,15 @@ function renderBatch(batch: readonly Loaded[], clusters: readonly ResolvedCluste
 }
 
 const poolLimitsOf = (platform: readonly RenderedObject[], cluster: string, data: PriceData) =>
-  poolLimits(clusterPools(platform.filter((o) => o.cluster === cluster).map((o) => o.manifest as never), data).pools);
+  poolLimits(
+    clusterPools(
+      platform.filter((o) => o.cluster === cluster).map((o) => o.manifest as never),
+      data,
+    ).pools,
+  );
 
-const idsOf = (blobs: Blobs, paths: readonly string[]): Ids => Object.fromEntries(paths.map((p) => [p, blobs.id(p) ?? "(missing)"]));
+const idsOf = (blobs: Blobs, paths: readonly string[]): Ids =>
+  Object.fromEntries(paths.map((p) => [p, blobs.id(p) ?? "(missing)"]));
 
 /** Each problem once (a template's tenants and several clusters may report the same one). */
 function unique(problems: readonly Problem[]): Problem[] {
@@ -347,4 +490,3 @@ function unique(problems: readonly Problem[]): Problem[] {
     return !seen.has(key) && seen.add(key);
   });
 }
-

@@ -97,15 +97,22 @@ export async function acquireLock(root: string, command: string, io: Io, waitMs 
           } catch {
             // someone else took it over first
           }
-          if (holder) io.stderr(`dagops ${command}: took over a stale lock of \`npm run ${holder.command}\` (pid ${holder.pid}, no longer running)\n`);
+          if (holder)
+            io.stderr(
+              `dagops ${command}: took over a stale lock of \`npm run ${holder.command}\` (pid ${holder.pid}, no longer running)\n`,
+            );
           continue;
         }
       } else if (!said) {
-        io.stderr(`dagops ${command}: waiting for \`npm run ${holder.command}\` (pid ${holder.pid}) to finish with this repository...\n`);
+        io.stderr(
+          `dagops ${command}: waiting for \`npm run ${holder.command}\` (pid ${holder.pid}) to finish with this repository...\n`,
+        );
         said = true;
       }
       if (Date.now() > deadline) {
-        throw new LockTimeoutError(`another dagops command (${holder ? `npm run ${holder.command}, pid ${holder.pid}` : "unknown"}) still holds ${LOCK_FILE} after ${Math.round(waitMs / 1000)} s; wait for it, or stop it`);
+        throw new LockTimeoutError(
+          `another dagops command (${holder ? `npm run ${holder.command}, pid ${holder.pid}` : "unknown"}) still holds ${LOCK_FILE} after ${Math.round(waitMs / 1000)} s; wait for it, or stop it`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }

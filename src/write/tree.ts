@@ -12,7 +12,16 @@
  * kill after it leaves a journal that the next writer applies first (recover), which is safe to
  * repeat. A no-op synth stages nothing and writes nothing.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { readdir, rename, rm } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import { dirname, join, resolve } from "node:path";
@@ -42,7 +51,16 @@ export class UnsafeTreeError extends DagopsError {
   readonly code = "UNSAFE_TREE";
 }
 
-export function kindOf(full: string, e: { isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): string {
+export function kindOf(
+  full: string,
+  e: {
+    isSymbolicLink(): boolean;
+    isFIFO(): boolean;
+    isSocket(): boolean;
+    isBlockDevice(): boolean;
+    isCharacterDevice(): boolean;
+  },
+): string {
   if (e.isSymbolicLink()) {
     try {
       return `a symlink to ${readlinkSync(full)}`;
@@ -50,7 +68,13 @@ export function kindOf(full: string, e: { isSymbolicLink(): boolean; isFIFO(): b
       return "a symlink";
     }
   }
-  return e.isFIFO() ? "a FIFO" : e.isSocket() ? "a socket" : e.isBlockDevice() || e.isCharacterDevice() ? "a device" : "not a regular file";
+  return e.isFIFO()
+    ? "a FIFO"
+    : e.isSocket()
+      ? "a socket"
+      : e.isBlockDevice() || e.isCharacterDevice()
+        ? "a device"
+        : "not a regular file";
 }
 
 /**
@@ -58,7 +82,11 @@ export function kindOf(full: string, e: { isSymbolicLink(): boolean; isFIFO(): b
  * every entry that is not a regular file or a folder. Missing dir: empty. A symlink is never
  * followed, so its target's content is never read or echoed.
  */
-export async function readTreeEntries(dir: string, keep: ReadonlySet<string> = new Set(), wanted?: (path: string) => boolean): Promise<{ files: Map<string, string>; irregular: Irregular[] }> {
+export async function readTreeEntries(
+  dir: string,
+  keep: ReadonlySet<string> = new Set(),
+  wanted?: (path: string) => boolean,
+): Promise<{ files: Map<string, string>; irregular: Irregular[] }> {
   const listed = listTree(dir, keep);
   const out = new Map<string, string>();
   // Synchronous on purpose: for tens of thousands of small files it is faster than promises
@@ -72,7 +100,10 @@ export async function readTreeEntries(dir: string, keep: ReadonlySet<string> = n
  * neither a regular file nor a folder, without descending into the folders in `keep` (folders a
  * synth proved unchanged by their hashes). Missing dir: empty.
  */
-export function listTree(dir: string, keep: ReadonlySet<string> = new Set()): { files: string[]; irregular: Irregular[] } {
+export function listTree(
+  dir: string,
+  keep: ReadonlySet<string> = new Set(),
+): { files: string[]; irregular: Irregular[] } {
   const files: string[] = [];
   const irregular: Irregular[] = [];
   const self = lstatSync(dir, { throwIfNoEntry: false });
@@ -117,7 +148,8 @@ export async function recover(root: string, dirName: string): Promise<string | u
   }
   for (const name of await readdir(root)) {
     // A staging folder of a live process is another writer's work in progress: never touch it.
-    if ((name.startsWith(STAGING) && !isAlive(Number(name.slice(STAGING.length)))) || name === PREVIOUS) await removeTree(join(root, name));
+    if ((name.startsWith(STAGING) && !isAlive(Number(name.slice(STAGING.length)))) || name === PREVIOUS)
+      await removeTree(join(root, name));
   }
   return note;
 }
@@ -152,7 +184,10 @@ export class TreeSink {
   put(path: string, content: string): void {
     // lstat, and only below real folders: a link is never followed (nor its target read); the
     // file replaces it.
-    const st = this.target !== null && this.realFolder(path.slice(0, Math.max(0, path.lastIndexOf("/")))) ? lstatSync(join(this.target, path), { throwIfNoEntry: false }) : undefined;
+    const st =
+      this.target !== null && this.realFolder(path.slice(0, Math.max(0, path.lastIndexOf("/"))))
+        ? lstatSync(join(this.target, path), { throwIfNoEntry: false })
+        : undefined;
     const full = join(this.target ?? "", path);
     if (st?.isFile() && st.size === Buffer.byteLength(content) && readFileSync(full, "utf8") === content) return;
     (st?.isFile() ? this.stale : this.missing).push(path);
@@ -189,7 +224,8 @@ export class TreeSink {
   /** Waits until at most `inFlight` batches are still being written (0: all written, and the thread ended); a write that failed fails it. */
   async settle(inFlight = 0): Promise<void> {
     if (inFlight === 0) this.send();
-    while (this.sent - this.acked > inFlight && this.failed === undefined) await new Promise<void>((resolve) => (this.waiting = resolve));
+    while (this.sent - this.acked > inFlight && this.failed === undefined)
+      await new Promise<void>((resolve) => (this.waiting = resolve));
     this.waiting = undefined;
     if (inFlight === 0 && this.writer) {
       await this.writer.terminate();
@@ -202,7 +238,9 @@ export class TreeSink {
     if (rel === "") return true;
     let real = this.folders.get(rel);
     if (real === undefined) {
-      real = (lstatSync(join(this.target!, rel), { throwIfNoEntry: false })?.isDirectory() ?? false) && this.realFolder(rel.slice(0, Math.max(0, rel.lastIndexOf("/"))));
+      real =
+        (lstatSync(join(this.target!, rel), { throwIfNoEntry: false })?.isDirectory() ?? false) &&
+        this.realFolder(rel.slice(0, Math.max(0, rel.lastIndexOf("/"))));
       this.folders.set(rel, real);
     }
     return real;
@@ -228,7 +266,12 @@ export function irregularTree(root: string, dirName: string): Irregular | undefi
  * Steps 2 and 3 (see the module comment): `writes` are staged in stagingDir(root); `deletes` are
  * files (or irregular entries) to remove. With nothing to do, the staging folder is just cleared.
  */
-export async function commitTree(root: string, dirName: string, writes: readonly string[], deletes: readonly string[]): Promise<void> {
+export async function commitTree(
+  root: string,
+  dirName: string,
+  writes: readonly string[],
+  deletes: readonly string[],
+): Promise<void> {
   const staging = stagingDir(root);
   if (writes.length + deletes.length === 0) {
     await rm(staging, { recursive: true, force: true });
@@ -241,7 +284,12 @@ export async function commitTree(root: string, dirName: string, writes: readonly
     return;
   }
   const moving = new Set(writes);
-  const journal: Journal = { pid: process.pid, staging: `${STAGING}${process.pid}`, writes: [...writes].sort(), deletes: deletes.filter((d) => !moving.has(d)).sort() };
+  const journal: Journal = {
+    pid: process.pid,
+    staging: `${STAGING}${process.pid}`,
+    writes: [...writes].sort(),
+    deletes: deletes.filter((d) => !moving.has(d)).sort(),
+  };
   writeFileSync(join(root, `${JOURNAL}.tmp`), JSON.stringify(journal));
   await rename(join(root, `${JOURNAL}.tmp`), join(root, JOURNAL));
   await applyJournal(root, dirName, journal);
@@ -304,7 +352,12 @@ async function removeTree(path: string): Promise<void> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EACCES" && (e as NodeJS.ErrnoException).code !== "EPERM") throw e;
   }
-  const dirs = [path, ...(await readdir(path, { recursive: true, withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))];
+  const dirs = [
+    path,
+    ...(await readdir(path, { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)),
+  ];
   for (const d of dirs) chmodSync(d, 0o755);
   await rm(path, { recursive: true, force: true });
 }
@@ -323,15 +376,24 @@ async function exists(path: string): Promise<boolean> {
  * an interrupted synth left behind and clears scratch folders; every other command only reads,
  * and says so when it finds such a state (finishing another writer's journal would race it).
  */
-export async function openRepository(command: string, rootFlag: string | undefined, io: Io, mode: "read" | "write" = "read"): Promise<string> {
+export async function openRepository(
+  command: string,
+  rootFlag: string | undefined,
+  io: Io,
+  mode: "read" | "write" = "read",
+): Promise<string> {
   const root = resolve(io.cwd, rootFlag ?? ".");
   if (mode === "write") {
     const restored = await recover(root, GENERATED_DIR);
     if (restored) io.stderr(`dagops ${command}: ${restored}\n`);
   } else if (!(await exists(join(root, GENERATED_DIR))) && (await exists(join(root, PREVIOUS)))) {
-    io.stderr(`dagops ${command}: an interrupted synth left ${GENERATED_DIR}/ in ${PREVIOUS}; run \`npm run synth\` to put it back\n`);
+    io.stderr(
+      `dagops ${command}: an interrupted synth left ${GENERATED_DIR}/ in ${PREVIOUS}; run \`npm run synth\` to put it back\n`,
+    );
   } else if (readJournal(root) && !isAlive(readJournal(root)!.pid)) {
-    io.stderr(`dagops ${command}: an interrupted synth left ${GENERATED_DIR}/ half-written (${JOURNAL}); run \`npm run synth\` to finish it\n`);
+    io.stderr(
+      `dagops ${command}: an interrupted synth left ${GENERATED_DIR}/ half-written (${JOURNAL}); run \`npm run synth\` to finish it\n`,
+    );
   }
   return root;
 }
@@ -340,7 +402,13 @@ export async function openRepository(command: string, rootFlag: string | undefin
  * Runs `work` on the repository while holding its lock (see lock.ts): synth and check take it,
  * so a second command waits instead of racing the first. Exit 2 when the wait runs out.
  */
-export async function withRepository(command: string, rootFlag: string | undefined, io: Io, mode: "read" | "write", work: (root: string) => Promise<number>): Promise<number> {
+export async function withRepository(
+  command: string,
+  rootFlag: string | undefined,
+  io: Io,
+  mode: "read" | "write",
+  work: (root: string) => Promise<number>,
+): Promise<number> {
   const root = resolve(io.cwd, rootFlag ?? ".");
   let release: () => void;
   try {
@@ -360,5 +428,10 @@ export async function withRepository(command: string, rootFlag: string | undefin
 /** How long to wait for another command's lock: `DAGOPS_LOCK_WAIT_SECONDS`, default 10 minutes. */
 function lockWaitMs(io: Io): number {
   const s = Number(io.env.DAGOPS_LOCK_WAIT_SECONDS);
-  return Number.isFinite(s) && s >= 0 && io.env.DAGOPS_LOCK_WAIT_SECONDS !== undefined && io.env.DAGOPS_LOCK_WAIT_SECONDS !== "" ? s * 1000 : 10 * 60_000;
+  return Number.isFinite(s) &&
+    s >= 0 &&
+    io.env.DAGOPS_LOCK_WAIT_SECONDS !== undefined &&
+    io.env.DAGOPS_LOCK_WAIT_SECONDS !== ""
+    ? s * 1000
+    : 10 * 60_000;
 }

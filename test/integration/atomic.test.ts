@@ -10,7 +10,6 @@ import { test } from "node:test";
 import { recover } from "../../src/write/tree.ts";
 import { snapshot, tempRepo } from "../support/helpers.ts";
 
-
 function runSynth(root: string, killAfterMs: number): Promise<void> {
   return new Promise((resolve) => {
     // One process (not the tsx wrapper, whose child would survive the kill).
@@ -29,7 +28,8 @@ test("SIGKILL at any moment leaves the old tree or the new one", { timeout: 240_
     const small = await snapshot(join(repo.root, "generated"));
     // Many pipelines make the write phase long enough to be hit.
     const base = await repo.read("pipelines/daily-usage-report.yaml");
-    for (let i = 0; i < 150; i++) await repo.write(`pipelines/bulk-${i}.yaml`, base.replace("name: daily-usage-report", `name: bulk-${i}`));
+    for (let i = 0; i < 150; i++)
+      await repo.write(`pipelines/bulk-${i}.yaml`, base.replace("name: daily-usage-report", `name: bulk-${i}`));
     await runSynth(repo.root, 60_000);
     const big = await snapshot(join(repo.root, "generated"));
     assert.ok(big.size > small.size + 1000);
@@ -48,7 +48,8 @@ test("SIGKILL at any moment leaves the old tree or the new one", { timeout: 240_
       else sawNew++;
       if (isNew) {
         // Put the big tree back for the next round.
-        for (let i = 0; i < 150; i++) await repo.write(`pipelines/bulk-${i}.yaml`, base.replace("name: daily-usage-report", `name: bulk-${i}`));
+        for (let i = 0; i < 150; i++)
+          await repo.write(`pipelines/bulk-${i}.yaml`, base.replace("name: daily-usage-report", `name: bulk-${i}`));
         await runSynth(repo.root, 60_000);
         for (let i = 0; i < 150; i++) await repo.remove(`pipelines/bulk-${i}.yaml`);
       }

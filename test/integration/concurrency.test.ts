@@ -13,9 +13,16 @@ import { main as synth } from "../../src/commands/synth.ts";
 import { LOCK_FILE } from "../../src/write/lock.ts";
 import { captureIo, REPO, tempRepo } from "../support/helpers.ts";
 
-function command(name: string, root: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+function command(
+  name: string,
+  root: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, `src/commands/${name}.ts`), "--root", root], { cwd: REPO, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, `src/commands/${name}.ts`), "--root", root], {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -27,14 +34,28 @@ function command(name: string, root: string, env: Record<string, string> = {}): 
 test("two synths and a check at once: all succeed, one after another, and the tree is right", async () => {
   const repo = await tempRepo({ generated: true });
   try {
-    await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
-    const runs = await Promise.all([command("synth", repo.root), command("synth", repo.root), command("check", repo.root)]);
+    await repo.write(
+      "pipelines/daily-usage-report.yaml",
+      (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"),
+    );
+    const runs = await Promise.all([
+      command("synth", repo.root),
+      command("synth", repo.root),
+      command("check", repo.root),
+    ]);
     for (const r of runs.slice(0, 2)) assert.equal(r.code, 0, r.err);
     assert.notEqual(runs[2]!.code, 2, `check must not crash: ${runs[2]!.err}`);
-    assert.ok(runs.some((r) => /waiting for `npm run (synth|check)` \(pid \d+\)/.test(r.err)), "someone waited for the lock");
+    assert.ok(
+      runs.some((r) => /waiting for `npm run (synth|check)` \(pid \d+\)/.test(r.err)),
+      "someone waited for the lock",
+    );
     const after = captureIo(repo.root);
     assert.equal(await check([], after), 0, after.text());
-    assert.deepEqual((await readdir(repo.root)).filter((n) => n.startsWith(".generated") || n === LOCK_FILE), [], "no scratch folder or lock left behind");
+    assert.deepEqual(
+      (await readdir(repo.root)).filter((n) => n.startsWith(".generated") || n === LOCK_FILE),
+      [],
+      "no scratch folder or lock left behind",
+    );
   } finally {
     await repo.cleanup();
   }
@@ -47,7 +68,10 @@ test("a live holder makes synth wait, and give up with a clear message when the 
     await writeFile(join(repo.root, LOCK_FILE), JSON.stringify({ pid: holder.pid, command: "synth" }));
     const io = captureIo(repo.root, { DAGOPS_LOCK_WAIT_SECONDS: "0.5" });
     assert.equal(await synth([], io), 2);
-    assert.match(io.err.join(""), new RegExp(`another dagops command \\(npm run synth, pid ${holder.pid}\\) still holds \\.dagops\\.lock`));
+    assert.match(
+      io.err.join(""),
+      new RegExp(`another dagops command \\(npm run synth, pid ${holder.pid}\\) still holds \\.dagops\\.lock`),
+    );
   } finally {
     holder.kill();
     await repo.cleanup();
@@ -57,11 +81,16 @@ test("a live holder makes synth wait, and give up with a clear message when the 
 test("a stale lock (its holder is gone) is taken over", async () => {
   const repo = await tempRepo({ generated: true });
   try {
-    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], {
+      encoding: "utf8",
+    }).stdout;
     await writeFile(join(repo.root, LOCK_FILE), JSON.stringify({ pid: Number(dead), command: "synth" }));
     const io = captureIo(repo.root);
     assert.equal(await synth([], io), 0, io.text());
-    assert.match(io.err.join(""), new RegExp(`took over a stale lock of \`npm run synth\` \\(pid ${dead}, no longer running\\)`));
+    assert.match(
+      io.err.join(""),
+      new RegExp(`took over a stale lock of \`npm run synth\` \\(pid ${dead}, no longer running\\)`),
+    );
   } finally {
     await repo.cleanup();
   }
@@ -84,7 +113,11 @@ test("check deletes nothing: another writer's staging folder stays", async () =>
 test("Ctrl-C releases the lock: the interrupted synth ends as by the signal, and leaves no .dagops.lock", async () => {
   const repo = await tempRepo({ generated: true });
   try {
-    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "src/commands/synth.ts"), "--full", "--root", repo.root], { cwd: REPO, stdio: "ignore" });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(REPO, "src/commands/synth.ts"), "--full", "--root", repo.root],
+      { cwd: REPO, stdio: "ignore" },
+    );
     const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
     const lock = join(repo.root, LOCK_FILE);
     const { existsSync } = await import("node:fs");

@@ -52,9 +52,29 @@ describe("npm run diff", () => {
     await commit("step added", () => repo.write(DEMO, demo(`${STEPS}  - name: audit\n    dependsOn: [load]\n`)));
     await commit("step removed", () => repo.write(DEMO, demo(STEPS)));
     await commit("step renamed", () => repo.write(DEMO, demo(STEPS.replace("name: load", "name: publish"))));
-    await commit("resources", () => repo.write(DEMO, demo(STEPS.replace("name: publish", "name: load").replace("  - name: transform\n", "  - name: transform\n    resources: { requests: { cpu: 250m, memory: 6Gi } }\n"))));
-    await commit("schedule", async () => repo.write(DEMO, (await repo.read(DEMO)).replace('"0 3 * * *"', '"30 4 * * *"')));
-    await commit("nodepool", async () => repo.write("platform.config.ts", (await repo.read("platform.config.ts")).replace('pools: { limits: { cpu: "200", memory: "800Gi" } }', 'pools: { limits: { cpu: "200", memory: "800Gi" }, categories: ["c", "m"] }')));
+    await commit("resources", () =>
+      repo.write(
+        DEMO,
+        demo(
+          STEPS.replace("name: publish", "name: load").replace(
+            "  - name: transform\n",
+            "  - name: transform\n    resources: { requests: { cpu: 250m, memory: 6Gi } }\n",
+          ),
+        ),
+      ),
+    );
+    await commit("schedule", async () =>
+      repo.write(DEMO, (await repo.read(DEMO)).replace('"0 3 * * *"', '"30 4 * * *"')),
+    );
+    await commit("nodepool", async () =>
+      repo.write(
+        "platform.config.ts",
+        (await repo.read("platform.config.ts")).replace(
+          'pools: { limits: { cpu: "200", memory: "800Gi" } }',
+          'pools: { limits: { cpu: "200", memory: "800Gi" }, categories: ["c", "m"] }',
+        ),
+      ),
+    );
     await commit("pipeline removed", () => repo.remove(DEMO));
     // A Fargate profile selector change, as a future dagops version (or a hand edit) would make it.
     await commit(
@@ -63,7 +83,12 @@ describe("npm run diff", () => {
         const file = join(repo.root, "generated/staging/platform/fargateprofile-run-managers.yaml");
         const text = await readFile(file, "utf8");
         const name = /name: (dagops-run-managers-[0-9a-f]+)/.exec(text)![1]!;
-        await writeFile(file, text.replaceAll(name, "dagops-run-managers-0123abcd").replace("dagops.dev/role: run-manager", "dagops.dev/role: manager"));
+        await writeFile(
+          file,
+          text
+            .replaceAll(name, "dagops-run-managers-0123abcd")
+            .replace("dagops.dev/role: run-manager", "dagops.dev/role: manager"),
+        );
       },
       false,
     );
@@ -75,25 +100,48 @@ describe("npm run diff", () => {
       ),
     );
     await commit("template", async () => {
-      await repo.write("pipelines/export.yaml", `${demo(STEPS, "H 2 * * *").replace("name: demo", "name: export")}template: true\nparams: { tenant: { type: string, default: none } }\n`);
-      await repo.write("pipelines/export.tenants.yaml", "- { name: acme, params: { tenant: acme } }\n- { name: globex, params: { tenant: globex } }\n");
+      await repo.write(
+        "pipelines/export.yaml",
+        `${demo(STEPS, "H 2 * * *").replace("name: demo", "name: export")}template: true\nparams: { tenant: { type: string, default: none } }\n`,
+      );
+      await repo.write(
+        "pipelines/export.tenants.yaml",
+        "- { name: acme, params: { tenant: acme } }\n- { name: globex, params: { tenant: globex } }\n",
+      );
     });
-    await commit("tenants changed", () => repo.write("pipelines/export.tenants.yaml", "- { name: acme, params: { tenant: acme } }\n- { name: hooli, params: { tenant: hooli } }\n- { name: initech, params: { tenant: initech } }\n"));
-    await commit("on-demand pipeline added", () => repo.write("pipelines/ondemand.yaml", demo(`  - name: settle\n    command: [settle, --all]\n    capacity: on-demand\n    retries: 1\n    resources: { requests: { cpu: 250m, memory: 16Gi }, limits: { memory: 16Gi } }\n`).replace("name: demo", "name: ondemand")));
+    await commit("tenants changed", () =>
+      repo.write(
+        "pipelines/export.tenants.yaml",
+        "- { name: acme, params: { tenant: acme } }\n- { name: hooli, params: { tenant: hooli } }\n- { name: initech, params: { tenant: initech } }\n",
+      ),
+    );
+    await commit("on-demand pipeline added", () =>
+      repo.write(
+        "pipelines/ondemand.yaml",
+        demo(
+          `  - name: settle\n    command: [settle, --all]\n    capacity: on-demand\n    retries: 1\n    resources: { requests: { cpu: 250m, memory: 16Gi }, limits: { memory: 16Gi } }\n`,
+        ).replace("name: demo", "name: ondemand"),
+      ),
+    );
   });
   after(() => repo.cleanup());
 
   test("tenants of a template: the comment lists those added and removed; the schedule shown is the resolved one", async () => {
     const doc = await between("template", "tenants changed");
-    assert.deepEqual(doc.pipelines.map((p) => [p.pipeline, p.status, p.template]), [
-      ["export-globex", "removed", "export"],
-      ["export-hooli", "added", "export"],
-      ["export-initech", "added", "export"],
-    ]);
+    assert.deepEqual(
+      doc.pipelines.map((p) => [p.pipeline, p.status, p.template]),
+      [
+        ["export-globex", "removed", "export"],
+        ["export-hooli", "added", "export"],
+        ["export-initech", "added", "export"],
+      ],
+    );
     const md = renderMarkdown({ ...doc, checks: [] } as unknown as ReviewDocument);
     assert.match(md, /Tenants of template `export`: added hooli, initech; removed globex/);
     const added = await between("overrides", "template");
-    const schedule = added.pipelines.find((p) => p.pipeline === "export-acme")!.settings.find((f) => f.field === "schedule")!;
+    const schedule = added.pipelines
+      .find((p) => p.pipeline === "export-acme")!
+      .settings.find((f) => f.field === "schedule")!;
     assert.match(String(schedule.after), /^\d+ 2 \* \* \*/, "H resolved, in the comment as in the CronJob");
   });
 
@@ -109,7 +157,10 @@ describe("npm run diff", () => {
       const part = await readTreeAt(repo.root, base, "generated", scope.wanted, scope.paths);
       const whole = await readTreeAt(repo.root, base, "generated", scope.wanted);
       assert.deepEqual(part, whole, `${labels[i - 1]} → ${label}`);
-      assert.ok([...whole.files.keys()].some((p) => /\/platform\/nodepool-/.test(p)), "the node pools are read, for the cost");
+      assert.ok(
+        [...whole.files.keys()].some((p) => /\/platform\/nodepool-/.test(p)),
+        "the node pools are read, for the cost",
+      );
       scoped++;
     }
     assert.ok(scoped >= 5, `${scoped} changes were read in part`);
@@ -119,35 +170,60 @@ describe("npm run diff", () => {
     const doc = await between("base", "step added");
     const p = doc.pipelines.find((x) => x.pipeline === "demo")!;
     assert.deepEqual(p.clusters, ["prod", "staging"]);
-    assert.deepEqual(p.steps.map((s) => [s.step, s.status]), [["audit", "added"]]);
+    assert.deepEqual(
+      p.steps.map((s) => [s.step, s.status]),
+      [["audit", "added"]],
+    );
     assert.match(p.mermaid, /\["audit"\]:::added/);
-    assert.deepEqual(doc.clusters.map((c) => [c.cluster, c.create, c.update, c.prune, c.applications]), [
-      ["prod", 1, 1, 1, ["pipeline-demo"]],
-      ["staging", 1, 1, 1, ["pipeline-demo"]],
-    ]);
+    assert.deepEqual(
+      doc.clusters.map((c) => [c.cluster, c.create, c.update, c.prune, c.applications]),
+      [
+        ["prod", 1, 1, 1, ["pipeline-demo"]],
+        ["staging", 1, 1, 1, ["pipeline-demo"]],
+      ],
+    );
     // The plan ConfigMap is replaced (a new hashed name), and the CronJob is updated to mount it.
-    assert.deepEqual(doc.objects.filter((o) => o.cluster === "prod").map((o) => [o.op, o.kind]), [["create", "ConfigMap"], ["prune", "ConfigMap"], ["update", "CronJob"]]);
+    assert.deepEqual(
+      doc.objects.filter((o) => o.cluster === "prod").map((o) => [o.op, o.kind]),
+      [
+        ["create", "ConfigMap"],
+        ["prune", "ConfigMap"],
+        ["update", "CronJob"],
+      ],
+    );
   });
 
   test("an added pipeline: each step with image, command, requests, limits, retries and capacity; a new on-demand step is no move to on-demand", async () => {
     const doc = await between("tenants changed", "on-demand pipeline added");
     const md = renderMarkdown({ ...doc, checks: [] } as unknown as ReviewDocument);
     const section = md.slice(md.indexOf("### Pipeline `ondemand` — added"));
-    assert.match(section, /\| step \| image \| command \| requests \(cpu \/ memory\) \| limits \(cpu \/ memory\) \| retries \| capacity \|/);
+    assert.match(
+      section,
+      /\| step \| image \| command \| requests \(cpu \/ memory\) \| limits \(cpu \/ memory\) \| retries \| capacity \|/,
+    );
     // The 16Gi request is in the table, not only in the folded raw diff.
-    assert.match(section, /\| `settle` \| `registry\.example\.com\/team\/app:1\.0\.0` \| `\["settle","--all"\]` \| `250m \/ 16Gi` \| `- \/ 16Gi` \| 1 \| on-demand \|/);
+    assert.match(
+      section,
+      /\| `settle` \| `registry\.example\.com\/team\/app:1\.0\.0` \| `\["settle","--all"\]` \| `250m \/ 16Gi` \| `- \/ 16Gi` \| 1 \| on-demand \|/,
+    );
     assert.ok(!doc.risks.some((r) => /move to on-demand/.test(r.message)), JSON.stringify(doc.risks));
   });
 
   test("a step removed", async () => {
     const p = (await between("step added", "step removed")).pipelines[0]!;
-    assert.deepEqual(p.steps.map((s) => [s.step, s.status]), [["audit", "removed"]]);
+    assert.deepEqual(
+      p.steps.map((s) => [s.step, s.status]),
+      [["audit", "removed"]],
+    );
     assert.match(p.mermaid, /\["audit"\]:::removed/);
   });
 
   test("a step renamed", async () => {
     const p = (await between("step removed", "step renamed")).pipelines[0]!;
-    assert.deepEqual(p.steps.map((s) => [s.step, s.status, s.renamedFrom]), [["publish", "renamed", "load"]]);
+    assert.deepEqual(
+      p.steps.map((s) => [s.step, s.status, s.renamedFrom]),
+      [["publish", "renamed", "load"]],
+    );
     assert.match(p.mermaid, /\["load → publish"\]:::changed/);
   });
 
@@ -167,7 +243,10 @@ describe("npm run diff", () => {
     assert.deepEqual(change!.clusters, ["prod", "staging"]);
     assert.ok(change!.after!.perRun > change!.before!.perRun, JSON.stringify(change));
     assert.equal(change!.after!.perMonth! / change!.after!.perRun, 365 / 12, "a daily schedule");
-    assert.match(renderMarkdown(doc), /### Cost \(prices: us-east-1 2026-12-01 snapshot, USD\)[\s\S]*\| `demo` \| prod, staging \| \$0\.\d{4} → \$0\.\d{4} \(\+\d+\.\d%\) \| \$\d+\.\d{2} → \$\d+\.\d{2} /);
+    assert.match(
+      renderMarkdown(doc),
+      /### Cost \(prices: us-east-1 2026-12-01 snapshot, USD\)[\s\S]*\| `demo` \| prod, staging \| \$0\.\d{4} → \$0\.\d{4} \(\+\d+\.\d%\) \| \$\d+\.\d{2} → \$\d+\.\d{2} /,
+    );
   });
 
   test("per-cluster overrides: each cluster's own change, reported per cluster", async () => {
@@ -181,7 +260,13 @@ describe("npm run diff", () => {
     assert.deepEqual(byCluster.staging!.steps, []);
     assert.deepEqual(byCluster.prod!.settings, [{ field: "maxParallel", before: "10", after: "2" }]);
     // Both clusters are priced, though their changes differ (the schedule changed in staging only).
-    assert.deepEqual(doc.cost!.changes.map((c) => c.clusters).flat().sort(), ["prod", "staging"]);
+    assert.deepEqual(
+      doc
+        .cost!.changes.map((c) => c.clusters)
+        .flat()
+        .sort(),
+      ["prod", "staging"],
+    );
     assert.deepEqual(
       byCluster.prod!.steps.map((s) => [s.step, s.fields.map((f) => [f.field, f.after])]),
       ["extract", "transform", "load"].map((step) => [step, [["env", "LOG_LEVEL=warn"]]]),
@@ -193,16 +278,32 @@ describe("npm run diff", () => {
     const p = doc.pipelines[0]!;
     assert.deepEqual(p.settings, [{ field: "schedule", before: "0 3 * * *", after: "30 4 * * *" }]);
     assert.deepEqual(p.steps, []);
-    assert.deepEqual(doc.objects.map((o) => [o.op, o.kind]), [["update", "CronJob"], ["update", "CronJob"]]);
+    assert.deepEqual(
+      doc.objects.map((o) => [o.op, o.kind]),
+      [
+        ["update", "CronJob"],
+        ["update", "CronJob"],
+      ],
+    );
   });
 
   test("a NodePool change: its requirements drift the nodes", async () => {
     const doc = await between("schedule", "nodepool");
-    assert.deepEqual(doc.clusters.map((c) => c.cluster), ["staging"]);
+    assert.deepEqual(
+      doc.clusters.map((c) => c.cluster),
+      ["staging"],
+    );
     const pools = doc.platform.filter((p) => p.kind === "NodePool");
     assert.ok(pools.length >= 1);
     assert.ok(pools.every((p) => p.risk === "medium" && /drifted and replaces them/.test(p.consequence)));
-    assert.ok(pools[0]!.fields.some((f) => f.field.startsWith("spec.template.spec.requirements") && f.before?.includes('"r"') && !f.after?.includes('"r"')));
+    assert.ok(
+      pools[0]!.fields.some(
+        (f) =>
+          f.field.startsWith("spec.template.spec.requirements") &&
+          f.before?.includes('"r"') &&
+          !f.after?.includes('"r"'),
+      ),
+    );
     assert.ok(doc.risks.some((r) => r.cluster === "staging" && /NodePool dagops-steps/.test(r.message)));
   });
 
@@ -210,8 +311,17 @@ describe("npm run diff", () => {
     const doc = await between("nodepool", "pipeline removed");
     const p = doc.pipelines.find((x) => x.pipeline === "demo")!;
     assert.equal(p.status, "removed");
-    assert.ok(doc.objects.every((o) => o.op === "prune" || o.kind === "AppProject" || o.kind === "ClusterRoleBinding"), "pruned, and the run managers' node reader binds one service account less");
-    assert.ok(doc.risks.some((r) => r.level === "high" && /Namespace dagops-demo: deleting the namespace deletes everything in it/.test(r.message)));
+    assert.ok(
+      doc.objects.every((o) => o.op === "prune" || o.kind === "AppProject" || o.kind === "ClusterRoleBinding"),
+      "pruned, and the run managers' node reader binds one service account less",
+    );
+    assert.ok(
+      doc.risks.some(
+        (r) =>
+          r.level === "high" &&
+          /Namespace dagops-demo: deleting the namespace deletes everything in it/.test(r.message),
+      ),
+    );
   });
 
   test("a FargateProfile selector change: replaced, flagged high with what deletion does", async () => {
@@ -219,20 +329,33 @@ describe("npm run diff", () => {
     const [change] = doc.platform;
     assert.equal(change!.op, "replace");
     assert.equal(change!.risk, "high");
-    assert.match(change!.consequence, /immutable.*every pod it scheduled: in-flight run managers, the Karpenter controller/);
-    assert.ok(change!.fields.some((f) => f.field === "spec.selectors[0].labels.dagops.dev/role" && f.before === "run-manager" && f.after === "manager"));
+    assert.match(
+      change!.consequence,
+      /immutable.*every pod it scheduled: in-flight run managers, the Karpenter controller/,
+    );
+    assert.ok(
+      change!.fields.some(
+        (f) =>
+          f.field === "spec.selectors[0].labels.dagops.dev/role" && f.before === "run-manager" && f.after === "manager",
+      ),
+    );
     assert.deepEqual(doc.objects.map((o) => o.op).sort(), ["create", "prune"]);
   });
 
   test("no change at all", async () => {
     const doc = await between("fargate selector", "fargate selector");
-    assert.deepEqual([doc.clusters, doc.objects, doc.pipelines, doc.platform, doc.risks, doc.files], [[], [], [], [], [], []]);
+    assert.deepEqual(
+      [doc.clusters, doc.objects, doc.pipelines, doc.platform, doc.risks, doc.files],
+      [[], [], [], [], [], []],
+    );
     assert.match(renderMarkdown(doc), /No change to `generated\/`/);
   });
 
   test("golden Markdown: the resource change", async () => {
     const doc = await between("step renamed", "resources");
-    const text = renderMarkdown(doc).replaceAll(doc.base.commit.slice(0, 7), "BASE").replaceAll(doc.head.commit!.slice(0, 7), "HEAD");
+    const text = renderMarkdown(doc)
+      .replaceAll(doc.base.commit.slice(0, 7), "BASE")
+      .replaceAll(doc.head.commit!.slice(0, 7), "HEAD");
     const golden = join(REPO, "test/golden/diff-resource-change.md");
     if (process.env.UPDATE_GOLDEN) await writeFile(golden, text);
     assert.equal(text, await readFile(golden, "utf8"));
@@ -250,7 +373,10 @@ describe("npm run diff", () => {
       assert.equal(doc.head.ref, "working tree");
       assert.deepEqual(doc.checks.ran && doc.checks.ok, true);
       assert.equal(doc.pipelines[0]!.status, "added");
-      assert.ok(doc.files.some((f) => /not yet tracked by git/.test(f.diff)), "untracked new files are in the raw diff");
+      assert.ok(
+        doc.files.some((f) => /not yet tracked by git/.test(f.diff)),
+        "untracked new files are in the raw diff",
+      );
       assert.match(await readFile(out, "utf8"), /### Pipeline `fresh` — added/);
     } finally {
       git(repo.root, "checkout", "-q", "HEAD", "--", ".");

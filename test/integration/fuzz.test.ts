@@ -8,7 +8,10 @@ import { fuzz, pipelineCase, random } from "../support/fuzz.ts";
 
 test("fuzzed pipeline documents: synth never crashes, writes nothing on problems, and writes Go-safe, fresh, idempotent output", async () => {
   const { failures, accepted, refused } = await fuzz(20261201, 80);
-  assert.deepEqual(failures.map((f) => `case ${f.case}: ${f.why}\n${f.input}`), []);
+  assert.deepEqual(
+    failures.map((f) => `case ${f.case}: ${f.why}\n${f.input}`),
+    [],
+  );
   assert.ok(accepted >= 10 && refused >= 10, `both paths exercised: ${accepted} accepted, ${refused} refused`);
 });
 

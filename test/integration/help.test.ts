@@ -18,17 +18,34 @@ for (const command of ["synth", "check", "cost", "plan", "diff", "pr-comment"]) 
     const dir = mkdtempSync(join(tmpdir(), "dagops-help-"));
     try {
       const trace = join(dir, "imports.txt");
-      const run = spawnSync(process.execPath, ["--import", "tsx", "--import", join(REPO, "test/fixtures/trace-imports.mjs"), join(REPO, `src/commands/${command}.ts`), "--help"], {
-        cwd: REPO,
-        encoding: "utf8",
-        env: { ...process.env, DAGOPS_TRACE_IMPORTS: trace },
-      });
+      const run = spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "--import",
+          join(REPO, "test/fixtures/trace-imports.mjs"),
+          join(REPO, `src/commands/${command}.ts`),
+          "--help",
+        ],
+        {
+          cwd: REPO,
+          encoding: "utf8",
+          env: { ...process.env, DAGOPS_TRACE_IMPORTS: trace },
+        },
+      );
       assert.equal(run.status, 0, run.stderr);
       assert.match(run.stdout, /^Usage: /);
       assert.match(run.stdout, /Exit codes:/);
       const loaded = readFileSync(trace, "utf8").split("\n");
-      assert.ok(loaded.some((s) => s.endsWith("/cli/kit.ts")), "the trace records the command's own imports");
-      assert.deepEqual(loaded.filter((s) => HEAVY.test(s)), []);
+      assert.ok(
+        loaded.some((s) => s.endsWith("/cli/kit.ts")),
+        "the trace records the command's own imports",
+      );
+      assert.deepEqual(
+        loaded.filter((s) => HEAVY.test(s)),
+        [],
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -36,6 +53,9 @@ for (const command of ["synth", "check", "cost", "plan", "diff", "pr-comment"]) 
 }
 
 test("synth --help lists every option it takes", () => {
-  const run = spawnSync(process.execPath, ["--import", "tsx", join(REPO, "src/commands/synth.ts"), "--help"], { cwd: REPO, encoding: "utf8" });
+  const run = spawnSync(process.execPath, ["--import", "tsx", join(REPO, "src/commands/synth.ts"), "--help"], {
+    cwd: REPO,
+    encoding: "utf8",
+  });
   for (const option of ["--root", "--timings", "--help"]) assert.match(run.stdout, new RegExp(`${option}\\b`));
 });

@@ -38,42 +38,143 @@ function edits(next: () => number, added: string[], broken: boolean): Edit {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
   const n = Math.floor(next() * 1000);
   const kinds: Edit[] = [
-    { name: `add gen-${n}`, apply: async (r) => (added.push(`gen-${n}`), r.write(`pipelines/gen-${n}.yaml`, yamlPipeline(`gen-${n}`, `schedule: "H ${n % 24} * * *"\n`))) },
-    { name: "change a YAML pipeline", apply: async (r) => r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace(/maxParallel: \d+/, `maxParallel: ${1 + (n % 5)}`)) },
-    { name: "change the TypeScript pipeline", apply: async (r) => r.write("pipelines/customer-classification.ts", (await r.read("pipelines/customer-classification.ts")).replace(/maxParallel: \d+/, `maxParallel: ${3 + (n % 5)}`)) },
-    { name: "add a tenant", apply: async (r) => r.write("pipelines/tenant-export.tenants.yaml", `${await r.read("pipelines/tenant-export.tenants.yaml")}- { name: t${n}, params: { tenant: t${n} } }\n`) },
+    {
+      name: `add gen-${n}`,
+      apply: async (r) => (
+        added.push(`gen-${n}`),
+        r.write(`pipelines/gen-${n}.yaml`, yamlPipeline(`gen-${n}`, `schedule: "H ${n % 24} * * *"\n`))
+      ),
+    },
+    {
+      name: "change a YAML pipeline",
+      apply: async (r) =>
+        r.write(
+          "pipelines/daily-usage-report.yaml",
+          (await r.read("pipelines/daily-usage-report.yaml")).replace(
+            /maxParallel: \d+/,
+            `maxParallel: ${1 + (n % 5)}`,
+          ),
+        ),
+    },
+    {
+      name: "change the TypeScript pipeline",
+      apply: async (r) =>
+        r.write(
+          "pipelines/customer-classification.ts",
+          (await r.read("pipelines/customer-classification.ts")).replace(
+            /maxParallel: \d+/,
+            `maxParallel: ${3 + (n % 5)}`,
+          ),
+        ),
+    },
+    {
+      name: "add a tenant",
+      apply: async (r) =>
+        r.write(
+          "pipelines/tenant-export.tenants.yaml",
+          `${await r.read("pipelines/tenant-export.tenants.yaml")}- { name: t${n}, params: { tenant: t${n} } }\n`,
+        ),
+    },
     // A warning (an override for a cluster the template does not deploy to) in a template's tenant.
-    { name: "add a tenant with a warning", apply: async (r) => r.write("pipelines/tenant-export.tenants.yaml", `${await r.read("pipelines/tenant-export.tenants.yaml")}- { name: w${n}, params: { tenant: w${n} }, overrides: { staging: { maxParallel: 1 } } }\n`) },
-    { name: "change a tenant", apply: async (r) => r.write("pipelines/tenant-export.tenants.yaml", (await r.read("pipelines/tenant-export.tenants.yaml")).replace(/maxParallel: \d+ \} \} \}/, `maxParallel: ${1 + (n % 3)} } } }`)) },
-    { name: "change the template", apply: async (r) => r.write("pipelines/tenant-export.yaml", (await r.read("pipelines/tenant-export.yaml")).replace(/^maxParallel: \d+$/m, `maxParallel: ${2 + (n % 3)}`)) },
+    {
+      name: "add a tenant with a warning",
+      apply: async (r) =>
+        r.write(
+          "pipelines/tenant-export.tenants.yaml",
+          `${await r.read("pipelines/tenant-export.tenants.yaml")}- { name: w${n}, params: { tenant: w${n} }, overrides: { staging: { maxParallel: 1 } } }\n`,
+        ),
+    },
+    {
+      name: "change a tenant",
+      apply: async (r) =>
+        r.write(
+          "pipelines/tenant-export.tenants.yaml",
+          (await r.read("pipelines/tenant-export.tenants.yaml")).replace(
+            /maxParallel: \d+ \} \} \}/,
+            `maxParallel: ${1 + (n % 3)} } } }`,
+          ),
+        ),
+    },
+    {
+      name: "change the template",
+      apply: async (r) =>
+        r.write(
+          "pipelines/tenant-export.yaml",
+          (await r.read("pipelines/tenant-export.yaml")).replace(/^maxParallel: \d+$/m, `maxParallel: ${2 + (n % 3)}`),
+        ),
+    },
     {
       name: "remove a tenant",
       apply: async (r) => {
         const lines = (await r.read("pipelines/tenant-export.tenants.yaml")).split("\n");
         const tenants = lines.filter((l) => l.startsWith("- "));
-        if (tenants.length > 1) await r.write("pipelines/tenant-export.tenants.yaml", lines.filter((l) => l !== tenants[0]).join("\n"));
+        if (tenants.length > 1)
+          await r.write("pipelines/tenant-export.tenants.yaml", lines.filter((l) => l !== tenants[0]).join("\n"));
       },
     },
-    { name: "change the image tag in a helper outside pipelines/", apply: async (r) => r.write("lib/images.ts", `export const classifierTag = "2.8.${n}";\n`) },
-    { name: "change a helper inside pipelines/", apply: async (r) => r.write("pipelines/_limits.ts", `export const classifyMemory = "${700 + (n % 5) * 10}Mi";\n`) },
-    { name: "change a file only platform.config.ts imports", apply: async (r) => r.write("lib/run-manager.ts", `export const runManagerTag = "0.1.${n}";\n`) },
-    { name: "change the platform configuration", apply: async (r) => r.write("platform.config.ts", (await r.read("platform.config.ts")).replace(/cpu: "\d+", memory: "800Gi"/, `cpu: "${200 + (n % 50)}", memory: "800Gi"`)) },
-    { name: "a new dagops version", apply: async (r) => r.write("package.json", (await r.read("package.json")).replace(/"version": "[^"]+"/, `"version": "0.1.${n}"`)) },
-    { name: "break a pipeline", apply: async (r) => r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace(/cpu: 250m/, "cpu: lots")) },
-    { name: "fix it again", apply: async (r) => r.write("pipelines/daily-usage-report.yaml", (await r.read("pipelines/daily-usage-report.yaml")).replace("cpu: lots", "cpu: 250m")) },
+    {
+      name: "change the image tag in a helper outside pipelines/",
+      apply: async (r) => r.write("lib/images.ts", `export const classifierTag = "2.8.${n}";\n`),
+    },
+    {
+      name: "change a helper inside pipelines/",
+      apply: async (r) => r.write("pipelines/_limits.ts", `export const classifyMemory = "${700 + (n % 5) * 10}Mi";\n`),
+    },
+    {
+      name: "change a file only platform.config.ts imports",
+      apply: async (r) => r.write("lib/run-manager.ts", `export const runManagerTag = "0.1.${n}";\n`),
+    },
+    {
+      name: "change the platform configuration",
+      apply: async (r) =>
+        r.write(
+          "platform.config.ts",
+          (await r.read("platform.config.ts")).replace(
+            /cpu: "\d+", memory: "800Gi"/,
+            `cpu: "${200 + (n % 50)}", memory: "800Gi"`,
+          ),
+        ),
+    },
+    {
+      name: "a new dagops version",
+      apply: async (r) =>
+        r.write("package.json", (await r.read("package.json")).replace(/"version": "[^"]+"/, `"version": "0.1.${n}"`)),
+    },
+    {
+      name: "break a pipeline",
+      apply: async (r) =>
+        r.write(
+          "pipelines/daily-usage-report.yaml",
+          (await r.read("pipelines/daily-usage-report.yaml")).replace(/cpu: 250m/, "cpu: lots"),
+        ),
+    },
+    {
+      name: "fix it again",
+      apply: async (r) =>
+        r.write(
+          "pipelines/daily-usage-report.yaml",
+          (await r.read("pipelines/daily-usage-report.yaml")).replace("cpu: lots", "cpu: 250m"),
+        ),
+    },
   ];
   const fix = kinds.find((k) => k.name === "fix it again")!;
   if (broken) return fix;
   kinds.splice(kinds.indexOf(fix), 1);
   if (added.length) {
     const victim = pick(added);
-    kinds.push({ name: `delete ${victim}`, apply: async (r) => (added.splice(added.indexOf(victim), 1), r.remove(`pipelines/${victim}.yaml`)) });
+    kinds.push({
+      name: `delete ${victim}`,
+      apply: async (r) => (added.splice(added.indexOf(victim), 1), r.remove(`pipelines/${victim}.yaml`)),
+    });
     kinds.push({
       name: `rename ${victim}`,
       apply: async (r) => {
         const to = `${victim}-r${n}`;
         added.splice(added.indexOf(victim), 1, to);
-        await r.write(`pipelines/${victim}.yaml`, (await r.read(`pipelines/${victim}.yaml`)).replace(`name: ${victim}`, `name: ${to}`));
+        await r.write(
+          `pipelines/${victim}.yaml`,
+          (await r.read(`pipelines/${victim}.yaml`)).replace(`name: ${victim}`, `name: ${to}`),
+        );
         await rename(join(r.root, `pipelines/${victim}.yaml`), join(r.root, `pipelines/${to}.yaml`));
       },
     });
@@ -88,9 +189,15 @@ async function run(main: typeof synth, repo: TempRepo, ...args: string[]) {
 }
 
 /** The problems a synth printed, without their order. */
-const problemLines = (stderr: string) => stderr.split("\n").filter((l) => /^\s+\S+\s+[A-Z_]+( \(warning\))?\s/.test(l)).sort();
+const problemLines = (stderr: string) =>
+  stderr
+    .split("\n")
+    .filter((l) => /^\s+\S+\s+[A-Z_]+( \(warning\))?\s/.test(l))
+    .sort();
 
-test("random edit sequences: the incremental synth writes exactly what a full synth writes, and check in a fresh clone agrees with check --full", { timeout: 600_000 }, async () => {
+test("random edit sequences: the incremental synth writes exactly what a full synth writes, and check in a fresh clone agrees with check --full", {
+  timeout: 600_000,
+}, async () => {
   const a = await tempRepo({ generated: true, git: true });
   const b = await tempRepo({ generated: true });
   const clones = await mkdtemp(join(tmpdir(), "dagops-clones-"));
@@ -116,7 +223,8 @@ test("random edit sequences: the incremental synth writes exactly what a full sy
         const fresh = await runCheck(clone);
         const full = await runCheck(clone, undefined, { full: true });
         assert.deepEqual(fresh, full, `${label}: check in a fresh clone and check --full disagree`);
-        if (edited && !broken && edit.name !== "break a pipeline") assert.equal(fresh.ok, false, `${label}: the edit left generated/ stale, and check passed`);
+        if (edited && !broken && edit.name !== "break a pipeline")
+          assert.equal(fresh.ok, false, `${label}: the edit left generated/ stale, and check passed`);
         await rm(clone, { recursive: true, force: true });
 
         broken = edit.name === "break a pipeline";
@@ -141,13 +249,23 @@ test("random edit sequences: the incremental synth writes exactly what a full sy
 });
 
 /** Replays on the second copy the edit the first got (edits() draws from the same value). */
-async function editsReplay(name: string, repo: TempRepo, state: number, added: string[], broken: boolean): Promise<void> {
+async function editsReplay(
+  name: string,
+  repo: TempRepo,
+  state: number,
+  added: string[],
+  broken: boolean,
+): Promise<void> {
   const edit = edits(() => state, added, broken);
   assert.equal(edit.name, name);
   await edit.apply(repo);
 }
 
-const git = (root: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: root, encoding: "utf8" });
+const git = (root: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
+    cwd: root,
+    encoding: "utf8",
+  });
 const commitAll = (root: string, message: string) => {
   git(root, "add", "-A");
   git(root, "commit", "-q", "--allow-empty", "-m", message);
@@ -183,7 +301,10 @@ test("a hand-edited stamp proves nothing: check reports it stale, and the next s
     const file = "generated/prod/pipelines/daily-usage-report/dagops.stamp";
     const original = await repo.read(file);
     // Claims another definition: the stamp no longer proves the folder.
-    const edited = original.replace(/("pipelines\/daily-usage-report\.yaml": ")[0-9a-f]{40}/, (_, k: string) => `${k}${"0".repeat(40)}`);
+    const edited = original.replace(
+      /("pipelines\/daily-usage-report\.yaml": ")[0-9a-f]{40}/,
+      (_, k: string) => `${k}${"0".repeat(40)}`,
+    );
     assert.notEqual(edited, original);
     await repo.write(file, edited);
     const checked = await run(check, repo);
@@ -224,7 +345,13 @@ test("a file's id is the same whether git's index tells it or the file is read; 
     const truth = await Blobs.start(repo.root, { git: false });
     for (const p of [one!, two!, three!]) assert.equal(after.id(p), truth.id(p), p);
     const checked = await runCheck(repo.root);
-    assert.deepEqual(checked.problems.filter((p) => p.code === "DRIFT_STALE").map((p) => p.file).sort(), [one!, two!, three!].sort());
+    assert.deepEqual(
+      checked.problems
+        .filter((p) => p.code === "DRIFT_STALE")
+        .map((p) => p.file)
+        .sort(),
+      [one!, two!, three!].sort(),
+    );
   } finally {
     await repo.cleanup();
   }
@@ -234,7 +361,13 @@ test("a price snapshot is validated again once its bytes change, though not whil
   const repo = await tempRepo();
   try {
     await repo.write("prices/custom.json", readFileSync(join(REPO, "data/aws-us-east-1.json"), "utf8"));
-    await repo.write("platform.config.ts", (await repo.read("platform.config.ts")).replace('name: "staging",', 'name: "staging",\n      prices: "prices/custom.json",'));
+    await repo.write(
+      "platform.config.ts",
+      (await repo.read("platform.config.ts")).replace(
+        'name: "staging",',
+        'name: "staging",\n      prices: "prices/custom.json",',
+      ),
+    );
     assert.equal((await run(synth, repo)).code, 0);
     assert.match((await run(synth, repo)).out, /is up to date/);
     // Valid JSON, not a price snapshot: an instance type without its price.
@@ -256,17 +389,32 @@ test("one changed pipeline: only it is loaded and rendered; the rest is proved u
   const repo = await tempRepo({ generated: true });
   try {
     assert.ok(noChange(await survey(repo.root)), "nothing changed: proved without rendering");
-    await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
+    await repo.write(
+      "pipelines/daily-usage-report.yaml",
+      (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"),
+    );
     assert.equal(noChange(await survey(repo.root)), undefined);
     const c = await compile(repo.root, undefined, { incremental: true });
-    const owners = (paths: readonly string[]) => [...new Set(paths.map((p) => /^prod\/(pipelines\/[^/]+|apps|platform)/.exec(p)?.[1] ?? p))].sort();
+    const owners = (paths: readonly string[]) =>
+      [...new Set(paths.map((p) => /^prod\/(pipelines\/[^/]+|apps|platform)/.exec(p)?.[1] ?? p))].sort();
     assert.deepEqual(owners(c.files!.map((f) => f.path)), ["apps", "pipelines/daily-usage-report", "platform"]);
-    assert.deepEqual(c.project.pipelines.map((p) => p.name), ["daily-usage-report"], "only the changed definition was loaded");
+    assert.deepEqual(
+      c.project.pipelines.map((p) => p.name),
+      ["daily-usage-report"],
+      "only the changed definition was loaded",
+    );
     const all = await snapshot(join(repo.root, "generated"));
     assert.deepEqual(c.counts, { pipelines: 5, files: all.size });
     // Compared with the tree: only that pipeline's files (its plan and its stamp) differ.
     const compared = await compile(repo.root, undefined, { incremental: true, output: "compare" });
-    assert.deepEqual(compared.tree!.stale, ["prod/pipelines/daily-usage-report/configmap-plan.yaml", "prod/pipelines/daily-usage-report/cronjob-daily-usage-report.yaml", "prod/pipelines/daily-usage-report/dagops.stamp"].filter((p) => compared.tree!.stale.includes(p)));
+    assert.deepEqual(
+      compared.tree!.stale,
+      [
+        "prod/pipelines/daily-usage-report/configmap-plan.yaml",
+        "prod/pipelines/daily-usage-report/cronjob-daily-usage-report.yaml",
+        "prod/pipelines/daily-usage-report/dagops.stamp",
+      ].filter((p) => compared.tree!.stale.includes(p)),
+    );
     assert.ok(compared.tree!.stale.includes("prod/pipelines/daily-usage-report/dagops.stamp"));
     assert.deepEqual([compared.tree!.missing, compared.tree!.extra, compared.tree!.irregular], [[], [], []]);
   } finally {
@@ -274,7 +422,9 @@ test("one changed pipeline: only it is loaded and rendered; the rest is proved u
   }
 });
 
-test("two pull requests, one adding a pipeline and one changing another, merge without a conflict and the merge passes check without a synth; a merge resolved wrongly is caught", { timeout: 120_000 }, async () => {
+test("two pull requests, one adding a pipeline and one changing another, merge without a conflict and the merge passes check without a synth; a merge resolved wrongly is caught", {
+  timeout: 120_000,
+}, async () => {
   const repo = await tempRepo({ generated: true, git: true });
   try {
     const root = repo.root;
@@ -287,24 +437,36 @@ test("two pull requests, one adding a pipeline and one changing another, merge w
     // Branch two, from the same base: a changed pipeline.
     git(root, "checkout", "-q", "main");
     git(root, "checkout", "-q", "-b", "change-pipeline");
-    await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"));
+    await repo.write(
+      "pipelines/daily-usage-report.yaml",
+      (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 3"),
+    );
     assert.equal((await run(synth, repo)).code, 0);
     commitAll(root, "change daily-usage-report");
     const touched = (branch: string) => git(root, "diff", "--name-only", "main", branch).trim().split("\n");
     const one = touched("add-pipeline");
     const two = touched("change-pipeline");
-    assert.deepEqual(one.filter((p) => two.includes(p)), [], "the two branches touch disjoint paths");
+    assert.deepEqual(
+      one.filter((p) => two.includes(p)),
+      [],
+      "the two branches touch disjoint paths",
+    );
     git(root, "checkout", "-q", "main");
     git(root, "merge", "-q", "--no-edit", "add-pipeline");
     const merged = git(root, "merge", "--no-edit", "change-pipeline");
     assert.doesNotMatch(merged, /CONFLICT/);
     const checked = await run(check, repo);
     assert.equal(checked.code, 0, checked.err);
-    process.stdout.write(`# the two-branch merge: ${one.length} and ${two.length} paths, none shared; git merge:\n# ${merged.trim().split("\n").join("\n# ")}\n# ${checked.out.trim()}\n`);
+    process.stdout.write(
+      `# the two-branch merge: ${one.length} and ${two.length} paths, none shared; git merge:\n# ${merged.trim().split("\n").join("\n# ")}\n# ${checked.out.trim()}\n`,
+    );
 
     // A merge resolved by hand, wrongly: the other branch's definition kept with this one's output.
     git(root, "checkout", "-q", "-b", "wrong", "main~1");
-    await repo.write("pipelines/daily-usage-report.yaml", (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 4"));
+    await repo.write(
+      "pipelines/daily-usage-report.yaml",
+      (await repo.read("pipelines/daily-usage-report.yaml")).replace("maxParallel: 2", "maxParallel: 4"),
+    );
     commitAll(root, "a definition changed without its output");
     const wrong = await run(check, repo);
     assert.equal(wrong.code, 1);
@@ -343,7 +505,9 @@ test("a tenant added to a template: only it is rendered; the other tenants' fold
     const added = `${await repo.read(list)}- { name: umbrella, params: { tenant: umbrella } }\n`;
     await repo.write(list, added);
     await full.write(list, added);
-    const folders = (paths: readonly string[]) => [...new Set(paths.filter((p) => p.includes("/pipelines/")).map((p) => p.split("/").slice(0, 3).join("/")))];
+    const folders = (paths: readonly string[]) => [
+      ...new Set(paths.filter((p) => p.includes("/pipelines/")).map((p) => p.split("/").slice(0, 3).join("/"))),
+    ];
     // Rendered (memory output holds what was rendered): the new tenant's folder only.
     const rendered = await compile(repo.root, undefined, { incremental: true });
     assert.deepEqual(folders(rendered.files!.map((f) => f.path)), ["prod/pipelines/tenant-export-umbrella"]);
@@ -353,12 +517,18 @@ test("a tenant added to a template: only it is rendered; the other tenants' fold
     assert.deepEqual([c.tree!.extra, c.tree!.irregular], [[], []]);
     assert.equal((await run(synth, repo)).code, 0);
     assert.equal((await run(synth, full, "--full")).code, 0);
-    assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(full.root, "generated")), "the same tree as a full synth");
+    assert.deepEqual(
+      await snapshot(join(repo.root, "generated")),
+      await snapshot(join(full.root, "generated")),
+      "the same tree as a full synth",
+    );
 
     // A hand edit in a kept tenant's folder, then another change to the tenants file: the edited
     // tenant is rendered again (its folder no longer hashes to what the cache says).
     const edited = "prod/pipelines/tenant-export-acme";
-    const file = [...(await snapshot(join(repo.root, "generated"))).keys()].find((p) => p.startsWith(`${edited}/cronjob-`))!;
+    const file = [...(await snapshot(join(repo.root, "generated"))).keys()].find((p) =>
+      p.startsWith(`${edited}/cronjob-`),
+    )!;
     await repo.write(`generated/${file}`, `${await repo.read(`generated/${file}`)}# hand edit\n`);
     const again = `${added}- { name: vandelay, params: { tenant: vandelay } }\n`;
     await repo.write(list, again);
@@ -393,7 +563,8 @@ test("a tenant changed in its list: only it is resolved and rendered, the others
     return inc;
   };
   // Memory output holds what was compiled: the pipelines resolved, the files rendered.
-  const resolved = async () => (await compile(repo.root, undefined, { incremental: true })).project.pipelines.map((p) => p.name);
+  const resolved = async () =>
+    (await compile(repo.root, undefined, { incremental: true })).project.pipelines.map((p) => p.name);
   const list = "pipelines/tenant-export.tenants.yaml";
   try {
     assert.equal((await run(synth, repo)).code, 0);
@@ -408,15 +579,28 @@ test("a tenant changed in its list: only it is resolved and rendered, the others
 
     // A tenant whose override has no effect: a warning. Kept tenants could not report theirs, so
     // while the template has one, a change resolves every tenant, and the warning is reported again.
-    await both(list, (t) => `${t}- { name: wayne, params: { tenant: wayne }, overrides: { staging: { maxParallel: 1 } } }\n`);
+    await both(
+      list,
+      (t) => `${t}- { name: wayne, params: { tenant: wayne }, overrides: { staging: { maxParallel: 1 } } }\n`,
+    );
     const warned = await same("a tenant with a warning");
     assert.match(warned.err, /UNKNOWN_CLUSTER \(warning\)/);
     await both(list, (t) => t.replace("maxParallel: 2 } } }", "maxParallel: 1 } } }"));
-    assert.deepEqual(await resolved(), ["tenant-export-acme", "tenant-export-globex", "tenant-export-initech", "tenant-export-wayne"]);
+    assert.deepEqual(await resolved(), [
+      "tenant-export-acme",
+      "tenant-export-globex",
+      "tenant-export-initech",
+      "tenant-export-wayne",
+    ]);
     assert.match((await same("a change beside the warning")).err, /UNKNOWN_CLUSTER \(warning\)/);
 
     // Without it, definitions are recorded again (every tenant resolved once more), then used.
-    await both(list, (t) => t.split("\n").filter((l) => !l.includes("wayne")).join("\n"));
+    await both(list, (t) =>
+      t
+        .split("\n")
+        .filter((l) => !l.includes("wayne"))
+        .join("\n"),
+    );
     await same("the warning gone");
     await both(list, (t) => t.replace("maxParallel: 1 } } }", "maxParallel: 2 } } }"));
     assert.deepEqual(await resolved(), ["tenant-export-globex"]);
@@ -439,7 +623,12 @@ test("a pipeline folder replaced by a link to an identical copy is never proved 
     await link(elsewhere, folder, "dir");
     const checked = await runCheck(repo.root);
     assert.equal(checked.ok, false);
-    assert.ok(checked.problems.some((p) => p.code === "UNSAFE_ENTRY" && p.file === "generated/prod/pipelines/daily-usage-report"), JSON.stringify(checked.problems));
+    assert.ok(
+      checked.problems.some(
+        (p) => p.code === "UNSAFE_ENTRY" && p.file === "generated/prod/pipelines/daily-usage-report",
+      ),
+      JSON.stringify(checked.problems),
+    );
     assert.equal((await run(synth, repo)).code, 0);
     assert.ok((await lstat(folder)).isDirectory(), "a real folder again");
     assert.equal((await runCheck(repo.root)).ok, true);

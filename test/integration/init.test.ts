@@ -12,7 +12,18 @@ import { main as dagops } from "../../src/ops/main.ts";
 import { main as check } from "../../src/commands/check.ts";
 import { captureIo, REPO, snapshot, tempRepo } from "../support/helpers.ts";
 
-const OPTIONS = ["--cluster", "prod=data-prod", "--cluster", "dev", "--account", "210987654321", "--repo", "https://github.com/acme/data-gitops.git", "--subnets", "subnet-0a1b2c3d,subnet-0b1c2d3e"];
+const OPTIONS = [
+  "--cluster",
+  "prod=data-prod",
+  "--cluster",
+  "dev",
+  "--account",
+  "210987654321",
+  "--repo",
+  "https://github.com/acme/data-gitops.git",
+  "--subnets",
+  "subnet-0a1b2c3d,subnet-0b1c2d3e",
+];
 
 test("dagops init: the examples removed, the team's clusters in platform.config.ts, generated/ synthesized, check passes", async () => {
   const repo = await tempRepo({ generated: true });
@@ -25,8 +36,15 @@ test("dagops init: the examples removed, the team's clusters in platform.config.
     assert.match(config, /name: "prod",\s+eksClusterName: "data-prod"/);
     assert.match(config, /name: "dev",\s+eksClusterName: "dev"/);
     const tree = [...(await snapshot(join(repo.root, "generated"))).keys()];
-    assert.ok(tree.includes("dev/bootstrap/application-dagops-root.yaml") && tree.includes("prod/platform/nodepool-dagops-steps.yaml"), tree.join("\n"));
-    assert.ok(!tree.some((p) => p.includes("/pipelines/") || p.startsWith("staging/")), "nothing of the examples is left");
+    assert.ok(
+      tree.includes("dev/bootstrap/application-dagops-root.yaml") &&
+        tree.includes("prod/platform/nodepool-dagops-steps.yaml"),
+      tree.join("\n"),
+    );
+    assert.ok(
+      !tree.some((p) => p.includes("/pipelines/") || p.startsWith("staging/")),
+      "nothing of the examples is left",
+    );
     assert.equal(await check([], captureIo(repo.root)), 0);
   } finally {
     await repo.cleanup();
@@ -39,7 +57,10 @@ test("dagops init with a bad option, or beside pipelines that are not the exampl
     const before = await snapshot(repo.root);
     const bad = captureIo(repo.root);
     assert.equal(await dagops(["init", ...OPTIONS.map((o) => (o.startsWith("subnet-") ? "subnet-0a" : o))], bad), 2);
-    assert.match(bad.err.join(""), /clusters\[0\]\.fargate\.subnets\[0\][^\n]*INVALID_VALUE[^\n]*subnet-0a[\s\S]*nothing was changed/);
+    assert.match(
+      bad.err.join(""),
+      /clusters\[0\]\.fargate\.subnets\[0\][^\n]*INVALID_VALUE[^\n]*subnet-0a[\s\S]*nothing was changed/,
+    );
     await repo.write("pipelines/ours.yaml", "name: ours\n");
     const theirs = captureIo(repo.root);
     assert.equal(await dagops(["init", ...OPTIONS], theirs), 2);
@@ -53,10 +74,19 @@ test("dagops init with a bad option, or beside pipelines that are not the exampl
 
 test("no test reads the repository's own pipelines/, platform.config.ts or generated/", () => {
   // Paths into the examples, and the commands that read a repository's definitions run on this one.
-  const own = [/join\((REPO|ROOT), "(pipelines|generated|platform\.config\.ts)/, /(loadProject|compile|runCheck)\(REPO\b/, /main as (synth|check|plan|cost|diff)\b[\s\S]*captureIo\(REPO\b/];
+  const own = [
+    /join\((REPO|ROOT), "(pipelines|generated|platform\.config\.ts)/,
+    /(loadProject|compile|runCheck)\(REPO\b/,
+    /main as (synth|check|plan|cost|diff)\b[\s\S]*captureIo\(REPO\b/,
+  ];
   for (const file of readdirSync(join(REPO, "test")).filter((f) => f.endsWith(".ts") && f !== "init.test.ts")) {
     const text = readFileSync(join(REPO, "test", file), "utf8");
-    for (const re of own) assert.doesNotMatch(text, re, `test/${file} reads the repository's own examples; use exampleTree() or tempRepo() (test/support/helpers.ts)`);
+    for (const re of own)
+      assert.doesNotMatch(
+        text,
+        re,
+        `test/${file} reads the repository's own examples; use exampleTree() or tempRepo() (test/support/helpers.ts)`,
+      );
   }
   assert.ok(existsSync(join(REPO, "test/fixtures/example/platform.config.ts")));
 });

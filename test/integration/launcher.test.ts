@@ -26,7 +26,13 @@ function launch(repo: string, cwd: string, cache: string | undefined, ...args: s
   return launchWith({}, repo, cwd, cache, ...args);
 }
 
-function launchWith(extra: Record<string, string>, repo: string, cwd: string, cache: string | undefined, ...args: string[]) {
+function launchWith(
+  extra: Record<string, string>,
+  repo: string,
+  cwd: string,
+  cache: string | undefined,
+  ...args: string[]
+) {
   const env = { ...process.env, ...extra };
   if (cache) env.DAGOPS_BUILD_CACHE = cache;
   else delete env.DAGOPS_BUILD_CACHE;
@@ -39,7 +45,9 @@ test("an unknown command is refused with the list of commands", () => {
   assert.match(r.stderr, /unknown command "nope"; expected one of synth, check, plan, cost, diff, pr-comment/);
 });
 
-test("a build is reused while the sources are the same, and replaced when one changes", { timeout: 120_000 }, async () => {
+test("a build is reused while the sources are the same, and replaced when one changes", {
+  timeout: 120_000,
+}, async () => {
   const copy = await mkdtemp(join(tmpdir(), "dagops-launcher-"));
   try {
     for (const s of SOURCES) await cp(join(REPO, s), join(copy, s), { recursive: true });
@@ -62,7 +70,9 @@ test("a build is reused while the sources are the same, and replaced when one ch
   }
 });
 
-test("the sources proved unchanged by stat: an edit in place with its time set back, or a new file, still makes a new build", { timeout: 120_000 }, async () => {
+test("the sources proved unchanged by stat: an edit in place with its time set back, or a new file, still makes a new build", {
+  timeout: 120_000,
+}, async () => {
   const copy = await mkdtemp(join(tmpdir(), "dagops-launcher-"));
   const settle = () => new Promise((r) => setTimeout(r, 2200));
   try {
@@ -77,7 +87,10 @@ test("the sources proved unchanged by stat: an edit in place with its time set b
     await settle();
     assert.equal(launch(copy, copy, cache, "synth", "--help").status, 0);
     const memo = JSON.parse(readFileSync(join(cache, "sources.json"), "utf8")) as { entries: [string, string][] };
-    assert.ok(memo.entries.some(([p]) => p === "src/contract/text.ts") && memo.entries.some(([p]) => p === "src/contract"), "the memo lists the sources and their folders");
+    assert.ok(
+      memo.entries.some(([p]) => p === "src/contract/text.ts") && memo.entries.some(([p]) => p === "src/contract"),
+      "the memo lists the sources and their folders",
+    );
     const first = await buildsIn(cache);
     assert.equal(launch(copy, copy, cache, "check", "--help").status, 0);
     assert.deepEqual(await buildsIn(cache), first, "proved by stat: the same build");
@@ -103,7 +116,9 @@ test("the sources proved unchanged by stat: an edit in place with its time set b
   }
 });
 
-test("the built synth and check agree with the sources: the committed tree is up to date", { timeout: 120_000 }, async () => {
+test("the built synth and check agree with the sources: the committed tree is up to date", {
+  timeout: 120_000,
+}, async () => {
   const repo = await tempRepo({ generated: true });
   try {
     // The repository's own build cache (node_modules/.cache/dagops), as npm run uses it.
@@ -117,7 +132,9 @@ test("the built synth and check agree with the sources: the committed tree is up
   }
 });
 
-test("the built synth traces a TypeScript pipeline's imports beside the bundle: a changed helper is rendered again, and equals a full synth", { timeout: 120_000 }, async () => {
+test("the built synth traces a TypeScript pipeline's imports beside the bundle: a changed helper is rendered again, and equals a full synth", {
+  timeout: 120_000,
+}, async () => {
   const repo = await tempRepo({ generated: true });
   const reference = await tempRepo({ generated: true });
   try {
@@ -125,8 +142,14 @@ test("the built synth traces a TypeScript pipeline's imports beside the bundle: 
     const synth = launch(REPO, repo.root, undefined, "synth");
     assert.equal(synth.status, 0, synth.stderr);
     assert.match(synth.stdout, /~ prod\/pipelines\/customer-classification\/configmap-plan\.yaml\n/);
-    const stamp = JSON.parse(await repo.read("generated/prod/pipelines/customer-classification/dagops.stamp")) as { inputs: Record<string, string> };
-    assert.deepEqual(Object.keys(stamp.inputs), ["lib/images.ts", "pipelines/_limits.ts", "pipelines/customer-classification.ts"]);
+    const stamp = JSON.parse(await repo.read("generated/prod/pipelines/customer-classification/dagops.stamp")) as {
+      inputs: Record<string, string>;
+    };
+    assert.deepEqual(Object.keys(stamp.inputs), [
+      "lib/images.ts",
+      "pipelines/_limits.ts",
+      "pipelines/customer-classification.ts",
+    ]);
     assert.equal(launch(REPO, reference.root, undefined, "synth", "--full").status, 0);
     assert.deepEqual(await snapshot(join(repo.root, "generated")), await snapshot(join(reference.root, "generated")));
     assert.equal(launch(REPO, repo.root, undefined, "check").status, 0);
@@ -136,15 +159,36 @@ test("the built synth traces a TypeScript pipeline's imports beside the bundle: 
   }
 });
 
-test("the operator's command runs built like the others: --help and a usage error answer without tsx", { timeout: 120_000 }, () => {
-  const help = spawnSync(process.execPath, [join(REPO, "src", "cli", "dagops.mjs"), "--help"], { cwd: REPO, encoding: "utf8" });
+test("the operator's command runs built like the others: --help and a usage error answer without tsx", {
+  timeout: 120_000,
+}, () => {
+  const help = spawnSync(process.execPath, [join(REPO, "src", "cli", "dagops.mjs"), "--help"], {
+    cwd: REPO,
+    encoding: "utf8",
+  });
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /^Usage: dagops <command>/);
-  const bad = spawnSync(process.execPath, [join(REPO, "src", "cli", "dagops.mjs"), "statsu"], { cwd: REPO, encoding: "utf8" });
+  const bad = spawnSync(process.execPath, [join(REPO, "src", "cli", "dagops.mjs"), "statsu"], {
+    cwd: REPO,
+    encoding: "utf8",
+  });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /did you mean status\?/);
   // No TypeScript loader in the process: the command is the bundle's.
-  const traced = spawnSync(process.execPath, ["--import", pathToFileURL(join(REPO, "test/fixtures/trace-imports.mjs")).href, join(REPO, "src", "cli", "dagops.mjs"), "--help"], { cwd: REPO, encoding: "utf8", env: { ...process.env, DAGOPS_TRACE_IMPORTS: join(REPO, "node_modules", ".cache", `trace-${process.pid}.txt`) } });
+  const traced = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      pathToFileURL(join(REPO, "test/fixtures/trace-imports.mjs")).href,
+      join(REPO, "src", "cli", "dagops.mjs"),
+      "--help",
+    ],
+    {
+      cwd: REPO,
+      encoding: "utf8",
+      env: { ...process.env, DAGOPS_TRACE_IMPORTS: join(REPO, "node_modules", ".cache", `trace-${process.pid}.txt`) },
+    },
+  );
   assert.equal(traced.status, 0, traced.stderr);
   const imports = readFileSync(join(REPO, "node_modules", ".cache", `trace-${process.pid}.txt`), "utf8");
   assert.doesNotMatch(imports, /tsx|ops\/main\.ts/);
@@ -152,7 +196,10 @@ test("the operator's command runs built like the others: --help and a usage erro
 });
 
 test("the operator's command starts no process of its own: backfill --dry-run prices runs with the cost command in-process", () => {
-  const files = readdirSync(join(REPO, "src", "ops"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+  const files = readdirSync(join(REPO, "src", "ops"), { recursive: true, encoding: "utf8" }).filter((f) =>
+    f.endsWith(".ts"),
+  );
   assert.ok(files.includes(join("commands", "backfill.ts")), "the verbs' own files are read too");
-  for (const file of files) assert.doesNotMatch(readFileSync(join(REPO, "src", "ops", file), "utf8"), /node:child_process/, `src/ops/${file}`);
+  for (const file of files)
+    assert.doesNotMatch(readFileSync(join(REPO, "src", "ops", file), "utf8"), /node:child_process/, `src/ops/${file}`);
 });

@@ -23,7 +23,11 @@ describe("run-manager image", () => {
   after(() => rm(OUT, { recursive: true, force: true }));
 
   test("compiles; imports only built-ins and production dependencies; runs on plain node", async () => {
-    execFileSync(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", join(REPO, "tsconfig.run-manager.json"), "--outDir", OUT], { cwd: REPO, stdio: "pipe" });
+    execFileSync(
+      process.execPath,
+      [join(REPO, "node_modules/typescript/bin/tsc"), "-p", join(REPO, "tsconfig.run-manager.json"), "--outDir", OUT],
+      { cwd: REPO, stdio: "pipe" },
+    );
     const packages = new Set<string>();
     for (const file of await jsFiles(OUT)) {
       for (const [, spec] of (await readFile(file, "utf8")).matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)) {
@@ -32,7 +36,11 @@ describe("run-manager image", () => {
         if (!name.startsWith("node:") && !builtinModules.includes(name)) packages.add(name);
       }
     }
-    assert.deepEqual([...packages].sort(), Object.keys(pkg.dependencies).sort(), "dependencies are exactly what the image needs");
+    assert.deepEqual(
+      [...packages].sort(),
+      Object.keys(pkg.dependencies).sort(),
+      "dependencies are exactly what the image needs",
+    );
     // On the build machines and in CI this is Node.js 20: the compiled program runs there too, not only in the image.
     const run = spawnSync(process.execPath, [join(OUT, "runner/main.js")], { cwd: REPO, encoding: "utf8" });
     assert.equal(run.status, 1);
@@ -42,7 +50,9 @@ describe("run-manager image", () => {
   test("Dockerfile: multi-stage, pinned bases, production dependencies only, non-root", async () => {
     const text = await readFile(join(REPO, "Dockerfile"), "utf8");
     const args = Object.fromEntries([...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
-    const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!.replace(/\$\{(\w+)\}/, (_, k: string) => args[k] ?? ""));
+    const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) =>
+      m[1]!.replace(/\$\{(\w+)\}/, (_, k: string) => args[k] ?? ""),
+    );
     assert.ok(froms.length >= 2, "multi-stage");
     for (const image of froms) assert.doesNotMatch(image, /:latest$|^[^:]+$/, `${image} is pinned`);
     // The image runs a supported LTS line (end of life: 20 on 2026-04-30, 22 on 2027-04-30, 24 on 2028-04-30).
@@ -55,6 +65,9 @@ describe("run-manager image", () => {
     const final = text.slice(text.lastIndexOf("\nFROM "));
     assert.match(final, /^USER 65532:65532$/m);
     assert.doesNotMatch(final, /npm|tsx|typescript/i, "the final stage copies artifacts only");
-    assert.match(final, /ENTRYPOINT \["\/nodejs\/bin\/node", "--max-old-space-size=128", "--max-semi-space-size=4", "runner\/main.js"\]/);
+    assert.match(
+      final,
+      /ENTRYPOINT \["\/nodejs\/bin\/node", "--max-old-space-size=128", "--max-semi-space-size=4", "runner\/main.js"\]/,
+    );
   });
 });

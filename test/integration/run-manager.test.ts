@@ -50,7 +50,10 @@ interface Harness {
   readonly env: Record<string, string>;
   readonly planFile: string;
   /** Runs main() in-process; resolves with the exit code and the parsed log lines. */
-  start(options?: { stop?: AbortSignal; retryDelay?: { first: number; max: number } }): Promise<{ code: number; logs: Record<string, any>[]; output: string }>;
+  start(options?: {
+    stop?: AbortSignal;
+    retryDelay?: { first: number; max: number };
+  }): Promise<{ code: number; logs: Record<string, any>[]; output: string }>;
   close(): Promise<void>;
 }
 
@@ -86,7 +89,12 @@ async function harness(plan: Plan, script: FakeKube["script"], runName = "demo-2
       }
       const code = await main(["run", "--plan", planFile], io, { retryDelay: FAST_RETRY, ...options });
       const output = io.text();
-      const logs = io.out.join("").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      const logs = io.out
+        .join("")
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       return { code, logs, output };
     },
     async close() {
@@ -102,35 +110,65 @@ function planDocumentHash(text: string): string {
 }
 
 const started = (logs: Record<string, any>[]) => logs.filter((l) => l.event === "step.started");
-const index = (logs: Record<string, any>[], event: string, step: string, attempt = 1) => logs.findIndex((l) => l.event === event && l.step === step && l.attempt === attempt);
+const index = (logs: Record<string, any>[], event: string, step: string, attempt = 1) =>
+  logs.findIndex((l) => l.event === event && l.step === step && l.attempt === attempt);
 const succeed = (afterMs = 20): Outcome => ({ outcome: "succeed", afterMs });
 
 describe("run manager", () => {
   test("a diamond DAG runs in dependency order and succeeds", async () => {
-    const plan = planFor(definition([{ name: "extract" }, { name: "left", dependsOn: ["extract"] }, { name: "right", dependsOn: ["extract"] }, { name: "join", dependsOn: ["left", "right"] }]));
+    const plan = planFor(
+      definition([
+        { name: "extract" },
+        { name: "left", dependsOn: ["extract"] },
+        { name: "right", dependsOn: ["extract"] },
+        { name: "join", dependsOn: ["left", "right"] },
+      ]),
+    );
     const h = await harness(plan, () => succeed());
     try {
       const { code, logs, output } = await h.start();
       assert.equal(code, 0, output);
-      assert.deepEqual(started(logs).map((l) => l.step).sort(), ["extract", "join", "left", "right"]);
+      assert.deepEqual(
+        started(logs)
+          .map((l) => l.step)
+          .sort(),
+        ["extract", "join", "left", "right"],
+      );
       assert.ok(index(logs, "step.started", "left") > index(logs, "step.succeeded", "extract"));
       assert.ok(index(logs, "step.started", "right") > index(logs, "step.succeeded", "extract"));
       assert.ok(index(logs, "step.started", "join") > index(logs, "step.succeeded", "left"));
       assert.ok(index(logs, "step.started", "join") > index(logs, "step.succeeded", "right"));
       const summary = logs.find((l) => l.event === "run.summary")!;
       assert.equal(summary.outcome, "succeeded");
-      assert.deepEqual(summary.steps.map((s: any) => [s.name, s.outcome, s.attempts.length]), [["extract", "succeeded", 1], ["left", "succeeded", 1], ["right", "succeeded", 1], ["join", "succeeded", 1]]);
+      assert.deepEqual(
+        summary.steps.map((s: any) => [s.name, s.outcome, s.attempts.length]),
+        [
+          ["extract", "succeeded", 1],
+          ["left", "succeeded", 1],
+          ["right", "succeeded", 1],
+          ["join", "succeeded", 1],
+        ],
+      );
       assert.equal(summary.criticalPath.steps[0], "extract");
       assert.equal(summary.criticalPath.steps.at(-1), "join");
       // Progress and summary on the run's own Job, sent as a merge patch (a JSON patch would get 415 here).
       const own = h.kube.job(h.run.name)!;
       assert.equal(own.metadata.annotations["dagops.dev/progress"], "succeeded");
       assert.equal(JSON.parse(own.metadata.annotations["dagops.dev/summary"]).outcome, "succeeded");
-      assert.ok(h.kube.requests.filter((r) => r.verb === "patch").every((r) => r.contentType === "application/merge-patch+json"), JSON.stringify(h.kube.requests.filter((r) => r.verb === "patch").map((r) => [r.resource, r.contentType])));
+      assert.ok(
+        h.kube.requests
+          .filter((r) => r.verb === "patch")
+          .every((r) => r.contentType === "application/merge-patch+json"),
+        JSON.stringify(h.kube.requests.filter((r) => r.verb === "patch").map((r) => [r.resource, r.contentType])),
+      );
       // Events on the run's Job, for kubectl describe and Argo CD.
       const reasons = h.kube.events.map((e) => e.reason);
       assert.deepEqual([reasons[0], reasons.at(-1)], ["RunStarted", "RunSucceeded"]);
-      assert.equal(reasons.filter((r) => r.startsWith("Step")).length, 0, "successes go to the log and the record, not to Events");
+      assert.equal(
+        reasons.filter((r) => r.startsWith("Step")).length,
+        0,
+        "successes go to the log and the record, not to Events",
+      );
       assert.ok(h.kube.events.every((e) => e.involvedObject.uid === h.run.uid && e.involvedObject.kind === "Job"));
     } finally {
       await h.close();
@@ -140,13 +178,25 @@ describe("run manager", () => {
   test("step Jobs: owned by the run's Job, run labels, no Argo CD tracking, fresh from the template", async () => {
     const plan = planFor(definition([{ name: "only" }]), (p) => ({
       ...p,
-      steps: p.steps.map((s) => ({ ...s, job: { ...s.job, metadata: { ...s.job.metadata, annotations: { "argocd.argoproj.io/tracking-id": "demo:batch/Job:x" }, labels: { ...s.job.metadata!.labels, "app.kubernetes.io/instance": "pipeline-demo" } } } })),
+      steps: p.steps.map((s) => ({
+        ...s,
+        job: {
+          ...s.job,
+          metadata: {
+            ...s.job.metadata,
+            annotations: { "argocd.argoproj.io/tracking-id": "demo:batch/Job:x" },
+            labels: { ...s.job.metadata!.labels, "app.kubernetes.io/instance": "pipeline-demo" },
+          },
+        },
+      })),
     }));
     const h = await harness(plan, () => succeed());
     try {
       expectExit(await h.start(), 0);
       const [job] = h.kube.stepJobs();
-      assert.deepEqual(job!.metadata.ownerReferences, [{ apiVersion: "batch/v1", kind: "Job", name: h.run.name, uid: h.run.uid }]);
+      assert.deepEqual(job!.metadata.ownerReferences, [
+        { apiVersion: "batch/v1", kind: "Job", name: h.run.name, uid: h.run.uid },
+      ]);
       assert.equal(job!.metadata.name, attemptJobName({ ...h.run, namespace: NS }, "only", 1));
       for (const labels of [job!.metadata.labels, job!.spec.template.metadata.labels]) {
         assert.equal(labels["dagops.dev/run"], h.run.name);
@@ -157,7 +207,10 @@ describe("run manager", () => {
       assert.equal(job!.metadata.annotations, undefined);
       assert.equal(job!.spec.selector, undefined, "a fresh Job from the template, not one read back from the server");
       const env = job!.spec.template.spec.containers[0].env;
-      assert.deepEqual(env.filter((e: any) => e.name.startsWith("DAGOPS_")).map((e: any) => e.name), ["DAGOPS_RUN", "DAGOPS_ATTEMPT", "DAGOPS_RUN_ID", "DAGOPS_PIPELINE", "DAGOPS_STEP"]);
+      assert.deepEqual(
+        env.filter((e: any) => e.name.startsWith("DAGOPS_")).map((e: any) => e.name),
+        ["DAGOPS_RUN", "DAGOPS_ATTEMPT", "DAGOPS_RUN_ID", "DAGOPS_PIPELINE", "DAGOPS_STEP"],
+      );
     } finally {
       await h.close();
     }
@@ -176,8 +229,17 @@ describe("run manager", () => {
   });
 
   test("a failed step stops new steps; running steps finish; the run fails", async () => {
-    const plan = planFor(definition([{ name: "breaks" }, { name: "after", dependsOn: ["breaks"] }, { name: "slow" }, { name: "later", dependsOn: ["slow"] }]));
-    const h = await harness(plan, (step) => (step === "breaks" ? { outcome: "fail", afterMs: 20 } : succeed(step === "slow" ? 300 : 20)));
+    const plan = planFor(
+      definition([
+        { name: "breaks" },
+        { name: "after", dependsOn: ["breaks"] },
+        { name: "slow" },
+        { name: "later", dependsOn: ["slow"] },
+      ]),
+    );
+    const h = await harness(plan, (step) =>
+      step === "breaks" ? { outcome: "fail", afterMs: 20 } : succeed(step === "slow" ? 300 : 20),
+    );
     try {
       const result = await h.start();
       expectExit(result, 1);
@@ -186,7 +248,15 @@ describe("run manager", () => {
       assert.deepEqual(created.sort(), ["breaks", "slow"], "neither 'after' nor 'later' started");
       assert.deepEqual(h.kube.deletes, [], "running steps are left to finish");
       const summary = logs.find((l) => l.event === "run.summary")!;
-      assert.deepEqual(summary.steps.map((s: any) => [s.name, s.outcome]), [["breaks", "failed"], ["after", "not-run"], ["slow", "succeeded"], ["later", "not-run"]]);
+      assert.deepEqual(
+        summary.steps.map((s: any) => [s.name, s.outcome]),
+        [
+          ["breaks", "failed"],
+          ["after", "not-run"],
+          ["slow", "succeeded"],
+          ["later", "not-run"],
+        ],
+      );
       assert.equal(h.kube.events.at(-1)!.reason, "RunFailed");
     } finally {
       await h.close();
@@ -195,13 +265,22 @@ describe("run manager", () => {
 
   test("failures use retries, with backoff", async () => {
     const plan = planFor(definition([{ name: "flaky", retries: 2 }]));
-    const h = await harness(plan, (_, attempt) => (attempt < 3 ? { outcome: attempt === 1 ? "fail" : "timeout", afterMs: 10 } : succeed()));
+    const h = await harness(plan, (_, attempt) =>
+      attempt < 3 ? { outcome: attempt === 1 ? "fail" : "timeout", afterMs: 10 } : succeed(),
+    );
     try {
       const result = await h.start();
       expectExit(result, 0);
       const { logs } = result;
       const attempts = logs.find((l) => l.event === "run.summary")!.steps[0].attempts;
-      assert.deepEqual(attempts.map((a: any) => [a.outcome, a.reason ?? ""]), [["failed", "BackoffLimitExceeded"], ["failed", "DeadlineExceeded"], ["succeeded", ""]]);
+      assert.deepEqual(
+        attempts.map((a: any) => [a.outcome, a.reason ?? ""]),
+        [
+          ["failed", "BackoffLimitExceeded"],
+          ["failed", "DeadlineExceeded"],
+          ["succeeded", ""],
+        ],
+      );
     } finally {
       await h.close();
     }
@@ -216,7 +295,10 @@ describe("run manager", () => {
       const { logs } = result;
       const jobs = h.kube.stepJobs();
       assert.equal(jobs.length, 4);
-      assert.ok(jobs.every((j) => j.spec.template.spec.nodeSelector["karpenter.sh/nodepool"] === "dagops-steps"), "'never' keeps every attempt on Spot");
+      assert.ok(
+        jobs.every((j) => j.spec.template.spec.nodeSelector["karpenter.sh/nodepool"] === "dagops-steps"),
+        "'never' keeps every attempt on Spot",
+      );
       assert.equal(logs.filter((l) => l.event === "step.interrupted").length, 3);
       assert.equal(h.kube.events.filter((e) => e.reason === "StepInterrupted").length, 3);
     } finally {
@@ -232,20 +314,28 @@ describe("run manager", () => {
       const pools = h.kube.stepJobs().map((j) => j.spec.template.spec.nodeSelector["karpenter.sh/nodepool"]);
       assert.deepEqual(pools, ["dagops-steps", "dagops-steps", "dagops-steps-on-demand"]);
       const summary = JSON.parse(h.kube.job(h.run.name)!.metadata.annotations["dagops.dev/summary"]);
-      assert.deepEqual(summary.steps[0].attempts.map((a: any) => a.capacity), ["spot", "spot", "on-demand"]);
+      assert.deepEqual(
+        summary.steps[0].attempts.map((a: any) => a.capacity),
+        ["spot", "spot", "on-demand"],
+      );
     } finally {
       await h.close();
     }
   });
 
   test("the run timeout deletes running steps with their pods and fails the run", async () => {
-    const plan = planFor(definition([{ name: "forever" }, { name: "never-starts", dependsOn: ["forever"] }]), (p) => ({ ...p, runTimeoutSeconds: 1 }));
+    const plan = planFor(definition([{ name: "forever" }, { name: "never-starts", dependsOn: ["forever"] }]), (p) => ({
+      ...p,
+      runTimeoutSeconds: 1,
+    }));
     const h = await harness(plan, () => ({ outcome: "hang" }));
     try {
       const result = await h.start();
       expectExit(result, 1);
       const { logs } = result;
-      assert.deepEqual(h.kube.deletes, [{ name: attemptJobName({ ...h.run, namespace: NS }, "forever", 1), propagationPolicy: "Background" }]);
+      assert.deepEqual(h.kube.deletes, [
+        { name: attemptJobName({ ...h.run, namespace: NS }, "forever", 1), propagationPolicy: "Background" },
+      ]);
       assert.equal(logs.find((l) => l.event === "run.summary")!.outcome, "timed-out");
       assert.equal(h.kube.events.at(-1)!.reason, "RunTimedOut");
     } finally {
@@ -271,7 +361,11 @@ describe("run manager", () => {
       h.kube.finish(h.kube.stepJobs()[0]!.metadata.name, "succeed");
       const resumed = await second;
       assert.equal(resumed.code, 0, resumed.output);
-      assert.deepEqual(h.kube.stepJobs().map((j) => j.metadata.labels["dagops.dev/step"]), ["long", "next"], "no second Job for 'long'");
+      assert.deepEqual(
+        h.kube.stepJobs().map((j) => j.metadata.labels["dagops.dev/step"]),
+        ["long", "next"],
+        "no second Job for 'long'",
+      );
       assert.equal(resumed.logs.find((l) => l.event === "run.started")!.adopted, 1);
       assert.ok(h.kube.events.some((e) => e.reason === "RunResumed"));
     } finally {
@@ -287,10 +381,17 @@ describe("run manager", () => {
       const result = await h.start();
       expectExit(result, 0);
       const name = attemptJobName({ ...h.run, namespace: NS }, "once", 1);
-      assert.ok(result.logs.some((l) => l.event === "step.create-failed" && l.job === name), result.output);
+      assert.ok(
+        result.logs.some((l) => l.event === "step.create-failed" && l.job === name),
+        result.output,
+      );
       assert.equal(h.kube.stepJobs().length, 1);
       const retried = h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length === 2;
-      assert.equal(retried, result.logs.some((l) => l.event === "step.adopted" && l.job === name), "a retried create ends in adoption");
+      assert.equal(
+        retried,
+        result.logs.some((l) => l.event === "step.adopted" && l.job === name),
+        "a retried create ends in adoption",
+      );
     } finally {
       await h.close();
     }
@@ -311,7 +412,10 @@ describe("run manager", () => {
       const { logs } = result;
       assert.ok(logs.filter((l) => l.event === "watch.resumed").length >= 2);
       assert.ok(logs.some((l) => l.event === "watch.relisted"));
-      assert.ok(h.kube.requests.filter((r) => r.verb === "watch").every((r) => r.query.get("timeoutSeconds") === "300"), "the server ends watches, so a dead connection cannot hang the run");
+      assert.ok(
+        h.kube.requests.filter((r) => r.verb === "watch").every((r) => r.query.get("timeoutSeconds") === "300"),
+        "the server ends watches, so a dead connection cannot hang the run",
+      );
     } finally {
       await h.close();
     }
@@ -326,9 +430,15 @@ describe("run manager", () => {
       const line = JSON.parse(io.out.join("").trim());
       assert.equal(line.event, "run.unusable");
       assert.equal(line.reason, "plan-superseded");
-      assert.match(line.message, /pruned this revision.*Nothing was started.*npx dagops start demo \(or kubectl -n dagops-demo create job --from=cronjob\/demo/);
+      assert.match(
+        line.message,
+        /pruned this revision.*Nothing was started.*npx dagops start demo \(or kubectl -n dagops-demo create job --from=cronjob\/demo/,
+      );
       // The only request: looking for a plan copy this run would have made had it started.
-      assert.deepEqual(h.kube.requests.map((r) => [r.verb, r.resource, r.name]), [["get", "configmaps", `${h.run.name}-plan`]]);
+      assert.deepEqual(
+        h.kube.requests.map((r) => [r.verb, r.resource, r.name]),
+        [["get", "configmaps", `${h.run.name}-plan`]],
+      );
     } finally {
       await h.close();
     }
@@ -348,30 +458,51 @@ describe("run manager", () => {
   });
 
   test("prewarm: placeholders at run start, owned by the run, low priority; released once every step has started", async () => {
-    const plan = planFor(definition([{ name: "small" }, { name: "big", dependsOn: ["small"], resources: { requests: { cpu: "2", memory: "4Gi" } } }], { prewarm: true }));
+    const plan = planFor(
+      definition(
+        [
+          { name: "small" },
+          { name: "big", dependsOn: ["small"], resources: { requests: { cpu: "2", memory: "4Gi" } } },
+        ],
+        { prewarm: true },
+      ),
+    );
     assert.equal(plan.placeholders!.length, 1, "the heaviest set of steps that can run at once is {big}");
     let placeholdersAtFirstStep = -1;
     let placeholder: any;
     const h = await harness(plan, (step) => {
       if (step === undefined) return { outcome: "hang" }; // a placeholder sleeps until deleted
-      if (step === "small") [placeholdersAtFirstStep, placeholder] = [h.kube.placeholders().length, structuredClone(h.kube.placeholders()[0])];
+      if (step === "small")
+        [placeholdersAtFirstStep, placeholder] = [
+          h.kube.placeholders().length,
+          structuredClone(h.kube.placeholders()[0]),
+        ];
       return succeed(30);
     });
     try {
       const result = await h.start();
       expectExit(result, 0);
       assert.equal(placeholdersAtFirstStep, 1, "created before the first step");
-      assert.deepEqual(placeholder.metadata.ownerReferences, [{ apiVersion: "batch/v1", kind: "Job", name: h.run.name, uid: h.run.uid }]);
+      assert.deepEqual(placeholder.metadata.ownerReferences, [
+        { apiVersion: "batch/v1", kind: "Job", name: h.run.name, uid: h.run.uid },
+      ]);
       const pod = placeholder.spec.template.spec;
       assert.equal(pod.priorityClassName, "dagops-placeholder");
       assert.deepEqual(pod.containers[0].resources.requests, { cpu: "2", memory: "4Gi" });
       assert.equal(pod.nodeSelector["karpenter.sh/nodepool"], "dagops-steps");
-      assert.deepEqual(placeholder.spec.podFailurePolicy.rules[0], { action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }, "a preempted placeholder is not replaced");
+      assert.deepEqual(
+        placeholder.spec.podFailurePolicy.rules[0],
+        { action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+        "a preempted placeholder is not replaced",
+      );
       const name = `${h.run.name}-warm-`;
       const deleted = h.kube.deletes.filter((d) => d.name.startsWith(name));
       assert.equal(deleted.length, 1);
       assert.equal(deleted[0]!.propagationPolicy, "Background");
-      assert.ok(result.logs.findIndex((l) => l.event === "prewarm.released") > result.logs.findIndex((l) => l.event === "step.started" && l.step === "big"));
+      assert.ok(
+        result.logs.findIndex((l) => l.event === "prewarm.released") >
+          result.logs.findIndex((l) => l.event === "step.started" && l.step === "big"),
+      );
       assert.equal(h.kube.placeholders().length, 0);
     } finally {
       await h.close();
@@ -399,7 +530,10 @@ describe("run manager", () => {
     const plan = planFor(definition([{ name: "long" }]));
     const h = await harness(plan, () => ({ outcome: "hang" }));
     try {
-      const child = spawn(process.execPath, [runManagerScript(), "run", "--plan", h.planFile], { env: { ...process.env, ...h.env }, cwd: REPO });
+      const child = spawn(process.execPath, [runManagerScript(), "run", "--plan", h.planFile], {
+        env: { ...process.env, ...h.env },
+        cwd: REPO,
+      });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));
@@ -420,7 +554,8 @@ describe("run manager", () => {
     const h = await harness(plan, () => succeed());
     let faults = 0;
     const injected = [{ status: 503 }, { status: 429 }, "drop"] as const;
-    h.kube.fault = (r) => (r.verb === "get" && r.name === h.run.name && faults < injected.length ? injected[faults++] : undefined);
+    h.kube.fault = (r) =>
+      r.verb === "get" && r.name === h.run.name && faults < injected.length ? injected[faults++] : undefined;
     h.env.DAGOPS_BACKOFF_SCALE = "0.01";
     try {
       const result = await h.start();
@@ -434,18 +569,28 @@ describe("run manager", () => {
 
   // A time limit: under a loaded machine this test once hung (its watches keep failing until the
   // adopting GET has run), which would stall the whole suite rather than fail it.
-  test("a 409 on create, then a 503 on the GET that adopts the existing Job: retried, not the end of the run", { timeout: 60_000 }, async () => {
+  test("a 409 on create, then a 503 on the GET that adopts the existing Job: retried, not the end of the run", {
+    timeout: 60_000,
+  }, async () => {
     const plan = planFor(definition([{ name: "a" }]));
     const h = await harness(plan, () => succeed());
     h.kube.loseNextCreateResponse = true;
     let failedGets = 0;
     // Watches fail until the adopting GET has worked, so the retried create (not a watch event) finds the Job.
-    h.kube.fault = (r) => (r.verb === "watch" && failedGets < 2 ? "drop" : r.verb === "get" && r.resource === "jobs" && r.name !== h.run.name && failedGets++ < 1 ? { status: 503 } : undefined);
+    h.kube.fault = (r) =>
+      r.verb === "watch" && failedGets < 2
+        ? "drop"
+        : r.verb === "get" && r.resource === "jobs" && r.name !== h.run.name && failedGets++ < 1
+          ? { status: 503 }
+          : undefined;
     h.env.DAGOPS_BACKOFF_SCALE = "0.01";
     try {
       const result = await h.start();
       expectExit(result, 0);
-      assert.ok(result.logs.some((l) => l.event === "step.adopted"), result.output);
+      assert.ok(
+        result.logs.some((l) => l.event === "step.adopted"),
+        result.output,
+      );
       assert.equal(failedGets, 2, "one 503, then the GET that worked");
     } finally {
       await h.close();
@@ -460,7 +605,10 @@ describe("run manager", () => {
       try {
         const result = await h.start();
         expectExit(result, 1);
-        assert.ok(result.logs.some((l) => l.event === "run.unusable" && new RegExp(`HTTP ${status}`).test(l.message)), result.output);
+        assert.ok(
+          result.logs.some((l) => l.event === "run.unusable" && new RegExp(`HTTP ${status}`).test(l.message)),
+          result.output,
+        );
         assert.equal(result.logs.filter((l) => l.event === "api.retry").length, 0);
       } finally {
         await h.close();
@@ -476,7 +624,10 @@ describe("run manager", () => {
     try {
       const result = await h.start();
       expectExit(result, 2);
-      assert.ok(result.logs.some((l) => l.event === "run.api-unavailable" && /still failing after/.test(l.message)), result.output);
+      assert.ok(
+        result.logs.some((l) => l.event === "run.api-unavailable" && /still failing after/.test(l.message)),
+        result.output,
+      );
     } finally {
       await h.close();
     }
@@ -493,7 +644,10 @@ describe("run manager", () => {
       stop.abort();
       const result = await pending;
       expectExit(result, 143);
-      assert.ok(result.logs.some((l) => l.event === "run.stopping"), result.output);
+      assert.ok(
+        result.logs.some((l) => l.event === "run.stopping"),
+        result.output,
+      );
     } finally {
       await h.close();
     }
@@ -504,7 +658,10 @@ describe("run manager", () => {
     const h = await harness(plan, () => succeed());
     h.kube.fault = (r) => (r.verb === "get" ? "hang" : undefined);
     try {
-      const child = spawn(process.execPath, [runManagerScript(), "run", "--plan", h.planFile], { env: { ...process.env, ...h.env }, cwd: REPO });
+      const child = spawn(process.execPath, [runManagerScript(), "run", "--plan", h.planFile], {
+        env: { ...process.env, ...h.env },
+        cwd: REPO,
+      });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));
@@ -541,7 +698,12 @@ describe("run manager", () => {
       expectExit(result, 0);
       const relist = h.kube.requests.findLastIndex((r) => r.verb === "list" && r.resource === "jobs");
       const retry = h.kube.requests.findLastIndex((r) => r.verb === "create" && r.resource === "jobs");
-      assert.ok(relist > 0 && h.kube.arrivals[retry]! > h.kube.arrivals[relist]! && h.kube.arrivals[retry]! < h.kube.arrivals[relist]! + 1500, `the retry was created while the relist was in flight: ${JSON.stringify(h.kube.requests.map((r, i) => [r.verb, r.resource, h.kube.arrivals[i]! - h.kube.arrivals[0]!]))}`);
+      assert.ok(
+        relist > 0 &&
+          h.kube.arrivals[retry]! > h.kube.arrivals[relist]! &&
+          h.kube.arrivals[retry]! < h.kube.arrivals[relist]! + 1500,
+        `the retry was created while the relist was in flight: ${JSON.stringify(h.kube.requests.map((r, i) => [r.verb, r.resource, h.kube.arrivals[i]! - h.kube.arrivals[0]!]))}`,
+      );
       assert.equal(h.kube.stepJobs().length, 2, "two attempts, never a third");
       assert.ok(!result.logs.some((l) => l.reason === "JobDeleted"), result.output);
     } finally {
@@ -551,14 +713,23 @@ describe("run manager", () => {
 
   test("after SIGTERM, creates not yet sent stay unsent", async () => {
     // Creates go out in batches of CREATE_BATCH: SIGTERM during the first batch keeps the second unsent.
-    const plan = planFor(definition(Array.from({ length: CREATE_BATCH + 2 }, (_, i) => ({ name: `s${i}` })), { maxParallel: 100 }));
+    const plan = planFor(
+      definition(
+        Array.from({ length: CREATE_BATCH + 2 }, (_, i) => ({ name: `s${i}` })),
+        { maxParallel: 100 },
+      ),
+    );
     const h = await harness(plan, () => ({ outcome: "hang" }));
     const stop = new AbortController();
     h.kube.fault = (r) => (r.verb === "create" && r.resource === "jobs" ? (stop.abort(), { delayMs: 100 }) : undefined);
     try {
       const result = await h.start({ stop: stop.signal });
       expectExit(result, 143);
-      assert.equal(h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length, CREATE_BATCH, "only the creates already on the wire");
+      assert.equal(
+        h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length,
+        CREATE_BATCH,
+        "only the creates already on the wire",
+      );
     } finally {
       await h.close();
     }
@@ -568,14 +739,22 @@ describe("run manager", () => {
     const plan = planFor(definition([{ name: "a" }, { name: "b" }]));
     const h = await harness(plan, () => succeed(5));
     let failed = false;
-    h.kube.fault = (r) => (r.verb === "create" && r.resource === "jobs" && !failed && h.kube.stepJobs().length === 1 ? ((failed = true), { status: 500 }) : undefined);
+    h.kube.fault = (r) =>
+      r.verb === "create" && r.resource === "jobs" && !failed && h.kube.stepJobs().length === 1
+        ? ((failed = true), { status: 500 })
+        : undefined;
     h.env.DAGOPS_BACKOFF_SCALE = "0.2"; // first create backoff: 200 ms
     try {
       const result = await h.start();
       expectExit(result, 0);
-      const creates = h.kube.requests.map((r, i) => [r, h.kube.arrivals[i]!] as const).filter(([r]) => r.verb === "create" && r.resource === "jobs");
+      const creates = h.kube.requests
+        .map((r, i) => [r, h.kube.arrivals[i]!] as const)
+        .filter(([r]) => r.verb === "create" && r.resource === "jobs");
       assert.equal(creates.length, 3, "a, b (500), b again");
-      assert.ok(creates[2]![1] - creates[1]![1] >= 190, `retried after ${creates[2]![1] - creates[1]![1]} ms, though a's success woke the loop earlier`);
+      assert.ok(
+        creates[2]![1] - creates[1]![1] >= 190,
+        `retried after ${creates[2]![1] - creates[1]![1]} ms, though a's success woke the loop earlier`,
+      );
     } finally {
       await h.close();
     }
@@ -592,7 +771,11 @@ describe("run manager", () => {
         h.env.KUBECONFIG = path;
         const result = await h.start();
         expectExit(result, 1);
-        assert.deepEqual(result.logs.map((l) => [l.event, l.reason]), [["run.unusable", "kubeconfig"]], result.output);
+        assert.deepEqual(
+          result.logs.map((l) => [l.event, l.reason]),
+          [["run.unusable", "kubeconfig"]],
+          result.output,
+        );
         assert.ok(!/\n\s+at /.test(result.output), "no stack trace");
       }
     } finally {
@@ -603,12 +786,20 @@ describe("run manager", () => {
 
   test("a damaged plan (null steps, dependsOn not a list) is plan-invalid, not a crash", async () => {
     const base = planFor(definition([{ name: "a" }, { name: "b", dependsOn: ["a"] }]));
-    for (const damage of [(p: Plan) => ({ ...p, steps: [null, ...p.steps.slice(1)] }), (p: Plan) => ({ ...p, steps: p.steps.map((s, i) => (i === 1 ? { ...s, dependsOn: "a" } : s)) })]) {
+    for (const damage of [
+      (p: Plan) => ({ ...p, steps: [null, ...p.steps.slice(1)] }),
+      (p: Plan) => ({ ...p, steps: p.steps.map((s, i) => (i === 1 ? { ...s, dependsOn: "a" } : s)) }),
+    ]) {
       const h = await harness(damage(base) as unknown as Plan, () => succeed());
       try {
         const result = await h.start();
         expectExit(result, 1);
-        assert.ok(result.logs.some((l) => l.event === "run.unusable" && l.reason === "plan-invalid" && /steps\[[01]\]/.test(l.message)), result.output);
+        assert.ok(
+          result.logs.some(
+            (l) => l.event === "run.unusable" && l.reason === "plan-invalid" && /steps\[[01]\]/.test(l.message),
+          ),
+          result.output,
+        );
       } finally {
         await h.close();
       }
@@ -617,28 +808,63 @@ describe("run manager", () => {
 
   test("a run record outlives the run: created at the start, one step key per finished attempt, the outcome at the end", async () => {
     const plan = planFor(definition([{ name: "extract" }, { name: "load", dependsOn: ["extract"], retries: 1 }]));
-    const h = await harness(plan, (step, attempt) => (step === "load" && attempt === 1 ? { outcome: "fail", afterMs: 10 } : succeed()));
+    const h = await harness(plan, (step, attempt) =>
+      step === "load" && attempt === 1 ? { outcome: "fail", afterMs: 10 } : succeed(),
+    );
     h.env.DAGOPS_CLUSTER = "prod";
     h.env.DAGOPS_LOG_GROUP = "/dagops/data-prod/run-managers";
     h.env.DAGOPS_STEPS_LOG_GROUP = "/aws/containerinsights/data-prod/application";
     try {
       expectExit(await h.start(), 0);
       const record = h.kube.configMaps.get(`${h.run.name}-record`)!;
-      assert.deepEqual(record.metadata.labels, { "app.kubernetes.io/managed-by": "dagops", "dagops.dev/pipeline": "demo", "dagops.dev/run": h.run.name, "dagops.dev/record": "true", "dagops.dev/outcome": "succeeded" });
-      assert.equal(record.metadata.ownerReferences, undefined, "not owned by the run's Job: its TTL does not take the record");
+      assert.deepEqual(record.metadata.labels, {
+        "app.kubernetes.io/managed-by": "dagops",
+        "dagops.dev/pipeline": "demo",
+        "dagops.dev/run": h.run.name,
+        "dagops.dev/record": "true",
+        "dagops.dev/outcome": "succeeded",
+      });
+      assert.equal(
+        record.metadata.ownerReferences,
+        undefined,
+        "not owned by the run's Job: its TTL does not take the record",
+      );
       const run = JSON.parse(record.data["run.json"]);
-      assert.deepEqual([run.kind, run.pipeline, run.run, run.cluster, run.planRevision, run.trigger, run.outcome], ["RunRecord", "demo", h.run.name, "prod", h.env.DAGOPS_PLAN_CONFIGMAP, { kind: "manual" }, "succeeded"]);
+      assert.deepEqual(
+        [run.kind, run.pipeline, run.run, run.cluster, run.planRevision, run.trigger, run.outcome],
+        ["RunRecord", "demo", h.run.name, "prod", h.env.DAGOPS_PLAN_CONFIGMAP, { kind: "manual" }, "succeeded"],
+      );
       assert.ok(run.finishedAt >= run.startedAt);
       // Where the full logs went, for whoever reads the record after the pods are gone.
       assert.deepEqual(run.logs, {
-        runManager: { logGroup: "/dagops/data-prod/run-managers", streams: `run-manager-kube.var.log.containers.${h.run.name}-*_dagops-demo_run-manager-*.log` },
-        steps: { logGroup: "/aws/containerinsights/data-prod/application", streams: `<node>-application.var.log.containers.${h.run.name}-<step>-*_dagops-demo_<step>-*.log` },
+        runManager: {
+          logGroup: "/dagops/data-prod/run-managers",
+          streams: `run-manager-kube.var.log.containers.${h.run.name}-*_dagops-demo_run-manager-*.log`,
+        },
+        steps: {
+          logGroup: "/aws/containerinsights/data-prod/application",
+          streams: `<node>-application.var.log.containers.${h.run.name}-<step>-*_dagops-demo_<step>-*.log`,
+        },
       });
       const load = JSON.parse(record.data["step.load.json"]);
-      assert.deepEqual(load.attempts.map((a: any) => [a.attempt, a.outcome, a.reason ?? null, a.job.startsWith(`${h.run.name}-load-`)]), [[1, "failed", "BackoffLimitExceeded", true], [2, "succeeded", null, true]]);
+      assert.deepEqual(
+        load.attempts.map((a: any) => [
+          a.attempt,
+          a.outcome,
+          a.reason ?? null,
+          a.job.startsWith(`${h.run.name}-load-`),
+        ]),
+        [
+          [1, "failed", "BackoffLimitExceeded", true],
+          [2, "succeeded", null, true],
+        ],
+      );
       // Patches, one small key at a time, never a rewrite: every record write after the create is a merge patch.
       const writes = h.kube.requests.filter((r) => r.resource === "configmaps" && r.name === `${h.run.name}-record`);
-      assert.ok(writes.length >= 2 && writes.every((r) => r.verb === "patch" && r.contentType === "application/merge-patch+json"));
+      assert.ok(
+        writes.length >= 2 &&
+          writes.every((r) => r.verb === "patch" && r.contentType === "application/merge-patch+json"),
+      );
       // The run's Job goes (its TTL): the plan copy goes with it, the record stays.
       assert.ok(h.kube.configMaps.has(`${h.run.name}-plan`));
       h.kube.deleteJob(h.run.name);
@@ -653,11 +879,15 @@ describe("run manager", () => {
   test("a scheduled run's record says so; the record of a failed run names the failed step", async () => {
     const plan = planFor(definition([{ name: "a" }]));
     const h = await harness(plan, () => ({ outcome: "fail", afterMs: 10 }));
-    h.kube.job(h.run.name)!.metadata.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"] = "2026-12-01T02:00:00Z";
+    h.kube.job(h.run.name)!.metadata.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"] =
+      "2026-12-01T02:00:00Z";
     try {
       expectExit(await h.start(), 1);
       const run = JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["run.json"]);
-      assert.deepEqual([run.trigger, run.outcome, run.failedSteps], [{ kind: "schedule", scheduledAt: "2026-12-01T02:00:00Z" }, "failed", ["a"]]);
+      assert.deepEqual(
+        [run.trigger, run.outcome, run.failedSteps],
+        [{ kind: "schedule", scheduledAt: "2026-12-01T02:00:00Z" }, "failed", ["a"]],
+      );
     } finally {
       await h.close();
     }
@@ -670,7 +900,13 @@ describe("run manager", () => {
       await fetch(`${h.url}/api/v1/namespaces/${NS}/configmaps`, {
         method: "POST",
         headers: { authorization: `Bearer ${h.kube.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ metadata: { name: `demo-old-${i}-record`, labels: { "dagops.dev/pipeline": "demo", "dagops.dev/record": "true" } }, data: {} }),
+        body: JSON.stringify({
+          metadata: {
+            name: `demo-old-${i}-record`,
+            labels: { "dagops.dev/pipeline": "demo", "dagops.dev/record": "true" },
+          },
+          data: {},
+        }),
       });
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -678,7 +914,11 @@ describe("run manager", () => {
     try {
       expectExit(await h.start(), 0);
       const left = [...h.kube.configMaps.keys()].filter((n) => n.endsWith("-record")).sort();
-      assert.deepEqual(left, [`${h.run.name}-record`, "demo-old-2-record", "demo-old-3-record"], JSON.stringify(h.kube.requests.filter((r) => r.resource === "configmaps").map((r) => [r.verb, r.name])));
+      assert.deepEqual(
+        left,
+        [`${h.run.name}-record`, "demo-old-2-record", "demo-old-3-record"],
+        JSON.stringify(h.kube.requests.filter((r) => r.resource === "configmaps").map((r) => [r.verb, r.name])),
+      );
     } finally {
       await h.close();
     }
@@ -695,12 +935,18 @@ describe("run manager", () => {
       expectExit(await first, 143);
       // The sync pruned the plan revision: the next pod's mount is empty.
       const io = captureIo(REPO, h.env);
-      const second = main(["run", "--plan", join(h.planFile, "..", "pruned", "plan.yaml")], io, { retryDelay: FAST_RETRY });
+      const second = main(["run", "--plan", join(h.planFile, "..", "pruned", "plan.yaml")], io, {
+        retryDelay: FAST_RETRY,
+      });
       await until(() => io.out.join("").includes('"event":"run.started"'));
       h.kube.finish(h.kube.stepJobs()[0]!.metadata.name, "succeed");
       assert.equal(await second, 0, io.text());
       assert.match(io.out.join(""), /"event":"plan.from-copy"/);
-      assert.deepEqual(h.kube.stepJobs().map((j) => j.metadata.labels["dagops.dev/step"]), ["a", "b"], "adopted, not restarted");
+      assert.deepEqual(
+        h.kube.stepJobs().map((j) => j.metadata.labels["dagops.dev/step"]),
+        ["a", "b"],
+        "adopted, not restarted",
+      );
       // An altered copy is refused like an altered mount.
       h.kube.configMaps.get(`${h.run.name}-plan`)!.data["plan.yaml"] += "\n# edited\n";
       const altered = captureIo(REPO, h.env);
@@ -713,19 +959,43 @@ describe("run manager", () => {
 
   test("an image that cannot be pulled fails its step after 3 minutes (scaled here), without spending retries, and its Job goes", async () => {
     const plan = planFor(definition([{ name: "a", retries: 3 }]));
-    const h = await harness(plan, () => ({ outcome: "hang", waiting: { reason: "ImagePullBackOff", message: 'Back-off pulling image "registry.example.com/demo:1.0.0": not found' } }));
+    const h = await harness(plan, () => ({
+      outcome: "hang",
+      waiting: {
+        reason: "ImagePullBackOff",
+        message: 'Back-off pulling image "registry.example.com/demo:1.0.0": not found',
+      },
+    }));
     h.env.DAGOPS_BACKOFF_SCALE = "0.001"; // 3 min → 180 ms
     try {
       const result = await h.start();
       expectExit(result, 1);
-      assert.equal(h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length, 1, "no retry: it cannot help");
-      assert.ok(h.kube.deletes.some((d) => d.propagationPolicy === "Background"), "the attempt's Job is deleted with its pod");
+      assert.equal(
+        h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length,
+        1,
+        "no retry: it cannot help",
+      );
+      assert.ok(
+        h.kube.deletes.some((d) => d.propagationPolicy === "Background"),
+        "the attempt's Job is deleted with its pod",
+      );
       const stuck = result.logs.find((l) => l.event === "step.cannot-start")!;
       assert.deepEqual([stuck.reason, stuck.spendsRetry], ["ImagePullFailed", false]);
-      assert.match(stuck.message, /^image registry\.example\.com\/demo:1\.0\.0 cannot be pulled: Back-off pulling image .*not found$/);
+      assert.match(
+        stuck.message,
+        /^image registry\.example\.com\/demo:1\.0\.0 cannot be pulled: Back-off pulling image .*not found$/,
+      );
       const record = JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["step.a.json"]);
-      assert.deepEqual([record.attempts[0].reason, record.attempts[0].message.startsWith("image registry.example.com/demo:1.0.0 cannot be pulled")], ["ImagePullFailed", true]);
-      assert.ok(h.kube.events.some((e) => e.reason === "StepFailed" && /ImagePullFailed\): image registry/.test(e.message)));
+      assert.deepEqual(
+        [
+          record.attempts[0].reason,
+          record.attempts[0].message.startsWith("image registry.example.com/demo:1.0.0 cannot be pulled"),
+        ],
+        ["ImagePullFailed", true],
+      );
+      assert.ok(
+        h.kube.events.some((e) => e.reason === "StepFailed" && /ImagePullFailed\): image registry/.test(e.message)),
+      );
     } finally {
       await h.close();
     }
@@ -733,13 +1003,19 @@ describe("run manager", () => {
 
   test("a missing Secret fails its step after 2 minutes (scaled), naming what is missing", async () => {
     const plan = planFor(definition([{ name: "a", retries: 2 }]));
-    const h = await harness(plan, () => ({ outcome: "hang", waiting: { reason: "CreateContainerConfigError", message: 'secret "db-credentials" not found' } }));
+    const h = await harness(plan, () => ({
+      outcome: "hang",
+      waiting: { reason: "CreateContainerConfigError", message: 'secret "db-credentials" not found' },
+    }));
     h.env.DAGOPS_BACKOFF_SCALE = "0.001";
     try {
       const result = await h.start();
       expectExit(result, 1);
       const stuck = result.logs.find((l) => l.event === "step.cannot-start")!;
-      assert.deepEqual([stuck.reason, stuck.message], ["ContainerConfigError", 'the container cannot be created: secret "db-credentials" not found']);
+      assert.deepEqual(
+        [stuck.reason, stuck.message],
+        ["ContainerConfigError", 'the container cannot be created: secret "db-credentials" not found'],
+      );
       assert.equal(h.kube.requests.filter((r) => r.verb === "create" && r.resource === "jobs").length, 1);
     } finally {
       await h.close();
@@ -748,14 +1024,19 @@ describe("run manager", () => {
 
   test("a pod unschedulable past schedulingTimeout fails its attempt with the scheduler's message, and spends a retry", async () => {
     const plan = planFor(definition([{ name: "a", retries: 1 }], { schedulingTimeout: "1m" }));
-    const h = await harness(plan, (_s, attempt) => (attempt === 1 ? { outcome: "hang", unschedulable: "0/3 nodes are available: 3 Insufficient memory." } : succeed()));
+    const h = await harness(plan, (_s, attempt) =>
+      attempt === 1 ? { outcome: "hang", unschedulable: "0/3 nodes are available: 3 Insufficient memory." } : succeed(),
+    );
     h.env.DAGOPS_BACKOFF_SCALE = "0.002"; // 1 min → 120 ms
     try {
       const result = await h.start();
       expectExit(result, 0);
       const stuck = result.logs.find((l) => l.event === "step.cannot-start")!;
       assert.deepEqual([stuck.reason, stuck.spendsRetry], ["Unschedulable", true]);
-      assert.match(stuck.message, /no node could take the pod within schedulingTimeout \(1m\): 0\/3 nodes are available: 3 Insufficient memory\./);
+      assert.match(
+        stuck.message,
+        /no node could take the pod within schedulingTimeout \(1m\): 0\/3 nodes are available: 3 Insufficient memory\./,
+      );
       assert.equal(h.kube.stepJobs().length, 1, "attempt 1 deleted, attempt 2 ran");
     } finally {
       await h.close();
@@ -763,19 +1044,44 @@ describe("run manager", () => {
   });
 
   test("OOMKilled is named, with the memory limit and what to do; a failed container's last log lines reach the record", async () => {
-    const plan = planFor(definition([{ name: "big", resources: { limits: { memory: "256Mi" } } }, { name: "crash", dependsOn: [] }]));
+    const plan = planFor(
+      definition([
+        { name: "big", resources: { limits: { memory: "256Mi" } } },
+        { name: "crash", dependsOn: [] },
+      ]),
+    );
     const h = await harness(plan, (step) =>
-      step === "big" ? { outcome: "fail", afterMs: 20, terminated: { reason: "OOMKilled", exitCode: 137 } } : { outcome: "fail", afterMs: 20, terminated: { reason: "Error", exitCode: 3, message: "Traceback (most recent call last):\nValueError: bad row 17\n" } },
+      step === "big"
+        ? { outcome: "fail", afterMs: 20, terminated: { reason: "OOMKilled", exitCode: 137 } }
+        : {
+            outcome: "fail",
+            afterMs: 20,
+            terminated: {
+              reason: "Error",
+              exitCode: 3,
+              message: "Traceback (most recent call last):\nValueError: bad row 17\n",
+            },
+          },
     );
     try {
       const result = await h.start();
       expectExit(result, 1);
-      await until(() => JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["step.crash.json"]).attempts[0].message !== undefined);
+      await until(
+        () =>
+          JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["step.crash.json"]).attempts[0].message !==
+          undefined,
+      );
       const big = JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["step.big.json"]).attempts[0];
       assert.deepEqual([big.reason, big.exitCode, big.node], ["OOMKilled", 137, "ip-10-0-1-23.ec2.internal"]);
-      assert.equal(big.message, "the container was killed for using more memory than its limit (256Mi); raise resources.limits.memory");
+      assert.equal(
+        big.message,
+        "the container was killed for using more memory than its limit (256Mi); raise resources.limits.memory",
+      );
       const crash = JSON.parse(h.kube.configMaps.get(`${h.run.name}-record`)!.data["step.crash.json"]).attempts[0];
-      assert.deepEqual([crash.exitCode, crash.message], [3, "Traceback (most recent call last):\nValueError: bad row 17\n"]);
+      assert.deepEqual(
+        [crash.exitCode, crash.message],
+        [3, "Traceback (most recent call last):\nValueError: bad row 17\n"],
+      );
     } finally {
       await h.close();
     }
@@ -784,7 +1090,11 @@ describe("run manager", () => {
   test("the generated Role grants exactly the verbs these runs used", () => {
     const group = { jobs: "batch", leases: "coordination.k8s.io" } as Record<string, string>;
     const used = new Set(allRequests.map((r) => `${group[r.resource] ?? ""}/${r.resource}/${r.verb}`));
-    const granted = new Set([...RUN_MANAGER_RULES, ...RUN_MANAGER_NODE_RULES].flatMap((rule) => rule.apiGroups.flatMap((g) => rule.resources.flatMap((res) => rule.verbs.map((v) => `${g}/${res}/${v}`)))));
+    const granted = new Set(
+      [...RUN_MANAGER_RULES, ...RUN_MANAGER_NODE_RULES].flatMap((rule) =>
+        rule.apiGroups.flatMap((g) => rule.resources.flatMap((res) => rule.verbs.map((v) => `${g}/${res}/${v}`))),
+      ),
+    );
     assert.deepEqual([...used].sort(), [...granted].sort());
   });
 });
@@ -804,20 +1114,34 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
 describe("metrics", () => {
   test("a finished run logs CloudWatch Embedded Metric Format lines: one for the run, one per step", async () => {
     const plan = planFor(definition([{ name: "a" }, { name: "b", dependsOn: ["a"], retries: 1 }]));
-    const h = await harness(plan, (step, attempt) => (step === "b" && attempt === 1 ? { outcome: "interrupt", afterMs: 10 } : succeed()));
+    const h = await harness(plan, (step, attempt) =>
+      step === "b" && attempt === 1 ? { outcome: "interrupt", afterMs: 10 } : succeed(),
+    );
     h.env.DAGOPS_CLUSTER = "prod";
     try {
       const { code, logs } = await h.start();
       assert.equal(code, 0);
       const run = logs.find((l) => l.event === "run.metrics")!;
       assert.deepEqual(run._aws.CloudWatchMetrics[0].Namespace, "dagops");
-      assert.deepEqual(run._aws.CloudWatchMetrics[0].Dimensions, [["Pipeline", "Cluster"], ["Pipeline", "Cluster", "Outcome"]]);
-      assert.deepEqual([run.Pipeline, run.Cluster, run.Outcome, run.RunSucceeded, run.RunFailed, run.StepAttempts, run.Interruptions], ["demo", "prod", "succeeded", 1, 0, 3, 1]);
+      assert.deepEqual(run._aws.CloudWatchMetrics[0].Dimensions, [
+        ["Pipeline", "Cluster"],
+        ["Pipeline", "Cluster", "Outcome"],
+      ]);
+      assert.deepEqual(
+        [run.Pipeline, run.Cluster, run.Outcome, run.RunSucceeded, run.RunFailed, run.StepAttempts, run.Interruptions],
+        ["demo", "prod", "succeeded", 1, 0, 3, 1],
+      );
       assert.equal(typeof run._aws.Timestamp, "number");
       // Every metric named in the directive has a numeric value at the root, as EMF requires.
       for (const m of run._aws.CloudWatchMetrics[0].Metrics) assert.equal(typeof run[m.Name], "number", m.Name);
       const steps = logs.filter((l) => l.event === "step.metrics");
-      assert.deepEqual(steps.map((s) => [s.Step, s.StepAttempts, s.StepInterruptions]), [["a", 1, 0], ["b", 2, 1]]);
+      assert.deepEqual(
+        steps.map((s) => [s.Step, s.StepAttempts, s.StepInterruptions]),
+        [
+          ["a", 1, 0],
+          ["b", 2, 1],
+        ],
+      );
     } finally {
       await h.close();
     }
@@ -826,40 +1150,74 @@ describe("metrics", () => {
 
 describe("run records", () => {
   // What the API server counts against a ConfigMap's 1 MiB: the bytes of keys and values.
-  const sizeOf = (data: Record<string, string>) => Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
-  async function record500(shape: { name: (i: number) => string; node: string; failed: (i: number) => boolean; message: string }) {
+  const sizeOf = (data: Record<string, string>) =>
+    Object.entries(data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+  async function record500(shape: {
+    name: (i: number) => string;
+    node: string;
+    failed: (i: number) => boolean;
+    message: string;
+  }) {
     const { runHead, stepRecord, stepKey, RUN_KEY, messageCap } = await import("../../src/contract/record.ts");
     const run = { name: "p".padEnd(52, "x"), uid: "0".repeat(36), namespace: `dagops-${"p".padEnd(40, "x")}` };
     const plan = { pipeline: "p".padEnd(40, "x"), steps: [] } as unknown as Plan;
     const steps = Array.from({ length: 500 }, (_, i) => shape.name(i));
     const data: Record<string, string> = {
-      [RUN_KEY]: JSON.stringify(runHead({ plan, run, cluster: "c".padEnd(63, "x"), planRevision: "p".padEnd(63, "x"), scheduledAt: "2026-12-01T02:00:00Z", startedAt: 0, finishedAt: 1, outcome: "failed", failedSteps: steps.filter((_, i) => shape.failed(i)) })),
+      [RUN_KEY]: JSON.stringify(
+        runHead({
+          plan,
+          run,
+          cluster: "c".padEnd(63, "x"),
+          planRevision: "p".padEnd(63, "x"),
+          scheduledAt: "2026-12-01T02:00:00Z",
+          startedAt: 0,
+          finishedAt: 1,
+          outcome: "failed",
+          failedSteps: steps.filter((_, i) => shape.failed(i)),
+        }),
+      ),
     };
     steps.forEach((step, i) => {
       // Two interruptions, then a success, or a failure with the longest message (a log tail).
       const attempts = [1, 2, 3].map((attempt) => ({
         attempt,
         capacity: "on-demand" as const,
-        outcome: attempt < 3 ? ("interrupted" as const) : shape.failed(i) ? ("failed" as const) : ("succeeded" as const),
+        outcome:
+          attempt < 3 ? ("interrupted" as const) : shape.failed(i) ? ("failed" as const) : ("succeeded" as const),
         reason: attempt < 3 ? "PodFailurePolicy" : shape.failed(i) ? "R".repeat(10_000) : undefined,
         ...(attempt === 3 && shape.failed(i) ? { message: shape.message, exitCode: 137 } : {}),
         node: shape.node,
         startedAt: Date.now(),
         finishedAt: Date.now(),
       }));
-      data[stepKey(step)] = stepRecord(step, attempts, (attempt) => attemptJobName(run, step, attempt), messageCap(steps.length));
+      data[stepKey(step)] = stepRecord(
+        step,
+        attempts,
+        (attempt) => attemptJobName(run, step, attempt),
+        messageCap(steps.length),
+      );
     });
     return sizeOf(data);
   }
 
   test("a 500-step run with 3 attempts each: its record stays under 512 KiB", async () => {
     // Realistic names and nodes; a tenth of the steps fail with a 2 KiB log tail.
-    const bytes = await record500({ name: (i) => `classify-store-${i}`, node: "ip-10-0-117-23.ec2.internal", failed: (i) => i % 10 === 0, message: "M".repeat(2048) });
+    const bytes = await record500({
+      name: (i) => `classify-store-${i}`,
+      node: "ip-10-0-117-23.ec2.internal",
+      failed: (i) => i % 10 === 0,
+      message: "M".repeat(2048),
+    });
     assert.ok(bytes < 512 * 1024, `${bytes} bytes`);
   });
 
   test("the worst case (the longest names and nodes, every step failed with a long log tail) still fits a ConfigMap", async () => {
-    const bytes = await record500({ name: (i) => `s${i}-`.padEnd(40, "x"), node: "n".padEnd(63, "x"), failed: () => true, message: "M".repeat(10_000) });
+    const bytes = await record500({
+      name: (i) => `s${i}-`.padEnd(40, "x"),
+      node: "n".padEnd(63, "x"),
+      failed: () => true,
+      message: "M".repeat(10_000),
+    });
     assert.ok(bytes < 1024 * 1024 - 64 * 1024, `${bytes} bytes, with room left under the 1 MiB limit`);
   });
 });
@@ -899,29 +1257,65 @@ describe("alerts", () => {
       },
     });
   }
-  const notify = (format: "slack" | "json", key = "url", on: ("failed" | "timed-out" | "succeeded")[] = ["failed", "timed-out"]) => ({ on, webhook: { secretKeyRef: { name: "alerts", key } }, format });
+  const notify = (
+    format: "slack" | "json",
+    key = "url",
+    on: ("failed" | "timed-out" | "succeeded")[] = ["failed", "timed-out"],
+  ) => ({ on, webhook: { secretKeyRef: { name: "alerts", key } }, format });
   const withSecret = (h: Harness, data: Record<string, string>) => {
-    h.kube.secrets.set("alerts", { apiVersion: "v1", kind: "Secret", metadata: { name: "alerts", namespace: NS }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])) });
+    h.kube.secrets.set("alerts", {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "alerts", namespace: NS },
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
+    });
     h.env.DAGOPS_CLUSTER = "prod";
     h.env.DAGOPS_BACKOFF_SCALE = "0.01";
   };
 
   test("a failed run alerts in Slack and JSON form; the run's outcome is its own; the URL is never printed", async () => {
     const hook = await webhook();
-    const plan = planFor(definition([{ name: "load" }], { notify: [notify("slack", "slack"), notify("json", "json")] }));
-    const h = await harness(plan, () => ({ outcome: "fail", afterMs: 10, terminated: { reason: "Error", exitCode: 1, message: "loading 17 rows\nValueError: row 17 has no id\n" } }));
+    const plan = planFor(
+      definition([{ name: "load" }], { notify: [notify("slack", "slack"), notify("json", "json")] }),
+    );
+    const h = await harness(plan, () => ({
+      outcome: "fail",
+      afterMs: 10,
+      terminated: { reason: "Error", exitCode: 1, message: "loading 17 rows\nValueError: row 17 has no id\n" },
+    }));
     withSecret(h, { slack: hook.url, json: hook.url });
     try {
       const result = await h.start();
       expectExit(result, 1);
       assert.equal(hook.bodies.length, 2);
       const slack = JSON.parse(hook.bodies[0]!);
-      assert.match(slack.text, /^:x: dagops: \*demo\* run `demo-29000000` failed on \*prod\* after \d+s\.\nFailed step: \*load\* \(BackoffLimitExceeded\)\n```loading 17 rows\nValueError: row 17 has no id\n```\nMore: `kubectl -n dagops-demo get configmap demo-29000000-record -o yaml`$/);
+      assert.match(
+        slack.text,
+        /^:x: dagops: \*demo\* run `demo-29000000` failed on \*prod\* after \d+s\.\nFailed step: \*load\* \(BackoffLimitExceeded\)\n```loading 17 rows\nValueError: row 17 has no id\n```\nMore: `kubectl -n dagops-demo get configmap demo-29000000-record -o yaml`$/,
+      );
       const json = JSON.parse(hook.bodies[1]!);
-      assert.deepEqual([json.pipeline, json.cluster, json.run, json.outcome, json.failedStep], ["demo", "prod", "demo-29000000", "failed", { name: "load", reason: "BackoffLimitExceeded", logTail: "loading 17 rows\nValueError: row 17 has no id\n" }]);
+      assert.deepEqual(
+        [json.pipeline, json.cluster, json.run, json.outcome, json.failedStep],
+        [
+          "demo",
+          "prod",
+          "demo-29000000",
+          "failed",
+          { name: "load", reason: "BackoffLimitExceeded", logTail: "loading 17 rows\nValueError: row 17 has no id\n" },
+        ],
+      );
       assert.equal(result.logs.filter((l) => l.event === "alert.sent").length, 2);
-      assert.ok(!result.output.includes("SECRET-TOKEN-xyz") && !result.output.includes(hook.url), "the webhook URL is a secret");
-      assert.deepEqual(h.kube.requests.filter((r) => r.resource === "secrets").map((r) => [r.verb, r.name]), [["get", "alerts"], ["get", "alerts"]]);
+      assert.ok(
+        !result.output.includes("SECRET-TOKEN-xyz") && !result.output.includes(hook.url),
+        "the webhook URL is a secret",
+      );
+      assert.deepEqual(
+        h.kube.requests.filter((r) => r.resource === "secrets").map((r) => [r.verb, r.name]),
+        [
+          ["get", "alerts"],
+          ["get", "alerts"],
+        ],
+      );
     } finally {
       await h.close();
       await hook.close();
@@ -937,15 +1331,27 @@ describe("alerts", () => {
     try {
       const retried = await h.start();
       expectExit(retried, 1);
-      assert.deepEqual(retried.logs.filter((l) => l.event.startsWith("alert.")).map((l) => [l.event, l.error ?? null]), [["alert.retry", "HTTP 500"], ["alert.sent", null]]);
+      assert.deepEqual(
+        retried.logs.filter((l) => l.event.startsWith("alert.")).map((l) => [l.event, l.error ?? null]),
+        [
+          ["alert.retry", "HTTP 500"],
+          ["alert.sent", null],
+        ],
+      );
       hook.behave = () => "hang";
       const hung = await h.start();
       expectExit(hung, 1);
-      assert.ok(hung.logs.some((l) => l.event === "alert.failed" && /no answer in time; gave up after 1 s/.test(l.error)), hung.output);
+      assert.ok(
+        hung.logs.some((l) => l.event === "alert.failed" && /no answer in time; gave up after 1 s/.test(l.error)),
+        hung.output,
+      );
       await hook.close();
       const refused = await h.start();
       expectExit(refused, 1);
-      assert.ok(refused.logs.some((l) => l.event === "alert.failed" && /connection refused/.test(l.error)), refused.output);
+      assert.ok(
+        refused.logs.some((l) => l.event === "alert.failed" && /connection refused/.test(l.error)),
+        refused.output,
+      );
       for (const r of [retried, hung, refused]) assert.ok(!r.output.includes("SECRET-TOKEN-xyz"));
     } finally {
       await h.close();
@@ -961,7 +1367,12 @@ describe("alerts", () => {
     try {
       expectExit(await h.start(), 0);
       assert.equal(hook.bodies.length, 0, "a succeeded run; the rule is for failed and timed-out");
-      assert.deepEqual(runManagerRules(["alerts", "alerts"]).at(-1), { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["alerts"] });
+      assert.deepEqual(runManagerRules(["alerts", "alerts"]).at(-1), {
+        apiGroups: [""],
+        resources: ["secrets"],
+        verbs: ["get"],
+        resourceNames: ["alerts"],
+      });
     } finally {
       await h.close();
       await hook.close();

@@ -54,7 +54,10 @@ test("drift: check lists stale, missing and extra files and the command that fix
     await repo.write("generated/prod/platform/hand-made.yaml", "apiVersion: v1\nkind: ConfigMap\n");
     const io = captureIo(repo.root);
     assert.equal(await check(["--json"], io), 1);
-    const result = JSON.parse(io.out.join("")) as { ok: boolean; problems: { code: string; file: string; message: string }[] };
+    const result = JSON.parse(io.out.join("")) as {
+      ok: boolean;
+      problems: { code: string; file: string; message: string }[];
+    };
     assert.equal(result.ok, false);
     const drift = result.problems.map((p) => `${p.code} ${p.file}`).sort();
     assert.deepEqual(drift, [
@@ -88,7 +91,7 @@ test("revert: git revert of a pipeline change restores generated/ byte for byte 
     const changed = (await repo.read(source))
       .replace('schedule: "30 2 * * *"', 'schedule: "0 3 * * *"')
       .replace("requests: { cpu: 250m, memory: 256Mi }", "requests: { cpu: 500m, memory: 512Mi }")
-      .replace("limits: { cpu: \"1\", memory: 512Mi }", "limits: { cpu: \"1\", memory: 1Gi }")
+      .replace('limits: { cpu: "1", memory: 512Mi }', 'limits: { cpu: "1", memory: 1Gi }')
       .concat("  - name: archive\n    command: [usage-report, archive]\n    dependsOn: [export-usage]\n");
     await repo.write(source, changed);
     assert.equal(await synth([], captureIo(repo.root)), 0);
@@ -112,15 +115,37 @@ test("manifest-generate-paths: for a one-pipeline change, exactly one pipeline A
   const repo = await committedRepo();
   try {
     const source = "pipelines/daily-usage-report.yaml";
-    await repo.write(source, (await repo.read(source)).replace("requests: { cpu: 250m, memory: 256Mi }", "requests: { cpu: 500m, memory: 256Mi }"));
+    await repo.write(
+      source,
+      (await repo.read(source)).replace(
+        "requests: { cpu: 250m, memory: 256Mi }",
+        "requests: { cpu: 500m, memory: 256Mi }",
+      ),
+    );
     assert.equal(await synth([], captureIo(repo.root)), 0);
-    const changed = git(repo.root, "status", "--porcelain", "--", "generated").split("\n").filter(Boolean).map((l) => l.slice(3));
+    const changed = git(repo.root, "status", "--porcelain", "--", "generated")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.slice(3));
     assert.ok(changed.length > 0);
-    const apps = [...(await snapshot(join(repo.root, "generated"))).entries()].filter(([path]) => /\/(apps|bootstrap)\/application-/.test(path)).map(([, text]) => parse(text));
-    const watched = (app: any) => String(app.metadata.annotations["argocd.argoproj.io/manifest-generate-paths"]).split(";").map((p: string) => posix.normalize(posix.join(app.spec.source.path, p)));
-    assert.ok(apps.every((a) => a.metadata.annotations["argocd.argoproj.io/manifest-generate-paths"] === "."), "every Application says which paths it depends on");
-    const hit = apps.filter((a) => changed.some((file) => watched(a).some((dir: string) => file.startsWith(`${dir}/`))));
-    assert.deepEqual(hit.map((a) => `${a.spec.source.path}`), ["generated/prod/pipelines/daily-usage-report"]);
+    const apps = [...(await snapshot(join(repo.root, "generated"))).entries()]
+      .filter(([path]) => /\/(apps|bootstrap)\/application-/.test(path))
+      .map(([, text]) => parse(text));
+    const watched = (app: any) =>
+      String(app.metadata.annotations["argocd.argoproj.io/manifest-generate-paths"])
+        .split(";")
+        .map((p: string) => posix.normalize(posix.join(app.spec.source.path, p)));
+    assert.ok(
+      apps.every((a) => a.metadata.annotations["argocd.argoproj.io/manifest-generate-paths"] === "."),
+      "every Application says which paths it depends on",
+    );
+    const hit = apps.filter((a) =>
+      changed.some((file) => watched(a).some((dir: string) => file.startsWith(`${dir}/`))),
+    );
+    assert.deepEqual(
+      hit.map((a) => `${a.spec.source.path}`),
+      ["generated/prod/pipelines/daily-usage-report"],
+    );
   } finally {
     await repo.cleanup();
   }
@@ -129,7 +154,10 @@ test("manifest-generate-paths: for a one-pipeline change, exactly one pipeline A
 /** A repository copy with its first synth committed as "A". */
 async function committedRepo() {
   const repo = await tempRepo();
-  await repo.write(".gitignore", "node_modules\nmodel\ncharts\nrender\nchecks\nscripts\n.generated.*\n.dagops-stat*.json\n");
+  await repo.write(
+    ".gitignore",
+    "node_modules\nmodel\ncharts\nrender\nchecks\nscripts\n.generated.*\n.dagops-stat*.json\n",
+  );
   assert.equal(await synth([], captureIo(repo.root)), 0);
   git(repo.root, "init", "-q", "-b", "main");
   git(repo.root, "add", "-A");

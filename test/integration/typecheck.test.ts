@@ -16,9 +16,15 @@ async function diagnostics(source: string): Promise<string[]> {
   const file = join(dir, "candidate.ts");
   try {
     await writeFile(file, source.replaceAll("../model/", "../../model/"));
-    const config = ts.getParsedCommandLineOfConfigFile(join(REPO, "tsconfig.json"), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
+    const config = ts.getParsedCommandLineOfConfigFile(
+      join(REPO, "tsconfig.json"),
+      {},
+      { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+    )!;
     const program = ts.createProgram([file], { ...config.options, noEmit: true });
-    return ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    return ts
+      .getPreEmitDiagnostics(program, program.getSourceFile(file))
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -36,12 +42,17 @@ export default definePipeline({
 test("a typo in an optional field of a TypeScript pipeline is a type error", async () => {
   const errors = await diagnostics(pipeline('{ name: "b", dependson: ["a"] }'));
   assert.equal(errors.length, 1, errors.join("\n"));
-  assert.match(errors[0]!, /Object literal may only specify known properties.*'dependson'.*Did you mean to write 'dependsOn'\?/s);
+  assert.match(
+    errors[0]!,
+    /Object literal may only specify known properties.*'dependson'.*Did you mean to write 'dependsOn'\?/s,
+  );
 });
 
 test("a correct TypeScript pipeline type-checks clean, and a typo at the top level or in the platform config is caught too", async () => {
   assert.deepEqual(await diagnostics(pipeline('{ name: "b", dependsOn: ["a"], capacity: "on-demand" }')), []);
-  const top = await diagnostics(pipeline('{ name: "b" }').replace('name: "typo",', 'name: "typo",\n  shedule: "0 3 * * *",'));
+  const top = await diagnostics(
+    pipeline('{ name: "b" }').replace('name: "typo",', 'name: "typo",\n  shedule: "0 3 * * *",'),
+  );
   assert.match(top.join("\n"), /'shedule'/);
   const platform = await diagnostics(`import { definePlatform } from "#dagops/platform";
 export default definePlatform({ clusters: [], cluster: [] });

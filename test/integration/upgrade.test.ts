@@ -17,16 +17,23 @@ import { main as check } from "../../src/commands/check.ts";
 import { main as synth } from "../../src/commands/synth.ts";
 import { captureIo, EXAMPLE, REPO, yamlPipeline } from "../support/helpers.ts";
 
-const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd, encoding: "utf8" });
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd, encoding: "utf8" });
 
-test("dagops upgrade: the newer dagops's files replace the old ones, the team's stay, and the result synthesizes and checks", { timeout: 180_000 }, async () => {
+test("dagops upgrade: the newer dagops's files replace the old ones, the team's stay, and the result synthesizes and checks", {
+  timeout: 180_000,
+}, async () => {
   const base = await mkdtemp(join(tmpdir(), "dagops-upgrade-"));
   const upstream = join(base, "dagops");
   const team = join(base, "team");
   try {
     // dagops's repository: its own files as real files, and the examples.
-    const manifest = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { dagops: { code: string[]; files: string[] } };
-    for (const p of [...manifest.dagops.code, ...manifest.dagops.files, "package.json"]) if (existsSync(join(REPO, p))) await cp(join(REPO, p), join(upstream, p), { recursive: true, filter: (src) => !src.includes(".typecheck-") });
+    const manifest = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+      dagops: { code: string[]; files: string[] };
+    };
+    for (const p of [...manifest.dagops.code, ...manifest.dagops.files, "package.json"])
+      if (existsSync(join(REPO, p)))
+        await cp(join(REPO, p), join(upstream, p), { recursive: true, filter: (src) => !src.includes(".typecheck-") });
     await cp(join(EXAMPLE, "pipelines"), join(upstream, "pipelines"), { recursive: true });
     await cp(join(EXAMPLE, "lib"), join(upstream, "lib"), { recursive: true });
     await cp(join(EXAMPLE, "platform.config.ts"), join(upstream, "platform.config.ts"));
@@ -39,7 +46,25 @@ test("dagops upgrade: the newer dagops's files replace the old ones, the team's 
     git(base, "clone", "-q", upstream, team);
     await symlink(join(REPO, "node_modules"), join(team, "node_modules"), "dir");
     const io = captureIo(team);
-    assert.equal(await dagops(["init", "--cluster", "prod=data-prod", "--account", "210987654321", "--repo", "https://github.com/acme/data-gitops.git", "--subnets", "subnet-0a1b2c3d", "--force"], io), 0, io.text());
+    assert.equal(
+      await dagops(
+        [
+          "init",
+          "--cluster",
+          "prod=data-prod",
+          "--account",
+          "210987654321",
+          "--repo",
+          "https://github.com/acme/data-gitops.git",
+          "--subnets",
+          "subnet-0a1b2c3d",
+          "--force",
+        ],
+        io,
+      ),
+      0,
+      io.text(),
+    );
     await writeFile(join(team, "pipelines", "ours.yaml"), yamlPipeline("ours", 'schedule: "0 3 * * *"\n'));
     assert.equal(await synth([], captureIo(team)), 0);
     git(team, "add", "-A");
@@ -67,7 +92,11 @@ test("dagops upgrade: the newer dagops's files replace the old ones, the team's 
     assert.match(readFileSync(join(team, "src", "model", "files.ts"), "utf8"), /dagops 0\.2/);
     assert.ok(existsSync(join(team, "src", "model", "added-in-0-2.ts")));
     assert.ok(!existsSync(join(team, "src", "bench", "bench-rss.mjs")), "a file dagops dropped goes");
-    assert.deepEqual(readdirSync(join(team, "pipelines")).sort(), [".gitkeep", "ours.yaml"], "the examples do not come back");
+    assert.deepEqual(
+      readdirSync(join(team, "pipelines")).sort(),
+      [".gitkeep", "ours.yaml"],
+      "the examples do not come back",
+    );
     assert.equal(readFileSync(join(team, "platform.config.ts"), "utf8"), platform);
     // Every stamp names dagops's code: the tree is stale until synthesized again, then fresh.
     assert.equal(await check([], captureIo(team)), 1);

@@ -18,7 +18,16 @@ export function runManagerScript(): string {
   const dir = join(REPO, "node_modules", ".cache", "dagops-test");
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `run-manager-${process.pid}.mjs`);
-  buildSync({ entryPoints: [join(REPO, "src/runner/main.ts")], outfile: file, bundle: true, packages: "external", platform: "node", format: "esm", target: "node20", logLevel: "silent" });
+  buildSync({
+    entryPoints: [join(REPO, "src/runner/main.ts")],
+    outfile: file,
+    bundle: true,
+    packages: "external",
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "silent",
+  });
   process.once("exit", () => rmSync(file, { force: true }));
   built = file;
   return file;

@@ -38,25 +38,46 @@ export class FakeGitHub {
   private server: Server;
   url = "";
 
-  constructor(readonly owner = "example-org", readonly repo = "data-platform-gitops", readonly pr = 42) {
+  constructor(
+    readonly owner = "example-org",
+    readonly repo = "data-platform-gitops",
+    readonly pr = 42,
+  ) {
     this.server = createServer((req, res) => {
       let body = "";
       req.on("data", (c) => (body += c));
       req.on("end", () => {
         const url = new URL(req.url ?? "/", "http://x");
-        this.requests.push({ method: req.method!, path: url.pathname, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+        this.requests.push({
+          method: req.method!,
+          path: url.pathname,
+          ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        });
         const send = (status: number, data: unknown, headers: Record<string, string> = {}) => {
-          res.writeHead(status, { "content-type": "application/json; charset=utf-8", "x-github-api-version-selected": "2022-11-28", ...headers });
+          res.writeHead(status, {
+            "content-type": "application/json; charset=utf-8",
+            "x-github-api-version-selected": "2022-11-28",
+            ...headers,
+          });
           res.end(data === undefined ? "" : JSON.stringify(data));
         };
-        const fault = this.faults.find((f) => f.method === req.method && f.path.test(url.pathname) && (f.times ?? 1) > 0);
+        const fault = this.faults.find(
+          (f) => f.method === req.method && f.path.test(url.pathname) && (f.times ?? 1) > 0,
+        );
         if (fault) {
           fault.times = (fault.times ?? 1) - 1;
           if (fault.hang) return;
-          return send(fault.status, "body" in fault ? fault.body : { message: fault.message, documentation_url: "https://docs.github.com/rest" }, fault.headers);
+          return send(
+            fault.status,
+            "body" in fault
+              ? fault.body
+              : { message: fault.message, documentation_url: "https://docs.github.com/rest" },
+            fault.headers,
+          );
         }
         const auth = req.headers.authorization ?? "";
-        if (auth !== `token ${this.token}` && auth !== `bearer ${this.token}` && auth !== `Bearer ${this.token}`) return send(401, { message: "Bad credentials" });
+        if (auth !== `token ${this.token}` && auth !== `bearer ${this.token}` && auth !== `Bearer ${this.token}`)
+          return send(401, { message: "Bad credentials" });
         const base = `/repos/${this.owner}/${this.repo}`;
         if (url.pathname === `${base}/issues/${this.pr}/comments`) {
           if (req.method === "GET") {
@@ -64,13 +85,34 @@ export class FakeGitHub {
             const page = Number(url.searchParams.get("page") ?? 1);
             const items = this.comments.slice((page - 1) * per, page * per);
             const last = Math.max(1, Math.ceil(this.comments.length / per));
-            const link: Record<string, string> = page < last ? { link: `<${this.url}${url.pathname}?per_page=${per}&page=${page + 1}>; rel="next", <${this.url}${url.pathname}?per_page=${per}&page=${last}>; rel="last"` } : {};
+            const link: Record<string, string> =
+              page < last
+                ? {
+                    link: `<${this.url}${url.pathname}?per_page=${per}&page=${page + 1}>; rel="next", <${this.url}${url.pathname}?per_page=${per}&page=${last}>; rel="last"`,
+                  }
+                : {};
             return send(200, items, link);
           }
           if (req.method === "POST") {
             const text = (JSON.parse(body) as { body: string }).body;
-            if (text.length > 65536) return send(422, { message: "Validation Failed", errors: [{ resource: "IssueComment", code: "custom", field: "body", message: "body is too long (maximum is 65536 characters)" }] });
-            const c = { id: this.nextId++, body: text, user: { login: "github-actions[bot]", type: "Bot" }, html_url: `https://github.com/${this.owner}/${this.repo}/pull/${this.pr}#issuecomment-${this.nextId}` };
+            if (text.length > 65536)
+              return send(422, {
+                message: "Validation Failed",
+                errors: [
+                  {
+                    resource: "IssueComment",
+                    code: "custom",
+                    field: "body",
+                    message: "body is too long (maximum is 65536 characters)",
+                  },
+                ],
+              });
+            const c = {
+              id: this.nextId++,
+              body: text,
+              user: { login: "github-actions[bot]", type: "Bot" },
+              html_url: `https://github.com/${this.owner}/${this.repo}/pull/${this.pr}#issuecomment-${this.nextId}`,
+            };
             this.comments.push(c);
             return send(201, c);
           }
@@ -108,6 +150,12 @@ export class FakeGitHub {
 
   /** Someone else's comments, to make the list span pages. */
   addOthers(n: number): void {
-    for (let i = 0; i < n; i++) this.comments.push({ id: this.nextId++, body: `comment ${i}`, user: { login: "someone", type: "User" }, html_url: "" });
+    for (let i = 0; i < n; i++)
+      this.comments.push({
+        id: this.nextId++,
+        body: `comment ${i}`,
+        user: { login: "someone", type: "User" },
+        html_url: "",
+      });
   }
 }

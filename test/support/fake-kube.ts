@@ -14,7 +14,17 @@ import { join } from "node:path";
 
 type Obj = Record<string, any>;
 
-export type Resource = "jobs" | "events" | "configmaps" | "secrets" | "pods" | "pods/log" | "leases" | "nodes" | "cronjobs" | "selfsubjectreviews";
+export type Resource =
+  | "jobs"
+  | "events"
+  | "configmaps"
+  | "secrets"
+  | "pods"
+  | "pods/log"
+  | "leases"
+  | "nodes"
+  | "cronjobs"
+  | "selfsubjectreviews";
 
 export interface Request {
   readonly method: string;
@@ -44,7 +54,10 @@ export class FakeKube {
   readonly events: Obj[] = [];
   readonly deletes: { name: string; propagationPolicy: string | null }[] = [];
   /** What happens to each step Job the run manager creates, by step name and attempt. */
-  script: (step: string | undefined, attempt: number, job: Obj) => Outcome = () => ({ outcome: "succeed", afterMs: 20 });
+  script: (step: string | undefined, attempt: number, job: Obj) => Outcome = () => ({
+    outcome: "succeed",
+    afterMs: 20,
+  });
   /** Create the next Job, then drop the connection without answering (a lost response). */
   loseNextCreateResponse = false;
   /**
@@ -52,7 +65,8 @@ export class FakeKube {
    * (a Status body, as the API server sends), never answer (`hang`), or close the connection
    * without an answer (`drop`, what a restarting API server or a refused connection looks like).
    */
-  fault: (r: Request) => { readonly status: number } | { readonly delayMs: number } | "hang" | "drop" | undefined = () => undefined;
+  fault: (r: Request) => { readonly status: number } | { readonly delayMs: number } | "hang" | "drop" | undefined =
+    () => undefined;
   /** Lists answer with the items as they were when the request arrived, this much later (a slow list racing writes). */
   listDelayMs = 0;
   /** When each request arrived (ms since the epoch), in the order of `requests`. */
@@ -87,7 +101,18 @@ export class FakeKube {
   constructor() {
     this.server = createServer((req, res) => void this.handle(req, res));
     // The node step pods land on, as Karpenter labels it.
-    this.nodes.set("ip-10-0-1-23.ec2.internal", { apiVersion: "v1", kind: "Node", metadata: { name: "ip-10-0-1-23.ec2.internal", labels: { "node.kubernetes.io/instance-type": "m6i.large", "karpenter.sh/capacity-type": "spot", "karpenter.sh/nodepool": "dagops-steps" } } });
+    this.nodes.set("ip-10-0-1-23.ec2.internal", {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: {
+        name: "ip-10-0-1-23.ec2.internal",
+        labels: {
+          "node.kubernetes.io/instance-type": "m6i.large",
+          "karpenter.sh/capacity-type": "spot",
+          "karpenter.sh/nodepool": "dagops-steps",
+        },
+      },
+    });
   }
 
   async start(): Promise<string> {
@@ -129,7 +154,13 @@ export class FakeKube {
   /** The run-manager Job, as the CronJob controller would have created it. */
   addRunJob(namespace: string, name: string, createdAt = new Date()): { name: string; uid: string } {
     const uid = randomUUID();
-    this.put("ADDED", { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace, uid, creationTimestamp: createdAt.toISOString(), labels: {}, annotations: {} }, spec: {}, status: {} });
+    this.put("ADDED", {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name, namespace, uid, creationTimestamp: createdAt.toISOString(), labels: {}, annotations: {} },
+      spec: {},
+      status: {},
+    });
     return { name, uid };
   }
 
@@ -138,12 +169,16 @@ export class FakeKube {
   }
 
   stepJobs(): Obj[] {
-    return [...this.jobs.values()].filter((j) => j.metadata.labels?.["dagops.dev/role"] === "step").sort((a, b) => a.metadata.resourceVersion - b.metadata.resourceVersion);
+    return [...this.jobs.values()]
+      .filter((j) => j.metadata.labels?.["dagops.dev/role"] === "step")
+      .sort((a, b) => a.metadata.resourceVersion - b.metadata.resourceVersion);
   }
 
   /** Jobs that are neither steps nor placeholders: run Jobs. */
   runJobs(): Obj[] {
-    return [...this.jobs.values()].filter((j) => !["step", "placeholder"].includes(j.metadata.labels?.["dagops.dev/role"])).sort((a, b) => a.metadata.resourceVersion - b.metadata.resourceVersion);
+    return [...this.jobs.values()]
+      .filter((j) => !["step", "placeholder"].includes(j.metadata.labels?.["dagops.dev/role"]))
+      .sort((a, b) => a.metadata.resourceVersion - b.metadata.resourceVersion);
   }
 
   placeholders(): Obj[] {
@@ -178,9 +213,22 @@ export class FakeKube {
     job.status = {
       ...job.status,
       ...(outcome === "succeed"
-        ? { succeeded: 1, completionTime: now, conditions: [{ type: "SuccessCriteriaMet", status: "True", lastTransitionTime: now }, { type: "Complete", status: "True", lastTransitionTime: now }] }
+        ? {
+            succeeded: 1,
+            completionTime: now,
+            conditions: [
+              { type: "SuccessCriteriaMet", status: "True", lastTransitionTime: now },
+              { type: "Complete", status: "True", lastTransitionTime: now },
+            ],
+          }
         : outcome === "interrupt"
-          ? { failed: 1, conditions: failed("PodFailurePolicy", `Pod ${job.metadata.namespace}/${job.metadata.name}-x7k2p has condition DisruptionTarget matching FailJob rule at index 0`) }
+          ? {
+              failed: 1,
+              conditions: failed(
+                "PodFailurePolicy",
+                `Pod ${job.metadata.namespace}/${job.metadata.name}-x7k2p has condition DisruptionTarget matching FailJob rule at index 0`,
+              ),
+            }
           : outcome === "timeout"
             ? { failed: 1, conditions: failed("DeadlineExceeded", "Job was active longer than specified deadline") }
             : { failed: 1, conditions: failed("BackoffLimitExceeded", "Job has reached the specified backoff limit") }),
@@ -199,7 +247,9 @@ export class FakeKube {
     else store.set(object.metadata.name, object);
     const copy = structuredClone(object);
     this.log.push({ rv: this.rv, type, object: copy });
-    for (const w of this.watches) if (w.kind === copy.kind && w.ns === object.metadata.namespace && w.selector(copy)) w.res.write(JSON.stringify({ type, object: copy }) + "\n");
+    for (const w of this.watches)
+      if (w.kind === copy.kind && w.ns === object.metadata.namespace && w.selector(copy))
+        w.res.write(JSON.stringify({ type, object: copy }) + "\n");
   }
 
   /** Step pods, as the Job controller and the kubelet would report them. */
@@ -210,27 +260,67 @@ export class FakeKube {
     const labels = { ...job.spec.template.metadata?.labels, "batch.kubernetes.io/job-name": job.metadata.name };
     const container = job.spec.template.spec.containers[0];
     const status: Obj = plan.unschedulable
-      ? { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: plan.unschedulable, lastTransitionTime: new Date().toISOString() }] }
+      ? {
+          phase: "Pending",
+          conditions: [
+            {
+              type: "PodScheduled",
+              status: "False",
+              reason: "Unschedulable",
+              message: plan.unschedulable,
+              lastTransitionTime: new Date().toISOString(),
+            },
+          ],
+        }
       : {
           phase: plan.waiting ? "Pending" : "Running",
           conditions: [{ type: "PodScheduled", status: "True" }],
-          containerStatuses: [{ name: container.name, image: container.image, ready: !plan.waiting, restartCount: 0, state: plan.waiting ? { waiting: plan.waiting } : { running: { startedAt: new Date().toISOString() } } }],
+          containerStatuses: [
+            {
+              name: container.name,
+              image: container.image,
+              ready: !plan.waiting,
+              restartCount: 0,
+              state: plan.waiting ? { waiting: plan.waiting } : { running: { startedAt: new Date().toISOString() } },
+            },
+          ],
         };
     this.put("ADDED", {
       apiVersion: "v1",
       kind: "Pod",
-      metadata: { name: `${job.metadata.name}-x7k2p`, namespace: job.metadata.namespace, uid: randomUUID(), labels, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata.name, uid: job.metadata.uid }] },
-      spec: { ...(plan.unschedulable ? {} : { nodeName: "ip-10-0-1-23.ec2.internal" }), containers: [{ name: container.name, image: container.image }] },
+      metadata: {
+        name: `${job.metadata.name}-x7k2p`,
+        namespace: job.metadata.namespace,
+        uid: randomUUID(),
+        labels,
+        ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata.name, uid: job.metadata.uid }],
+      },
+      spec: {
+        ...(plan.unschedulable ? {} : { nodeName: "ip-10-0-1-23.ec2.internal" }),
+        containers: [{ name: container.name, image: container.image }],
+      },
       status,
     });
   }
 
   /** The pod's container ends with the Job: exit 0, or a failure with the script's reason and log tail. */
   private endPod(job: Obj, succeeded: boolean, plan: Outcome | undefined): void {
-    const pod = [...this.pods.values()].find((p) => p.metadata.labels["batch.kubernetes.io/job-name"] === job.metadata.name);
+    const pod = [...this.pods.values()].find(
+      (p) => p.metadata.labels["batch.kubernetes.io/job-name"] === job.metadata.name,
+    );
     if (!pod || !pod.status.containerStatuses) return;
     const t = succeeded ? { reason: "Completed", exitCode: 0 } : (plan?.terminated ?? { reason: "Error", exitCode: 1 });
-    pod.status = { ...pod.status, phase: succeeded ? "Succeeded" : "Failed", containerStatuses: [{ ...pod.status.containerStatuses[0], ready: false, state: { terminated: { ...t, finishedAt: new Date().toISOString() } } }] };
+    pod.status = {
+      ...pod.status,
+      phase: succeeded ? "Succeeded" : "Failed",
+      containerStatuses: [
+        {
+          ...pod.status.containerStatuses[0],
+          ready: false,
+          state: { terminated: { ...t, finishedAt: new Date().toISOString() } },
+        },
+      ],
+    };
     this.put("MODIFIED", pod);
   }
 
@@ -245,7 +335,8 @@ export class FakeKube {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
-    const status = (code: number, reason: string, message: string) => send(code, { kind: "Status", apiVersion: "v1", status: "Failure", reason, message, code });
+    const status = (code: number, reason: string, message: string) =>
+      send(code, { kind: "Status", apiVersion: "v1", status: "Failure", reason, message, code });
     if (req.headers.authorization !== `Bearer ${this.token}`) return status(401, "Unauthorized", "Unauthorized");
     const body = await new Promise<string>((r) => {
       let data = "";
@@ -258,15 +349,40 @@ export class FakeKube {
     const ns = namespace ?? "";
     const watch = url.searchParams.get("watch") === "true";
     const verb: Request["verb"] =
-      req.method === "POST" ? "create" : req.method === "DELETE" ? "delete" : req.method === "PATCH" ? "patch" : req.method === "PUT" ? "update" : name ? "get" : watch ? "watch" : "list";
-    const request: Request = { method: req.method!, resource, ...(namespace ? { namespace } : {}), verb, ...(name ? { name } : {}), query: url.searchParams, ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}) };
+      req.method === "POST"
+        ? "create"
+        : req.method === "DELETE"
+          ? "delete"
+          : req.method === "PATCH"
+            ? "patch"
+            : req.method === "PUT"
+              ? "update"
+              : name
+                ? "get"
+                : watch
+                  ? "watch"
+                  : "list";
+    const request: Request = {
+      method: req.method!,
+      resource,
+      ...(namespace ? { namespace } : {}),
+      verb,
+      ...(name ? { name } : {}),
+      query: url.searchParams,
+      ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}),
+    };
     this.requests.push(request);
     this.arrivals.push(Date.now());
     const fault = this.fault(request);
     if (fault === "hang") return;
     if (fault === "drop") return void req.socket.destroy();
     if (fault && "delayMs" in fault) await new Promise((r) => setTimeout(r, fault.delayMs));
-    else if (fault) return status(fault.status, fault.status === 429 ? "TooManyRequests" : fault.status >= 500 ? "ServiceUnavailable" : "Failure", `injected ${fault.status}`);
+    else if (fault)
+      return status(
+        fault.status,
+        fault.status === 429 ? "TooManyRequests" : fault.status >= 500 ? "ServiceUnavailable" : "Failure",
+        `injected ${fault.status}`,
+      );
 
     if (resource === "events") {
       if (verb !== "create") return status(405, "MethodNotAllowed", "events: create only here");
@@ -276,11 +392,17 @@ export class FakeKube {
     const labels = parseSelector(url.searchParams.get("labelSelector") ?? "");
     const field = url.searchParams.get("fieldSelector");
     const fieldName = field?.match(/^metadata\.name=(.+)$/)?.[1];
-    if (field && fieldName === undefined) return status(400, "BadRequest", `test server: only metadata.name field selectors, found ${field}`);
+    if (field && fieldName === undefined)
+      return status(400, "BadRequest", `test server: only metadata.name field selectors, found ${field}`);
     const selector: Selector = (o) => labels(o) && (fieldName === undefined || o.metadata?.name === fieldName);
     if (resource === "selfsubjectreviews") {
       if (verb !== "create") return status(405, "MethodNotAllowed", "selfsubjectreviews: create only");
-      return send(201, { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview", metadata: {}, status: { userInfo: { username: this.username, groups: ["system:authenticated"] } } });
+      return send(201, {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "SelfSubjectReview",
+        metadata: {},
+        status: { userInfo: { username: this.username, groups: ["system:authenticated"] } },
+      });
     }
     if (resource === "nodes") {
       if (verb !== "get") return status(405, "MethodNotAllowed", "nodes: get only here");
@@ -290,25 +412,34 @@ export class FakeKube {
     if (resource === "cronjobs") {
       if (verb !== "get") return status(405, "MethodNotAllowed", "cronjobs: get only here");
       const cj = this.cronJobs.get(name!);
-      return cj && cj.metadata.namespace === ns ? send(200, cj) : status(404, "NotFound", `cronjobs.batch "${name}" not found`);
+      return cj && cj.metadata.namespace === ns
+        ? send(200, cj)
+        : status(404, "NotFound", `cronjobs.batch "${name}" not found`);
     }
     if (resource === "leases") return this.lease(verb, ns, name, body, send, status);
     if (resource === "pods/log") return this.podLog(ns, name!, url.searchParams, res, status);
-    if (namespace === undefined && verb !== "list") return status(405, "MethodNotAllowed", `${resource}: only list across namespaces`);
+    if (namespace === undefined && verb !== "list")
+      return status(405, "MethodNotAllowed", `${resource}: only list across namespaces`);
     if (resource === "pods" && verb === "list") {
-      const items = [...this.pods.values()].filter((p) => (namespace === undefined || p.metadata.namespace === ns) && selector(p));
+      const items = [...this.pods.values()].filter(
+        (p) => (namespace === undefined || p.metadata.namespace === ns) && selector(p),
+      );
       return send(200, { kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv) }, items });
     }
-    if (resource === "pods" && verb !== "watch") return status(405, "MethodNotAllowed", "pods: list and watch only here");
+    if (resource === "pods" && verb !== "watch")
+      return status(405, "MethodNotAllowed", "pods: list and watch only here");
     if (resource === "secrets") {
       const secret = verb === "get" ? this.secrets.get(name!) : undefined;
       if (verb !== "get") return status(405, "MethodNotAllowed", "secrets: get only here");
       return secret ? send(200, secret) : status(404, "NotFound", `secrets "${name}" not found`);
     }
-    if (resource === "configmaps") return this.configMap(verb, ns, name, body, selector, req.headers["content-type"], send, status);
+    if (resource === "configmaps")
+      return this.configMap(verb, ns, name, body, selector, req.headers["content-type"], send, status);
     switch (verb) {
       case "list": {
-        const items = [...this.jobs.values()].filter((j) => (namespace === undefined || j.metadata.namespace === ns) && selector(j)).map((j) => JSON.parse(JSON.stringify(j)));
+        const items = [...this.jobs.values()]
+          .filter((j) => (namespace === undefined || j.metadata.namespace === ns) && selector(j))
+          .map((j) => JSON.parse(JSON.stringify(j)));
         const list = { kind: "JobList", apiVersion: "batch/v1", metadata: { resourceVersion: String(this.rv) }, items };
         if (this.listDelayMs > 0) return void setTimeout(() => send(200, list), this.listDelayMs);
         return send(200, list);
@@ -318,10 +449,24 @@ export class FakeKube {
         res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
         const kind = resource === "pods" ? "Pod" : "Job";
         if (from < this.compactedBelow) {
-          res.end(JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", status: "Failure", reason: "Expired", code: 410, message: `too old resource version: ${from}` } }) + "\n");
+          res.end(
+            JSON.stringify({
+              type: "ERROR",
+              object: {
+                kind: "Status",
+                apiVersion: "v1",
+                status: "Failure",
+                reason: "Expired",
+                code: 410,
+                message: `too old resource version: ${from}`,
+              },
+            }) + "\n",
+          );
           return;
         }
-        for (const e of this.log) if (e.rv > from && e.object.kind === kind && e.object.metadata.namespace === ns && selector(e.object)) res.write(JSON.stringify({ type: e.type, object: e.object }) + "\n");
+        for (const e of this.log)
+          if (e.rv > from && e.object.kind === kind && e.object.metadata.namespace === ns && selector(e.object))
+            res.write(JSON.stringify({ type: e.type, object: e.object }) + "\n");
         const w = { res, selector, ns, kind };
         this.watches.add(w);
         res.on("close", () => this.watches.delete(w));
@@ -329,27 +474,55 @@ export class FakeKube {
       }
       case "get": {
         const job = this.jobs.get(name!);
-        return job && job.metadata.namespace === ns ? send(200, job) : status(404, "NotFound", `jobs.batch "${name}" not found`);
+        return job && job.metadata.namespace === ns
+          ? send(200, job)
+          : status(404, "NotFound", `jobs.batch "${name}" not found`);
       }
       case "create": {
         const job = JSON.parse(body) as Obj;
         const jobName: string = job.metadata?.name ?? "";
-        if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jobName) || jobName.length > 63) return status(422, "Invalid", `Job.batch "${jobName}" is invalid: metadata.name: must be no more than 63 characters and a DNS-1123 label`);
+        if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jobName) || jobName.length > 63)
+          return status(
+            422,
+            "Invalid",
+            `Job.batch "${jobName}" is invalid: metadata.name: must be no more than 63 characters and a DNS-1123 label`,
+          );
         if (this.jobs.has(jobName)) return status(409, "AlreadyExists", `jobs.batch "${jobName}" already exists`);
         const owner = job.metadata.ownerReferences?.[0];
         const isStep = ["step", "placeholder"].includes(job.metadata.labels?.["dagops.dev/role"]);
-        const ownerObj = owner && (owner.kind === "CronJob" ? this.cronJobs.get(owner.name) : this.jobs.get(owner.name));
-        if (isStep && (!ownerObj || ownerObj.metadata.uid !== owner.uid)) return status(422, "Invalid", "test server: a step Job must be owned by its run's Job (the garbage collector would delete it)");
-        if (!isStep && owner && (!ownerObj || ownerObj.metadata.uid !== owner.uid)) return status(422, "Invalid", `test server: owner ${owner.kind} ${owner.name} with uid ${owner.uid} does not exist`);
+        const ownerObj =
+          owner && (owner.kind === "CronJob" ? this.cronJobs.get(owner.name) : this.jobs.get(owner.name));
+        if (isStep && (!ownerObj || ownerObj.metadata.uid !== owner.uid))
+          return status(
+            422,
+            "Invalid",
+            "test server: a step Job must be owned by its run's Job (the garbage collector would delete it)",
+          );
+        if (!isStep && owner && (!ownerObj || ownerObj.metadata.uid !== owner.uid))
+          return status(
+            422,
+            "Invalid",
+            `test server: owner ${owner.kind} ${owner.name} with uid ${owner.uid} does not exist`,
+          );
         if (!isStep) {
-          job.metadata = { ...job.metadata, namespace: ns, uid: randomUUID(), creationTimestamp: new Date().toISOString() };
+          job.metadata = {
+            ...job.metadata,
+            namespace: ns,
+            uid: randomUUID(),
+            creationTimestamp: new Date().toISOString(),
+          };
           job.status = { startTime: new Date().toISOString(), active: 1 };
           this.put("ADDED", job);
           send(201, job);
           this.onRunJob(job);
           return;
         }
-        job.metadata = { ...job.metadata, namespace: ns, uid: randomUUID(), creationTimestamp: new Date().toISOString() };
+        job.metadata = {
+          ...job.metadata,
+          namespace: ns,
+          uid: randomUUID(),
+          creationTimestamp: new Date().toISOString(),
+        };
         job.status = { startTime: new Date().toISOString(), active: 1 };
         this.put("ADDED", job);
         this.running.set(jobName, 1);
@@ -358,7 +531,8 @@ export class FakeKube {
         const plan = this.script(labels["dagops.dev/step"], Number(labels["dagops.dev/attempt"]), job);
         this.outcomes.set(jobName, plan);
         if (labels["dagops.dev/role"] === "step") this.startPod(job, plan);
-        if (plan.outcome !== "hang" && !plan.waiting && !plan.unschedulable) this.later(plan.afterMs ?? 20, () => this.finish(jobName, plan.outcome));
+        if (plan.outcome !== "hang" && !plan.waiting && !plan.unschedulable)
+          this.later(plan.afterMs ?? 20, () => this.finish(jobName, plan.outcome));
         if (this.loseNextCreateResponse) {
           this.loseNextCreateResponse = false;
           res.socket?.destroy();
@@ -378,7 +552,11 @@ export class FakeKube {
       }
       case "patch": {
         if (req.headers["content-type"] !== "application/merge-patch+json") {
-          return status(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
+          return status(
+            415,
+            "UnsupportedMediaType",
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+          );
         }
         const job = this.jobs.get(name!);
         if (!job) return status(404, "NotFound", `jobs.batch "${name}" not found`);
@@ -419,9 +597,17 @@ export class FakeKube {
   }
 
   /** Leases as the API server serves them: MicroTime fields parsed strictly, replace guarded by resourceVersion. */
-  private lease(verb: Request["verb"], ns: string, name: string | undefined, body: string, send: (s: number, b: Obj) => void, status: (c: number, r: string, m: string) => void): void {
+  private lease(
+    verb: Request["verb"],
+    ns: string,
+    name: string | undefined,
+    body: string,
+    send: (s: number, b: Obj) => void,
+    status: (c: number, r: string, m: string) => void,
+  ): void {
     const micro = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-    const invalid = (l: Obj) => ["acquireTime", "renewTime"].find((k) => l.spec?.[k] !== undefined && !micro.test(l.spec[k]));
+    const invalid = (l: Obj) =>
+      ["acquireTime", "renewTime"].find((k) => l.spec?.[k] !== undefined && !micro.test(l.spec[k]));
     switch (verb) {
       case "get": {
         const l = this.leases.get(name!);
@@ -430,10 +616,22 @@ export class FakeKube {
       case "create": {
         const l = JSON.parse(body) as Obj;
         const bad = invalid(l);
-        if (bad) return status(400, "BadRequest", `Lease in version "v1" cannot be handled as a Lease: parsing time "${l.spec[bad]}" as "2006-01-02T15:04:05.000000Z07:00"`);
-        if (this.leases.has(l.metadata.name)) return status(409, "AlreadyExists", `leases.coordination.k8s.io "${l.metadata.name}" already exists`);
+        if (bad)
+          return status(
+            400,
+            "BadRequest",
+            `Lease in version "v1" cannot be handled as a Lease: parsing time "${l.spec[bad]}" as "2006-01-02T15:04:05.000000Z07:00"`,
+          );
+        if (this.leases.has(l.metadata.name))
+          return status(409, "AlreadyExists", `leases.coordination.k8s.io "${l.metadata.name}" already exists`);
         this.rv += 1;
-        l.metadata = { ...l.metadata, namespace: ns, uid: randomUUID(), creationTimestamp: new Date().toISOString(), resourceVersion: String(this.rv) };
+        l.metadata = {
+          ...l.metadata,
+          namespace: ns,
+          uid: randomUUID(),
+          creationTimestamp: new Date().toISOString(),
+          resourceVersion: String(this.rv),
+        };
         this.leases.set(l.metadata.name, l);
         return send(201, l);
       }
@@ -442,9 +640,24 @@ export class FakeKube {
         const current = this.leases.get(name!);
         if (!current) return status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`);
         const bad = invalid(l);
-        if (bad) return status(400, "BadRequest", `Lease in version "v1" cannot be handled as a Lease: parsing time "${l.spec[bad]}" as "2006-01-02T15:04:05.000000Z07:00"`);
-        if (!l.metadata?.resourceVersion) return status(422, "Invalid", `Lease.coordination.k8s.io "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`);
-        if (l.metadata.resourceVersion !== current.metadata.resourceVersion) return status(409, "Conflict", `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+        if (bad)
+          return status(
+            400,
+            "BadRequest",
+            `Lease in version "v1" cannot be handled as a Lease: parsing time "${l.spec[bad]}" as "2006-01-02T15:04:05.000000Z07:00"`,
+          );
+        if (!l.metadata?.resourceVersion)
+          return status(
+            422,
+            "Invalid",
+            `Lease.coordination.k8s.io "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`,
+          );
+        if (l.metadata.resourceVersion !== current.metadata.resourceVersion)
+          return status(
+            409,
+            "Conflict",
+            `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          );
         this.rv += 1;
         l.metadata = { ...current.metadata, resourceVersion: String(this.rv) };
         this.leases.set(name!, l);
@@ -456,7 +669,13 @@ export class FakeKube {
   }
 
   /** `pods/<name>/log`: the lines the test gave; with follow=true, new lines as they come, until the pod ends. */
-  private podLog(ns: string, name: string, query: URLSearchParams, res: ServerResponse, status: (c: number, r: string, m: string) => void): void {
+  private podLog(
+    ns: string,
+    name: string,
+    query: URLSearchParams,
+    res: ServerResponse,
+    status: (c: number, r: string, m: string) => void,
+  ): void {
     const pod = this.pods.get(name);
     if (!pod || pod.metadata.namespace !== ns) return status(404, "NotFound", `pods "${name}" not found`);
     const lines = this.podLogs.get(name) ?? [];
@@ -469,27 +688,47 @@ export class FakeKube {
     const tail = query.get("tailLines");
     if (tail !== null) sent = Math.max(0, lines.length - Number(tail));
     flush();
-    const ended = () => { const p = this.pods.get(name); return !p || ["Succeeded", "Failed"].includes(p.status.phase); };
+    const ended = () => {
+      const p = this.pods.get(name);
+      return !p || ["Succeeded", "Failed"].includes(p.status.phase);
+    };
     if (query.get("follow") !== "true" || ended()) return void res.end();
     const timer = setInterval(() => {
       flush();
-      if (ended()) (clearInterval(timer), res.end());
+      if (ended()) clearInterval(timer), res.end();
     }, 20);
     res.on("close", () => clearInterval(timer));
   }
 
-  private configMap(verb: Request["verb"], ns: string, name: string | undefined, body: string, selector: Selector, contentType: string | undefined, send: (s: number, b: Obj) => void, status: (c: number, r: string, m: string) => void): void {
+  private configMap(
+    verb: Request["verb"],
+    ns: string,
+    name: string | undefined,
+    body: string,
+    selector: Selector,
+    contentType: string | undefined,
+    send: (s: number, b: Obj) => void,
+    status: (c: number, r: string, m: string) => void,
+  ): void {
     const now = () => new Date().toISOString();
     switch (verb) {
       case "create": {
         const cm = JSON.parse(body) as Obj;
         const n: string = cm.metadata?.name ?? "";
-        if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n) || n.length > 253) return status(422, "Invalid", `ConfigMap "${n}" is invalid: metadata.name`);
+        if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n) || n.length > 253)
+          return status(422, "Invalid", `ConfigMap "${n}" is invalid: metadata.name`);
         if (this.configMaps.has(n)) return status(409, "AlreadyExists", `configmaps "${n}" already exists`);
         const size = Buffer.byteLength(JSON.stringify(cm.data ?? {}));
-        if (size > 1024 * 1024) return status(422, "Invalid", `ConfigMap "${n}" is invalid: []: Too long: must have at most 1048576 bytes`);
+        if (size > 1024 * 1024)
+          return status(422, "Invalid", `ConfigMap "${n}" is invalid: []: Too long: must have at most 1048576 bytes`);
         this.rv += 1;
-        cm.metadata = { ...cm.metadata, namespace: ns, uid: randomUUID(), creationTimestamp: now(), resourceVersion: String(this.rv) };
+        cm.metadata = {
+          ...cm.metadata,
+          namespace: ns,
+          uid: randomUUID(),
+          creationTimestamp: now(),
+          resourceVersion: String(this.rv),
+        };
         this.configMaps.set(n, cm);
         return send(201, cm);
       }
@@ -498,19 +737,33 @@ export class FakeKube {
         return cm ? send(200, cm) : status(404, "NotFound", `configmaps "${name}" not found`);
       }
       case "list": {
-        const items = [...this.configMaps.values()].filter((c) => (ns === "" || c.metadata.namespace === ns) && selector(c));
-        return send(200, { kind: "ConfigMapList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv) }, items });
+        const items = [...this.configMaps.values()].filter(
+          (c) => (ns === "" || c.metadata.namespace === ns) && selector(c),
+        );
+        return send(200, {
+          kind: "ConfigMapList",
+          apiVersion: "v1",
+          metadata: { resourceVersion: String(this.rv) },
+          items,
+        });
       }
       case "patch": {
-        if (contentType !== "application/merge-patch+json") return status(415, "UnsupportedMediaType", "the body of the request was in an unknown format");
+        if (contentType !== "application/merge-patch+json")
+          return status(415, "UnsupportedMediaType", "the body of the request was in an unknown format");
         const cm = this.configMaps.get(name!);
         if (!cm) return status(404, "NotFound", `configmaps "${name}" not found`);
         const patch = JSON.parse(body) as Obj;
         cm.metadata.labels = { ...cm.metadata.labels, ...patch.metadata?.labels };
-        if (patch.metadata?.annotations) cm.metadata.annotations = { ...cm.metadata.annotations, ...patch.metadata.annotations };
+        if (patch.metadata?.annotations)
+          cm.metadata.annotations = { ...cm.metadata.annotations, ...patch.metadata.annotations };
         cm.data = { ...cm.data, ...patch.data };
         const size = Buffer.byteLength(JSON.stringify(cm.data ?? {}));
-        if (size > 1024 * 1024) return status(422, "Invalid", `ConfigMap "${name}" is invalid: []: Too long: must have at most 1048576 bytes`);
+        if (size > 1024 * 1024)
+          return status(
+            422,
+            "Invalid",
+            `ConfigMap "${name}" is invalid: []: Too long: must have at most 1048576 bytes`,
+          );
         this.rv += 1;
         cm.metadata.resourceVersion = String(this.rv);
         return send(200, cm);
@@ -531,11 +784,21 @@ type Selector = (o: Obj) => boolean;
 
 /** The API paths served here: namespaced, cluster-scoped (nodes, selfsubjectreviews) and all-namespaces lists. */
 function routeOf(path: string): { namespace?: string; resource: Resource; name?: string } | undefined {
-  const namespaced = path.match(/^\/(?:apis\/batch\/v1|api\/v1|apis\/coordination\.k8s\.io\/v1)\/namespaces\/([^/]+)\/(jobs|events|configmaps|secrets|pods|leases|cronjobs)(?:\/([^/]+))?(\/log)?$/);
+  const namespaced = path.match(
+    /^\/(?:apis\/batch\/v1|api\/v1|apis\/coordination\.k8s\.io\/v1)\/namespaces\/([^/]+)\/(jobs|events|configmaps|secrets|pods|leases|cronjobs)(?:\/([^/]+))?(\/log)?$/,
+  );
   if (namespaced) {
     const [, namespace, resource, name, log] = namespaced;
-    const group = path.startsWith("/apis/batch/") ? "batch" : path.startsWith("/apis/coordination") ? "coordination" : "core";
-    const served = { batch: ["jobs", "cronjobs"], coordination: ["leases"], core: ["events", "configmaps", "secrets", "pods"] }[group]!;
+    const group = path.startsWith("/apis/batch/")
+      ? "batch"
+      : path.startsWith("/apis/coordination")
+        ? "coordination"
+        : "core";
+    const served = {
+      batch: ["jobs", "cronjobs"],
+      coordination: ["leases"],
+      core: ["events", "configmaps", "secrets", "pods"],
+    }[group]!;
     if (!served.includes(resource!)) return undefined;
     if (log && resource !== "pods") return undefined;
     return { namespace: namespace!, resource: log ? "pods/log" : (resource as Resource), ...(name ? { name } : {}) };

@@ -31,14 +31,102 @@ export function random(seed: number): () => number {
   };
 }
 
-const SPECIAL = ["\u0085", "\u2028", "\u2029", "\u007f", "\u0080", "\u009f", "\ufeff", "\ufffe", "\uffff", "\t", "#", ": ", "'", '"', "\\", "é", "🚀", "\u0000", "\u001b", "{", "[", "*", "&", "!", "%", "@", "`", " ", "\n"];
-const FIELDS = ["name", "description", "schedule", "timeZone", "image", "clusters", "iamRole", "defaults", "maxParallel", "suspend", "overrides", "prewarm", "runTimeout", "steps", "dependson", "shedule", "imag", "__proto__", "constructor"];
-const STEP_FIELDS = ["name", "image", "command", "args", "env", "dependsOn", "resources", "retries", "timeout", "capacity", "estimate", "onDemandAfterInterruptions", "comand"];
+const SPECIAL = [
+  "\u0085",
+  "\u2028",
+  "\u2029",
+  "\u007f",
+  "\u0080",
+  "\u009f",
+  "\ufeff",
+  "\ufffe",
+  "\uffff",
+  "\t",
+  "#",
+  ": ",
+  "'",
+  '"',
+  "\\",
+  "é",
+  "🚀",
+  "\u0000",
+  "\u001b",
+  "{",
+  "[",
+  "*",
+  "&",
+  "!",
+  "%",
+  "@",
+  "`",
+  " ",
+  "\n",
+];
+const FIELDS = [
+  "name",
+  "description",
+  "schedule",
+  "timeZone",
+  "image",
+  "clusters",
+  "iamRole",
+  "defaults",
+  "maxParallel",
+  "suspend",
+  "overrides",
+  "prewarm",
+  "runTimeout",
+  "steps",
+  "dependson",
+  "shedule",
+  "imag",
+  "__proto__",
+  "constructor",
+];
+const STEP_FIELDS = [
+  "name",
+  "image",
+  "command",
+  "args",
+  "env",
+  "dependsOn",
+  "resources",
+  "retries",
+  "timeout",
+  "capacity",
+  "estimate",
+  "onDemandAfterInterruptions",
+  "comand",
+];
 
 export function pipelineCase(rand: () => number): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const str = (): string => {
-    const base = pick(["x", "etl", "0 3 * * *", "30 2 * * *", "0 0 * * 7", "Europe/Berlin", "europe/berlin", "300Mi", "300m", "1e3", "0.5", "on", "yes", "~", "", "registry.example.com/a:1.0.0", "registry.example.com/a:latest", "arn:aws:iam::111122223333:role/x", "postgres://u:p@h/db", "spott", "24h", "25h", "1h30m"]);
+    const base = pick([
+      "x",
+      "etl",
+      "0 3 * * *",
+      "30 2 * * *",
+      "0 0 * * 7",
+      "Europe/Berlin",
+      "europe/berlin",
+      "300Mi",
+      "300m",
+      "1e3",
+      "0.5",
+      "on",
+      "yes",
+      "~",
+      "",
+      "registry.example.com/a:1.0.0",
+      "registry.example.com/a:latest",
+      "arn:aws:iam::111122223333:role/x",
+      "postgres://u:p@h/db",
+      "spott",
+      "24h",
+      "25h",
+      "1h30m",
+    ]);
     let s = base;
     for (let i = Math.floor(rand() * 3); i > 0; i--) {
       const at = Math.floor(rand() * (s.length + 1));
@@ -54,7 +142,12 @@ export function pipelineCase(rand: () => number): string {
     if (r < 0.64) return null;
     if (depth > 2) return str();
     if (r < 0.82) return Array.from({ length: Math.floor(rand() * 3) }, () => value(depth + 1));
-    return Object.fromEntries(Array.from({ length: Math.floor(rand() * 3) }, () => [pick([...STEP_FIELDS, "requests", "limits", "cpu", "memory", "staging", "prod"]), value(depth + 1)]));
+    return Object.fromEntries(
+      Array.from({ length: Math.floor(rand() * 3) }, () => [
+        pick([...STEP_FIELDS, "requests", "limits", "cpu", "memory", "staging", "prod"]),
+        value(depth + 1),
+      ]),
+    );
   };
   const doc: Record<string, any> = {
     name: "fuzz",
@@ -65,7 +158,9 @@ export function pipelineCase(rand: () => number): string {
   // Half the cases stay valid in shape, with hostile text where text is allowed (what the
   // serializer must carry to Go's parser); the other half break something.
   for (let n = 1 + Math.floor(rand() * 3); n > 0; n--) {
-    const steps: any[] = Array.isArray(doc.steps) ? doc.steps.filter((x: unknown) => x !== null && typeof x === "object") : [];
+    const steps: any[] = Array.isArray(doc.steps)
+      ? doc.steps.filter((x: unknown) => x !== null && typeof x === "object")
+      : [];
     if (rand() < 0.5 && steps.length > 0) {
       const step = steps[Math.floor(rand() * steps.length)];
       const r = rand();
@@ -79,9 +174,19 @@ export function pipelineCase(rand: () => number): string {
     if (r < 0.3) doc[pick(FIELDS)] = value();
     else if (r < 0.6 && Array.isArray(doc.steps)) {
       const step = doc.steps[Math.floor(rand() * doc.steps.length)];
-      if (step && typeof step === "object") step[pick(STEP_FIELDS)] = rand() < 0.3 ? [pick(["a", "b", "c", "fuzz"])] : value();
-    } else if (r < 0.75 && Array.isArray(doc.steps)) doc.steps.push({ name: rand() < 0.8 ? pick(["c", "d", "a", "Bad_Name", "x".repeat(41)]) : value(), dependsOn: [pick(["a", "b", "c", "d", "zz"])] });
-    else if (r < 0.85) doc.overrides = { [pick(["staging", "prod", "stagin"])]: { [pick(["iamRole", "schedule", "suspend", "timeZone", "image", "maxParallel", "env", "retries"])]: value() } };
+      if (step && typeof step === "object")
+        step[pick(STEP_FIELDS)] = rand() < 0.3 ? [pick(["a", "b", "c", "fuzz"])] : value();
+    } else if (r < 0.75 && Array.isArray(doc.steps))
+      doc.steps.push({
+        name: rand() < 0.8 ? pick(["c", "d", "a", "Bad_Name", "x".repeat(41)]) : value(),
+        dependsOn: [pick(["a", "b", "c", "d", "zz"])],
+      });
+    else if (r < 0.85)
+      doc.overrides = {
+        [pick(["staging", "prod", "stagin"])]: {
+          [pick(["iamRole", "schedule", "suspend", "timeZone", "image", "maxParallel", "env", "retries"])]: value(),
+        },
+      };
     else doc.description = str();
   }
   let text = stringify(doc, { lineWidth: 0 });
@@ -95,7 +200,8 @@ export function pipelineCase(rand: () => number): string {
   return text;
 }
 
-const GO_HAZARD = /[\u007f-\u009f\u2028\u2029\ufffe\uffff]|\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const GO_HAZARD =
+  /[\u007f-\u009f\u2028\u2029\ufffe\uffff]|\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export interface FuzzFailure {
   readonly case: number;
@@ -136,12 +242,14 @@ export async function fuzz(seed: number, cases: number, onCase?: (i: number) => 
       if (code === 0) accepted++;
       if (code === 1) {
         if (!(await sameTree(repo, committed))) fail("synth exited 1 but changed generated/");
-        if (!/✖ \S+: \d+ problems?\n {2}\S/.test(io.err.join(""))) fail(`exit 1 without a problem naming a file: ${io.text().slice(0, 300)}`);
+        if (!/✖ \S+: \d+ problems?\n {2}\S/.test(io.err.join("")))
+          fail(`exit 1 without a problem naming a file: ${io.text().slice(0, 300)}`);
       } else if (code === 0) {
         const c = captureIo(repo.root);
         if ((await check([], c)) !== 0) fail(`synth exited 0 but check did not pass: ${c.text().slice(0, 300)}`);
         const again = captureIo(repo.root);
-        if ((await synth([], again)) !== 0 || !/is up to date/.test(again.out.join(""))) fail(`a second synth was not a no-op: ${again.text().slice(0, 300)}`);
+        if ((await synth([], again)) !== 0 || !/is up to date/.test(again.out.join("")))
+          fail(`a second synth was not a no-op: ${again.text().slice(0, 300)}`);
         for (const [path, text] of await snapshot(join(repo.root, "generated"))) {
           if (GO_HAZARD.test(text)) fail(`${path} holds text Go's YAML parser reads differently`);
           try {
@@ -178,9 +286,15 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const seed = arg("seed", Date.now() % 2 ** 31);
   const started = Date.now();
   process.stdout.write(`dagops fuzz: ${cases} cases, seed ${seed}\n`);
-  const { failures, accepted, refused } = await fuzz(seed, cases, (i) => i % 50 === 0 && process.stderr.write(`  case ${i}\n`));
+  const { failures, accepted, refused } = await fuzz(
+    seed,
+    cases,
+    (i) => i % 50 === 0 && process.stderr.write(`  case ${i}\n`),
+  );
   process.stdout.write(`synth accepted ${accepted} cases and refused ${refused}\n`);
   for (const f of failures.slice(0, 20)) process.stdout.write(`\ncase ${f.case}: ${f.why}\n--- input\n${f.input}---\n`);
-  process.stdout.write(`\n${cases - new Set(failures.map((f) => f.case)).size} passed, ${new Set(failures.map((f) => f.case)).size} failed (seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  process.stdout.write(
+    `\n${cases - new Set(failures.map((f) => f.case)).size} passed, ${new Set(failures.map((f) => f.case)).size} failed (seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+  );
   process.exitCode = failures.length ? 1 : 0;
 }

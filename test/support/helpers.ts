@@ -36,7 +36,9 @@ export interface TempRepo {
  * and schema/ as synth writes them (synthesized once per test process, then copied); with
  * `git: true`, all of it committed in a git repository of its own.
  */
-export async function tempRepo(options: { pipelines?: boolean; generated?: boolean; git?: boolean } = {}): Promise<TempRepo> {
+export async function tempRepo(
+  options: { pipelines?: boolean; generated?: boolean; git?: boolean } = {},
+): Promise<TempRepo> {
   const root = await mkdtemp(join(tmpdir(), "dagops-test-"));
   for (const d of CODE) await symlink(join(REPO, d), join(root, d), "dir");
   await cp(join(EXAMPLE, "platform.config.ts"), join(root, "platform.config.ts"));
@@ -97,7 +99,15 @@ export interface Captured extends Io {
 export function captureIo(cwd: string, env: Record<string, string | undefined> = {}): Captured {
   const out: string[] = [];
   const err: string[] = [];
-  return { cwd, env, out, err, stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), text: () => out.join("") + err.join("") };
+  return {
+    cwd,
+    env,
+    out,
+    err,
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    text: () => out.join("") + err.join(""),
+  };
 }
 
 /** The manifests under a generated/ folder (its files without the stamps) as path → content. */
@@ -126,7 +136,13 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", args, {
     cwd,
     encoding: "utf8",
-    env: { ...process.env, GIT_AUTHOR_NAME: "test", GIT_AUTHOR_EMAIL: "test@example.com", GIT_COMMITTER_NAME: "test", GIT_COMMITTER_EMAIL: "test@example.com" },
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "test",
+      GIT_AUTHOR_EMAIL: "test@example.com",
+      GIT_COMMITTER_NAME: "test",
+      GIT_COMMITTER_EMAIL: "test@example.com",
+    },
   });
 }
 

@@ -45,7 +45,8 @@ export function runHealthScript(script: string, obj: unknown): HealthStatus {
   lualib.luaL_openlibs(L);
   push(L, obj);
   lua.lua_setglobal(L, to_luastring("obj"));
-  if (lauxlib.luaL_loadstring(L, to_luastring(script)) !== lua.LUA_OK) throw new Error(`Lua syntax: ${lua.lua_tojsstring(L, -1)}`);
+  if (lauxlib.luaL_loadstring(L, to_luastring(script)) !== lua.LUA_OK)
+    throw new Error(`Lua syntax: ${lua.lua_tojsstring(L, -1)}`);
   if (lua.lua_pcall(L, 0, 1, 0) !== lua.LUA_OK) throw new Error(`Lua error: ${lua.lua_tojsstring(L, -1)}`);
   if (!lua.lua_istable(L, -1)) throw new Error("the script did not return a table");
   const field = (name: string): string => {

@@ -17,7 +17,12 @@ export const backfill: Command = {
     "One run per parameter value (a range A..B of dates or integers, or a list a,b,c; several --param\ngive every combination), at most N at once, then a summary. Resumable: each run's name comes\nfrom its values, so runs that exist already are not created again (a skipped one is). A\npipeline with concurrency forbid or replace runs one at a time whatever N says.\n--dry-run prints the runs and their modelled cost (npm run cost) and starts nothing.",
     "  --param <k=v>          values to run (repeatable)\n  --max-concurrent <N>   runs at once (default 1; only with concurrency allow)\n  --dry-run              print the runs and the cost; start nothing\n  --reason <text>        why, kept in each run record\n",
   ),
-  options: { param: { type: "string", multiple: true }, "max-concurrent": { type: "string" }, "dry-run": { type: "boolean" }, reason: { type: "string" } },
+  options: {
+    param: { type: "string", multiple: true },
+    "max-concurrent": { type: "string" },
+    "dry-run": { type: "boolean" },
+    reason: { type: "string" },
+  },
   args: [1, 1],
   run,
 };
@@ -25,12 +30,24 @@ export const backfill: Command = {
 async function run(c: Context): Promise<number> {
   const d = await deployed(c.cluster, c.positionals[0]!);
   const args = (c.values.param as string[] | undefined) ?? [];
-  if (!args.length) return usage(c.io, "backfill", "give the values to run with --param, such as --param date=2026-11-01..2026-11-30", backfill.help);
+  if (!args.length)
+    return usage(
+      c.io,
+      "backfill",
+      "give the values to run with --param, such as --param date=2026-11-01..2026-11-30",
+      backfill.help,
+    );
   const parsed = parseParamArgs(args, d.plan.params ?? {});
   const max = c.values["max-concurrent"] === undefined ? 1 : Number(c.values["max-concurrent"]);
-  if (!Number.isInteger(max) || max < 1) parsed.errors.push(`--max-concurrent expects a positive whole number, found ${JSON.stringify(c.values["max-concurrent"])}`);
+  if (!Number.isInteger(max) || max < 1)
+    parsed.errors.push(
+      `--max-concurrent expects a positive whole number, found ${JSON.stringify(c.values["max-concurrent"])}`,
+    );
   const combos = parsed.errors.length ? [] : combinations(parsed.values);
-  const errors = [...parsed.errors, ...combos.flatMap((combo) => checkParams(d, combo, new Date(c.now())).map((e) => `${show(combo)}: ${e}`))];
+  const errors = [
+    ...parsed.errors,
+    ...combos.flatMap((combo) => checkParams(d, combo, new Date(c.now())).map((e) => `${show(combo)}: ${e}`)),
+  ];
   if (errors.length) return usage(c.io, "backfill", `${d.pipeline}: ${[...new Set(errors)].slice(0, 10).join("; ")}`);
   const runs = combos.map((params) => ({ name: backfillRunName(d.pipeline, params), params }));
   const id = backfillRunName(d.pipeline, { args: args.join(" ") }).replace(`${d.pipeline}-b`, "");
@@ -39,7 +56,10 @@ async function run(c: Context): Promise<number> {
 
   const state = new Map<string, { outcome: string; head?: RunHead; jobActive?: boolean }>();
   const look = async () => {
-    const [records, jobs] = await Promise.all([c.cluster.listConfigMaps(d.namespace, recordSelector(d.pipeline)), c.cluster.listJobs(d.namespace, `${LABEL.role}=${ROLE.runManager},${LABEL.pipeline}=${d.pipeline}`)]);
+    const [records, jobs] = await Promise.all([
+      c.cluster.listConfigMaps(d.namespace, recordSelector(d.pipeline)),
+      c.cluster.listJobs(d.namespace, `${LABEL.role}=${ROLE.runManager},${LABEL.pipeline}=${d.pipeline}`),
+    ]);
     const recordOf = new Map(records.map((r) => [r.metadata?.labels?.[LABEL.run] ?? "", r]));
     const jobOf = new Map(jobs.map((j) => [j.metadata?.name ?? "", j]));
     for (const r of runs) {
@@ -59,22 +79,50 @@ async function run(c: Context): Promise<number> {
     const fresh = runs.filter((r) => !state.has(r.name) || state.get(r.name)!.outcome === "skipped");
     const cost = await modelledCost(c.io.cwd, d);
     const perRun = typeof cost === "number" ? formatUsd(cost, "run") : "-";
-    if (c.json) return print(c, { pipeline: d.pipeline, runs: runs.map((r) => ({ run: r.name, params: r.params, exists: state.get(r.name)?.outcome ?? null })), create: fresh.length, concurrent: limit, costPerRunUsd: typeof cost === "number" ? cost : null, costUsd: typeof cost === "number" ? cost * fresh.length : null, costNote: typeof cost === "number" ? null : cost });
-    c.io.stdout(table(["RUN", "PARAMS", "STATUS", "COST"], runs.map((r) => [r.name, show(r.params), state.has(r.name) && state.get(r.name)!.outcome !== "skipped" ? `exists: ${state.get(r.name)!.outcome}` : "would start", state.has(r.name) && state.get(r.name)!.outcome !== "skipped" ? "-" : perRun])));
+    if (c.json)
+      return print(c, {
+        pipeline: d.pipeline,
+        runs: runs.map((r) => ({ run: r.name, params: r.params, exists: state.get(r.name)?.outcome ?? null })),
+        create: fresh.length,
+        concurrent: limit,
+        costPerRunUsd: typeof cost === "number" ? cost : null,
+        costUsd: typeof cost === "number" ? cost * fresh.length : null,
+        costNote: typeof cost === "number" ? null : cost,
+      });
+    c.io.stdout(
+      table(
+        ["RUN", "PARAMS", "STATUS", "COST"],
+        runs.map((r) => [
+          r.name,
+          show(r.params),
+          state.has(r.name) && state.get(r.name)!.outcome !== "skipped"
+            ? `exists: ${state.get(r.name)!.outcome}`
+            : "would start",
+          state.has(r.name) && state.get(r.name)!.outcome !== "skipped" ? "-" : perRun,
+        ]),
+      ),
+    );
     c.io.stdout(
       `\nDry run: ${plural(fresh.length, "run")} to start, ${runs.length - fresh.length} already exist; ${limit} at a time${limit < max ? ` (concurrency ${policy}: one at a time)` : ""}.\n` +
-        (typeof cost === "number" ? `Modelled cost: ${fresh.length} × ${perRun} = ${formatUsd(cost * fresh.length, "run")} (npm run cost, cluster ${clusterOf(d)}; step estimates, Spot prices of the snapshot).\n` : `Modelled cost: unavailable (${cost}).\n`) +
+        (typeof cost === "number"
+          ? `Modelled cost: ${fresh.length} × ${perRun} = ${formatUsd(cost * fresh.length, "run")} (npm run cost, cluster ${clusterOf(d)}; step estimates, Spot prices of the snapshot).\n`
+          : `Modelled cost: unavailable (${cost}).\n`) +
         "Nothing was started.\n",
     );
     return EXIT.ok;
   }
-  if (limit < max && !c.json) c.io.stderr(`dagops backfill: ${d.pipeline} has concurrency ${policy}: runs go one at a time (--max-concurrent ${max} needs concurrency allow)\n`);
+  if (limit < max && !c.json)
+    c.io.stderr(
+      `dagops backfill: ${d.pipeline} has concurrency ${policy}: runs go one at a time (--max-concurrent ${max} needs concurrency allow)\n`,
+    );
   const by = await whoami(c.cluster);
   const reason = (c.values.reason as string | undefined) ?? `backfill ${args.join(" ")}`;
   const recreated = new Set<string>();
   for (;;) {
     // Active until its record is final and its Job has ended: the bound holds for pods too.
-    const active = runs.filter((r) => ["running", "starting"].includes(state.get(r.name)?.outcome ?? "") || state.get(r.name)?.jobActive).length;
+    const active = runs.filter(
+      (r) => ["running", "starting"].includes(state.get(r.name)?.outcome ?? "") || state.get(r.name)?.jobActive,
+    ).length;
     let room = limit - active;
     for (const r of runs) {
       if (room <= 0 || c.stop.aborted) break;
@@ -90,16 +138,23 @@ async function run(c: Context): Promise<number> {
         continue;
       }
       if (policy !== "allow" && (await runningHolder(c.cluster, d, c.now()))) break;
-      const job = await c.cluster.createJob(d.namespace, runJob(d, { name: r.name, params: r.params, by, reason, backfill: id })).catch((err: unknown) => {
-        if (err instanceof KubeError && err.status === 409) return undefined; // its Job is still being deleted: next round
-        throw err;
-      });
+      const job = await c.cluster
+        .createJob(d.namespace, runJob(d, { name: r.name, params: r.params, by, reason, backfill: id }))
+        .catch((err: unknown) => {
+          if (err instanceof KubeError && err.status === 409) return undefined; // its Job is still being deleted: next round
+          throw err;
+        });
       if (!job) continue;
       state.set(r.name, { outcome: "starting" });
       room -= 1;
       if (!c.json) c.io.stderr(`started ${r.name} (${show(r.params)})\n`);
     }
-    const open = runs.filter((r) => !state.has(r.name) || ["running", "starting", "skipped"].includes(state.get(r.name)!.outcome) || state.get(r.name)!.jobActive);
+    const open = runs.filter(
+      (r) =>
+        !state.has(r.name) ||
+        ["running", "starting", "skipped"].includes(state.get(r.name)!.outcome) ||
+        state.get(r.name)!.jobActive,
+    );
     if (!open.length || c.stop.aborted) break;
     await c.sleep(c.pollMs);
     await look();
@@ -107,19 +162,33 @@ async function run(c: Context): Promise<number> {
   await look();
   const rows = runs.map((r) => {
     const s = state.get(r.name);
-    return { run: r.name, params: s?.head?.params ?? r.params, outcome: s?.outcome ?? "not started", duration: s?.head ? duration(s.head.startedAt, s.head.finishedAt, c.now()) : "-" };
+    return {
+      run: r.name,
+      params: s?.head?.params ?? r.params,
+      outcome: s?.outcome ?? "not started",
+      duration: s?.head ? duration(s.head.startedAt, s.head.finishedAt, c.now()) : "-",
+    };
   });
   const succeeded = rows.filter((r) => r.outcome === "succeeded").length;
   if (c.json) print(c, { pipeline: d.pipeline, backfill: id, interrupted: c.stop.aborted, runs: rows });
   else {
-    c.io.stdout(table(["RUN", "PARAMS", "OUTCOME", "DURATION"], rows.map((r) => [r.run, show(r.params), r.outcome, r.duration])));
-    c.io.stdout(`\n${succeeded} of ${plural(rows.length, "run")} succeeded${c.stop.aborted ? "; interrupted: run the same command again to carry on (existing runs are not started again)" : ""}.\n`);
+    c.io.stdout(
+      table(
+        ["RUN", "PARAMS", "OUTCOME", "DURATION"],
+        rows.map((r) => [r.run, show(r.params), r.outcome, r.duration]),
+      ),
+    );
+    c.io.stdout(
+      `\n${succeeded} of ${plural(rows.length, "run")} succeeded${c.stop.aborted ? "; interrupted: run the same command again to carry on (existing runs are not started again)" : ""}.\n`,
+    );
   }
   return succeeded === rows.length ? EXIT.ok : EXIT.problems;
 }
 
 function clusterOf(d: Deployed): string | undefined {
-  return d.cronJob.spec?.jobTemplate?.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === "DAGOPS_CLUSTER")?.value;
+  return d.cronJob.spec?.jobTemplate?.spec?.template?.spec?.containers?.[0]?.env?.find(
+    (e) => e.name === "DAGOPS_CLUSTER",
+  )?.value;
 }
 
 /** The cost of one run as `npm run cost` models it for the run's cluster, or why there is none (the cost command itself, in this process). */
@@ -127,7 +196,12 @@ async function modelledCost(cwd: string, d: Deployed): Promise<number | string> 
   const { main: cost } = await import("../../commands/cost.ts");
   const out: string[] = [];
   const err: string[] = [];
-  const code = await cost([d.pipeline, "--json", "--root", cwd], { cwd, env: {}, stdout: (t) => void out.push(t), stderr: (t) => void err.push(t) });
+  const code = await cost([d.pipeline, "--json", "--root", cwd], {
+    cwd,
+    env: {},
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+  });
   if (code !== 0) return `npm run cost failed in ${cwd}: ${(err.join("") || out.join("")).trim().split("\n")[0] ?? ""}`;
   try {
     const costs = JSON.parse(out.join("")) as { cluster: string; run: { total: { pools: number } } }[];
@@ -138,4 +212,3 @@ async function modelledCost(cwd: string, d: Deployed): Promise<number | string> 
     return `npm run cost printed no JSON: ${(err as Error).message}`;
   }
 }
-

@@ -10,7 +10,13 @@ export const logs: Command = {
     "A step's log: from its pod while the pod exists (-f follows it), otherwise the last lines its\nrun record kept and where the full log went (CloudWatch Logs). Without --step: the failed step.",
     `${RUN_LOOKUP}  --step <name>     the step (default: the failed one)\n  --attempt <N>     the attempt (default: the last)\n  -f, --follow      follow the log while the step runs\n  --tail <N>        only the last N lines of a pod's log\n`,
   ),
-  options: { pipeline: { type: "string", short: "p" }, step: { type: "string" }, attempt: { type: "string" }, follow: { type: "boolean", short: "f" }, tail: { type: "string" } },
+  options: {
+    pipeline: { type: "string", short: "p" },
+    step: { type: "string" },
+    attempt: { type: "string" },
+    follow: { type: "boolean", short: "f" },
+    tail: { type: "string" },
+  },
   args: [1, 1],
   run,
 };
@@ -23,18 +29,34 @@ async function run(c: Context): Promise<number> {
   if (stepName === undefined) {
     const failed = view.head?.failedSteps ?? [];
     stepName = failed[0] ?? (names.length === 1 ? names[0] : undefined);
-    if (stepName === undefined) return usage(c.io, "logs", `${view.run} has no failed step; name one with --step (steps: ${names.join(", ") || "none recorded yet"})`);
+    if (stepName === undefined)
+      return usage(
+        c.io,
+        "logs",
+        `${view.run} has no failed step; name one with --step (steps: ${names.join(", ") || "none recorded yet"})`,
+      );
   }
   const step = view.steps.find((s) => s.step === stepName);
   if (!step) {
     const hint = closest(stepName, names);
-    return usage(c.io, "logs", `run ${view.run} has no step ${JSON.stringify(stepName)} in its record${hint ? `; did you mean ${hint}?` : ""} (steps: ${names.join(", ") || "none recorded yet"})`);
+    return usage(
+      c.io,
+      "logs",
+      `run ${view.run} has no step ${JSON.stringify(stepName)} in its record${hint ? `; did you mean ${hint}?` : ""} (steps: ${names.join(", ") || "none recorded yet"})`,
+    );
   }
   const n = c.values.attempt === undefined ? undefined : Number(c.values.attempt);
   const attempt = n === undefined ? step.attempts.at(-1) : step.attempts.find((a) => a.attempt === n);
-  if (!attempt) return usage(c.io, "logs", `step ${step.step} of ${view.run} has no attempt ${c.values.attempt}; it has ${step.attempts.map((a) => a.attempt).join(", ") || "none"}`);
+  if (!attempt)
+    return usage(
+      c.io,
+      "logs",
+      `step ${step.step} of ${view.run} has no attempt ${c.values.attempt}; it has ${step.attempts.map((a) => a.attempt).join(", ") || "none"}`,
+    );
   if (attempt.from) {
-    c.io.stderr(`dagops logs: step ${step.step} was taken as done from run ${attempt.from}: dagops logs ${attempt.from} --step ${step.step}\n`);
+    c.io.stderr(
+      `dagops logs: step ${step.step} was taken as done from run ${attempt.from}: dagops logs ${attempt.from} --step ${step.step}\n`,
+    );
     return EXIT.problems;
   }
   const tail = c.values.tail === undefined ? undefined : Number(c.values.tail);
@@ -44,7 +66,13 @@ async function run(c: Context): Promise<number> {
   if (pod?.metadata?.name && !c.json) {
     c.io.stderr(`# ${where}: pod ${pod.metadata.name}\n`);
     try {
-      await c.cluster.podLog(view.namespace, pod.metadata.name, pod.spec?.containers?.[0]?.name ?? step.step, (t) => c.io.stdout(t), { follow: c.values.follow === true, ...(tail !== undefined ? { tailLines: tail } : {}) });
+      await c.cluster.podLog(
+        view.namespace,
+        pod.metadata.name,
+        pod.spec?.containers?.[0]?.name ?? step.step,
+        (t) => c.io.stdout(t),
+        { follow: c.values.follow === true, ...(tail !== undefined ? { tailLines: tail } : {}) },
+      );
       return EXIT.ok;
     } catch (err) {
       // A container that never started has no log (400); fall back to the record.
@@ -52,10 +80,21 @@ async function run(c: Context): Promise<number> {
     }
   }
   const places = view.head?.logs.steps;
-  const full = places ? `CloudWatch Logs group ${places.logGroup}, streams ${places.streams.replace("<step>", step.step)}` : "nowhere beyond the pod (the cluster routes no step logs)";
-  if (c.json) return print(c, { run: view.run, step: step.step, attempt: attempt.attempt, source: pod ? "pod" : "record", text: attempt.message ?? null, fullLog: places ?? null });
-  c.io.stderr(`# ${where}: its pod is gone (pods go with their Job); the run record keeps ${attempt.message ? "its last lines" : "no lines of it"}. Full log: ${full}\n`);
+  const full = places
+    ? `CloudWatch Logs group ${places.logGroup}, streams ${places.streams.replace("<step>", step.step)}`
+    : "nowhere beyond the pod (the cluster routes no step logs)";
+  if (c.json)
+    return print(c, {
+      run: view.run,
+      step: step.step,
+      attempt: attempt.attempt,
+      source: pod ? "pod" : "record",
+      text: attempt.message ?? null,
+      fullLog: places ?? null,
+    });
+  c.io.stderr(
+    `# ${where}: its pod is gone (pods go with their Job); the run record keeps ${attempt.message ? "its last lines" : "no lines of it"}. Full log: ${full}\n`,
+  );
   if (attempt.message) c.io.stdout(attempt.message.endsWith("\n") ? attempt.message : `${attempt.message}\n`);
   return EXIT.ok;
 }
-

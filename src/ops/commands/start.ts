@@ -19,10 +19,16 @@ async function run(c: Context): Promise<number> {
   const d = await deployed(c.cluster, c.positionals[0]!);
   const parsed = parseParamArgs((c.values.param as string[] | undefined) ?? [], d.plan.params ?? {});
   const many = Object.entries(parsed.values).filter(([, v]) => v.length > 1);
-  if (many.length) parsed.errors.push(`start runs one value per parameter; ${many.map(([k]) => k).join(", ")} has several: use dagops backfill`);
+  if (many.length)
+    parsed.errors.push(
+      `start runs one value per parameter; ${many.map(([k]) => k).join(", ")} has several: use dagops backfill`,
+    );
   const given = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, v[0]!]));
   const errors = parsed.errors.length ? parsed.errors : checkParams(d, given, new Date(c.now()));
   if (errors.length) return usage(c.io, "start", `${d.pipeline}: ${errors.join("; ")}`);
-  return create(c, d, { name: manualRunName(d.pipeline, "m", new Date(c.now())), params: given, ...(c.values.reason ? { reason: c.values.reason as string } : {}) });
+  return create(c, d, {
+    name: manualRunName(d.pipeline, "m", new Date(c.now())),
+    params: given,
+    ...(c.values.reason ? { reason: c.values.reason as string } : {}),
+  });
 }
-

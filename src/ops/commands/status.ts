@@ -5,7 +5,11 @@ import { statusText, duration } from "../view.ts";
 import { help, lookUp, print, RUN_LOOKUP, summaryOf, type Command } from "../command.ts";
 
 export const status: Command = {
-  help: help("status <run> [-p <pipeline>]", "One run: its trigger, parameters and outcome; per step the attempts, capacity asked for and\ngot (spot, on-demand), instance type, duration, outcome and reason; and a timeline of the steps.\nExits 1 when the run failed, timed out or was cancelled.", RUN_LOOKUP),
+  help: help(
+    "status <run> [-p <pipeline>]",
+    "One run: its trigger, parameters and outcome; per step the attempts, capacity asked for and\ngot (spot, on-demand), instance type, duration, outcome and reason; and a timeline of the steps.\nExits 1 when the run failed, timed out or was cancelled.",
+    RUN_LOOKUP,
+  ),
   options: { pipeline: { type: "string", short: "p" } },
   args: [1, 1],
   async run(c) {
@@ -16,4 +20,3 @@ export const status: Command = {
     return ["failed", "timed-out", "cancelled"].includes(outcomeOf(view)) ? EXIT.problems : EXIT.ok;
   },
 };
-

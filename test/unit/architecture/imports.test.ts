@@ -54,7 +54,11 @@ function importsOf(file: string): string[] {
   const out: string[] = [];
   for (const [, spec] of text.matchAll(SPECIFIER)) {
     if (!spec!.startsWith(".")) continue;
-    out.push(relative(SRC, normalize(join(SRC, dirname(file), spec!))).split("\\").join("/"));
+    out.push(
+      relative(SRC, normalize(join(SRC, dirname(file), spec!)))
+        .split("\\")
+        .join("/"),
+    );
   }
   return out;
 }
@@ -64,13 +68,18 @@ const folderOf = (file: string) => file.split("/")[0]!;
 test("every folder of src/ has a rank, and imports flow down the ranks", () => {
   const files = sources();
   const folders = new Set(files.map(folderOf));
-  assert.deepEqual([...folders].filter((f) => !(f in RANK)), [], "a new folder gets its place in RANK (and in docs/architecture.md)");
+  assert.deepEqual(
+    [...folders].filter((f) => !(f in RANK)),
+    [],
+    "a new folder gets its place in RANK (and in docs/architecture.md)",
+  );
   const upward: string[] = [];
   for (const file of files) {
     for (const target of importsOf(file)) {
       if (target.startsWith("..")) {
         // Outside src/: only package.json (the code list) and, for the benchmarks, the tests' fakes.
-        if (!(target === "../package.json" || (folderOf(file) === "bench" && target.startsWith("../test/support/")))) upward.push(`${file} → ${target}`);
+        if (!(target === "../package.json" || (folderOf(file) === "bench" && target.startsWith("../test/support/"))))
+          upward.push(`${file} → ${target}`);
         continue;
       }
       const [from, to] = [folderOf(file), folderOf(target)];
@@ -81,7 +90,9 @@ test("every folder of src/ has a rank, and imports flow down the ranks", () => {
 });
 
 test("no re-export relays: a name is imported from the module that owns it", () => {
-  const relays = sources().filter((f) => /^export\s+(\*|(type\s+)?\{[^}]*\})\s+from\s/m.test(readFileSync(join(SRC, f), "utf8")));
+  const relays = sources().filter((f) =>
+    /^export\s+(\*|(type\s+)?\{[^}]*\})\s+from\s/m.test(readFileSync(join(SRC, f), "utf8")),
+  );
   assert.deepEqual(relays, []);
 });
 
@@ -96,7 +107,9 @@ test("the run manager imports only from the folders its image is built from, and
   }
   const outside = [...seen].filter((f) => !IMAGE_FOLDERS.includes(folderOf(f)));
   assert.deepEqual(outside, [], "the run manager's import graph leaves its four folders");
-  const copied = [...readFileSync(join(REPO, "Dockerfile"), "utf8").matchAll(/^COPY (src\/\S+) /gm)].map((m) => m[1]!.slice("src/".length)).sort();
+  const copied = [...readFileSync(join(REPO, "Dockerfile"), "utf8").matchAll(/^COPY (src\/\S+) /gm)]
+    .map((m) => m[1]!.slice("src/".length))
+    .sort();
   assert.deepEqual(copied, IMAGE_FOLDERS);
   // The folders are all needed: each holds a file the run manager imports.
   assert.deepEqual([...new Set([...seen].map(folderOf))].sort(), IMAGE_FOLDERS);

@@ -32,12 +32,33 @@ test("every object the example pipelines render is a KubeObject, written as cdk8
     charts.push(new PlatformChart(new App(), "platform", { cluster }));
     for (const p of mine) {
       const pipeline = forCluster(p, cluster.name);
-      charts.push(new PipelineChart(new App(), p.name, { pipeline, cluster, plan: planDocument(pipeline, cluster.placeholderImage) }));
+      charts.push(
+        new PipelineChart(new App(), p.name, {
+          pipeline,
+          cluster,
+          plan: planDocument(pipeline, cluster.placeholderImage),
+        }),
+      );
     }
   }
   const objects = charts.flatMap((c) => c.node.findAll().filter((o): o is ApiObject => o instanceof ApiObject));
   const kinds = new Set(objects.map((o) => o.kind));
-  for (const kind of ["CronJob", "ConfigMap", "Role", "RoleBinding", "ServiceAccount", "Namespace", "Application", "AppProject", "NodePool", "EC2NodeClass", "FargateProfile", "PriorityClass", "ClusterRole"]) assert.ok(kinds.has(kind), kind);
+  for (const kind of [
+    "CronJob",
+    "ConfigMap",
+    "Role",
+    "RoleBinding",
+    "ServiceAccount",
+    "Namespace",
+    "Application",
+    "AppProject",
+    "NodePool",
+    "EC2NodeClass",
+    "FargateProfile",
+    "PriorityClass",
+    "ClusterRole",
+  ])
+    assert.ok(kinds.has(kind), kind);
   for (const o of objects) {
     assert.ok(o instanceof KubeObject, `${o.node.path} (${o.kind}) is not a KubeObject`);
     const ours = o.toJson();
@@ -50,10 +71,24 @@ test("every object the example pipelines render is a KubeObject, written as cdk8
 test("a KubeObject leaves out null and undefined values as cdk8s does, and refuses what is not plain data", () => {
   const shared = Object.freeze({ a: 1, list: Object.freeze(["x"]) });
   const chart = new Chart(new App(), "chart");
-  const o = new KubeObject(chart, "o", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "n", annotations: {} }, data: { keep: "v", gone: undefined, nil: null }, shared, deep: [{ a: null, b: 2 }] });
+  const o = new KubeObject(chart, "o", {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "n", annotations: {} },
+    data: { keep: "v", gone: undefined, nil: null },
+    shared,
+    deep: [{ a: null, b: 2 }],
+  });
   const json = o.toJson();
   assert.deepEqual(json, ApiObject.prototype.toJson.call(o));
-  assert.deepEqual(json, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "n" }, data: { keep: "v" }, shared: { a: 1, list: ["x"] }, deep: [{ b: 2 }] });
+  assert.deepEqual(json, {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "n" },
+    data: { keep: "v" },
+    shared: { a: 1, list: ["x"] },
+    deep: [{ b: 2 }],
+  });
   // A part with nothing to leave out is the same object: shared, frozen parts stay shared.
   assert.equal(json.shared, shared);
   const nothingToDrop = { a: [1, { b: "c" }] };

@@ -57,7 +57,9 @@ describe("output validation", () => {
   });
 
   test("a schema error inside a step Job of a plan ConfigMap", () => {
-    const problems = checkOutput(broken(PLAN, (m) => editPlan(m, (plan) => (plan.steps[3].job.spec.backoffLimit = "three"))));
+    const problems = checkOutput(
+      broken(PLAN, (m) => editPlan(m, (plan) => (plan.steps[3].job.spec.backoffLimit = "three"))),
+    );
     expectProblem(problems, "OUTPUT_SCHEMA", `generated/${PLAN}`, 'data["plan.yaml"].steps[3].job.spec.backoffLimit');
   });
 
@@ -80,7 +82,9 @@ describe("output validation", () => {
   });
 
   test("run-manager pods that no Fargate profile selects", () => {
-    const problems = checkOutput(broken(CRON, (m) => (m.spec.jobTemplate.spec.template.metadata.labels["dagops.dev/role"] = "manager")));
+    const problems = checkOutput(
+      broken(CRON, (m) => (m.spec.jobTemplate.spec.template.metadata.labels["dagops.dev/role"] = "manager")),
+    );
     expectProblem(problems, "FARGATE_UNMATCHED", `generated/${CRON}`);
   });
 
@@ -93,28 +97,47 @@ describe("output validation", () => {
   });
 
   test("step pods that a Fargate profile would select", () => {
-    const problems = checkOutput(broken(PLAN, (m) => editPlan(m, (plan) => (plan.steps[0].job.spec.template.metadata.labels["dagops.dev/role"] = "run-manager"))));
+    const problems = checkOutput(
+      broken(PLAN, (m) =>
+        editPlan(m, (plan) => (plan.steps[0].job.spec.template.metadata.labels["dagops.dev/role"] = "run-manager")),
+      ),
+    );
     expectProblem(problems, "FARGATE_MATCHES_STEP", `generated/${PLAN}`);
   });
 
   test("step pods that no NodePool admits: a taint they do not tolerate", () => {
-    const problems = checkOutput(broken(PLAN, (m) => editPlan(m, (plan) => (plan.steps[0].job.spec.template.spec.tolerations = []))));
-    expectProblem(problems, "NO_NODEPOOL", `generated/${PLAN}`, 'data["plan.yaml"].steps[0].job.spec.template.spec.nodeSelector');
+    const problems = checkOutput(
+      broken(PLAN, (m) => editPlan(m, (plan) => (plan.steps[0].job.spec.template.spec.tolerations = []))),
+    );
+    expectProblem(
+      problems,
+      "NO_NODEPOOL",
+      `generated/${PLAN}`,
+      'data["plan.yaml"].steps[0].job.spec.template.spec.nodeSelector',
+    );
   });
 
   test("step pods that no NodePool admits: an architecture the pools exclude", () => {
-    const problems = checkOutput(broken(PLAN, (m) => editPlan(m, (plan) => (plan.steps[1].job.spec.template.spec.nodeSelector["kubernetes.io/arch"] = "arm64"))));
+    const problems = checkOutput(
+      broken(PLAN, (m) =>
+        editPlan(m, (plan) => (plan.steps[1].job.spec.template.spec.nodeSelector["kubernetes.io/arch"] = "arm64")),
+      ),
+    );
     expectProblem(problems, "NO_NODEPOOL", `generated/${PLAN}`);
   });
 
   test("an on-demand fallback pool that does not exist", () => {
-    const problems = checkOutput(broken(PLAN, (m) => editPlan(m, (plan) => (plan.onDemandNodePool = "dagops-steps-ondemand"))));
+    const problems = checkOutput(
+      broken(PLAN, (m) => editPlan(m, (plan) => (plan.onDemandNodePool = "dagops-steps-ondemand"))),
+    );
     expectProblem(problems, "NO_NODEPOOL", `generated/${PLAN}`, 'data["plan.yaml"].onDemandNodePool');
   });
 
   test("an Application whose path holds nothing", () => {
     const path = "prod/apps/application-pipeline-customer-classification.yaml";
-    const problems = checkOutput(broken(path, (m) => (m.spec.source.path = "generated/prod/pipelines/customer-clasification")));
+    const problems = checkOutput(
+      broken(path, (m) => (m.spec.source.path = "generated/prod/pipelines/customer-clasification")),
+    );
     expectProblem(problems, "APP_PATH_MISSING", `generated/${path}`, "spec.source.path");
   });
 
@@ -127,7 +150,11 @@ describe("output validation", () => {
   test("two objects on one path", () => {
     const a = pristine.find((o) => o.path === CRON)!;
     const b = pristine.find((o) => o.path === "prod/platform/nodepool-dagops-steps.yaml")!;
-    expectProblem(checkOutput([...pristine.filter((o) => o !== b), { ...b, path: a.path }]), "DUPLICATE_PATH", `generated/${CRON}`);
+    expectProblem(
+      checkOutput([...pristine.filter((o) => o !== b), { ...b, path: a.path }]),
+      "DUPLICATE_PATH",
+      `generated/${CRON}`,
+    );
   });
 
   test("an object over the API server's size limit", () => {
@@ -144,9 +171,24 @@ describe("output validation", () => {
         c.securityContext.capabilities = { add: ["SYS_ADMIN"] };
       }),
     );
-    expectProblem(problems, "POD_SECURITY", `generated/${CRON}`, "spec.jobTemplate.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation");
-    expectProblem(problems, "POD_SECURITY", `generated/${CRON}`, "spec.jobTemplate.spec.template.spec.containers[0].securityContext.capabilities.drop");
-    expectProblem(problems, "POD_SECURITY", `generated/${CRON}`, "spec.jobTemplate.spec.template.spec.containers[0].securityContext.capabilities.add");
+    expectProblem(
+      problems,
+      "POD_SECURITY",
+      `generated/${CRON}`,
+      "spec.jobTemplate.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation",
+    );
+    expectProblem(
+      problems,
+      "POD_SECURITY",
+      `generated/${CRON}`,
+      "spec.jobTemplate.spec.template.spec.containers[0].securityContext.capabilities.drop",
+    );
+    expectProblem(
+      problems,
+      "POD_SECURITY",
+      `generated/${CRON}`,
+      "spec.jobTemplate.spec.template.spec.containers[0].securityContext.capabilities.add",
+    );
   });
 
   test("Karpenter CEL rules: In without values, Gt with a non-number, a restricted label, minValues over values", () => {
@@ -164,12 +206,19 @@ describe("output validation", () => {
     expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, `${base}[3].values`);
     expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, `${base}[4].values`);
     expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, `${base}[7].minValues`);
-    expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, 'spec.template.metadata.labels["karpenter.sh/owner"]');
+    expectProblem(
+      problems,
+      "KARPENTER_RULE",
+      `generated/${path}`,
+      'spec.template.metadata.labels["karpenter.sh/owner"]',
+    );
   });
 
   test("Karpenter CEL rules: an AMI alias with other selector terms, or of an unknown family", () => {
     const path = "prod/platform/ec2nodeclass-dagops-steps.yaml";
-    const problems = checkOutput(broken(path, (m) => (m.spec.amiSelectorTerms = [{ alias: "ubuntu@v1" }, { id: "ami-123" }])));
+    const problems = checkOutput(
+      broken(path, (m) => (m.spec.amiSelectorTerms = [{ alias: "ubuntu@v1" }, { id: "ami-123" }])),
+    );
     expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, "spec.amiSelectorTerms[0].alias");
     expectProblem(problems, "KARPENTER_RULE", `generated/${path}`, "spec.amiSelectorTerms");
   });

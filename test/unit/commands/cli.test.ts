@@ -8,12 +8,16 @@ import { captureIo, REPO, exampleTree } from "../../support/helpers.ts";
 /** The tests' own example repository, synthesized (test/support/helpers.ts). */
 const EXAMPLE_ROOT = await exampleTree();
 
-for (const [name, main] of [["synth", synth], ["check", check]] as const) {
+for (const [name, main] of [
+  ["synth", synth],
+  ["check", check],
+] as const) {
   test(`${name} --help prints usage, options, examples and exit codes; exit 0`, async () => {
     const io = captureIo(EXAMPLE_ROOT);
     assert.equal(await main(["--help"], io), 0);
     const help = io.out.join("");
-    for (const section of ["Usage:", "Options:", "Examples:", "Exit codes:"]) assert.ok(help.includes(section), section);
+    for (const section of ["Usage:", "Options:", "Examples:", "Exit codes:"])
+      assert.ok(help.includes(section), section);
   });
   test(`${name} with an unknown flag exits 2 and says why`, async () => {
     const io = captureIo(EXAMPLE_ROOT);
@@ -33,5 +37,8 @@ test("check --json gives a document other tools can read", async () => {
   const io = captureIo(EXAMPLE_ROOT);
   assert.equal(await check(["--json"], io), 0);
   const result = JSON.parse(io.out.join(""));
-  assert.deepEqual({ ok: result.ok, pipelines: result.pipelines, clusters: result.clusters, problems: result.problems }, { ok: true, pipelines: 5, clusters: 2, problems: [] });
+  assert.deepEqual(
+    { ok: result.ok, pipelines: result.pipelines, clusters: result.clusters, problems: result.problems },
+    { ok: true, pipelines: 5, clusters: 2, problems: [] },
+  );
 });

@@ -11,7 +11,13 @@ import { captureIo, REPO, exampleTree } from "../../support/helpers.ts";
 const EXAMPLE_ROOT = await exampleTree();
 
 function resolved(steps: PipelineDefinition["steps"], maxParallel = 10) {
-  const def: PipelineDefinition = { name: "p", image: "registry.example.com/a:1.0.0", maxParallel, defaults: { resources: { requests: { cpu: "100m", memory: "100Mi" } } }, steps };
+  const def: PipelineDefinition = {
+    name: "p",
+    image: "registry.example.com/a:1.0.0",
+    maxParallel,
+    defaults: { resources: { requests: { cpu: "100m", memory: "100Mi" } } },
+    steps,
+  };
   const { pipeline, problems } = resolvePipeline(def, "pipelines/p.yaml", ["staging"]);
   assert.deepEqual(problems, []);
   return pipeline!;
@@ -36,9 +42,17 @@ describe("execution plan", () => {
 
   test("the typical run by estimates, which is what npm run cost prices; a step without one counts 1h", () => {
     const estimated = diamond.map((s, i) => ({ ...s, estimate: ["2m", "5m", "9m", "1m"][i]! }));
-    assert.deepEqual(executionPlan(resolved(estimated)).typicalPath, { steps: ["a", "c", "d"], seconds: (2 + 9 + 1) * 60, estimated: "all" });
+    assert.deepEqual(executionPlan(resolved(estimated)).typicalPath, {
+      steps: ["a", "c", "d"],
+      seconds: (2 + 9 + 1) * 60,
+      estimated: "all",
+    });
     const partly = estimated.map((s) => (s.name === "b" ? { ...s, estimate: undefined } : s));
-    assert.deepEqual(executionPlan(resolved(partly)).typicalPath, { steps: ["a", "b", "d"], seconds: (2 + 60 + 1) * 60, estimated: "some" });
+    assert.deepEqual(executionPlan(resolved(partly)).typicalPath, {
+      steps: ["a", "b", "d"],
+      seconds: (2 + 60 + 1) * 60,
+      estimated: "some",
+    });
   });
 
   test("peak: the heaviest set of steps that can run together", () => {
@@ -51,7 +65,11 @@ describe("execution plan", () => {
 
   test("peak under maxParallel: independent steps, at most maxParallel of them", () => {
     const wide = ["w1", "w2", "w3", "w4"].map((name, i) => ({ name, resources: req(`${(i + 1) * 100}m`, "100Mi") }));
-    assert.deepEqual(executionPlan(resolved(wide, 2)).peak.cpuMillis, { amount: 700, steps: ["w3", "w4"], exact: true });
+    assert.deepEqual(executionPlan(resolved(wide, 2)).peak.cpuMillis, {
+      amount: 700,
+      steps: ["w3", "w4"],
+      exact: true,
+    });
     assert.deepEqual(executionPlan(resolved(wide, 10)).peak.cpuMillis.amount, 1000);
     assert.equal(executionPlan(resolved(wide, 1)).peak.steps, 1);
   });
@@ -68,9 +86,15 @@ describe("execution plan", () => {
     // Both run lengths, and why they differ: the cost report's 1h55m is the typical run.
     assert.match(text, /Critical path, every step running to its timeout, no retries: 5h15m/);
     assert.match(text, /Typical run, by the steps' estimates: 1h55m\n/);
-    assert.match(text, /The critical path is a bound: every step at its timeout\. `npm run cost` prices the typical run/);
+    assert.match(
+      text,
+      /The critical path is a bound: every step at its timeout\. `npm run cost` prices the typical run/,
+    );
     // What a run leaves and says: records, early failure names, alerts, logs.
-    assert.match(text, /Run records: each run leaves ConfigMap <run>-record .* the newest 50 are kept \(history\.keep\)\./);
+    assert.match(
+      text,
+      /Run records: each run leaves ConfigMap <run>-record .* the newest 50 are kept \(history\.keep\)\./,
+    );
     assert.match(text, /a pod unschedulable for 15m \(schedulingTimeout\) fails its attempt and spends a retry/);
     assert.match(text, /Alerts: on failed, timed-out → slack webhook from Secret alerts\/slack-url\./);
     assert.match(text, /memory {2}2\.73Gi {4}classify-s3, classify-rds, classify-dynamodb, classify-redshift/);
@@ -82,15 +106,24 @@ describe("execution plan", () => {
     assert.deepEqual(JSON.parse(io.out.join("")).waves, [["export-usage"], ["build-summary"], ["mail-finance"]]);
     const bad = captureIo(EXAMPLE_ROOT);
     assert.equal(await main(["customer-clasification"], bad), 2);
-    assert.match(bad.err.join(""), /no pipeline named "customer-clasification"; did you mean "customer-classification"\?/);
+    assert.match(
+      bad.err.join(""),
+      /no pipeline named "customer-clasification"; did you mean "customer-classification"\?/,
+    );
   });
 });
 
 test("npm run plan shows the schedule as the CronJob gets it (H resolved), per cluster, and the parameters", async () => {
   const io = captureIo(EXAMPLE_ROOT);
   assert.equal(await main(["tenant-export-acme"], io), 0, io.text());
-  assert.match(io.out.join(""), /^Schedule: \d+ [0-3]-23\/4 \* \* \* \(Etc\/UTC\); a tenant of template tenant-export\.$/m);
-  assert.match(io.out.join(""), /^Concurrency: forbid\. Parameters: date \(date, default scheduled-date\), tenant \(string, default acme\)\.$/m);
+  assert.match(
+    io.out.join(""),
+    /^Schedule: \d+ [0-3]-23\/4 \* \* \* \(Etc\/UTC\); a tenant of template tenant-export\.$/m,
+  );
+  assert.match(
+    io.out.join(""),
+    /^Concurrency: forbid\. Parameters: date \(date, default scheduled-date\), tenant \(string, default acme\)\.$/m,
+  );
   const cc = captureIo(EXAMPLE_ROOT);
   assert.equal(await main(["customer-classification"], cc), 0);
   assert.match(cc.out.join(""), /^Schedule: 15 \*\/6 \* \* \* \(Etc\/UTC\); staging: 15 3 \* \* \*\.$/m);
@@ -104,11 +137,17 @@ test("plan and cost of one pipeline while another is broken: shown, with a warni
     await repo.write("pipelines/broken.yaml", yamlPipeline("broken").replace("cpu: 100m", "cpu: lots"));
     const p = captureIo(repo.root);
     assert.equal(await main(["daily-usage-report"], p), 0, p.text());
-    assert.match(p.err.join(""), /^dagops plan: warning: pipelines\/broken\.yaml has errors \(npm run check shows them\); this is the plan of daily-usage-report alone\n$/);
+    assert.match(
+      p.err.join(""),
+      /^dagops plan: warning: pipelines\/broken\.yaml has errors \(npm run check shows them\); this is the plan of daily-usage-report alone\n$/,
+    );
     assert.match(p.out.join(""), /daily-usage-report/);
     const c = captureIo(repo.root);
     assert.equal(await cost(["daily-usage-report"], c), 0, c.text());
-    assert.match(c.err.join(""), /^dagops cost: warning: pipelines\/broken\.yaml has errors[^\n]*without that definition\n$/);
+    assert.match(
+      c.err.join(""),
+      /^dagops cost: warning: pipelines\/broken\.yaml has errors[^\n]*without that definition\n$/,
+    );
     assert.match(c.out.join(""), /daily-usage-report/);
     // The broken pipeline itself, or all of them: the errors, exit 1.
     assert.equal(await main(["broken"], captureIo(repo.root)), 1);
@@ -116,7 +155,10 @@ test("plan and cost of one pipeline while another is broken: shown, with a warni
     await repo.remove("pipelines/broken.yaml");
     const t = captureIo(repo.root);
     assert.equal(await main(["tenant-export"], t), 0, t.text());
-    assert.match(t.out.join(""), /^tenant-export is a template; its tenants \(npm run plan -- <tenant>\):\n {2}tenant-export-acme +\S/);
+    assert.match(
+      t.out.join(""),
+      /^tenant-export is a template; its tenants \(npm run plan -- <tenant>\):\n {2}tenant-export-acme +\S/,
+    );
     assert.match(t.out.join(""), /tenant-export-globex[\s\S]*tenant-export-initech/);
   } finally {
     await repo.cleanup();

@@ -21,14 +21,24 @@ function files(): string[] {
       // Dot-files at the top are local state (.dagops.lock, scratch), besides CI's folders.
       if (SKIP.has(e.name) || (dir === "" && e.name.startsWith(".") && ![".ci", ".github"].includes(e.name))) continue;
       if (e.isDirectory()) walk(path);
-      else if (e.isFile() && (/\.(ts|mjs|md|ya?ml|json)$/.test(e.name) || e.name === "Dockerfile") && path !== "package-lock.json") out.push(path);
+      else if (
+        e.isFile() &&
+        (/\.(ts|mjs|md|ya?ml|json)$/.test(e.name) || e.name === "Dockerfile") &&
+        path !== "package-lock.json"
+      )
+        out.push(path);
     }
   };
   walk("");
   return out.sort();
 }
 
-const documents = () => ["README.md", ...readdirSync(join(REPO, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const documents = () => [
+  "README.md",
+  ...readdirSync(join(REPO, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 /** GitHub's anchor of a heading: lowercase, punctuation dropped, spaces to hyphens. */
 const anchorOf = (heading: string) =>
@@ -56,7 +66,11 @@ test("no tracked file points a reader outside the repository", () => {
     readFileSync(join(REPO, f), "utf8")
       .split("\n")
       .forEach((line, i) => {
-        if (/DESIGN\.md|\.\.\/shared\b|\b[Ii]ssue #?\d+\b(?! on github)/.test(line) && !/argo-cd #|argo-workflows #/.test(line)) offenders.push(`${f}:${i + 1}: ${line.trim()}`);
+        if (
+          /DESIGN\.md|\.\.\/shared\b|\b[Ii]ssue #?\d+\b(?! on github)/.test(line) &&
+          !/argo-cd #|argo-workflows #/.test(line)
+        )
+          offenders.push(`${f}:${i + 1}: ${line.trim()}`);
       });
   }
   assert.deepEqual(offenders, []);
@@ -71,7 +85,8 @@ test("every link in the README and docs/ resolves, to a file and to a heading in
       const [path, anchor] = target!.split("#") as [string, string | undefined];
       const file = path === "" ? doc : normalize(join(dirname(doc), path));
       if (!existsSync(join(REPO, file))) broken.push(`${doc}: ${target} (no file ${file})`);
-      else if (anchor !== undefined && file.endsWith(".md") && !anchors(file).has(anchor)) broken.push(`${doc}: ${target} (no heading #${anchor} in ${file})`);
+      else if (anchor !== undefined && file.endsWith(".md") && !anchors(file).has(anchor))
+        broken.push(`${doc}: ${target} (no heading #${anchor} in ${file})`);
     }
   }
   assert.deepEqual(broken, []);
@@ -79,7 +94,8 @@ test("every link in the README and docs/ resolves, to a file and to a heading in
 
 test("every path a document or a comment names exists", () => {
   const missing: string[] = [];
-  const PATH = /(?<![\w./-])((?:src|test|docs|schema|data|pipelines|scripts|bin|\.ci|\.github)\/[\w./-]*[\w/])(?![\w<*…])/g;
+  const PATH =
+    /(?<![\w./-])((?:src|test|docs|schema|data|pipelines|scripts|bin|\.ci|\.github)\/[\w./-]*[\w/])(?![\w<*…])/g;
   for (const f of files()) {
     if (f.startsWith("test/fixtures/") || f.startsWith("test/golden/")) continue;
     const text = readFileSync(join(REPO, f), "utf8");
@@ -106,11 +122,16 @@ test("the generated tables of docs/ are current (npm run docs)", () => {
 
 test("every pipeline field and every problem code is documented", async () => {
   const { fieldsRows } = await import("../../../src/commands/docs.ts");
-  const undocumented = fieldsRows().filter((r) => r.means.trim() === "").map((r) => r.field);
+  const undocumented = fieldsRows()
+    .filter((r) => r.means.trim() === "")
+    .map((r) => r.field);
   assert.deepEqual(undocumented, [], "give these fields a description in src/model/pipeline-schema.ts");
 });
 
 test("the README is one page, and the benchmarks page is short", () => {
   assert.ok(readFileSync(join(REPO, "README.md"), "utf8").split("\n").length <= 300, "README.md: at most 300 lines");
-  assert.ok(readFileSync(join(REPO, "docs/benchmarks.md"), "utf8").split("\n").length <= 100, "docs/benchmarks.md: at most 100 lines (git history keeps the run-by-run story)");
+  assert.ok(
+    readFileSync(join(REPO, "docs/benchmarks.md"), "utf8").split("\n").length <= 100,
+    "docs/benchmarks.md: at most 100 lines (git history keeps the run-by-run story)",
+  );
 });

@@ -42,7 +42,11 @@ function agrees(text: string): boolean {
 test("the fast reader reads every YAML definition of the example, and the bench's, as yaml does", () => {
   const files = readdirSync(join(ROOT, "test/fixtures/example/pipelines")).filter((f) => f.endsWith(".yaml"));
   assert.ok(files.length >= 3);
-  for (const f of files) assert.ok(agrees(readFileSync(join(ROOT, "test/fixtures/example/pipelines", f), "utf8")), `pipelines/${f} is read by yaml, not the fast reader`);
+  for (const f of files)
+    assert.ok(
+      agrees(readFileSync(join(ROOT, "test/fixtures/example/pipelines", f), "utf8")),
+      `pipelines/${f} is read by yaml, not the fast reader`,
+    );
   for (let i = 0; i < 50; i++) assert.ok(agrees(syntheticPipeline(i, 15)));
   assert.ok(agrees(syntheticTemplate(15)));
   assert.ok(agrees(syntheticTenants(200)));
@@ -57,14 +61,144 @@ test("the fast reader agrees with yaml on the fuzzer's pipeline cases", () => {
 
 // Scalars that mean something else than they seem, or that YAML readers disagree on.
 const SCALARS = [
-  "x", "etl", "a b", "a  b", "a:b", "a: b", "a #b", "a#b", "a,b", "a, b", "[a]", "{a}", "a]", "a}", "-", "-a", "- a", "--", "---", "...", "?", "?a", ":", ":a",
-  "~", "null", "Null", "NULL", "nULL", "", " ", " a", "a ", "true", "True", "TRUE", "tRUE", "false", "yes", "no", "on", "off", "y", "n",
-  "0", "-0", "+0", "00", "012", "0o17", "0o8", "0x1F", "0X1F", "0x", "0b101", "1_000", "1e3", "1E3", "1e+3", "-1.5e-3", ".5", "5.", "-.5", "+.5", "1.0", "1.50",
-  ".inf", "-.Inf", "+.INF", ".nan", ".NaN", "-.nan", "inf", "NaN", "1:20", "12:30:45", "2026-12-02", "9007199254740993", "123456789012345678901234567890",
-  "'", "''", '"', "a'b", 'a"b', "'a'", '"a"', "\\", "\\n", "é", "日本", "🚀", "#", "a #", "&a", "*a", "!a", "!!str a", "|", ">", "%a", "@a", "`a", "<<",
-  "arn:aws:iam::111122223333:role/x", "111122223333.dkr.ecr.us-east-1.amazonaws.com/a:1.0.0", "postgres://u:p@h/db", "0 3 * * *", "*/5 * * * *", "H H/4 * * *", "300Mi", "200m", "45m",
+  "x",
+  "etl",
+  "a b",
+  "a  b",
+  "a:b",
+  "a: b",
+  "a #b",
+  "a#b",
+  "a,b",
+  "a, b",
+  "[a]",
+  "{a}",
+  "a]",
+  "a}",
+  "-",
+  "-a",
+  "- a",
+  "--",
+  "---",
+  "...",
+  "?",
+  "?a",
+  ":",
+  ":a",
+  "~",
+  "null",
+  "Null",
+  "NULL",
+  "nULL",
+  "",
+  " ",
+  " a",
+  "a ",
+  "true",
+  "True",
+  "TRUE",
+  "tRUE",
+  "false",
+  "yes",
+  "no",
+  "on",
+  "off",
+  "y",
+  "n",
+  "0",
+  "-0",
+  "+0",
+  "00",
+  "012",
+  "0o17",
+  "0o8",
+  "0x1F",
+  "0X1F",
+  "0x",
+  "0b101",
+  "1_000",
+  "1e3",
+  "1E3",
+  "1e+3",
+  "-1.5e-3",
+  ".5",
+  "5.",
+  "-.5",
+  "+.5",
+  "1.0",
+  "1.50",
+  ".inf",
+  "-.Inf",
+  "+.INF",
+  ".nan",
+  ".NaN",
+  "-.nan",
+  "inf",
+  "NaN",
+  "1:20",
+  "12:30:45",
+  "2026-12-02",
+  "9007199254740993",
+  "123456789012345678901234567890",
+  "'",
+  "''",
+  '"',
+  "a'b",
+  'a"b',
+  "'a'",
+  '"a"',
+  "\\",
+  "\\n",
+  "é",
+  "日本",
+  "🚀",
+  "#",
+  "a #",
+  "&a",
+  "*a",
+  "!a",
+  "!!str a",
+  "|",
+  ">",
+  "%a",
+  "@a",
+  "`a",
+  "<<",
+  "arn:aws:iam::111122223333:role/x",
+  "111122223333.dkr.ecr.us-east-1.amazonaws.com/a:1.0.0",
+  "postgres://u:p@h/db",
+  "0 3 * * *",
+  "*/5 * * * *",
+  "H H/4 * * *",
+  "300Mi",
+  "200m",
+  "45m",
 ];
-const KEYS = ["name", "a", "b", "steps", "x-y", "a.b", "a/b", "a_b", "1", "0x1", "true", "null", "~", "a b", "a:b", "__proto__", "constructor", "toString", "-a", ".a", "'a'", "é", "x".repeat(1100)];
+const KEYS = [
+  "name",
+  "a",
+  "b",
+  "steps",
+  "x-y",
+  "a.b",
+  "a/b",
+  "a_b",
+  "1",
+  "0x1",
+  "true",
+  "null",
+  "~",
+  "a b",
+  "a:b",
+  "__proto__",
+  "constructor",
+  "toString",
+  "-a",
+  ".a",
+  "'a'",
+  "é",
+  "x".repeat(1100),
+];
 
 /** A random value for the writer below. */
 function randomValue(rand: () => number, depth = 0): unknown {
@@ -73,7 +207,9 @@ function randomValue(rand: () => number, depth = 0): unknown {
   if (r < 0.45 || depth > 3) return pick(SCALARS);
   if (r < 0.5) return pick([0, 1, -1, 0.5, 2 ** 53, true, false, null]);
   if (r < 0.75) return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(rand, depth + 1));
-  return Object.fromEntries(Array.from({ length: Math.floor(rand() * 4) }, () => [pick(KEYS), randomValue(rand, depth + 1)]));
+  return Object.fromEntries(
+    Array.from({ length: Math.floor(rand() * 4) }, () => [pick(KEYS), randomValue(rand, depth + 1)]),
+  );
 }
 
 /**
@@ -96,7 +232,10 @@ function writeRandom(rand: () => number, value: unknown): string {
   const comment = (): string => (rand() < 0.1 ? pick([" # note", "  #x", " #", "#x"]) : "");
   const flow = (v: unknown): string => {
     if (Array.isArray(v)) return `[${v.map(flow).join(pick([", ", ",", " , "]))}${rand() < 0.03 ? "," : ""}]`;
-    if (v !== null && typeof v === "object") return `{${pick(["", " "])}${Object.entries(v).map(([k, x]) => `${scalar(k)}${pick([": ", ": ", ":", " : "])}${flow(x)}`).join(", ")}${pick(["", " "])}}`;
+    if (v !== null && typeof v === "object")
+      return `{${pick(["", " "])}${Object.entries(v)
+        .map(([k, x]) => `${scalar(k)}${pick([": ", ": ", ":", " : "])}${flow(x)}`)
+        .join(", ")}${pick(["", " "])}}`;
     return scalar(v);
   };
   const lines: string[] = [];
@@ -119,13 +258,21 @@ function writeRandom(rand: () => number, value: unknown): string {
       Object.entries(v).forEach(([k, x], i) => {
         const first = i === 0 ? lead : pad;
         const key = scalar(k);
-        if (x !== null && typeof x === "object" && (Array.isArray(x) ? x.length : Object.keys(x).length) > 0 && rand() < 0.7) {
+        if (
+          x !== null &&
+          typeof x === "object" &&
+          (Array.isArray(x) ? x.length : Object.keys(x).length) > 0 &&
+          rand() < 0.7
+        ) {
           lines.push(`${first}${key}:${comment()}`);
           if (rand() < 0.2) lines.push(pick(["", "# between", `${pad}  # indented`]));
           // A sequence may sit at its key's own indent.
           const deeper = Array.isArray(x) && rand() < 0.3 ? indent : indent + pick([1, 2, 2, 4]);
           block(x, deeper, " ".repeat(deeper));
-        } else lines.push(`${first}${key}:${pick([" ", " ", "  "])}${x === null && rand() < 0.5 ? "" : flow(x)}${comment()}`);
+        } else
+          lines.push(
+            `${first}${key}:${pick([" ", " ", "  "])}${x === null && rand() < 0.5 ? "" : flow(x)}${comment()}`,
+          );
       });
       return;
     }
@@ -146,20 +293,63 @@ test("the fast reader agrees with yaml on random documents in every style, and o
     if (agrees(text)) count[kind].taken++;
   };
   for (let i = 0; i < 3000; i++) {
-    const root = rand() < 0.7 ? Object.fromEntries(Array.from({ length: 1 + Math.floor(rand() * 4) }, () => [pick(KEYS.slice(0, 7)), randomValue(rand)])) : [randomValue(rand), randomValue(rand)];
+    const root =
+      rand() < 0.7
+        ? Object.fromEntries(
+            Array.from({ length: 1 + Math.floor(rand() * 4) }, () => [pick(KEYS.slice(0, 7)), randomValue(rand)]),
+          )
+        : [randomValue(rand), randomValue(rand)];
     const text = writeRandom(rand, root);
     tally("clean", text);
     // A character inserted, deleted or replaced: what a hand edit gets wrong.
     for (let m = 0; m < 3; m++) {
       const at = Math.floor(rand() * (text.length + 1));
-      const ch = pick([" ", "  ", "\n", "\t", "#", ":", "-", "'", '"', "[", "]", "{", "}", ",", "\\", "&", "*", "!", "?", "|", ">", "a", "0", "\r\n", "\ufeff", "\u2028"]);
+      const ch = pick([
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "#",
+        ":",
+        "-",
+        "'",
+        '"',
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "\\",
+        "&",
+        "*",
+        "!",
+        "?",
+        "|",
+        ">",
+        "a",
+        "0",
+        "\r\n",
+        "\ufeff",
+        "\u2028",
+      ]);
       const r = rand();
-      tally("mutated", r < 0.4 ? text.slice(0, at) + ch + text.slice(at) : r < 0.7 ? text.slice(0, at) + text.slice(at + 1) : text.slice(0, at) + ch + text.slice(at + 1));
+      tally(
+        "mutated",
+        r < 0.4
+          ? text.slice(0, at) + ch + text.slice(at)
+          : r < 0.7
+            ? text.slice(0, at) + text.slice(at + 1)
+            : text.slice(0, at) + ch + text.slice(at + 1),
+      );
     }
   }
   // Both paths exercised: the writer's styles are hostile on purpose (flow roots, keys that are
   // numbers, ":" without a space), so the reader leaves many to yaml, and still takes a good share.
-  for (const kind of ["clean", "mutated"] as const) assert.ok(count[kind].taken > count[kind].read / 4, `${kind}: the reader took ${count[kind].taken} of the ${count[kind].read} documents yaml reads`);
+  for (const kind of ["clean", "mutated"] as const)
+    assert.ok(
+      count[kind].taken > count[kind].read / 4,
+      `${kind}: the reader took ${count[kind].taken} of the ${count[kind].read} documents yaml reads`,
+    );
 });
 
 test("the fast reader leaves anchors, aliases, tags, duplicate keys, several documents and every error to yaml; what else it takes, it reads as yaml does", () => {

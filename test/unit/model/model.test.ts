@@ -24,7 +24,17 @@ import { isSecretName, secretInValue } from "../../../src/model/secrets.ts";
 const EXAMPLE_ROOT = await exampleTree();
 
 describe("cron", () => {
-  for (const ok of ["* * * * *", "15 */6 * * *", "0 0 1 1 *", "0 9-17/2 * * MON-FRI", "30 2 1,15 * ?", "0 0 * JAN,JUL 0", "@daily", "@hourly", "5 4 * * sun"]) {
+  for (const ok of [
+    "* * * * *",
+    "15 */6 * * *",
+    "0 0 1 1 *",
+    "0 9-17/2 * * MON-FRI",
+    "30 2 1,15 * ?",
+    "0 0 * JAN,JUL 0",
+    "@daily",
+    "@hourly",
+    "5 4 * * sun",
+  ]) {
     test(`accepts ${JSON.stringify(ok)}`, () => assert.equal(cronError(ok), undefined));
   }
   for (const [bad, why] of [
@@ -66,7 +76,10 @@ test("quantities", () => {
 });
 
 test("image references", () => {
-  assert.deepEqual(parseImage("111122223333.dkr.ecr.us-east-1.amazonaws.com/scanner:1.4.2"), { repository: "111122223333.dkr.ecr.us-east-1.amazonaws.com/scanner", tag: "1.4.2" });
+  assert.deepEqual(parseImage("111122223333.dkr.ecr.us-east-1.amazonaws.com/scanner:1.4.2"), {
+    repository: "111122223333.dkr.ecr.us-east-1.amazonaws.com/scanner",
+    tag: "1.4.2",
+  });
   assert.ok(isPinned(parseImage(`busybox@sha256:${"a".repeat(64)}`)!));
   assert.ok(isPinned(parseImage("localhost:5000/a/b:v1")!));
   assert.ok(!isPinned(parseImage("busybox")!));
@@ -76,12 +89,31 @@ test("image references", () => {
 });
 
 test("graph: cycles are reported as a closed path; waves follow dependsOn", () => {
-  assert.deepEqual(findCycle([{ name: "a", dependsOn: ["b"] }, { name: "b", dependsOn: ["a"] }]), ["a", "b", "a"]);
-  const cycle = findCycle([{ name: "a" }, { name: "b", dependsOn: ["a", "d"] }, { name: "c", dependsOn: ["b"] }, { name: "d", dependsOn: ["c"] }])!;
+  assert.deepEqual(
+    findCycle([
+      { name: "a", dependsOn: ["b"] },
+      { name: "b", dependsOn: ["a"] },
+    ]),
+    ["a", "b", "a"],
+  );
+  const cycle = findCycle([
+    { name: "a" },
+    { name: "b", dependsOn: ["a", "d"] },
+    { name: "c", dependsOn: ["b"] },
+    { name: "d", dependsOn: ["c"] },
+  ])!;
   assert.equal(cycle[0], cycle.at(-1));
   assert.deepEqual(new Set(cycle), new Set(["b", "c", "d"]));
   assert.equal(findCycle([{ name: "a" }, { name: "b", dependsOn: ["a"] }]), undefined);
-  assert.deepEqual(waves([{ name: "a" }, { name: "b", dependsOn: ["a"] }, { name: "c", dependsOn: ["a"] }, { name: "d", dependsOn: ["b", "c"] }]), [["a"], ["b", "c"], ["d"]]);
+  assert.deepEqual(
+    waves([
+      { name: "a" },
+      { name: "b", dependsOn: ["a"] },
+      { name: "c", dependsOn: ["a"] },
+      { name: "d", dependsOn: ["b", "c"] },
+    ]),
+    [["a"], ["b", "c"], ["d"]],
+  );
 });
 
 test("secrets: names and values that look like credentials", () => {
@@ -97,8 +129,18 @@ test("secrets: names and values that look like credentials", () => {
 test("problem formatting: file, path, line, code, message", () => {
   assert.equal(fieldPath(["steps", 2, "dependsOn", 0]), "steps[2].dependsOn[0]");
   assert.equal(fieldPath(["data", "plan.yaml"]), 'data["plan.yaml"]');
-  const text = formatProblems([{ ...problem("UNKNOWN_STEP", "pipelines/x.yaml", "steps[2].dependsOn[0]", 'unknown step "extrct"'), line: 9 }, problem("CYCLE", "pipelines/x.yaml", "steps", "dependency cycle: a → b → a")]);
-  assert.equal(text, ['✖ pipelines/x.yaml: 2 problems', `  ${"steps".padEnd("steps[2].dependsOn[0] (line 9)".length)}  CYCLE  dependency cycle: a → b → a`, '  steps[2].dependsOn[0] (line 9)  UNKNOWN_STEP  unknown step "extrct"'].join("\n"));
+  const text = formatProblems([
+    { ...problem("UNKNOWN_STEP", "pipelines/x.yaml", "steps[2].dependsOn[0]", 'unknown step "extrct"'), line: 9 },
+    problem("CYCLE", "pipelines/x.yaml", "steps", "dependency cycle: a → b → a"),
+  ]);
+  assert.equal(
+    text,
+    [
+      "✖ pipelines/x.yaml: 2 problems",
+      `  ${"steps".padEnd("steps[2].dependsOn[0] (line 9)".length)}  CYCLE  dependency cycle: a → b → a`,
+      '  steps[2].dependsOn[0] (line 9)  UNKNOWN_STEP  unknown step "extrct"',
+    ].join("\n"),
+  );
 });
 
 describe("daylight saving", () => {
@@ -119,30 +161,66 @@ describe("daylight saving", () => {
     assert.ok(FIXED_OFFSET_ZONE.test(PIPELINE_DEFAULTS.timeZone));
   });
   test("zones taken to have one offset all year are not scanned: the scan finds no change in any of them", () => {
-    const fixed = ["Etc/UTC", "UTC", "etc/utc", "Etc/UCT", "Etc/GMT", "GMT", "Etc/GMT0", "Etc/GMT+5", "Etc/GMT-14", "Etc/GMT+12", "Etc/Universal", "Etc/Zulu", "Etc/Greenwich", "Zulu", "Universal", "Greenwich"];
+    const fixed = [
+      "Etc/UTC",
+      "UTC",
+      "etc/utc",
+      "Etc/UCT",
+      "Etc/GMT",
+      "GMT",
+      "Etc/GMT0",
+      "Etc/GMT+5",
+      "Etc/GMT-14",
+      "Etc/GMT+12",
+      "Etc/Universal",
+      "Etc/Zulu",
+      "Etc/Greenwich",
+      "Zulu",
+      "Universal",
+      "Greenwich",
+    ];
     for (const zone of fixed) {
       assert.ok(FIXED_OFFSET_ZONE.test(zone), zone);
       assert.deepEqual(scanTransitions(zone, start.getTime()), [], zone);
     }
     // Zones with daylight saving, or a name that only starts like one, are scanned.
-    for (const zone of ["Europe/London", "Europe/Dublin", "America/New_York", "Etc/UTC/x", "GMT+5x"]) assert.ok(!FIXED_OFFSET_ZONE.test(zone), zone);
+    for (const zone of ["Europe/London", "Europe/Dublin", "America/New_York", "Etc/UTC/x", "GMT+5x"])
+      assert.ok(!FIXED_OFFSET_ZONE.test(zone), zone);
     assert.ok(scanTransitions("Europe/London", start.getTime()).length > 0);
   });
   test("an hourly schedule in New York, and a half-hour shift (Lord Howe)", () => {
-    assert.deepEqual(dstClashes("0 * * * *", "America/New_York", start).map((c) => [c.date, c.kind, c.times]), [
-      ["2027-03-14", "gap", ["02:00"]],
-      ["2027-11-07", "overlap", ["01:00"]],
-    ]);
-    assert.deepEqual(dstClashes("0 2 * * *", "Australia/Lord_Howe", start).map((c) => [c.date, c.kind, c.window]), [["2027-10-03", "gap", "02:00–02:30"]]);
+    assert.deepEqual(
+      dstClashes("0 * * * *", "America/New_York", start).map((c) => [c.date, c.kind, c.times]),
+      [
+        ["2027-03-14", "gap", ["02:00"]],
+        ["2027-11-07", "overlap", ["01:00"]],
+      ],
+    );
+    assert.deepEqual(
+      dstClashes("0 2 * * *", "Australia/Lord_Howe", start).map((c) => [c.date, c.kind, c.window]),
+      [["2027-10-03", "gap", "02:00–02:30"]],
+    );
   });
   test("synth warns, naming the field, the dates and the fix; an override's own schedule is named at its path", async () => {
     const repo = await tempRepo({ pipelines: false });
     try {
-      await repo.write("pipelines/berlin.yaml", `${yamlPipeline("berlin")}schedule: "30 2 * * *"\ntimeZone: Europe/Berlin\noverrides:\n  staging:\n    schedule: "0 3 * * *"\n  prod:\n    schedule: "15 2 * * 0"\n`);
+      await repo.write(
+        "pipelines/berlin.yaml",
+        `${yamlPipeline("berlin")}schedule: "30 2 * * *"\ntimeZone: Europe/Berlin\noverrides:\n  staging:\n    schedule: "0 3 * * *"\n  prod:\n    schedule: "15 2 * * 0"\n`,
+      );
       const { problems } = await loadProject(repo.root, start);
       const dst = problems.filter((p) => p.code === "DST_SCHEDULE");
-      assert.deepEqual(dst.map((p) => [p.path, p.severity]), [["schedule", "warning"], ["overrides.prod.schedule", "warning"]]);
-      assert.match(dst[0]!.message, /2027-03-28 \(02:30 does not exist.*2027-10-31 \(02:30 happens twice.*Choose a time outside 02:00–03:00, or a schedule in timeZone: Etc\/UTC/);
+      assert.deepEqual(
+        dst.map((p) => [p.path, p.severity]),
+        [
+          ["schedule", "warning"],
+          ["overrides.prod.schedule", "warning"],
+        ],
+      );
+      assert.match(
+        dst[0]!.message,
+        /2027-03-28 \(02:30 does not exist.*2027-10-31 \(02:30 happens twice.*Choose a time outside 02:00–03:00, or a schedule in timeZone: Etc\/UTC/,
+      );
       assert.match(dst[1]!.message, /\(cluster prod\).*2027-03-28.*2027-10-31/);
     } finally {
       await repo.cleanup();
@@ -164,7 +242,13 @@ describe("secret scan: linear in the input", () => {
   // A quadratic pattern needs minutes to half an hour on these; a linear scan, milliseconds. The
   // limits are 30 s so that only a return of the quadratic behaviour, not a slow machine, fails them.
   test("1 MiB adversarial values are scanned in linear time", { timeout: 30_000 }, () => {
-    for (const value of ["b".repeat(2 ** 20), `a://${"b".repeat(2 ** 20)}`, "eyJ-".repeat(2 ** 18), "a://a:".repeat(2 ** 17), "eyJaaaa.".repeat(2 ** 17)]) {
+    for (const value of [
+      "b".repeat(2 ** 20),
+      `a://${"b".repeat(2 ** 20)}`,
+      "eyJ-".repeat(2 ** 18),
+      "a://a:".repeat(2 ** 17),
+      "eyJaaaa.".repeat(2 ** 17),
+    ]) {
       assert.equal(secretInValue(value), undefined);
     }
   });
@@ -177,7 +261,10 @@ describe("secret scan: linear in the input", () => {
       assert.ok(text.length > 800_000 && text.length < 1024 * 1024, `${text.length} bytes`);
       await repo.write("pipelines/adversarial.yaml", text);
       const { problems } = await loadProject(repo.root);
-      assert.deepEqual(problems.filter((p) => p.severity === "error"), []);
+      assert.deepEqual(
+        problems.filter((p) => p.severity === "error"),
+        [],
+      );
     } finally {
       await repo.cleanup();
     }
@@ -197,11 +284,24 @@ describe("run parameters", async () => {
     const clock = { at: new Date("2026-11-30T23:30:00Z"), timeZone: "Europe/Berlin" };
     const { values, errors } = settleParams(declared, { tenant: "acme", batch: "007" }, clock);
     assert.deepEqual(errors, []);
-    assert.deepEqual(values, { at: "2026-11-30T23:30:00Z", batch: "7", date: "2026-12-01", dry: "false", tenant: "acme" });
-    assert.equal(settleParams(declared, { tenant: "acme" }, { ...clock, timeZone: "America/New_York" }).values.date, "2026-11-30");
+    assert.deepEqual(values, {
+      at: "2026-11-30T23:30:00Z",
+      batch: "7",
+      date: "2026-12-01",
+      dry: "false",
+      tenant: "acme",
+    });
+    assert.equal(
+      settleParams(declared, { tenant: "acme" }, { ...clock, timeZone: "America/New_York" }).values.date,
+      "2026-11-30",
+    );
   });
   test("every problem names the parameter: missing, unknown, wrong type, pattern", () => {
-    const { errors } = settleParams(declared, { dry: "yes", batch: "1.5", region: "eu" }, { at: new Date(), timeZone: "Etc/UTC" });
+    const { errors } = settleParams(
+      declared,
+      { dry: "yes", batch: "1.5", region: "eu" },
+      { at: new Date(), timeZone: "Etc/UTC" },
+    );
     assert.deepEqual(errors, [
       "unknown parameter region; the pipeline declares: at, batch, date, dry, tenant",
       'parameter batch is an int: expected a whole number such as 7, found "1.5"',
@@ -216,8 +316,15 @@ describe("run parameters", async () => {
     assert.equal(combinations(parsed.values).length, 8);
     assert.deepEqual(combinations(parsed.values)[1], { batch: "1", date: "2026-11-30" });
     assert.match(parseParamArgs(["date=2026-12-02..2026-11-29"], declared).errors[0]!, /runs backwards/);
-    assert.match(parseParamArgs(["batch=1..5000"], declared).errors[0]!, new RegExp(`at most ${MAX_EXPANSION} at once`));
-    assert.deepEqual(parseParamArgs(["tenant=a,b"], declared).values.tenant, ["a,b"], "a string value keeps its commas");
+    assert.match(
+      parseParamArgs(["batch=1..5000"], declared).errors[0]!,
+      new RegExp(`at most ${MAX_EXPANSION} at once`),
+    );
+    assert.deepEqual(
+      parseParamArgs(["tenant=a,b"], declared).values.tenant,
+      ["a,b"],
+      "a string value keeps its commas",
+    );
   });
 });
 
@@ -244,12 +351,20 @@ describe("H in schedules and tenant templates", async () => {
     const acme = read("prod/pipelines/tenant-export-acme/cronjob-tenant-export-acme.yaml");
     assert.equal(acme.metadata.annotations["dagops.dev/template"], "tenant-export");
     assert.match(acme.spec.schedule, /^\d+ [0-3]-23\/4 \* \* \*$/);
-    assert.notEqual(acme.spec.schedule, read("prod/pipelines/tenant-export-globex/cronjob-tenant-export-globex.yaml").spec.schedule);
+    assert.notEqual(
+      acme.spec.schedule,
+      read("prod/pipelines/tenant-export-globex/cronjob-tenant-export-globex.yaml").spec.schedule,
+    );
     const plan = (p: string) => parse(read(`prod/pipelines/${p}/configmap-plan.yaml`).data["plan.yaml"]);
     assert.equal(plan("tenant-export-acme").params.tenant.default, "acme");
     assert.equal(plan("tenant-export-globex").maxParallel, 1, "globex's own override");
     assert.equal(plan("tenant-export-acme").maxParallel, 2);
-    assert.equal(read("prod/pipelines/tenant-export-initech/serviceaccount-steps.yaml").metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::444455556666:role/tenant-export-initech");
+    assert.equal(
+      read("prod/pipelines/tenant-export-initech/serviceaccount-steps.yaml").metadata.annotations[
+        "eks.amazonaws.com/role-arn"
+      ],
+      "arn:aws:iam::444455556666:role/tenant-export-initech",
+    );
     assert.ok(!existsSync(join(EXAMPLE_ROOT, "generated/staging/pipelines/tenant-export-acme")), "clusters: [prod]");
   });
 });
@@ -258,9 +373,17 @@ describe("validator cache", () => {
   // Invalid in every way the problems distinguish: an unknown field, a wrong type, a missing
   // field, a value out of an enum, a pattern (x-expected), a number out of range.
   const bad: unknown[] = [
-    { name: "x", steps: [{ name: "a", image: "busybox:1.36", command: ["true"], retries: "three" }], sechedule: "@daily" },
+    {
+      name: "x",
+      steps: [{ name: "a", image: "busybox:1.36", command: ["true"], retries: "three" }],
+      sechedule: "@daily",
+    },
     { name: "Not_A_Label", steps: [] },
-    { name: "x", steps: [{ name: "a", command: ["true"], resources: { requests: { cpu: "lots" } } }], spot: { interruptionTolerance: 99 } },
+    {
+      name: "x",
+      steps: [{ name: "a", command: ["true"], resources: { requests: { cpu: "lots" } } }],
+      spot: { interruptionTolerance: 99 },
+    },
     { steps: [{ name: "a", image: "busybox:1.36", command: "true", timeout: "forever" }], notify: { format: "xml" } },
     "not a pipeline",
   ];
@@ -282,17 +405,30 @@ describe("validator cache", () => {
       // The same errors, parentSchema included (the problems read x-expected from it).
       assert.deepEqual(JSON.parse(JSON.stringify(kept.errors)), JSON.parse(JSON.stringify(fresh.errors)));
     }
-    assert.match(validateAgainst(pipelineSchema, bad[1], "p.yaml").map((p) => p.message).join("\n"), /a DNS-1123 label/);
+    assert.match(
+      validateAgainst(pipelineSchema, bad[1], "p.yaml")
+        .map((p) => p.message)
+        .join("\n"),
+      /a DNS-1123 label/,
+    );
   });
 
   test("a kept validator that does not load is compiled again and replaced", async () => {
-    const schema = { type: "object", properties: { n: { type: "integer", minimum: 1, "x-expected": "a positive count" } }, additionalProperties: false, required: ["n"] };
+    const schema = {
+      type: "object",
+      properties: { n: { type: "integer", minimum: 1, "x-expected": "a positive count" } },
+      additionalProperties: false,
+      required: ["n"],
+    };
     const file = validatorFile(schema);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, "module.exports = (");
     const validate = validatorOf(schema);
     assert.equal(validate({ n: 2 }), true);
-    assert.deepEqual(validateAgainst(schema, { n: 0 }, "f.yaml").map((p) => p.message), ["expected a positive count, found 0"]);
+    assert.deepEqual(
+      validateAgainst(schema, { n: 0 }, "f.yaml").map((p) => p.message),
+      ["expected a positive count, found 0"],
+    );
     assert.match(readFileSync(file, "utf8"), /^"use strict";/);
     rmSync(file, { force: true });
   });

@@ -14,7 +14,10 @@ test("no kubeconfig at all: said so, with the EKS command, never client-node's l
   try {
     const io = captureIo(EXAMPLE_ROOT, { HOME: home });
     assert.equal(await main(["runs"], io), 2);
-    assert.equal(io.err.join(""), "dagops runs: KUBECONFIG is unset and ~/.kube/config does not exist; for EKS run `aws eks update-kubeconfig --name <cluster>`\n");
+    assert.equal(
+      io.err.join(""),
+      "dagops runs: KUBECONFIG is unset and ~/.kube/config does not exist; for EKS run `aws eks update-kubeconfig --name <cluster>`\n",
+    );
     const named = captureIo(EXAMPLE_ROOT, { HOME: home, KUBECONFIG: join(home, "nope") });
     assert.equal(await main(["runs"], named), 2);
     assert.match(named.err.join(""), /KUBECONFIG names \S+nope, which does not exist; for EKS run/);
@@ -29,7 +32,10 @@ test("an empty kubeconfig says it is empty, not a TypeError", async () => {
     await writeFile(join(home, "config"), "\n");
     const io = captureIo(EXAMPLE_ROOT, { HOME: home, KUBECONFIG: join(home, "config") });
     assert.equal(await main(["status", "x-1"], io), 2);
-    assert.match(io.err.join(""), /^dagops status: KUBECONFIG \S+config is empty; for EKS run `aws eks update-kubeconfig --name <cluster>`\n$/);
+    assert.match(
+      io.err.join(""),
+      /^dagops status: KUBECONFIG \S+config is empty; for EKS run `aws eks update-kubeconfig --name <cluster>`\n$/,
+    );
   } finally {
     await rm(home, { recursive: true, force: true });
   }

@@ -16,10 +16,20 @@ const EXAMPLE_ROOT = await exampleTree();
 const whole = (text: string) => parse(text, { version: "1.1" });
 
 test("every plan synth writes reads the same step by step as whole", async () => {
-  for (const file of ["generated/prod/pipelines/customer-classification/configmap-plan.yaml", "generated/prod/pipelines/daily-usage-report/configmap-plan.yaml", "generated/staging/pipelines/customer-classification/configmap-plan.yaml"]) {
-    const text = (parse(await readFile(join(EXAMPLE_ROOT, file), "utf8")) as { data: { "plan.yaml": string } }).data["plan.yaml"];
+  for (const file of [
+    "generated/prod/pipelines/customer-classification/configmap-plan.yaml",
+    "generated/prod/pipelines/daily-usage-report/configmap-plan.yaml",
+    "generated/staging/pipelines/customer-classification/configmap-plan.yaml",
+  ]) {
+    const text = (parse(await readFile(join(EXAMPLE_ROOT, file), "utf8")) as { data: { "plan.yaml": string } }).data[
+      "plan.yaml"
+    ];
     assert.deepStrictEqual(parsePlanText(text), whole(text), file);
-    assert.equal(planSections(text)?.sequences[0]?.items.length, (whole(text) as { steps: unknown[] }).steps.length, "read step by step, not whole");
+    assert.equal(
+      planSections(text)?.sequences[0]?.items.length,
+      (whole(text) as { steps: unknown[] }).steps.length,
+      "read step by step, not whole",
+    );
   }
   const def: PipelineDefinition = {
     name: "big",
@@ -27,12 +37,22 @@ test("every plan synth writes reads the same step by step as whole", async () =>
     prewarm: true,
     params: { date: { type: "date", default: "scheduled-date", description: "a: b\n- c" } },
     defaults: { resources: { requests: { cpu: "100m", memory: "64Mi" } } },
-    steps: Array.from({ length: 300 }, (_, i) => ({ name: `s${i}`, args: ["--x", "  - not an item", "multi\nline\n  - still text"], ...(i ? { dependsOn: [`s${i - 1}`] } : {}) })),
+    steps: Array.from({ length: 300 }, (_, i) => ({
+      name: `s${i}`,
+      args: ["--x", "  - not an item", "multi\nline\n  - still text"],
+      ...(i ? { dependsOn: [`s${i - 1}`] } : {}),
+    })),
   };
   const { pipeline } = resolvePipeline(def, "pipelines/big.yaml", ["prod"]);
   const { text } = planDocument(pipeline!);
   assert.deepStrictEqual(parsePlanText(text), whole(text));
-  assert.deepEqual(planSections(text)?.sequences.map((q) => [q.key, q.items.length]), [["placeholders", 1], ["steps", 300]]);
+  assert.deepEqual(
+    planSections(text)?.sequences.map((q) => [q.key, q.items.length]),
+    [
+      ["placeholders", 1],
+      ["steps", 300],
+    ],
+  );
 });
 
 test("a text in another layout is parsed whole: same result, same errors", () => {

@@ -17,7 +17,8 @@ test("the example pipelines render exactly the tree synth wrote", async () => {
   const rendered = new Map(compiled.files!.map((f) => [f.path, f.content]));
   const committed = await snapshot(join(EXAMPLE_ROOT, "generated"));
   assert.deepEqual([...rendered.keys()].sort(), [...committed.keys()], "file list differs: run `npm run synth`");
-  for (const [path, content] of rendered) assert.equal(committed.get(path), content, `generated/${path} differs: run \`npm run synth\``);
+  for (const [path, content] of rendered)
+    assert.equal(committed.get(path), content, `generated/${path} differs: run \`npm run synth\``);
 });
 
 test("the golden tree has the layout of docs/gitops.md for every cluster", async () => {
