@@ -5,7 +5,6 @@ import { ArgoCdApplication } from "./argocd-application.ts";
 import { PLATFORM_APP, PLATFORM_NAMESPACE, PROJECT, pipelineApp, pipelineNamespace } from "../contract/names.ts";
 
 import { GENERATED_DIR } from "../model/files.ts";
-export { GENERATED_DIR };
 
 /** Repository path of a cluster folder, as Argo CD sees it. */
 export function repoPath(cluster: string, ...rest: string[]): string {

@@ -17,7 +17,7 @@ import type { Plan } from "./plan-format.ts";
 import type { Attempt } from "./scheduler.ts";
 
 /** The run: the run-manager Job that owns every step Job of one run. */
-export interface Run {
+export interface RunId {
   readonly name: string;
   readonly uid: string;
   readonly namespace: string;
@@ -33,8 +33,8 @@ export const OUTCOME_LABEL = "dagops.dev/outcome";
 export const SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 export const DEFAULT_HISTORY_KEEP = 50;
 
-export const recordName = (run: Run) => `${run.name}-record`;
-export const planCopyName = (run: Run) => `${run.name}-plan`;
+export const recordName = (run: RunId) => `${run.name}-record`;
+export const planCopyName = (run: RunId) => `${run.name}-plan`;
 export const stepKey = (step: string) => `step.${step}.json`;
 
 export type RecordOutcome = "running" | "succeeded" | "failed" | "timed-out" | "cancelled" | "skipped";
@@ -200,7 +200,7 @@ export function messageCap(steps: number): number {
   return Math.max(64, Math.min(2048, Math.floor((200 * 1024) / Math.max(1, steps))));
 }
 
-export function recordLabels(plan: Plan, run: Run, outcome: RecordOutcome): Record<string, string> {
+export function recordLabels(plan: Plan, run: RunId, outcome: RecordOutcome): Record<string, string> {
   return {
     [LABEL.managedBy]: MANAGED_BY,
     [LABEL.pipeline]: plan.pipeline,
@@ -258,7 +258,7 @@ export function stepRecord(
 
 export function runHead(options: {
   plan: Plan;
-  run: Run;
+  run: RunId;
   cluster: string | undefined;
   planRevision: string | undefined;
   scheduledAt: string | undefined;

@@ -27,8 +27,6 @@ import { CODE_DIRS, PIPELINES_DIR, PLATFORM_FILE, RESERVED_PIPELINE_NAMES } from
 import { firstLine, readSource } from "./source.ts";
 import { getOrSet } from "../contract/order.ts";
 
-export { PLATFORM_FILE, PIPELINES_DIR };
-
 export interface Project {
   readonly clusters: readonly ResolvedCluster[];
   readonly pipelines: readonly ResolvedPipeline[];

@@ -3,7 +3,7 @@
  * chart gets its own cdk8s App (one App with thousands of charts synthesizes in quadratic time).
  */
 import { ApiObject, App, type Chart } from "cdk8s";
-import { AppsChart, GENERATED_DIR } from "../charts/apps-chart.ts";
+import { AppsChart } from "../charts/apps-chart.ts";
 import { BootstrapChart } from "../charts/bootstrap-chart.ts";
 import { PipelineChart } from "../charts/pipeline-chart.ts";
 import type { Plan } from "../contract/plan-format.ts";
@@ -152,5 +152,3 @@ export function toFiles(objects: readonly RenderedObject[]): OutputFile[] {
     .map((o) => ({ path: o.path, content: toYaml(o.manifest, header(o.source)) }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
-
-export { GENERATED_DIR };

@@ -9,8 +9,7 @@ import { LABEL } from "../contract/labels.ts";
 import { finishedCondition } from "../contract/status.ts";
 import type { Attempt, AttemptOutcome, Capacity, Start } from "../contract/scheduler.ts";
 
-import type { Run } from "../contract/record.ts";
-export type { Run };
+import type { RunId } from "../contract/record.ts";
 
 /** Kubernetes object names of Jobs are DNS-1123 labels: at most 63 characters. */
 export const MAX_JOB_NAME = 63;
@@ -22,7 +21,7 @@ export const MAX_JOB_NAME = 63;
  * Jobs it created, and a create that raced a crash fails with AlreadyExists instead of
  * duplicating the step.
  */
-export function attemptJobName(run: Run, step: string, attempt: number): string {
+export function attemptJobName(run: RunId, step: string, attempt: number): string {
   const hash = createHash("sha256").update(`${run.uid}/${step}`).digest("hex").slice(0, 6);
   const suffix = `-${hash}-${attempt}`;
   const readable = `${run.name}-${step}`.slice(0, MAX_JOB_NAME - suffix.length).replace(/-+$/, "");
@@ -52,7 +51,7 @@ function withoutArgoTracking(metadata: { labels?: Record<string, string>; annota
 export function attemptJob(
   plan: Plan,
   step: PlanStep,
-  run: Run,
+  run: RunId,
   start: Start,
   env: readonly { readonly name: string; readonly value: string }[] = [],
 ): IJob {
@@ -92,12 +91,12 @@ export function attemptJob(
 }
 
 /** Placeholder Job `i` of a prewarmed run: `<run>-warm-<hash>-<i>`, within 63 characters. */
-export function placeholderJobName(run: Run, i: number): string {
+export function placeholderJobName(run: RunId, i: number): string {
   return attemptJobName(run, "warm", i + 1);
 }
 
 /** A placeholder Job from the plan's template, owned by the run like its steps. */
-export function placeholderJob(plan: Plan, run: Run, i: number): IJob {
+export function placeholderJob(plan: Plan, run: RunId, i: number): IJob {
   const template = structuredClone(plan.placeholders![i]!) as IJob & { spec: NonNullable<IJob["spec"]> };
   const runLabels = { [LABEL.run]: run.name, [LABEL.runUid]: run.uid };
   const meta = withoutArgoTracking(template.metadata ?? {});
@@ -119,7 +118,7 @@ export function placeholderJob(plan: Plan, run: Run, i: number): IJob {
 }
 
 /** The label selector of every step Job of a run. */
-export function runSelector(run: Run): string {
+export function runSelector(run: RunId): string {
   return `${LABEL.runUid}=${run.uid}`;
 }
 

@@ -16,12 +16,15 @@ import { parsePlanText } from "./plan-text.ts";
 import { PLAN_API_VERSION, type Plan } from "../contract/plan-format.ts";
 import { graphProblems } from "../contract/graph.ts";
 import { runIfMain, type Io } from "../cli/kit.ts";
-import type { Run } from "./attempt.ts";
+import type { RunId } from "../contract/record.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { KubeConfigError, KubeError } from "../kube/errors.ts";
 import { kubeApi, type RunApi } from "../kube/kube.ts";
 import { jsonLogger, type Logger } from "./log.ts";
-import { IntentError, runPipeline, StoppedError, TransientError, type RunOutcome } from "./run.ts";
+import { IntentError } from "./intent.ts";
+import { StoppedError, TransientError } from "./retry.ts";
+import { runPipeline } from "./run.ts";
+import type { RunOutcome } from "./state.ts";
 import { RETRY_DELAY, type RetryDelay } from "../contract/scheduler.ts";
 
 export const RUN_EXIT: Record<RunOutcome, number> & { unusable: number; transient: number } = {
@@ -72,7 +75,7 @@ export async function main(argv: string[], io: Io, options: MainOptions = {}): P
     });
     return RUN_EXIT.unusable;
   }
-  const run: Run = { name: env.DAGOPS_JOB_NAME!, uid: env.DAGOPS_JOB_UID!, namespace: env.DAGOPS_NAMESPACE! };
+  const run: RunId = { name: env.DAGOPS_JOB_NAME!, uid: env.DAGOPS_JOB_UID!, namespace: env.DAGOPS_NAMESPACE! };
   const scale = backoffScale(env);
   const retryDelay =
     options.retryDelay ??

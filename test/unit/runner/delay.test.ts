@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { test } from "node:test";
-import { delay } from "../../../src/runner/run.ts";
+import { delay } from "../../../src/runner/retry.ts";
 
 test("a thousand waits on one signal leave no abort listener behind, and an abort ends a wait at once", async () => {
   const stop = new AbortController();
