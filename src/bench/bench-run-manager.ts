@@ -53,7 +53,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     { steps: { type: "string" }, layers: { type: "string" }, "max-parallel": { type: "string" } } as const,
     HELP,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const steps = Number(parsed.values.steps ?? 1000);
   const layers = Number(parsed.values.layers ?? 10);
   const maxParallel = Number(parsed.values["max-parallel"] ?? 100);

@@ -79,7 +79,7 @@ export function parseCommand<O extends Options>(
   options: O,
   help: string,
   allowPositionals = false,
-): { values: Values<O>; positionals: string[] } | { exit: number } {
+): { kind: "args"; values: Values<O>; positionals: string[] } | { kind: "exit"; exit: number } {
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -89,11 +89,11 @@ export function parseCommand<O extends Options>(
     });
     if ((values as { help?: boolean }).help) {
       io.stdout(help);
-      return { exit: EXIT.ok };
+      return { kind: "exit", exit: EXIT.ok };
     }
-    return { values: values as Values<O>, positionals };
+    return { kind: "args", values: values as Values<O>, positionals };
   } catch (e) {
     io.stderr(`dagops ${name}: ${(e as Error).message}\n\n${help}`);
-    return { exit: EXIT.usage };
+    return { kind: "exit", exit: EXIT.usage };
   }
 }

@@ -136,7 +136,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     } as const,
     HELP,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const { values } = parsed;
   const timings: Timings | undefined = values.timings ? new Map() : undefined;
   let result: CheckResult | undefined;

@@ -21,7 +21,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     { from: { type: "string" }, out: { type: "string" }, snapshot: { type: "string" } } as const,
     HELP,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const { from, out = DEFAULT_PRICES_FILE, snapshot = "2026-12-01" } = parsed.values;
   if (!from) {
     io.stderr(HELP);

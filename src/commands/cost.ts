@@ -40,7 +40,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     HELP,
     true,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const { compile } = await import("../synth/compile.ts");
   const { values, positionals } = parsed;
   if (positionals.length > 1) {

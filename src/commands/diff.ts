@@ -54,7 +54,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     } as const,
     HELP,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const { values } = parsed;
   if (!values.base) {
     io.stderr(`dagops diff: --base <ref> is required\n\n${HELP}`);

@@ -128,7 +128,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     { check: { type: "boolean" }, root: { type: "string" } } as const,
     HELP,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const root = (parsed.values.root as string | undefined) ?? io.cwd;
   let stale = 0;
   for (const { file, name, content } of generatedRegions()) {

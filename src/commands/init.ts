@@ -70,7 +70,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     } as const,
     HELP,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const { values } = parsed;
   const fail = (message: string) => (io.stderr(`dagops init: ${message}\n`), EXIT.usage);
   const clusters = ((values.cluster ?? []) as string[]).map((c) => {

@@ -55,7 +55,7 @@ export async function main(argv: string[], io: Io, options: PrCommentOptions = {
     } as const,
     HELP,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const { values } = parsed;
   const env = io.env;
   const token = env.GITHUB_TOKEN || env.GH_TOKEN;

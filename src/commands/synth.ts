@@ -37,7 +37,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     { root: { type: "string" }, timings: { type: "boolean" }, full: { type: "boolean" } } as const,
     HELP,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const { values } = parsed;
   return withRepository("synth", values.root, io, "write", async (root) => {
     const timings: Timings | undefined = values.timings ? new Map() : undefined;

@@ -32,7 +32,7 @@ interface Manifest {
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const parsed = parseCommand("upgrade", argv, io, { root: { type: "string" } } as const, HELP, true);
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const [ref, ...more] = parsed.positionals;
   const fail = (message: string) => (io.stderr(`dagops upgrade: ${message}\n`), EXIT.usage);
   if (!ref || more.length)

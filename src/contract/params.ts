@@ -35,32 +35,40 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
  * The canonical text of a value of `type`, or an error saying what was expected. Canonical:
  * integers in decimal, booleans `true`/`false`, dates `YYYY-MM-DD` (a real day).
  */
+/** A value that was checked: what it became, or why it was refused. */
+export type Checked<T> = ({ kind: "ok" } & T) | { kind: "error"; error: string };
+
 export function checkValue(
   name: string,
   decl: ParamDeclaration,
   raw: string | number | boolean,
-): { value: string } | { error: string } {
+): Checked<{ value: string }> {
   const text = String(raw);
   const found = JSON.stringify(raw);
   switch (decl.type) {
     case "int":
       return /^-?\d{1,15}$/.test(text)
-        ? { value: String(Number(text)) }
-        : { error: `parameter ${name} is an int: expected a whole number such as 7, found ${found}` };
+        ? { kind: "ok", value: String(Number(text)) }
+        : { kind: "error", error: `parameter ${name} is an int: expected a whole number such as 7, found ${found}` };
     case "bool":
       return text === "true" || text === "false"
-        ? { value: text }
-        : { error: `parameter ${name} is a bool: expected true or false, found ${found}` };
+        ? { kind: "ok", value: text }
+        : { kind: "error", error: `parameter ${name} is a bool: expected true or false, found ${found}` };
     case "date":
       return isDate(text)
-        ? { value: text }
-        : { error: `parameter ${name} is a date: expected a day as YYYY-MM-DD such as 2026-11-30, found ${found}` };
+        ? { kind: "ok", value: text }
+        : {
+            kind: "error",
+            error: `parameter ${name} is a date: expected a day as YYYY-MM-DD such as 2026-11-30, found ${found}`,
+          };
     case "string": {
-      if (typeof raw !== "string") return { error: `parameter ${name} is a string: expected text, found ${found}` };
-      if (text.length > 1024) return { error: `parameter ${name}: at most 1024 characters, found ${text.length}` };
+      if (typeof raw !== "string")
+        return { kind: "error", error: `parameter ${name} is a string: expected text, found ${found}` };
+      if (text.length > 1024)
+        return { kind: "error", error: `parameter ${name}: at most 1024 characters, found ${text.length}` };
       if (decl.pattern !== undefined && !new RegExp(decl.pattern, "u").test(text))
-        return { error: `parameter ${name} must match ${decl.pattern}, found ${found}` };
-      return { value: text };
+        return { kind: "error", error: `parameter ${name} must match ${decl.pattern}, found ${found}` };
+      return { kind: "ok", value: text };
     }
   }
 }
@@ -103,7 +111,7 @@ export function declarationProblems(name: string, decl: ParamDeclaration): { fie
         });
     } else if (problems.every((p) => p.field !== "pattern")) {
       const checked = checkValue(name, decl, d);
-      if ("error" in checked)
+      if (checked.kind === "error")
         problems.push({ field: "default", message: `the default does not fit the declaration: ${checked.error}` });
     }
   }
@@ -152,13 +160,13 @@ export function settleParams(
     const decl = declared[name]!;
     if (name in given) {
       const checked = checkValue(name, decl, given[name]!);
-      if ("error" in checked) errors.push(checked.error);
+      if (checked.kind === "error") errors.push(checked.error);
       else values[name] = checked.value;
     } else if (decl.default === "scheduled-date") values[name] = dayIn(clock.at, clock.timeZone);
     else if (decl.default === "scheduled-time") values[name] = clock.at.toISOString().replace(/\.\d{3}Z$/, "Z");
     else if (decl.default !== undefined) {
       const checked = checkValue(name, decl, decl.default);
-      if ("error" in checked) errors.push(checked.error);
+      if (checked.kind === "error") errors.push(checked.error);
       else values[name] = checked.value;
     } else errors.push(`parameter ${name} has no default: give it with --param ${name}=<${decl.type}>`);
   }
@@ -188,7 +196,7 @@ export function parseParamArgs(
     const range = /^(.+)\.\.(.+)$/.exec(raw);
     if (range && decl && (decl.type === "date" || decl.type === "int")) {
       const expanded = expandRange(name, decl.type, range[1]!, range[2]!);
-      if ("error" in expanded) errors.push(expanded.error);
+      if (expanded.kind === "error") errors.push(expanded.error);
       else values[name] = expanded.values;
     } else values[name] = decl && decl.type !== "string" && raw.includes(",") ? raw.split(",") : [raw];
   }
@@ -198,33 +206,39 @@ export function parseParamArgs(
 /** At most this many runs from one range: a typo such as 2026..2206 must not start ten thousand runs. */
 export const MAX_EXPANSION = 1000;
 
-function expandRange(
-  name: string,
-  type: "date" | "int",
-  from: string,
-  to: string,
-): { values: string[] } | { error: string } {
+function expandRange(name: string, type: "date" | "int", from: string, to: string): Checked<{ values: string[] }> {
   if (type === "int") {
     const a = Number(from);
     const b = Number(to);
     if (!Number.isInteger(a) || !Number.isInteger(b))
-      return { error: `parameter ${name}: expected a range of whole numbers such as 1..10, found ${from}..${to}` };
-    if (b < a) return { error: `parameter ${name}: the range ${from}..${to} runs backwards` };
+      return {
+        kind: "error",
+        error: `parameter ${name}: expected a range of whole numbers such as 1..10, found ${from}..${to}`,
+      };
+    if (b < a) return { kind: "error", error: `parameter ${name}: the range ${from}..${to} runs backwards` };
     if (b - a + 1 > MAX_EXPANSION)
-      return { error: `parameter ${name}: ${from}..${to} is ${b - a + 1} values; at most ${MAX_EXPANSION} at once` };
-    return { values: Array.from({ length: b - a + 1 }, (_, i) => String(a + i)) };
+      return {
+        kind: "error",
+        error: `parameter ${name}: ${from}..${to} is ${b - a + 1} values; at most ${MAX_EXPANSION} at once`,
+      };
+    return { kind: "ok", values: Array.from({ length: b - a + 1 }, (_, i) => String(a + i)) };
   }
   if (!isDate(from) || !isDate(to))
     return {
+      kind: "error",
       error: `parameter ${name}: expected a range of days such as 2026-11-01..2026-11-30, found ${from}..${to}`,
     };
   const start = Date.parse(`${from}T00:00:00Z`);
   const end = Date.parse(`${to}T00:00:00Z`);
-  if (end < start) return { error: `parameter ${name}: the range ${from}..${to} runs backwards` };
+  if (end < start) return { kind: "error", error: `parameter ${name}: the range ${from}..${to} runs backwards` };
   const days = Math.round((end - start) / 86_400_000) + 1;
   if (days > MAX_EXPANSION)
-    return { error: `parameter ${name}: ${from}..${to} is ${days} days; at most ${MAX_EXPANSION} at once` };
+    return {
+      kind: "error",
+      error: `parameter ${name}: ${from}..${to} is ${days} days; at most ${MAX_EXPANSION} at once`,
+    };
   return {
+    kind: "ok",
     values: Array.from({ length: days }, (_, i) => new Date(start + i * 86_400_000).toISOString().slice(0, 10)),
   };
 }

@@ -165,7 +165,7 @@ function platformOf(root: string, blobs: Blobs): Survey["platform"] {
 /** Each tenant's entry in a tenants file, by tenant name and hash; undefined when the file is not a plain list of named entries (it is then compiled, and its problems told). */
 function tenantEntries(root: string, file: string): Map<string, string> | undefined {
   const source = readSource(root, file);
-  if ("problems" in source) return undefined;
+  if (source.kind === "refused") return undefined;
   const list = readFastYaml(source.bytes.toString("utf8"));
   if (list === OUTSIDE || !Array.isArray(list)) return undefined;
   const entries = new Map<string, string>();

@@ -326,13 +326,14 @@ type YamlDocument = { doc: Document; lines: LineCounter };
 /** A definition's value; for YAML, its document, made on demand (see readYaml). */
 type Source = { value: unknown; yaml?: () => YamlDocument; inputs?: string[] } | { problems: Problem[] };
 
+/** What loading a TypeScript definition in the worker came to (ts-load-worker.mjs posts all but the last two). */
 type Loaded =
-  | { json: string; imports: [string, string][] }
-  | { loadError: string; code?: string }
-  | { noDefault: string }
-  | { dataError: string }
-  | { timedOut: true }
-  | { crashed: string };
+  | { kind: "loaded"; json: string; imports: [string, string][] }
+  | { kind: "loadError"; message: string; code?: string }
+  | { kind: "noDefault"; found: string }
+  | { kind: "dataError"; message: string }
+  | { kind: "timedOut" }
+  | { kind: "crashed"; message: string };
 
 /**
  * Loads TypeScript definition files in a worker thread (`ts-load-worker.mjs`), one at a time,
@@ -382,10 +383,12 @@ export class TsLoader {
         void worker.terminate();
       };
       const onMessage = (m: Loaded & { id: string }) => m.id === id && done(m);
-      const onError = (e: Error) => (discard(), done({ crashed: e.message }));
-      const onExit = (code: number) => (discard(), done({ crashed: `it ended its thread (exit code ${code})` }));
+      const onError = (e: Error) => (discard(), done({ kind: "crashed", message: e.message }));
+      const onExit = (code: number) => (
+        discard(), done({ kind: "crashed", message: `it ended its thread (exit code ${code})` })
+      );
       // This timer also keeps the process alive while the (unreferenced) worker loads.
-      const timer = setTimeout(() => (discard(), done({ timedOut: true })), this.timeoutMs);
+      const timer = setTimeout(() => (discard(), done({ kind: "timedOut" })), this.timeoutMs);
       worker.on("message", onMessage);
       worker.on("error", onError);
       worker.on("exit", onExit);
@@ -406,7 +409,7 @@ async function importDefault(
   given?: TsLoader,
 ): Promise<{ value: unknown; inputs: string[] } | { problems: Problem[] }> {
   const source = readSource(root, file);
-  if ("problems" in source) return source;
+  if (source.kind === "refused") return { problems: source.problems };
   // Keyed by content: a loader that loads the same path twice sees edits.
   const version = createHash("sha256").update(source.bytes).digest("hex").slice(0, 16);
   const loader = given ?? new TsLoader();
@@ -415,34 +418,34 @@ async function importDefault(
   const fail = (message: string, line?: number) => ({
     problems: [{ ...problem("MODULE_LOAD_FAILED", file, "", message), ...(line ? { line } : {}) }],
   });
-  if ("timedOut" in r)
+  if (r.kind === "timedOut")
     return fail(
       `${file} did not finish loading within ${Math.round((loader?.timeoutMs ?? loadTimeoutMs()) / 1000)} s: a top-level await that never settles, or an endless loop? Definitions must load at once`,
     );
-  if ("crashed" in r)
+  if (r.kind === "crashed")
     return fail(
-      `loading ${file} stopped: ${r.crashed.split("\n")[0]} (this file, or one loaded before it, called process.exit or left a timer that threw)`,
+      `loading ${file} stopped: ${r.message.split("\n")[0]} (this file, or one loaded before it, called process.exit or left a timer that threw)`,
     );
-  if ("dataError" in r)
+  if (r.kind === "dataError")
     return fail(
-      `the default export of ${file} is not plain data: ${r.dataError.split("\n")[0]}; export objects, arrays, strings, numbers and booleans only`,
+      `the default export of ${file} is not plain data: ${r.message.split("\n")[0]}; export objects, arrays, strings, numbers and booleans only`,
     );
-  if ("noDefault" in r) {
+  if (r.kind === "noDefault") {
     return {
       problems: [
         problem(
           "NO_DEFAULT_EXPORT",
           file,
           "",
-          `expected \`export default definePipeline({...})\` (or definePlatform for ${PLATFORM_FILE}), found ${r.noDefault}`,
+          `expected \`export default definePipeline({...})\` (or definePlatform for ${PLATFORM_FILE}), found ${r.found}`,
         ),
       ],
     };
   }
-  if ("loadError" in r) {
+  if (r.kind === "loadError") {
     const code = r.code === "ENOENT" ? "FILE_UNREADABLE" : "MODULE_LOAD_FAILED";
     // esbuild (through tsx) puts the location on the second line: "<path>:<line>:<col>: ERROR: <text>".
-    const syntax = /:(\d+):(\d+): ERROR: (.*)/.exec(r.loadError);
+    const syntax = /:(\d+):(\d+): ERROR: (.*)/.exec(r.message);
     if (syntax)
       return {
         problems: [
@@ -452,7 +455,7 @@ async function importDefault(
           },
         ],
       };
-    return { problems: [problem(code, file, "", `cannot load ${file}: ${r.loadError.split("\n")[0]}`)] };
+    return { problems: [problem(code, file, "", `cannot load ${file}: ${r.message.split("\n")[0]}`)] };
   }
   const inputs = importedFiles(root, file, r.imports, pathToFileURL(join(root, file)).href);
   if ("problems" in inputs) return inputs;
@@ -522,7 +525,7 @@ function importedFiles(
 async function readYaml(root: string, file: string): Promise<Source> {
   // Synchronous: thousands of small files read one after another, with nothing to overlap.
   const source = readSource(root, file);
-  if ("problems" in source) return source;
+  if (source.kind === "refused") return { problems: source.problems };
   const text = source.bytes.toString("utf8");
   // Most definitions are plain data, which js-yaml reads as `yaml` does, and faster; `yaml`'s
   // document (for the lines of problems) is made only when there are problems to place.

@@ -13,9 +13,15 @@ import { problem, type Problem } from "../contract/problems.ts";
  * points to is never echoed), and at most `MAX_SOURCE_BYTES`, enforced while reading, not only
  * by the size the file system reports.
  */
-export function readSource(root: string, file: string): { bytes: Buffer } | { problems: Problem[] } {
+export function readSource(
+  root: string,
+  file: string,
+): { kind: "read"; bytes: Buffer } | { kind: "refused"; problems: Problem[] } {
   const full = join(root, file);
-  const refuse = (code: Problem["code"], message: string) => ({ problems: [problem(code, file, "", message)] });
+  const refuse = (code: Problem["code"], message: string) => ({
+    kind: "refused" as const,
+    problems: [problem(code, file, "", message)],
+  });
   let path = full;
   let info;
   try {
@@ -56,7 +62,7 @@ export function readSource(root: string, file: string): { bytes: Buffer } | { pr
         "YAML_UNSAFE",
         `file grew while being read (past ${info.size} bytes); pipeline files are limited to ${MAX_SOURCE_BYTES} bytes and must not change during a synth`,
       );
-    return { bytes: buffer.subarray(0, length) };
+    return { kind: "read", bytes: buffer.subarray(0, length) };
   } catch (e) {
     return refuse("FILE_UNREADABLE", `cannot read ${file}: ${firstLine(e)}`);
   } finally {

@@ -44,7 +44,8 @@ parentPort.on("message", async ({ id, url }) => {
   } catch (e) {
     parentPort.postMessage({
       id,
-      loadError: e instanceof Error ? e.message : String(e),
+      kind: "loadError",
+      message: e instanceof Error ? e.message : String(e),
       code: e && typeof e === "object" ? e.code : undefined,
     });
     return;
@@ -62,7 +63,8 @@ parentPort.on("message", async ({ id, url }) => {
   if (value === undefined || value === null || typeof value !== "object") {
     parentPort.postMessage({
       id,
-      noDefault: value === undefined ? "no default export" : value === null ? "null" : typeof value,
+      kind: "noDefault",
+      found: value === undefined ? "no default export" : value === null ? "null" : typeof value,
     });
     return;
   }
@@ -73,12 +75,16 @@ parentPort.on("message", async ({ id, url }) => {
   try {
     json = JSON.stringify(value);
   } catch (e) {
-    parentPort.postMessage({ id, dataError: e instanceof Error ? e.message : String(e) });
+    parentPort.postMessage({ id, kind: "dataError", message: e instanceof Error ? e.message : String(e) });
     return;
   }
   if (json === undefined) {
-    parentPort.postMessage({ id, dataError: "it turns into nothing as JSON (a toJSON that returns undefined?)" });
+    parentPort.postMessage({
+      id,
+      kind: "dataError",
+      message: "it turns into nothing as JSON (a toJSON that returns undefined?)",
+    });
     return;
   }
-  parentPort.postMessage({ id, json, imports: importsOf(url) });
+  parentPort.postMessage({ id, kind: "loaded", json, imports: importsOf(url) });
 });

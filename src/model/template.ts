@@ -57,7 +57,7 @@ export function expandTemplate(
         continue;
       }
       const checked = checkValue(param, decl, value);
-      if ("error" in checked) report([i, "params", param], `tenant ${t.name}: ${checked.error}`);
+      if (checked.kind === "error") report([i, "params", param], `tenant ${t.name}: ${checked.error}`);
     }
   });
   if (tenants.length === 0) report([], `a template needs at least one tenant, found none`, "MISSING_FIELD");

@@ -80,7 +80,7 @@ export async function main(argv: string[], io: Io, options: OpsOptions = {}): Pr
     command.help,
     true,
   );
-  if ("exit" in parsed) return parsed.exit;
+  if (parsed.kind === "exit") return parsed.exit;
   const { values, positionals } = parsed;
   const [min, max] = command.args;
   if (positionals.length < min || positionals.length > max) {
