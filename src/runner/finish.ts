@@ -17,16 +17,16 @@ import { runSummary } from "./summary.ts";
 
 export async function finish(r: Run, outcome: RunOutcome): Promise<RunResult> {
   const { plan, id, api, log } = r;
-  if (outcome !== "stopped") await lastWord(r);
-  if (outcome !== "stopped") await release(r, "run ended");
-  if (outcome !== "stopped") await r.lease?.release();
-  else r.lease?.stopRenewing();
-  await Promise.all(r.reports);
-  if (outcome === "stopped") await flushSteps(r);
+  const stopped = outcome === "stopped";
+  if (stopped) r.lease?.stopRenewing();
   else {
-    clearTimeout(r.records.timer);
-    r.records.timer = undefined;
+    await lastWord(r);
+    await release(r, "run ended");
+    await r.lease?.release();
   }
+  await Promise.all(r.reports);
+  // Pending step keys: a stopped run writes them now (the next pod builds on them); otherwise the outcome writes every step.
+  await flushSteps(r, stopped);
   const summary = runSummary(plan, r.history as History, { startedAt: r.startedAt, finishedAt: r.now(), outcome });
   // A stopped run goes on in the next pod: its record stays "running".
   if (outcome !== "stopped") {

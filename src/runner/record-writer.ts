@@ -142,11 +142,11 @@ export function recordStep(r: Run, step: string): void {
   }, wait);
 }
 
-/** What is still pending goes now (a stopped run writes no outcome: the next pod builds on it). */
-export async function flushSteps(r: Run): Promise<void> {
+/** Ends the pending flush; with `write`, what is still pending goes now. */
+export async function flushSteps(r: Run, write: boolean): Promise<void> {
   clearTimeout(r.records.timer);
   r.records.timer = undefined;
-  if (r.records.dirty.size)
+  if (write && r.records.dirty.size)
     await updateRecord(r, "steps", {
       data: Object.fromEntries([...r.records.dirty].map((s) => [stepKey(s), stepRecordOf(r, s)])),
     });
