@@ -6,9 +6,11 @@
  */
 import { existsSync } from "node:fs";
 import { loadKubeConfig } from "../kube/config.ts";
+import { loadPlatform } from "../load/load.ts";
+import { PLATFORM_FILE } from "../model/files.ts";
+import { formatProblems } from "../contract/problems.ts";
 import { asKubeError, KubeConfigError, type KubeError } from "../kube/errors.ts";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Writable } from "node:stream";
 import {
   AuthenticationV1Api,
@@ -77,25 +79,25 @@ export async function loadCluster(
   return clusterApi(kc, user);
 }
 
-/** The kubeconfig context of a cluster from platform.config.ts in `cwd`, or the cluster's name. */
+/**
+ * The kubeconfig context of a cluster from platform.config.ts in `cwd`, or the cluster's name.
+ * The file is TypeScript: it is loaded as synth loads it (src/load/), never by a bare import,
+ * which plain Node.js (the `dagops` command) refuses for a .ts file.
+ */
 async function contextOfCluster(cwd: string, name: string): Promise<string> {
-  const file = join(cwd, "platform.config.ts");
-  if (!existsSync(file)) return name;
-  let config: { clusters?: { name: string; kubeContext?: string }[] } | undefined;
-  try {
-    config = ((await import(pathToFileURL(file).href)) as { default?: typeof config }).default;
-  } catch (err) {
+  if (!existsSync(join(cwd, PLATFORM_FILE))) return name;
+  const { clusters, problems } = await loadPlatform(cwd);
+  const errors = problems.filter((p) => p.severity !== "warning");
+  if (errors.length)
     throw new KubeConfigError(
-      `cannot read ${file} for the context of cluster ${name}: ${(err as Error).message.split("\n")[0]}`,
+      `cannot read ${PLATFORM_FILE} for the context of cluster ${name}:\n${formatProblems(errors)}`,
     );
-  }
-  const clusters = config?.clusters ?? [];
   const found = clusters.find((c) => c.name === name);
   if (!found)
     throw new KubeConfigError(
-      `platform.config.ts has no cluster ${JSON.stringify(name)}; it has: ${clusters.map((c) => c.name).join(", ")}`,
+      `${PLATFORM_FILE} has no cluster ${JSON.stringify(name)}; it has: ${clusters.map((c) => c.name).join(", ")}`,
     );
-  return found.kubeContext ?? name;
+  return found.kubeContext;
 }
 
 function clusterApi(kc: KubeConfig, kubeUser: string): Cluster {

@@ -195,6 +195,26 @@ test("the operator's command runs built like the others: --help and a usage erro
   rmSync(join(REPO, "node_modules", ".cache", `trace-${process.pid}.txt`), { force: true });
 });
 
+test("the operator's command reads platform.config.ts for --cluster (TypeScript, loaded as synth loads it)", {
+  timeout: 120_000,
+}, () => {
+  // Found by the e2e tier: a bare import() of platform.config.ts fails in the built command
+  // ("Unknown file extension .ts"), so every `--cluster` failed outside the tests.
+  const dagops = (cluster: string) =>
+    spawnSync(process.execPath, [join(REPO, "src", "cli", "dagops.mjs"), "runs", "--cluster", cluster], {
+      cwd: REPO,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, HOME: REPO, KUBECONFIG: join(REPO, "test", "fixtures", "no-such-kubeconfig") },
+    });
+  const missing = dagops("nope");
+  assert.equal(missing.status, 2, missing.stderr);
+  assert.match(missing.stderr, /platform\.config\.ts has no cluster "nope"; it has: staging, prod/);
+  // A known cluster resolves to its context; then the (missing) kubeconfig is what stops it.
+  const known = dagops("staging");
+  assert.doesNotMatch(known.stderr, /Unknown file extension|cannot read platform/);
+  assert.match(known.stderr, /KUBECONFIG names .*no-such-kubeconfig, which does not exist/);
+});
+
 test("the operator's command starts no process of its own: backfill --dry-run prices runs with the cost command in-process", () => {
   const files = readdirSync(join(REPO, "src", "ops"), { recursive: true, encoding: "utf8" }).filter((f) =>
     f.endsWith(".ts"),
