@@ -1,0 +1,223 @@
+// The e2e tier: the generated tree and the run manager against a real control plane
+// (test/e2e/README.md says what is real and what is emulated). One cluster for the file; the
+// tests run in order, each building on what the one before it left.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+import { parse } from "yaml";
+import { REPO } from "../support/helpers.ts";
+import { eventually, type KubeObject } from "./cluster/api.ts";
+import { applyTree, treeObjects } from "./cluster/apply.ts";
+import { Cluster } from "./cluster/cluster.ts";
+import { LABEL } from "../../src/contract/labels.ts";
+import type { NodePoolManifest } from "../../src/cost/pools.ts";
+
+const CLUSTER = "staging";
+const TREE = join(REPO, "generated", CLUSTER);
+const PIPELINE = "customer-classification";
+const NAMESPACE = `dagops-${PIPELINE}`;
+const exec = promisify(execFile);
+
+let cluster: Cluster;
+
+before(async () => {
+  const platform = join(TREE, "platform");
+  const nodePools = readdirSync(platform)
+    .filter((f) => f.startsWith("nodepool-"))
+    .map((f) => parse(readFileSync(join(platform, f), "utf8")) as NodePoolManifest);
+  cluster = await Cluster.start({ nodePools, pricesFile: join(REPO, "data", "aws-us-east-1.json"), context: CLUSTER });
+  // Retries of failed steps wait 10 s doubling; a twentieth of that here.
+  cluster.kubelet.extraEnv = { DAGOPS_BACKOFF_SCALE: "0.05" };
+});
+
+after(async () => {
+  await cluster?.stop();
+});
+
+async function dagops(...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await exec(process.execPath, [join(REPO, "src/cli/dagops.mjs"), ...args, "--cluster", CLUSTER], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH, HOME: cluster.dir, KUBECONFIG: cluster.adminKubeconfig },
+    });
+    return stdout;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    throw new Error(`dagops ${args.join(" ")}: ${e.stderr ?? ""}${e.stdout ?? ""}`);
+  }
+}
+
+async function runJob(name: string): Promise<KubeObject> {
+  return cluster.api.get<KubeObject>(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/${name}`);
+}
+
+async function finished(name: string, timeoutMs = 240_000): Promise<KubeObject> {
+  return eventually(
+    `run ${name} to end`,
+    async () => {
+      const job = await runJob(name);
+      const done = (job.status?.conditions ?? []).find(
+        (c: { type: string; status: string }) => (c.type === "Complete" || c.type === "Failed") && c.status === "True",
+      );
+      return done ? job : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
+}
+
+function startedRun(output: string): string {
+  const m = /started run (\S+)/.exec(output);
+  assert.ok(m, `dagops start said: ${output}`);
+  return m[1]!;
+}
+
+test("the whole generated tree applies: server-side dry run, then for real, in wave order, with 0 rejections", async () => {
+  const rejections = await applyTree(cluster, TREE);
+  assert.deepEqual(rejections, []);
+  // Every object is there, as generated.
+  for (const { object } of treeObjects(TREE)) {
+    const group = object.apiVersion?.includes("/") ? `.${object.apiVersion.split("/")[0]}` : "";
+    const args = [
+      "get",
+      `${object.kind}${group}`,
+      object.metadata.name,
+      ...(object.metadata.namespace ? ["-n", object.metadata.namespace] : []),
+      "-o",
+      "name",
+    ];
+    assert.ok((await cluster.kubectl(args)).trim(), `${object.kind} ${object.metadata.name} was applied`);
+  }
+});
+
+test('Pod Security "restricted" is enforced on our namespaces and admits every pod we emit', async () => {
+  const namespaces = treeObjects(TREE).filter(
+    (o) => o.object.kind === "Namespace" && o.object.metadata.name.startsWith("dagops-"),
+  );
+  assert.ok(namespaces.length >= 2);
+  for (const ns of namespaces)
+    assert.equal(ns.object.metadata.labels?.[LABEL.podSecurityEnforce], "restricted", ns.file);
+  // Each pod template: the run manager's (CronJob) and every step's (the Jobs embedded in the plan).
+  const templates: [string, string, KubeObject["spec"]][] = [];
+  for (const { file, object } of treeObjects(TREE)) {
+    if (object.kind === "CronJob")
+      templates.push([file, object.metadata.namespace!, object.spec.jobTemplate.spec.template]);
+    if (object.kind === "ConfigMap" && object.data?.["plan.yaml"]) {
+      const plan = parse(object.data["plan.yaml"]) as { steps: { name: string; job: KubeObject }[] };
+      for (const step of plan.steps)
+        templates.push([`${file} step ${step.name}`, object.metadata.namespace!, step.job.spec.template]);
+    }
+  }
+  assert.ok(templates.length > 5);
+  for (const [what, namespace, template] of templates) {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { ...template.metadata, name: "psa-check" },
+      spec: template.spec,
+    };
+    await cluster.api.post(`/api/v1/namespaces/${namespace}/pods?dryRun=All`, pod).catch((err: Error) => {
+      throw new Error(`${what}: ${err.message}`);
+    });
+  }
+  // The control: a pod that breaks "restricted" is refused in the same namespace.
+  const bad = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "privileged" },
+    spec: { containers: [{ name: "c", image: "x", securityContext: { privileged: true } }] },
+  };
+  await assert.rejects(
+    cluster.api.post(`/api/v1/namespaces/${NAMESPACE}/pods?dryRun=All`, bad),
+    /violates PodSecurity \\?"restricted:/,
+  );
+});
+
+test("the example pipeline end to end: steps on nodes Karpenter made for their pool, a complete record, runs and status", async () => {
+  const run = startedRun(await dagops("start", PIPELINE));
+  const job = await finished(run);
+  assert.equal(job.status.succeeded, 1, `the run-manager Job succeeded: ${JSON.stringify(job.status)}`);
+
+  const plan = parse(
+    (
+      await cluster.api.list<KubeObject & { data: Record<string, string> }>(
+        `/api/v1/namespaces/${NAMESPACE}/configmaps?labelSelector=${encodeURIComponent(`${LABEL.pipeline}=${PIPELINE}`)}`,
+      )
+    )
+      .map((c) => c.data?.["plan.yaml"])
+      .find(Boolean) ?? "",
+  ) as { steps: { name: string; capacity: string; job: KubeObject }[] };
+  const stepJobs = await cluster.api.list(
+    `/apis/batch/v1/namespaces/${NAMESPACE}/jobs?labelSelector=${encodeURIComponent(`${LABEL.run}=${run}`)}`,
+  );
+  assert.equal(
+    new Set(stepJobs.map((j) => j.metadata.labels?.[LABEL.step])).size,
+    plan.steps.length,
+    "one Job per step",
+  );
+  const nodes = new Map(
+    (await cluster.api.list("/api/v1/nodes")).map((n) => [n.metadata.name, n.metadata.labels ?? {}] as const),
+  );
+  // Pods of succeeded Jobs may be gone (a Fargate-less node's pods stay; check those that remain).
+  const pods = await cluster.api.list(
+    `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${encodeURIComponent(`${LABEL.role}=step`)}`,
+  );
+  assert.ok(pods.length > 0, "step pods remain to inspect");
+  for (const pod of pods) {
+    const step = plan.steps.find((s) => s.name === pod.metadata.labels?.[LABEL.step])!;
+    const wantPool = step.job.spec.template.spec.nodeSelector[LABEL.karpenterNodePool];
+    const labels = nodes.get(pod.spec.nodeName);
+    assert.ok(labels, `${pod.metadata.name} ran on a node that exists (${pod.spec.nodeName})`);
+    assert.equal(labels[LABEL.karpenterNodePool], wantPool, `${step.name} ran on a node of ${wantPool}`);
+    assert.equal(
+      labels[LABEL.capacityType],
+      step.capacity === "spot" ? "spot" : "on-demand",
+      `${step.name}'s capacity type`,
+    );
+    assert.ok(labels["node.kubernetes.io/instance-type"], "Karpenter chose an instance type");
+  }
+  // The run manager ran on a Fargate node, admitted through the Fargate profile.
+  assert.ok([...cluster.fargate.admitted.values()].some((p) => p.startsWith("dagops-run-managers")));
+
+  const runs = await dagops("runs", PIPELINE);
+  assert.match(runs, new RegExp(`${run}.*succeeded`));
+  const status = await dagops("status", run, "-p", PIPELINE);
+  assert.match(status, /succeeded/);
+  for (const step of plan.steps) assert.match(status, new RegExp(step.name));
+});
+
+test("a step that fails once succeeds on its retry (the real Job controller, podFailurePolicy and backoffLimit 0)", async () => {
+  await cluster.setOutcomes({ "scan-s3": { "1": { exit: 1 } } });
+  const run = startedRun(await dagops("start", PIPELINE));
+  const job = await finished(run);
+  assert.equal(job.status.succeeded, 1, JSON.stringify(job.status));
+  const attempts = await cluster.api.list(
+    `/apis/batch/v1/namespaces/${NAMESPACE}/jobs?labelSelector=${encodeURIComponent(`${LABEL.run}=${run},${LABEL.step}=scan-s3`)}`,
+  );
+  const byAttempt = new Map(attempts.map((j) => [j.metadata.labels?.[LABEL.attempt], j]));
+  assert.equal(byAttempt.size, 2, "two attempts of scan-s3");
+  assert.ok(
+    (byAttempt.get("1")?.status.conditions ?? []).some(
+      (c: { type: string; status: string }) => c.type === "Failed" && c.status === "True",
+    ),
+    "attempt 1's Job failed (backoffLimit 0: the Job controller ended it at the first failed pod)",
+  );
+  assert.equal(byAttempt.get("2")?.status.succeeded, 1, "attempt 2 succeeded");
+  await cluster.setOutcomes({});
+});
+
+test("stopping the cluster leaves no process behind", async () => {
+  const pids = cluster.processes.pids();
+  assert.ok(
+    pids.length >= 6,
+    `etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, karpenter: ${pids}`,
+  );
+  await cluster.stop();
+  for (const pid of pids) {
+    assert.throws(() => process.kill(pid, 0), { code: "ESRCH" }, `process ${pid} is gone`);
+  }
+  assert.deepEqual(cluster.kubelet.running(), []);
+});
