@@ -13,6 +13,7 @@ import { eventually, type KubeObject } from "./cluster/api.ts";
 import { applyTree, treeObjects } from "./cluster/apply.ts";
 import { Cluster } from "./cluster/cluster.ts";
 import { LABEL } from "../../src/contract/labels.ts";
+import { planCopyName, RECORD_LABEL, recordName } from "../../src/contract/record.ts";
 import type { NodePoolManifest } from "../../src/cost/pools.ts";
 
 const CLUSTER = "staging";
@@ -207,6 +208,44 @@ test("a step that fails once succeeds on its retry (the real Job controller, pod
   );
   assert.equal(byAttempt.get("2")?.status.succeeded, 1, "attempt 2 succeeded");
   await cluster.setOutcomes({});
+});
+
+test("a run record outlives its run Job: the real garbage collector takes the step Jobs and the plan copy, not the record", async () => {
+  const run = startedRun(await dagops("start", PIPELINE));
+  const runUid = (await finished(run)).metadata.uid;
+  const stepJobs = `/apis/batch/v1/namespaces/${NAMESPACE}/jobs?labelSelector=${encodeURIComponent(`${LABEL.run}=${run}`)}`;
+  assert.ok((await cluster.api.list(stepJobs)).length > 0);
+  const configMaps = `/api/v1/namespaces/${NAMESPACE}/configmaps`;
+  assert.ok(await cluster.api.exists(`${configMaps}/${planCopyName({ name: run, uid: "", namespace: NAMESPACE })}`));
+  // What the TTL controller does an hour after the run (ttlSecondsAfterFinished): delete the Job, in the background.
+  await cluster.api.delete(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/${run}`, {
+    apiVersion: "v1",
+    kind: "DeleteOptions",
+    propagationPolicy: "Background",
+  });
+  await eventually(
+    "the garbage collector to take the step Jobs",
+    async () => (await cluster.api.list(stepJobs)).length === 0,
+    120_000,
+    500,
+  );
+  await eventually(
+    "the garbage collector to take the plan copy",
+    async () =>
+      !(await cluster.api.exists(`${configMaps}/${planCopyName({ name: run, uid: "", namespace: NAMESPACE })}`)),
+    120_000,
+    500,
+  );
+  const record = await cluster.api.get<KubeObject>(
+    `${configMaps}/${recordName({ name: run, uid: "", namespace: NAMESPACE })}`,
+  );
+  assert.equal(record.metadata.labels?.[RECORD_LABEL], "true");
+  assert.ok(
+    !(record.metadata.ownerReferences ?? []).some((o) => o.uid === runUid),
+    "the record is not owned by the run Job",
+  );
+  // And the operator still sees the run, from its record alone.
+  assert.match(await dagops("runs", PIPELINE), new RegExp(`${run}.*succeeded`));
 });
 
 test("stopping the cluster leaves no process behind", async () => {
