@@ -7,21 +7,15 @@
 //   node --import tsx test/e2e/kubernetes-replaces.ts --write   rewrites build/kubernetes/go.mod
 //
 // and `npm run e2e:setup` checks that the committed block is still what k/k's go.mod implies.
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUILD_DIR, moduleVersion } from "./pins.ts";
+import { BUILD_DIR, goModDownload, moduleVersion } from "./pins.ts";
 
 const GO_MOD = join(BUILD_DIR, "kubernetes", "go.mod");
 
 /** The replace block for k/k at `version` (v1.M.P → every staging module at v0.M.P). */
 export function replaceBlock(version: string): string {
-  const out = execFileSync("go", ["mod", "download", "-json", `k8s.io/kubernetes@${version}`], {
-    cwd: BUILD_DIR,
-    env: { ...process.env, GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" },
-    encoding: "utf8",
-  });
-  const info = JSON.parse(out) as { GoMod?: string; Error?: string };
+  const info = goModDownload("k8s.io/kubernetes", version);
   if (!info.GoMod) throw new Error(`go mod download k8s.io/kubernetes@${version}: ${info.Error ?? "no go.mod"}`);
   const staging = version.replace(/^v1\./, "v0.");
   const lines = [...readFileSync(info.GoMod, "utf8").matchAll(/^\s*(\S+) => \.\/staging\/src\/\S+\s*$/gm)].map(

@@ -1,6 +1,7 @@
 // What the e2e tier builds, from which pinned module, and where the result is cached. The
 // versions themselves live only in test/e2e/build/<component>/go.mod (and go.sum); this file
 // names the programs and reads the versions from there, so a pin is changed in one place.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -130,6 +131,16 @@ export const KWOK_STAGES: CrdSource = {
   ],
   prefix: "stage",
 };
+
+/** `go mod download -json` of one pinned module (verified against the checksum database): its cache entry. */
+export function goModDownload(path: string, version: string): { Dir?: string; GoMod?: string; Error?: string } {
+  const out = execFileSync("go", ["mod", "download", "-json", `${path}@${version}`], {
+    cwd: BUILD_DIR,
+    env: { ...process.env, GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" },
+    encoding: "utf8",
+  });
+  return JSON.parse(out) as { Dir?: string; GoMod?: string; Error?: string };
+}
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.DAGOPS_E2E_CACHE || join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "dagops-e2e");

@@ -7,17 +7,17 @@
 // A second run (and CI on the same machine) finds the folder and builds nothing. A changed pin
 // makes a new hash, so a cache is never stale. Each component is built into a temporary folder
 // and renamed into place, so an interrupted build leaves nothing that looks finished.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   BUILD_DIR,
   COMPONENTS,
   CRD_SOURCES,
-  cacheRoot,
+  builtRoot,
+  goModDownload,
   KWOK_STAGES,
   moduleVersion,
-  pinsHash,
   type Component,
   type CrdSource,
 } from "./pins.ts";
@@ -70,14 +70,8 @@ function build(component: Component, binDir: string): number {
   return Date.now() - started;
 }
 
-/** `go mod download -json` of one pinned module: the folder of its verified copy in the module cache. */
 function moduleDir(path: string, version: string): string {
-  const out = execFileSync("go", ["mod", "download", "-json", `${path}@${version}`], {
-    cwd: BUILD_DIR,
-    env: { ...process.env, GOTOOLCHAIN: "local", GOFLAGS: "-mod=mod" },
-    encoding: "utf8",
-  });
-  const info = JSON.parse(out) as { Dir?: string; Error?: string };
+  const info = goModDownload(path, version);
   if (!info.Dir) fail(`go mod download ${path}@${version}: ${info.Error ?? "no folder"}`);
   return info.Dir;
 }
@@ -103,7 +97,7 @@ function collect(what: string, sources: readonly CrdSource[], toDir: string): vo
 function main(): void {
   const go = goVersion();
   checkKubernetesReplaces((message) => fail(message));
-  const root = join(cacheRoot(), pinsHash());
+  const root = builtRoot();
   const binDir = join(root, "bin");
   process.stdout.write(`e2e:setup: ${go}, cache ${root}\n`);
   let total = 0;

@@ -15,10 +15,6 @@ export class Api {
     readonly token: string,
   ) {}
 
-  withToken(token: string): Api {
-    return new Api(this.server, this.ca, token);
-  }
-
   async call<T = unknown>(
     method: string,
     path: string,

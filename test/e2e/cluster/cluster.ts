@@ -212,26 +212,29 @@ export class Cluster {
     ];
     await this.startApiserver();
 
-    const kcm = this.#kubeconfigFor("controller-manager", "system:kube-controller-manager");
+    // Both talk to the API server as their own users, serve nothing, and run alone (no election).
+    const component = (who: string, user: string) => {
+      const file = this.#kubeconfigFor(who, user);
+      return [
+        `--kubeconfig=${file}`,
+        `--authentication-kubeconfig=${file}`,
+        `--authorization-kubeconfig=${file}`,
+        "--secure-port=0",
+        "--leader-elect=false",
+      ];
+    };
     this.processes.start("kube-controller-manager", join(bin, "kube-controller-manager"), [
-      `--kubeconfig=${kcm}`,
-      `--authentication-kubeconfig=${kcm}`,
-      `--authorization-kubeconfig=${kcm}`,
-      "--secure-port=0",
-      "--leader-elect=false",
+      ...component("controller-manager", "system:kube-controller-manager"),
       "--use-service-account-credentials=true",
       `--service-account-private-key-file=${pki.saKey}`,
       `--root-ca-file=${pki.caCert}`,
       "--controllers=*",
     ]);
-    const sched = this.#kubeconfigFor("scheduler", "system:kube-scheduler");
-    this.processes.start("kube-scheduler", join(bin, "kube-scheduler"), [
-      `--kubeconfig=${sched}`,
-      `--authentication-kubeconfig=${sched}`,
-      `--authorization-kubeconfig=${sched}`,
-      "--secure-port=0",
-      "--leader-elect=false",
-    ]);
+    this.processes.start(
+      "kube-scheduler",
+      join(bin, "kube-scheduler"),
+      component("scheduler", "system:kube-scheduler"),
+    );
 
     // CRDs from the pinned modules, and the FargateProfile one made from our schema (crds.ts).
     writeFileSync(join(dir, "fargateprofile-crd.yaml"), stringify(fargateProfileCrd()));
@@ -283,31 +286,6 @@ export class Cluster {
       async () => (await this.api.call("GET", "/readyz", undefined, "", 2000)) !== null,
       90_000,
     );
-  }
-
-  /** A fault: the API server stops (SIGTERM, as a rolling control-plane update) and starts again. */
-  async restartApiserver(downMs = 2000): Promise<void> {
-    await this.processes.stop("kube-apiserver");
-    await new Promise((r) => setTimeout(r, downMs));
-    await this.startApiserver();
-  }
-
-  /** A fault: etcd compacts every revision before now, so a watch resuming from one gets 410 Gone. */
-  async compactEtcd(): Promise<number> {
-    const base = `http://127.0.0.1:${this.ports.etcd}`;
-    const range = (await (
-      await fetch(`${base}/v3/kv/range`, {
-        method: "POST",
-        body: JSON.stringify({ key: Buffer.from("/").toString("base64") }),
-      })
-    ).json()) as { header: { revision: string } };
-    const revision = Number(range.header.revision);
-    const res = await fetch(`${base}/v3/kv/compaction`, {
-      method: "POST",
-      body: JSON.stringify({ revision, physical: true }),
-    });
-    if (!res.ok) throw new Error(`etcd compaction: ${res.status} ${await res.text()}`);
-    return revision;
   }
 
   async #ready(name: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -16,10 +16,10 @@ import { createServer, type Server } from "node:https";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { type Api, isStatus, type KubeObject } from "./api.ts";
-import { FARGATE_SCHEDULER } from "./stages.ts";
 import type { Pki } from "./pki.ts";
 import { ZONES } from "./rewrites.ts";
 
+export const FARGATE_SCHEDULER = "fargate-scheduler";
 export const FARGATE_LABEL = "eks.amazonaws.com/compute-type";
 export const PROFILE_LABEL = "eks.amazonaws.com/fargate-profile";
 
@@ -207,16 +207,15 @@ export class Fargate {
   /** A Fargate node lives as long as its pod runs. */
   async #reap(): Promise<void> {
     const nodes = await this.api.list(`/api/v1/nodes?labelSelector=${encodeURIComponent(`${FARGATE_LABEL}=fargate`)}`);
+    if (nodes.length === 0) return;
+    const running = new Set(
+      (await this.api.list(`/api/v1/pods?fieldSelector=spec.schedulerName%3D${FARGATE_SCHEDULER}`))
+        .filter((p) => p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed")
+        .map((p) => `${p.metadata.namespace}/${p.metadata.name}`),
+    );
     for (const node of nodes) {
-      const [namespace, name] = (node.metadata.annotations?.["dagops.dev/e2e-pod"] ?? "/").split("/");
-      let gone = false;
-      try {
-        const pod = await this.api.get<KubeObject>(`/api/v1/namespaces/${namespace}/pods/${name}`);
-        gone = pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
-      } catch (err) {
-        gone = isStatus(err, 404);
-      }
-      if (gone) await this.api.delete(`/api/v1/nodes/${node.metadata.name}`).catch(() => undefined);
+      if (running.has(node.metadata.annotations?.["dagops.dev/e2e-pod"] ?? "")) continue;
+      await this.api.delete(`/api/v1/nodes/${node.metadata.name}`).catch(() => undefined);
     }
   }
 }

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { runManagerScript } from "../../support/built.ts";
 import { type Api, isStatus, type KubeObject } from "./api.ts";
 import { kubeconfig } from "./pki.ts";
-import { FARGATE_SCHEDULER } from "./stages.ts";
+import { FARGATE_SCHEDULER } from "./fargate.ts";
 
 interface Container {
   name: string;
@@ -28,11 +28,6 @@ interface Started {
   readonly exited: Promise<number>;
   readonly pod: KubeObject;
   deleting: boolean;
-}
-
-export interface RunManagerExit {
-  readonly pod: string;
-  readonly code: number;
 }
 
 function fieldValue(pod: KubeObject, path: string): string {
@@ -56,12 +51,22 @@ function fieldValue(pod: KubeObject, path: string): string {
   }
 }
 
+/** The one container's status: running (ready, started) or terminated. */
+function containerStatus(pod: KubeObject, container: Container, running: boolean, state: object): object {
+  return {
+    name: container.name,
+    image: pod.spec.containers[0].image,
+    ready: running,
+    restartCount: 0,
+    started: running,
+    state,
+  };
+}
+
 export class RunManagerKubelet {
   readonly #started = new Map<string, Started>();
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
-  /** Every run-manager process that ended, in order. */
-  readonly exits: RunManagerExit[] = [];
   /** Extra environment for every run manager (DAGOPS_BACKOFF_SCALE in tests). */
   extraEnv: Record<string, string> = {};
 
@@ -83,11 +88,6 @@ export class RunManagerKubelet {
 
   running(): string[] {
     return [...this.#started.keys()];
-  }
-
-  /** A crash: the process is killed (SIGKILL, exit 137) and its pod fails, as when a node dies. */
-  kill(podKey: string, signal: NodeJS.Signals = "SIGKILL"): void {
-    this.#started.get(podKey)?.child.kill(signal);
   }
 
   async #tick(): Promise<void> {
@@ -208,19 +208,9 @@ export class RunManagerKubelet {
         { type: "ContainersReady", status: "True", lastTransitionTime: now },
         { type: "PodScheduled", status: "True", lastTransitionTime: now },
       ],
-      containerStatuses: [
-        {
-          name: container.name,
-          image: pod.spec.containers[0].image,
-          ready: true,
-          restartCount: 0,
-          started: true,
-          state: { running: { startedAt: now } },
-        },
-      ],
+      containerStatuses: [containerStatus(pod, container, true, { running: { startedAt: now } })],
     }).catch(() => undefined);
     void exited.then(async (code) => {
-      this.exits.push({ pod: key, code });
       if (!started.deleting) await this.#finished(pod, container, code, now).catch(() => undefined);
       this.#started.delete(key);
     });
@@ -238,16 +228,9 @@ export class RunManagerKubelet {
         { type: "PodScheduled", status: "True", lastTransitionTime: startedAt },
       ],
       containerStatuses: [
-        {
-          name: container.name,
-          image: pod.spec.containers[0].image,
-          ready: false,
-          restartCount: 0,
-          started: false,
-          state: {
-            terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt, finishedAt: now },
-          },
-        },
+        containerStatus(pod, container, false, {
+          terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt, finishedAt: now },
+        }),
       ],
     });
   }

@@ -77,10 +77,6 @@ export class Processes {
     return child;
   }
 
-  isRunning(name: string): boolean {
-    return this.#running.has(name);
-  }
-
   /** Resolves when `name` exits by itself (for readiness checks that should fail fast). */
   exited(name: string): Promise<number | null> {
     return this.#running.get(name)?.exited ?? Promise.resolve(null);

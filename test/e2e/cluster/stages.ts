@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { LABEL } from "../../../src/contract/labels.ts";
 import type { KubeObject } from "./api.ts";
+import { FARGATE_SCHEDULER } from "./fargate.ts";
 
 /** What a step's container does on one attempt. Not listed: it runs for `defaultSeconds` and exits 0. */
 export interface StepOutcome {
@@ -17,8 +18,6 @@ export interface StepOutcome {
 
 /** Outcomes by step name, then by attempt number ("*" for every attempt not listed). */
 export type Outcomes = Readonly<Record<string, Readonly<Record<string, StepOutcome>>>>;
-
-export const FARGATE_SCHEDULER = "fargate-scheduler";
 
 interface Expression {
   key: string;
