@@ -127,6 +127,7 @@ export interface KubeObject {
     uid?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    creationTimestamp?: string;
     deletionTimestamp?: string;
     ownerReferences?: { kind: string; name: string; uid: string }[];
     resourceVersion?: string;

@@ -288,6 +288,31 @@ export class Cluster {
     );
   }
 
+  /** A fault: the API server stops (SIGTERM, as a control-plane upgrade rolls it) and comes back `downMs` later. */
+  async restartApiserver(downMs = 3000): Promise<void> {
+    await this.processes.stop("kube-apiserver");
+    await new Promise((r) => setTimeout(r, downMs));
+    await this.startApiserver();
+  }
+
+  /**
+   * A fault: etcd compacts its history up to now (what the API server asks for every 5 minutes),
+   * so a watch or list from an older resourceVersion is answered 410 Gone. Returns the revision.
+   */
+  async compactEtcd(): Promise<number> {
+    const etcd = `http://127.0.0.1:${this.ports.etcd}`;
+    const status = (await (await fetch(`${etcd}/v3/maintenance/status`, { method: "POST", body: "{}" })).json()) as {
+      header: { revision: string };
+    };
+    const revision = Number(status.header.revision);
+    const res = await fetch(`${etcd}/v3/kv/compaction`, {
+      method: "POST",
+      body: JSON.stringify({ revision, physical: true }),
+    });
+    if (!res.ok) throw new Error(`etcd compaction at ${revision}: ${res.status} ${await res.text()}`);
+    return revision;
+  }
+
   async #ready(name: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
     let died = false;
     void this.processes.exited(name).then(() => (died = true));

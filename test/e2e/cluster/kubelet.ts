@@ -9,7 +9,7 @@
 // container's filesystem (a volume mount becomes a folder, and an argument naming a path under a
 // mount is rewritten to the folder), and resource limits.
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runManagerScript } from "../../support/built.ts";
 import { type Api, isStatus, type KubeObject } from "./api.ts";
@@ -28,6 +28,16 @@ interface Started {
   readonly exited: Promise<number>;
   readonly pod: KubeObject;
   deleting: boolean;
+}
+
+/** The process's peak resident set (VmHWM), in bytes; undefined once it is gone. */
+function peakRss(pid: number | undefined): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function fieldValue(pod: KubeObject, path: string): string {
@@ -90,10 +100,33 @@ export class RunManagerKubelet {
     return [...this.#started.keys()];
   }
 
+  /** Peak RSS of every run-manager process so far, by pod (`namespace/name`), sampled each tick. */
+  readonly peakRss = new Map<string, number>();
+
+  /** The run manager's log of one pod (`namespace`, `name`): what its container wrote. */
+  logOf(namespace: string, name: string): string {
+    try {
+      return readFileSync(join(this.dir, "pods", `${namespace}_${name}`, "run-manager.log"), "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  /** Kills a run manager as an OOM kill or a node failure would: SIGKILL, no grace; its pod then fails with 137. */
+  kill(namespace: string, name: string): void {
+    const started = this.#started.get(`${namespace}/${name}`);
+    if (!started) throw new Error(`kubelet emulation: no run manager runs for pod ${namespace}/${name}`);
+    started.child.kill("SIGKILL");
+  }
+
   async #tick(): Promise<void> {
     if (this.#busy) return;
     this.#busy = true;
     try {
+      for (const [key, s] of this.#started) {
+        const rss = peakRss(s.child.pid);
+        if (rss !== undefined) this.peakRss.set(key, Math.max(rss, this.peakRss.get(key) ?? 0));
+      }
       const pods = await this.api.list(`/api/v1/pods?fieldSelector=spec.schedulerName%3D${FARGATE_SCHEDULER}`);
       for (const pod of pods) {
         const key = `${pod.metadata.namespace}/${pod.metadata.name}`;

@@ -65,6 +65,11 @@ function exitStatus(exit: number): string {
   ].join("\n");
 }
 
+function terminating(stage: KubeObject): KubeObject {
+  stage.spec.next = { statusTemplate: exitStatus(143) };
+  return stage;
+}
+
 /**
  * The Stage objects for one scenario. A pod matches exactly one completion stage: the listed
  * (step, attempt) pairs, each step's "*", or the default for every other step pod; pods that
@@ -72,11 +77,18 @@ function exitStatus(exit: number): string {
  */
 export function stages(stageDir: string, outcomes: Outcomes = {}, defaultSeconds = 1): KubeObject[] {
   const complete = read(stageDir, "pod-complete");
+  const running: Expression = { key: ".status.phase", operator: "In", values: ["Running"] };
+  const notRunning: Expression = { ...running, operator: "NotIn" };
   const out: KubeObject[] = [
     read(stageDir, "node-initialize"),
     read(stageDir, "node-heartbeat-with-lease"),
     withSelector(read(stageDir, "pod-ready"), "pod-ready", [notFargate]),
-    withSelector(read(stageDir, "pod-delete"), "pod-delete", [notFargate]),
+    // A running pod being deleted (an eviction, a cancelled step): the kubelet stops its
+    // containers (SIGTERM: exit 143) and reports the terminal phase before the pod goes, which
+    // is what lets the Job controller match podFailurePolicy rules on it. KWOK's fast stages
+    // would delete it while Running. Its conditions (DisruptionTarget) stay as they are.
+    terminating(withSelector(read(stageDir, "pod-delete"), "pod-terminate", [notFargate, running])),
+    withSelector(read(stageDir, "pod-delete"), "pod-delete", [notFargate, notRunning]),
   ];
   const isStep: Expression = { key: stepLabel(LABEL.role), operator: "In", values: ["step"] };
   const chosen = Object.keys(outcomes).sort();
