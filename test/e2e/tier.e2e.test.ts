@@ -2,82 +2,36 @@
 // (test/e2e/README.md says what is real and what is emulated). One cluster for the file; the
 // tests run in order, each building on what the one before it left.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { promisify } from "node:util";
 import { parse } from "yaml";
-import { REPO } from "../support/helpers.ts";
 import { eventually, type KubeObject } from "./cluster/api.ts";
 import { applyTree, treeObjects } from "./cluster/apply.ts";
-import { Cluster } from "./cluster/cluster.ts";
+import { Scene } from "./scene.ts";
 import { LABEL } from "../../src/contract/labels.ts";
 import { planCopyName, RECORD_LABEL, recordName } from "../../src/contract/record.ts";
-import type { NodePoolManifest } from "../../src/cost/pools.ts";
 
-const CLUSTER = "staging";
-const TREE = join(REPO, "generated", CLUSTER);
 const PIPELINE = "customer-classification";
 const NAMESPACE = `dagops-${PIPELINE}`;
-const exec = promisify(execFile);
 
-let cluster: Cluster;
+let scene: Scene;
+let TREE: string;
 
 before(async () => {
-  const platform = join(TREE, "platform");
-  const nodePools = readdirSync(platform)
-    .filter((f) => f.startsWith("nodepool-"))
-    .map((f) => parse(readFileSync(join(platform, f), "utf8")) as NodePoolManifest);
-  cluster = await Cluster.start({ nodePools, pricesFile: join(REPO, "data", "aws-us-east-1.json"), context: CLUSTER });
-  // Retries of failed steps wait 10 s doubling; a twentieth of that here.
-  cluster.kubelet.extraEnv = { DAGOPS_BACKOFF_SCALE: "0.05" };
+  // The repository's own generated/staging, applied by the first test.
+  scene = await Scene.start({ apply: false });
+  TREE = scene.tree;
 });
 
 after(async () => {
-  await cluster?.stop();
+  await scene?.stop();
 });
 
-async function dagops(...args: string[]): Promise<string> {
-  try {
-    const { stdout } = await exec(process.execPath, [join(REPO, "src/cli/dagops.mjs"), ...args, "--cluster", CLUSTER], {
-      cwd: REPO,
-      env: { PATH: process.env.PATH, HOME: cluster.dir, KUBECONFIG: cluster.adminKubeconfig },
-    });
-    return stdout;
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    throw new Error(`dagops ${args.join(" ")}: ${e.stderr ?? ""}${e.stdout ?? ""}`);
-  }
-}
-
-async function runJob(name: string): Promise<KubeObject> {
-  return cluster.api.get<KubeObject>(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/${name}`);
-}
-
-async function finished(name: string, timeoutMs = 240_000): Promise<KubeObject> {
-  return eventually(
-    `run ${name} to end`,
-    async () => {
-      const job = await runJob(name);
-      const done = (job.status?.conditions ?? []).find(
-        (c: { type: string; status: string }) => (c.type === "Complete" || c.type === "Failed") && c.status === "True",
-      );
-      return done ? job : undefined;
-    },
-    timeoutMs,
-    1000,
-  );
-}
-
-function startedRun(output: string): string {
-  const m = /started run (\S+)/.exec(output);
-  assert.ok(m, `dagops start said: ${output}`);
-  return m[1]!;
-}
+const dagops = (...args: string[]) => scene.dagops(...args);
+const finished = (run: string) => scene.finished(NAMESPACE, run);
+const start = () => scene.start(PIPELINE);
 
 test("the whole generated tree applies: server-side dry run, then for real, in wave order, with 0 rejections", async () => {
-  const rejections = await applyTree(cluster, TREE);
+  const rejections = await applyTree(scene.cluster, TREE);
   assert.deepEqual(rejections, []);
   // Every object is there, as generated.
   for (const { object } of treeObjects(TREE)) {
@@ -90,7 +44,7 @@ test("the whole generated tree applies: server-side dry run, then for real, in w
       "-o",
       "name",
     ];
-    assert.ok((await cluster.kubectl(args)).trim(), `${object.kind} ${object.metadata.name} was applied`);
+    assert.ok((await scene.cluster.kubectl(args)).trim(), `${object.kind} ${object.metadata.name} was applied`);
   }
 });
 
@@ -120,7 +74,7 @@ test('Pod Security "restricted" is enforced on our namespaces and admits every p
       metadata: { ...template.metadata, name: "psa-check" },
       spec: template.spec,
     };
-    await cluster.api.post(`/api/v1/namespaces/${namespace}/pods?dryRun=All`, pod).catch((err: Error) => {
+    await scene.cluster.api.post(`/api/v1/namespaces/${namespace}/pods?dryRun=All`, pod).catch((err: Error) => {
       throw new Error(`${what}: ${err.message}`);
     });
   }
@@ -132,26 +86,26 @@ test('Pod Security "restricted" is enforced on our namespaces and admits every p
     spec: { containers: [{ name: "c", image: "x", securityContext: { privileged: true } }] },
   };
   await assert.rejects(
-    cluster.api.post(`/api/v1/namespaces/${NAMESPACE}/pods?dryRun=All`, bad),
+    scene.cluster.api.post(`/api/v1/namespaces/${NAMESPACE}/pods?dryRun=All`, bad),
     /violates PodSecurity \\?"restricted:/,
   );
 });
 
 test("the example pipeline end to end: steps on nodes Karpenter made for their pool, a complete record, runs and status", async () => {
-  const run = startedRun(await dagops("start", PIPELINE));
+  const run = await start();
   const job = await finished(run);
   assert.equal(job.status.succeeded, 1, `the run-manager Job succeeded: ${JSON.stringify(job.status)}`);
 
   const plan = parse(
     (
-      await cluster.api.list<KubeObject & { data: Record<string, string> }>(
+      await scene.cluster.api.list<KubeObject & { data: Record<string, string> }>(
         `/api/v1/namespaces/${NAMESPACE}/configmaps?labelSelector=${encodeURIComponent(`${LABEL.pipeline}=${PIPELINE}`)}`,
       )
     )
       .map((c) => c.data?.["plan.yaml"])
       .find(Boolean) ?? "",
   ) as { steps: { name: string; capacity: string; job: KubeObject }[] };
-  const stepJobs = await cluster.api.list(
+  const stepJobs = await scene.cluster.api.list(
     `/apis/batch/v1/namespaces/${NAMESPACE}/jobs?labelSelector=${encodeURIComponent(`${LABEL.run}=${run}`)}`,
   );
   assert.equal(
@@ -160,10 +114,10 @@ test("the example pipeline end to end: steps on nodes Karpenter made for their p
     "one Job per step",
   );
   const nodes = new Map(
-    (await cluster.api.list("/api/v1/nodes")).map((n) => [n.metadata.name, n.metadata.labels ?? {}] as const),
+    (await scene.cluster.api.list("/api/v1/nodes")).map((n) => [n.metadata.name, n.metadata.labels ?? {}] as const),
   );
   // Pods of succeeded Jobs may be gone (a Fargate-less node's pods stay; check those that remain).
-  const pods = await cluster.api.list(
+  const pods = await scene.cluster.api.list(
     `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${encodeURIComponent(`${LABEL.role}=step`)}`,
   );
   assert.ok(pods.length > 0, "step pods remain to inspect");
@@ -181,7 +135,7 @@ test("the example pipeline end to end: steps on nodes Karpenter made for their p
     assert.ok(labels["node.kubernetes.io/instance-type"], "Karpenter chose an instance type");
   }
   // The run manager ran on a Fargate node, admitted through the Fargate profile.
-  assert.ok([...cluster.fargate.admitted.values()].some((p) => p.startsWith("dagops-run-managers")));
+  assert.ok([...scene.cluster.fargate.admitted.values()].some((p) => p.startsWith("dagops-run-managers")));
 
   const runs = await dagops("runs", PIPELINE);
   assert.match(runs, new RegExp(`${run}.*succeeded`));
@@ -191,11 +145,11 @@ test("the example pipeline end to end: steps on nodes Karpenter made for their p
 });
 
 test("a step that fails once succeeds on its retry (the real Job controller, podFailurePolicy and backoffLimit 0)", async () => {
-  await cluster.setOutcomes({ "scan-s3": { "1": { exit: 1 } } });
-  const run = startedRun(await dagops("start", PIPELINE));
+  await scene.cluster.setOutcomes({ "scan-s3": { "1": { exit: 1 } } });
+  const run = await start();
   const job = await finished(run);
   assert.equal(job.status.succeeded, 1, JSON.stringify(job.status));
-  const attempts = await cluster.api.list(
+  const attempts = await scene.cluster.api.list(
     `/apis/batch/v1/namespaces/${NAMESPACE}/jobs?labelSelector=${encodeURIComponent(`${LABEL.run}=${run},${LABEL.step}=scan-s3`)}`,
   );
   const byAttempt = new Map(attempts.map((j) => [j.metadata.labels?.[LABEL.attempt], j]));
@@ -207,36 +161,38 @@ test("a step that fails once succeeds on its retry (the real Job controller, pod
     "attempt 1's Job failed (backoffLimit 0: the Job controller ended it at the first failed pod)",
   );
   assert.equal(byAttempt.get("2")?.status.succeeded, 1, "attempt 2 succeeded");
-  await cluster.setOutcomes({});
+  await scene.cluster.setOutcomes({});
 });
 
 test("a run record outlives its run Job: the real garbage collector takes the step Jobs and the plan copy, not the record", async () => {
-  const run = startedRun(await dagops("start", PIPELINE));
+  const run = await start();
   const runUid = (await finished(run)).metadata.uid;
   const stepJobs = `/apis/batch/v1/namespaces/${NAMESPACE}/jobs?labelSelector=${encodeURIComponent(`${LABEL.run}=${run}`)}`;
-  assert.ok((await cluster.api.list(stepJobs)).length > 0);
+  assert.ok((await scene.cluster.api.list(stepJobs)).length > 0);
   const configMaps = `/api/v1/namespaces/${NAMESPACE}/configmaps`;
-  assert.ok(await cluster.api.exists(`${configMaps}/${planCopyName({ name: run, uid: "", namespace: NAMESPACE })}`));
+  assert.ok(
+    await scene.cluster.api.exists(`${configMaps}/${planCopyName({ name: run, uid: "", namespace: NAMESPACE })}`),
+  );
   // What the TTL controller does an hour after the run (ttlSecondsAfterFinished): delete the Job, in the background.
-  await cluster.api.delete(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/${run}`, {
+  await scene.cluster.api.delete(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/${run}`, {
     apiVersion: "v1",
     kind: "DeleteOptions",
     propagationPolicy: "Background",
   });
   await eventually(
     "the garbage collector to take the step Jobs",
-    async () => (await cluster.api.list(stepJobs)).length === 0,
+    async () => (await scene.cluster.api.list(stepJobs)).length === 0,
     120_000,
     500,
   );
   await eventually(
     "the garbage collector to take the plan copy",
     async () =>
-      !(await cluster.api.exists(`${configMaps}/${planCopyName({ name: run, uid: "", namespace: NAMESPACE })}`)),
+      !(await scene.cluster.api.exists(`${configMaps}/${planCopyName({ name: run, uid: "", namespace: NAMESPACE })}`)),
     120_000,
     500,
   );
-  const record = await cluster.api.get<KubeObject>(
+  const record = await scene.cluster.api.get<KubeObject>(
     `${configMaps}/${recordName({ name: run, uid: "", namespace: NAMESPACE })}`,
   );
   assert.equal(record.metadata.labels?.[RECORD_LABEL], "true");
@@ -249,14 +205,14 @@ test("a run record outlives its run Job: the real garbage collector takes the st
 });
 
 test("stopping the cluster leaves no process behind", async () => {
-  const pids = cluster.processes.pids();
+  const pids = scene.cluster.processes.pids();
   assert.ok(
     pids.length >= 6,
     `etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, karpenter: ${pids}`,
   );
-  await cluster.stop();
+  await scene.cluster.stop();
   for (const pid of pids) {
     assert.throws(() => process.kill(pid, 0), { code: "ESRCH" }, `process ${pid} is gone`);
   }
-  assert.deepEqual(cluster.kubelet.running(), []);
+  assert.deepEqual(scene.cluster.kubelet.running(), []);
 });
