@@ -6,7 +6,6 @@ import { after, before, test } from "node:test";
 import { eventually, type KubeObject } from "./cluster/api.ts";
 import { condition, Scene } from "./scene.ts";
 import { LABEL } from "../../src/contract/labels.ts";
-import { recordName, RUN_KEY, type RunHead, type StepRecord } from "../../src/contract/record.ts";
 
 const defaults = `  timeout: 10m
   resources:
@@ -61,15 +60,7 @@ after(async () => {
   await scene?.stop();
 });
 
-async function record(pipeline: string, run: string): Promise<{ head: RunHead; steps: Map<string, StepRecord> }> {
-  const cm = await scene.cluster.api.get<KubeObject & { data: Record<string, string> }>(
-    `/api/v1/namespaces/${ns(pipeline)}/configmaps/${recordName({ name: run, uid: "", namespace: ns(pipeline) })}`,
-  );
-  const steps = new Map<string, StepRecord>();
-  for (const [key, text] of Object.entries(cm.data))
-    if (key !== RUN_KEY && key.startsWith("step.")) steps.set(JSON.parse(text).step, JSON.parse(text) as StepRecord);
-  return { head: JSON.parse(cm.data[RUN_KEY]!) as RunHead, steps };
-}
+const record = (pipeline: string, run: string) => scene.record(ns(pipeline), run);
 
 /** Every step ran exactly once: one Job each, all attempt 1. */
 async function ranOnce(pipeline: string, run: string, steps: readonly string[]): Promise<void> {
@@ -91,9 +82,15 @@ test("a Spot interruption as Karpenter and AWS perform it: the step is interrupt
     (await scene.cluster.api.get<KubeObject>(`${nodes}/${nodeName}`)).metadata.labels?.[LABEL.capacityType],
     "spot",
   );
-  const claims = await scene.cluster.api.list("/apis/karpenter.sh/v1/nodeclaims");
-  const claim = claims.find((c) => c.status?.nodeName === nodeName);
-  assert.ok(claim, `the NodeClaim of ${nodeName}`);
+  // Karpenter writes the node's name into its NodeClaim's status when it registers, which may
+  // come a moment after the scheduler bound a pod to the node.
+  const claim = await eventually(
+    `the NodeClaim of ${nodeName}`,
+    async () =>
+      (await scene.cluster.api.list("/apis/karpenter.sh/v1/nodeclaims")).find((c) => c.status?.nodeName === nodeName),
+    30_000,
+    250,
+  );
 
   // 1. The interruption warning: Karpenter's interruption controller deletes the NodeClaim.
   await scene.cluster.api.delete(`/apis/karpenter.sh/v1/nodeclaims/${claim.metadata.name}`);
@@ -168,10 +165,7 @@ test("a run manager killed mid-run: the Job's next pod adopts the running step, 
   await scene.cluster.setOutcomes({ "res-b": { "*": { exit: 0, afterSeconds: 12 } } });
   const run = await scene.start("resilient");
   await scene.running(namespace, run, "res-b");
-  const managers = () =>
-    scene.cluster.api.list(
-      `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(`job-name=${run}`)}`,
-    );
+  const managers = () => scene.runPods(namespace, run);
   const [victim] = (await managers()).filter((p) => p.status?.phase === "Running");
   assert.ok(victim, "the run manager's pod runs");
   scene.cluster.kubelet.kill(namespace, victim.metadata.name);
@@ -210,9 +204,7 @@ test("the API server restarted after etcd compacted its history: the watches get
   assert.equal(job.status.succeeded, 1, JSON.stringify(job.status));
   assert.equal(job.status.failed ?? 0, 0, "the run manager never died");
   await ranOnce("steady", run, ["steady-1", "steady-2", "steady-3", "steady-4"]);
-  const [manager] = await scene.cluster.api.list(
-    `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(`job-name=${run}`)}`,
-  );
+  const [manager] = await scene.runPods(namespace, run);
   const log = scene.cluster.kubelet.logOf(namespace, manager!.metadata.name);
   assert.match(log, /watch\.relisted/, "a watch was answered 410 Gone and listed again");
   assert.equal((await record("steady", run)).head.outcome, "succeeded");

@@ -4,10 +4,9 @@
 // synthesized by dagops, as a team's would be; nothing in their output is edited.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { eventually, type KubeObject } from "./cluster/api.ts";
+import { eventually } from "./cluster/api.ts";
 import { condition, ended, Scene } from "./scene.ts";
 import { LABEL } from "../../src/contract/labels.ts";
-import { recordName, RUN_KEY, type RunHead } from "../../src/contract/record.ts";
 
 const defaults = `defaults:
   retries: 0
@@ -74,12 +73,7 @@ after(async () => {
   await scene?.stop();
 });
 
-async function head(pipeline: string, run: string): Promise<RunHead> {
-  const record = await scene.cluster.api.get<KubeObject & { data: Record<string, string> }>(
-    `/api/v1/namespaces/${ns(pipeline)}/configmaps/${recordName({ name: run, uid: "", namespace: ns(pipeline) })}`,
-  );
-  return JSON.parse(record.data[RUN_KEY]!) as RunHead;
-}
+const head = async (pipeline: string, run: string) => (await scene.record(ns(pipeline), run)).head;
 
 const seconds = (t: string | undefined) => (t ? new Date(t).getTime() / 1000 : Infinity);
 

@@ -13,7 +13,7 @@ import { eventually, type KubeObject } from "./cluster/api.ts";
 import { applyTree } from "./cluster/apply.ts";
 import { Cluster } from "./cluster/cluster.ts";
 import { LABEL } from "../../src/contract/labels.ts";
-import { RECORD_LABEL } from "../../src/contract/record.ts";
+import { recordName, RUN_KEY, type RunHead, type StepRecord } from "../../src/contract/record.ts";
 import type { NodePoolManifest } from "../../src/cost/pools.ts";
 
 /** The cluster of platform.config.ts every scene applies (the example's and the fixture's smaller one). */
@@ -138,11 +138,25 @@ export class Scene {
     return this.cluster.api.list(`/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`);
   }
 
-  /** Every run record of a pipeline (ConfigMaps), as the API server holds them. */
-  records(namespace: string): Promise<KubeObject[]> {
+  /** A run's pods: the run manager's (the run Job's pods). */
+  runPods(namespace: string, run: string): Promise<KubeObject[]> {
     return this.cluster.api.list(
-      `/api/v1/namespaces/${namespace}/configmaps?labelSelector=${encodeURIComponent(`${RECORD_LABEL}=true`)}`,
+      `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(`job-name=${run}`)}`,
     );
+  }
+
+  /** A run's record as the API server holds it: its head and each step's attempts. */
+  async record(namespace: string, run: string): Promise<{ head: RunHead; steps: Map<string, StepRecord> }> {
+    const cm = await this.cluster.api.get<KubeObject & { data: Record<string, string> }>(
+      `/api/v1/namespaces/${namespace}/configmaps/${recordName({ name: run, uid: "", namespace })}`,
+    );
+    const steps = new Map<string, StepRecord>();
+    for (const [key, text] of Object.entries(cm.data)) {
+      if (key === RUN_KEY || !key.startsWith("step.")) continue;
+      const step = JSON.parse(text) as StepRecord;
+      steps.set(step.step, step);
+    }
+    return { head: JSON.parse(cm.data[RUN_KEY]!) as RunHead, steps };
   }
 
   /** Waits until a step's pod of the run is Running (on a node KWOK runs). */
